@@ -1,0 +1,100 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Modules follow the request path (docs/architecture.md):
+// listener → route → invoke, with telemetry around it and the gateway ordering the stages.
+let package = Package(
+    name: "Gatehouse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"]),
+        .library(name: "GatehouseGateway", targets: ["GatehouseGateway"]),
+        .library(name: "GatehouseTesting", targets: ["GatehouseTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.90.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+    ],
+    targets: [
+        // Resources, durations, the per-request record, errors: no I/O.
+        .target(name: "GatehouseCore"),
+        // YAML → resources with file:line:field diagnostics; immutable snapshots.
+        .target(name: "GatehouseConfig", dependencies: [
+            "GatehouseCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // ① Sockets and HTTP/1.1 parsing for the ingress.
+        .target(name: "GatehouseListener", dependencies: [
+            "GatehouseCore",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // ④ Host → function.
+        .target(name: "GatehouseRouting", dependencies: ["GatehouseCore"]),
+        // ⑥ Activator, instance pools, the process runtime and the forwarding connection pool.
+        .target(name: "GatehouseFunctions", dependencies: [
+            "GatehouseCore", "GatehouseListener",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // ⑦ Metrics and the access log, written once per request from its record.
+        .target(name: "GatehouseTelemetry", dependencies: [
+            "GatehouseCore", "GatehouseFunctions",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The one place that orders the stages, maps errors to HTTP, and runs the services.
+        .target(name: "GatehouseGateway", dependencies: [
+            "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
+            "GatehouseFunctions", "GatehouseTelemetry",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "gatehouse", dependencies: [
+            "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // Test kit: temporary state directories, a running gateway on port 0, an HTTP client, fixtures.
+        .target(name: "GatehouseTesting", dependencies: [
+            "GatehouseCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
+        .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
+        .testTarget(name: "GatehouseFunctionsTests", dependencies: ["GatehouseFunctions", "GatehouseCore"]),
+        .testTarget(name: "GatehouseTelemetryTests", dependencies: ["GatehouseTelemetry", "GatehouseCore"]),
+        // Runs the real `gatehouse` binary on loopback with real function processes.
+        .testTarget(name: "GatehouseIntegrationTests", dependencies: ["GatehouseTesting", "GatehouseCore", "gatehouse"]),
+    ]
+)

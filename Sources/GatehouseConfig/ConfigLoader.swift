@@ -1,0 +1,141 @@
+import Foundation
+import GatehouseCore
+import Yams
+
+/// Turns YAML files into a validated `ConfigSnapshot`, or a `ConfigError` listing every problem at once.
+/// All-or-nothing: a snapshot is returned only when no diagnostic was found, so nothing half-applies.
+public enum ConfigLoader {
+    /// Files or directories (directories: their `*.yaml` / `*.yml` files, sorted, not recursive).
+    /// A missing or unreadable path is a diagnostic naming it.
+    public static func load(paths: [String]) throws(ConfigError) -> ConfigSnapshot {
+        var sources: [(file: String, yaml: String)] = []
+        var problems: [ConfigDiagnostic] = []
+        for path in paths {
+            for file in expand(path, problems: &problems) {
+                do {
+                    sources.append((file, try String(contentsOfFile: file, encoding: .utf8)))
+                } catch {
+                    problems.append(fileProblem(file, "cannot read the file as UTF-8 text", fix: "check its permissions and encoding"))
+                }
+            }
+        }
+        let snapshot: ConfigSnapshot
+        do throws(ConfigError) {
+            snapshot = try load(sources: sources)
+        } catch {
+            throw ConfigError(diagnostics: problems + error.diagnostics)
+        }
+        guard problems.isEmpty else { throw ConfigError(diagnostics: problems) }
+        return snapshot
+    }
+
+    /// One YAML text, possibly holding many `---` documents; `file` names it in diagnostics.
+    public static func load(yaml: String, file: String) throws(ConfigError) -> ConfigSnapshot {
+        try load(sources: [(file: file, yaml: yaml)])
+    }
+
+    /// Several sources merged into one snapshot; cross-document rules (one Mesh, unique functions) span them all.
+    public static func load(sources: [(file: String, yaml: String)]) throws(ConfigError) -> ConfigSnapshot {
+        var builder = SnapshotBuilder()
+        var diagnostics: [ConfigDiagnostic] = []
+        for source in sources {
+            let collector = DiagnosticCollector(file: source.file)
+            readDocuments(source.yaml, collector: collector) { builder.add($0, diagnostics: collector) }
+            // Within a file, report in reading order so the list matches the text top to bottom.
+            diagnostics += collector.diagnostics.enumerated().sorted { lhs, rhs in
+                let l = lhs.element.location, r = rhs.element.location
+                return (l.line, l.column, lhs.offset) < (r.line, r.column, rhs.offset)
+            }.map(\.element)
+        }
+        guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
+        return builder.build()
+    }
+
+    /// Feeds each non-empty document to `body`; a YAML syntax error becomes one diagnostic for its document.
+    private static func readDocuments(_ yaml: String, collector: DiagnosticCollector, _ body: (Node) -> Void) {
+        for chunk in YAMLDocuments.split(yaml) {
+            collector.lineOffset = chunk.lineOffset
+            readChunk(chunk.text, collector: collector, body)
+        }
+        collector.lineOffset = 0
+    }
+
+    private static func readChunk(_ yaml: String, collector: DiagnosticCollector, _ body: (Node) -> Void) {
+        do {
+            let parser = try Parser(yaml: yaml)
+            while let node = try parser.nextRoot() {
+                if node.isNull { continue }
+                body(node)
+            }
+        } catch let error as YamlError {
+            var location = syntaxLocation(error, yaml: yaml, file: collector.file)
+            if location.line > 0 { location.line += collector.lineOffset }
+            let fix: String
+            if case .duplicatedKeysInMapping = error {
+                fix = "keep one of the keys"
+            } else {
+                fix = "check indentation, colons and quoting at this line"
+            }
+            collector.report(at: location, field: "", "invalid YAML: \(syntaxMessage(error))", fix: fix)
+        } catch {
+            collector.report(at: SourceLocation(file: collector.file, line: 0, column: 0), field: "",
+                             "invalid YAML: \(error)")
+        }
+    }
+
+    private static func syntaxLocation(_ error: YamlError, yaml: String, file: String) -> SourceLocation {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return SourceLocation(file: file, line: mark.line, column: mark.column)
+        case .duplicatedKeysInMapping(_, let context):
+            return SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+        case .reader(_, let offset?, _, _):
+            let prefix = yaml.prefix(offset)
+            let line = prefix.count { $0 == "\n" } + 1
+            let column = prefix.distance(from: prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex, to: prefix.endIndex) + 1
+            return SourceLocation(file: file, line: line, column: column)
+        default:
+            return SourceLocation(file: file, line: 0, column: 0)
+        }
+    }
+
+    private static func syntaxMessage(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
+             .composer(let context, let problem, _, _):
+            guard let context else { return problem }
+            return "\(problem), \(context.text)"
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return "duplicate key \(duplicates.map { "`\($0)`" }.joined(separator: ", ")) in a mapping"
+        case .reader(let problem, _, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// The files a path stands for: itself, or a directory's YAML files in name order.
+    private static func expand(_ path: String, problems: inout [ConfigDiagnostic]) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            problems.append(fileProblem(path, "no such file or directory", fix: "check the path, or create the file"))
+            return []
+        }
+        guard isDirectory.boolValue else { return [path] }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+            problems.append(fileProblem(path, "cannot list the directory", fix: "check its permissions"))
+            return []
+        }
+        let directory = URL(fileURLWithPath: path)
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().compactMap { name in
+            let file = directory.appendingPathComponent(name).path
+            var isSubdirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isSubdirectory)
+            return exists && !isSubdirectory.boolValue ? file : nil
+        }
+    }
+
+    private static func fileProblem(_ path: String, _ message: String, fix: String) -> ConfigDiagnostic {
+        ConfigDiagnostic(location: SourceLocation(file: path, line: 0, column: 0), field: "", message: message, fix: fix)
+    }
+}

@@ -1,0 +1,28 @@
+import GatehouseCore
+
+/// Everything the configuration says, validated as a whole; replaced, never mutated, on reload.
+public struct ConfigSnapshot: Sendable {
+    /// `MeshSpec()` when no `Mesh` document was given.
+    public var mesh: MeshSpec
+    /// Sorted by namespace, then name, so output and iteration are stable.
+    public var functions: [FunctionSpec]
+    public var istioResources: [IstioResource]
+    /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
+    public var notices: [ConfigNotice]
+
+    public init(
+        mesh: MeshSpec = MeshSpec(),
+        functions: [FunctionSpec] = [],
+        istioResources: [IstioResource] = [],
+        notices: [ConfigNotice] = []
+    ) {
+        self.mesh = mesh
+        self.functions = functions
+        self.istioResources = istioResources
+        self.notices = notices
+    }
+
+    public func function(_ key: FunctionKey) -> FunctionSpec? {
+        functions.first { $0.namespace == key.namespace && $0.name == key.name }
+    }
+}

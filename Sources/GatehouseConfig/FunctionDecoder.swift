@@ -1,0 +1,109 @@
+import GatehouseCore
+
+/// Decodes a `gatehouse.dev/v1` `Function` strictly: unknown fields, wrong types and out-of-range values
+/// are all reported, and the best-effort result is only used when nothing was reported.
+enum FunctionDecoder {
+    static let signatureTypes = ["http", "event", "cloudevent"]
+
+    static func decode(_ envelope: DocumentEnvelope) -> FunctionSpec {
+        if let nameValue = envelope.nameValue, let problem = NameRules.dns1123LabelProblem(envelope.name) {
+            nameValue.report(problem, fix: "write `name: \(NameRules.suggestedLabel(for: envelope.name))`")
+        }
+        var function = FunctionSpec(
+            name: envelope.name, namespace: envelope.namespace, labels: envelope.labels,
+            process: .init(command: []), source: envelope.location)
+        defer { envelope.root.reportUnknownKeys() }
+        guard let spec = envelope.root.required("spec", fix: "add `spec:` with a `process.command`")?.mapping() else {
+            return function
+        }
+        if let process = spec.required("process", fix: "add `process:` with `command: [\"./server\"]`")?.mapping() {
+            function.process = decodeProcess(process)
+        }
+        if let serviceAccount = spec.field("serviceAccount")?.string() { function.serviceAccount = serviceAccount }
+        if let scaling = spec.field("scaling")?.mapping() {
+            function.scaling = decodeScaling(scaling)
+        }
+        if let timeout = spec.field("timeout")?.positiveDuration() { function.timeout = timeout }
+        if let idle = spec.field("idleTimeout")?.positiveDuration() { function.idleTimeout = idle }
+        if let startup = spec.field("startupTimeout")?.positiveDuration() { function.startupTimeout = startup }
+        function.functionTarget = spec.field("functionTarget")?.string()
+        if let value = spec.field("signatureType"), let signature = value.string() {
+            if signatureTypes.contains(signature) {
+                function.signatureType = signature
+            } else {
+                let suggestion = Spelling.suggestion(for: signature, among: signatureTypes)
+                value.report(
+                    "unknown signature type \"\(signature)\"; allowed: \(signatureTypes.joined(separator: ", "))",
+                    fix: suggestion.map { "write `signatureType: \($0)`" } ?? "write one of http, event, cloudevent")
+            }
+        }
+        spec.reportUnknownKeys()
+        return function
+    }
+
+    private static func decodeProcess(_ process: YAMLMappingReader) -> FunctionSpec.ProcessSpec {
+        var result = FunctionSpec.ProcessSpec(command: [])
+        if let commandValue = process.required("command", fix: "add `command: [\"./server\"]`"),
+           let command = commandValue.stringList() {
+            if command.isEmpty {
+                commandValue.report("must name at least the program to run", fix: "write e.g. `command: [\"./server\"]`")
+            }
+            result.command = command
+        }
+        result.args = process.field("args")?.stringList() ?? []
+        if let env = process.field("env")?.sequence() {
+            result.env = env.compactMap(decodeEnvVar)
+        }
+        result.workingDir = process.field("workingDir")?.string()
+        process.reportUnknownKeys()
+        return result
+    }
+
+    private static func decodeEnvVar(_ value: YAMLValue) -> FunctionSpec.EnvVar? {
+        guard let entry = value.mapping() else { return nil }
+        let name = entry.required("name", fix: "add `name: VARIABLE_NAME`")?.string()
+        // Unquoted `8080` or `true` clearly mean the text; Kubernetes would reject them, Gatehouse is kinder.
+        let text = entry.required("value", fix: "add `value: \"...\"`")?.text()
+        entry.reportUnknownKeys()
+        guard let name, let text else { return nil }
+        if name.isEmpty || name.contains("=") {
+            entry.field("name")?.report("\"\(name)\" is not a valid environment variable name", fix: "use letters, digits and '_', e.g. LOG_LEVEL")
+        }
+        return FunctionSpec.EnvVar(name: name, value: text)
+    }
+
+    private static func decodeScaling(_ scaling: YAMLMappingReader) -> FunctionSpec.Scaling {
+        var result = FunctionSpec.Scaling()
+        let minValue = scaling.field("minInstances")
+        let minInstances = bounded(minValue, 0...Int.max)
+        let maxValue = scaling.field("maxInstances")
+        let maxInstances = bounded(maxValue, 1...Int.max)
+        if let concurrency = bounded(scaling.field("concurrency"), 1...1000) { result.concurrency = concurrency }
+        if let maxQueue = bounded(scaling.field("maxQueue"), 0...100_000) { result.maxQueue = maxQueue }
+        if let minInstances { result.minInstances = minInstances }
+        if let maxInstances { result.maxInstances = maxInstances }
+        // Compare only values that were read successfully; a bad maxInstances is reported on its own.
+        if let minValue, minInstances != nil, maxValue == nil || maxInstances != nil,
+           result.minInstances > result.maxInstances {
+            minValue.report(
+                "minInstances (\(result.minInstances)) is greater than maxInstances (\(result.maxInstances))",
+                fix: "lower minInstances to at most \(result.maxInstances), or raise maxInstances")
+        }
+        scaling.reportUnknownKeys()
+        return result
+    }
+
+    /// An integer within `range`, else reported and nil.
+    private static func bounded(_ value: YAMLValue?, _ range: ClosedRange<Int>) -> Int? {
+        guard let value, let number = value.int() else { return nil }
+        if number < range.lowerBound {
+            value.report("must be at least \(range.lowerBound), got \(number)", fix: "write \(range.lowerBound) or more")
+            return nil
+        }
+        if number > range.upperBound {
+            value.report("must be at most \(range.upperBound), got \(number)", fix: "write \(range.upperBound) or less")
+            return nil
+        }
+        return number
+    }
+}

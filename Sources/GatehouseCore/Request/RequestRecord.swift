@@ -1,0 +1,67 @@
+/// What Gatehouse learned about one request, filled in by the stages as it passes through.
+///
+/// Telemetry writes the access log line and the metrics from it once, when the exchange ends;
+/// no stage logs on its own behalf.
+public struct RequestRecord: Sendable {
+    /// From the caller's `X-Request-Id` when it is sane, otherwise generated.
+    public var requestId: String
+    /// Wall-clock start (for `start_time`), nanoseconds since the Unix epoch.
+    public var startWallNanos: Int64
+    /// Monotonic start, for durations.
+    public var start: ContinuousClock.Instant
+    public var method: String
+    public var path: String
+    public var httpProtocol: String
+    /// The `Host` header as the caller sent it.
+    public var authority: String
+    public var userAgent: String?
+    /// The `X-Forwarded-For` value sent on to the function.
+    public var forwardedFor: String?
+    public var downstreamAddress: String?
+
+    /// Where the request is going, once routing has decided.
+    public var destination: FunctionDestination?
+    /// `127.0.0.1:PORT` of the instance that served it.
+    public var upstreamHost: String?
+    public var upstreamStart: ContinuousClock.Instant?
+    public var upstreamServiceTime: Duration?
+    /// The request waited for an instance to start.
+    public var coldStart = false
+
+    public var bytesReceived = 0
+    public var bytesSent = 0
+    /// 0 until a response head has been sent (stays 0 when the client left first, as in Envoy).
+    public var responseCode = 0
+    public var responseFlags: ResponseFlags = []
+    /// Why Gatehouse refused or failed the request: for logs only, never sent to the caller.
+    public var failure: GatehouseError?
+    public var duration: Duration?
+
+    public init(
+        requestId: String, startWallNanos: Int64, start: ContinuousClock.Instant, method: String,
+        path: String, httpProtocol: String, authority: String
+    ) {
+        self.requestId = requestId
+        self.startWallNanos = startWallNanos
+        self.start = start
+        self.method = method
+        self.path = path
+        self.httpProtocol = httpProtocol
+        self.authority = authority
+    }
+}
+
+/// A routed-to function as the request path sees it: immutable, built once per config snapshot.
+public final class FunctionDestination: Sendable {
+    public let spec: FunctionSpec
+    public let key: FunctionKey
+    public let revision: String
+    public let serviceHost: String
+
+    public init(spec: FunctionSpec) {
+        self.spec = spec
+        self.key = spec.key
+        self.revision = spec.revision
+        self.serviceHost = spec.serviceHost
+    }
+}

@@ -1,0 +1,20 @@
+/// One step of the request path before the function is invoked (authenticate, authorize, route,
+/// protect). `RequestPipeline` in GatehouseGateway declares their order, once.
+///
+/// A stage reads the request and adds facts to its record; it never writes a response or a log
+/// line itself. It runs on the connection's event loop, so it must not block.
+public protocol RequestStage: Sendable {
+    func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict
+}
+
+/// What a stage decided: let the request go on, or refuse it with a reason.
+public enum StageVerdict: Sendable {
+    case proceed
+    case reject(GatehouseError)
+}
+
+/// Read access to request headers, independent of the HTTP library that parsed them.
+public protocol RequestHeaders {
+    /// The first value of the header, matched case-insensitively.
+    func first(_ name: String) -> String?
+}

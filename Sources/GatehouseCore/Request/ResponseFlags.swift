@@ -1,0 +1,37 @@
+/// Envoy's response flags, the short codes Istio puts in access logs and the `response_flags` label.
+public struct ResponseFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// No route matched the request (404).
+    public static let noRoute = ResponseFlags(rawValue: 1 << 0)
+    /// The function's queue was full: upstream overflow (503).
+    public static let upstreamOverflow = ResponseFlags(rawValue: 1 << 1)
+    /// Connecting to the instance failed.
+    public static let upstreamConnectionFailure = ResponseFlags(rawValue: 1 << 2)
+    /// The instance closed the connection before the response was complete.
+    public static let upstreamConnectionTermination = ResponseFlags(rawValue: 1 << 3)
+    /// The request took longer than its timeout (504).
+    public static let upstreamRequestTimeout = ResponseFlags(rawValue: 1 << 4)
+    /// No instance could be made ready (the function failed to start).
+    public static let noHealthyUpstream = ResponseFlags(rawValue: 1 << 5)
+    /// The client went away before the response was complete.
+    public static let downstreamConnectionTermination = ResponseFlags(rawValue: 1 << 6)
+
+    private static let codes: [(ResponseFlags, String)] = [
+        (.noRoute, "NR"), (.upstreamOverflow, "UO"), (.upstreamConnectionFailure, "UF"),
+        (.upstreamConnectionTermination, "UC"), (.upstreamRequestTimeout, "UT"),
+        (.noHealthyUpstream, "UH"), (.downstreamConnectionTermination, "DC"),
+    ]
+
+    /// Envoy's rendering: codes joined by commas, `-` when there are none.
+    public var description: String {
+        if isEmpty { return "-" }
+        var text = ""
+        for (flag, code) in Self.codes where contains(flag) {
+            if !text.isEmpty { text += "," }
+            text += code
+        }
+        return text
+    }
+}

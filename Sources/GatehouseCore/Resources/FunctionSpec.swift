@@ -1,0 +1,115 @@
+/// A `gatehouse.dev/v1` `Function`: what runs, how it scales and how long it may take.
+///
+/// Defaults follow Cloud Run and Knative: scale to zero, 80 concurrent requests per instance,
+/// a 300 s request timeout. Values are validated when decoded (see `GatehouseConfig`).
+public struct FunctionSpec: Hashable, Sendable {
+    public var name: String
+    public var namespace: String
+    public var labels: [String: String]
+    public var process: ProcessSpec
+    public var serviceAccount: String
+    public var scaling: Scaling
+    /// The most a request may take end to end, queueing and cold start included (504 past it).
+    public var timeout: Duration
+    /// How long an instance may sit without requests before it is stopped (down to `minInstances`).
+    public var idleTimeout: Duration
+    /// How long a new instance has to accept connections on `$PORT` before it counts as failed.
+    public var startupTimeout: Duration
+    public var functionTarget: String?
+    public var signatureType: String?
+    public var source: SourceLocation?
+
+    public init(
+        name: String,
+        namespace: String = FunctionSpec.defaultNamespace,
+        labels: [String: String] = [:],
+        process: ProcessSpec,
+        serviceAccount: String = "default",
+        scaling: Scaling = Scaling(),
+        timeout: Duration = .seconds(300),
+        idleTimeout: Duration = .seconds(60),
+        startupTimeout: Duration = .seconds(30),
+        functionTarget: String? = nil,
+        signatureType: String? = nil,
+        source: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.namespace = namespace
+        self.labels = labels
+        self.process = process
+        self.serviceAccount = serviceAccount
+        self.scaling = scaling
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.startupTimeout = startupTimeout
+        self.functionTarget = functionTarget
+        self.signatureType = signatureType
+        self.source = source
+    }
+
+    public static let defaultNamespace = "default"
+
+    public var key: FunctionKey { FunctionKey(namespace: namespace, name: name) }
+
+    /// Knative's revision name; one revision per function until revisions exist.
+    public var revision: String { "\(name)-00001" }
+
+    /// The service name Istio reports in `destination_service`.
+    public var serviceHost: String { "\(name).\(namespace).svc.cluster.local" }
+
+    /// A command to run, the Knative / Cloud Run container contract: serve HTTP on `$PORT`.
+    public struct ProcessSpec: Hashable, Sendable {
+        public var command: [String]
+        public var args: [String]
+        public var env: [EnvVar]
+        public var workingDir: String?
+
+        public init(command: [String], args: [String] = [], env: [EnvVar] = [], workingDir: String? = nil) {
+            self.command = command
+            self.args = args
+            self.env = env
+            self.workingDir = workingDir
+        }
+    }
+
+    public struct EnvVar: Hashable, Sendable {
+        public var name: String
+        public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public struct Scaling: Hashable, Sendable {
+        /// Instances kept warm even when idle.
+        public var minInstances: Int
+        /// The most instances that may run at once.
+        public var maxInstances: Int
+        /// Requests one instance serves at once, a hard limit (Cloud Run's `containerConcurrency`).
+        public var concurrency: Int
+        /// Requests that may wait for a free instance; past it, 503 with `Retry-After`.
+        public var maxQueue: Int
+
+        public init(minInstances: Int = 0, maxInstances: Int = 10, concurrency: Int = 80, maxQueue: Int = 100) {
+            self.minInstances = minInstances
+            self.maxInstances = maxInstances
+            self.concurrency = concurrency
+            self.maxQueue = maxQueue
+        }
+    }
+}
+
+/// A function's identity within one Gatehouse: namespace and name.
+public struct FunctionKey: Hashable, Sendable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+}

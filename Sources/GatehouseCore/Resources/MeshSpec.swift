@@ -1,0 +1,49 @@
+/// A `gatehouse.dev/v1` `Mesh`: the settings that are the same for every function.
+public struct MeshSpec: Hashable, Sendable {
+    /// The SPIFFE trust domain, `cluster.local` as in Istio.
+    public var trustDomain: String
+    /// Policies in this namespace apply mesh-wide, `istio-system` as in Istio.
+    public var rootNamespace: String
+    /// Functions are reached at `NAME.NAMESPACE.<domain>` (Knative's convention).
+    public var domain: String
+    public var ingress: ListenAddress
+    public var admin: ListenAddress
+    public var source: SourceLocation?
+
+    public init(
+        trustDomain: String = "cluster.local",
+        rootNamespace: String = "istio-system",
+        domain: String = "localhost",
+        ingress: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
+        admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 15000),
+        source: SourceLocation? = nil
+    ) {
+        self.trustDomain = trustDomain
+        self.rootNamespace = rootNamespace
+        self.domain = domain
+        self.ingress = ingress
+        self.admin = admin
+        self.source = source
+    }
+}
+
+/// A host and port to listen on; port 0 asks the system for a free one.
+public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT` or `:PORT` (host defaults to 127.0.0.1).
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        let host = String(text[..<colon])
+        self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port)
+    }
+
+    public var description: String { "\(host):\(port)" }
+}

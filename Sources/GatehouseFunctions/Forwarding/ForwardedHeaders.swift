@@ -1,0 +1,51 @@
+import NIOHTTP1
+
+/// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
+enum ForwardedHeaders {
+    static let hopByHop: [String] = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+    ]
+
+    /// The request as the function receives it: hop-by-hop headers removed (and any named in
+    /// `Connection`), `Forwarded` and `X-Forwarded-*` added, `X-Request-Id` set.
+    static func upstreamRequest(
+        _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?
+    ) -> HTTPRequestHead {
+        var headers = head.headers
+        strip(&headers)
+        let host = head.headers.first(name: "host") ?? ""
+        let client = clientAddress ?? "unknown"
+        let chain = headers.first(name: "x-forwarded-for").map { "\($0), \(client)" } ?? client
+        forwardedFor = chain
+        headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
+        headers.replaceOrAdd(name: "x-forwarded-host", value: host)
+        let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=http"
+        if let existing = headers.first(name: "forwarded") {
+            headers.replaceOrAdd(name: "forwarded", value: "\(existing), \(element)")
+        } else {
+            headers.add(name: "forwarded", value: element)
+        }
+        headers.replaceOrAdd(name: "x-request-id", value: requestId)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+    }
+
+    /// The function's response as the client receives it.
+    static func downstreamResponse(_ head: HTTPResponseHead) -> HTTPResponseHead {
+        var head = head
+        strip(&head.headers)
+        head.version = .http1_1
+        return head
+    }
+
+    private static func strip(_ headers: inout HTTPHeaders) {
+        let named = headers[canonicalForm: "connection"]
+        for name in hopByHop { headers.remove(name: name) }
+        for token in named where !token.isEmpty { headers.remove(name: String(token)) }
+    }
+
+    /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.
+    private static func forwardedNode(_ address: String) -> String {
+        address.contains(":") ? "\"[\(address)]\"" : address
+    }
+}

@@ -1,0 +1,50 @@
+import NIOCore
+import NIOHTTP1
+
+/// Receives one upstream response at a time and passes it to the exchange that sent the request.
+protocol UpstreamResponseDelegate: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ buffer: ByteBuffer)
+    func upstreamResponseEnd()
+    func upstreamReadComplete()
+    func upstreamClosed()
+}
+
+/// The last handler of a kept-alive connection to a function instance.
+final class UpstreamConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    weak var delegate: (any UpstreamResponseDelegate)?
+    /// Tells the idle pool to forget this connection.
+    var onClose: (() -> Void)?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): delegate?.upstreamResponseHead(head)
+        case .body(let buffer): delegate?.upstreamResponseBody(buffer)
+        case .end: delegate?.upstreamResponseEnd()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        onClose?()
+        onClose = nil
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.upstreamClosed()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// A connection to an instance, with the handler that reads its responses.
+struct UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamConnectionHandler
+}

@@ -1,0 +1,21 @@
+import GatehouseCore
+import GatehouseListener
+
+/// ⑥ The last step of the request path: hand the exchange to its function's activator.
+public struct FunctionInvoker: Sendable {
+    private let pools: [FunctionKey: FunctionPool]
+
+    public init(runtime: FunctionRuntime) {
+        self.pools = runtime.pools
+    }
+
+    /// Runs on the exchange's event loop; the exchange ends when the function's response does.
+    public func invoke(_ exchange: ClientExchange, destination: FunctionDestination) {
+        guard let pool = pools[destination.key] else {
+            exchange.record.responseFlags.insert(.noRoute)
+            exchange.fail(GatehouseError(.routeNotFound, detail: "function \(destination.key) has no pool"))
+            return
+        }
+        ForwardedExchange(client: exchange, pool: pool).start()
+    }
+}

@@ -1,0 +1,54 @@
+import GatehouseCore
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One running (or starting) copy of a function: its port, its kept-alive connections and the
+/// signal that tells its supervisor to stop it.
+public final class FunctionInstance: Sendable {
+    public let id: Int
+    public let spec: FunctionSpec
+    public let port: Int
+    public let address: SocketAddress
+    /// Kept-alive connections to this instance, one pool per event loop, touched only on that loop.
+    let connectionPools: [NIOLoopBoundBox<UpstreamConnectionPool>]
+    private let stopRequest: AsyncStream<Duration>.Continuation
+    let stopRequests: AsyncStream<Duration>
+    /// The last lines the process wrote to stderr, for the log line when it fails to start.
+    let stderrTail = NIOLockedValueBox<[String]>([])
+
+    init(id: Int, spec: FunctionSpec, port: Int, eventLoops: [any EventLoop]) throws {
+        self.id = id
+        self.spec = spec
+        self.port = port
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        self.address = address
+        self.connectionPools = eventLoops.map { loop in
+            NIOLoopBoundBox.makeBoxSendingValue(
+                UpstreamConnectionPool(address: address, eventLoop: loop, maxIdle: spec.scaling.concurrency),
+                eventLoop: loop)
+        }
+        (stopRequests, stopRequest) = AsyncStream.makeStream(of: Duration.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks the supervisor to stop the process (SIGTERM, then SIGKILL after `grace`) and drops idle connections.
+    func requestStop(grace: Duration) {
+        stopRequest.yield(grace)
+        for box in connectionPools {
+            box.eventLoop.execute { box.value.closeAll() }
+        }
+    }
+
+    func rememberStderr(_ line: String) {
+        stderrTail.withLockedValue { tail in
+            tail.append(line)
+            if tail.count > 10 { tail.removeFirst(tail.count - 10) }
+        }
+    }
+}
+
+/// An instance lent to one request; give it back with `FunctionPool.release`.
+public struct InstanceLease: Sendable {
+    public let instance: FunctionInstance
+    /// The request waited for this instance to start.
+    public let coldStart: Bool
+}

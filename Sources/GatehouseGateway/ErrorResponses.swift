@@ -1,0 +1,38 @@
+import GatehouseCore
+import GatehouseListener
+import NIOHTTP1
+
+/// The one place where Gatehouse's errors become HTTP responses: status, response flag, and a
+/// message that helps the caller without revealing internals (the detail goes to the access log).
+///
+/// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
+struct ErrorResponses: ErrorRenderer {
+    func render(_ error: GatehouseError, requestId: String) -> RenderedError {
+        let (status, flags, message) = Self.mapping(error.code)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        if let retryAfter = error.retryAfter {
+            let seconds = max(1, (retryAfter.nanosecondsClamped + 999_999_999) / 1_000_000_000)
+            headers.add(name: "retry-after", value: String(seconds))
+        }
+        var body = "{\"status\":\(status.code),\"code\":\"\(error.code.name)\",\"message\":\"\(message)\",\"requestId\":"
+        body += "\"" + requestId + "\"}\n"  // request ids are checked to need no escaping
+        return RenderedError(status: status, flags: flags, headers: headers, body: body)
+    }
+
+    static func mapping(_ code: GatehouseError.Code) -> (HTTPResponseStatus, ResponseFlags, String) {
+        switch code {
+        case .badRequest: return (.badRequest, [], "The request is not valid HTTP/1.1.")
+        case .headersTooLarge: return (.requestHeaderFieldsTooLarge, [], "The request headers are too large.")
+        case .bodyTooLarge: return (.payloadTooLarge, [], "The request body is too large.")
+        case .routeNotFound: return (.notFound, .noRoute, "No function is served at this host.")
+        case .queueFull: return (.serviceUnavailable, .upstreamOverflow, "The function is at capacity; retry later.")
+        case .functionUnavailable: return (.serviceUnavailable, .noHealthyUpstream, "The function is not available; retry later.")
+        case .upstreamConnectFailure: return (.badGateway, .upstreamConnectionFailure, "The function could not be reached.")
+        case .upstreamReset: return (.badGateway, .upstreamConnectionTermination, "The function closed the connection before it responded.")
+        case .upstreamTimeout: return (.gatewayTimeout, .upstreamRequestTimeout, "The function did not respond in time.")
+        case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
+        default: return (.internalServerError, [], "Gatehouse could not handle the request.")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GatehouseConfig
+import GatehouseCore
+import GatehouseFunctions
+import GatehouseListener
+import GatehouseRouting
+import GatehouseTelemetry
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
+/// one `ServiceGroup` until SIGTERM or SIGINT.
+///
+/// Services start in the order runtime → access log → admin → ingress and stop in reverse: the
+/// ingress drains first, the function instances are stopped last.
+public struct Gatehouse: Sendable {
+    public struct Options: Sendable {
+        public var stateDirectory: URL
+        /// Overrides the `Mesh` listeners (`--ingress`, `--admin`).
+        public var ingress: ListenAddress?
+        public var admin: ListenAddress?
+        public var accessLog: AccessLogDestination
+        public var eventLoops: Int
+        public var limits: ListenerLimits
+        /// How long in-flight requests may take to finish at shutdown.
+        public var drainGrace: Duration
+        /// Between SIGTERM and SIGKILL for each instance.
+        public var stopGrace: Duration
+
+        public init(
+            stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
+            accessLog: AccessLogDestination = .standardOutput, eventLoops: Int = System.coreCount,
+            limits: ListenerLimits = ListenerLimits(), drainGrace: Duration = .seconds(10),
+            stopGrace: Duration = .seconds(3)
+        ) {
+            self.stateDirectory = stateDirectory
+            self.ingress = ingress
+            self.admin = admin
+            self.accessLog = accessLog
+            self.eventLoops = eventLoops
+            self.limits = limits
+            self.drainGrace = drainGrace
+            self.stopGrace = stopGrace
+        }
+    }
+
+    public let snapshot: ConfigSnapshot
+    public let options: Options
+    public let logger: Logger
+
+    public init(snapshot: ConfigSnapshot, options: Options, logger: Logger) {
+        self.snapshot = snapshot
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs until shutdown. Throws when the state directory is taken or a listener cannot bind.
+    public func run() async throws {
+        let state = try StateDirectory.lock(options.stateDirectory)
+        defer { state.release() }
+        state.instanceRecords.reapLeftovers(logger: logger)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
+        let loops = Array(group.makeIterator())
+        let registry = PrometheusCollectorRegistry()
+        let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
+        let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog, functions: snapshot.functions)
+        let runtime = FunctionRuntime(
+            functions: snapshot.functions, eventLoops: loops, records: state.instanceRecords,
+            observer: telemetry.lifecycleObserver, configuration: .init(stopGrace: options.stopGrace), logger: logger)
+        let mesh = snapshot.mesh
+        let pipeline = RequestPipeline(
+            snapshot: RoutingSnapshot(router: HostRouter(functions: snapshot.functions, domain: mesh.domain)),
+            invoker: FunctionInvoker(runtime: runtime))
+
+        let ingressAddress = options.ingress ?? mesh.ingress
+        let adminAddress = options.admin ?? mesh.admin
+        let listener: IngressListener
+        do {
+            listener = try await IngressListener.bind(
+                host: ingressAddress.host, port: ingressAddress.port, eventLoops: loops, group: group,
+                limits: options.limits, processor: pipeline, observer: TelemetryObserver(telemetry: telemetry),
+                renderer: ErrorResponses())
+        } catch {
+            try? await group.shutdownGracefully()
+            throw ListenerFailure(name: "ingress", address: ingressAddress, underlying: error)
+        }
+
+        let readiness = Readiness()
+        let ingressPort = listener.port
+        let admin = AdminServer.make(
+            host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness,
+            logger: logger
+        ) { [logger, snapshot] adminPort in
+            let endpoints = StateDirectory.Endpoints(
+                ingress: "http://\(ingressAddress.host):\(ingressPort)",
+                admin: "http://\(adminAddress.host):\(adminPort)", domain: mesh.domain, pid: getpid())
+            do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
+            readiness.set(true)
+            logger.info("gatehouse is up", metadata: ["ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)"])
+            for spec in snapshot.functions {
+                logger.info("function \(spec.key) at \(HostRouter.url(for: spec, domain: mesh.domain, port: ingressPort))")
+            }
+        }
+
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: runtime),
+                    .init(service: accessLog),
+                    .init(service: admin),
+                    .init(service: IngressService(listener: listener, drainGrace: options.drainGrace, readiness: readiness)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+        logger.info("gatehouse stopped")
+    }
+}
+
+public struct ListenerFailure: Error, CustomStringConvertible {
+    public let name: String
+    public let address: ListenAddress
+    public let underlying: any Error
+    public var description: String {
+        "cannot listen for \(name) on \(address): \(underlying); choose another address with --\(name) HOST:PORT (port 0 picks a free one)"
+    }
+}

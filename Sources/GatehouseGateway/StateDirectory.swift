@@ -1,0 +1,94 @@
+import Foundation
+import GatehouseFunctions
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state directory (`--state-dir`, default `./.gatehouse`): where a running Gatehouse keeps
+/// its lock, the records of its instances and `endpoints.json` with the addresses it bound.
+///
+/// Holding the lock (an `flock` on `lock`) is what makes it ours: a second `gatehouse up` on the
+/// same directory is refused, and the lock goes away with the process however it ends.
+public final class StateDirectory: Sendable {
+    public let url: URL
+    private let lockDescriptor: Int32
+
+    public struct Busy: Error, CustomStringConvertible {
+        public let path: String
+        public let holder: String?
+        public var description: String {
+            "another gatehouse\(holder.map { " (pid \($0))" } ?? "") is running with state directory \(path); "
+                + "stop it first, or start this one with --state-dir DIR"
+        }
+    }
+
+    public struct Unusable: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "cannot use state directory \(path): \(reason)" }
+    }
+
+    public static func lock(_ url: URL) throws -> StateDirectory {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw Unusable(path: url.path, reason: "\(error.localizedDescription)")
+        }
+        let lockPath = url.appendingPathComponent("lock").path
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Unusable(path: url.path, reason: String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            throw Busy(path: url.path, holder: holder?.isEmpty == false ? holder : nil)
+        }
+        let pid = "\(getpid())\n"
+        ftruncate(fd, 0)
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+        return StateDirectory(url: url, lockDescriptor: fd)
+    }
+
+    private init(url: URL, lockDescriptor: Int32) {
+        self.url = url
+        self.lockDescriptor = lockDescriptor
+    }
+
+    public var instanceRecords: InstanceRecords { InstanceRecords(stateDirectory: url) }
+
+    public var endpointsFile: URL { url.appendingPathComponent("endpoints.json") }
+
+    /// The addresses actually bound, for the CLI and for tests that asked for port 0.
+    public struct Endpoints: Codable, Sendable, Hashable {
+        public var ingress: String
+        public var admin: String
+        public var domain: String
+        public var pid: Int32
+
+        public init(ingress: String, admin: String, domain: String, pid: Int32) {
+            self.ingress = ingress
+            self.admin = admin
+            self.domain = domain
+            self.pid = pid
+        }
+    }
+
+    func writeEndpoints(_ endpoints: Endpoints) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(endpoints).write(to: endpointsFile, options: .atomic)
+    }
+
+    public static func readEndpoints(in url: URL) throws -> Endpoints {
+        let data = try Data(contentsOf: url.appendingPathComponent("endpoints.json"))
+        return try JSONDecoder().decode(Endpoints.self, from: data)
+    }
+
+    /// Removes `endpoints.json` and releases the lock.
+    func release() {
+        try? FileManager.default.removeItem(at: endpointsFile)
+        flock(lockDescriptor, LOCK_UN)
+        close(lockDescriptor)
+    }
+}

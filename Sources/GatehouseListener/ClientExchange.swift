@@ -1,0 +1,196 @@
+import GatehouseCore
+import NIOCore
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The client side of one request: the parsed head, its record, and the way to answer it.
+///
+/// Confined to the connection's event loop: every method must be called there. Exactly one of
+/// `sendEnd`, `fail` or `abort` ends it; telemetry is told once, at that moment.
+public final class ClientExchange {
+    public let head: HTTPRequestHead
+    public var record: RequestRecord
+    public let eventLoop: any EventLoop
+    /// Index of `eventLoop` in the listener's group, for per-loop pools.
+    public let loopIndex: Int
+
+    /// Set by the forwarder; body parts that arrived earlier are replayed to it.
+    public var bodySink: (any RequestBodySink)? {
+        didSet { replayBufferedBody() }
+    }
+
+    public private(set) var responseStarted = false
+    public private(set) var isFinished = false
+    public private(set) var requestComplete = false
+
+    private let connection: IngressConnectionHandler
+    private let context: ChannelHandlerContext
+    private let limits: ListenerLimits
+    private var bufferedBody: [ByteBuffer] = []
+    private var keepAlive: Bool
+
+    init(
+        head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
+        loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?
+    ) {
+        self.head = head
+        self.connection = connection
+        self.context = context
+        self.eventLoop = context.eventLoop
+        self.loopIndex = loopIndex
+        self.limits = limits
+        self.keepAlive = head.isKeepAlive
+        let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.generate()
+        var record = RequestRecord(
+            requestId: requestId, startWallNanos: Self.wallClockNanos(), start: .now, method: head.method.rawValue,
+            path: head.uri, httpProtocol: Self.protocolName(head.version),
+            authority: head.headers.first(name: "host") ?? "")
+        record.userAgent = head.headers.first(name: "user-agent")
+        record.downstreamAddress = downstreamAddress
+        self.record = record
+    }
+
+    // MARK: Answering
+
+    /// Starts the response. `x-request-id` is added, and `connection` set to match keep-alive.
+    public func sendHead(_ response: HTTPResponseHead) {
+        guard !isFinished, !responseStarted else { return }
+        responseStarted = true
+        var response = response
+        record.responseCode = Int(response.status.code)
+        response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
+        if connection.isDraining { keepAlive = false }
+        if !keepAlive {
+            response.headers.replaceOrAdd(name: "connection", value: "close")
+        } else if head.version.major == 1 && head.version.minor == 0 {
+            response.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
+        context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+    }
+
+    public func sendBody(_ buffer: ByteBuffer) {
+        guard !isFinished, responseStarted else { return }
+        record.bytesSent += buffer.readableBytes
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    public func flush() {
+        guard !isFinished else { return }
+        context.flush()
+    }
+
+    /// Whether the client can take more response bytes now (for back-pressure on the upstream).
+    public var isClientWritable: Bool { context.channel.isWritable }
+
+    /// Ends the response. A connection whose request body was not read to its end is closed.
+    public func sendEnd() {
+        guard !isFinished, responseStarted else { return }
+        let closeAfter = !keepAlive || !requestComplete || connection.isDraining
+        finish()
+        if closeAfter {
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        }
+    }
+
+    /// Ends the exchange with an error response, or by closing the connection if a response
+    /// has already started (its status can no longer change).
+    public func fail(_ error: GatehouseError) {
+        guard !isFinished else { return }
+        record.failure = error
+        guard !responseStarted else {
+            abort()
+            return
+        }
+        let rendered = connection.renderer.render(error, requestId: record.requestId)
+        record.responseFlags.formUnion(rendered.flags)
+        if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest {
+            keepAlive = false
+        }
+        var headers = rendered.headers
+        var body = context.channel.allocator.buffer(capacity: rendered.body.utf8.count)
+        body.writeString(rendered.body)
+        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        sendHead(HTTPResponseHead(version: .http1_1, status: rendered.status, headers: headers))
+        sendBody(body)
+        sendEnd()
+    }
+
+    /// Ends the exchange by closing the client connection (the response cannot be completed).
+    public func abort() {
+        guard !isFinished else { return }
+        finish()
+        context.close(promise: nil)
+    }
+
+    // MARK: Called by the connection handler
+
+    func receiveBody(_ buffer: ByteBuffer) {
+        guard !isFinished else { return }
+        record.bytesReceived += buffer.readableBytes
+        if record.bytesReceived > limits.maxBodyBytes {
+            fail(GatehouseError(.bodyTooLarge, detail: "request body exceeded \(limits.maxBodyBytes) bytes"))
+            return
+        }
+        if let bodySink {
+            bodySink.requestBodyPart(buffer)
+        } else {
+            bufferedBody.append(buffer)
+        }
+    }
+
+    func receiveEnd() {
+        requestComplete = true
+        guard !isFinished else { return }
+        if let bodySink, bufferedBody.isEmpty { bodySink.requestBodyEnd() }
+    }
+
+    func clientClosed() {
+        guard !isFinished else { return }
+        record.responseFlags.insert(.downstreamConnectionTermination)
+        let sink = bodySink
+        finish()
+        sink?.clientDisconnected()
+    }
+
+    private func replayBufferedBody() {
+        guard let bodySink, !isFinished else { return }
+        let parts = bufferedBody
+        bufferedBody = []
+        for part in parts { bodySink.requestBodyPart(part) }
+        if requestComplete { bodySink.requestBodyEnd() }
+    }
+
+    private func finish() {
+        isFinished = true
+        bodySink = nil
+        record.duration = .now - record.start
+        // Detach before writing the end: the pipelining handler may deliver the next request
+        // from inside that write.
+        connection.exchangeFinished(self)
+    }
+
+    // MARK: Helpers
+
+    private static func protocolName(_ version: HTTPVersion) -> String {
+        switch (version.major, version.minor) {
+        case (1, 1): return "HTTP/1.1"
+        case (1, 0): return "HTTP/1.0"
+        case (2, 0): return "HTTP/2"
+        default: return "HTTP/\(version.major).\(version.minor)"
+        }
+    }
+
+    private static func wallClockNanos() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}

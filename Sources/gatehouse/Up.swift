@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import GatehouseConfig
+import GatehouseCore
+import GatehouseGateway
+import GatehouseListener
+import GatehouseTelemetry
+import Logging
+import NIOCore
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Gatehouse in the foreground with the functions in the given files.",
+        discussion: """
+            Stops on SIGTERM or Ctrl-C: in-flight requests finish, then every function instance is stopped.
+            The addresses actually bound are written to STATE_DIR/endpoints.json.
+            """)
+
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "A YAML file or a directory of them (repeatable).")
+    var paths: [String] = []
+
+    @OptionGroup var state: StateDirectoryOption
+
+    @Option(help: "Ingress address HOST:PORT (default from Mesh, else 127.0.0.1:8080; port 0 picks a free port).")
+    var ingress: String?
+
+    @Option(help: "Admin address HOST:PORT (default from Mesh, else 127.0.0.1:15000).")
+    var admin: String?
+
+    @Option(help: "Access log destination: stdout, off, or a file path.")
+    var accessLog: String = "stdout"
+
+    @Option(help: "Event loop threads for the ingress (default: one per core).")
+    var eventLoops: Int = System.coreCount
+
+    @Option(help: "Seconds in-flight requests may take to finish at shutdown.")
+    var drainSeconds: Int = 10
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let snapshot = try loadConfig(paths)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "gatehouse")
+        for notice in snapshot.notices { logger.notice("\(notice)") }
+        if snapshot.functions.isEmpty { logger.warning("no functions configured; every request will get 404") }
+        let options = Gatehouse.Options(
+            stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
+            admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
+            eventLoops: eventLoops, drainGrace: .seconds(drainSeconds))
+        do {
+            try await Gatehouse(snapshot: snapshot, options: options, logger: logger).run()
+        } catch let error as StateDirectory.Busy {
+            throw ValidationError(error.description)
+        } catch let error as ListenerFailure {
+            throw ValidationError(error.description)
+        }
+    }
+
+    private func parseAddress(_ text: String?, flag: String) throws -> ListenAddress? {
+        guard let text else { return nil }
+        guard let address = ListenAddress(parsing: text) else {
+            throw ValidationError("\(flag) \(text): write HOST:PORT, for example 127.0.0.1:8080 (port 0 picks a free port)")
+        }
+        return address
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `--state-dir`, shared by every command that talks to a running Gatehouse.
+struct StateDirectoryOption: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "State directory (env GATEHOUSE_STATE_DIR, default ./.gatehouse).")
+    var path: String?
+
+    var url: URL {
+        let chosen = path ?? ProcessInfo.processInfo.environment["GATEHOUSE_STATE_DIR"] ?? ".gatehouse"
+        return URL(fileURLWithPath: chosen)
+    }
+}
+
+/// Loads config or fails with every diagnostic, one per line, and nothing started.
+func loadConfig(_ paths: [String]) throws -> ConfigSnapshot {
+    do {
+        return try ConfigLoader.load(paths: paths)
+    } catch {
+        throw ValidationError("invalid configuration, nothing was started:\n\(error.description)")
+    }
+}
