@@ -90,6 +90,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
+        .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: ["GatehouseFunctions", "GatehouseCore"]),
