@@ -94,8 +94,15 @@ let package = Package(
         .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
-        .testTarget(name: "GatehouseFunctionsTests", dependencies: ["GatehouseFunctions", "GatehouseCore"]),
-        .testTarget(name: "GatehouseTelemetryTests", dependencies: ["GatehouseTelemetry", "GatehouseCore"]),
+        .testTarget(name: "GatehouseFunctionsTests", dependencies: [
+            "GatehouseFunctions", "GatehouseCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "GatehouseTelemetryTests", dependencies: [
+            "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Runs the real `gatehouse` binary on loopback with real function processes.
         .testTarget(name: "GatehouseIntegrationTests", dependencies: ["GatehouseTesting", "GatehouseCore", "gatehouse"]),
     ]
