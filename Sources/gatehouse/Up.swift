@@ -36,6 +36,12 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Seconds in-flight requests may take to finish at shutdown.")
     var drainSeconds: Int = 10
 
+    @Option(help: "Largest request head (request line and headers) in bytes; larger gets 431.")
+    var maxHeaderBytes: Int = ListenerLimits().maxHeaderBytes
+
+    @Option(help: "Largest request body in bytes; larger gets 413.")
+    var maxBodyBytes: Int = ListenerLimits().maxBodyBytes
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -52,7 +58,8 @@ struct Up: AsyncParsableCommand {
         let options = Gatehouse.Options(
             stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
-            eventLoops: eventLoops, drainGrace: .seconds(drainSeconds))
+            eventLoops: eventLoops, limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes),
+            drainGrace: .seconds(drainSeconds))
         do {
             try await Gatehouse(snapshot: snapshot, options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A function for tests: a real HTTP/1.1 server on `$PORT` whose behaviour is chosen per request
+/// path (and, at start-up, by environment variables), written to disk at test time.
+///
+/// - `GET /` → JSON: `pid`, the Knative environment, every request header, `stdin_eof`.
+/// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
+/// - `GET /crash` → the process exits without answering.
+/// - `POST /echo` → JSON with the body's length and SHA-256.
+/// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
+/// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
+public enum FunctionFixture {
+    public static let fileName = "fixture_function.py"
+
+    /// Writes the fixture into `directory` and returns its path.
+    @discardableResult
+    public static func write(into directory: URL) throws -> URL {
+        let url = directory.appendingPathComponent(fileName)
+        try source.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    public static let source = #"""
+        import hashlib, json, os, sys, time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlparse, parse_qs
+
+        STDIN_EOF = sys.stdin.read() == ""  # Gatehouse gives functions an stdin at EOF
+
+        if os.environ.get("FIXTURE_FAIL_START") == "1":
+            print("fixture: refusing to start (FIXTURE_FAIL_START=1)", file=sys.stderr, flush=True)
+            sys.exit(3)
+        time.sleep(int(os.environ.get("FIXTURE_START_DELAY_MS", "0")) / 1000)
+
+        ENV_KEYS = ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
+                    "FUNCTION_SIGNATURE_TYPE", "FIXTURE_CUSTOM"]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def reply(self, status, payload):
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                print("fixture: GET " + self.path, flush=True)
+                if url.path == "/crash":
+                    os._exit(1)
+                if url.path == "/sleep":
+                    time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
+                    return self.reply(200, {"pid": os.getpid()})
+                self.reply(200, {
+                    "pid": os.getpid(),
+                    "env": {k: os.environ.get(k) for k in ENV_KEYS},
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "path": self.path,
+                    "stdin_eof": STDIN_EOF,
+                })
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length", "0"))
+                data = self.rfile.read(length)
+                self.reply(200, {"pid": os.getpid(), "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+
+            def log_message(self, fmt, *args):
+                pass
+
+        ThreadingHTTPServer.daemon_threads = True
+        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+        """#
+}

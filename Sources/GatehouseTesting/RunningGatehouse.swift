@@ -1,0 +1,193 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `gatehouse up` in a child process, on loopback ports chosen by the kernel, with its own
+/// temporary state directory. Its stdout (the access log), stderr and files stay readable.
+///
+/// Always call `stop()` (or `kill()`) at the end of a test; it also ends stray function processes.
+public final class RunningGatehouse: @unchecked Sendable {
+    public let directory: URL
+    public let stateDirectory: URL
+    public private(set) var process: Process
+    public private(set) var ingress: String = ""
+    public private(set) var admin: String = ""
+    public private(set) var domain: String = "localhost"
+    private let stdoutURL: URL
+    private let stderrURL: URL
+
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Writes `config` (and the fixture function) into a new temporary directory and starts Gatehouse on it.
+    public static func start(config: String, arguments: [String] = [], directory: URL? = nil) async throws -> RunningGatehouse {
+        let directory = try directory ?? Self.makeTemporaryDirectory()
+        try config.write(to: directory.appendingPathComponent("functions.yaml"), atomically: true, encoding: .utf8)
+        try FunctionFixture.write(into: directory)
+        let gatehouse = try RunningGatehouse(directory: directory, arguments: arguments)
+        try await gatehouse.waitUntilUp()
+        return gatehouse
+    }
+
+    /// Starts another Gatehouse on the same directory and state (for restart tests).
+    public func restart(arguments: [String] = []) async throws -> RunningGatehouse {
+        let next = try RunningGatehouse(directory: directory, arguments: arguments, suffix: "-2")
+        try await next.waitUntilUp()
+        return next
+    }
+
+    private init(directory: URL, arguments: [String], suffix: String = "") throws {
+        self.directory = directory
+        self.stateDirectory = directory.appendingPathComponent("state")
+        self.stdoutURL = directory.appendingPathComponent("stdout\(suffix).log")
+        self.stderrURL = directory.appendingPathComponent("stderr\(suffix).log")
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process = Process()
+        process.executableURL = GatehouseBinary.url
+        process.arguments = [
+            "up", "-f", directory.appendingPathComponent("functions.yaml").path,
+            "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--drain-seconds", "3", "--log-level", "debug",
+        ] + arguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public static func makeTemporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    private func waitUntilUp() async throws {
+        let endpointsFile = stateDirectory.appendingPathComponent("endpoints.json")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw StartFailure(description: "gatehouse exited with status \(process.terminationStatus):\n\(stderr)")
+            }
+            if let data = try? Data(contentsOf: endpointsFile),
+               let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               (endpoints["pid"] as? Int).map(Int32.init) == process.processIdentifier {
+                ingress = endpoints["ingress"] as? String ?? ""
+                admin = endpoints["admin"] as? String ?? ""
+                domain = endpoints["domain"] as? String ?? "localhost"
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw StartFailure(description: "gatehouse did not write endpoints.json within 60 s:\n\(stderr)")
+    }
+
+    // MARK: Talking to it
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: String
+
+        /// The body as a JSON object (empty when it is not one).
+        public var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        }
+    }
+
+    /// Sends a request through the ingress to `function` (`NAME` or `NAME.NAMESPACE`).
+    public func request(
+        _ function: String, path: String = "/", method: HTTPMethod = .GET, headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws -> Response {
+        let host = function.contains(".") ? "\(function).\(domain)" : "\(function).default.\(domain)"
+        return try await Self.send(url: ingress + path, host: host, method: method, headers: headers, body: body)
+    }
+
+    /// The admin listener's `/metrics` text.
+    public func metrics() async throws -> String {
+        try await Self.send(url: admin + "/metrics", host: nil, method: .GET, headers: [], body: nil).body
+    }
+
+    static func send(
+        url: String, host: String?, method: HTTPMethod, headers: [(String, String)], body: [UInt8]?
+    ) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let host { request.headers.add(name: "host", value: host) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let collected = try await response.body.collect(upTo: 64 << 20)
+        return Response(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
+    }
+
+    // MARK: What it wrote
+
+    public var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Access log lines (stdout), parsed.
+    public var accessLog: [[String: Any]] {
+        let text = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    /// Waits until the access log has a line for `requestId` (it is written asynchronously).
+    public func accessLogLine(requestId: String) async throws -> [String: Any] {
+        try await eventually("an access log line for \(requestId)") {
+            accessLog.first { $0["request_id"] as? String == requestId }
+        }
+    }
+
+    // MARK: Stopping
+
+    /// SIGTERM, then waits for the process to exit (up to 30 s); returns its exit status.
+    @discardableResult
+    public func stop() async throws -> Int32 {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
+        return try await waitForExit()
+    }
+
+    /// SIGKILL: Gatehouse gets no chance to stop its instances.
+    public func kill() async throws {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        _ = try await waitForExit()
+    }
+
+    private func waitForExit() async throws -> Int32 {
+        _ = try await eventually("gatehouse to exit", timeout: .seconds(30)) { process.isRunning ? nil : true }
+        return process.terminationStatus
+    }
+
+    public func removeDirectory() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Polls `condition` until it returns a value, or fails after `timeout` (generous: the machine is shared).
+public func eventually<T>(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> T?
+) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if let value = try await condition() { return value }
+        if ContinuousClock.now > deadline { throw RunningGatehouse.StartFailure(description: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+}
+
+/// Whether a process with this pid exists (and is not a zombie).
+public func processIsAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}

@@ -1,0 +1,112 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+@Suite("Errors at the edge, limits, metrics and the CLI")
+struct EdgeTests {
+    @Test("An unknown host gets 404 with flag NR and the one JSON error shape")
+    func noRoute() async throws {
+        try await withGatehouse(fixtureFunction(name: "known")) { gatehouse in
+            let response = try await gatehouse.request("unknown")
+            #expect(response.status == 404)
+            #expect(response.headers.first(name: "content-type") == "application/json")
+            let json = response.json
+            #expect(Set(json.keys) == ["status", "code", "message", "requestId"])
+            #expect(json["status"] as? Int == 404)
+            #expect(json["code"] as? String == "route_not_found")
+            #expect(json["requestId"] as? String == response.headers.first(name: "x-request-id"))
+            let line = try await gatehouse.accessLogLine(requestId: try #require(json["requestId"] as? String))
+            #expect(line["response_flags"] as? String == "NR")
+            let metrics = try await gatehouse.metrics()
+            #expect(sample(metrics, "istio_requests_total", containing: ["response_code=\"404\"", "response_flags=\"NR\""]) == 1)
+        }
+    }
+
+    @Test("Headers past the limit get 431, a body past it 413")
+    func limits() async throws {
+        let arguments = ["--max-header-bytes", "2048", "--max-body-bytes", "1024"]
+        try await withGatehouse(fixtureFunction(name: "bounded"), arguments: arguments) { gatehouse in
+            let bigHeader = try await gatehouse.request("bounded", headers: [("x-padding", String(repeating: "a", count: 4096))])
+            #expect(bigHeader.status == 431)
+            #expect(bigHeader.errorCode == "headers_too_large")
+            let bigBody = try await gatehouse.request("bounded", path: "/echo", method: .POST, body: Array(repeating: 7, count: 2000))
+            #expect(bigBody.status == 413)
+            #expect(bigBody.errorCode == "body_too_large")
+            let fine = try await gatehouse.request("bounded", path: "/echo", method: .POST, body: Array(repeating: 7, count: 1000))
+            #expect(fine.status == 200)
+            #expect(fine.json["length"] as? Int == 1000)
+        }
+    }
+
+    @Test("/metrics passes promtool's lint but for Istio's own millisecond unit, and shows the cold start",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
+    func metricsLint() async throws {
+        try await withGatehouse(fixtureFunction(name: "linted")) { gatehouse in
+            _ = try await gatehouse.request("linted")
+            _ = try await gatehouse.request("nothing-here")
+            let metrics = try await gatehouse.metrics()
+            #expect(sample(metrics, "gatehouse_function_cold_starts_total", containing: ["function=\"linted\""]) == 1)
+            let complaints = try promtoolComplaints(metrics)
+            #expect(!complaints.isEmpty, "promtool flags istio_request_duration_milliseconds' unit; no complaint means it did not run")
+            for complaint in complaints {
+                #expect(complaint.contains("istio_request_duration_milliseconds"), "unexpected promtool complaint: \(complaint)")
+            }
+        }
+    }
+
+    @Test("A config error names file, line and field, and nothing starts")
+    func badConfigIsRefused() throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bad.yaml")
+        try """
+            apiVersion: gatehouse.dev/v1
+            kind: Function
+            metadata:
+              name: bad
+            spec:
+              process:
+                command: ["python3", "x.py"]
+              scaling:
+                maxInstances: ten
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let up = try runGatehouse(["up", "-f", file.path, "--state-dir", directory.appendingPathComponent("state").path])
+        #expect(up.status != 0)
+        #expect(up.stderr.contains("bad.yaml:9:"))
+        #expect(up.stderr.contains("spec.scaling.maxInstances"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("state/endpoints.json").path))
+        let validate = try runGatehouse(["validate", "-f", file.path])
+        #expect(validate.status != 0)
+        #expect(validate.stderr.contains("spec.scaling.maxInstances"))
+    }
+
+    @Test("`gatehouse invoke` calls a function through the ingress; 4xx/5xx exit non-zero")
+    func invoke() async throws {
+        try await withGatehouse(fixtureFunction(name: "callme")) { gatehouse in
+            let state = gatehouse.stateDirectory.path
+            let ok = try runGatehouse(["invoke", "callme", "--state-dir", state, "--path", "/echo", "--data", "hello"])
+            #expect(ok.status == 0)
+            #expect(ok.stdout.contains("\"length\": 5"))
+            let missing = try runGatehouse(["invoke", "nobody", "--state-dir", state])
+            #expect(missing.status != 0)
+            #expect(missing.stdout.contains("route_not_found"))
+        }
+    }
+}
+
+/// Lines of `promtool check metrics` output for the given exposition.
+func promtoolComplaints(_ exposition: String) throws -> [String] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+    process.arguments = ["check", "metrics"]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    input.fileHandleForWriting.write(Data(exposition.utf8))
+    try input.fileHandleForWriting.close()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+}

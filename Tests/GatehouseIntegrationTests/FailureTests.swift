@@ -1,0 +1,68 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+@Suite("Failing functions")
+struct FailureTests {
+    @Test("A crash mid-request gives 502 (UC) and the next request gets a new instance")
+    func crashIsReplaced() async throws {
+        try await withGatehouse(fixtureFunction(name: "fragile")) { gatehouse in
+            let before = try await gatehouse.request("fragile")
+            let crashed = try await gatehouse.request("fragile", path: "/crash")
+            #expect(crashed.status == 502)
+            #expect(crashed.errorCode == "upstream_reset")
+            #expect(crashed.json["requestId"] as? String == crashed.headers.first(name: "x-request-id"))
+            let line = try await gatehouse.accessLogLine(requestId: try #require(crashed.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "UC")
+            let after = try await gatehouse.request("fragile")
+            #expect(after.status == 200)
+            #expect(after.pid != nil && after.pid != before.pid)
+        }
+    }
+
+    @Test("A request past the timeout gets 504 (UT); the function keeps serving")
+    func timeout() async throws {
+        try await withGatehouse(fixtureFunction(name: "slow", spec: "timeout: \"1s\"")) { gatehouse in
+            let late = try await gatehouse.request("slow", path: "/sleep?ms=5000")
+            #expect(late.status == 504)
+            #expect(late.errorCode == "upstream_timeout")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(late.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "UT")
+            let next = try await gatehouse.request("slow")
+            #expect(next.status == 200)
+        }
+    }
+
+    @Test("A function that exits before listening gets 503 (UH), and the log says why")
+    func neverReadyExit() async throws {
+        try await withGatehouse(fixtureFunction(name: "broken", env: [("FIXTURE_FAIL_START", "1")])) { gatehouse in
+            let response = try await gatehouse.request("broken")
+            #expect(response.status == 503)
+            #expect(response.errorCode == "function_unavailable")
+            #expect(response.headers.first(name: "retry-after") != nil)
+            #expect(!response.body.contains("refusing"), "internals stay out of responses")
+            let log = try await eventually("the failure in the log") {
+                gatehouse.stderr.contains("function failed to start") ? gatehouse.stderr : nil
+            }
+            #expect(log.contains("exit code 3"))
+            #expect(log.contains("refusing to start"))
+            // During the backoff the function is refused at once rather than started again.
+            let again = try await gatehouse.request("broken")
+            #expect(again.status == 503)
+        }
+    }
+
+    @Test("A function that does not listen within startupTimeout gets 503 and is stopped")
+    func neverReadyTimeout() async throws {
+        let config = fixtureFunction(name: "stuck", spec: "startupTimeout: \"1s\"", env: [("FIXTURE_START_DELAY_MS", "60000")])
+        try await withGatehouse(config) { gatehouse in
+            let response = try await gatehouse.request("stuck")
+            #expect(response.status == 503)
+            #expect(response.errorCode == "function_unavailable")
+            let log = try await eventually("the failure in the log") {
+                gatehouse.stderr.contains("within 1s") ? gatehouse.stderr : nil
+            }
+            #expect(log.contains("did not accept connections"))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Starting and stopping Gatehouse")
+struct LifecycleTests {
+    @Test("SIGTERM drains and stops every function instance; no child process is left")
+    func shutdownLeavesNoChild() async throws {
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "child", scaling: "minInstances: 1"))
+        defer { gatehouse.removeDirectory() }
+        let pid = try #require(try await gatehouse.request("child").pid)
+        #expect(processIsAlive(pid))
+        let status = try await gatehouse.stop()
+        #expect(status == 0)
+        #expect(!processIsAlive(pid))
+        #expect(!FileManager.default.fileExists(atPath: gatehouse.stateDirectory.appendingPathComponent("endpoints.json").path))
+    }
+
+    @Test("A request in flight at SIGTERM still gets its response")
+    func drainInFlight() async throws {
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "drain"))
+        defer { gatehouse.removeDirectory() }
+        #expect(try await gatehouse.request("drain").status == 200)
+        async let slow = gatehouse.request("drain", path: "/sleep?ms=1000")
+        try await Task.sleep(for: .milliseconds(300))
+        kill(gatehouse.process.processIdentifier, SIGTERM)
+        #expect(try await slow.status == 200)
+        #expect(try await gatehouse.stop() == 0)
+    }
+
+    @Test("After Gatehouse is killed with SIGKILL, the next start on the same state directory ends its orphans")
+    func restartReapsOrphans() async throws {
+        let first = try await RunningGatehouse.start(config: fixtureFunction(name: "orphan"))
+        let pid = try #require(try await first.request("orphan").pid)
+        try await first.kill()
+        #expect(processIsAlive(pid), "SIGKILL gives Gatehouse no chance to stop its instances")
+        let second = try await first.restart()
+        defer { second.removeDirectory() }
+        _ = try await eventually("the orphan to be reaped") { processIsAlive(pid) ? nil : true }
+        #expect(second.stderr.contains("ended processes left by an earlier run"))
+        #expect(try await second.request("orphan").status == 200)
+        try await second.stop()
+    }
+
+    @Test("A second `up` on the same state directory refuses with a clear message")
+    func stateDirectoryIsLocked() async throws {
+        try await withGatehouse(fixtureFunction(name: "only")) { gatehouse in
+            let result = try runGatehouse([
+                "up", "-f", gatehouse.directory.appendingPathComponent("functions.yaml").path,
+                "--state-dir", gatehouse.stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            ])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("another gatehouse (pid \(gatehouse.process.processIdentifier)) is running"))
+        }
+    }
+}
+
+/// Runs the `gatehouse` binary to completion (for commands that exit by themselves).
+func runGatehouse(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> (status: Int32, stdout: String, stderr: String) {
+    let directory = try RunningGatehouse.makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+    let process = Process()
+    process.executableURL = GatehouseBinary.url
+    process.arguments = arguments
+    process.standardOutput = try FileHandle(forWritingTo: out)
+    process.standardError = try FileHandle(forWritingTo: err)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    return (
+        process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+        (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+    )
+}

@@ -1,0 +1,57 @@
+import Foundation
+import GatehouseTesting
+
+/// A `Function` document running the test fixture (see `FunctionFixture`).
+func fixtureFunction(
+    name: String = "fn", namespace: String = "default", scaling: String = "", spec: String = "",
+    env: [(String, String)] = []
+) -> String {
+    var text = """
+        apiVersion: gatehouse.dev/v1
+        kind: Function
+        metadata:
+          name: \(name)
+          namespace: \(namespace)
+        spec:
+          process:
+            command: ["python3", "\(FunctionFixture.fileName)"]
+
+        """
+    if !env.isEmpty {
+        text += "    env:\n"
+        for (key, value) in env { text += "      - {name: \(key), value: \"\(value)\"}\n" }
+    }
+    if !scaling.isEmpty { text += "  scaling: {\(scaling)}\n" }
+    if !spec.isEmpty { text += spec.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
+    return text
+}
+
+/// Starts Gatehouse, runs `body`, and always stops it (and its functions) afterwards.
+func withGatehouse(
+    _ config: String, arguments: [String] = [], _ body: (RunningGatehouse) async throws -> Void
+) async throws {
+    let gatehouse = try await RunningGatehouse.start(config: config, arguments: arguments)
+    do {
+        try await body(gatehouse)
+    } catch {
+        _ = try? await gatehouse.stop()
+        print("--- gatehouse stderr ---\n\(gatehouse.stderr)")
+        throw error
+    }
+    try await gatehouse.stop()
+    gatehouse.removeDirectory()
+}
+
+extension RunningGatehouse.Response {
+    var pid: Int32? { (json["pid"] as? Int).map(Int32.init) }
+    var errorCode: String? { json["code"] as? String }
+}
+
+/// The value of one sample line in a Prometheus exposition, matched by name and label fragments.
+func sample(_ exposition: String, _ name: String, containing fragments: [String] = []) -> Double? {
+    for line in exposition.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+        guard fragments.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last else { continue }
+        return Double(value)
+    }
+    return nil
+}
