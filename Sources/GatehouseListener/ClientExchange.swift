@@ -17,8 +17,8 @@ public final class ClientExchange {
     /// Index of `eventLoop` in the listener's group, for per-loop pools.
     public let loopIndex: Int
 
-    /// Set by the forwarder; body parts that arrived earlier are replayed to it.
-    public var bodySink: (any RequestBodySink)? {
+    /// Set by the forwarder; body parts that arrived before it was set are replayed to it.
+    public var delegate: (any ExchangeDelegate)? {
         didSet { replayBufferedBody() }
     }
 
@@ -85,10 +85,12 @@ public final class ClientExchange {
     /// Whether the client can take more response bytes now (for back-pressure on the upstream).
     public var isClientWritable: Bool { context.channel.isWritable }
 
-    /// Ends the response. A connection whose request body was not read to its end is closed.
+    /// Ends the response. A connection whose request body was not read to its end is closed
+    /// (a request without a body may end after an early response: its end is simply skipped).
     public func sendEnd() {
         guard !isFinished, responseStarted else { return }
-        let closeAfter = !keepAlive || !requestComplete || connection.isDraining
+        let unreadBody = !requestComplete && Self.declaresBody(head)
+        let closeAfter = !keepAlive || unreadBody || connection.isDraining
         finish()
         if closeAfter {
             let channel = context.channel
@@ -139,8 +141,8 @@ public final class ClientExchange {
             fail(GatehouseError(.bodyTooLarge, detail: "request body exceeded \(limits.maxBodyBytes) bytes"))
             return
         }
-        if let bodySink {
-            bodySink.requestBodyPart(buffer)
+        if let delegate {
+            delegate.requestBodyPart(buffer)
         } else {
             bufferedBody.append(buffer)
         }
@@ -149,28 +151,32 @@ public final class ClientExchange {
     func receiveEnd() {
         requestComplete = true
         guard !isFinished else { return }
-        if let bodySink, bufferedBody.isEmpty { bodySink.requestBodyEnd() }
+        if let delegate, bufferedBody.isEmpty { delegate.requestBodyEnd() }
+    }
+
+    func clientWritabilityChanged() {
+        if !isFinished, context.channel.isWritable { delegate?.clientBecameWritable() }
     }
 
     func clientClosed() {
         guard !isFinished else { return }
         record.responseFlags.insert(.downstreamConnectionTermination)
-        let sink = bodySink
+        let sink = delegate
         finish()
         sink?.clientDisconnected()
     }
 
     private func replayBufferedBody() {
-        guard let bodySink, !isFinished else { return }
+        guard let delegate, !isFinished else { return }
         let parts = bufferedBody
         bufferedBody = []
-        for part in parts { bodySink.requestBodyPart(part) }
-        if requestComplete { bodySink.requestBodyEnd() }
+        for part in parts { delegate.requestBodyPart(part) }
+        if requestComplete { delegate.requestBodyEnd() }
     }
 
     private func finish() {
         isFinished = true
-        bodySink = nil
+        delegate = nil
         record.duration = .now - record.start
         // Detach before writing the end: the pipelining handler may deliver the next request
         // from inside that write.
@@ -178,6 +184,12 @@ public final class ClientExchange {
     }
 
     // MARK: Helpers
+
+    private static func declaresBody(_ head: HTTPRequestHead) -> Bool {
+        if head.headers.contains(name: "transfer-encoding") { return true }
+        guard let length = head.headers.first(name: "content-length") else { return false }
+        return length != "0"
+    }
 
     private static func protocolName(_ version: HTTPVersion) -> String {
         switch (version.major, version.minor) {

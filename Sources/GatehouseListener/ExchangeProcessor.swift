@@ -33,12 +33,15 @@ public struct RenderedError: Sendable {
     }
 }
 
-/// Receives the request body as it arrives; set on the exchange by whoever forwards it.
-public protocol RequestBodySink: AnyObject {
+/// Receives the request body as it arrives, and what happens to the client while it is served.
+/// Set on the exchange by whoever forwards it; called on the exchange's event loop.
+public protocol ExchangeDelegate: AnyObject {
     func requestBodyPart(_ buffer: ByteBuffer)
     func requestBodyEnd()
     /// The client closed its connection before the exchange ended.
     func clientDisconnected()
+    /// The client connection can take more bytes again (after `isClientWritable` was false).
+    func clientBecameWritable()
 }
 
 extension HTTPHeaders: RequestHeaders {

@@ -22,6 +22,8 @@ final class IstioMetrics: Sendable {
     }
 
     private struct Series: Sendable {
+        /// Held so that the destination's `ObjectIdentifier` in the key cannot be reused by another object.
+        let destination: FunctionDestination?
         let requests: Counter
         let duration: ValueHistogram
         let requestBytes: ValueHistogram
@@ -54,6 +56,7 @@ final class IstioMetrics: Sendable {
     private func makeSeries(for record: RequestRecord) -> Series {
         let labels = Self.labels(for: record)
         return Series(
+            destination: record.destination,
             requests: registry.makeCounter(
                     descriptor: .named("istio_requests_total", help: "Requests handled, by source, destination, response code and response flags (Istio standard metric)."), labels: labels),
             duration: registry.makeValueHistogram(
@@ -64,13 +67,24 @@ final class IstioMetrics: Sendable {
                     descriptor: .named("istio_response_bytes", help: "Response body sizes in bytes (Istio standard metric)."), labels: labels, buckets: Self.sizeBuckets))
     }
 
-    /// Istio's standard labels, in Istio's order.
+    /// Istio's standard labels, in the order Istio's docs list them.
+    ///
+    /// The canonical service and revision come from the labels Istio reads on a workload
+    /// (`service.istio.io/canonical-name`, then `app.kubernetes.io/name`, then `app`; the revision
+    /// likewise from `…/canonical-revision`, `app.kubernetes.io/version`, `version`, else `latest`).
     static func labels(for record: RequestRecord) -> [(String, String)] {
         let unknown = "unknown"
         let spec = record.destination?.spec
+        let labels = spec?.labels ?? [:]
+        let canonicalService = labels["service.istio.io/canonical-name"] ?? labels["app.kubernetes.io/name"]
+            ?? labels["app"] ?? spec?.name
+        let canonicalRevision = labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"]
+            ?? labels["version"] ?? (spec == nil ? nil : "latest")
         return [
             ("reporter", "destination"),
             ("source_workload", unknown),
+            ("source_canonical_service", unknown),
+            ("source_canonical_revision", unknown),
             ("source_workload_namespace", unknown),
             ("source_principal", unknown),
             ("source_app", unknown),
@@ -79,9 +93,11 @@ final class IstioMetrics: Sendable {
             ("destination_workload", spec?.name ?? unknown),
             ("destination_workload_namespace", spec?.namespace ?? unknown),
             ("destination_principal", unknown),
-            ("destination_app", spec?.labels["app"] ?? unknown),
-            ("destination_version", spec?.labels["version"] ?? unknown),
+            ("destination_app", labels["app"] ?? unknown),
+            ("destination_version", labels["version"] ?? unknown),
             ("destination_service", record.destination?.serviceHost ?? unknown),
+            ("destination_canonical_service", canonicalService ?? unknown),
+            ("destination_canonical_revision", canonicalRevision ?? unknown),
             ("destination_service_name", spec?.name ?? unknown),
             ("destination_service_namespace", spec?.namespace ?? unknown),
             ("destination_cluster", unknown),

@@ -6,6 +6,8 @@ import Foundation
 /// - `GET /` → JSON: `pid`, the Knative environment, every request header, `stdin_eof`.
 /// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
 /// - `GET /crash` → the process exits without answering.
+/// - `GET /stop-listening` → answers (with `Connection: close`), then closes its listening socket
+///   and stays alive: an instance that no longer accepts connections.
 /// - `POST /echo` → JSON with the body's length and SHA-256.
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
@@ -21,7 +23,7 @@ public enum FunctionFixture {
     }
 
     public static let source = #"""
-        import hashlib, json, os, sys, time
+        import hashlib, json, os, sys, threading, time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import urlparse, parse_qs
 
@@ -51,6 +53,16 @@ public enum FunctionFixture {
                 print("fixture: GET " + self.path, flush=True)
                 if url.path == "/crash":
                     os._exit(1)
+                if url.path == "/stop-listening":
+                    self.close_connection = True
+                    body = b"{}"
+                    self.send_response(200)
+                    self.send_header("connection", "close")
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    threading.Thread(target=lambda: (SERVER.shutdown(), SERVER.server_close())).start()
+                    return
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})
@@ -71,6 +83,9 @@ public enum FunctionFixture {
                 pass
 
         ThreadingHTTPServer.daemon_threads = True
-        ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+        SERVER = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+        SERVER.serve_forever()
+        while True:  # no longer listening, still alive
+            time.sleep(3600)
         """#
 }

@@ -110,3 +110,49 @@ func promtoolComplaints(_ exposition: String) throws -> [String] {
     process.waitUntilExit()
     return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
 }
+
+@Suite("HTTP/1.1 on the wire")
+struct WireTests {
+    @Test("Pipelined requests on one connection are answered in order, and a 404 keeps the connection")
+    func pipelining() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
+            _ = try await gatehouse.request("wire")  // warm, so all three are answered quickly
+            let connection = try RawConnection(url: gatehouse.ingress)
+            try connection.send(
+                "GET /first HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n"
+                    + "GET / HTTP/1.1\r\nHost: nobody.default.localhost\r\n\r\n"
+                    + "GET /third HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n")
+            let first = try connection.readResponse()
+            let second = try connection.readResponse()
+            let third = try connection.readResponse()
+            #expect(first.status == 200 && first.body.contains("/first"))
+            #expect(second.status == 404)
+            #expect(third.status == 200 && third.body.contains("/third"))
+            #expect(first.header("x-request-id") != nil && first.header("x-request-id") != third.header("x-request-id"))
+        }
+    }
+
+    @Test("A malformed request gets 400 in the JSON shape, then the connection closes")
+    func malformed() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
+            let connection = try RawConnection(url: gatehouse.ingress)
+            try connection.send("GET / HTTP/1.1\r\nHost wire.default.localhost\r\n\r\n")
+            let response = try connection.readResponse()
+            #expect(response.status == 400)
+            #expect(response.body.contains("\"code\":\"bad_request\""))
+            #expect(try connection.waitForClose())
+        }
+    }
+
+    @Test("Connection: close is honoured after the response")
+    func connectionClose() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
+            let connection = try RawConnection(url: gatehouse.ingress)
+            try connection.send("GET / HTTP/1.1\r\nHost: wire.default.localhost\r\nConnection: close\r\n\r\n")
+            let response = try connection.readResponse()
+            #expect(response.status == 200)
+            #expect(response.header("connection") == "close")
+            #expect(try connection.waitForClose())
+        }
+    }
+}

@@ -20,10 +20,31 @@ struct FailureTests {
         }
     }
 
+    @Test("An instance that stops accepting connections is replaced, and the request is still served")
+    func stopsAccepting() async throws {
+        try await withGatehouse(fixtureFunction(name: "deaf")) { gatehouse in
+            let first = try await gatehouse.request("deaf")
+            let before = try #require(first.pid)
+            let port = try #require((first.json["env"] as? [String: Any])?["PORT"] as? String)
+            #expect(try await gatehouse.request("deaf", path: "/stop-listening").status == 200)
+            _ = try await eventually("the instance to stop listening") {
+                (try? RawConnection(url: "http://127.0.0.1:\(port)")) == nil ? true : nil
+            }
+            let after = try await gatehouse.request("deaf")
+            #expect(after.status == 200)
+            #expect(after.pid != nil && after.pid != before)
+            _ = try await eventually("the deaf instance to be stopped") { processIsAlive(before) ? nil : true }
+            #expect(gatehouse.stderr.contains("instance stopped accepting connections"))
+        }
+    }
+
     @Test("A request past the timeout gets 504 (UT); the function keeps serving")
     func timeout() async throws {
-        try await withGatehouse(fixtureFunction(name: "slow", spec: "timeout: \"1s\"")) { gatehouse in
-            let late = try await gatehouse.request("slow", path: "/sleep?ms=5000")
+        // The timeout counts from the request's arrival, cold start included: warm up first so the
+        // timeout measures the slow response alone.
+        try await withGatehouse(fixtureFunction(name: "slow", spec: "timeout: \"2s\"")) { gatehouse in
+            #expect(try await gatehouse.request("slow").status == 200)
+            let late = try await gatehouse.request("slow", path: "/sleep?ms=10000")
             #expect(late.status == 504)
             #expect(late.errorCode == "upstream_timeout")
             let line = try await gatehouse.accessLogLine(requestId: try #require(late.headers.first(name: "x-request-id")))

@@ -37,12 +37,13 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `HOST:PORT` or `:PORT` (host defaults to 127.0.0.1).
+    /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (host defaults to 127.0.0.1).
     public init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (0...65535).contains(port) else { return nil }
-        let host = String(text[..<colon])
-        self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port)
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }  // [::1]:8080
+        self.init(host: host.isEmpty ? "127.0.0.1" : String(host), port: port)
     }
 
     public var description: String { "\(host):\(port)" }

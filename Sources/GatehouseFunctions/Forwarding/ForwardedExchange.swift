@@ -8,7 +8,11 @@ import NIOHTTP1
 /// Lives on the client connection's event loop. It leases an instance from the function's pool
 /// (waiting while one starts), takes a kept-alive connection to it from the same loop, streams
 /// the body both ways, and gives the lease and the connection back when the response ends.
-final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
+///
+/// Back-pressure: while the client cannot take more response bytes, the upstream connection is
+/// not read, so a fast function and a slow client never pile a response up in memory. (The
+/// request body is bounded by the listener's `maxBodyBytes`.)
+final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private enum Phase {
         case waitingForInstance(waiterID: Int)
         case connecting
@@ -25,6 +29,15 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
     private var requestEnded = false
     private var responseKeepAlive = true
     private var timeout: Scheduled<Void>?
+    private var connectAttempts = 0
+    private var reusedConnection = false
+    private var responseHeadReceived = false
+    private var staleRetried = false
+    private var upstreamPaused = false
+
+    /// Connecting is tried twice (on a replacement instance the second time), as Istio's default
+    /// retry policy retries `connect-failure`: nothing has been sent, so a retry is always safe.
+    static let maxConnectAttempts = 2
 
     init(client: ClientExchange, pool: FunctionPool) {
         self.client = client
@@ -32,12 +45,17 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
     }
 
     func start() {
-        client.bodySink = self
+        client.delegate = self
         let loop = client.eventLoop
         let deadline = pool.spec.timeout - (.now - client.record.start)
         timeout = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, deadline.nanosecondsClamped))) { [self] in
             timedOut()
         }
+        acquireInstance()
+    }
+
+    private func acquireInstance() {
+        let loop = client.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         switch pool.acquire(on: loop, callback: { result in bound.value.leaseArrived(result) }) {
         case .leased(let lease): connect(lease)
@@ -64,7 +82,7 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
         client.record.coldStart = lease.coldStart
         client.record.upstreamHost = "127.0.0.1:\(lease.instance.port)"
         let connections = lease.instance.connectionPools[client.loopIndex].value
-        connections.acquire { [self] result in
+        connections.acquire(fresh: staleRetried) { [self] result in
             switch result {
             case .success(let connection): send(over: connection)
             case .failure(let error): connectFailed(lease, error)
@@ -74,7 +92,15 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
 
     private func connectFailed(_ lease: InstanceLease, _ error: any Error) {
         guard case .connecting = phase else { return }
+        // The instance no longer accepts connections: it is stopped and replaced, and the lease
+        // dies with it.
         pool.reportUnhealthy(lease.instance)
+        self.lease = nil
+        connectAttempts += 1
+        if connectAttempts < Self.maxConnectAttempts {
+            acquireInstance()
+            return
+        }
         client.record.responseFlags.insert(.upstreamConnectionFailure)
         finish(failing: GatehouseError(.upstreamConnectFailure, detail: "connecting to \(lease.instance.address) failed: \(error)"))
     }
@@ -87,6 +113,7 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
         }
         phase = .forwarding
         upstream = connection
+        reusedConnection = connection.reused
         connection.handler.delegate = self
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
@@ -100,7 +127,7 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
         channel.flush()
     }
 
-    // MARK: RequestBodySink
+    // MARK: ExchangeDelegate
 
     func requestBodyPart(_ buffer: ByteBuffer) {
         if let upstream, case .forwarding = phase {
@@ -127,6 +154,9 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard case .forwarding = phase else { return }
+        // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
+        if head.status.code < 200 && head.status.code != 101 { return }
+        responseHeadReceived = true
         responseKeepAlive = head.isKeepAlive
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
         client.sendHead(ForwardedHeaders.downstreamResponse(head))
@@ -135,6 +165,21 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
     func upstreamResponseBody(_ buffer: ByteBuffer) {
         guard case .forwarding = phase else { return }
         client.sendBody(buffer)
+        if !client.isClientWritable, !upstreamPaused, let upstream {
+            client.flush()
+            upstreamPaused = true
+            try? upstream.channel.syncOptions?.setOption(.autoRead, value: false)
+        }
+    }
+
+    func clientBecameWritable() {
+        resumeUpstream()
+    }
+
+    private func resumeUpstream() {
+        guard upstreamPaused, let upstream else { return }
+        upstreamPaused = false
+        try? upstream.channel.syncOptions?.setOption(.autoRead, value: true)
     }
 
     func upstreamReadComplete() {
@@ -143,6 +188,7 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
 
     func upstreamResponseEnd() {
         guard case .forwarding = phase, let upstream else { return }
+        resumeUpstream()  // a pooled connection must read again
         self.upstream = nil
         upstream.handler.delegate = nil
         let reusable = responseKeepAlive && requestEnded
@@ -159,8 +205,26 @@ final class ForwardedExchange: RequestBodySink, UpstreamResponseDelegate {
     func upstreamClosed() {
         guard case .forwarding = phase else { return }
         upstream = nil
+        if reusedConnection, !responseHeadReceived, !staleRetried, isReplayable, let lease {
+            // A kept-alive connection the function closed just as the request was sent (Node closes
+            // idle connections after 5 s, for example): nothing was answered and the request has no
+            // body, so it is sent again on a fresh connection, as Go's HTTP client does.
+            staleRetried = true
+            phase = .connecting
+            connect(lease)
+            return
+        }
         client.record.responseFlags.insert(.upstreamConnectionTermination)
         finish(failing: GatehouseError(.upstreamReset, detail: "the instance closed the connection before the response ended"))
+    }
+
+    /// Safe to send twice: an idempotent method and no body.
+    private var isReplayable: Bool {
+        guard requestEnded, client.record.bytesReceived == 0 else { return false }
+        switch client.head.method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .DELETE, .PUT: return true
+        default: return false
+        }
     }
 
     // MARK: Ending

@@ -1,6 +1,7 @@
 import NIOHTTP1
 
 /// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
+/// `Transfer-Encoding` is kept: NIO's encoders frame the body by it, re-chunking as they write.
 enum ForwardedHeaders {
     static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
@@ -15,14 +16,17 @@ enum ForwardedHeaders {
         strip(&headers)
         let host = head.headers.first(name: "host") ?? ""
         let client = clientAddress ?? "unknown"
-        let chain = headers.first(name: "x-forwarded-for").map { "\($0), \(client)" } ?? client
+        // A chain may arrive split over several header lines; all of it is kept, in order.
+        let earlier = headers["x-forwarded-for"]
+        let chain = earlier.isEmpty ? client : (earlier + [client]).joined(separator: ", ")
         forwardedFor = chain
         headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
         headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
         headers.replaceOrAdd(name: "x-forwarded-host", value: host)
         let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=http"
-        if let existing = headers.first(name: "forwarded") {
-            headers.replaceOrAdd(name: "forwarded", value: "\(existing), \(element)")
+        let existing = headers["forwarded"]
+        if !existing.isEmpty {
+            headers.replaceOrAdd(name: "forwarded", value: (existing + [element]).joined(separator: ", "))
         } else {
             headers.add(name: "forwarded", value: element)
         }

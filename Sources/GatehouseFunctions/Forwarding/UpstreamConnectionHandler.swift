@@ -47,4 +47,6 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
 struct UpstreamConnection {
     let channel: any Channel
     let handler: UpstreamConnectionHandler
+    /// It served an earlier request (so the function may have closed it meanwhile).
+    var reused = false
 }

@@ -19,11 +19,13 @@ final class UpstreamConnectionPool {
         self.maxIdle = maxIdle
     }
 
-    /// Calls back with an idle connection at once, or with a new one when it has connected.
-    func acquire(_ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
-        while let connection = idle.popLast() {
+    /// Calls back with an idle connection at once, or with a new one when it has connected
+    /// (always a new one when `fresh`).
+    func acquire(fresh: Bool = false, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        while !fresh, var connection = idle.popLast() {
             if connection.channel.isActive {
                 connection.handler.onClose = nil
+                connection.reused = true
                 completion(.success(connection))
                 return
             }

@@ -103,7 +103,8 @@ public struct InstancePoolStateMachine: Sendable {
             occupy(index, now: now)
             return .dispatch(instances[index].id)
         }
-        if let backoffUntil, now < backoffUntil, !instances.contains(where: { isStarting($0.state) }) {
+        if let backoffUntil, now < backoffUntil, instances.isEmpty {
+            // Nothing runs and nothing may start yet: waiting could only end in a timeout.
             return .reject(.unavailable(retryAfter: backoffUntil - now))
         }
         if queueDepth >= configuration.maxQueue { return .reject(.queueFull) }
@@ -157,14 +158,14 @@ public struct InstancePoolStateMachine: Sendable {
             return (.exitedBeforeReady, startFailed(now: now))
         }
         // A ready instance crashed: replace it if anyone needs it.
-        return (nil, scaleOut(now: now).map(Action.start) + ensureMinimum(now: now))
+        return (nil, replaceOrRefuse(now: now))
     }
 
     /// Connecting to a ready instance failed: it is stopped and replaced.
     public mutating func instanceUnhealthy(_ id: InstanceID, now: Instant) -> [Action] {
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return [] }
         instances.remove(at: index)
-        return [.stop(id)] + scaleOut(now: now).map(Action.start) + ensureMinimum(now: now)
+        return [.stop(id)] + replaceOrRefuse(now: now)
     }
 
     /// Periodic housekeeping: startup timeouts, idle scale-down, the minimum number of instances.
@@ -190,6 +191,8 @@ public struct InstancePoolStateMachine: Sendable {
                 readyIdle -= 1
             }
         }
+        // Requests that waited out a backoff get their instance now.
+        actions += scaleOut(now: now).map(Action.start)
         actions += ensureMinimum(now: now)
         return (timedOut, actions)
     }
@@ -247,6 +250,17 @@ public struct InstancePoolStateMachine: Sendable {
             starting += 1
         }
         return started
+    }
+
+    /// After an instance was lost: start replacements for waiting requests, or, when a backoff
+    /// forbids starting and nothing else runs, refuse them rather than leave them stranded.
+    private mutating func replaceOrRefuse(now: Instant) -> [Action] {
+        if let backoffUntil, now < backoffUntil, instances.isEmpty {
+            var actions: [Action] = []
+            while let waiter = popWaiter() { actions.append(.reject(waiter, .unavailable(retryAfter: backoffUntil - now))) }
+            return actions
+        }
+        return scaleOut(now: now).map(Action.start) + ensureMinimum(now: now)
     }
 
     private mutating func ensureMinimum(now: Instant) -> [Action] {

@@ -1,0 +1,89 @@
+import NIOHTTP1
+import Testing
+
+@testable import GatehouseFunctions
+
+/// What a function sees of the caller's request, and what the caller sees of the function's response.
+@Suite("Forwarded headers")
+struct ForwardedHeadersTests {
+    func upstream(
+        _ headers: HTTPHeaders, client: String? = "203.0.113.7", requestId: String = "req-1"
+    ) -> (head: HTTPRequestHead, forwardedFor: String?) {
+        var forwardedFor: String?
+        let head = ForwardedHeaders.upstreamRequest(
+            HTTPRequestHead(version: .http1_0, method: .POST, uri: "/greet?x=1", headers: headers),
+            requestId: requestId, clientAddress: client, forwardedFor: &forwardedFor)
+        return (head, forwardedFor)
+    }
+
+    @Test("Hop-by-hop headers, and headers named in Connection, do not reach the function")
+    func requestHopByHop() {
+        let (head, _) = upstream([
+            "Host": "hello.default.localhost", "Connection": "keep-alive, X-Secret", "Keep-Alive": "timeout=5",
+            "Proxy-Connection": "keep-alive", "TE": "trailers", "Trailer": "Expires", "Upgrade": "h2c",
+            "x-secret": "1", "Transfer-Encoding": "chunked", "Accept": "*/*",
+        ])
+        for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-secret"] {
+            #expect(!head.headers.contains(name: name), "\(name) should be removed")
+        }
+        #expect(head.headers["transfer-encoding"] == ["chunked"])
+        #expect(head.headers["accept"] == ["*/*"])
+        #expect(head.method == .POST)
+        #expect(head.uri == "/greet?x=1")
+        #expect(head.version == .http1_1)
+    }
+
+    @Test("X-Forwarded-*, Forwarded and X-Request-Id describe the caller to the function")
+    func forwardingHeaders() {
+        let (head, forwardedFor) = upstream(["Host": "hello.default.localhost:8080", "X-Request-Id": "spoofed"])
+        #expect(head.headers["x-forwarded-for"] == ["203.0.113.7"])
+        #expect(forwardedFor == "203.0.113.7")
+        #expect(head.headers["x-forwarded-proto"] == ["http"])
+        #expect(head.headers["x-forwarded-host"] == ["hello.default.localhost:8080"])
+        #expect(head.headers["forwarded"] == [#"for=203.0.113.7;host="hello.default.localhost:8080";proto=http"#])
+        #expect(head.headers["x-request-id"] == ["req-1"])
+    }
+
+    @Test("An existing X-Forwarded-For chain and Forwarded header are appended to")
+    func appendsToChains() {
+        let (head, forwardedFor) = upstream([
+            "Host": "h", "X-Forwarded-For": "198.51.100.1, 198.51.100.2", "Forwarded": "for=198.51.100.2",
+        ])
+        #expect(head.headers["x-forwarded-for"] == ["198.51.100.1, 198.51.100.2, 203.0.113.7"])
+        #expect(forwardedFor == "198.51.100.1, 198.51.100.2, 203.0.113.7")
+        #expect(head.headers["forwarded"] == [#"for=198.51.100.2, for=203.0.113.7;host="h";proto=http"#])
+    }
+
+    @Test("An IPv6 client is quoted and bracketed in Forwarded (RFC 7239); an unknown one is 'unknown'")
+    func forwardedNodes() {
+        #expect(upstream(["Host": "h"], client: "::1").head.headers["forwarded"] == [#"for="[::1]";host="h";proto=http"#])
+        #expect(upstream(["Host": "h"], client: "::1").head.headers["x-forwarded-for"] == ["::1"])
+        #expect(upstream(["Host": "h"], client: nil).head.headers["forwarded"] == [#"for=unknown;host="h";proto=http"#])
+    }
+
+    @Test("An X-Forwarded-For chain split over several header lines is kept whole")
+    func multiLineChain() {
+        var headers: HTTPHeaders = ["Host": "h"]
+        headers.add(name: "X-Forwarded-For", value: "198.51.100.1")
+        headers.add(name: "X-Forwarded-For", value: "198.51.100.2")
+        let (_, forwardedFor) = upstream(headers)
+        #expect(forwardedFor == "198.51.100.1, 198.51.100.2, 203.0.113.7")
+    }
+
+    @Test("Hop-by-hop headers from the function do not reach the caller; the response is HTTP/1.1")
+    func responseHopByHop() {
+        let head = ForwardedHeaders.downstreamResponse(HTTPResponseHead(
+            version: .http1_0, status: .ok,
+            headers: [
+                "Connection": "close, X-Internal", "Keep-Alive": "timeout=5", "X-Internal": "1",
+                "Transfer-Encoding": "chunked", "Content-Type": "text/plain",
+            ]))
+        for name in ["connection", "keep-alive", "x-internal"] {
+            #expect(!head.headers.contains(name: name), "\(name) should be removed")
+        }
+        #expect(head.headers["transfer-encoding"] == ["chunked"])
+        #expect(head.headers["content-type"] == ["text/plain"])
+        #expect(head.status == .ok)
+        #expect(head.version == .http1_1)
+    }
+}

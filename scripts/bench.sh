@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Gatehouse beside Envoy and nginx, same machine, same run: the shared harness (../shared/bench)
+# with Gatehouse as its `external` target, then the ratios. See docs/performance.md.
+#
+#   scripts/bench.sh                      # release build, 3 interleaved rounds of all targets (~10 min)
+#   ROUNDS=1 TARGETS="envoy external" scripts/bench.sh
+#   ACCESS_LOG=stdout scripts/bench.sh    # with Gatehouse's access log on (the peers log nothing)
+#   SKIP_BUILD=1 GATEHOUSE_BIN=path/to/gatehouse scripts/bench.sh
+#
+# Not part of CI. Everything listens on 127.0.0.1 and is stopped by pid by the harness.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/gatehouse-bench.XXXXXX)}
+export SWIFT_DETERMINISTIC_HASHING=1
+
+[[ -d $SHARED_BENCH ]] || { echo "no bench harness at $SHARED_BENCH (set SHARED_BENCH)" >&2; exit 2; }
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse); fi
+BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
+[[ -x $BIN ]] || { echo "no gatehouse binary at $BIN" >&2; exit 2; }
+
+# The harness writes beside itself: work on a copy.
+rm -rf "$WORK/bench" && cp -r "$SHARED_BENCH" "$WORK/bench" && chmod -R u+w "$WORK/bench"
+missing=0
+for tool in nginx wrk h2load; do command -v "$tool" >/dev/null || missing=1; done
+python3 -c 'import envoy' 2>/dev/null || missing=1
+((missing == 0)) || "$WORK/bench/lib/install.sh"
+
+# The same nginx "hello" upstream the peers proxy to, run by Gatehouse as a process function,
+# kept warm, one instance (the peers have one upstream too).
+cat >"$WORK/hello.yaml" <<YAML
+apiVersion: gatehouse.dev/v1
+kind: Function
+metadata: {name: hello, namespace: default}
+spec:
+  process: {command: ["$WORK/bench/lib/hello-function.sh"]}
+  scaling: {minInstances: 1, maxInstances: 1}
+YAML
+
+mkdir -p "$WORK/run" "$WORK/results"
+cd "$WORK/run"
+# One event loop, as Envoy runs with --concurrency 1 and nginx with one worker.
+export EXTERNAL_CMD="$BIN up -f $WORK/hello.yaml --state-dir $WORK/run/state --ingress 127.0.0.1:18090 \
+--admin 127.0.0.1:18091 --event-loops 1 --access-log ${ACCESS_LOG:-off} --log-level warning"
+export EXTERNAL_PORT=18090 EXTERNAL_HOST=hello.default.localhost RESULTS_DIR="$WORK/results"
+ROUNDS=${ROUNDS:-3} "$WORK/bench/run.sh" ${TARGETS:-all}
+
+python3 - "$WORK"/results/run-*.jsonl <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for p in sys.argv[1:] for l in open(p) if l.strip()]
+by = {}
+for r in rows:
+    if r.get("kind") == "proxy" and r.get("ok"):
+        by.setdefault(r["target"], []).append(r)
+def med(target, key):
+    xs = [r[key] for r in by.get(target, []) if r.get(key) is not None]
+    return statistics.median(xs) if xs else None
+g = {k: med("external", k) for k in ("rps", "proxy_cpu_us_per_req", "p50_ms", "p99_ms", "lat_p50_ms")}
+print("\nGatehouse (external) against the peers, medians over rounds:")
+for peer in ("envoy", "nginx"):
+    rps, cpu = med(peer, "rps"), med(peer, "proxy_cpu_us_per_req")
+    if rps and g["rps"]:
+        line = f"  vs {peer}: throughput x{g['rps'] / rps:.2f}"
+        if cpu and g["proxy_cpu_us_per_req"]:
+            line += f", proxy CPU per request x{g['proxy_cpu_us_per_req'] / cpu:.2f} (lower is better)"
+        print(line)
+PY
+echo "results: $WORK/results"
