@@ -12,6 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/gatehouse-bench.XXXXXX)}
+mkdir -p "$WORK"
 export SWIFT_DETERMINISTIC_HASHING=1
 
 [[ -d $SHARED_BENCH ]] || { echo "no bench harness at $SHARED_BENCH (set SHARED_BENCH)" >&2; exit 2; }

@@ -65,7 +65,11 @@ public final class AccessLog: Service, Sendable {
     }
 
     public func run() async throws {
-        guard fd >= 0 else { return }
+        guard fd >= 0 else {
+            // Nothing to write, but a service that returns early would stop the whole group.
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: flushInterval)
             flush()

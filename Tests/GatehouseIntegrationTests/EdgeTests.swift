@@ -54,6 +54,26 @@ struct EdgeTests {
         }
     }
 
+    @Test("The access log can go to a file, or be off")
+    func accessLogDestinations() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("access.log")
+        try await withGatehouse(fixtureFunction(name: "logged"), arguments: ["--access-log", file.path]) { gatehouse in
+            let response = try await gatehouse.request("logged")
+            let id = try #require(response.headers.first(name: "x-request-id"))
+            _ = try await eventually("the line in the file") {
+                ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(id) ? true : nil
+            }
+            #expect(gatehouse.accessLog.isEmpty, "nothing on stdout")
+        }
+        try await withGatehouse(fixtureFunction(name: "quiet"), arguments: ["--access-log", "off"]) { gatehouse in
+            #expect(try await gatehouse.request("quiet").status == 200)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(gatehouse.accessLog.isEmpty)
+        }
+    }
+
     @Test("A config error names file, line and field, and nothing starts")
     func badConfigIsRefused() throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
