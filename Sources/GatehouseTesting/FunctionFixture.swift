@@ -3,7 +3,8 @@ import Foundation
 /// A function for tests: a real HTTP/1.1 server on `$PORT` whose behaviour is chosen per request
 /// path (and, at start-up, by environment variables), written to disk at test time.
 ///
-/// - `GET /` → JSON: `pid`, the Knative environment, every request header, `stdin_eof`.
+/// - `GET /` → JSON: `pid`, the Knative environment, every request header, `stdin_eof`, and
+///   `peer_port` (the source port of the connection it came over).
 /// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
 /// - `GET /crash` → the process exits without answering.
 /// - `GET /stop-listening` → answers (with `Connection: close`), then closes its listening socket
@@ -72,6 +73,7 @@ public enum FunctionFixture {
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "path": self.path,
                     "stdin_eof": STDIN_EOF,
+                    "peer_port": self.client_address[1],
                 })
 
             def do_POST(self):

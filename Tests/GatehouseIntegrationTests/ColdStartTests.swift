@@ -4,14 +4,17 @@ import Testing
 
 @Suite("Cold start, warm instances and the Knative contract")
 struct ColdStartTests {
-    @Test("The first request starts the function; the next one reuses the warm instance")
+    @Test("The first request starts the function; the next one reuses the warm instance and its connection")
     func coldThenWarm() async throws {
-        try await withGatehouse(fixtureFunction(name: "hello")) { gatehouse in
+        // One event loop, so both requests use the same per-loop pool of upstream connections.
+        try await withGatehouse(fixtureFunction(name: "hello"), arguments: ["--event-loops", "1"]) { gatehouse in
             let first = try await gatehouse.request("hello")
             #expect(first.status == 200)
             let second = try await gatehouse.request("hello")
             #expect(second.status == 200)
             #expect(first.pid != nil && first.pid == second.pid)
+            let firstPort = try #require(first.json["peer_port"] as? Int)
+            #expect(second.json["peer_port"] as? Int == firstPort, "the kept-alive upstream connection is reused")
 
             let firstLine = try await gatehouse.accessLogLine(requestId: try #require(first.headers.first(name: "x-request-id")))
             let secondLine = try await gatehouse.accessLogLine(requestId: try #require(second.headers.first(name: "x-request-id")))

@@ -191,14 +191,14 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         resumeUpstream()  // a pooled connection must read again
         self.upstream = nil
         upstream.handler.delegate = nil
-        let reusable = responseKeepAlive && requestEnded
+        // Read the pool before `endPhase` gives the lease back.
+        let connections = lease?.instance.connectionPools[client.loopIndex].value
         endPhase()
-        if reusable {
-            lease?.instance.connectionPools[client.loopIndex].value.release(upstream)
+        if responseKeepAlive, requestEnded, let connections {
+            connections.release(upstream)
         } else {
             upstream.channel.close(promise: nil)
         }
-        releaseLease()
         client.sendEnd()
     }
 
