@@ -43,7 +43,8 @@ public final class ClientExchange {
         self.loopIndex = loopIndex
         self.limits = limits
         self.keepAlive = head.isKeepAlive
-        let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.generate()
+        let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
+            ?? RequestIdentifier.generate(using: &connection.random)
         var record = RequestRecord(
             requestId: requestId, startWallNanos: Self.wallClockNanos(), start: .now, method: head.method.rawValue,
             path: head.uri, httpProtocol: Self.protocolName(head.version),
@@ -180,7 +181,7 @@ public final class ClientExchange {
         record.duration = .now - record.start
         // Detach before writing the end: the pipelining handler may deliver the next request
         // from inside that write.
-        connection.exchangeFinished(self)
+        connection.exchangeFinished(self, context: context)
     }
 
     // MARK: Helpers

@@ -4,11 +4,17 @@ import NIOHTTP1
 
 /// ① One client connection: turns parsed HTTP/1.1 parts into exchanges, one at a time.
 ///
-/// NIO's `HTTPServerPipelineHandler` sits in front of it, so a pipelined request is only delivered
-/// once the previous response has ended.
+/// Pipelined requests (a client sending the next request before the previous response) are held
+/// here, in order, until the exchange before them has ended, so responses go out in request order.
+/// Reading is not paused per request (NIO's `HTTPServerPipelineHandler` does that, at the cost of
+/// two `epoll_ctl` calls per request); only a client that piles up more than `maxQueuedParts`
+/// parts or `maxQueuedBytes` bytes ahead is paused until the queue drains.
 final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
+
+    static let maxQueuedParts = 64
+    static let maxQueuedBytes = 1 << 20
 
     let renderer: any ErrorRenderer
     private let processor: any ExchangeProcessor
@@ -17,8 +23,16 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private let loopIndex: Int
     private let tracker: ConnectionTracker
     private var exchange: ClientExchange?
+    /// The request being received has sent its head but not yet its end.
+    private var requestOpen = false
+    /// Parts of pipelined requests that wait for the current exchange to end.
+    private var queued: [HTTPServerRequestPart] = []
+    private var queuedBytes = 0
+    private var readingPaused = false
+    private var drainScheduled = false
     private var downstreamAddress: String?
     private(set) var isDraining = false
+    var random = RequestIdentifier.Generator()
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
@@ -37,8 +51,18 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !queued.isEmpty || (exchange != nil && !requestOpen) {
+            enqueue(part, context: context)
+        } else {
+            process(part, context: context)
+        }
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
+            requestOpen = true
             let exchange = ClientExchange(
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
                 downstreamAddress: downstreamAddress)
@@ -49,14 +73,41 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 processor.begin(exchange)
             }
         case .body(let buffer):
-            exchange?.receiveBody(buffer)
+            // With no exchange, this is the rest of a request that was answered early: dropped.
+            if requestOpen { exchange?.receiveBody(buffer) }
         case .end:
+            requestOpen = false
             exchange?.receiveEnd()
         }
     }
 
+    private func enqueue(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        queued.append(part)
+        if case .body(let buffer) = part { queuedBytes += buffer.readableBytes }
+        if !readingPaused, queued.count > Self.maxQueuedParts || queuedBytes > Self.maxQueuedBytes {
+            readingPaused = true
+            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        }
+    }
+
+    /// Feeds queued parts in until one of them starts an exchange that must end first.
+    private func drainQueue(context: ChannelHandlerContext) {
+        drainScheduled = false
+        while !queued.isEmpty, exchange == nil || requestOpen {
+            let part = queued.removeFirst()
+            if case .body(let buffer) = part { queuedBytes -= buffer.readableBytes }
+            process(part, context: context)
+        }
+        if readingPaused, queued.isEmpty {
+            readingPaused = false
+            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+        if isDraining, exchange == nil, queued.isEmpty { context.close(promise: nil) }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         exchange?.clientClosed()
+        queued.removeAll()
         tracker.remove(context.channel)
         context.fireChannelInactive()
     }
@@ -71,8 +122,9 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             context.close(promise: nil)
             return
         }
-        // A request that could not be parsed gets one error response, then the connection closes.
-        if let exchange, exchange.responseStarted {
+        // An unparsable request gets one error response, then the connection closes. If another
+        // exchange is still being served, its response cannot be interleaved: the connection closes.
+        if let exchange {
             exchange.abort()
             return
         }
@@ -82,10 +134,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         } else {
             failure = GatehouseError(.badRequest, detail: "malformed HTTP request: \(parserError)")
         }
-        let exchange = self.exchange ?? ClientExchange(
+        let exchange = ClientExchange(
             head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), connection: self, context: context,
             loopIndex: loopIndex, limits: limits, downstreamAddress: downstreamAddress)
         self.exchange = exchange
+        queued.removeAll()
         exchange.fail(failure)
         context.close(promise: nil)
     }
@@ -93,16 +146,25 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is DrainConnection {
             isDraining = true
-            if exchange == nil { context.close(promise: nil) }
+            if exchange == nil, queued.isEmpty { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
     }
 
-    /// Called by the exchange as it ends, before its last write.
-    func exchangeFinished(_ finished: ClientExchange) {
+    /// Called by the exchange as it ends, before its last write. Queued requests are started on
+    /// the next loop iteration, after that write, so responses keep their order.
+    func exchangeFinished(_ finished: ClientExchange, context: ChannelHandlerContext) {
         if exchange === finished { exchange = nil }
         observer.exchangeFinished(finished.record)
+        if !queued.isEmpty, !drainScheduled {
+            drainScheduled = true
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.drainQueue(context: context)
+            }
+        }
     }
 
     private func checkLimits(_ head: HTTPRequestHead) -> GatehouseError? {

@@ -35,8 +35,9 @@ public final class IngressListener: Sendable {
                 let loopIndex = eventLoops.firstIndex { $0 === channel.eventLoop } ?? 0
                 tracker.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    // Pipelining is handled by IngressConnectionHandler itself (see there why).
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false)
+                        withPipeliningAssistance: false, withErrorHandling: false)
                     try channel.pipeline.syncOperations.addHandler(
                         IngressConnectionHandler(
                             processor: processor, observer: observer, renderer: renderer, limits: limits,

@@ -8,9 +8,9 @@ enum RequestIdentifier {
         return candidate
     }
 
-    /// A random (version 4) UUID in lowercase text, without Foundation's allocations.
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
+    /// A random (version 4) UUID in lowercase text, without Foundation's allocations or a
+    /// system call per request.
+    static func generate(using generator: inout Generator) -> String {
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -29,6 +29,35 @@ enum RequestIdentifier {
                 index += 1
             }
             return 36
+        }
+    }
+}
+
+extension RequestIdentifier {
+    /// xoshiro256** seeded from the system's generator: request ids correlate logs, they are not
+    /// secrets, so a fast user-space generator (one per connection) is enough.
+    struct Generator: RandomNumberGenerator {
+        private var state: (UInt64, UInt64, UInt64, UInt64)
+
+        init() {
+            var system = SystemRandomNumberGenerator()
+            state = (system.next(), system.next(), system.next(), system.next() | 1)
+        }
+
+        mutating func next() -> UInt64 {
+            let result = rotate(state.1 &* 5, 7) &* 9
+            let shifted = state.1 << 17
+            state.2 ^= state.0
+            state.3 ^= state.1
+            state.1 ^= state.2
+            state.0 ^= state.3
+            state.2 ^= shifted
+            state.3 = rotate(state.3, 45)
+            return result
+        }
+
+        private func rotate(_ value: UInt64, _ count: UInt64) -> UInt64 {
+            (value << count) | (value >> (64 - count))
         }
     }
 }

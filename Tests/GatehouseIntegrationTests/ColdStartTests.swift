@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTesting
 import Testing
 
-@Suite("Cold start, warm instances and the Knative contract")
+@Suite("Cold start, warm instances and the Knative contract", .serialized)
 struct ColdStartTests {
     @Test("The first request starts the function; the next one reuses the warm instance and its connection")
     func coldThenWarm() async throws {

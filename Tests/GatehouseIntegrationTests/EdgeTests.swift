@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTesting
 import Testing
 
-@Suite("Errors at the edge, limits, metrics and the CLI")
+@Suite("Errors at the edge, limits, metrics and the CLI", .serialized)
 struct EdgeTests {
     @Test("An unknown host gets 404 with flag NR and the one JSON error shape")
     func noRoute() async throws {
@@ -131,7 +131,7 @@ func promtoolComplaints(_ exposition: String) throws -> [String] {
     return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
 }
 
-@Suite("HTTP/1.1 on the wire")
+@Suite("HTTP/1.1 on the wire", .serialized)
 struct WireTests {
     @Test("Pipelined requests on one connection are answered in order, and a 404 keeps the connection")
     func pipelining() async throws {
@@ -149,6 +149,23 @@ struct WireTests {
             #expect(second.status == 404)
             #expect(third.status == 200 && third.body.contains("/third"))
             #expect(first.header("x-request-id") != nil && first.header("x-request-id") != third.header("x-request-id"))
+        }
+    }
+
+    @Test("Pipelined requests with bodies each reach the function whole, in order")
+    func pipelinedBodies() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
+            _ = try await gatehouse.request("wire")
+            let connection = try RawConnection(url: gatehouse.ingress)
+            let bodies = [String(repeating: "a", count: 10), String(repeating: "b", count: 70_000), "c"]
+            try connection.send(bodies.map {
+                "POST /echo HTTP/1.1\r\nHost: wire.default.localhost\r\nContent-Length: \($0.utf8.count)\r\n\r\n\($0)"
+            }.joined())
+            for body in bodies {
+                let response = try connection.readResponse()
+                #expect(response.status == 200)
+                #expect(response.body.contains("\"length\": \(body.utf8.count)"))
+            }
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Starting and stopping Gatehouse")
+@Suite("Starting and stopping Gatehouse", .serialized)
 struct LifecycleTests {
     @Test("SIGTERM drains and stops every function instance; no child process is left")
     func shutdownLeavesNoChild() async throws {

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Concurrency, queueing and scaling")
+@Suite("Concurrency, queueing and scaling", .serialized)
 struct ScalingTests {
     @Test("With concurrency 1, a second concurrent request gets a second instance")
     func scaleOut() async throws {

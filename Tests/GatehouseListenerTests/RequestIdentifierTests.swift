@@ -20,10 +20,11 @@ struct RequestIdentifierTests {
         #expect(RequestIdentifier.accept(id) == nil)
     }
 
-    @Test("generate() gives a lowercase RFC 4122 version-4 UUID")
+    @Test("generate(using:) gives a lowercase RFC 4122 version-4 UUID")
     func generatedShape() {
+        var generator = RequestIdentifier.Generator()
         for _ in 0..<100 {
-            let id = RequestIdentifier.generate()
+            let id = RequestIdentifier.generate(using: &generator)
             let bytes = Array(id.utf8)
             #expect(bytes.count == 36)
             for (index, byte) in bytes.enumerated() {
@@ -39,9 +40,12 @@ struct RequestIdentifierTests {
         }
     }
 
-    @Test("Two generated ids differ")
+    @Test("Generated ids differ, within one connection's generator and across generators")
     func generatedAreUnique() {
-        let ids = (0..<1000).map { _ in RequestIdentifier.generate() }
+        var generator = RequestIdentifier.Generator()
+        var other = RequestIdentifier.Generator()
+        let ids = (0..<1000).map { _ in RequestIdentifier.generate(using: &generator) }
+            + (0..<1000).map { _ in RequestIdentifier.generate(using: &other) }
         #expect(Set(ids).count == ids.count)
     }
 }

@@ -43,6 +43,9 @@ enum ForwardedHeaders {
     }
 
     private static func strip(_ headers: inout HTTPHeaders) {
+        // Most requests carry none of them: one pass to find out, before any copy is made.
+        guard headers.contains(where: { header in hopByHop.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
+        else { return }
         let named = headers[canonicalForm: "connection"]
         for name in hopByHop { headers.remove(name: name) }
         for token in named where !token.isEmpty { headers.remove(name: String(token)) }
@@ -50,6 +53,6 @@ enum ForwardedHeaders {
 
     /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.
     private static func forwardedNode(_ address: String) -> String {
-        address.contains(":") ? "\"[\(address)]\"" : address
+        address.utf8.contains(UInt8(ascii: ":")) ? "\"[\(address)]\"" : address
     }
 }
