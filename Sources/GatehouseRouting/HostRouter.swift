@@ -31,14 +31,18 @@ public struct HostRouter: Sendable {
     }
 
     /// `host:port` → `host`; bracketed IPv6 literals keep their brackets; a trailing dot is dropped.
+    /// Works on UTF-8 bytes: this runs for every request.
     static func hostWithoutPort(_ host: String) -> String {
-        var text = Substring(host)
-        if text.hasPrefix("[") {
-            if let close = text.firstIndex(of: "]") { text = text[...close] }
-        } else if let colon = text.lastIndex(of: ":") {
-            text = text[..<colon]
+        let bytes = host.utf8
+        var end = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) { end = bytes.index(after: close) }
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if text.hasSuffix(".") { text = text.dropLast() }
-        return String(text)
+        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: ".") {
+            end = bytes.index(before: end)
+        }
+        return end == bytes.endIndex ? host : String(host[..<end])
     }
 }

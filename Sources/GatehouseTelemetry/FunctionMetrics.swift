@@ -8,12 +8,24 @@ import Prometheus
 final class FunctionMetrics: FunctionLifecycleObserver, Sendable {
     static let coldStartBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-    private struct Handles: Sendable {
+    /// One function's metrics, handed to its pool.
+    struct Handles: FunctionPoolObserver {
         let coldStarts: Counter
         let coldStartDuration: ValueHistogram
         let instances: Gauge
         let queueDepth: Gauge
         let inflight: Gauge
+
+        func coldStartCompleted(duration: Duration) {
+            coldStarts.increment()
+            coldStartDuration.record(Double(duration.nanosecondsClamped) / 1e9)
+        }
+
+        func poolChanged(instances: Int, queueDepth: Int, inflight: Int) {
+            self.instances.set(Double(instances))
+            self.queueDepth.set(Double(queueDepth))
+            self.inflight.set(Double(inflight))
+        }
     }
 
     private let handles: [FunctionKey: Handles]
@@ -37,16 +49,13 @@ final class FunctionMetrics: FunctionLifecycleObserver, Sendable {
         self.handles = handles
     }
 
-    func coldStartCompleted(_ spec: FunctionSpec, duration: Duration) {
-        guard let handles = handles[spec.key] else { return }
-        handles.coldStarts.increment()
-        handles.coldStartDuration.record(Double(duration.nanosecondsClamped) / 1e9)
+    func observer(for spec: FunctionSpec) -> any FunctionPoolObserver {
+        handles[spec.key] ?? Unobserved()
     }
 
-    func poolChanged(_ spec: FunctionSpec, instances: Int, queueDepth: Int, inflight: Int) {
-        guard let handles = handles[spec.key] else { return }
-        handles.instances.set(Double(instances))
-        handles.queueDepth.set(Double(queueDepth))
-        handles.inflight.set(Double(inflight))
+    /// For a function this registry was not told about: its events are not recorded.
+    private struct Unobserved: FunctionPoolObserver {
+        func coldStartCompleted(duration: Duration) {}
+        func poolChanged(instances: Int, queueDepth: Int, inflight: Int) {}
     }
 }

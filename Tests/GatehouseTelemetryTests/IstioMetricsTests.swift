@@ -105,7 +105,7 @@ struct IstioMetricsTests {
     @Test("Every metric family has # HELP and # TYPE lines")
     func helpForEveryFamily() {
         telemetry.requestFinished(finishedRequest(to: hello, code: 200))
-        telemetry.lifecycleObserver.coldStartCompleted(helloSpec, duration: .seconds(1))
+        telemetry.lifecycleObserver.observer(for: helloSpec).coldStartCompleted(duration: .seconds(1))
         let exposition = Exposition(telemetry.exposition())
         let families: Set = [
             "istio_requests_total", "istio_request_duration_milliseconds", "istio_request_bytes",
@@ -119,8 +119,8 @@ struct IstioMetricsTests {
 
     @Test("A completed cold start is counted, and its duration recorded in seconds, per function")
     func coldStarts() {
-        telemetry.lifecycleObserver.coldStartCompleted(helloSpec, duration: .milliseconds(1500))
-        telemetry.lifecycleObserver.coldStartCompleted(helloSpec, duration: .milliseconds(40))
+        telemetry.lifecycleObserver.observer(for: helloSpec).coldStartCompleted(duration: .milliseconds(1500))
+        telemetry.lifecycleObserver.observer(for: helloSpec).coldStartCompleted(duration: .milliseconds(40))
         let exposition = Exposition(telemetry.exposition())
 
         #expect(exposition.value("gatehouse_function_cold_starts_total", Self.helloLabels) == 2)
@@ -135,8 +135,8 @@ struct IstioMetricsTests {
 
     @Test("Pool changes set the instance, queue and in-flight gauges per function")
     func poolGauges() {
-        telemetry.lifecycleObserver.poolChanged(helloSpec, instances: 3, queueDepth: 4, inflight: 5)
-        telemetry.lifecycleObserver.poolChanged(helloSpec, instances: 2, queueDepth: 0, inflight: 7)
+        telemetry.lifecycleObserver.observer(for: helloSpec).poolChanged(instances: 3, queueDepth: 4, inflight: 5)
+        telemetry.lifecycleObserver.observer(for: helloSpec).poolChanged(instances: 2, queueDepth: 0, inflight: 7)
         let exposition = Exposition(telemetry.exposition())
 
         #expect(exposition.value("gatehouse_function_instances", Self.helloLabels) == 2)
@@ -147,8 +147,8 @@ struct IstioMetricsTests {
     @Test("Lifecycle events for a function Gatehouse was not configured with are ignored")
     func unknownFunction() {
         let stranger = FunctionSpec(name: "stranger", process: .init(command: ["true"]))
-        telemetry.lifecycleObserver.coldStartCompleted(stranger, duration: .seconds(1))
-        telemetry.lifecycleObserver.poolChanged(stranger, instances: 1, queueDepth: 1, inflight: 1)
+        telemetry.lifecycleObserver.observer(for: stranger).coldStartCompleted(duration: .seconds(1))
+        telemetry.lifecycleObserver.observer(for: stranger).poolChanged(instances: 1, queueDepth: 1, inflight: 1)
         let exposition = Exposition(telemetry.exposition())
         #expect(exposition.samples.allSatisfy { $0.label("function") != "stranger" })
     }
@@ -164,8 +164,8 @@ struct IstioMetricsTests {
     func promtoolCheck() throws {
         telemetry.requestFinished(finishedRequest(to: hello, code: 200))
         telemetry.requestFinished(finishedRequest(to: nil, code: 404, flags: [.noRoute]))
-        telemetry.lifecycleObserver.coldStartCompleted(helloSpec, duration: .seconds(1))
-        telemetry.lifecycleObserver.poolChanged(helloSpec, instances: 1, queueDepth: 0, inflight: 1)
+        telemetry.lifecycleObserver.observer(for: helloSpec).coldStartCompleted(duration: .seconds(1))
+        telemetry.lifecycleObserver.observer(for: helloSpec).poolChanged(instances: 1, queueDepth: 0, inflight: 1)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(Self.promtool))

@@ -14,7 +14,7 @@ public final class FunctionPool: Sendable {
     public let spec: FunctionSpec
     private let state: NIOLockedValueBox<State>
     private let launcher: any InstanceLauncher
-    private let observer: any FunctionLifecycleObserver
+    private let observer: any FunctionPoolObserver
     private let eventLoops: [any EventLoop]
     private let logger: Logger
     let stopGrace: Duration
@@ -33,7 +33,7 @@ public final class FunctionPool: Sendable {
     ) {
         self.spec = spec
         self.launcher = launcher
-        self.observer = observer
+        self.observer = observer.observer(for: spec)
         self.eventLoops = eventLoops
         self.stopGrace = stopGrace
         var logger = logger
@@ -107,7 +107,7 @@ public final class FunctionPool: Sendable {
             return state.machine.instanceReady(instance.id, now: .now)
         }
         if let coldStart {
-            observer.coldStartCompleted(spec, duration: coldStart)
+            observer.coldStartCompleted(duration: coldStart)
             logger.info(
                 "instance ready", metadata: ["instance": "\(instance.id)", "port": "\(instance.port)",
                                              "cold_start_ms": "\(coldStart.milliseconds)"])
@@ -199,7 +199,7 @@ public final class FunctionPool: Sendable {
                 delivery.loop.execute { callback(result) }
             }
             if let gauges {
-                pool.observer.poolChanged(pool.spec, instances: gauges.instances, queueDepth: gauges.queue, inflight: gauges.inflight)
+                pool.observer.poolChanged(instances: gauges.instances, queueDepth: gauges.queue, inflight: gauges.inflight)
             }
         }
     }
@@ -210,7 +210,7 @@ public final class FunctionPool: Sendable {
 
     private func reportGauges() {
         let gauges = state.withLockedValue { snapshot($0.machine) }
-        observer.poolChanged(spec, instances: gauges.instances, queueDepth: gauges.queue, inflight: gauges.inflight)
+        observer.poolChanged(instances: gauges.instances, queueDepth: gauges.queue, inflight: gauges.inflight)
     }
 
     private func logStartFailure(_ instance: FunctionInstance, reason: String) {
