@@ -48,14 +48,14 @@ struct Invoke: AsyncParsableCommand {
         do {
             endpoints = try StateDirectory.readEndpoints(in: state.url)
         } catch {
-            throw ValidationError(
+            throw CommandFailure(
                 "no running gatehouse found in \(state.url.path) (endpoints.json missing); start one with `gatehouse up`, or pass --state-dir")
         }
         var body: Data?
         if let data { body = Data(data.utf8) }
         if let dataFile {
             guard let contents = FileManager.default.contents(atPath: dataFile) else {
-                throw ValidationError("cannot read --data-file \(dataFile)")
+                throw CommandFailure("cannot read --data-file \(dataFile)")
             }
             body = contents
         }
@@ -84,7 +84,7 @@ struct Invoke: AsyncParsableCommand {
             }
         } catch {
             try? await client.shutdown()
-            throw ValidationError("calling \(endpoints.ingress) failed: \(error)")
+            throw CommandFailure("calling \(endpoints.ingress) failed: \(error)")
         }
         try await client.shutdown()
         if status >= 400 { throw ExitCode(1) }

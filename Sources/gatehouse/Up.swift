@@ -30,7 +30,7 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Access log destination: stdout, off, or a file path.")
     var accessLog: String = "stdout"
 
-    @Option(help: "Event loop threads for the ingress (default: one per core).")
+    @Option(help: "Event loop threads for the ingress; one per core by default.")
     var eventLoops: Int = System.coreCount
 
     @Option(help: "Seconds in-flight requests may take to finish at shutdown.")
@@ -63,9 +63,11 @@ struct Up: AsyncParsableCommand {
         do {
             try await Gatehouse(snapshot: snapshot, options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
+        } catch let error as StateDirectory.Unusable {
+            throw CommandFailure(error.description)
         } catch let error as ListenerFailure {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
     }
 
@@ -96,6 +98,6 @@ func loadConfig(_ paths: [String]) throws -> ConfigSnapshot {
     do {
         return try ConfigLoader.load(paths: paths)
     } catch {
-        throw ValidationError("invalid configuration, nothing was started:\n\(error.description)")
+        throw CommandFailure("invalid configuration, nothing was started:\n\(error.description)")
     }
 }
