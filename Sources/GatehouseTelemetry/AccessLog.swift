@@ -32,7 +32,7 @@ public enum AccessLogDestination: Sendable, Hashable {
 public final class AccessLog: Service, Sendable {
     public static let maxBufferedBytes = 4 << 20
     private let fd: Int32
-    private let buffer = NIOLockedValueBox<String>("")
+    private let buffer = NIOLockedValueBox<[UInt8]>([])
     private let dropped: Counter
     private let flushInterval: Duration
 
@@ -53,12 +53,12 @@ public final class AccessLog: Service, Sendable {
 
     func append(_ record: RequestRecord) {
         guard fd >= 0 else { return }
-        var line = ""
-        line.reserveCapacity(512)
+        var line: [UInt8] = []
+        line.reserveCapacity(640)
         AccessLogLine.format(record, into: &line)
         let accepted = buffer.withLockedValue { buffer in
-            guard buffer.utf8.count + line.utf8.count <= Self.maxBufferedBytes else { return false }
-            buffer += line
+            guard buffer.count + line.count <= Self.maxBufferedBytes else { return false }
+            buffer.append(contentsOf: line)
             return true
         }
         if !accepted { dropped.increment() }
@@ -79,23 +79,22 @@ public final class AccessLog: Service, Sendable {
 
     /// Writes what is buffered. Called by `run()`, and once more at shutdown.
     public func flush() {
-        let pending = buffer.withLockedValue { buffer -> String in
-            let pending = buffer
-            buffer = ""
+        let pending = buffer.withLockedValue { buffer -> [UInt8] in
+            var pending: [UInt8] = []
+            pending.reserveCapacity(buffer.capacity)
+            swap(&pending, &buffer)
             return pending
         }
         guard !pending.isEmpty else { return }
-        var bytes = Array(pending.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written <= 0 {
+        pending.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0, errno == EINTR { continue }
-                return
+                if written <= 0 { return }
+                offset += written
             }
-            offset += written
         }
-        bytes.removeAll()
     }
 }
 

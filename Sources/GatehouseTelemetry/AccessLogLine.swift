@@ -5,82 +5,171 @@ import Glibc
 #endif
 
 /// One request as a JSON line with the keys of Istio's default JSON access log format, plus
-/// `cold_start`. Internal failure details stay here (and in the log), never in a response.
+/// `cold_start` (and `error_detail` when Gatehouse failed the request). Internal failure details
+/// stay here and in the log, never in a response.
+///
+/// Written straight into UTF-8 bytes: this runs once per request, and building a `String` piece by
+/// piece cost more than the rest of the request path (docs/performance.md).
 enum AccessLogLine {
-    static func format(_ record: RequestRecord, into out: inout String) {
-        out += "{\"start_time\":\""
-        out += timestamp(record.startWallNanos)
-        out += "\",\"method\":"
+    static func format(_ record: RequestRecord, into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"start_time":""#.utf8)
+        appendTimestamp(record.startWallNanos, to: &out)
+        out.append(UInt8(ascii: "\""))
+        key("method", &out)
         appendJSON(record.method, to: &out)
-        out += ",\"path\":"
+        key("path", &out)
         appendJSON(record.path, to: &out)
-        out += ",\"protocol\":\"" + record.httpProtocol + "\""
-        out += ",\"response_code\":" + String(record.responseCode)
-        out += ",\"response_flags\":\"" + record.responseFlags.description + "\""
-        out += ",\"response_code_details\":"
+        key("protocol", &out)
+        appendJSON(record.httpProtocol, to: &out)
+        key("response_code", &out)
+        appendInteger(record.responseCode, to: &out)
+        key("response_flags", &out)
+        appendJSON(record.responseFlags.description, to: &out)
+        key("response_code_details", &out)
         appendJSON(record.failure.map { $0.code.name } ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
-        out += ",\"bytes_received\":" + String(record.bytesReceived)
-        out += ",\"bytes_sent\":" + String(record.bytesSent)
-        out += ",\"duration\":" + String((record.duration ?? .zero).milliseconds)
-        out += ",\"upstream_service_time\":"
-        out += record.upstreamServiceTime.map { String($0.milliseconds) } ?? "null"
-        out += ",\"x_forwarded_for\":"
+        key("bytes_received", &out)
+        appendInteger(record.bytesReceived, to: &out)
+        key("bytes_sent", &out)
+        appendInteger(record.bytesSent, to: &out)
+        key("duration", &out)
+        appendInteger(Int((record.duration ?? .zero).milliseconds), to: &out)
+        key("upstream_service_time", &out)
+        if let time = record.upstreamServiceTime { appendInteger(Int(time.milliseconds), to: &out) } else { null(&out) }
+        key("x_forwarded_for", &out)
         appendOptionalJSON(record.forwardedFor, to: &out)
-        out += ",\"user_agent\":"
+        key("user_agent", &out)
         appendOptionalJSON(record.userAgent, to: &out)
-        out += ",\"request_id\":"
+        key("request_id", &out)
         appendJSON(record.requestId, to: &out)
-        out += ",\"authority\":"
+        key("authority", &out)
         appendJSON(record.authority, to: &out)
-        out += ",\"upstream_host\":"
+        key("upstream_host", &out)
         appendOptionalJSON(record.upstreamHost, to: &out)
-        out += ",\"upstream_cluster\":"
-        appendOptionalJSON(record.destination.map { "inbound|http||\($0.serviceHost)" }, to: &out)
-        out += ",\"downstream_remote_address\":"
+        key("upstream_cluster", &out)
+        if let destination = record.destination {
+            out.append(contentsOf: #""inbound|http||"#.utf8)
+            appendEscaped(destination.serviceHost, to: &out)
+            out.append(UInt8(ascii: "\""))
+        } else {
+            null(&out)
+        }
+        key("downstream_remote_address", &out)
         appendOptionalJSON(record.downstreamAddress, to: &out)
-        out += ",\"route_name\":"
+        key("route_name", &out)
         appendOptionalJSON(record.destination?.revision, to: &out)
-        out += ",\"cold_start\":" + (record.coldStart ? "true" : "false")
+        key("cold_start", &out)
+        out.append(contentsOf: (record.coldStart ? "true" : "false").utf8)
         if let failure = record.failure {
-            out += ",\"error_detail\":"
+            key("error_detail", &out)
             appendJSON(failure.detail, to: &out)
         }
-        out += "}\n"
+        out.append(contentsOf: "}\n".utf8)
+    }
+
+    /// `String` convenience (tests, tools): the same line as text.
+    static func format(_ record: RequestRecord, into out: inout String) {
+        var bytes: [UInt8] = []
+        format(record, into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func key(_ name: StaticString, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: ","))
+        out.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
+    }
+
+    private static func null(_ out: inout [UInt8]) {
+        out.append(contentsOf: "null".utf8)
+    }
+
+    private static func appendOptionalJSON(_ value: String?, to out: inout [UInt8]) {
+        if let value { appendJSON(value, to: &out) } else { null(&out) }
+    }
+
+    static func appendJSON(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        appendEscaped(value, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// JSON string escaping on UTF-8 bytes; the common case (nothing to escape) is one copy.
+    private static func appendEscaped(_ value: String, to out: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
+                case ..<0x20:
+                    out.append(contentsOf: #"\u00"#.utf8)
+                    out.append(hexDigit(byte >> 4))
+                    out.append(hexDigit(byte & 0xF))
+                default: out.append(byte)
+                }
+            }
+        }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    private static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendInteger(-value, to: &out)
+            return
+        }
+        if value >= 10 { appendInteger(value / 10, to: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    private static func appendDigits(_ value: Int, width: Int, to out: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var value = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+            value %= divisor
+            divisor /= 10
+        }
     }
 
     /// RFC 3339 in UTC with milliseconds, as Envoy prints `%START_TIME%`.
-    static func timestamp(_ nanos: Int64) -> String {
+    static func appendTimestamp(_ nanos: Int64, to out: inout [UInt8]) {
         var seconds = time_t(nanos / 1_000_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let millis = Int((nanos / 1_000_000) % 1000)
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(pad(millis, width: 3))Z"
+        appendDigits(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(Int(parts.tm_mon) + 1, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(Int(parts.tm_mday), width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendDigits(Int(parts.tm_hour), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(Int(parts.tm_min), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(Int(parts.tm_sec), width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDigits(Int((nanos / 1_000_000) % 1000), width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
     }
 
-    private static func pad(_ value: some BinaryInteger, width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
-    private static func appendOptionalJSON(_ value: String?, to out: inout String) {
-        if let value { appendJSON(value, to: &out) } else { out += "null" }
-    }
-
-    static func appendJSON(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+    /// The timestamp as text (tests, tools).
+    static func timestamp(_ nanos: Int64) -> String {
+        var bytes: [UInt8] = []
+        appendTimestamp(nanos, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
