@@ -5,7 +5,8 @@ a caller sees it). The difference is what Gatehouse adds to a cold start.
 
     python3 scripts/coldstart.py [--gatehouse .build/release/gatehouse] [--runs 10]
 
-Uses the quickstart function (examples/quickstart/hello.py). Loopback only; stops what it starts.
+Uses the quickstart function (examples/quickstart/hello.py) unless --command names another program
+that serves HTTP on $PORT. Loopback only; stops what it starts.
 """
 import argparse, json, os, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -27,23 +28,23 @@ def accepts(port):
         return False
 
 
-def own_startup(runs):
-    """Spawn hello.py directly; time until its port accepts."""
+def own_startup(command, runs):
+    """Spawn the function directly; time until its port accepts."""
     times = []
     for _ in range(runs):
         port = free_port()
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, HELLO], env={**os.environ, "PORT": str(port)},
+        proc = subprocess.Popen(command, env={**os.environ, "PORT": str(port)}, start_new_session=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while not accepts(port):
             time.sleep(0.0005)
         times.append((time.perf_counter() - start) * 1000)
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
     return times
 
 
-def through_gatehouse(binary, runs):
+def through_gatehouse(binary, command, runs):
     """First request after scale-to-zero, end to end; and Gatehouse's own cold-start metric."""
     work = tempfile.mkdtemp(prefix="gatehouse-coldstart-")
     with open(os.path.join(work, "hello.yaml"), "w") as f:
@@ -51,7 +52,7 @@ def through_gatehouse(binary, runs):
 kind: Function
 metadata: {{name: hello}}
 spec:
-  process: {{command: ["{sys.executable}", "{HELLO}"]}}
+  process: {{command: {json.dumps(command)}}}
   idleTimeout: "1s"
 """)
     state = os.path.join(work, "state")
@@ -100,10 +101,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gatehouse", default=os.path.join(ROOT, ".build", "release", "gatehouse"))
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--command", nargs="+", default=[sys.executable, HELLO])
     args = parser.parse_args()
-    own = own_startup(args.runs)
-    cold, metric = through_gatehouse(args.gatehouse, args.runs)
-    print(f"hello.py own start-up (spawn → port accepts), median of {args.runs}: {statistics.median(own):.1f} ms")
+    own = own_startup(args.command, args.runs)
+    cold, metric = through_gatehouse(args.gatehouse, args.command, args.runs)
+    print(f"{os.path.basename(args.command[-1])} own start-up (spawn → port accepts), median of {args.runs}: {statistics.median(own):.1f} ms")
     print(f"first request after scale-to-zero through Gatehouse, median:      {statistics.median(cold):.1f} ms")
     print(f"gatehouse_function_cold_start_duration_seconds, mean:              {metric:.1f} ms")
     print(f"added by Gatehouse (median cold request − median own start-up):    {statistics.median(cold) - statistics.median(own):.1f} ms")
