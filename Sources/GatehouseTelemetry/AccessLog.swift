@@ -51,14 +51,17 @@ public final class AccessLog: Service, Sendable {
 
     public var isEnabled: Bool { fd >= 0 }
 
+    /// Formats the line straight into the shared buffer (no per-line allocation); a line that
+    /// would take the buffer past `maxBufferedBytes` is taken back out and counted as dropped.
     func append(_ record: RequestRecord) {
         guard fd >= 0 else { return }
-        var line: [UInt8] = []
-        line.reserveCapacity(640)
-        AccessLogLine.format(record, into: &line)
         let accepted = buffer.withLockedValue { buffer in
-            guard buffer.count + line.count <= Self.maxBufferedBytes else { return false }
-            buffer.append(contentsOf: line)
+            let before = buffer.count
+            AccessLogLine.format(record, into: &buffer)
+            guard buffer.count <= Self.maxBufferedBytes else {
+                buffer.removeSubrange(before...)
+                return false
+            }
             return true
         }
         if !accepted { dropped.increment() }
