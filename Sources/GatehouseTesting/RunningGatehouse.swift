@@ -115,7 +115,7 @@ public final class RunningGatehouse: @unchecked Sendable {
         try await Self.send(url: admin + "/metrics", host: nil, method: .GET, headers: [], body: nil).body
     }
 
-    static func send(
+    public static func send(
         url: String, host: String?, method: HTTPMethod, headers: [(String, String)], body: [UInt8]?
     ) async throws -> Response {
         var request = HTTPClientRequest(url: url)

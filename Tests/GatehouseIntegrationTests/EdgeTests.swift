@@ -22,6 +22,17 @@ struct EdgeTests {
         }
     }
 
+    @Test("The admin listener answers /healthz and /readyz")
+    func health() async throws {
+        try await withGatehouse(fixtureFunction(name: "probe")) { gatehouse in
+            let healthz = try await RunningGatehouse.send(url: gatehouse.admin + "/healthz", host: nil, method: .GET, headers: [], body: nil)
+            #expect(healthz.status == 200)
+            let readyz = try await RunningGatehouse.send(url: gatehouse.admin + "/readyz", host: nil, method: .GET, headers: [], body: nil)
+            #expect(readyz.status == 200)
+            #expect(readyz.body == "ready\n")
+        }
+    }
+
     @Test("Headers past the limit get 431, a body past it 413")
     func limits() async throws {
         let arguments = ["--max-header-bytes", "2048", "--max-body-bytes", "1024"]
