@@ -112,7 +112,9 @@ public struct Gatehouse: Sendable {
                     .init(service: runtime),
                     .init(service: accessLog),
                     .init(service: admin),
-                    .init(service: IngressService(listener: listener, drainGrace: options.drainGrace, readiness: readiness)),
+                    .init(service: IngressService(
+                        listener: listener, drainGrace: options.drainGrace,
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -31,6 +31,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var readingPaused = false
     private var drainScheduled = false
     private var downstreamAddress: String?
+    /// When the connection last completed a part of a request or a response (monotonic).
+    private var lastActivity = NIODeadline.now()
     private(set) var isDraining = false
     var random = RequestIdentifier.Generator()
 
@@ -52,6 +54,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if case .head = part { lastActivity = .now() }
         if !queued.isEmpty || (exchange != nil && !requestOpen) {
             enqueue(part, context: context)
         } else {
@@ -144,7 +147,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is DrainConnection {
+        if let check = event as? IdleCheck {
+            if exchange == nil, queued.isEmpty, check.now - lastActivity >= .nanoseconds(limits.idleTimeout.nanosecondsClamped) {
+                context.close(promise: nil)
+            }
+        } else if event is DrainConnection {
             isDraining = true
             if exchange == nil, queued.isEmpty { context.close(promise: nil) }
         } else {
@@ -156,6 +163,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// the next loop iteration, after that write, so responses keep their order.
     func exchangeFinished(_ finished: ClientExchange, context: ChannelHandlerContext) {
         if exchange === finished { exchange = nil }
+        lastActivity = .now()
         observer.exchangeFinished(finished.record)
         if !queued.isEmpty, !drainScheduled {
             drainScheduled = true
@@ -184,3 +192,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
 /// Sent to every connection when the listener shuts down: finish the current response, then close.
 struct DrainConnection: Sendable {}
+
+/// Sent to every connection now and then: close if idle for longer than the idle timeout.
+struct IdleCheck: Sendable {
+    let now: NIODeadline
+}

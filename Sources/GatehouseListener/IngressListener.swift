@@ -49,6 +49,15 @@ public final class IngressListener: Sendable {
         return IngressListener(serverChannel: channel, tracker: tracker)
     }
 
+    /// Closes client connections idle for longer than `ListenerLimits.idleTimeout`. Called every
+    /// few seconds by the gateway, so no timer is armed per request.
+    public func closeIdleConnections() {
+        let check = IdleCheck(now: .now())
+        for channel in tracker.all {
+            channel.pipeline.fireUserInboundEventTriggered(check)
+        }
+    }
+
     /// Stops accepting, lets in-flight exchanges finish for up to `grace`, then closes what is left.
     public func shutdown(grace: Duration) async {
         try? await serverChannel.close()

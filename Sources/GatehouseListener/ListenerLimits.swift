@@ -4,9 +4,13 @@ public struct ListenerLimits: Sendable, Hashable {
     public var maxHeaderBytes: Int
     /// Request body (Cloud Run's HTTP/1 limit is 32 MiB); past it, 413.
     public var maxBodyBytes: Int
+    /// A client connection with no request in progress is closed after this long (also ends
+    /// clients that trickle a request head in too slowly to ever complete it).
+    public var idleTimeout: Duration
 
-    public init(maxHeaderBytes: Int = 60 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024) {
+    public init(maxHeaderBytes: Int = 60 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024, idleTimeout: Duration = .seconds(60)) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
     }
 }

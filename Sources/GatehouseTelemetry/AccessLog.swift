@@ -74,7 +74,7 @@ public final class AccessLog: Service, Sendable {
             return
         }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: flushInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.flushInterval) }
             flush()
         }
         flush()

@@ -42,6 +42,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes; larger gets 413.")
     var maxBodyBytes: Int = ListenerLimits().maxBodyBytes
 
+    @Option(help: "Close a client connection idle this long (a duration such as 60s or 500ms).")
+    var clientIdleTimeout: String = "60s"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -58,7 +61,8 @@ struct Up: AsyncParsableCommand {
         let options = Gatehouse.Options(
             stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
-            eventLoops: eventLoops, limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes),
+            eventLoops: eventLoops,
+            limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout()),
             drainGrace: .seconds(drainSeconds))
         do {
             try await Gatehouse(snapshot: snapshot, options: options, logger: logger).run()
@@ -69,6 +73,13 @@ struct Up: AsyncParsableCommand {
         } catch let error as ListenerFailure {
             throw CommandFailure(error.description)
         }
+    }
+
+    private func idleTimeout() throws -> Duration {
+        guard let duration = Duration(parsing: clientIdleTimeout), duration > .zero else {
+            throw ValidationError("--client-idle-timeout \(clientIdleTimeout): write a duration such as 60s or 500ms")
+        }
+        return duration
     }
 
     private func parseAddress(_ text: String?, flag: String) throws -> ListenAddress? {

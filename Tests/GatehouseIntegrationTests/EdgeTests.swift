@@ -192,6 +192,18 @@ struct WireTests {
         }
     }
 
+    @Test("An idle client connection is closed after the idle timeout, before or after a request")
+    func idleConnections() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire"), arguments: ["--client-idle-timeout", "1s"]) { gatehouse in
+            let silent = try RawConnection(url: gatehouse.ingress)
+            #expect(try silent.waitForClose(), "a client that never sends a request is let go")
+            let served = try RawConnection(url: gatehouse.ingress)
+            try served.send("GET / HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n")
+            #expect(try served.readResponse().status == 200)
+            #expect(try served.waitForClose(), "a kept-alive connection is closed once idle")
+        }
+    }
+
     @Test("Connection: close is honoured after the response")
     func connectionClose() async throws {
         try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in

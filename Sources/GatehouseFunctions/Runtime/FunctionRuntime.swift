@@ -58,7 +58,7 @@ public final class FunctionRuntime: Service, Sendable {
                 // Housekeeping, until shutdown.
                 while !Task.isShuttingDownGracefully, !Task.isCancelled {
                     for pool in pools.values { pool.tick() }
-                    try? await Task.sleep(for: configuration.housekeepingInterval)
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.housekeepingInterval) }
                 }
                 for pool in pools.values { pool.shutdown() }
                 launchContinuation.finish()
