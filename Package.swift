@@ -104,6 +104,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Runs the real `gatehouse` binary on loopback with real function processes.
-        .testTarget(name: "GatehouseIntegrationTests", dependencies: ["GatehouseTesting", "GatehouseCore", "gatehouse"]),
+        .testTarget(name: "GatehouseIntegrationTests", dependencies: [
+            "GatehouseTesting", "GatehouseCore", "gatehouse",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

@@ -1,12 +1,14 @@
 import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A plain TCP connection for tests that need to see the bytes: pipelining, keep-alive,
-/// malformed requests. Blocking, with a receive timeout so a test can never hang.
-public final class RawConnection {
+/// malformed requests. Its reads block (with a receive timeout, so a test can never hang), on
+/// NIO's thread pool rather than on Swift's cooperative threads, which other tests need.
+public final class RawConnection: @unchecked Sendable {
     private let fd: Int32
 
     public struct Failure: Error, CustomStringConvertible {
@@ -30,12 +32,22 @@ public final class RawConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw Failure(description: "connect to \(url) failed")
         }
     }
 
-    deinit { close(fd) }
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Closes the connection from the client's side (a client that gives up).
+    public func close() {
+        if !isClosed {
+            isClosed = true
+            Glibc.close(fd)
+        }
+    }
 
     public func send(_ text: String) throws {
         let bytes = Array(text.utf8)
@@ -47,7 +59,7 @@ public final class RawConnection {
         }
     }
 
-    public struct Response {
+    public struct Response: Sendable {
         public var status: Int
         public var headers: [(String, String)]
         public var body: String
@@ -61,15 +73,23 @@ public final class RawConnection {
     public private(set) var closedByServer = false
 
     /// Reads one complete response framed by `content-length` (as Gatehouse and the fixture send).
-    public func readResponse() throws -> Response {
+    public func readResponse() async throws -> Response {
+        try await NIOThreadPool.singleton.runIfActive { try self.readResponseBlocking() }
+    }
+
+    /// Waits until the server closes the connection (true) or the receive timeout passes (false).
+    public func waitForClose() async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { try self.waitForCloseBlocking() }
+    }
+
+    private func readResponseBlocking() throws -> Response {
         while true {
             if let response = try parseBuffered() { return response }
             guard try fill() else { throw Failure(description: "connection closed before a complete response") }
         }
     }
 
-    /// Waits until the server closes the connection (true) or the receive timeout passes (false).
-    public func waitForClose() throws -> Bool {
+    private func waitForCloseBlocking() throws -> Bool {
         while try fill() {}
         return closedByServer
     }

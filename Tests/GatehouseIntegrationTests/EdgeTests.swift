@@ -86,7 +86,7 @@ struct EdgeTests {
     }
 
     @Test("A config error names file, line and field, and nothing starts")
-    func badConfigIsRefused() throws {
+    func badConfigIsRefused() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("bad.yaml")
@@ -101,12 +101,12 @@ struct EdgeTests {
               scaling:
                 maxInstances: ten
             """.write(to: file, atomically: true, encoding: .utf8)
-        let up = try runGatehouse(["up", "-f", file.path, "--state-dir", directory.appendingPathComponent("state").path])
+        let up = try await runGatehouse(["up", "-f", file.path, "--state-dir", directory.appendingPathComponent("state").path])
         #expect(up.status != 0)
         #expect(up.stderr.contains("bad.yaml:9:"))
         #expect(up.stderr.contains("spec.scaling.maxInstances"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("state/endpoints.json").path))
-        let validate = try runGatehouse(["validate", "-f", file.path])
+        let validate = try await runGatehouse(["validate", "-f", file.path])
         #expect(validate.status != 0)
         #expect(validate.stderr.contains("spec.scaling.maxInstances"))
     }
@@ -115,10 +115,10 @@ struct EdgeTests {
     func invoke() async throws {
         try await withGatehouse(fixtureFunction(name: "callme")) { gatehouse in
             let state = gatehouse.stateDirectory.path
-            let ok = try runGatehouse(["invoke", "callme", "--state-dir", state, "--path", "/echo", "--data", "hello"])
+            let ok = try await runGatehouse(["invoke", "callme", "--state-dir", state, "--path", "/echo", "--data", "hello"])
             #expect(ok.status == 0)
             #expect(ok.stdout.contains("\"length\": 5"))
-            let missing = try runGatehouse(["invoke", "nobody", "--state-dir", state])
+            let missing = try await runGatehouse(["invoke", "nobody", "--state-dir", state])
             #expect(missing.status != 0)
             #expect(missing.stdout.contains("route_not_found"))
         }
@@ -153,9 +153,9 @@ struct WireTests {
                 "GET /first HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n"
                     + "GET / HTTP/1.1\r\nHost: nobody.default.localhost\r\n\r\n"
                     + "GET /third HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n")
-            let first = try connection.readResponse()
-            let second = try connection.readResponse()
-            let third = try connection.readResponse()
+            let first = try await connection.readResponse()
+            let second = try await connection.readResponse()
+            let third = try await connection.readResponse()
             #expect(first.status == 200 && first.body.contains("/first"))
             #expect(second.status == 404)
             #expect(third.status == 200 && third.body.contains("/third"))
@@ -173,7 +173,7 @@ struct WireTests {
                 "POST /echo HTTP/1.1\r\nHost: wire.default.localhost\r\nContent-Length: \($0.utf8.count)\r\n\r\n\($0)"
             }.joined())
             for body in bodies {
-                let response = try connection.readResponse()
+                let response = try await connection.readResponse()
                 #expect(response.status == 200)
                 #expect(response.body.contains("\"length\": \(body.utf8.count)"))
             }
@@ -185,10 +185,10 @@ struct WireTests {
         try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
             let connection = try RawConnection(url: gatehouse.ingress)
             try connection.send("GET / HTTP/1.1\r\nHost wire.default.localhost\r\n\r\n")
-            let response = try connection.readResponse()
+            let response = try await connection.readResponse()
             #expect(response.status == 400)
             #expect(response.body.contains("\"code\":\"bad_request\""))
-            #expect(try connection.waitForClose())
+            #expect(try await connection.waitForClose())
         }
     }
 
@@ -196,11 +196,11 @@ struct WireTests {
     func idleConnections() async throws {
         try await withGatehouse(fixtureFunction(name: "wire"), arguments: ["--client-idle-timeout", "1s"]) { gatehouse in
             let silent = try RawConnection(url: gatehouse.ingress)
-            #expect(try silent.waitForClose(), "a client that never sends a request is let go")
+            #expect(try await silent.waitForClose(), "a client that never sends a request is let go")
             let served = try RawConnection(url: gatehouse.ingress)
             try served.send("GET / HTTP/1.1\r\nHost: wire.default.localhost\r\n\r\n")
-            #expect(try served.readResponse().status == 200)
-            #expect(try served.waitForClose(), "a kept-alive connection is closed once idle")
+            #expect(try await served.readResponse().status == 200)
+            #expect(try await served.waitForClose(), "a kept-alive connection is closed once idle")
         }
     }
 
@@ -209,10 +209,10 @@ struct WireTests {
         try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
             let connection = try RawConnection(url: gatehouse.ingress)
             try connection.send("GET / HTTP/1.1\r\nHost: wire.default.localhost\r\nConnection: close\r\n\r\n")
-            let response = try connection.readResponse()
+            let response = try await connection.readResponse()
             #expect(response.status == 200)
             #expect(response.header("connection") == "close")
-            #expect(try connection.waitForClose())
+            #expect(try await connection.waitForClose())
         }
     }
 }

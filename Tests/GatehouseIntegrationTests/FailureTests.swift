@@ -56,6 +56,40 @@ struct FailureTests {
         }
     }
 
+    @Test("The timeout also bounds the wait for a cold start")
+    func timeoutWhileQueued() async throws {
+        let config = fixtureFunction(name: "slowstart", spec: "timeout: \"1s\"", env: [("FIXTURE_START_DELAY_MS", "4000")])
+        try await withGatehouse(config) { gatehouse in
+            let waited = try await gatehouse.request("slowstart")
+            #expect(waited.status == 504)
+            let line = try await gatehouse.accessLogLine(requestId: try #require(waited.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "UT")
+            #expect(line["upstream_host"] is NSNull, "it never reached an instance")
+            // The instance keeps starting, and serves once it is ready.
+            _ = try await eventually("the instance to be ready") {
+                try await gatehouse.request("slowstart").status == 200 ? true : nil
+            }
+        }
+    }
+
+    @Test("A client that leaves mid-request is logged with code 0 and flag DC, and its slot is freed")
+    func clientLeaves() async throws {
+        let config = fixtureFunction(name: "patient", scaling: "concurrency: 1, maxInstances: 1")
+        try await withGatehouse(config) { gatehouse in
+            #expect(try await gatehouse.request("patient").status == 200)
+            let impatient = try RawConnection(url: gatehouse.ingress)
+            try impatient.send("GET /sleep?ms=3000 HTTP/1.1\r\nHost: patient.default.localhost\r\nX-Request-Id: gave-up\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(500))
+            impatient.close()
+            let line = try await gatehouse.accessLogLine(requestId: "gave-up")
+            #expect(line["response_code"] as? Int == 0)
+            #expect(line["response_flags"] as? String == "DC")
+            // With concurrency 1, the next request is only served if the slot was given back.
+            let next = try await gatehouse.request("patient")
+            #expect(next.status == 200)
+        }
+    }
+
     @Test("A function that exits before listening gets 503 (UH), and the log says why")
     func neverReadyExit() async throws {
         try await withGatehouse(fixtureFunction(name: "broken", env: [("FIXTURE_FAIL_START", "1")])) { gatehouse in

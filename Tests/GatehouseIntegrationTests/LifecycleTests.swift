@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import GatehouseTesting
 import Testing
 
@@ -49,7 +50,7 @@ struct LifecycleTests {
     @Test("A second `up` on the same state directory refuses with a clear message")
     func stateDirectoryIsLocked() async throws {
         try await withGatehouse(fixtureFunction(name: "only")) { gatehouse in
-            let result = try runGatehouse([
+            let result = try await runGatehouse([
                 "up", "-f", gatehouse.directory.appendingPathComponent("functions.yaml").path,
                 "--state-dir", gatehouse.stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0",
             ])
@@ -59,8 +60,13 @@ struct LifecycleTests {
     }
 }
 
-/// Runs the `gatehouse` binary to completion (for commands that exit by themselves).
-func runGatehouse(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the `gatehouse` binary to completion (for commands that exit by themselves), waiting on
+/// NIO's thread pool so that Swift's cooperative threads stay free for other tests.
+func runGatehouse(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await NIOThreadPool.singleton.runIfActive { try runGatehouseBlocking(arguments, timeout: timeout) }
+}
+
+private func runGatehouseBlocking(_ arguments: [String], timeout: Duration) throws -> (status: Int32, stdout: String, stderr: String) {
     let directory = try RunningGatehouse.makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
