@@ -86,6 +86,16 @@ public final class ClientExchange {
     /// Whether the client can take more response bytes now (for back-pressure on the upstream).
     public var isClientWritable: Bool { context.channel.isWritable }
 
+    /// Stops reading the request body from the client until `resumeReading` (back-pressure when
+    /// the body cannot be passed on as fast as it arrives). Undone when the exchange ends.
+    public func pauseReading() {
+        if !isFinished { connection.setPausedForExchange(true, context: context) }
+    }
+
+    public func resumeReading() {
+        if !isFinished { connection.setPausedForExchange(false, context: context) }
+    }
+
     /// Ends the response. A connection whose request body was not read to its end is closed
     /// (a request without a body may end after an early response: its end is simply skipped).
     public func sendEnd() {

@@ -28,7 +28,10 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// Parts of pipelined requests that wait for the current exchange to end.
     private var queued: [HTTPServerRequestPart] = []
     private var queuedBytes = 0
-    private var readingPaused = false
+    /// Reading from the client stops while either holds: too many pipelined parts are queued, or
+    /// the current exchange's forwarder cannot pass the body on as fast as it arrives.
+    private var pausedForQueue = false
+    private var pausedForExchange = false
     private var drainScheduled = false
     private var downstreamAddress: String?
     /// When the connection last completed a part of a request or a response (monotonic).
@@ -87,9 +90,9 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private func enqueue(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         queued.append(part)
         if case .body(let buffer) = part { queuedBytes += buffer.readableBytes }
-        if !readingPaused, queued.count > Self.maxQueuedParts || queuedBytes > Self.maxQueuedBytes {
-            readingPaused = true
-            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        if !pausedForQueue, queued.count > Self.maxQueuedParts || queuedBytes > Self.maxQueuedBytes {
+            pausedForQueue = true
+            updateReading(context)
         }
     }
 
@@ -101,11 +104,22 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             if case .body(let buffer) = part { queuedBytes -= buffer.readableBytes }
             process(part, context: context)
         }
-        if readingPaused, queued.isEmpty {
-            readingPaused = false
-            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        if pausedForQueue, queued.isEmpty {
+            pausedForQueue = false
+            updateReading(context)
         }
         if isDraining, exchange == nil, queued.isEmpty { context.close(promise: nil) }
+    }
+
+    /// Called by the current exchange (see `ClientExchange.pauseReading`).
+    func setPausedForExchange(_ paused: Bool, context: ChannelHandlerContext) {
+        guard paused != pausedForExchange else { return }
+        pausedForExchange = paused
+        updateReading(context)
+    }
+
+    private func updateReading(_ context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(.autoRead, value: !(pausedForQueue || pausedForExchange))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -164,6 +178,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     func exchangeFinished(_ finished: ClientExchange, context: ChannelHandlerContext) {
         if exchange === finished { exchange = nil }
         lastActivity = .now()
+        setPausedForExchange(false, context: context)
         observer.exchangeFinished(finished.record)
         if !queued.isEmpty, !drainScheduled {
             drainScheduled = true

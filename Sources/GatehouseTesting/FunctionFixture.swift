@@ -9,7 +9,8 @@ import Foundation
 /// - `GET /crash` → the process exits without answering.
 /// - `GET /stop-listening` → answers (with `Connection: close`), then closes its listening socket
 ///   and stays alive: an instance that no longer accepts connections.
-/// - `POST /echo` → JSON with the body's length and SHA-256.
+/// - `POST /echo` → JSON with the body's length and SHA-256; `POST /echo?slow=1` reads the body in
+///   64 KiB pieces, 5 ms apart (a function slower than its caller).
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
 public enum FunctionFixture {
@@ -78,7 +79,13 @@ public enum FunctionFixture {
 
             def do_POST(self):
                 length = int(self.headers.get("content-length", "0"))
-                data = self.rfile.read(length)
+                if "slow=1" in self.path:
+                    data = b""
+                    while len(data) < length:
+                        data += self.rfile.read(min(65536, length - len(data)))
+                        time.sleep(0.005)
+                else:
+                    data = self.rfile.read(length)
                 self.reply(200, {"pid": os.getpid(), "length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
 
             def log_message(self, fmt, *args):

@@ -128,6 +128,13 @@ public final class RunningGatehouse: @unchecked Sendable {
         return Response(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
     }
 
+    /// The gateway process's peak resident memory so far (`VmHWM`), in bytes.
+    public var peakResidentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     // MARK: What it wrote
 
     public var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }

@@ -63,6 +63,20 @@ struct ColdStartTests {
         }
     }
 
+    @Test("An upload to a function slower than its caller streams through without being held in memory")
+    func uploadBackPressure() async throws {
+        try await withGatehouse(fixtureFunction(name: "sink")) { gatehouse in
+            _ = try await gatehouse.request("sink")
+            let before = gatehouse.peakResidentBytes
+            let body = [UInt8](repeating: 42, count: 24 << 20)
+            let response = try await gatehouse.request("sink", path: "/echo?slow=1", method: .POST, body: body)
+            #expect(response.status == 200)
+            #expect(response.json["length"] as? Int == body.count)
+            let growth = gatehouse.peakResidentBytes - before
+            #expect(growth < 12 << 20, "peak memory grew by \(growth >> 20) MiB for a 24 MiB upload")
+        }
+    }
+
     @Test("A request body reaches the function whole and the answer comes back")
     func bodiesStream() async throws {
         try await withGatehouse(fixtureFunction(name: "echo")) { gatehouse in

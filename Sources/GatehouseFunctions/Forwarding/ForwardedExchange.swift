@@ -9,9 +9,9 @@ import NIOHTTP1
 /// (waiting while one starts), takes a kept-alive connection to it from the same loop, streams
 /// the body both ways, and gives the lease and the connection back when the response ends.
 ///
-/// Back-pressure: while the client cannot take more response bytes, the upstream connection is
-/// not read, so a fast function and a slow client never pile a response up in memory. (The
-/// request body is bounded by the listener's `maxBodyBytes`.)
+/// Back-pressure both ways, so nothing piles up in memory: while the client cannot take more
+/// response bytes, the upstream connection is not read; while the instance cannot take more
+/// request body (or none is connected yet and `maxPendingBodyBytes` are held), the client is not read.
 final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private enum Phase {
         case waitingForInstance(waiterID: Int)
@@ -26,6 +26,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var lease: InstanceLease?
     private var upstream: UpstreamConnection?
     private var pendingBody: [ByteBuffer] = []
+    private var pendingBodyBytes = 0
     private var requestEnded = false
     private var responseKeepAlive = true
     private var timeout: Scheduled<Void>?
@@ -38,6 +39,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// Connecting is tried twice (on a replacement instance the second time), as Istio's default
     /// retry policy retries `connect-failure`: nothing has been sent, so a retry is always safe.
     static let maxConnectAttempts = 2
+
+    /// Request body held while no upstream connection is ready (an instance is starting).
+    static let maxPendingBodyBytes = 256 * 1024
 
     init(client: ClientExchange, pool: FunctionPool) {
         self.client = client
@@ -123,8 +127,10 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         for part in pendingBody { channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
         pendingBody = []
+        pendingBodyBytes = 0
         if requestEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
         channel.flush()
+        if channel.isWritable { client.resumeReading() } else { client.pauseReading() }
     }
 
     // MARK: ExchangeDelegate
@@ -132,9 +138,16 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func requestBodyPart(_ buffer: ByteBuffer) {
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            if !upstream.channel.isWritable { client.pauseReading() }
         } else {
             pendingBody.append(buffer)
+            pendingBodyBytes += buffer.readableBytes
+            if pendingBodyBytes > Self.maxPendingBodyBytes { client.pauseReading() }
         }
+    }
+
+    func upstreamWritable() {
+        if case .forwarding = phase { client.resumeReading() }
     }
 
     func requestBodyEnd() {

@@ -7,6 +7,7 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamResponseBody(_ buffer: ByteBuffer)
     func upstreamResponseEnd()
     func upstreamReadComplete()
+    func upstreamWritable()
     func upstreamClosed()
 }
 
@@ -28,6 +29,11 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { delegate?.upstreamWritable() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
