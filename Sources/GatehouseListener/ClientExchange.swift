@@ -124,7 +124,10 @@ public final class ClientExchange {
         }
         let rendered = connection.renderer.render(error, requestId: record.requestId)
         record.responseFlags.formUnion(rendered.flags)
-        if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest {
+        // After these, or with a request body still unread, the connection cannot carry another
+        // request: say so in the response.
+        if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
+            || (!requestComplete && Self.declaresBody(head)) {
             keepAlive = false
         }
         var headers = rendered.headers

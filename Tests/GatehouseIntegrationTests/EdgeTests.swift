@@ -180,6 +180,19 @@ struct WireTests {
         }
     }
 
+    @Test("An error answered before the request body was read says Connection: close, and closes")
+    func earlyErrorWithBody() async throws {
+        try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
+            let connection = try RawConnection(url: gatehouse.ingress)
+            // Headers only: the body is promised but never sent.
+            try connection.send("POST / HTTP/1.1\r\nHost: nobody.default.localhost\r\nContent-Length: 100\r\n\r\n")
+            let response = try await connection.readResponse()
+            #expect(response.status == 404)
+            #expect(response.header("connection") == "close")
+            #expect(try await connection.waitForClose())
+        }
+    }
+
     @Test("A malformed request gets 400 in the JSON shape, then the connection closes")
     func malformed() async throws {
         try await withGatehouse(fixtureFunction(name: "wire")) { gatehouse in
