@@ -7,6 +7,8 @@ import Foundation
 ///   `peer_port` (the source port of the connection it came over).
 /// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
 /// - `GET /crash` → the process exits without answering.
+/// - `GET /drop-next` → answers, then drops the next request on the same connection without an
+///   answer (as a server does that closes an idle kept-alive connection just as a request arrives).
 /// - `GET /stop-listening` → answers (with `Connection: close`), then closes its listening socket
 ///   and stays alive: an instance that no longer accepts connections.
 /// - `POST /echo` → JSON with the body's length and SHA-256; `POST /echo?slow=1` reads the body in
@@ -50,9 +52,20 @@ public enum FunctionFixture {
                 self.end_headers()
                 self.wfile.write(body)
 
+            def dropped(self):
+                if getattr(self, "drop_next", False):
+                    self.close_connection = True
+                    return True
+                return False
+
             def do_GET(self):
                 url = urlparse(self.path)
                 print("fixture: GET " + self.path, flush=True)
+                if self.dropped():
+                    return
+                if url.path == "/drop-next":
+                    self.drop_next = True
+                    return self.reply(200, {"pid": os.getpid()})
                 if url.path == "/crash":
                     os._exit(1)
                 if url.path == "/stop-listening":
@@ -78,6 +91,8 @@ public enum FunctionFixture {
                 })
 
             def do_POST(self):
+                if self.dropped():
+                    return
                 length = int(self.headers.get("content-length", "0"))
                 if "slow=1" in self.path:
                     data = b""

@@ -38,6 +38,21 @@ struct FailureTests {
         }
     }
 
+    @Test("A kept-alive connection the function drops is retried on a fresh one, for a bodiless idempotent request only")
+    func staleConnectionRetry() async throws {
+        // One event loop, so every request uses the same per-loop pool of upstream connections.
+        try await withGatehouse(fixtureFunction(name: "flaky"), arguments: ["--event-loops", "1"]) { gatehouse in
+            #expect(try await gatehouse.request("flaky", path: "/drop-next").status == 200)
+            let retried = try await gatehouse.request("flaky")
+            #expect(retried.status == 200, "a GET is sent again on a new connection")
+
+            #expect(try await gatehouse.request("flaky", path: "/drop-next").status == 200)
+            let post = try await gatehouse.request("flaky", path: "/echo", method: .POST, body: Array("x".utf8))
+            #expect(post.status == 502, "a POST with a body is never sent twice")
+            #expect(post.errorCode == "upstream_reset")
+        }
+    }
+
     @Test("A request past the timeout gets 504 (UT); the function keeps serving")
     func timeout() async throws {
         // The timeout counts from the request's arrival, cold start included: warm up first so the
