@@ -31,7 +31,9 @@ public final class StateDirectory: Sendable {
 
     public static func lock(_ url: URL) throws -> StateDirectory {
         do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            // Owner-only: it holds instance records (commands) now, and keys and tokens later.
+            try FileManager.default.createDirectory(
+                at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw Unusable(path: url.path, reason: "\(error.localizedDescription)")
         }

@@ -21,6 +21,21 @@ struct LifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: gatehouse.stateDirectory.appendingPathComponent("endpoints.json").path))
     }
 
+    @Test("The state directory and its instance records are readable by their owner only")
+    func statePermissions() async throws {
+        try await withGatehouse(fixtureFunction(name: "private", scaling: "minInstances: 1")) { gatehouse in
+            _ = try await gatehouse.request("private")
+            let manager = FileManager.default
+            let mode = { (path: String) in (try? manager.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1 }
+            #expect(mode(gatehouse.stateDirectory.path) == 0o700)
+            let instances = gatehouse.stateDirectory.appendingPathComponent("instances")
+            let records = try manager.contentsOfDirectory(atPath: instances.path)
+            #expect(!records.isEmpty)
+            for record in records { #expect(mode(instances.appendingPathComponent(record).path) == 0o600, "\(record)") }
+            #expect(mode(gatehouse.stateDirectory.appendingPathComponent("lock").path) == 0o600)
+        }
+    }
+
     @Test("A request in flight at SIGTERM still gets its response")
     func drainInFlight() async throws {
         let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "drain"))

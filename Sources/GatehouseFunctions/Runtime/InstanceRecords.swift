@@ -27,9 +27,11 @@ public struct InstanceRecords: Sendable {
     func add(pid: Int32, function: String, command: [String]) {
         guard let ticks = Self.startTicks(of: pid) else { return }
         let record = Record(pid: pid, startTicks: ticks, function: function, command: command)
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if let data = try? JSONEncoder().encode(record) {
             try? data.write(to: file(for: pid), options: .atomic)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file(for: pid).path)
         }
     }
 
