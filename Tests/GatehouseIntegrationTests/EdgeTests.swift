@@ -33,6 +33,31 @@ struct EdgeTests {
         }
     }
 
+    @Test("A Mesh sets the domain; Istio kinds are listed as accepted, not enforced yet")
+    func meshAndIstioKinds() async throws {
+        let config = """
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec: {domain: fn.test}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-all, namespace: default}
+            spec: {}
+            ---
+
+            """ + fixtureFunction(name: "meshed")
+        try await withGatehouse(config) { gatehouse in
+            #expect(gatehouse.domain == "fn.test")
+            #expect(try await gatehouse.request("meshed").status == 200)  // meshed.default.fn.test
+            let old = try await RunningGatehouse.send(
+                url: gatehouse.ingress, host: "meshed.default.localhost", method: .GET, headers: [], body: nil)
+            #expect(old.status == 404)
+            #expect(gatehouse.stderr.contains("AuthorizationPolicy default/deny-all: accepted, not enforced yet"))
+        }
+    }
+
     @Test("Headers past the limit get 431, a body past it 413")
     func limits() async throws {
         let arguments = ["--max-header-bytes", "2048", "--max-body-bytes", "1024"]
