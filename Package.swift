@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Resources, durations, the per-request record, errors: no I/O.
@@ -30,6 +32,11 @@ let package = Package(
         .target(name: "GatehouseConfig", dependencies: [
             "GatehouseCore",
             .product(name: "Yams", package: "Yams"),
+        ]),
+        // Applied resources and their history, in SQLite in the state directory; one seam for all state.
+        .target(name: "GatehouseStore", dependencies: [
+            "GatehouseCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // ① Sockets and HTTP/1.1 parsing for the ingress.
         .target(name: "GatehouseListener", dependencies: [
@@ -65,16 +72,21 @@ let package = Package(
         // The one place that orders the stages, maps errors to HTTP, and runs the services.
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
-            "GatehouseFunctions", "GatehouseTelemetry",
+            "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
+            "GatehouseStore", .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -93,6 +105,7 @@ let package = Package(
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
+        .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
             "GatehouseFunctions", "GatehouseCore",

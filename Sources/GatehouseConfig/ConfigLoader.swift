@@ -8,6 +8,25 @@ public enum ConfigLoader {
     /// Files or directories (directories: their `*.yaml` / `*.yml` files, sorted, not recursive).
     /// A missing or unreadable path is a diagnostic naming it.
     public static func load(paths: [String]) throws(ConfigError) -> ConfigSnapshot {
+        let (sources, problems) = gather(paths)
+        let snapshot: ConfigSnapshot
+        do throws(ConfigError) {
+            snapshot = try load(sources: sources)
+        } catch {
+            throw ConfigError(diagnostics: problems + error.diagnostics)
+        }
+        guard problems.isEmpty else { throw ConfigError(diagnostics: problems) }
+        return snapshot
+    }
+
+    /// The text of every file the paths stand for, or every path that could not be read.
+    public static func read(paths: [String]) throws(ConfigError) -> [(file: String, yaml: String)] {
+        let (sources, problems) = gather(paths)
+        guard problems.isEmpty else { throw ConfigError(diagnostics: problems) }
+        return sources
+    }
+
+    private static func gather(_ paths: [String]) -> (sources: [(file: String, yaml: String)], problems: [ConfigDiagnostic]) {
         var sources: [(file: String, yaml: String)] = []
         var problems: [ConfigDiagnostic] = []
         for path in paths {
@@ -19,14 +38,7 @@ public enum ConfigLoader {
                 }
             }
         }
-        let snapshot: ConfigSnapshot
-        do throws(ConfigError) {
-            snapshot = try load(sources: sources)
-        } catch {
-            throw ConfigError(diagnostics: problems + error.diagnostics)
-        }
-        guard problems.isEmpty else { throw ConfigError(diagnostics: problems) }
-        return snapshot
+        return (sources, problems)
     }
 
     /// One YAML text, possibly holding many `---` documents; `file` names it in diagnostics.
@@ -36,11 +48,25 @@ public enum ConfigLoader {
 
     /// Several sources merged into one snapshot; cross-document rules (one Mesh, unique functions) span them all.
     public static func load(sources: [(file: String, yaml: String)]) throws(ConfigError) -> ConfigSnapshot {
+        try load(chunks: sources.map { source in (source.file, YAMLDocuments.split(source.yaml)) })
+    }
+
+    /// Documents kept from earlier applies, each checked again as part of the whole.
+    public static func load(documents: [ResourceDocument]) throws(ConfigError) -> ConfigSnapshot {
+        try load(chunks: documents.map { document in
+            (document.file, [YAMLDocuments.Chunk(text: document.text, lineOffset: document.lineOffset)])
+        })
+    }
+
+    private static func load(chunks files: [(file: String, chunks: [YAMLDocuments.Chunk])]) throws(ConfigError) -> ConfigSnapshot {
         var builder = SnapshotBuilder()
         var diagnostics: [ConfigDiagnostic] = []
-        for source in sources {
-            let collector = DiagnosticCollector(file: source.file)
-            readDocuments(source.yaml, collector: collector) { builder.add($0, diagnostics: collector) }
+        for (file, chunks) in files {
+            let collector = DiagnosticCollector(file: file)
+            for chunk in chunks {
+                collector.lineOffset = chunk.lineOffset
+                readChunk(chunk.text, collector: collector) { node in builder.add(node, text: chunk.text, diagnostics: collector) }
+            }
             // Within a file, report in reading order so the list matches the text top to bottom.
             diagnostics += collector.diagnostics.enumerated().sorted { lhs, rhs in
                 let l = lhs.element.location, r = rhs.element.location
@@ -51,20 +77,20 @@ public enum ConfigLoader {
         return builder.build()
     }
 
-    /// Feeds each non-empty document to `body`; a YAML syntax error becomes one diagnostic for its document.
-    private static func readDocuments(_ yaml: String, collector: DiagnosticCollector, _ body: (Node) -> Void) {
-        for chunk in YAMLDocuments.split(yaml) {
-            collector.lineOffset = chunk.lineOffset
-            readChunk(chunk.text, collector: collector, body)
-        }
-        collector.lineOffset = 0
-    }
-
     private static func readChunk(_ yaml: String, collector: DiagnosticCollector, _ body: (Node) -> Void) {
         do {
             let parser = try Parser(yaml: yaml)
+            var documents = 0
             while let node = try parser.nextRoot() {
                 if node.isNull { continue }
+                documents += 1
+                // Each document is stored on its own, so each needs its own `---` line.
+                guard documents == 1 else {
+                    collector.report(at: collector.location(of: node.mark), field: "",
+                                     "a second document without a `---` line before it",
+                                     fix: "put a line with `---` between documents")
+                    continue
+                }
                 body(node)
             }
         } catch let error as YamlError {

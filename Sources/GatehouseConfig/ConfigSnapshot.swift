@@ -9,13 +9,17 @@ public struct ConfigSnapshot: Sendable {
     public var istioResources: [IstioResource]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
+    /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
+    public var documents: [ResourceDocument]
 
     public init(
         mesh: MeshSpec = MeshSpec(),
         functions: [FunctionSpec] = [],
         istioResources: [IstioResource] = [],
-        notices: [ConfigNotice] = []
+        notices: [ConfigNotice] = [],
+        documents: [ResourceDocument] = []
     ) {
+        self.documents = documents
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

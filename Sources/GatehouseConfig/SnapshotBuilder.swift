@@ -2,17 +2,21 @@ import GatehouseCore
 import Yams
 
 /// Accumulates decoded documents from every source and enforces the rules that span documents
-/// (one Mesh, unique function names).
+/// (one Mesh, one document per resource key).
 struct SnapshotBuilder {
     private var mesh: MeshSpec?
     private var functions: [FunctionSpec] = []
-    private var functionLocations: [FunctionKey: SourceLocation] = [:]
     private var istioResources: [IstioResource] = []
     private var notices: [ConfigNotice] = []
+    private var documents: [ResourceDocument] = []
+    private var documentLocations: [ResourceKey: SourceLocation] = [:]
 
-    /// Decodes one YAML document (already known not to be empty) into the snapshot.
-    mutating func add(_ node: Node, diagnostics: DiagnosticCollector) {
+    /// Decodes one YAML document (already known not to be empty, `text` as written) into the snapshot.
+    mutating func add(_ node: Node, text: String, diagnostics: DiagnosticCollector) {
         guard let envelope = DocumentEnvelope.read(node, diagnostics: diagnostics) else { return }
+        if envelope.family == .gatehouse || envelope.family == .istio {
+            guard keep(envelope, text: text, diagnostics: diagnostics) else { return }
+        }
         switch envelope.family {
         case .gatehouse where envelope.kind == "Function":
             addFunction(FunctionDecoder.decode(envelope), envelope: envelope)
@@ -38,18 +42,32 @@ struct SnapshotBuilder {
             mesh: mesh ?? MeshSpec(),
             functions: functions.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) },
             istioResources: istioResources,
-            notices: notices)
+            notices: notices,
+            documents: documents)
+    }
+
+    /// Records the document for the store; false when another document already has its key.
+    private mutating func keep(_ envelope: DocumentEnvelope, text: String, diagnostics: DiagnosticCollector) -> Bool {
+        let key = ResourceKey(
+            group: ResourceKey.group(ofAPIVersion: envelope.apiVersion), kind: envelope.kind,
+            namespace: envelope.namespace, name: envelope.name)
+        if let first = documentLocations[key] {
+            if let nameValue = envelope.nameValue {
+                nameValue.report(
+                    "duplicate \(envelope.kind) \(key.namespace)/\(key.name); first defined at \(first.gatehousePrefix)",
+                    fix: "rename one of them or delete the duplicate")
+            }
+            return false
+        }
+        documentLocations[key] = envelope.location
+        documents.append(ResourceDocument(
+            key: key, apiVersion: envelope.apiVersion, text: text, file: diagnostics.file,
+            lineOffset: diagnostics.lineOffset))
+        return true
     }
 
     private mutating func addFunction(_ function: FunctionSpec, envelope: DocumentEnvelope) {
-        guard let nameValue = envelope.nameValue else { return }
-        if let first = functionLocations[function.key] {
-            nameValue.report(
-                "duplicate Function \(function.key); first defined at \(first.gatehousePrefix)",
-                fix: "rename one of them or delete the duplicate")
-            return
-        }
-        functionLocations[function.key] = envelope.location
+        guard envelope.nameValue != nil else { return }
         functions.append(function)
     }
 

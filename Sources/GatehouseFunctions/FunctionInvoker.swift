@@ -2,11 +2,14 @@ import GatehouseCore
 import GatehouseListener
 
 /// ⑥ The last step of the request path: hand the exchange to its function's activator.
+///
+/// Built with each config snapshot from the pools `FunctionRuntime.reconcile` returned, so a
+/// request reaches the pool of the snapshot it started on.
 public struct FunctionInvoker: Sendable {
     private let pools: [FunctionKey: FunctionPool]
 
-    public init(runtime: FunctionRuntime) {
-        self.pools = runtime.pools
+    public init(pools: [FunctionKey: FunctionPool]) {
+        self.pools = pools
     }
 
     /// Runs on the exchange's event loop; the exchange ends when the function's response does.

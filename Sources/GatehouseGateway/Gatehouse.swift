@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseFunctions
 import GatehouseListener
 import GatehouseRouting
+import GatehouseStore
 import GatehouseTelemetry
 import Logging
 import NIOCore
@@ -29,13 +30,19 @@ public struct Gatehouse: Sendable {
         public var drainGrace: Duration
         /// Between SIGTERM and SIGKILL for each instance.
         public var stopGrace: Duration
+        /// The `-f` paths: applied over the stored config at start, and again on `SIGHUP`.
+        public var configFiles: [String]
+        /// The admin API token; a new random one on each start when nil.
+        public var adminToken: AdminToken?
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
             accessLog: AccessLogDestination = .standardOutput, eventLoops: Int = System.coreCount,
             limits: ListenerLimits = ListenerLimits(), drainGrace: Duration = .seconds(10),
-            stopGrace: Duration = .seconds(3)
+            stopGrace: Duration = .seconds(3), configFiles: [String] = [], adminToken: AdminToken? = nil
         ) {
+            self.configFiles = configFiles
+            self.adminToken = adminToken
             self.stateDirectory = stateDirectory
             self.ingress = ingress
             self.admin = admin
@@ -47,12 +54,10 @@ public struct Gatehouse: Sendable {
         }
     }
 
-    public let snapshot: ConfigSnapshot
     public let options: Options
     public let logger: Logger
 
-    public init(snapshot: ConfigSnapshot, options: Options, logger: Logger) {
-        self.snapshot = snapshot
+    public init(options: Options, logger: Logger) {
         self.options = options
         self.logger = logger
     }
@@ -63,18 +68,29 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
+        let store = try SQLiteConfigStore(path: state.databasePath)
+
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
         let registry = PrometheusCollectorRegistry()
         let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
-        let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog, functions: snapshot.functions)
+        let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
         let runtime = FunctionRuntime(
-            functions: snapshot.functions, eventLoops: loops, records: state.instanceRecords,
-            observer: telemetry.lifecycleObserver, configuration: .init(stopGrace: options.stopGrace), logger: logger)
+            eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
+            configuration: .init(stopGrace: options.stopGrace), logger: logger)
+        let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:]))
+        let controller = ConfigController(store: store, runtime: runtime, live: live, logger: logger)
+        do {
+            let summary = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
+            for notice in summary?.notices ?? [] { logger.notice("\(notice)") }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw StartupFailure(description: error.description)
+        }
+        let snapshot = await controller.snapshot
         let mesh = snapshot.mesh
-        let pipeline = RequestPipeline(
-            snapshot: RoutingSnapshot(router: HostRouter(functions: snapshot.functions, domain: mesh.domain)),
-            invoker: FunctionInvoker(runtime: runtime))
+        if snapshot.functions.isEmpty { logger.warning("no functions configured; every request will get 404 until one is applied") }
+        let pipeline = RequestPipeline(live: live)
 
         let ingressAddress = options.ingress ?? mesh.ingress
         let adminAddress = options.admin ?? mesh.admin
@@ -91,9 +107,17 @@ public struct Gatehouse: Sendable {
 
         let readiness = Readiness()
         let ingressPort = listener.port
+        let token = options.adminToken ?? .random()
+        do {
+            try state.writeToken(token)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let api = AdminAPI(controller: controller, runtime: runtime, store: store, ingressPort: ingressPort, logger: logger)
         let admin = AdminServer.make(
-            host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness,
-            logger: logger
+            host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness, api: api,
+            token: token, logger: logger
         ) { [logger, snapshot] adminPort in
             let endpoints = StateDirectory.Endpoints(
                 ingress: "http://\(ingressAddress.host):\(ingressPort)",
@@ -112,6 +136,7 @@ public struct Gatehouse: Sendable {
                     .init(service: runtime),
                     .init(service: accessLog),
                     .init(service: admin),
+                    .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
                     .init(service: IngressService(
                         listener: listener, drainGrace: options.drainGrace,
                         idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
@@ -126,6 +151,19 @@ public struct Gatehouse: Sendable {
         }
         try? await group.shutdownGracefully()
         logger.info("gatehouse stopped")
+    }
+}
+
+/// The stored or given config cannot be served; nothing was started.
+public struct StartupFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension Gatehouse {
+    /// Who ran `gatehouse up`, for the history.
+    static var userName: String {
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
     }
 }
 

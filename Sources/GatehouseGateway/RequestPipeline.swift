@@ -1,3 +1,4 @@
+import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
 import GatehouseListener
@@ -12,19 +13,20 @@ import GatehouseTelemetry
 /// Authentication, authorization and protection (rate limits, breakers) take their places
 /// before `route` and `invoke` as they arrive; each is one `RequestStage`.
 struct RequestPipeline: ExchangeProcessor {
-    let stages: [any RequestStage]
-    let invoker: FunctionInvoker
+    let live: LiveConfig
 
-    init(snapshot: RoutingSnapshot, invoker: FunctionInvoker) {
-        self.stages = [
+    /// The stages for one config snapshot, in the order requests meet them.
+    static func stages(for snapshot: ConfigSnapshot) -> [any RequestStage] {
+        [
             // ④ Which function the Host header names; none → 404 NR.
-            RouteByHost(router: snapshot.router)
+            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain))
         ]
-        self.invoker = invoker
     }
 
     func begin(_ exchange: ClientExchange) {
-        for stage in stages {
+        // Read once: an apply during this request does not change what it runs on.
+        let config = live.active
+        for stage in config.stages {
             if case .reject(let error) = stage.process(&exchange.record, headers: exchange.head.headers) {
                 exchange.fail(error)
                 return
@@ -35,13 +37,8 @@ struct RequestPipeline: ExchangeProcessor {
             return
         }
         // ⑥ The activator: a warm instance now, or a queued wait while one starts.
-        invoker.invoke(exchange, destination: destination)
+        config.invoker.invoke(exchange, destination: destination)
     }
-}
-
-/// What the request path reads from the applied config: built once, shared by every request.
-struct RoutingSnapshot: Sendable {
-    let router: HostRouter
 }
 
 /// ⑦ Hands each finished exchange's record to telemetry.

@@ -61,6 +61,27 @@ public final class StateDirectory: Sendable {
 
     public var endpointsFile: URL { url.appendingPathComponent("endpoints.json") }
 
+    /// The SQLite database with the applied config and its history.
+    public var databasePath: String { url.appendingPathComponent("gatehouse.db").path }
+
+    /// The admin API's bearer token, readable by the owner only.
+    public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }
+
+    func writeToken(_ token: AdminToken) throws {
+        let path = Self.tokenFile(in: url).path
+        let temporary = path + ".new"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Unusable(path: temporary, reason: String(cString: strerror(errno))) }
+        let text = token.value + "\n"
+        let written = text.withCString { write(fd, $0, strlen($0)) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == text.utf8.count, synced, rename(temporary, path) == 0 else {
+            throw Unusable(path: path, reason: "cannot write the admin token: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The addresses actually bound, for the CLI and for tests that asked for port 0.
     public struct Endpoints: Codable, Sendable, Hashable {
         public var ingress: String

@@ -28,34 +28,36 @@ final class FunctionMetrics: FunctionLifecycleObserver, Sendable {
         }
     }
 
-    private let handles: [FunctionKey: Handles]
+    private let registry: PrometheusCollectorRegistry
+    /// Made the first time a revision's pool asks, then reused (the registry returns the same series).
+    private let handles = NIOLockedValueBox<[String: Handles]>([:])
 
-    init(registry: PrometheusCollectorRegistry, functions: [FunctionSpec]) {
-        var handles: [FunctionKey: Handles] = [:]
-        for spec in functions {
-            let labels = [("function", spec.name), ("namespace", spec.namespace), ("revision", spec.revision)]
-            handles[spec.key] = Handles(
-                coldStarts: registry.makeCounter(
-                    descriptor: .named("gatehouse_function_cold_starts_total", help: "Instances started to serve requests or to keep minInstances warm."), labels: labels),
-                coldStartDuration: registry.makeValueHistogram(
-                    descriptor: .named("gatehouse_function_cold_start_duration_seconds", help: "Time from spawning an instance to it accepting connections on $PORT, in seconds."), labels: labels, buckets: Self.coldStartBuckets),
-                instances: registry.makeGauge(
-                    descriptor: .named("gatehouse_function_instances", help: "Instances starting or ready."), labels: labels),
-                queueDepth: registry.makeGauge(
-                    descriptor: .named("gatehouse_function_queue_depth", help: "Requests waiting for an instance."), labels: labels),
-                inflight: registry.makeGauge(
-                    descriptor: .named("gatehouse_function_inflight_requests", help: "Requests being served by an instance."), labels: labels))
-        }
-        self.handles = handles
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
     }
 
     func observer(for spec: FunctionSpec) -> any FunctionPoolObserver {
-        handles[spec.key] ?? Unobserved()
+        let id = "\(spec.namespace)/\(spec.revision)"
+        return handles.withLockedValue { handles in
+            if let existing = handles[id] { return existing }
+            let made = makeHandles(for: spec)
+            handles[id] = made
+            return made
+        }
     }
 
-    /// For a function this registry was not told about: its events are not recorded.
-    private struct Unobserved: FunctionPoolObserver {
-        func coldStartCompleted(duration: Duration) {}
-        func poolChanged(instances: Int, queueDepth: Int, inflight: Int) {}
+    private func makeHandles(for spec: FunctionSpec) -> Handles {
+        let labels = [("function", spec.name), ("namespace", spec.namespace), ("revision", spec.revision)]
+        return Handles(
+            coldStarts: registry.makeCounter(
+                descriptor: .named("gatehouse_function_cold_starts_total", help: "Instances started to serve requests or to keep minInstances warm."), labels: labels),
+            coldStartDuration: registry.makeValueHistogram(
+                descriptor: .named("gatehouse_function_cold_start_duration_seconds", help: "Time from spawning an instance to it accepting connections on $PORT, in seconds."), labels: labels, buckets: Self.coldStartBuckets),
+            instances: registry.makeGauge(
+                descriptor: .named("gatehouse_function_instances", help: "Instances starting or ready."), labels: labels),
+            queueDepth: registry.makeGauge(
+                descriptor: .named("gatehouse_function_queue_depth", help: "Requests waiting for an instance."), labels: labels),
+            inflight: registry.makeGauge(
+                descriptor: .named("gatehouse_function_inflight_requests", help: "Requests being served by an instance."), labels: labels))
     }
 }

@@ -9,11 +9,11 @@ public final class RequestTelemetry: Sendable {
     private let istio: IstioMetrics
     private let functions: FunctionMetrics
 
-    public init(registry: PrometheusCollectorRegistry, accessLog: AccessLog, functions: [FunctionSpec]) {
+    public init(registry: PrometheusCollectorRegistry, accessLog: AccessLog) {
         self.registry = registry
         self.accessLog = accessLog
         self.istio = IstioMetrics(registry: registry)
-        self.functions = FunctionMetrics(registry: registry, functions: functions)
+        self.functions = FunctionMetrics(registry: registry)
     }
 
     /// Receives cold starts and pool changes from the function runtime.

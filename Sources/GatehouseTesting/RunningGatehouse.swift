@@ -36,13 +36,14 @@ public final class RunningGatehouse: @unchecked Sendable {
     }
 
     /// Starts another Gatehouse on the same directory and state (for restart tests).
-    public func restart(arguments: [String] = []) async throws -> RunningGatehouse {
-        let next = try RunningGatehouse(directory: directory, arguments: arguments, suffix: "-2")
+    /// `applyingConfig: false` starts it with no `-f`: it serves only what its store holds.
+    public func restart(arguments: [String] = [], applyingConfig: Bool = true) async throws -> RunningGatehouse {
+        let next = try RunningGatehouse(directory: directory, arguments: arguments, suffix: "-2", applyingConfig: applyingConfig)
         try await next.waitUntilUp()
         return next
     }
 
-    private init(directory: URL, arguments: [String], suffix: String = "") throws {
+    private init(directory: URL, arguments: [String], suffix: String = "", applyingConfig: Bool = true) throws {
         self.directory = directory
         self.stateDirectory = directory.appendingPathComponent("state")
         self.stdoutURL = directory.appendingPathComponent("stdout\(suffix).log")
@@ -51,8 +52,8 @@ public final class RunningGatehouse: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process = Process()
         process.executableURL = GatehouseBinary.url
-        process.arguments = [
-            "up", "-f", directory.appendingPathComponent("functions.yaml").path,
+        let files = applyingConfig ? ["-f", directory.appendingPathComponent("functions.yaml").path] : []
+        process.arguments = ["up"] + files + [
             "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0",
             "--drain-seconds", "3", "--log-level", "debug",
         ] + arguments
@@ -152,6 +153,50 @@ public final class RunningGatehouse: @unchecked Sendable {
         try await eventually("an access log line for \(requestId)") {
             accessLog.first { $0["request_id"] as? String == requestId }
         }
+    }
+
+    // MARK: Operating it
+
+    /// The admin token `up` wrote into the state directory.
+    public var adminToken: String {
+        ((try? String(contentsOf: stateDirectory.appendingPathComponent("admin.token"), encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Calls the admin API; `token: nil` sends the right one, `""` none at all.
+    public func api(_ path: String, method: HTTPMethod = .GET, json: String? = nil, token: String? = nil) async throws -> Response {
+        let token = token ?? adminToken
+        var headers: [(String, String)] = token.isEmpty ? [] : [("authorization", "Bearer \(token)")]
+        if json != nil { headers.append(("content-type", "application/json")) }
+        return try await Self.send(url: admin + path, host: nil, method: method, headers: headers, body: json.map { Array($0.utf8) })
+    }
+
+    /// Runs the `gatehouse` CLI against this instance (through its state directory) and waits for it.
+    public func cli(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await Self.runCLI(arguments, environment: ["GATEHOUSE_STATE_DIR": stateDirectory.path])
+    }
+
+    public static func runCLI(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = GatehouseBinary.url
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        _ = try await eventually("gatehouse \(arguments.first ?? "") to exit", timeout: .seconds(60)) { process.isRunning ? nil : true }
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+
+    /// Sends a signal to the gateway process (SIGHUP to reload).
+    public func signal(_ number: Int32) {
+        if process.isRunning { Glibc.kill(process.processIdentifier, number) }
     }
 
     // MARK: Stopping

@@ -9,5 +9,8 @@ struct GatehouseCommand: AsyncParsableCommand {
             Start with the quickstart:  gatehouse up -f examples/quickstart
             then call the function:      curl -H 'Host: hello.default.localhost' http://127.0.0.1:8080/
             """,
-        subcommands: [Up.self, Invoke.self, Validate.self, Version.self])
+        subcommands: [
+            Up.self, Apply.self, Get.self, Describe.self, Logs.self, Delete.self, History.self, Invoke.self,
+            Validate.self, Version.self,
+        ])
 }

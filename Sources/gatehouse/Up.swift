@@ -4,16 +4,19 @@ import GatehouseConfig
 import GatehouseCore
 import GatehouseGateway
 import GatehouseListener
+import GatehouseStore
 import GatehouseTelemetry
 import Logging
 import NIOCore
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run Gatehouse in the foreground with the functions in the given files.",
+        abstract: "Run Gatehouse in the foreground: what the state directory holds, with the given files applied on top.",
         discussion: """
-            Stops on SIGTERM or Ctrl-C: in-flight requests finish, then every function instance is stopped.
-            The addresses actually bound are written to STATE_DIR/endpoints.json.
+            Serves every resource applied before (kept in STATE_DIR/gatehouse.db); -f files are applied over them,
+            and applied again on SIGHUP. Stops on SIGTERM or Ctrl-C: in-flight requests finish, then every function
+            instance is stopped. The addresses actually bound are written to STATE_DIR/endpoints.json and the admin
+            API token to STATE_DIR/admin.token (mode 0600).
             """)
 
     @Option(name: [.customShort("f"), .customLong("filename")], help: "A YAML file or a directory of them (repeatable).")
@@ -45,34 +48,51 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Close a client connection idle this long (a duration such as 60s or 500ms).")
     var clientIdleTimeout: String = "60s"
 
+    @Option(help: "Read the admin API token from this file instead of making a new one (pins it across restarts).")
+    var adminTokenFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let snapshot = try loadConfig(paths)
+        _ = try loadConfig(paths)  // the files alone first: their errors, before anything starts
+        let token = try adminTokenFile.map(readToken)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = logLevel
             return handler
         }
         let logger = Logger(label: "gatehouse")
-        for notice in snapshot.notices { logger.notice("\(notice)") }
-        if snapshot.functions.isEmpty { logger.warning("no functions configured; every request will get 404") }
         let options = Gatehouse.Options(
             stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
             eventLoops: eventLoops,
             limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout()),
-            drainGrace: .seconds(drainSeconds))
+            drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token)
         do {
-            try await Gatehouse(snapshot: snapshot, options: options, logger: logger).run()
+            try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {
             throw CommandFailure(error.description)
         } catch let error as StateDirectory.Unusable {
             throw CommandFailure(error.description)
         } catch let error as ListenerFailure {
             throw CommandFailure(error.description)
+        } catch let error as StartupFailure {
+            throw CommandFailure("nothing was started: \(error.description)")
+        } catch let error as StoreError {
+            throw CommandFailure("nothing was started: \(error.description)")
         }
+    }
+
+    private func readToken(_ path: String) throws -> AdminToken {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--admin-token-file \(path): cannot read the file")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.count >= 16, !token.contains(where: \.isWhitespace) else {
+            throw ValidationError("--admin-token-file \(path): the token must be one word of at least 16 characters")
+        }
+        return AdminToken(token)
     }
 
     private func idleTimeout() throws -> Duration {
@@ -104,11 +124,11 @@ struct StateDirectoryOption: ParsableArguments {
     }
 }
 
-/// Loads config or fails with every diagnostic, one per line, and nothing started.
-func loadConfig(_ paths: [String]) throws -> ConfigSnapshot {
+/// Loads config or fails with every diagnostic, one per line, saying what did not happen.
+func loadConfig(_ paths: [String], doing consequence: String = "nothing was started") throws -> ConfigSnapshot {
     do {
         return try ConfigLoader.load(paths: paths)
     } catch {
-        throw CommandFailure("invalid configuration, nothing was started:\n\(error.description)")
+        throw CommandFailure("invalid configuration, \(consequence):\n\(error.description)")
     }
 }

@@ -58,3 +58,63 @@ struct FileLoadingTests {
         }
     }
 }
+
+@Suite("Documents kept for the store")
+struct StoredDocumentTests {
+    static let twoDocuments = """
+        # leading comment
+        apiVersion: gatehouse.dev/v1
+        kind: Function
+        metadata: {name: one}
+        spec:
+          process: {command: ["a"]}
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: deny, namespace: team}
+        spec: {}
+        """
+
+    @Test("Each document is kept as written, keyed by group, kind, namespace and name, with its line offset")
+    func documentsKept() throws {
+        let snapshot = try ConfigLoader.load(yaml: Self.twoDocuments, file: "two.yaml")
+        #expect(snapshot.documents.map(\.key) == [
+            ResourceKey(group: "gatehouse.dev", kind: "Function", namespace: "default", name: "one"),
+            ResourceKey(group: "security.istio.io", kind: "AuthorizationPolicy", namespace: "team", name: "deny"),
+        ])
+        #expect(snapshot.documents[0].text.hasPrefix("# leading comment\n"))
+        #expect(snapshot.documents[1].origin == "two.yaml:7")
+    }
+
+    @Test("Reloaded documents report problems at their original file and line")
+    func reloadKeepsLocations() throws {
+        var documents = try ConfigLoader.load(yaml: Self.twoDocuments, file: "two.yaml").documents
+        documents[1].text = documents[1].text.replacingOccurrences(of: "namespace: team", with: "namespace: Bad_Team")
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(documents: documents) }
+        do {
+            _ = try ConfigLoader.load(documents: documents)
+        } catch {
+            #expect(error.diagnostics.first?.location.file == "two.yaml")
+            #expect(error.diagnostics.first?.location.line == 10)
+        }
+    }
+
+    @Test("Two documents with one key are refused, whatever their kind")
+    func duplicateKeys() {
+        let yaml = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: p}
+            ---
+            apiVersion: security.istio.io/v1beta1
+            kind: AuthorizationPolicy
+            metadata: {name: p}
+            """
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, file: "dup.yaml")
+            Issue.record("expected a duplicate")
+        } catch {
+            #expect(error.diagnostics.first?.description.contains("duplicate AuthorizationPolicy default/p; first defined at dup.yaml:1") == true)
+        }
+    }
+}

@@ -375,6 +375,28 @@ struct InstancePoolStateMachineTests {
         #expect(pool.release(1, now: t0) == [])
     }
 
+    // MARK: Retiring after an apply
+
+    @Test("A retired pool serves what it admitted, stops each instance once idle, and keeps none warm")
+    func retire() {
+        let pool = pool(minInstances: 2, concurrency: 1)
+        _ = pool.tick(now: t0)  // starts 1 and 2
+        _ = pool.instanceReady(1, now: t0)
+        _ = pool.instanceReady(2, now: t0)
+        #expect(pool.acquire(1, now: t0) == .dispatch(1))
+
+        #expect(pool.retire(now: t0) == [.stop(2)], "the idle instance stops at once; the busy one is left alone")
+        #expect(!pool.isDrained)
+        #expect(pool.acquire(2, now: t0) == .wait(starting: [3]), "a request admitted before the swap still gets an instance")
+        #expect(pool.release(1, now: t0) == [.dispatch(2, to: 1, coldStart: false)])
+        #expect(pool.release(1, now: t0) == [])
+        #expect(pool.tick(now: t0).actions == [.stop(1)])
+        #expect(pool.instanceReady(3, now: t0) == [])
+        #expect(!pool.isDrained)
+        #expect(pool.tick(now: t0).actions == [.stop(3)], "an instance started for nobody stops once ready")
+        #expect(pool.isDrained)
+    }
+
     @Test("Events about unknown instances are ignored")
     func unknownIdsAreIgnored() {
         let pool = pool(minInstances: 1)
@@ -423,4 +445,6 @@ final class PoolUnderTest {
     }
     func tick(now: Pool.Instant) -> (timedOut: [Pool.InstanceID], actions: [Pool.Action]) { machine.tick(now: now) }
     func shutdown() -> [Pool.Action] { machine.shutdown() }
+    func retire(now: Pool.Instant) -> [Pool.Action] { machine.retire(now: now) }
+    var isDrained: Bool { machine.isDrained }
 }

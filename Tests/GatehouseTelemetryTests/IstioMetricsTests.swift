@@ -15,7 +15,7 @@ struct IstioMetricsTests {
 
     init() throws {
         telemetry = RequestTelemetry(
-            registry: .init(), accessLog: try AccessLog(destination: .off, registry: .init()), functions: [helloSpec])
+            registry: .init(), accessLog: try AccessLog(destination: .off, registry: .init()))
     }
 
     static let istioLabelNames = [

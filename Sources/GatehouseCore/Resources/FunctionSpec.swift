@@ -18,6 +18,8 @@ public struct FunctionSpec: Hashable, Sendable {
     public var functionTarget: String?
     public var signatureType: String?
     public var source: SourceLocation?
+    /// Counts changes to the spec, from 1; set from the store when the function is applied.
+    public var generation: Int = 1
 
     public init(
         name: String,
@@ -51,8 +53,19 @@ public struct FunctionSpec: Hashable, Sendable {
 
     public var key: FunctionKey { FunctionKey(namespace: namespace, name: name) }
 
-    /// Knative's revision name; one revision per function until revisions exist.
-    public var revision: String { "\(name)-00001" }
+    /// Knative's revision name: `NAME-00001` for the first spec, one more for every change.
+    public var revision: String {
+        let number = String(generation)
+        return "\(name)-\(String(repeating: "0", count: max(0, 5 - number.count)))\(number)"
+    }
+
+    /// Whether an instance started for `other` runs exactly like one started for this spec:
+    /// everything but where the spec was read from and its generation counter.
+    public func runsLike(_ other: FunctionSpec) -> Bool {
+        var (lhs, rhs) = (self, other)
+        (lhs.source, rhs.source, lhs.generation, rhs.generation) = (nil, nil, 0, 0)
+        return lhs == rhs
+    }
 
     /// The service name Istio reports in `destination_service`.
     public var serviceHost: String { "\(name).\(namespace).svc.cluster.local" }

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import Logging
 import NIOConcurrencyHelpers
@@ -25,6 +26,7 @@ public final class FunctionPool: Sendable {
         var waiters: [Int: (loop: any EventLoop, callback: LeaseCallback)] = [:]
         var nextWaiterID = 1
         var startedAt: [Int: ContinuousClock.Instant] = [:]
+        var lastColdStart: PoolStatus.ColdStart?
     }
 
     init(
@@ -103,7 +105,10 @@ public final class FunctionPool: Sendable {
     func instanceReady(_ instance: FunctionInstance) {
         var coldStart: Duration?
         apply { state in
-            if let started = state.startedAt.removeValue(forKey: instance.id) { coldStart = .now - started }
+            if let started = state.startedAt.removeValue(forKey: instance.id) {
+                coldStart = .now - started
+                state.lastColdStart = .init(at: Date(), duration: .now - started)
+            }
             return state.machine.instanceReady(instance.id, now: .now)
         }
         if let coldStart {
@@ -143,6 +148,28 @@ public final class FunctionPool: Sendable {
 
     func shutdown() {
         apply { state in state.machine.shutdown() }
+    }
+
+    /// Replaced by a new spec, or deleted: finish what was admitted, then stop every instance.
+    func retire() {
+        apply { state in state.machine.retire(now: .now) }
+    }
+
+    var isDrained: Bool { state.withLockedValue { $0.machine.isDrained } }
+
+    /// What `describe` shows: each instance, and the last cold start.
+    public var status: PoolStatus {
+        state.withLockedValue { state in
+            PoolStatus(
+                instances: state.machine.instances.compactMap { entry in
+                    guard let instance = state.instances[entry.id] else { return nil }
+                    switch entry.state {
+                    case .starting: return .init(id: entry.id, port: instance.port, ready: false, inflight: 0)
+                    case .ready(let inflight, _): return .init(id: entry.id, port: instance.port, ready: true, inflight: inflight)
+                    }
+                },
+                queueDepth: state.machine.queueDepth, lastColdStart: state.lastColdStart)
+        }
     }
 
     // MARK: Carrying out actions
@@ -235,4 +262,23 @@ public final class FunctionPool: Sendable {
 /// Starts the process for an instance; implemented by `FunctionRuntime`.
 protocol InstanceLauncher: Sendable {
     func launch(_ instance: FunctionInstance, pool: FunctionPool)
+}
+
+/// A pool as `gatehouse describe function` shows it.
+public struct PoolStatus: Sendable {
+    public struct Instance: Sendable {
+        public var id: Int
+        public var port: Int
+        public var ready: Bool
+        public var inflight: Int
+    }
+
+    public struct ColdStart: Sendable {
+        public var at: Date
+        public var duration: Duration
+    }
+
+    public var instances: [Instance]
+    public var queueDepth: Int
+    public var lastColdStart: ColdStart?
 }

@@ -69,7 +69,7 @@ public struct InstancePoolStateMachine: Sendable {
         case ready(inflight: Int, lastUsed: Instant)
     }
 
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     private(set) var instances: [(id: InstanceID, state: InstanceState)] = []
     private var waiters: [WaiterID] = []
     private var waitersHead = 0
@@ -196,6 +196,17 @@ public struct InstancePoolStateMachine: Sendable {
         actions += ensureMinimum(now: now)
         return (timedOut, actions)
     }
+
+    /// The function's spec was replaced or deleted: requests already admitted are still served
+    /// (an instance is started for them if need be), but each instance stops as soon as it is idle.
+    public mutating func retire(now: Instant) -> [Action] {
+        configuration.minInstances = 0
+        configuration.idleTimeout = .zero
+        return tick(now: now).actions
+    }
+
+    /// Nothing running and nobody waiting: a retired pool can be forgotten.
+    public var isDrained: Bool { instances.isEmpty && queueDepth == 0 }
 
     /// Stop everything: waiting requests are refused, every instance is stopped.
     public mutating func shutdown() -> [Action] {

@@ -95,7 +95,7 @@ struct ProcessSupervisor: Sendable {
     ) async {
         var splitter = LineSplitter(maxLength: OutputLog.maxLineLength)
         let emit: (String) -> Void = { line in
-            output.append(line, stream: kind, instance: instance.id)
+            output.append(line, stream: kind, instance: instance.id, revision: instance.spec.revision)
             if kind == .stderr { instance.rememberStderr(line) }
             logger.debug("\(line)", metadata: ["stream": "\(kind.rawValue)"])
         }

@@ -5,15 +5,16 @@ import ServiceLifecycle
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The admin listener (default `127.0.0.1:15000`): `/metrics`, `/healthz`, `/readyz`.
+/// The admin listener (default `127.0.0.1:15000`): `/metrics`, `/healthz`, `/readyz` open to
+/// all, and the operator API under `/api/v1/` behind the admin token.
 ///
-/// Served by Hummingbird, away from the ingress's hand-tuned path; the operator API grows here.
+/// Served by Hummingbird, away from the ingress's hand-tuned path.
 enum AdminServer {
     static func make(
-        host: String, port: Int, telemetry: RequestTelemetry, readiness: Readiness, logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void
+        host: String, port: Int, telemetry: RequestTelemetry, readiness: Readiness, api: AdminAPI, token: AdminToken,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
-        let router = Router()
+        let router = Router(context: AdminRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             let ready = readiness.isReady
@@ -26,6 +27,7 @@ enum AdminServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: telemetry.exposition())))
         }
+        api.register(on: router, token: token)
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),

@@ -1,0 +1,137 @@
+import Foundation
+
+/// The admin API's JSON bodies (`docs/admin-api.md`), shared by the server and the CLI.
+public enum AdminWire {
+    /// `POST /api/v1/apply`: YAML files, each with the name diagnostics should use.
+    public struct ApplyRequest: Codable, Sendable {
+        public struct File: Codable, Sendable {
+            public var name: String
+            public var content: String
+            public init(name: String, content: String) {
+                self.name = name
+                self.content = content
+            }
+        }
+
+        public var files: [File]
+        /// Validate and report what would change, without changing anything.
+        public var dryRun: Bool?
+
+        public init(files: [File], dryRun: Bool? = nil) {
+            self.files = files
+            self.dryRun = dryRun
+        }
+    }
+
+    /// `POST /api/v1/delete`.
+    public struct DeleteRequest: Codable, Sendable {
+        public var resources: [ResourceName]
+        public init(resources: [ResourceName]) { self.resources = resources }
+    }
+
+    public struct ResourceName: Codable, Sendable, Hashable {
+        public var kind: String
+        public var namespace: String
+        public var name: String
+        public init(kind: String, namespace: String, name: String) {
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+        }
+    }
+
+    /// The answer to an apply or a delete: what happened to each resource named.
+    public struct ChangeReport: Codable, Sendable {
+        public struct Item: Codable, Sendable {
+            public var kind: String
+            public var namespace: String
+            public var name: String
+            /// `created`, `configured`, `unchanged` or `deleted`.
+            public var result: String
+            public var generation: Int
+        }
+
+        public var items: [Item]
+        public var notices: [String]
+        public var dryRun: Bool
+    }
+
+    /// A stored resource, as `get` shows it.
+    public struct Resource: Codable, Sendable {
+        public var apiVersion: String
+        public var kind: String
+        public var namespace: String
+        public var name: String
+        public var generation: Int
+        public var appliedAt: Date
+        public var appliedBy: String
+        /// `file:line` it was applied from.
+        public var origin: String
+        /// The document as applied.
+        public var yaml: String
+    }
+
+    /// A function's live state, as `get functions` and `describe function` show it.
+    public struct FunctionStatus: Codable, Sendable {
+        public struct Instance: Codable, Sendable {
+            public var id: Int
+            public var port: Int
+            public var ready: Bool
+            public var inflight: Int
+        }
+
+        public struct ColdStart: Codable, Sendable {
+            public var at: Date
+            public var milliseconds: Double
+        }
+
+        public var namespace: String
+        public var name: String
+        public var url: String
+        public var revision: String
+        public var generation: Int
+        /// `Idle` (scaled to zero), `Starting` or `Ready`.
+        public var state: String
+        public var instances: [Instance]
+        public var queueDepth: Int
+        public var lastColdStart: ColdStart?
+        public var command: [String]
+        public var minInstances: Int
+        public var maxInstances: Int
+        public var concurrency: Int
+        public var timeout: String
+        public var origin: String?
+        public var appliedAt: Date?
+        public var appliedBy: String?
+    }
+
+    /// Every error from `/api/`: the same shape as the ingress's, plus config diagnostics.
+    public struct ErrorBody: Codable, Sendable, Error {
+        public struct Diagnostic: Codable, Sendable {
+            public var file: String
+            public var line: Int
+            public var column: Int
+            public var field: String
+            public var message: String
+            public var fix: String?
+        }
+
+        public var status: Int
+        public var code: String
+        public var message: String
+        public var diagnostics: [Diagnostic]?
+    }
+
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GatehouseConfig
+import GatehouseCore
+import GatehouseFunctions
+import GatehouseStore
+import Logging
+
+/// Changes the running config: every apply, delete and reload goes through here, one at a time.
+///
+/// An apply is all-or-nothing: the incoming documents are laid over the stored ones by key
+/// (group, kind, namespace, name), the result is validated whole, committed to the store (durable
+/// before anyone is told), and only then swapped in — the runtime first, so a request that read
+/// the old snapshot still finds its old pool, retired but serving.
+actor ConfigController {
+    /// Most documents one apply may carry; past it the apply is refused whole (413).
+    static let maxDocumentsPerApply = 1000
+
+    private let store: any ConfigStore
+    private let runtime: FunctionRuntime
+    private let live: LiveConfig
+    private let logger: Logger
+    /// Applied resources in the order they were first applied.
+    private var resources: [StoredResource] = []
+
+    init(store: any ConfigStore, runtime: FunctionRuntime, live: LiveConfig, logger: Logger) {
+        self.store = store
+        self.runtime = runtime
+        self.live = live
+        self.logger = logger
+    }
+
+    var snapshot: ConfigSnapshot { live.active.snapshot }
+    var stored: [StoredResource] { resources }
+
+    /// At start: serve what the store holds, then apply `files` (the `-f` paths) on top.
+    func bootstrap(files: [String], actor: String) throws(ControlError) -> ChangeSummary? {
+        let kept: [StoredResource]
+        do { kept = try store.resources() } catch { throw .store(error) }
+        let snapshot: ConfigSnapshot
+        do {
+            snapshot = try validate(kept)
+        } catch {
+            guard case .invalid(let problems) = error else { throw error }
+            throw .invalidStored(problems)
+        }
+        resources = kept
+        install(snapshot)
+        guard !files.isEmpty else { return nil }
+        return try apply(sources: try Self.read(files), actor: actor, dryRun: false)
+    }
+
+    /// `SIGHUP`: read the `-f` paths again and apply them.
+    func reload(files: [String], actor: String) throws(ControlError) -> ChangeSummary {
+        try apply(sources: try Self.read(files), actor: actor, dryRun: false)
+    }
+
+    func apply(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) throws(ControlError) -> ChangeSummary {
+        let incoming: ConfigSnapshot
+        do { incoming = try ConfigLoader.load(sources: sources) } catch { throw .invalid(error) }
+        guard incoming.documents.count <= Self.maxDocumentsPerApply else {
+            throw .tooLarge("\(incoming.documents.count) documents; one apply takes at most \(Self.maxDocumentsPerApply)")
+        }
+        guard !incoming.documents.isEmpty else {
+            throw .empty("no Gatehouse or Istio resources in the input\(incoming.notices.isEmpty ? "" : " (\(incoming.notices.map(\.description).joined(separator: "; ")))")")
+        }
+
+        var next = resources
+        var changes: [ResourceChange] = []
+        var items: [ChangeSummary.Item] = []
+        for document in incoming.documents {
+            let index = next.firstIndex { $0.document.key == document.key }
+            let previous = index.map { next[$0] }
+            let generation = try nextGeneration(previous: previous, document: document, incoming: incoming)
+            let operation: ResourceChange.Operation?
+            if previous == nil {
+                operation = .created
+            } else if previous!.document.text != document.text || previous!.document.apiVersion != document.apiVersion {
+                operation = .configured
+            } else {
+                operation = nil
+            }
+            items.append(.init(key: document.key, result: operation?.rawValue ?? "unchanged", generation: generation))
+            guard let operation else { continue }
+            changes.append(ResourceChange(
+                operation: operation, key: document.key, document: document, generation: generation,
+                origin: document.origin, diff: TextDiff.lines(from: previous?.document.text ?? "", to: document.text)))
+            let updated = StoredResource(document: document, generation: generation, appliedAt: Date(), appliedBy: actor)
+            if let index { next[index] = updated } else { next.append(updated) }
+        }
+
+        let whole = try validate(next)
+        var notices = incoming.notices.map(\.description)
+        if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin {
+            notices.append("Mesh listener addresses take effect at the next start")
+        }
+        let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
+        guard !dryRun, !changes.isEmpty else { return summary }
+        try commit(changes, resulting: next, snapshot: whole, actor: actor)
+        return summary
+    }
+
+    func delete(_ keys: [ResourceKey], actor: String) throws(ControlError) -> ChangeSummary {
+        let missing = keys.filter { key in !resources.contains { $0.document.key == key } }
+        guard missing.isEmpty else { throw .notFound(missing) }
+        let next = resources.filter { resource in !keys.contains(resource.document.key) }
+        let whole = try validate(next)
+        var changes: [ResourceChange] = []
+        for resource in resources where keys.contains(resource.document.key) {
+            changes.append(ResourceChange(
+                operation: .deleted, key: resource.document.key, document: nil, generation: resource.generation,
+                origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
+        }
+        try commit(changes, resulting: next, snapshot: whole, actor: actor)
+        return ChangeSummary(
+            items: changes.map { .init(key: $0.key, result: "deleted", generation: $0.generation) }, notices: [], dryRun: false)
+    }
+
+    // MARK: Steps
+
+    /// A Function's generation moves only when what its instances run changes; other kinds' with their text.
+    private func nextGeneration(previous: StoredResource?, document: ResourceDocument, incoming: ConfigSnapshot) throws(ControlError) -> Int {
+        guard let previous else { return 1 }
+        guard document.key.kind == "Function", document.key.group == "gatehouse.dev" else {
+            return previous.document.text == document.text ? previous.generation : previous.generation + 1
+        }
+        let key = FunctionKey(namespace: document.key.namespace, name: document.key.name)
+        guard let old = snapshot.function(key), let new = incoming.function(key) else { return previous.generation + 1 }
+        return old.runsLike(new) ? previous.generation : previous.generation + 1
+    }
+
+    private func validate(_ next: [StoredResource]) throws(ControlError) -> ConfigSnapshot {
+        var whole: ConfigSnapshot
+        do { whole = try ConfigLoader.load(documents: next.map(\.document)) } catch { throw .invalid(error) }
+        let generations = Dictionary(next.map { ($0.document.key, $0.generation) }, uniquingKeysWith: { a, _ in a })
+        for index in whole.functions.indices {
+            let spec = whole.functions[index]
+            whole.functions[index].generation = generations[
+                ResourceKey(group: "gatehouse.dev", kind: "Function", namespace: spec.namespace, name: spec.name)] ?? 1
+        }
+        return whole
+    }
+
+    private func commit(_ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String) throws(ControlError) {
+        do { try store.commit(changes, actor: actor, at: Date()) } catch { throw .store(error) }
+        resources = next
+        install(snapshot)
+        logger.notice(
+            "configuration changed",
+            metadata: ["actor": "\(actor)", "changes": "\(changes.map { "\($0.operation.rawValue) \($0.key)" }.joined(separator: ", "))"])
+    }
+
+    private func install(_ snapshot: ConfigSnapshot) {
+        let pools = runtime.reconcile(snapshot.functions)
+        live.install(ActiveConfig(snapshot: snapshot, pools: pools))
+    }
+
+    private static func read(_ paths: [String]) throws(ControlError) -> [(file: String, yaml: String)] {
+        do { return try ConfigLoader.read(paths: paths) } catch { throw .invalid(error) }
+    }
+}
+
+/// What an apply or delete did, resource by resource.
+struct ChangeSummary: Sendable {
+    struct Item: Sendable {
+        var key: ResourceKey
+        var result: String
+        var generation: Int
+    }
+
+    var items: [Item]
+    var notices: [String]
+    var dryRun: Bool
+}
+
+/// Why a change was refused; nothing was changed.
+enum ControlError: Error, CustomStringConvertible {
+    case invalid(ConfigError)
+    case invalidStored(ConfigError)
+    case empty(String)
+    case tooLarge(String)
+    case notFound([ResourceKey])
+    case store(StoreError)
+
+    var description: String {
+        switch self {
+        case .invalid(let error): "invalid configuration, nothing was changed:\n\(error.description)"
+        case .invalidStored(let error): "the stored configuration does not load:\n\(error.description)"
+        case .empty(let message), .tooLarge(let message): message
+        case .notFound(let keys): "not found: \(keys.map(\.description).joined(separator: ", ")); nothing was changed"
+        case .store(let error): error.description
+        }
+    }
+}

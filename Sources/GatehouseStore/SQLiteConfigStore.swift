@@ -1,0 +1,136 @@
+import Foundation
+import GatehouseCore
+import GRDB
+
+/// `ConfigStore` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB.
+///
+/// SQLite's rollback journal with `synchronous=FULL` (its default) makes a committed
+/// transaction durable before `commit` returns. A second writer waits up to `busyTimeout`.
+public final class SQLiteConfigStore: ConfigStore {
+    public let path: String
+    private let database: DatabaseQueue
+
+    /// Opens or creates the database and brings its schema up to date; a file that is not a
+    /// Gatehouse database is refused here, before anything is served from it.
+    public init(path: String, busyTimeout: TimeInterval = 2) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "gatehouse.store"
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    public func resources() throws(StoreError) -> [StoredResource] {
+        try access { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM resource ORDER BY rowid").map { row in
+                StoredResource(
+                    document: ResourceDocument(
+                        key: ResourceKey(group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"]),
+                        apiVersion: row["apiVersion"], text: row["text"], file: row["file"], lineOffset: row["lineOffset"]),
+                    generation: row["generation"],
+                    appliedAt: Date(timeIntervalSince1970: row["appliedAt"]),
+                    appliedBy: row["appliedBy"])
+            }
+        }
+    }
+
+    public func commit(_ changes: [ResourceChange], actor: String, at time: Date) throws(StoreError) {
+        guard !changes.isEmpty else { return }
+        try access { db in
+            try db.inTransaction {
+                let batch = (try Int64.fetchOne(db, sql: "SELECT MAX(batch) FROM change") ?? 0) + 1
+                for change in changes {
+                    let key = change.key
+                    if let document = change.document {
+                        try db.execute(
+                            sql: """
+                                INSERT INTO resource (apiGroup, kind, namespace, name, apiVersion, text, file, lineOffset, generation, appliedAt, appliedBy)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                ON CONFLICT (apiGroup, kind, namespace, name) DO UPDATE SET
+                                  apiVersion = excluded.apiVersion, text = excluded.text, file = excluded.file,
+                                  lineOffset = excluded.lineOffset, generation = excluded.generation,
+                                  appliedAt = excluded.appliedAt, appliedBy = excluded.appliedBy
+                                """,
+                            arguments: [key.group, key.kind, key.namespace, key.name, document.apiVersion, document.text,
+                                        document.file, document.lineOffset, change.generation, time.timeIntervalSince1970, actor])
+                    } else {
+                        try db.execute(
+                            sql: "DELETE FROM resource WHERE apiGroup = ? AND kind = ? AND namespace = ? AND name = ?",
+                            arguments: [key.group, key.kind, key.namespace, key.name])
+                    }
+                    try db.execute(
+                        sql: """
+                            INSERT INTO change (batch, at, actor, operation, apiGroup, kind, namespace, name, generation, origin, diff)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [batch, time.timeIntervalSince1970, actor, change.operation.rawValue, key.group, key.kind,
+                                    key.namespace, key.name, change.generation, change.origin, change.diff])
+                }
+                return .commit
+            }
+        }
+    }
+
+    public func history(_ filter: HistoryFilter, limit: Int) throws(StoreError) -> [HistoryEntry] {
+        try access { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            for (column, value) in [("kind", filter.kind), ("namespace", filter.namespace), ("name", filter.name)] {
+                guard let value else { continue }
+                conditions.append("\(column) = ? COLLATE NOCASE")
+                _ = arguments.append(contentsOf: [value])
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: "SELECT * FROM change \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
+                HistoryEntry(
+                    id: row["id"], batch: row["batch"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
+                    operation: ResourceChange.Operation(rawValue: row["operation"]) ?? .configured,
+                    group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"],
+                    generation: row["generation"], origin: row["origin"], diff: row["diff"])
+            }
+        }
+    }
+
+    private func access<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try database.writeWithoutTransaction(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    private static func storeError(_ error: any Error, path: String) -> StoreError {
+        guard let error = error as? DatabaseError else { return StoreError(.failed, path: path, detail: "\(error)") }
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT: return StoreError(.corrupt, path: path, detail: detail)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return StoreError(.locked, path: path, detail: detail)
+        default: return StoreError(.failed, path: path, detail: detail)
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE resource (
+                  apiGroup TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                  apiVersion TEXT NOT NULL, text TEXT NOT NULL, file TEXT NOT NULL, lineOffset INTEGER NOT NULL,
+                  generation INTEGER NOT NULL, appliedAt REAL NOT NULL, appliedBy TEXT NOT NULL,
+                  PRIMARY KEY (apiGroup, kind, namespace, name));
+                CREATE TABLE change (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT, batch INTEGER NOT NULL, at REAL NOT NULL, actor TEXT NOT NULL,
+                  operation TEXT NOT NULL, apiGroup TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL,
+                  name TEXT NOT NULL, generation INTEGER NOT NULL, origin TEXT NOT NULL, diff TEXT NOT NULL);
+                CREATE INDEX change_resource ON change (kind, namespace, name);
+                """)
+        }
+        return migrator
+    }
+}

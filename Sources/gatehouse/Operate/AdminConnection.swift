@@ -1,0 +1,121 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import GatehouseGateway
+import NIOCore
+import NIOHTTP1
+
+/// How a command finds a running Gatehouse's admin API: the state directory's `endpoints.json`
+/// and `admin.token`, or `--admin URL --token-file F`.
+struct AdminConnectionOptions: ParsableArguments {
+    @OptionGroup var state: StateDirectoryOption
+
+    @Option(help: "Admin API base URL, e.g. http://127.0.0.1:15000 (default: from STATE_DIR/endpoints.json).")
+    var admin: String?
+
+    @Option(help: "File holding the admin token (default: STATE_DIR/admin.token).")
+    var tokenFile: String?
+
+    func connect() throws -> AdminClient {
+        let base: String
+        if let admin {
+            base = admin.hasSuffix("/") ? String(admin.dropLast()) : admin
+        } else {
+            do {
+                base = try StateDirectory.readEndpoints(in: state.url).admin
+            } catch {
+                throw CommandFailure(
+                    "no running gatehouse found in \(state.url.path) (endpoints.json missing); start one with `gatehouse up`, pass --state-dir, or --admin URL")
+            }
+        }
+        let tokenPath = tokenFile ?? StateDirectory.tokenFile(in: state.url).path
+        guard let token = try? String(contentsOfFile: tokenPath, encoding: .utf8) else {
+            throw CommandFailure("cannot read the admin token from \(tokenPath); pass --token-file FILE")
+        }
+        return AdminClient(base: base, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// A small JSON client for `/api/v1/`; a refusal becomes a `CommandFailure` with the server's
+/// message and, for config errors, one `file:line:column: field: message` line per problem.
+struct AdminClient {
+    let base: String
+    let token: String
+
+    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        try decode(T.self, from: try await send(path, method: .GET, body: nil))
+    }
+
+    func post<T: Decodable>(_ path: String, _ body: some Encodable, as type: T.Type) async throws -> T {
+        try decode(T.self, from: try await send(path, method: .POST, body: try AdminWire.encoder.encode(body)))
+    }
+
+    /// Streams a plain-text body to `write` as it arrives (`logs --follow`).
+    func stream(_ path: String, _ write: (ByteBuffer) -> Void) async throws {
+        try await withClient { client in
+            let response = try await client.execute(request(path, method: .GET, body: nil), timeout: .hours(24 * 365))
+            guard response.status == .ok else {
+                throw failure(status: response.status, body: try await response.body.collect(upTo: 1 << 20))
+            }
+            for try await chunk in response.body { write(chunk) }
+        }
+    }
+
+    private func send(_ path: String, method: HTTPMethod, body: Data?) async throws -> ByteBuffer {
+        try await withClient { client in
+            let response = try await client.execute(request(path, method: method, body: body), timeout: .seconds(120))
+            let bytes = try await response.body.collect(upTo: 64 << 20)
+            guard (200..<300).contains(response.status.code) else { throw failure(status: response.status, body: bytes) }
+            return bytes
+        }
+    }
+
+    private func request(_ path: String, method: HTTPMethod, body: Data?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "authorization", value: "Bearer \(token)")
+        request.headers.add(name: "x-gatehouse-actor", value: Self.actor)
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return request
+    }
+
+    private func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch let error as CommandFailure {
+            try? await client.shutdown()
+            throw error
+        } catch {
+            try? await client.shutdown()
+            throw CommandFailure("calling the admin API at \(base) failed: \(error)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from bytes: ByteBuffer) throws -> T {
+        do {
+            return try AdminWire.decoder.decode(T.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw CommandFailure("unexpected answer from the admin API at \(base): \(error)")
+        }
+    }
+
+    private func failure(status: HTTPResponseStatus, body: ByteBuffer) -> CommandFailure {
+        guard let error = try? AdminWire.decoder.decode(AdminWire.ErrorBody.self, from: Data(body.readableBytesView)) else {
+            return CommandFailure("the admin API answered \(status.code) \(status.reasonPhrase)")
+        }
+        // For a config error the message already lists every diagnostic, one per line.
+        return CommandFailure(error.message)
+    }
+
+    /// `user@host`, recorded in the history next to the credential that authorized the change.
+    static var actor: String {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+        return "\(user)@\(ProcessInfo.processInfo.hostName)"
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseGateway
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, yaml
+}
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List applied resources of a kind; functions with their URL, state and instances.",
+        discussion: """
+            `-o yaml` prints the documents as applied; `-o json` prints functions' live status, or other kinds'
+            stored records. Without -n, every namespace is listed.
+            """)
+
+    @Argument(help: "functions, virtualservices, authorizationpolicies, … (any kind or its short name).")
+    var kind: String
+
+    @Argument(help: "Only this resource.")
+    var name: String?
+
+    @Option(name: .shortAndLong, help: "Only this namespace.")
+    var namespace: String?
+
+    @Option(name: .shortAndLong, help: "table, json or yaml.")
+    var output: OutputFormat = .table
+
+    @OptionGroup var connection: AdminConnectionOptions
+
+    func validate() throws {
+        if ResourceKinds.resolve(kind) == nil {
+            throw ValidationError("unknown kind \"\(kind)\"; known kinds: \(ResourceKinds.known)")
+        }
+    }
+
+    func run() async throws {
+        let client = try connection.connect()
+        let resolved = ResourceKinds.resolve(kind)!
+        var query = "kind=\(resolved.kind)"
+        if let namespace { query += "&namespace=\(namespace.queryEscaped)" }
+        if let name { query += "&name=\(name.queryEscaped)" }
+
+        if resolved.kind == "Function", output != .yaml {
+            let functions = try await client.get("/api/v1/functions?\(query)", as: [AdminWire.FunctionStatus].self)
+            try requireFound(functions.isEmpty)
+            if output == .json { return try printJSON(functions) }
+            printTable(
+                ["NAMESPACE", "NAME", "URL", "STATE", "READY", "REVISION"],
+                functions.map { function in
+                    [function.namespace, function.name, function.url, function.state,
+                     "\(function.instances.count { $0.ready })/\(function.instances.count)", function.revision]
+                })
+            return
+        }
+        let resources = try await client.get("/api/v1/resources?\(query)", as: [AdminWire.Resource].self)
+        try requireFound(resources.isEmpty)
+        switch output {
+        case .yaml:
+            print(resources.map { $0.yaml.trimmingCharacters(in: .newlines).hasPrefix("---") ? $0.yaml : "---\n" + $0.yaml }
+                .joined(separator: "\n"))
+        case .json:
+            try printJSON(resources)
+        case .table:
+            printTable(
+                ["NAMESPACE", "NAME", "KIND", "GENERATION", "APPLIED", "FROM"],
+                resources.map { [$0.namespace, $0.name, $0.kind, "\($0.generation)", age($0.appliedAt), $0.origin] })
+        }
+    }
+
+    private func requireFound(_ empty: Bool) throws {
+        guard empty else { return }
+        if let name {
+            throw CommandFailure("\(kind) \(namespace ?? FunctionSpec.defaultNamespace)/\(name) not found")
+        }
+        FileHandle.standardError.write(Data("no \(kind) found\n".utf8))
+        throw ExitCode.success
+    }
+}
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = AdminWire.encoder
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Columns padded to their widest cell, kubectl-style.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        let cells = row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+        }
+        print(cells.joined())
+    }
+}
+
+/// `45s`, `12m`, `3h`, `2d`: how long ago.
+func age(_ date: Date) -> String {
+    let seconds = max(0, Int(Date().timeIntervalSince(date)))
+    switch seconds {
+    case ..<120: return "\(seconds)s ago"
+    case ..<7200: return "\(seconds / 60)m ago"
+    case ..<172_800: return "\(seconds / 3600)h ago"
+    default: return "\(seconds / 86400)d ago"
+    }
+}
+
+extension String {
+    var queryEscaped: String { addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", "_", "."])) ?? self }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Testing
+
+@Suite("The SQLite config store")
+struct SQLiteConfigStoreTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-store-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    var path: String { directory.appendingPathComponent("gatehouse.db").path }
+
+    func document(_ name: String, _ text: String, kind: String = "Function") -> ResourceDocument {
+        ResourceDocument(
+            key: ResourceKey(group: "gatehouse.dev", kind: kind, namespace: "default", name: name),
+            apiVersion: "gatehouse.dev/v1", text: text, file: "/cfg/\(name).yaml", lineOffset: 3)
+    }
+
+    func change(_ operation: ResourceChange.Operation, _ document: ResourceDocument, generation: Int) -> ResourceChange {
+        ResourceChange(
+            operation: operation, key: document.key, document: operation == .deleted ? nil : document,
+            generation: generation, origin: document.origin, diff: "+ x")
+    }
+
+    @Test("What is committed is there after reopening, in first-applied order, with its history")
+    func commitAndReopen() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let a = document("a", "a: 1"), b = document("b", "b: 1")
+        let store = try SQLiteConfigStore(path: path)
+        try store.commit([change(.created, a, generation: 1), change(.created, b, generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
+        try store.commit([change(.configured, document("a", "a: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
+
+        let reopened = try SQLiteConfigStore(path: path)
+        let resources = try reopened.resources()
+        #expect(resources.map(\.document.key.name) == ["a", "b"])
+        #expect(resources[0].document.text == "a: 2")
+        #expect(resources[0].document.origin == "/cfg/a.yaml:4")
+        #expect(resources[0].generation == 2)
+        #expect(resources[0].appliedBy == "bob")
+
+        let history = try reopened.history(HistoryFilter(), limit: 10)
+        #expect(history.map(\.operation) == [.configured, .created, .created])
+        #expect(history.map(\.batch) == [2, 1, 1])
+        #expect(try reopened.history(HistoryFilter(kind: "function", name: "b"), limit: 10).map(\.name) == ["b"])
+        #expect(try reopened.history(HistoryFilter(), limit: 1).count == 1)
+    }
+
+    @Test("A deletion removes the resource and is kept in the history")
+    func delete() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteConfigStore(path: path)
+        let a = document("a", "a: 1")
+        try store.commit([change(.created, a, generation: 1)], actor: "alice", at: Date())
+        try store.commit([change(.deleted, a, generation: 1)], actor: "alice", at: Date())
+        #expect(try store.resources().isEmpty)
+        #expect(try store.history(HistoryFilter(name: "a"), limit: 10).map(\.operation) == [.deleted, .created])
+    }
+
+    @Test("A file that is not a database is refused by name, and left as it was")
+    func corrupt() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let garbage = Data(String(repeating: "garbage!", count: 1024).utf8)
+        try garbage.write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try SQLiteConfigStore(path: path)
+            Issue.record("expected a corrupt-database error")
+        } catch {
+            #expect(error.reason == .corrupt)
+            #expect(error.description.contains(path) && error.description.contains("nothing was changed"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == garbage)
+    }
+}
+
+@Suite("Line diffs for the history")
+struct TextDiffTests {
+    @Test("Changed lines are marked, with one line of context")
+    func changed() {
+        let diff = TextDiff.lines(from: "a\nb\nc\nd\ne\n", to: "a\nb\nC\nd\ne\n")
+        #expect(diff == "  b\n- c\n+ C\n  d")
+    }
+
+    @Test("A new document is all additions; a deletion all removals")
+    func wholeDocuments() {
+        #expect(TextDiff.lines(from: "", to: "x\ny\n") == "+ x\n+ y")
+        #expect(TextDiff.lines(from: "x\ny", to: "") == "- x\n- y")
+    }
+}
