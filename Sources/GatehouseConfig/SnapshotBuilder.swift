@@ -51,7 +51,8 @@ struct SnapshotBuilder {
         let key = ResourceKey(
             group: ResourceKey.group(ofAPIVersion: envelope.apiVersion), kind: envelope.kind,
             namespace: envelope.namespace, name: envelope.name)
-        if let first = documentLocations[key] {
+        // A second Mesh is reported by `addMesh`, whatever its name.
+        if let first = documentLocations[key], envelope.kind != "Mesh" {
             if let nameValue = envelope.nameValue {
                 nameValue.report(
                     "duplicate \(envelope.kind) \(key.namespace)/\(key.name); first defined at \(first.gatehousePrefix)",

@@ -144,13 +144,16 @@ struct IstioMetricsTests {
         #expect(exposition.value("gatehouse_function_inflight_requests", Self.helloLabels) == 7)
     }
 
-    @Test("Lifecycle events for a function Gatehouse was not configured with are ignored")
-    func unknownFunction() {
-        let stranger = FunctionSpec(name: "stranger", process: .init(command: ["true"]))
-        telemetry.lifecycleObserver.observer(for: stranger).coldStartCompleted(duration: .seconds(1))
-        telemetry.lifecycleObserver.observer(for: stranger).poolChanged(instances: 1, queueDepth: 1, inflight: 1)
+    @Test("A function applied after start gets its own series, labelled with its current revision")
+    func appliedLater() {
+        var later = FunctionSpec(name: "later", process: .init(command: ["true"]))
+        later.generation = 3
+        telemetry.lifecycleObserver.observer(for: later).coldStartCompleted(duration: .seconds(1))
+        telemetry.lifecycleObserver.observer(for: later).poolChanged(instances: 1, queueDepth: 0, inflight: 1)
         let exposition = Exposition(telemetry.exposition())
-        #expect(exposition.samples.allSatisfy { $0.label("function") != "stranger" })
+        let labels = ["function": "later", "namespace": "default", "revision": "later-00003"]
+        #expect(exposition.value("gatehouse_function_cold_starts_total", labels) == 1)
+        #expect(exposition.value("gatehouse_function_inflight_requests", labels) == 1)
     }
 
     static let promtool: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "")

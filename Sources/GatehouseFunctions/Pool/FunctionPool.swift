@@ -27,6 +27,7 @@ public final class FunctionPool: Sendable {
         var nextWaiterID = 1
         var startedAt: [Int: ContinuousClock.Instant] = [:]
         var lastColdStart: PoolStatus.ColdStart?
+        var lastStartFailure: String?
     }
 
     init(
@@ -157,6 +158,23 @@ public final class FunctionPool: Sendable {
 
     var isDrained: Bool { state.withLockedValue { $0.machine.isDrained } }
 
+    /// Starts instances until `count` run, and keeps them (see `InstancePoolStateMachine.setMinimumInstances`).
+    func warm(to count: Int) {
+        apply { state in state.machine.setMinimumInstances(count, now: .now) }
+    }
+
+    /// Back to the spec's own `minInstances`; extra instances stop when idle, as usual.
+    func settle() {
+        apply { state in state.machine.setMinimumInstances(spec.scaling.minInstances, now: .now) }
+    }
+
+    /// Instances ready, and whether a start has failed since one last became ready (with why).
+    var warmth: (ready: Int, failure: String?) {
+        state.withLockedValue { state in
+            (state.machine.readyCount, state.machine.startFailures > 0 ? state.lastStartFailure ?? "it failed to start" : nil)
+        }
+    }
+
     /// What `describe` shows: each instance, and the last cold start.
     public var status: PoolStatus {
         state.withLockedValue { state in
@@ -242,6 +260,8 @@ public final class FunctionPool: Sendable {
 
     private func logStartFailure(_ instance: FunctionInstance, reason: String) {
         let stderr = instance.stderrTail.withLockedValue { $0 }
+        let last = stderr.last.map { "; last stderr line: \($0)" } ?? ""
+        state.withLockedValue { $0.lastStartFailure = reason + last }
         logger.error(
             "function failed to start: \(reason)",
             metadata: ["instance": "\(instance.id)", "stderr": "\(stderr.suffix(5).joined(separator: " | "))"])

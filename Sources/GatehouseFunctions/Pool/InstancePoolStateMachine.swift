@@ -197,6 +197,16 @@ public struct InstancePoolStateMachine: Sendable {
         return (timedOut, actions)
     }
 
+    /// Keeps at least `count` instances running from now on (starting them at once); used to warm a
+    /// new spec's pool before traffic moves to it, and to set the floor back afterwards.
+    public mutating func setMinimumInstances(_ count: Int, now: Instant) -> [Action] {
+        configuration.minInstances = min(max(0, count), configuration.maxInstances)
+        return ensureMinimum(now: now)
+    }
+
+    /// Starts that failed since the last instance became ready.
+    public var startFailures: Int { consecutiveStartFailures }
+
     /// The function's spec was replaced or deleted: requests already admitted are still served
     /// (an instance is started for them if need be), but each instance stops as soon as it is idle.
     public mutating func retire(now: Instant) -> [Action] {

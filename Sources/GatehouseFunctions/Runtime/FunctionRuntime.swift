@@ -9,9 +9,10 @@ import ServiceLifecycle
 /// ⑥ Runs the functions: one pool per function, one supervised process per instance.
 ///
 /// A `Service`: every instance's supervisor is a child task of `run()`, so nothing outlives it.
-/// `reconcile` moves it to a new set of functions while it serves: an unchanged function keeps its
-/// pool and warm instances; a changed one gets a new pool, and the old one is retired — it finishes
-/// the requests it admitted and stops each instance once idle. On shutdown, waiting requests are
+/// `prepare` → `warmUp` → `commit` moves it to a new set of functions while it serves: an unchanged
+/// function keeps its pool and warm instances; a changed one gets a new pool, warmed to as many ready
+/// instances as the old one had, and the old one is retired — it finishes the requests it admitted
+/// and stops each instance once idle. On shutdown, waiting requests are
 /// refused and every instance gets SIGTERM, then SIGKILL after `stopGrace`.
 public final class FunctionRuntime: Service, Sendable {
     public struct Configuration: Sendable {
@@ -29,6 +30,8 @@ public final class FunctionRuntime: Service, Sendable {
     private struct State {
         var active: [FunctionKey: FunctionPool] = [:]
         var retiring: [FunctionPool] = []
+        /// Pools of a transition not yet committed (warming up).
+        var preparing: [FunctionPool] = []
         var outputs: [FunctionKey: OutputLog] = [:]
         var isShutDown = false
     }
@@ -56,40 +59,99 @@ public final class FunctionRuntime: Service, Sendable {
         self.supervisor = ProcessSupervisor(records: records, probeLoop: eventLoops[0], logger: logger)
     }
 
-    /// Makes `functions` the running set and returns its pools, keyed by function. Pools of
-    /// functions that changed or disappeared are retired, never cut off.
-    @discardableResult
-    public func reconcile(_ functions: [FunctionSpec]) -> [FunctionKey: FunctionPool] {
-        var started: [FunctionPool] = []
-        var retired: [FunctionPool] = []
-        let pools: [FunctionKey: FunctionPool] = state.withLockedValue { state in
-            var next: [FunctionKey: FunctionPool] = [:]
+    /// A move to a new set of functions: pools made, warm-up planned, not serving yet.
+    public struct Transition: Sendable {
+        /// The pools that serve once the transition is committed, by function.
+        public let pools: [FunctionKey: FunctionPool]
+        let created: [FunctionPool]
+        /// New pools of changed functions, and how many instances to have ready before the swap:
+        /// as many as the old spec had ready, so the change costs callers no cold start.
+        let warming: [(pool: FunctionPool, count: Int)]
+    }
+
+    /// Plans the move to `functions`: an unchanged function keeps its pool, others get a new one.
+    public func prepare(_ functions: [FunctionSpec]) -> Transition {
+        state.withLockedValue { state in
+            var pools: [FunctionKey: FunctionPool] = [:]
+            var created: [FunctionPool] = []
+            var warming: [(pool: FunctionPool, count: Int)] = []
             for spec in functions {
-                if let current = state.active[spec.key], current.spec.runsLike(spec) {
-                    next[spec.key] = current
+                let current = state.active[spec.key]
+                if let current, current.spec.runsLike(spec) {
+                    pools[spec.key] = current
                     continue
                 }
                 let pool = FunctionPool(
                     spec: spec, launcher: launcher, observer: observer, eventLoops: eventLoops,
                     stopGrace: configuration.stopGrace, logger: logger)
-                next[spec.key] = pool
-                started.append(pool)
+                pools[spec.key] = pool
+                created.append(pool)
+                if let ready = current?.warmth.ready, ready > 0 { warming.append((pool, ready)) }
                 if state.outputs[spec.key] == nil { state.outputs[spec.key] = OutputLog() }
             }
-            for (key, pool) in state.active where next[key] !== pool {
+            state.preparing += created
+            return Transition(pools: pools, created: created, warming: warming)
+        }
+    }
+
+    /// Starts the warm-up instances and waits until they are ready (each within its function's
+    /// `startupTimeout`). Returns, per function that could not warm up, why.
+    public func warmUp(_ transition: Transition) async -> [(key: FunctionKey, reason: String)] {
+        for (pool, count) in transition.warming { pool.warm(to: count) }
+        let start = ContinuousClock.now
+        var waiting = transition.warming
+        var failures: [(key: FunctionKey, reason: String)] = []
+        while !waiting.isEmpty {
+            waiting.removeAll { pool, count in
+                let warmth = pool.warmth
+                if let failure = warmth.failure {
+                    failures.append((pool.spec.key, failure))
+                    return true
+                }
+                if ContinuousClock.now - start > pool.spec.startupTimeout {
+                    failures.append((pool.spec.key, "no instance was ready within \(pool.spec.startupTimeout.gatehouseDescription)"))
+                    return true
+                }
+                return warmth.ready >= count
+            }
+            if !waiting.isEmpty { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        return failures
+    }
+
+    /// Makes the transition's pools the serving set. Pools of functions that changed or disappeared
+    /// are retired, never cut off.
+    @discardableResult
+    public func commit(_ transition: Transition) -> [FunctionKey: FunctionPool] {
+        let retired: [FunctionPool] = state.withLockedValue { state in
+            let created = Set(transition.created.map(ObjectIdentifier.init))
+            state.preparing.removeAll { created.contains(ObjectIdentifier($0)) }
+            var retired: [FunctionPool] = []
+            for (key, pool) in state.active where transition.pools[key] !== pool {
                 retired.append(pool)
-                if next[key] == nil { state.outputs[key] = nil }
+                if transition.pools[key] == nil { state.outputs[key] = nil }
             }
             state.retiring += retired
-            state.active = next
-            return next
+            state.active = transition.pools
+            return retired
         }
         for pool in retired {
             logger.info("retiring instances of the previous spec", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
             pool.retire()
         }
-        for pool in started { pool.tick() }  // start minInstances at once
-        return pools
+        for (pool, _) in transition.warming { pool.settle() }
+        for pool in transition.created { pool.tick() }  // start minInstances at once
+        return transition.pools
+    }
+
+    /// Drops a transition that will not be committed: its warm-up instances are stopped.
+    public func abandon(_ transition: Transition) {
+        state.withLockedValue { state in
+            let created = Set(transition.created.map(ObjectIdentifier.init))
+            state.preparing.removeAll { created.contains(ObjectIdentifier($0)) }
+            for pool in transition.created where state.active[pool.spec.key] == nil { state.outputs[pool.spec.key] = nil }
+        }
+        for pool in transition.created { pool.shutdown() }
     }
 
     /// The pool now serving `key`, if the function exists.
@@ -114,7 +176,7 @@ public final class FunctionRuntime: Service, Sendable {
                 let pools = state.withLockedValue { state in
                     state.isShutDown = true
                     for output in state.outputs.values { output.finishFollowers() }
-                    return Array(state.active.values) + state.retiring
+                    return Array(state.active.values) + state.retiring + state.preparing
                 }
                 for pool in pools { pool.shutdown() }
                 launcher.continuation.finish()
@@ -130,7 +192,7 @@ public final class FunctionRuntime: Service, Sendable {
     }
 
     private func allPools() -> [FunctionPool] {
-        state.withLockedValue { Array($0.active.values) + $0.retiring }
+        state.withLockedValue { Array($0.active.values) + $0.retiring + $0.preparing }
     }
 
     private func forgetDrainedPools() {

@@ -242,6 +242,7 @@ struct AdminAPI: Sendable {
         case .empty(let message): return Self.error(.badRequest, code: "empty", message)
         case .tooLarge(let message): return Self.error(.contentTooLarge, code: "too_large", message)
         case .notFound: return Self.error(.notFound, code: "not_found", error.description)
+        case .notReady: return Self.error(.badRequest, code: "function_not_ready", error.description)
         case .store: return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
         }
     }

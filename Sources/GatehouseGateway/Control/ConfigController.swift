@@ -21,6 +21,8 @@ actor ConfigController {
     private let logger: Logger
     /// Applied resources in the order they were first applied.
     private var resources: [StoredResource] = []
+    private var changing = false
+    private var waitingChanges: [CheckedContinuation<Void, Never>] = []
 
     init(store: any ConfigStore, runtime: FunctionRuntime, live: LiveConfig, logger: Logger) {
         self.store = store
@@ -33,7 +35,7 @@ actor ConfigController {
     var stored: [StoredResource] { resources }
 
     /// At start: serve what the store holds, then apply `files` (the `-f` paths) on top.
-    func bootstrap(files: [String], actor: String) throws(ControlError) -> ChangeSummary? {
+    func bootstrap(files: [String], actor: String) async throws(ControlError) -> ChangeSummary? {
         let kept: [StoredResource]
         do { kept = try store.resources() } catch { throw .store(error) }
         let snapshot: ConfigSnapshot
@@ -46,15 +48,37 @@ actor ConfigController {
         resources = kept
         install(snapshot)
         guard !files.isEmpty else { return nil }
-        return try apply(sources: try Self.read(files), actor: actor, dryRun: false)
+        return try await apply(sources: try Self.read(files), actor: actor, dryRun: false)
     }
 
     /// `SIGHUP`: read the `-f` paths again and apply them.
-    func reload(files: [String], actor: String) throws(ControlError) -> ChangeSummary {
-        try apply(sources: try Self.read(files), actor: actor, dryRun: false)
+    func reload(files: [String], actor: String) async throws(ControlError) -> ChangeSummary {
+        try await apply(sources: try Self.read(files), actor: actor, dryRun: false)
     }
 
-    func apply(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) throws(ControlError) -> ChangeSummary {
+    func apply(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) async throws(ControlError) -> ChangeSummary {
+        try await oneAtATime { () async throws(ControlError) in try await applyNow(sources: sources, actor: actor, dryRun: dryRun) }
+    }
+
+    func delete(_ keys: [ResourceKey], actor: String) async throws(ControlError) -> ChangeSummary {
+        try await oneAtATime { () async throws(ControlError) in try await deleteNow(keys, actor: actor) }
+    }
+
+    // MARK: Steps
+
+    /// Runs changes one after another. An actor alone does not: a change awaits its warm-up, and
+    /// another change could start in between.
+    private func oneAtATime<T>(_ change: () async throws(ControlError) -> T) async throws(ControlError) -> T {
+        while changing { await withCheckedContinuation { waitingChanges.append($0) } }
+        changing = true
+        defer {
+            changing = false
+            if !waitingChanges.isEmpty { waitingChanges.removeFirst().resume() }
+        }
+        return try await change()
+    }
+
+    private func applyNow(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) async throws(ControlError) -> ChangeSummary {
         let incoming: ConfigSnapshot
         do { incoming = try ConfigLoader.load(sources: sources) } catch { throw .invalid(error) }
         guard incoming.documents.count <= Self.maxDocumentsPerApply else {
@@ -95,11 +119,11 @@ actor ConfigController {
         }
         let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
         guard !dryRun, !changes.isEmpty else { return summary }
-        try commit(changes, resulting: next, snapshot: whole, actor: actor)
+        try await commit(changes, resulting: next, snapshot: whole, actor: actor)
         return summary
     }
 
-    func delete(_ keys: [ResourceKey], actor: String) throws(ControlError) -> ChangeSummary {
+    private func deleteNow(_ keys: [ResourceKey], actor: String) async throws(ControlError) -> ChangeSummary {
         let missing = keys.filter { key in !resources.contains { $0.document.key == key } }
         guard missing.isEmpty else { throw .notFound(missing) }
         let next = resources.filter { resource in !keys.contains(resource.document.key) }
@@ -110,12 +134,10 @@ actor ConfigController {
                 operation: .deleted, key: resource.document.key, document: nil, generation: resource.generation,
                 origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
         }
-        try commit(changes, resulting: next, snapshot: whole, actor: actor)
+        try await commit(changes, resulting: next, snapshot: whole, actor: actor)
         return ChangeSummary(
             items: changes.map { .init(key: $0.key, result: "deleted", generation: $0.generation) }, notices: [], dryRun: false)
     }
-
-    // MARK: Steps
 
     /// A Function's generation moves only when what its instances run changes; other kinds' with their text.
     private func nextGeneration(previous: StoredResource?, document: ResourceDocument, incoming: ConfigSnapshot) throws(ControlError) -> Int {
@@ -140,18 +162,29 @@ actor ConfigController {
         return whole
     }
 
-    private func commit(_ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String) throws(ControlError) {
-        do { try store.commit(changes, actor: actor, at: Date()) } catch { throw .store(error) }
+    /// Warm up, make durable, swap — in that order, so a failure at any step changes nothing.
+    private func commit(_ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String) async throws(ControlError) {
+        let transition = runtime.prepare(snapshot.functions)
+        let failures = await runtime.warmUp(transition)
+        guard failures.isEmpty else {
+            runtime.abandon(transition)
+            throw .notReady(failures.map { "\($0.key): \($0.reason)" })
+        }
+        do {
+            try store.commit(changes, actor: actor, at: Date())
+        } catch {
+            runtime.abandon(transition)
+            throw .store(error)
+        }
         resources = next
-        install(snapshot)
+        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(transition)))
         logger.notice(
             "configuration changed",
             metadata: ["actor": "\(actor)", "changes": "\(changes.map { "\($0.operation.rawValue) \($0.key)" }.joined(separator: ", "))"])
     }
 
     private func install(_ snapshot: ConfigSnapshot) {
-        let pools = runtime.reconcile(snapshot.functions)
-        live.install(ActiveConfig(snapshot: snapshot, pools: pools))
+        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions))))
     }
 
     private static func read(_ paths: [String]) throws(ControlError) -> [(file: String, yaml: String)] {
@@ -179,6 +212,7 @@ enum ControlError: Error, CustomStringConvertible {
     case empty(String)
     case tooLarge(String)
     case notFound([ResourceKey])
+    case notReady([String])
     case store(StoreError)
 
     var description: String {
@@ -187,6 +221,8 @@ enum ControlError: Error, CustomStringConvertible {
         case .invalidStored(let error): "the stored configuration does not load:\n\(error.description)"
         case .empty(let message), .tooLarge(let message): message
         case .notFound(let keys): "not found: \(keys.map(\.description).joined(separator: ", ")); nothing was changed"
+        case .notReady(let reasons):
+            "the new spec did not become ready, so the running one was kept and nothing was changed: \(reasons.joined(separator: "; "))"
         case .store(let error): error.description
         }
     }

@@ -72,7 +72,7 @@ struct ApplyTests {
         }
     }
 
-    @Test("A function changed under load serves the new spec after the swap; its old instance drains, not killed")
+    @Test("A function changed under load is warmed before the swap, serves the new spec after it; its old instance drains, not killed")
     func changeUnderLoad() async throws {
         try await withGatehouse(fixtureFunction(name: "fn", env: [("FIXTURE_CUSTOM", "v1")])) { gatehouse in
             let first = try await gatehouse.request("fn")
@@ -85,6 +85,8 @@ struct ApplyTests {
             #expect(applied.stdout.contains("function default/fn configured"), "\(applied.stderr)")
 
             let after = try await gatehouse.request("fn")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(after.headers.first(name: "x-request-id")))
+            #expect(line["cold_start"] as? Bool == false, "the new spec's instance was ready before traffic moved")
             #expect(after.env("FIXTURE_CUSTOM") == "v2")
             #expect(after.env("K_REVISION") == "fn-00002")
             #expect(after.pid != oldPid)
@@ -93,6 +95,25 @@ struct ApplyTests {
             #expect(finished.pid == oldPid)
             _ = try await eventually("the old instance to be stopped once idle") { processIsAlive(oldPid) ? nil : true }
             #expect(try await gatehouse.request("fn").env("FIXTURE_CUSTOM") == "v2")
+        }
+    }
+
+    @Test("A change whose new instances fail to start is refused; the old spec keeps serving")
+    func brokenChangeRefused() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn", env: [("FIXTURE_CUSTOM", "v1")])) { gatehouse in
+            let pid = try #require(try await gatehouse.request("fn").pid)
+            let history = try await gatehouse.apiList("/api/v1/history").count
+            let broken = try await gatehouse.applyThroughAPI(
+                file: "broken.yaml", fixtureFunction(name: "fn", env: [("FIXTURE_CUSTOM", "v2"), ("FIXTURE_FAIL_START", "1")]))
+            #expect(broken.status == 400)
+            #expect(broken.errorCode == "function_not_ready")
+            let message = broken.json["message"] as? String ?? ""
+            #expect(message.contains("default/fn") && message.contains("refusing to start"), "\(message)")
+            let after = try await gatehouse.request("fn")
+            #expect(after.pid == pid)
+            #expect(after.env("FIXTURE_CUSTOM") == "v1")
+            #expect(try await gatehouse.apiList("/api/v1/history").count == history)
+            #expect(try await gatehouse.apiList("/api/v1/functions").first?["revision"] as? String == "fn-00001")
         }
     }
 
