@@ -176,7 +176,11 @@ public final class RunningGatehouse: @unchecked Sendable {
         try await Self.runCLI(arguments, environment: ["GATEHOUSE_STATE_DIR": stateDirectory.path])
     }
 
-    public static func runCLI(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs the `gatehouse` binary to completion (terminating it after `timeout`) and returns its
+    /// exit status and output.
+    public static func runCLI(
+        _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
@@ -190,7 +194,10 @@ public final class RunningGatehouse: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        _ = try await eventually("gatehouse \(arguments.first ?? "") to exit", timeout: .seconds(60)) { process.isRunning ? nil : true }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
         return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import GatehouseTesting
 import Testing
 
@@ -75,31 +74,7 @@ struct LifecycleTests {
     }
 }
 
-/// Runs the `gatehouse` binary to completion (for commands that exit by themselves), waiting on
-/// NIO's thread pool so that Swift's cooperative threads stay free for other tests.
+/// Runs the `gatehouse` binary to completion (for commands that exit by themselves).
 func runGatehouse(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
-    try await NIOThreadPool.singleton.runIfActive { try runGatehouseBlocking(arguments, timeout: timeout) }
-}
-
-private func runGatehouseBlocking(_ arguments: [String], timeout: Duration) throws -> (status: Int32, stdout: String, stderr: String) {
-    let directory = try RunningGatehouse.makeTemporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-    let process = Process()
-    process.executableURL = GatehouseBinary.url
-    process.arguments = arguments
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    process.standardError = try FileHandle(forWritingTo: err)
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
-    if process.isRunning { process.terminate() }
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-        (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-    )
+    try await RunningGatehouse.runCLI(arguments, timeout: timeout)
 }
