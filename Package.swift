@@ -46,6 +46,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // ③ AuthorizationPolicy with Istio's semantics; decisions that say why.
+        .target(name: "GatehouseAuthorization", dependencies: ["GatehouseCore"]),
         // ④ Host → function.
         .target(name: "GatehouseRouting", dependencies: ["GatehouseCore"]),
         // ⑥ Activator, instance pools, the process runtime and the forwarding connection pool.
@@ -72,7 +74,7 @@ let package = Package(
         // The one place that orders the stages, maps errors to HTTP, and runs the services.
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
-            "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore",
+            "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,7 +88,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
-            "GatehouseStore", .product(name: "Yams", package: "Yams"),
+            "GatehouseStore", "GatehouseAuthorization", .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,6 +108,7 @@ let package = Package(
         .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore", "GatehouseCore"]),
+        .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
             "GatehouseFunctions", "GatehouseCore",

@@ -7,6 +7,8 @@ public struct ConfigSnapshot: Sendable {
     /// Sorted by namespace, then name, so output and iteration are stable.
     public var functions: [FunctionSpec]
     public var istioResources: [IstioResource]
+    /// Enforced on the request path (`GatehouseAuthorization`).
+    public var authorizationPolicies: [AuthorizationPolicySpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -16,10 +18,12 @@ public struct ConfigSnapshot: Sendable {
         mesh: MeshSpec = MeshSpec(),
         functions: [FunctionSpec] = [],
         istioResources: [IstioResource] = [],
+        authorizationPolicies: [AuthorizationPolicySpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
         self.documents = documents
+        self.authorizationPolicies = authorizationPolicies
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

@@ -23,6 +23,8 @@ struct DocumentEnvelope {
     var nameValue: YAMLValue?
     var namespace: String
     var labels: [String: String]
+    /// `metadata.annotations` (string values only; others are ignored).
+    var annotations: [String: String]
     /// Where the document starts; becomes `source` on the decoded resource.
     var location: SourceLocation
     var root: YAMLMappingReader
@@ -62,7 +64,7 @@ struct DocumentEnvelope {
         let namespace = namespaceValue?.string() ?? FunctionSpec.defaultNamespace
         // An ignored kind's labels are its own business; only ours must be string to string.
         let labels = family == .unsupported ? [:] : metadata?.field("labels")?.stringMap() ?? [:]
-        _ = metadata?.field("annotations")
+        let annotations = family == .unsupported ? [:] : metadata?.field("annotations")?.stringMap() ?? [:]
         metadata?.ignore(ignoredMetadataKeys)
 
         if family != .unsupported, let namespaceValue, let problem = NameRules.dns1123LabelProblem(namespace) {
@@ -72,7 +74,7 @@ struct DocumentEnvelope {
 
         return DocumentEnvelope(
             apiVersion: apiVersion, kind: kind, family: family, name: name, nameValue: nameValue, namespace: namespace,
-            labels: labels, location: root.location, root: root)
+            labels: labels, annotations: annotations, location: root.location, root: root)
     }
 
     /// `KIND NAMESPACE/NAME`, how notices and duplicates name a resource.

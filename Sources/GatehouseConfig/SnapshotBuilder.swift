@@ -7,6 +7,7 @@ struct SnapshotBuilder {
     private var mesh: MeshSpec?
     private var functions: [FunctionSpec] = []
     private var istioResources: [IstioResource] = []
+    private var authorizationPolicies: [AuthorizationPolicySpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -22,6 +23,11 @@ struct SnapshotBuilder {
             addFunction(FunctionDecoder.decode(envelope), envelope: envelope)
         case .gatehouse:
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
+        case .istio where envelope.kind == "AuthorizationPolicy":
+            authorizationPolicies.append(AuthorizationPolicyDecoder.decode(envelope))
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
         case .istio:
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
@@ -42,6 +48,7 @@ struct SnapshotBuilder {
             mesh: mesh ?? MeshSpec(),
             functions: functions.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) },
             istioResources: istioResources,
+            authorizationPolicies: authorizationPolicies,
             notices: notices,
             documents: documents)
     }

@@ -32,6 +32,8 @@ struct ErrorResponses: ErrorRenderer {
         case .upstreamReset: return (.badGateway, .upstreamConnectionTermination, "The function closed the connection before it responded.")
         case .upstreamTimeout: return (.gatewayTimeout, .upstreamRequestTimeout, "The function did not respond in time.")
         case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
+        case .deniedByPolicy: return (.forbidden, [], "Access denied by an authorization policy.")
+        case .notAllowedByPolicy: return (.forbidden, [], "No authorization policy allows this request.")
         default: return (.internalServerError, [], "Gatehouse could not handle the request.")
         }
     }

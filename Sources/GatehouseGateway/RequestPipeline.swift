@@ -1,3 +1,4 @@
+import GatehouseAuthorization
 import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
@@ -8,10 +9,11 @@ import GatehouseTelemetry
 /// The request path, declared once. Every request that passes the listener's limits goes
 /// through these steps in this order; the first stage to refuse it ends it.
 ///
-///     listener ─► route ─► invoke ─► respond      (telemetry writes the record at the end)
+///     listener ─► route ─► authorize ─► invoke ─► respond      (telemetry writes the record at the end)
 ///
-/// Authentication, authorization and protection (rate limits, breakers) take their places
-/// before `route` and `invoke` as they arrive; each is one `RequestStage`.
+/// Authorization follows routing because a policy applies to the function a request reaches
+/// (in Istio, the destination's sidecar enforces it). Authentication and protection (rate limits,
+/// breakers) take their places as they arrive; each is one `RequestStage`.
 struct RequestPipeline: ExchangeProcessor {
     let live: LiveConfig
 
@@ -19,8 +21,16 @@ struct RequestPipeline: ExchangeProcessor {
     static func stages(for snapshot: ConfigSnapshot) -> [any RequestStage] {
         [
             // ④ Which function the Host header names; none → 404 NR.
-            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain))
+            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain)),
+            // ③ The AuthorizationPolicies that apply to that function; denied → 403.
+            AuthorizeRequest(engine: authorization(for: snapshot), functions: snapshot.functions),
         ]
+    }
+
+    static func authorization(for snapshot: ConfigSnapshot) -> AuthorizationEngine {
+        AuthorizationEngine(
+            policies: snapshot.authorizationPolicies, functions: snapshot.functions,
+            rootNamespace: snapshot.mesh.rootNamespace)
     }
 
     func begin(_ exchange: ClientExchange) {

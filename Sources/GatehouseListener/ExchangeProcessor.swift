@@ -46,4 +46,8 @@ public protocol ExchangeDelegate: AnyObject {
 
 extension HTTPHeaders: RequestHeaders {
     public func first(_ name: String) -> String? { first(name: name) }
+    public func joined(_ name: String) -> String? {
+        let values = self[name]
+        return values.isEmpty ? nil : values.joined(separator: ",")
+    }
 }

@@ -34,6 +34,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var pausedForExchange = false
     private var drainScheduled = false
     private var downstreamAddress: String?
+    private var localAddress: SocketAddress?
     /// When the connection last completed a part of a request or a response (monotonic).
     private var lastActivity = NIODeadline.now()
     private(set) var isDraining = false
@@ -53,6 +54,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     func handlerAdded(context: ChannelHandlerContext) {
         downstreamAddress = context.channel.remoteAddress?.ipAddress
+        localAddress = context.channel.localAddress
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -71,7 +73,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             requestOpen = true
             let exchange = ClientExchange(
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
-                downstreamAddress: downstreamAddress)
+                downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
             if let violation = checkLimits(head) {
                 exchange.fail(violation)
@@ -153,7 +155,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         }
         let exchange = ClientExchange(
             head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), connection: self, context: context,
-            loopIndex: loopIndex, limits: limits, downstreamAddress: downstreamAddress)
+            loopIndex: loopIndex, limits: limits, downstreamAddress: downstreamAddress, localAddress: localAddress)
         self.exchange = exchange
         queued.removeAll()
         exchange.fail(failure)

@@ -26,7 +26,11 @@ enum AccessLogLine {
         key("response_flags", &out)
         appendJSON(record.responseFlags.description, to: &out)
         key("response_code_details", &out)
-        appendJSON(record.failure.map { $0.code.name } ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
+        if let decision = record.decision, decision.outcome == .deny {
+            appendJSON(decision.responseCodeDetails, to: &out)
+        } else {
+            appendJSON(record.failure.map { $0.code.name } ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
+        }
         key("bytes_received", &out)
         appendInteger(record.bytesReceived, to: &out)
         key("bytes_sent", &out)
@@ -59,6 +63,24 @@ enum AccessLogLine {
         appendOptionalJSON(record.destination?.revision, to: &out)
         key("cold_start", &out)
         out.append(contentsOf: (record.coldStart ? "true" : "false").utf8)
+        if let decision = record.decision {
+            key("authz_decision", &out)
+            appendJSON(decision.outcome.rawValue, to: &out)
+            key("authz_policy", &out)
+            appendOptionalJSON(decision.policy, to: &out)
+            key("authz_rule", &out)
+            if let rule = decision.rule { appendInteger(rule, to: &out) } else { null(&out) }
+            key("authz_reason", &out)
+            appendJSON(decision.reason, to: &out)
+            if !decision.audited.isEmpty {
+                key("authz_audit", &out)
+                appendJSON(decision.audited.joined(separator: ","), to: &out)
+            }
+            if !decision.dryRun.isEmpty {
+                key("authz_dry_run", &out)
+                appendJSON(decision.dryRun.joined(separator: "; "), to: &out)
+            }
+        }
         if let failure = record.failure {
             key("error_detail", &out)
             appendJSON(failure.detail, to: &out)

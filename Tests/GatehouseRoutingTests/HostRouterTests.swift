@@ -55,4 +55,5 @@ struct HostRouterTests {
 
 struct NoHeaders: RequestHeaders {
     func first(_ name: String) -> String? { nil }
+    func joined(_ name: String) -> String? { nil }
 }

@@ -18,6 +18,10 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let upstreamReset = Code("upstream_reset")
         public static let upstreamTimeout = Code("upstream_timeout")
         public static let shuttingDown = Code("shutting_down")
+        /// A DENY policy matched.
+        public static let deniedByPolicy = Code("denied_by_policy")
+        /// ALLOW policies apply to the function and none matched.
+        public static let notAllowedByPolicy = Code("not_allowed_by_policy")
     }
 
     public var code: Code

@@ -18,9 +18,16 @@ public struct RequestRecord: Sendable {
     /// The `X-Forwarded-For` value sent on to the function.
     public var forwardedFor: String?
     public var downstreamAddress: String?
+    /// The listener's address and port the request arrived on.
+    public var destinationAddress: String?
+    public var destinationPort = 0
 
     /// Where the request is going, once routing has decided.
     public var destination: FunctionDestination?
+    /// Authorization's decision, when any policy applied to the destination.
+    public var decision: AccessDecision?
+    /// The path sent to the function when it differs from the caller's (normalized, as Istio does).
+    public var upstreamPath: String?
     /// `127.0.0.1:PORT` of the instance that served it.
     public var upstreamHost: String?
     public var upstreamStart: ContinuousClock.Instant?

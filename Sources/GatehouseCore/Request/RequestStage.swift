@@ -17,4 +17,6 @@ public enum StageVerdict: Sendable {
 public protocol RequestHeaders {
     /// The first value of the header, matched case-insensitively.
     func first(_ name: String) -> String?
+    /// Every value of the header joined with `,`, as Envoy presents repeated headers; nil when absent.
+    func joined(_ name: String) -> String?
 }

@@ -121,7 +121,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         connection.handler.delegate = self
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-            forwardedFor: &client.record.forwardedFor)
+            forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

@@ -9,8 +9,10 @@ enum ForwardedHeaders {
 
     /// The request as the function receives it: hop-by-hop headers removed (and any named in
     /// `Connection`), `Forwarded` and `X-Forwarded-*` added, `X-Request-Id` set.
+    /// `path`, when given, replaces the request target (the normalized path authorization checked).
     static func upstreamRequest(
-        _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?
+        _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
+        path: String? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
@@ -31,7 +33,7 @@ enum ForwardedHeaders {
             headers.add(name: "forwarded", value: element)
         }
         headers.replaceOrAdd(name: "x-request-id", value: requestId)
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: path ?? head.uri, headers: headers)
     }
 
     /// The function's response as the client receives it.

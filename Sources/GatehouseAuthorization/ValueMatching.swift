@@ -1,0 +1,49 @@
+import GatehouseCore
+
+/// Istio's string matching: `*` is "present and not empty", `abc*` a prefix, `*abc` a suffix,
+/// anything else exact.
+enum StringMatch {
+    static func matches(_ pattern: String, _ value: String, caseInsensitive: Bool = false) -> Bool {
+        let (pattern, value) = caseInsensitive ? (pattern.lowercased(), value.lowercased()) : (pattern, value)
+        if pattern == "*" { return !value.isEmpty }
+        if pattern.hasSuffix("*") { return value.hasPrefix(pattern.dropLast()) }
+        if pattern.hasPrefix("*") { return value.hasSuffix(pattern.dropFirst()) }
+        return pattern == value
+    }
+
+    /// Hosts compare case-insensitively, and a pattern without a port matches the host on any port.
+    static func matchesHost(_ pattern: String, _ host: String) -> Bool {
+        if matches(pattern, host, caseInsensitive: true) { return true }
+        guard !pattern.contains(":"), let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") else { return false }
+        return matches(pattern, String(host[..<colon]), caseInsensitive: true)
+    }
+
+    /// `paths`: Istio's string forms, plus the templates `{*}` (one segment) and `{**}` (any number
+    /// of segments, at least one).
+    static func matchesPath(_ pattern: String, _ path: String) -> Bool {
+        guard pattern.contains("{*") else { return matches(pattern, path) }
+        let patternSegments = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        let pathSegments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return matchSegments(patternSegments[...], pathSegments[...])
+    }
+
+    private static func matchSegments(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
+        guard let first = pattern.first else { return path.isEmpty }
+        if first == "{**}" {
+            // At least one segment, then the rest of the pattern.
+            guard !path.isEmpty else { return false }
+            for split in path.indices.dropFirst().map({ $0 }) + [path.endIndex] {
+                if matchSegments(pattern.dropFirst(), path[split...]) { return true }
+            }
+            return false
+        }
+        guard let segment = path.first else { return false }
+        if first == "{*}" {
+            guard !segment.isEmpty else { return false }
+        } else if !matches(String(first), String(segment)) {
+            return false
+        }
+        return matchSegments(pattern.dropFirst(), path.dropFirst())
+    }
+}
+
