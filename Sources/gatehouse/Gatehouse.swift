@@ -10,7 +10,8 @@ struct GatehouseCommand: AsyncParsableCommand {
             then call the function:      curl -H 'Host: hello.default.localhost' http://127.0.0.1:8080/
             """,
         subcommands: [
-            Up.self, Apply.self, Get.self, Describe.self, Logs.self, Delete.self, History.self, Invoke.self,
+            Up.self, Apply.self, Get.self, Describe.self, Logs.self, Delete.self, History.self, Explain.self,
+            PolicyTest.self, Invoke.self,
             Validate.self, Version.self,
         ])
 }

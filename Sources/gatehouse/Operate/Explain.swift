@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import GatehouseConfig
+import GatehouseAuthorization
+import GatehouseCore
+import GatehouseGateway
+
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Say what Gatehouse would do with a request, and why: the function it reaches, the decision, every policy.",
+        discussion: """
+            Evaluates a hypothetical request with the same routing and authorization engine the gateway runs, against
+            the files given with -f, or against the running Gatehouse's config. For every AuthorizationPolicy that
+            applies to the function it prints whether it matched, and for each rule that did not, the first condition
+            that failed.
+              gatehouse explain hello --method DELETE --path /admin -H 'x-team: ops'
+            """)
+
+    @Argument(help: "The function the request is for (or give --host).")
+    var function: String?
+
+    @Option(name: .shortAndLong, help: "The function's namespace.")
+    var namespace: String = FunctionSpec.defaultNamespace
+
+    @Option(help: "The Host header (default: FUNCTION.NAMESPACE.<domain>).")
+    var host: String?
+
+    @Option(name: .shortAndLong, help: "HTTP method.")
+    var method: String = "GET"
+
+    @Option(help: "Request path, with its query if any.")
+    var path: String = "/"
+
+    @Option(name: [.customShort("H"), .long], help: "A request header NAME:VALUE (repeatable).")
+    var header: [String] = []
+
+    @Option(help: "The caller's address.")
+    var sourceIP: String?
+
+    @Option(help: "The caller's verified workload identity, e.g. cluster.local/ns/default/sa/billing.")
+    var sourcePrincipal: String?
+
+    @Option(help: "The verified JWT's iss/sub.")
+    var requestPrincipal: String?
+
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "Evaluate against these files instead of the running config (repeatable).")
+    var paths: [String] = []
+
+    @Option(name: .shortAndLong, help: "table (for people) or json.")
+    var output: OutputFormat = .table
+
+    @OptionGroup var connection: AdminConnectionOptions
+
+    func validate() throws {
+        if (function == nil) == (host == nil) { throw ValidationError("name the function, or give --host, not both") }
+        for entry in header where !entry.contains(":") {
+            throw ValidationError("--header \(entry): write NAME:VALUE, for example --header 'x-team: billing'")
+        }
+        if output == .yaml { throw ValidationError("explain prints table or json") }
+    }
+
+    func run() async throws {
+        let snapshot = try await explainedConfig(paths: paths, connection: connection)
+        var headers: [String: String] = [:]
+        for entry in header {
+            let colon = entry.firstIndex(of: ":")!
+            headers[entry[..<colon].trimmingCharacters(in: .whitespaces).lowercased()] =
+                entry[entry.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let request = RequestExplainer.Request(
+            method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path, headers: headers,
+            sourceIP: sourceIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal)
+        let explanation = RequestExplainer(snapshot: snapshot).explain(request)
+        if output == .json { return try printJSON(explanation) }
+        print(Self.render(explanation), terminator: "")
+    }
+
+    static func render(_ explanation: RequestExplainer.Explanation) -> String {
+        let request = explanation.request
+        var text = "Request:   \(request.method) \(request.host) \(request.path)"
+        if explanation.normalizedPath != PathNormalization.split(request.path).path {
+            text += " (normalized to \(explanation.normalizedPath))"
+        }
+        text += "\nCaller:    peer \(request.sourcePrincipal ?? "none (plaintext)"), JWT \(request.requestPrincipal ?? "none")"
+        text += request.sourceIP.map { ", address \($0)" } ?? ""
+        guard let function = explanation.function else {
+            return text + "\nResult:    404, \(explanation.reason)\n"
+        }
+        text += "\nFunction:  \(function) (\(explanation.revision ?? "?"))"
+        text += "\nResult:    \(explanation.status) \(explanation.decision == "allow" ? "allowed" : "denied"): \(explanation.reason)\n"
+        if explanation.policies.isEmpty { return text }
+        text += "Policies that apply (\(explanation.policies.count)):\n"
+        for policy in explanation.policies {
+            let state = policy.matchedRule.map { "matched rule \($0)" } ?? "did not match"
+            text += "  \(policy.policy)  \(policy.action)\(policy.dryRun ? " (dry run)" : "")  \(state)"
+            text += policy.source.map { "  [\($0)]" } ?? ""
+            text += "\n"
+            for miss in policy.misses { text += "      \(miss)\n" }
+        }
+        for line in explanation.audited { text += "Audited by: \(line)\n" }
+        for line in explanation.dryRun { text += "Dry run:   \(line)\n" }
+        return text
+    }
+}
+
+/// The config to evaluate against: the files given, or what the running Gatehouse has applied.
+func explainedConfig(paths: [String], connection: AdminConnectionOptions) async throws -> ConfigSnapshot {
+    if !paths.isEmpty { return try loadConfig(paths, doing: "nothing was evaluated") }
+    let resources = try await connection.connect().get("/api/v1/resources", as: [AdminWire.Resource].self)
+    let documents = resources.map { resource in
+        let colon = resource.origin.lastIndex(of: ":")
+        let file = colon.map { String(resource.origin[..<$0]) } ?? resource.origin
+        let line = colon.flatMap { Int(resource.origin[resource.origin.index(after: $0)...]) } ?? 1
+        return ResourceDocument(
+            key: ResourceKey(group: ResourceKey.group(ofAPIVersion: resource.apiVersion), kind: resource.kind,
+                             namespace: resource.namespace, name: resource.name),
+            apiVersion: resource.apiVersion, text: resource.yaml, file: file, lineOffset: max(0, line - 1))
+    }
+    do {
+        return try ConfigLoader.load(documents: documents)
+    } catch {
+        throw CommandFailure("the running config does not load here:\n\(error.description)")
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+@Suite("gatehouse explain and gatehouse test")
+struct ExplainTests {
+    /// The repository's example policies and their test file.
+    static let examples = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples")
+
+    var quickstart: String { Self.examples.appendingPathComponent("quickstart").path }
+    var policies: String { Self.examples.appendingPathComponent("policies/policies.yaml").path }
+
+    @Test("explain prints the function, the decision and, for every applicable policy, why each rule missed")
+    func explainFiles() async throws {
+        let result = try await RunningGatehouse.runCLI([
+            "explain", "hello", "--method", "POST", "--path", "/x", "-H", "x-team: sales", "-f", quickstart, "-f", policies,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = result.stdout
+        #expect(text.contains("Function:  default/hello (hello-00001)"))
+        #expect(text.contains("Result:    403 denied: no ALLOW policy matched"))
+        #expect(text.contains(#"rule 0: to[0].operation.methods: "POST" is not one of ["GET", "HEAD"]"#), "\(text)")
+        #expect(text.contains("rule 1: from[0].source.ipBlocks: no source address"), "\(text)")
+        #expect(text.contains(#"default/no-admin  DENY  did not match"#))
+
+        let json = try await RunningGatehouse.runCLI([
+            "explain", "hello", "--path", "/docs/../admin", "-o", "json", "-f", quickstart, "-f", policies,
+        ])
+        let explanation = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(explanation["status"] as? Int == 403)
+        #expect(explanation["decidingPolicy"] as? String == "default/no-admin")
+        #expect(explanation["rule"] as? Int == 0)
+        #expect(explanation["normalizedPath"] as? String == "/admin")
+    }
+
+    @Test("explain without -f evaluates against the running Gatehouse's applied config")
+    func explainRunning() async throws {
+        let policy = try String(contentsOfFile: policies, encoding: .utf8)
+        let config = fixtureFunction(name: "hello", spec: "") .replacingOccurrences(of: "  namespace: default\n", with: "  namespace: default\n  labels: {app: hello}\n")
+        try await withGatehouse(config + "---\n" + policy) { gatehouse in
+            let result = try await gatehouse.cli(["explain", "hello", "--method", "DELETE"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("Result:    403 denied"), "\(result.stdout)")
+            #expect(result.stdout.contains("functions.yaml:"), "policies are named with the file they were applied from")
+            // The live gateway agrees.
+            #expect(try await gatehouse.request("hello", method: .DELETE).status == 403)
+            #expect(try await gatehouse.request("hello").status == 200)
+        }
+    }
+
+    @Test("test runs the example cases and passes")
+    func examplesPass() async throws {
+        let result = try await RunningGatehouse.runCLI(["test", Self.examples.appendingPathComponent("policies/tests.yaml").path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("5 passed, 0 failed"))
+    }
+
+    @Test("A failing case prints what was expected, what happened and why, and exits 1")
+    func failingCase() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("cases.yaml")
+        try """
+            config: [\(quickstart), \(policies)]
+            cases:
+            - name: deletes are fine (wrong on purpose)
+              request: {method: DELETE, host: hello.default.localhost}
+              expect: {status: 200, decision: allow}
+            - name: reads are fine
+              request: {host: hello.default.localhost}
+              expect: {status: 200}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try await RunningGatehouse.runCLI(["test", file.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("FAIL  deletes are fine (wrong on purpose)"))
+        #expect(result.stdout.contains("status: expected 200, got 403"))
+        #expect(result.stdout.contains("decision: expected allow, got deny"))
+        #expect(result.stdout.contains(#"default/hello-readers: rule 0: to[0].operation.methods: "DELETE" is not one of ["GET", "HEAD"]"#), "\(result.stdout)")
+        #expect(result.stdout.contains("ok    reads are fine"))
+        #expect(result.stdout.contains("1 passed, 1 failed"))
+    }
+}
