@@ -41,10 +41,10 @@ struct EdgeTests {
             metadata: {name: mesh}
             spec: {domain: fn.test}
             ---
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: deny-all, namespace: default}
-            spec: {}
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: meshed, namespace: default}
+            spec: {host: meshed}
             ---
 
             """ + fixtureFunction(name: "meshed")
@@ -54,7 +54,7 @@ struct EdgeTests {
             let old = try await RunningGatehouse.send(
                 url: gatehouse.ingress, host: "meshed.default.localhost", method: .GET, headers: [], body: nil)
             #expect(old.status == 404)
-            #expect(gatehouse.stderr.contains("AuthorizationPolicy default/deny-all: accepted, not enforced yet"))
+            #expect(gatehouse.stderr.contains("DestinationRule default/meshed: accepted, not enforced yet"))
         }
     }
 

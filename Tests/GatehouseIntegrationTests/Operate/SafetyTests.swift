@@ -159,9 +159,11 @@ struct PersistenceTests {
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
             metadata:
-              name: allow-nothing
+              name: no-private
               namespace: default
-            spec: {}
+            spec:
+              action: DENY
+              rules: [{to: [{operation: {paths: ["/private"]}}]}]
             """).status == 0)
         #expect(try await first.cli(["delete", "function", "fn"]).status == 0)
         let expected = try await first.api("/api/v1/resources").body
@@ -170,13 +172,14 @@ struct PersistenceTests {
         let second = try await first.restart(applyingConfig: false)
         #expect(try await second.api("/api/v1/resources").body == expected)
         #expect(try await second.request("second").env("FIXTURE_CUSTOM") == "kept")
+        #expect(try await second.request("second", path: "/private").status == 403, "the stored policy is enforced again")
         #expect(try await second.request("fn").status == 404)
 
         let history = try await second.cli(["history", "-o", "json"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
         let summary = entries.map { "\($0["operation"] as? String ?? "") \($0["kind"] as? String ?? "") \($0["name"] as? String ?? "")" }
         #expect(summary == [
-            "deleted Function fn", "created AuthorizationPolicy allow-nothing", "created Function second", "created Function fn",
+            "deleted Function fn", "created AuthorizationPolicy no-private", "created Function second", "created Function fn",
         ])
         #expect(entries.allSatisfy { ($0["actor"] as? String)?.isEmpty == false })
         #expect((entries[2]["origin"] as? String)?.hasSuffix("second.yaml:1") == true)
