@@ -15,8 +15,8 @@ import ServiceLifecycle
 /// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
-/// Services start in the order runtime → access log → admin → ingress and stop in reverse: the
-/// ingress drains first, the function instances are stopped last.
+/// Services start in the order runtime → access log → decision log → admin → ingress and stop in
+/// reverse: the ingress drains first, the function instances are stopped last.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
         public var stateDirectory: URL
@@ -34,13 +34,17 @@ public struct Gatehouse: Sendable {
         public var configFiles: [String]
         /// The admin API token; a new random one on each start when nil.
         public var adminToken: AdminToken?
+        /// How long authorization decisions are kept for `explain --request-id`.
+        public var decisionRetention: Duration
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
             accessLog: AccessLogDestination = .standardOutput, eventLoops: Int = System.coreCount,
             limits: ListenerLimits = ListenerLimits(), drainGrace: Duration = .seconds(10),
-            stopGrace: Duration = .seconds(3), configFiles: [String] = [], adminToken: AdminToken? = nil
+            stopGrace: Duration = .seconds(3), configFiles: [String] = [], adminToken: AdminToken? = nil,
+            decisionRetention: Duration = .seconds(24 * 3600)
         ) {
+            self.decisionRetention = decisionRetention
             self.configFiles = configFiles
             self.adminToken = adminToken
             self.stateDirectory = stateDirectory
@@ -68,13 +72,14 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        let store = try SQLiteConfigStore(path: state.databasePath)
+        let store = try SQLiteStore(path: state.databasePath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
         let registry = PrometheusCollectorRegistry()
         let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
+        let decisions = DecisionRecorder(log: store, retention: options.decisionRetention, registry: registry, logger: logger)
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace), logger: logger)
@@ -98,7 +103,7 @@ public struct Gatehouse: Sendable {
         do {
             listener = try await IngressListener.bind(
                 host: ingressAddress.host, port: ingressAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: pipeline, observer: TelemetryObserver(telemetry: telemetry),
+                limits: options.limits, processor: pipeline, observer: TelemetryObserver(telemetry: telemetry, decisions: decisions),
                 renderer: ErrorResponses())
         } catch {
             try? await group.shutdownGracefully()
@@ -114,7 +119,8 @@ public struct Gatehouse: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let api = AdminAPI(controller: controller, runtime: runtime, store: store, ingressPort: ingressPort, logger: logger)
+        let api = AdminAPI(
+            controller: controller, runtime: runtime, store: store, decisions: store, ingressPort: ingressPort, logger: logger)
         let admin = AdminServer.make(
             host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness, api: api,
             token: token, logger: logger
@@ -135,6 +141,7 @@ public struct Gatehouse: Sendable {
                 services: [
                     .init(service: runtime),
                     .init(service: accessLog),
+                    .init(service: decisions),
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
                     .init(service: IngressService(

@@ -51,11 +51,14 @@ struct RequestPipeline: ExchangeProcessor {
     }
 }
 
-/// ⑦ Hands each finished exchange's record to telemetry.
+/// ⑦ Hands each finished exchange's record to telemetry, and its authorization decision (if a
+/// policy applied) to the decision log.
 struct TelemetryObserver: ExchangeObserver {
     let telemetry: RequestTelemetry
+    let decisions: DecisionRecorder
 
     func exchangeFinished(_ record: RequestRecord) {
         telemetry.requestFinished(record)
+        if record.decision != nil { decisions.append(record) }
     }
 }

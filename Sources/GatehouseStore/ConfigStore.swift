@@ -2,7 +2,7 @@ import Foundation
 import GatehouseCore
 
 /// The seam every piece of applied configuration goes through: SQLite in the state directory on
-/// one node (`SQLiteConfigStore`); a shared database can take its place for a cluster.
+/// one node (`SQLiteStore`); a shared database can take its place for a cluster.
 ///
 /// A commit is durable before it returns: an apply is acknowledged only after its commit.
 public protocol ConfigStore: Sendable {

@@ -51,6 +51,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Read the admin API token from this file instead of making a new one (pins it across restarts).")
     var adminTokenFile: String?
 
+    @Option(help: "How long authorization decisions are kept for `explain --request-id` (a duration such as 24h).")
+    var decisionRetention: String = "24h"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -68,7 +71,8 @@ struct Up: AsyncParsableCommand {
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
             eventLoops: eventLoops,
             limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout()),
-            drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token)
+            drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
+            decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"))
         do {
             try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {
@@ -96,8 +100,12 @@ struct Up: AsyncParsableCommand {
     }
 
     private func idleTimeout() throws -> Duration {
-        guard let duration = Duration(parsing: clientIdleTimeout), duration > .zero else {
-            throw ValidationError("--client-idle-timeout \(clientIdleTimeout): write a duration such as 60s or 500ms")
+        try positiveDuration(clientIdleTimeout, flag: "--client-idle-timeout")
+    }
+
+    private func positiveDuration(_ text: String, flag: String) throws -> Duration {
+        guard let duration = Duration(parsing: text), duration > .zero else {
+            throw ValidationError("\(flag) \(text): write a duration such as 60s, 500ms or 24h")
         }
         return duration
     }

@@ -18,6 +18,7 @@ struct AdminAPI: Sendable {
     let controller: ConfigController
     let runtime: FunctionRuntime
     let store: any ConfigStore
+    let decisions: any DecisionLog
     let ingressPort: Int
     let logger: Logger
 
@@ -29,6 +30,7 @@ struct AdminAPI: Sendable {
         api.get("functions") { request, _ in await functions(request) }
         api.get("functions/:namespace/:name/logs") { request, context in logs(request, context) }
         api.get("history") { request, _ in history(request) }
+        api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
     }
 
     // MARK: Changes
@@ -171,6 +173,19 @@ struct AdminAPI: Sendable {
                 HistoryFilter(kind: kind, namespace: query["namespace"].map(String.init), name: query["name"].map(String.init)),
                 limit: limit)
             return Self.json(.ok, entries)
+        } catch {
+            return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
+        }
+    }
+
+    private func decision(_ requestId: String) -> Response {
+        do {
+            guard let entry = try decisions.decision(requestId: requestId) else {
+                return Self.error(
+                    .notFound, code: "not_found",
+                    "no decision recorded for request \(requestId) (only requests to functions with policies have one, kept for the retention period)")
+            }
+            return Self.json(.ok, entry)
         } catch {
             return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
         }

@@ -4,6 +4,7 @@ import GatehouseConfig
 import GatehouseAuthorization
 import GatehouseCore
 import GatehouseGateway
+import GatehouseStore
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,13 +47,18 @@ struct Explain: AsyncParsableCommand {
     @Option(name: [.customShort("f"), .customLong("filename")], help: "Evaluate against these files instead of the running config (repeatable).")
     var paths: [String] = []
 
+    @Option(help: "Print the decision recorded for a real request instead (from its x-request-id).")
+    var requestId: String?
+
     @Option(name: .shortAndLong, help: "table (for people) or json.")
     var output: OutputFormat = .table
 
     @OptionGroup var connection: AdminConnectionOptions
 
     func validate() throws {
-        if (function == nil) == (host == nil) { throw ValidationError("name the function, or give --host, not both") }
+        if requestId == nil, (function == nil) == (host == nil) {
+            throw ValidationError("name the function, or give --host (or --request-id for a real request)")
+        }
         for entry in header where !entry.contains(":") {
             throw ValidationError("--header \(entry): write NAME:VALUE, for example --header 'x-team: billing'")
         }
@@ -60,6 +66,7 @@ struct Explain: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let requestId { return try await explainRecorded(requestId) }
         let snapshot = try await explainedConfig(paths: paths, connection: connection)
         var headers: [String: String] = [:]
         for entry in header {
@@ -73,6 +80,19 @@ struct Explain: AsyncParsableCommand {
         let explanation = RequestExplainer(snapshot: snapshot).explain(request)
         if output == .json { return try printJSON(explanation) }
         print(Self.render(explanation), terminator: "")
+    }
+
+    private func explainRecorded(_ requestId: String) async throws {
+        let entry = try await connection.connect().get("/api/v1/decisions/\(requestId.queryEscaped)", as: DecisionEntry.self)
+        if output == .json { return try printJSON(entry) }
+        var text = "Request:   \(entry.requestId) at \(entry.at.formatted(.iso8601))\n"
+        text += "           \(entry.method) \(entry.host) \(entry.path)\(entry.sourceAddress.map { " from \($0)" } ?? "")\n"
+        text += "Function:  \(entry.function)\n"
+        text += "Result:    \(entry.outcome == "allow" ? "allowed" : "denied"): \(entry.reason)\n"
+        if let policy = entry.policy { text += "Decided by: \(policy) rule \(entry.rule.map(String.init) ?? "?")\n" }
+        for line in entry.audited { text += "Audited by: \(line)\n" }
+        for line in entry.dryRun { text += "Dry run:   \(line)\n" }
+        print(text, terminator: "")
     }
 
     static func render(_ explanation: RequestExplainer.Explanation) -> String {

@@ -50,6 +50,24 @@ struct ExplainTests {
         }
     }
 
+    @Test("explain --request-id prints the decision recorded for a real request")
+    func explainRecorded() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn") + "---\n" + AuthorizationTests.denyDelete) { gatehouse in
+            let refused = try await gatehouse.request("fn", method: .DELETE, headers: [("x-request-id", "explain-me-1")])
+            #expect(refused.status == 403)
+            let result = try await eventually("the decision to be written") {
+                let result = try await gatehouse.cli(["explain", "--request-id", "explain-me-1"])
+                return result.status == 0 ? result : nil
+            }
+            #expect(result.stdout.contains("DELETE fn.default.localhost / from 127.0.0.1"), "\(result.stdout)")
+            #expect(result.stdout.contains("Result:    denied: DENY policy default/no-delete rule 0 matched"))
+            #expect(result.stdout.contains("Decided by: default/no-delete rule 0"))
+            let missing = try await gatehouse.cli(["explain", "--request-id", "never-seen"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("no decision recorded for request never-seen"))
+        }
+    }
+
     @Test("test runs the example cases and passes")
     func examplesPass() async throws {
         let result = try await RunningGatehouse.runCLI(["test", Self.examples.appendingPathComponent("policies/tests.yaml").path])

@@ -4,7 +4,7 @@ import GatehouseStore
 import Testing
 
 @Suite("The SQLite config store")
-struct SQLiteConfigStoreTests {
+struct SQLiteStoreTests {
     let directory: URL
 
     init() throws {
@@ -30,11 +30,11 @@ struct SQLiteConfigStoreTests {
     func commitAndReopen() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let a = document("a", "a: 1"), b = document("b", "b: 1")
-        let store = try SQLiteConfigStore(path: path)
+        let store = try SQLiteStore(path: path)
         try store.commit([change(.created, a, generation: 1), change(.created, b, generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
         try store.commit([change(.configured, document("a", "a: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
 
-        let reopened = try SQLiteConfigStore(path: path)
+        let reopened = try SQLiteStore(path: path)
         let resources = try reopened.resources()
         #expect(resources.map(\.document.key.name) == ["a", "b"])
         #expect(resources[0].document.text == "a: 2")
@@ -52,7 +52,7 @@ struct SQLiteConfigStoreTests {
     @Test("A deletion removes the resource and is kept in the history")
     func delete() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteConfigStore(path: path)
+        let store = try SQLiteStore(path: path)
         let a = document("a", "a: 1")
         try store.commit([change(.created, a, generation: 1)], actor: "alice", at: Date())
         try store.commit([change(.deleted, a, generation: 1)], actor: "alice", at: Date())
@@ -66,7 +66,7 @@ struct SQLiteConfigStoreTests {
         let garbage = Data(String(repeating: "garbage!", count: 1024).utf8)
         try garbage.write(to: URL(fileURLWithPath: path))
         do {
-            _ = try SQLiteConfigStore(path: path)
+            _ = try SQLiteStore(path: path)
             Issue.record("expected a corrupt-database error")
         } catch {
             #expect(error.reason == .corrupt)
@@ -88,5 +88,27 @@ struct TextDiffTests {
     func wholeDocuments() {
         #expect(TextDiff.lines(from: "", to: "x\ny\n") == "+ x\n+ y")
         #expect(TextDiff.lines(from: "x\ny", to: "") == "- x\n- y")
+    }
+}
+
+@Suite("The decision log")
+struct DecisionLogTests {
+    @Test("Decisions are found by request id and pruned by age")
+    func recordFindPrune() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-decisions-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("gatehouse.db").path)
+        func entry(_ id: String, at seconds: Double) -> DecisionEntry {
+            DecisionEntry(
+                requestId: id, at: Date(timeIntervalSince1970: seconds), function: "default/fn", method: "GET", host: "fn",
+                path: "/", sourceAddress: "127.0.0.1", outcome: "deny", policy: "default/p", rule: 0, reason: "because",
+                audited: ["default/a", "default/b"], dryRun: [])
+        }
+        try store.record([entry("old", at: 100), entry("new", at: 300)])
+        #expect(try store.decision(requestId: "new") == entry("new", at: 300))
+        #expect(try store.prune(olderThan: Date(timeIntervalSince1970: 200)) == 1)
+        #expect(try store.decision(requestId: "old") == nil)
+        #expect(try store.decision(requestId: "new")?.audited == ["default/a", "default/b"])
     }
 }

@@ -2,11 +2,11 @@ import Foundation
 import GatehouseCore
 import GRDB
 
-/// `ConfigStore` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB.
+/// `ConfigStore` and `DecisionLog` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB.
 ///
 /// SQLite's rollback journal with `synchronous=FULL` (its default) makes a committed
 /// transaction durable before `commit` returns. A second writer waits up to `busyTimeout`.
-public final class SQLiteConfigStore: ConfigStore {
+public final class SQLiteStore: ConfigStore, DecisionLog {
     public let path: String
     private let database: DatabaseQueue
 
@@ -97,6 +97,49 @@ public final class SQLiteConfigStore: ConfigStore {
         }
     }
 
+    // MARK: Decisions
+
+    public func record(_ entries: [DecisionEntry]) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        try access { db in
+            try db.inTransaction {
+                for entry in entries {
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO decision (requestId, at, function, method, host, path, sourceAddress,
+                              outcome, policy, rule, reason, audited, dryRun)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [entry.requestId, entry.at.timeIntervalSince1970, entry.function, entry.method, entry.host,
+                                    entry.path, entry.sourceAddress, entry.outcome, entry.policy, entry.rule, entry.reason,
+                                    entry.audited.joined(separator: "\n"), entry.dryRun.joined(separator: "\n")])
+                }
+                return .commit
+            }
+        }
+    }
+
+    public func decision(requestId: String) throws(StoreError) -> DecisionEntry? {
+        try access { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM decision WHERE requestId = ?", arguments: [requestId]).map { row in
+                let lines = { (text: String) in text.isEmpty ? [] : text.components(separatedBy: "\n") }
+                return DecisionEntry(
+                    requestId: row["requestId"], at: Date(timeIntervalSince1970: row["at"]), function: row["function"],
+                    method: row["method"], host: row["host"], path: row["path"], sourceAddress: row["sourceAddress"],
+                    outcome: row["outcome"], policy: row["policy"], rule: row["rule"], reason: row["reason"],
+                    audited: lines(row["audited"]), dryRun: lines(row["dryRun"]))
+            }
+        }
+    }
+
+    @discardableResult
+    public func prune(olderThan date: Date) throws(StoreError) -> Int {
+        try access { db in
+            try db.execute(sql: "DELETE FROM decision WHERE at < ?", arguments: [date.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
     private func access<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.writeWithoutTransaction(body)
@@ -129,6 +172,15 @@ public final class SQLiteConfigStore: ConfigStore {
                   operation TEXT NOT NULL, apiGroup TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL,
                   name TEXT NOT NULL, generation INTEGER NOT NULL, origin TEXT NOT NULL, diff TEXT NOT NULL);
                 CREATE INDEX change_resource ON change (kind, namespace, name);
+                """)
+        }
+        migrator.registerMigration("v2-decisions") { db in
+            try db.execute(sql: """
+                CREATE TABLE decision (
+                  requestId TEXT PRIMARY KEY, at REAL NOT NULL, function TEXT NOT NULL, method TEXT NOT NULL,
+                  host TEXT NOT NULL, path TEXT NOT NULL, sourceAddress TEXT, outcome TEXT NOT NULL, policy TEXT,
+                  rule INTEGER, reason TEXT NOT NULL, audited TEXT NOT NULL, dryRun TEXT NOT NULL);
+                CREATE INDEX decision_at ON decision (at);
                 """)
         }
         return migrator
