@@ -1,6 +1,8 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+import class Foundation.ProcessInfo
+
 // Modules follow the request path (docs/architecture.md):
 // listener → route → invoke, with telemetry around it and the gateway ordering the stages.
 let package = Package(
@@ -126,3 +128,19 @@ let package = Package(
         ]),
     ]
 )
+
+// Micro-benchmarks (ordo-one/benchmark), built only when asked for so that `swift test` does not pay
+// for them:  GATEHOUSE_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark
+if ProcessInfo.processInfo.environment["GATEHOUSE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "AuthorizationBenchmarks",
+            dependencies: [
+                "GatehouseAuthorization", "GatehouseCore",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/AuthorizationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

@@ -8,23 +8,55 @@ import GatehouseCore
 /// so a request is checked only against the policies that can apply to its function, and a function
 /// no policy applies to costs one dictionary probe.
 public struct AuthorizationEngine: Sendable {
-    private let byFunction: [FunctionKey: [AuthorizationPolicySpec]]
+    private let byFunction: [FunctionKey: Applicable]
     public let rootNamespace: String
+
+    /// One function's policies, sorted into what each kind needs, with the sentences an allow needs
+    /// written in advance so that allowing a request allocates nothing.
+    struct Applicable: Sendable {
+        var all: [AuthorizationPolicySpec]
+        var deny: [AuthorizationPolicySpec] = []
+        var allow: [(policy: AuthorizationPolicySpec, reasons: [String])] = []
+        var audit: [AuthorizationPolicySpec] = []
+        var dryRun: [AuthorizationPolicySpec] = []
+        var noAllowReason: String
+
+        init(_ policies: [AuthorizationPolicySpec], function: FunctionKey) {
+            all = policies
+            noAllowReason = "no ALLOW policy applies to \(function) and no DENY policy matched"
+            for policy in policies {
+                if policy.dryRun { dryRun.append(policy); continue }
+                switch policy.action {
+                case .deny: deny.append(policy)
+                case .audit: audit.append(policy)
+                case .allow:
+                    allow.append((policy, policy.rules.indices.map { index in
+                        "ALLOW policy \(policy.reference) rule \(index) matched: \(PolicyDescription.rule(policy.rules[index]))"
+                    }))
+                }
+            }
+        }
+    }
 
     public init(policies: [AuthorizationPolicySpec], functions: [FunctionSpec], rootNamespace: String) {
         self.rootNamespace = rootNamespace
         let ordered = policies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-        var byFunction: [FunctionKey: [AuthorizationPolicySpec]] = [:]
+        // Group once by namespace so each function only looks at its own and the root's.
+        let byNamespace = Dictionary(grouping: ordered, by: \.namespace)
+        let root = byNamespace[rootNamespace] ?? []
+        var byFunction: [FunctionKey: Applicable] = [:]
         for function in functions {
-            let applying = ordered.filter { Self.applies($0, to: function, rootNamespace: rootNamespace) }
-            if !applying.isEmpty { byFunction[function.key] = applying }
+            let candidates = function.namespace == rootNamespace ? root : root + (byNamespace[function.namespace] ?? [])
+            let applying = candidates.filter { Self.applies($0, to: function, rootNamespace: rootNamespace) }
+                .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+            if !applying.isEmpty { byFunction[function.key] = Applicable(applying, function: function.key) }
         }
         self.byFunction = byFunction
     }
 
-    /// The policies that apply to a function, in evaluation order (by namespace, then name).
+    /// The policies that apply to a function, by namespace, then name.
     public func policies(for function: FunctionKey) -> [AuthorizationPolicySpec] {
-        byFunction[function] ?? []
+        byFunction[function]?.all ?? []
     }
 
     public func hasPolicies(for function: FunctionKey) -> Bool {
@@ -41,42 +73,45 @@ public struct AuthorizationEngine: Sendable {
         return selector.allSatisfy { function.labels[$0.key] == $0.value }
     }
 
-    /// The decision for a request to `function`, and every applicable policy's evaluation (for
-    /// `gatehouse explain`).
-    public func decide(_ request: AuthorizationRequest, function: FunctionKey) -> (decision: AccessDecision, evaluations: [PolicyEvaluation]) {
-        let policies = policies(for: function)
-        guard !policies.isEmpty else {
-            return (AccessDecision(outcome: .allow, reason: "no authorization policy applies to \(function)"), [])
+    /// The decision for a request to `function`. Allowing allocates nothing; a denial writes its reason.
+    public func decide(_ request: AuthorizationRequest, function: FunctionKey) -> AccessDecision {
+        guard let applicable = byFunction[function] else {
+            return AccessDecision(outcome: .allow, reason: "no authorization policy applies to \(function)")
         }
-        let evaluations = policies.map { PolicyMatcher.evaluate($0, request) }
-        let enforced = evaluations.filter { !$0.policy.dryRun }
-        let audited = enforced.filter { $0.policy.action == .audit && $0.matched }.map(\.policy.reference)
-        let dryRun = evaluations.filter(\.policy.dryRun).map { evaluation in
-            let verdict = evaluation.policy.action == .deny ? "would deny" : evaluation.policy.action == .allow ? "would allow" : "would audit"
-            return evaluation.matched
-                ? "\(evaluation.policy.reference): \(verdict) (rule \(evaluation.matchedRule!))"
-                : "\(evaluation.policy.reference): \(evaluation.policy.action.rawValue) would not match"
+        let audited = applicable.audit.compactMap { PolicyMatcher.firstMatch($0, request) != nil ? $0.reference : nil }
+        let dryRun = applicable.dryRun.map { policy in
+            let verdict = policy.action == .deny ? "would deny" : policy.action == .allow ? "would allow" : "would audit"
+            return PolicyMatcher.firstMatch(policy, request).map { "\(policy.reference): \(verdict) (rule \($0))" }
+                ?? "\(policy.reference): \(policy.action.rawValue) would not match"
         }
-        func decision(_ outcome: AccessDecision.Outcome, _ evaluation: PolicyEvaluation?, _ reason: String) -> AccessDecision {
-            AccessDecision(
-                outcome: outcome, policy: evaluation?.policy.reference, action: evaluation?.policy.action,
-                rule: evaluation?.matchedRule, reason: reason, audited: audited, dryRun: dryRun)
+        for policy in applicable.deny {
+            guard let rule = PolicyMatcher.firstMatch(policy, request) else { continue }
+            return AccessDecision(
+                outcome: .deny, policy: policy.reference, action: .deny, rule: rule,
+                reason: "DENY policy \(policy.reference) rule \(rule) matched: \(PolicyDescription.rule(policy.rules[rule]))",
+                audited: audited, dryRun: dryRun)
         }
+        guard !applicable.allow.isEmpty else {
+            return AccessDecision(outcome: .allow, reason: applicable.noAllowReason, audited: audited, dryRun: dryRun)
+        }
+        for (policy, reasons) in applicable.allow {
+            guard let rule = PolicyMatcher.firstMatch(policy, request) else { continue }
+            return AccessDecision(
+                outcome: .allow, policy: policy.reference, action: .allow, rule: rule, reason: reasons[rule],
+                audited: audited, dryRun: dryRun)
+        }
+        // Say why for the first few; `gatehouse explain` shows them all.
+        let shown = applicable.allow.prefix(3).map { policy, _ in
+            "\(policy.reference): \(PolicyMatcher.evaluate(policy, request).misses.first ?? "no match")"
+        }
+        let more = applicable.allow.count > 3 ? "; and \(applicable.allow.count - 3) more" : ""
+        return AccessDecision(
+            outcome: .deny, reason: "no ALLOW policy matched (\(shown.joined(separator: "; "))\(more))", audited: audited, dryRun: dryRun)
+    }
 
-        if let deny = enforced.first(where: { $0.policy.action == .deny && $0.matched }) {
-            let rule = deny.policy.rules[deny.matchedRule!]
-            return (decision(.deny, deny, "DENY policy \(deny.policy.reference) rule \(deny.matchedRule!) matched: \(PolicyDescription.rule(rule))"), evaluations)
-        }
-        let allows = enforced.filter { $0.policy.action == .allow }
-        guard !allows.isEmpty else {
-            return (decision(.allow, nil, "no ALLOW policy applies to \(function) and no DENY policy matched"), evaluations)
-        }
-        if let allow = allows.first(where: \.matched) {
-            let rule = allow.policy.rules[allow.matchedRule!]
-            return (decision(.allow, allow, "ALLOW policy \(allow.policy.reference) rule \(allow.matchedRule!) matched: \(PolicyDescription.rule(rule))"), evaluations)
-        }
-        let why = allows.map { "\($0.policy.reference): \($0.misses.first ?? "no match")" }.joined(separator: "; ")
-        return (decision(.deny, nil, "no ALLOW policy matched (\(why))"), evaluations)
+    /// The decision and every applicable policy's evaluation, rule by rule: for `gatehouse explain`.
+    public func explain(_ request: AuthorizationRequest, function: FunctionKey) -> (decision: AccessDecision, evaluations: [PolicyEvaluation]) {
+        (decide(request, function: function), policies(for: function).map { PolicyMatcher.evaluate($0, request) })
     }
 }
 

@@ -32,7 +32,7 @@ public struct AuthorizeRequest: RequestStage {
         let request = AuthorizationRequest(
             method: record.method, host: record.authority, path: normalized, destinationPort: record.destinationPort,
             destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress, headers: named)
-        let decision = engine.decide(request, function: function).decision
+        let decision = engine.decide(request, function: function)
         record.decision = decision
         guard decision.outcome == .deny else { return .proceed }
         let code: GatehouseError.Code = decision.policy == nil ? .notAllowedByPolicy : .deniedByPolicy

@@ -1,101 +1,188 @@
 import GatehouseCore
 
-/// Whether a policy's rules match a request, and when a rule does not, the first clause that failed,
-/// in words (`to[0].operation.methods: "GET" is not one of ["POST"]`) — the material of every
-/// explanation.
+/// Matches rules against a request. Two entry points share one set of field checks:
+/// `matches` answers yes or no without allocating (the request path), and `miss` says in words
+/// which clause failed (`to[0].operation.methods: "GET" is not one of ["POST"]`), for reasons and
+/// `gatehouse explain`.
 enum PolicyMatcher {
-    /// The index of the first matching rule, or for each rule why it missed.
+    /// The request path's question: does this rule match?
+    /// Plain loops rather than closures: a closure capturing the request would retain each of its
+    /// strings for every rule checked.
+    static func matches(_ rule: AuthorizationPolicySpec.Rule, _ request: AuthorizationRequest) -> Bool {
+        if !rule.from.isEmpty {
+            var any = false
+            for source in rule.from where sourceVerdict(source, request) == nil {
+                any = true
+                break
+            }
+            if !any { return false }
+        }
+        if !rule.to.isEmpty {
+            var any = false
+            for operation in rule.to where operationVerdict(operation, request) == nil {
+                any = true
+                break
+            }
+            if !any { return false }
+        }
+        for condition in rule.when where !conditionVerdict(condition, request).isMatch { return false }
+        return true
+    }
+
+    /// The first rule of `policy` that matches, if any.
+    static func firstMatch(_ policy: AuthorizationPolicySpec, _ request: AuthorizationRequest) -> Int? {
+        for index in policy.rules.indices where matches(policy.rules[index], request) { return index }
+        return nil
+    }
+
+    /// Every rule checked, with why each one before the match (or every one) missed.
     static func evaluate(_ policy: AuthorizationPolicySpec, _ request: AuthorizationRequest) -> PolicyEvaluation {
         var misses: [String] = []
         for (index, rule) in policy.rules.enumerated() {
-            if let miss = self.miss(rule, request) {
-                misses.append("rule \(index): \(miss)")
-            } else {
+            guard let miss = miss(rule, request) else {
                 return PolicyEvaluation(policy: policy, matchedRule: index, misses: misses)
             }
+            misses.append("rule \(index): \(miss)")
         }
         if policy.rules.isEmpty { misses.append("it has no rules, so it matches no request") }
         return PolicyEvaluation(policy: policy, matchedRule: nil, misses: misses)
     }
 
-    /// nil when the rule matches; otherwise why not.
+    /// nil when the rule matches; otherwise why not, in words.
     static func miss(_ rule: AuthorizationPolicySpec.Rule, _ request: AuthorizationRequest) -> String? {
         if !rule.from.isEmpty {
-            var reasons: [String] = []
-            for (index, source) in rule.from.enumerated() {
-                guard let reason = miss(source, request) else { reasons = []; break }
-                reasons.append("from[\(index)].source.\(reason)")
+            let reasons = rule.from.enumerated().map { index, source in
+                sourceVerdict(source, request).map { "from[\(index)].source.\($0.words)" }
             }
-            if !reasons.isEmpty { return reasons.joined(separator: "; ") }
+            if !reasons.contains(where: { $0 == nil }) { return reasons.compactMap { $0 }.joined(separator: "; ") }
         }
         if !rule.to.isEmpty {
-            var reasons: [String] = []
-            for (index, operation) in rule.to.enumerated() {
-                guard let reason = miss(operation, request) else { reasons = []; break }
-                reasons.append("to[\(index)].operation.\(reason)")
+            let reasons = rule.to.enumerated().map { index, operation in
+                operationVerdict(operation, request).map { "to[\(index)].operation.\($0.words)" }
             }
-            if !reasons.isEmpty { return reasons.joined(separator: "; ") }
+            if !reasons.contains(where: { $0 == nil }) { return reasons.compactMap { $0 }.joined(separator: "; ") }
         }
         for (index, condition) in rule.when.enumerated() {
-            if let reason = miss(condition, request) { return "when[\(index)] \(condition.key): \(reason)" }
+            let verdict = conditionVerdict(condition, request)
+            if !verdict.isMatch { return "when[\(index)] \(condition.key): \(verdict.words(values: attribute(condition.key, request).values))" }
         }
         return nil
     }
 
-    private static func miss(_ source: AuthorizationPolicySpec.Source, _ request: AuthorizationRequest) -> String? {
-        check("principals", source.principals, request.sourcePrincipal, absent: "no peer identity (plaintext)")
-            ?? check("requestPrincipals", source.requestPrincipals, request.requestPrincipal, absent: "no verified JWT")
-            ?? check("namespaces", source.namespaces, request.sourceNamespace, absent: "no peer identity (plaintext)")
-            ?? check("serviceAccounts", source.serviceAccounts, request.sourceServiceAccount, absent: "no peer identity (plaintext)")
-            ?? check("ipBlocks", source.ipBlocks, request.sourceIP, absent: "no source address", matches: ipMatches)
-            ?? check("remoteIpBlocks", source.remoteIpBlocks, request.remoteIP, absent: "no remote address", matches: ipMatches)
-    }
+    // MARK: Field checks, shared
 
-    private static func miss(_ operation: AuthorizationPolicySpec.Operation, _ request: AuthorizationRequest) -> String? {
-        check("hosts", operation.hosts, request.host, absent: "no host", matches: StringMatch.matchesHost)
-            ?? check("ports", operation.ports, String(request.destinationPort), absent: "no port")
-            ?? check("methods", operation.methods, request.method, absent: "no method")
-            ?? check("paths", operation.paths, request.path, absent: "no path", matches: StringMatch.matchesPath)
-    }
+    /// Why a field did not match; nil when it did. Holds only references to existing strings.
+    struct FieldMiss {
+        /// Empty for an exclusion, whose verdict names its `not` field.
+        var field: StaticString
+        var verdict: Verdict
+        var value: String?
 
-    private static func miss(_ condition: AuthorizationPolicySpec.Condition, _ request: AuthorizationRequest) -> String? {
-        let (values, isIP) = attribute(condition.key, request)
-        let matches: (String, String) -> Bool = { pattern, value in
-            isIP ? ipMatches(pattern, value) : StringMatch.matches(pattern, value)
+        var words: String {
+            let name = "\(field)"
+            return "\(name.isEmpty ? "" : "\(name): ")\(verdict.words(values: value.map { [$0] } ?? []))"
         }
-        let shown = values.isEmpty ? "absent" : values.map { "\"\($0)\"" }.joined(separator: ", ")
-        if !condition.match.values.isEmpty {
-            guard values.contains(where: { value in condition.match.values.contains { matches($0, value) } }) else {
-                return "\(shown) is not one of \(list(condition.match.values))"
+    }
+
+    enum Verdict: Equatable {
+        case match
+        case absent(StaticString)
+        case notOneOf([String])
+        case excluded(notField: StaticString, by: String)
+
+        static func == (lhs: Verdict, rhs: Verdict) -> Bool {
+            switch (lhs, rhs) {
+            case (.match, .match): true
+            case (.notOneOf(let a), .notOneOf(let b)): a == b
+            case (.absent(let a), .absent(let b)): "\(a)" == "\(b)"
+            case (.excluded(let a, let x), .excluded(let b, let y)): "\(a)" == "\(b)" && x == y
+            default: false
             }
         }
-        if let hit = condition.match.notValues.first(where: { pattern in values.contains { matches(pattern, $0) } }) {
-            return "\(shown) matches notValues \"\(hit)\""
+
+        var isMatch: Bool { self == .match }
+
+        func words(values: [String]) -> String {
+            let shown = values.map { "\"\($0)\"" }.joined(separator: ", ")
+            switch self {
+            case .match: return "matches"
+            case .absent(let what): return "\(what)"
+            case .notOneOf(let patterns): return "\(shown.isEmpty ? "absent" : shown) is not one of \(list(patterns))"
+            case .excluded(let notField, let pattern): return "\(notField): \(shown) matches \"\(pattern)\""
+            }
         }
-        return nil
     }
 
-    /// A source or operation field: `value` must match one of `match.values` (if any) and none of
+    private static func sourceVerdict(_ source: AuthorizationPolicySpec.Source, _ request: AuthorizationRequest) -> FieldMiss? {
+        if let miss = field("principals", source.principals, request.sourcePrincipal, absent: "no peer identity (plaintext)", not: "notPrincipals") { return miss }
+        if let miss = field("requestPrincipals", source.requestPrincipals, request.requestPrincipal, absent: "no verified JWT", not: "notRequestPrincipals") { return miss }
+        if !source.namespaces.isEmpty,
+           let miss = field("namespaces", source.namespaces, request.sourceNamespace, absent: "no peer identity (plaintext)", not: "notNamespaces") { return miss }
+        if !source.serviceAccounts.isEmpty,
+           let miss = field("serviceAccounts", source.serviceAccounts, request.sourceServiceAccount, absent: "no peer identity (plaintext)", not: "notServiceAccounts") { return miss }
+        if let miss = field("ipBlocks", source.ipBlocks, request.sourceIP, absent: "no source address", not: "notIpBlocks", kind: .address) { return miss }
+        return field("remoteIpBlocks", source.remoteIpBlocks, request.remoteIP, absent: "no remote address", not: "notRemoteIpBlocks", kind: .address)
+    }
+
+    private static func operationVerdict(_ operation: AuthorizationPolicySpec.Operation, _ request: AuthorizationRequest) -> FieldMiss? {
+        if let miss = field("hosts", operation.hosts, request.host, absent: "no host", not: "notHosts", kind: .host) { return miss }
+        if !operation.ports.isEmpty, let miss = field("ports", operation.ports, String(request.destinationPort), absent: "no port", not: "notPorts") { return miss }
+        if let miss = field("methods", operation.methods, request.method, absent: "no method", not: "notMethods") { return miss }
+        return field("paths", operation.paths, request.path, absent: "no path", not: "notPaths", kind: .path)
+    }
+
+    private static func conditionVerdict(_ condition: AuthorizationPolicySpec.Condition, _ request: AuthorizationRequest) -> Verdict {
+        let (values, isAddress) = attribute(condition.key, request)
+        let kind: MatchKind = isAddress ? .address : .string
+        if !condition.match.values.isEmpty,
+           !values.contains(where: { value in condition.match.values.contains { kind.matches($0, value) } }) {
+            return .notOneOf(condition.match.values)
+        }
+        if let hit = condition.match.notValues.first(where: { pattern in values.contains { kind.matches(pattern, $0) } }) {
+            return .excluded(notField: "notValues", by: hit)
+        }
+        return .match
+    }
+
+    /// A source or operation field: the value must match one of `match.values` (if any) and none of
     /// `match.notValues`. An absent value matches no value and no `not` value.
-    private static func check(
-        _ field: String, _ match: AuthorizationPolicySpec.Match, _ value: String?, absent: String,
-        matches: (String, String) -> Bool = plainMatches
-    ) -> String? {
+    private static func field(
+        _ name: StaticString, _ match: AuthorizationPolicySpec.Match, _ value: String?, absent: StaticString,
+        not notName: StaticString, kind: MatchKind = .string
+    ) -> FieldMiss? {
+        if match.isEmpty { return nil }
         if !match.values.isEmpty {
-            guard let value else { return "\(field): \(absent)" }
-            guard match.values.contains(where: { matches($0, value) }) else {
-                return "\(field): \"\(value)\" is not one of \(list(match.values))"
+            guard let value else { return FieldMiss(field: name, verdict: .absent(absent), value: nil) }
+            var found = false
+            for pattern in match.values where kind.matches(pattern, value) {
+                found = true
+                break
+            }
+            if !found { return FieldMiss(field: name, verdict: .notOneOf(match.values), value: value) }
+        }
+        if let value {
+            for pattern in match.notValues where kind.matches(pattern, value) {
+                return FieldMiss(field: "", verdict: .excluded(notField: notName, by: pattern), value: value)
             }
         }
-        if let value, let hit = match.notValues.first(where: { matches($0, value) }) {
-            let notField = "not" + field.prefix(1).uppercased() + field.dropFirst()
-            return "\(notField): \"\(value)\" matches \"\(hit)\""
-        }
         return nil
+    }
+
+    enum MatchKind {
+        case string, host, path, address
+
+        func matches(_ pattern: String, _ value: String) -> Bool {
+            switch self {
+            case .string: StringMatch.matches(pattern, value)
+            case .host: StringMatch.matchesHost(pattern, value)
+            case .path: StringMatch.matchesPath(pattern, value)
+            case .address: IPBlock(pattern)?.contains(value) ?? false
+            }
+        }
     }
 
     /// The values a `when` key names in this request, and whether they are addresses.
-    static func attribute(_ key: String, _ request: AuthorizationRequest) -> (values: [String], isIP: Bool) {
+    static func attribute(_ key: String, _ request: AuthorizationRequest) -> (values: [String], isAddress: Bool) {
         if let name = bracketed(key, prefix: "request.headers") {
             return (request.headers[name.lowercased()].map { [$0] } ?? [], false)
         }
@@ -126,14 +213,6 @@ enum PolicyMatcher {
     static func bracketed(_ key: String, prefix: String) -> String? {
         guard key.hasPrefix(prefix + "["), key.hasSuffix("]") else { return nil }
         return String(key.dropFirst(prefix.count + 1).dropLast())
-    }
-
-    private static func plainMatches(_ pattern: String, _ value: String) -> Bool {
-        StringMatch.matches(pattern, value)
-    }
-
-    private static func ipMatches(_ pattern: String, _ address: String) -> Bool {
-        IPBlock(pattern)?.contains(address) ?? false
     }
 
     private static func list(_ values: [String]) -> String {

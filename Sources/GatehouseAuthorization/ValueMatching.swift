@@ -2,13 +2,18 @@ import GatehouseCore
 
 /// Istio's string matching: `*` is "present and not empty", `abc*` a prefix, `*abc` a suffix,
 /// anything else exact.
+///
+/// Compared as UTF-8 bytes, as Envoy compares them: Swift's `String` comparison would apply Unicode
+/// canonical equivalence, which is both slower and not what the proxy on the wire does.
 enum StringMatch {
     static func matches(_ pattern: String, _ value: String, caseInsensitive: Bool = false) -> Bool {
-        let (pattern, value) = caseInsensitive ? (pattern.lowercased(), value.lowercased()) : (pattern, value)
-        if pattern == "*" { return !value.isEmpty }
-        if pattern.hasSuffix("*") { return value.hasPrefix(pattern.dropLast()) }
-        if pattern.hasPrefix("*") { return value.hasSuffix(pattern.dropFirst()) }
-        return pattern == value
+        if caseInsensitive { return matches(pattern.lowercased(), value.lowercased()) }
+        let pattern = pattern.utf8, value = value.utf8
+        let star = UInt8(ascii: "*")
+        if pattern.count == 1, pattern.first == star { return !value.isEmpty }
+        if pattern.last == star { return value.starts(with: pattern.dropLast()) }
+        if pattern.first == star { return value.count >= pattern.count - 1 && value.reversed().starts(with: pattern.dropFirst().reversed()) }
+        return pattern.elementsEqual(value)
     }
 
     /// Hosts compare case-insensitively, and a pattern without a port matches the host on any port.
@@ -21,7 +26,7 @@ enum StringMatch {
     /// `paths`: Istio's string forms, plus the templates `{*}` (one segment) and `{**}` (any number
     /// of segments, at least one).
     static func matchesPath(_ pattern: String, _ path: String) -> Bool {
-        guard pattern.contains("{*") else { return matches(pattern, path) }
+        guard pattern.utf8.contains(UInt8(ascii: "{")) else { return matches(pattern, path) }
         let patternSegments = pattern.split(separator: "/", omittingEmptySubsequences: false)
         let pathSegments = path.split(separator: "/", omittingEmptySubsequences: false)
         return matchSegments(patternSegments[...], pathSegments[...])

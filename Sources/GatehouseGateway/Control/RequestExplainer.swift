@@ -99,7 +99,7 @@ public struct RequestExplainer: Sendable {
             method: request.method, host: request.host, path: normalized, destinationPort: request.port ?? snapshot.mesh.ingress.port,
             sourceIP: request.sourceIP, sourcePrincipal: request.sourcePrincipal, requestPrincipal: request.requestPrincipal,
             headers: Dictionary((request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" }))
-        let (decision, evaluations) = engine.decide(attributes, function: destination.key)
+        let (decision, evaluations) = engine.explain(attributes, function: destination.key)
         explanation.status = decision.outcome == .allow ? 200 : 403
         explanation.decision = decision.outcome.rawValue
         explanation.decidingPolicy = decision.policy
