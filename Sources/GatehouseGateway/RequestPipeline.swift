@@ -19,12 +19,16 @@ struct RequestPipeline: ExchangeProcessor {
 
     /// The stages for one config snapshot, in the order requests meet them.
     static func stages(for snapshot: ConfigSnapshot) -> [any RequestStage] {
-        [
+        var stages: [any RequestStage] = [
             // ④ Which function the Host header names; none → 404 NR.
-            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain)),
-            // ③ The AuthorizationPolicies that apply to that function; denied → 403.
-            AuthorizeRequest(engine: authorization(for: snapshot), functions: snapshot.functions),
+            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain))
         ]
+        // ③ The AuthorizationPolicies that apply to that function; denied → 403. (Without any
+        // policy in the config there is nothing to check, and the stage is left out.)
+        if !snapshot.authorizationPolicies.isEmpty {
+            stages.append(AuthorizeRequest(engine: authorization(for: snapshot), functions: snapshot.functions))
+        }
+        return stages
     }
 
     static func authorization(for snapshot: ConfigSnapshot) -> AuthorizationEngine {

@@ -34,7 +34,7 @@ public final class ClientExchange {
 
     init(
         head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
-        loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?, localAddress: SocketAddress?
+        loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?, localAddress: (ip: String?, port: Int)?
     ) {
         self.head = head
         self.connection = connection
@@ -51,7 +51,7 @@ public final class ClientExchange {
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
         record.downstreamAddress = downstreamAddress
-        record.destinationAddress = localAddress?.ipAddress
+        record.destinationAddress = localAddress?.ip
         record.destinationPort = localAddress?.port ?? 0
         self.record = record
     }

@@ -34,7 +34,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var pausedForExchange = false
     private var drainScheduled = false
     private var downstreamAddress: String?
-    private var localAddress: SocketAddress?
+    /// The listener side of the connection, as requests report it: read once per connection.
+    private var localAddress: (ip: String?, port: Int)?
     /// When the connection last completed a part of a request or a response (monotonic).
     private var lastActivity = NIODeadline.now()
     private(set) var isDraining = false
@@ -54,7 +55,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     func handlerAdded(context: ChannelHandlerContext) {
         downstreamAddress = context.channel.remoteAddress?.ipAddress
-        localAddress = context.channel.localAddress
+        localAddress = context.channel.localAddress.map { ($0.ipAddress, $0.port ?? 0) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
