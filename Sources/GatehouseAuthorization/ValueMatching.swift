@@ -35,12 +35,15 @@ enum StringMatch {
     private static func matchSegments(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
         guard let first = pattern.first else { return path.isEmpty }
         if first == "{**}" {
-            // At least one segment, then the rest of the pattern.
+            // One or more segments, none of them empty (as Envoy's URI template requires).
             guard !path.isEmpty else { return false }
-            for split in path.indices.dropFirst().map({ $0 }) + [path.endIndex] {
+            var split = path.index(after: path.startIndex)
+            while true {
+                if path[path.index(before: split)].isEmpty { return false }
                 if matchSegments(pattern.dropFirst(), path[split...]) { return true }
+                if split == path.endIndex { return false }
+                split = path.index(after: split)
             }
-            return false
         }
         guard let segment = path.first else { return false }
         if first == "{*}" {

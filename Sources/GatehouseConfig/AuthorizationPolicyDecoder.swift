@@ -74,17 +74,34 @@ enum AuthorizationPolicyDecoder {
         guard let rule = value.mapping() else { return nil }
         defer { rule.reportUnknownKeys() }
         var decoded = AuthorizationPolicySpec.Rule()
+        // As Istio's validation: an empty list, source or operation would match anything, which is
+        // rarely what was meant (a template that rendered no principals, say).
+        for key in ["from", "to"] {
+            if let list = rule.field(key), list.sequence()?.isEmpty == true {
+                list.report("must not be empty", fix: "remove `\(key)` to match any \(key == "from" ? "source" : "operation"), or list at least one")
+            }
+        }
         for entry in rule.field("from")?.sequence() ?? [] {
             guard let from = entry.mapping() else { continue }
-            if let source = from.required("source", fix: "add `source:` with principals, namespaces, ipBlocks, …")?.mapping() {
-                decoded.from.append(decodeSource(source))
+            if let value = from.required("source", fix: "add `source:` with principals, namespaces, ipBlocks, …"),
+               let source = value.mapping() {
+                let decodedSource = decodeSource(source)
+                if source.mapping.isEmpty {
+                    value.report("must not be empty", fix: "name at least one of \(sourceFields.joined(separator: ", ")) (or their not forms)")
+                }
+                decoded.from.append(decodedSource)
             }
             from.reportUnknownKeys()
         }
         for entry in rule.field("to")?.sequence() ?? [] {
             guard let to = entry.mapping() else { continue }
-            if let operation = to.required("operation", fix: "add `operation:` with methods, paths, hosts or ports")?.mapping() {
-                decoded.to.append(decodeOperation(operation))
+            if let value = to.required("operation", fix: "add `operation:` with methods, paths, hosts or ports"),
+               let operation = value.mapping() {
+                let decodedOperation = decodeOperation(operation)
+                if operation.mapping.isEmpty {
+                    value.report("must not be empty", fix: "name at least one of \(operationFields.joined(separator: ", ")) (or their not forms)")
+                }
+                decoded.to.append(decodedOperation)
             }
             to.reportUnknownKeys()
         }

@@ -9,8 +9,9 @@ public struct IPBlock: Hashable, Sendable {
 
     /// nil when `text` is neither an address nor a CIDR range.
     public init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let address = Self.bytes(String(parts[0])) else { return nil }
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, let address = Self.bytes(String(first)) else { return nil }
+        if parts.count == 2, parts[1].isEmpty { return nil }  // "10.0.0.0/" names no range
         let length = parts.count == 2 ? Int(parts[1]) : address.count * 8
         guard let length, length >= 0, length <= address.count * 8 else { return nil }
         network = address

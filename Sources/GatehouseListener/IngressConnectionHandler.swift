@@ -70,13 +70,17 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let head):
+        case .head(let received):
             requestOpen = true
+            let origin = RequestTarget.originForm(received)
+            let head = origin ?? received
             let exchange = ClientExchange(
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
-            if let violation = checkLimits(head) {
+            if origin == nil {
+                exchange.fail(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form"))
+            } else if let violation = checkLimits(received) {
                 exchange.fail(violation)
             } else {
                 processor.begin(exchange)

@@ -4,7 +4,9 @@ import Foundation
 /// Written in batches off the request path; kept for a configured time.
 public protocol DecisionLog: Sendable {
     func record(_ entries: [DecisionEntry]) throws(StoreError)
-    func decision(requestId: String) throws(StoreError) -> DecisionEntry?
+    /// Oldest first. Several when callers reused a request id (`X-Request-Id` is theirs to choose):
+    /// one never overwrites another.
+    func decisions(requestId: String) throws(StoreError) -> [DecisionEntry]
     /// Deletes entries older than `date`; returns how many.
     @discardableResult
     func prune(olderThan date: Date) throws(StoreError) -> Int

@@ -106,7 +106,7 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                 for entry in entries {
                     try db.execute(
                         sql: """
-                            INSERT OR REPLACE INTO decision (requestId, at, function, method, host, path, sourceAddress,
+                            INSERT INTO decision (requestId, at, function, method, host, path, sourceAddress,
                               outcome, policy, rule, reason, audited, dryRun)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
@@ -119,9 +119,9 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         }
     }
 
-    public func decision(requestId: String) throws(StoreError) -> DecisionEntry? {
+    public func decisions(requestId: String) throws(StoreError) -> [DecisionEntry] {
         try access { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM decision WHERE requestId = ?", arguments: [requestId]).map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM decision WHERE requestId = ? ORDER BY id", arguments: [requestId]).map { row in
                 let lines = { (text: String) in text.isEmpty ? [] : text.components(separatedBy: "\n") }
                 return DecisionEntry(
                     requestId: row["requestId"], at: Date(timeIntervalSince1970: row["at"]), function: row["function"],
@@ -177,10 +177,11 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         migrator.registerMigration("v2-decisions") { db in
             try db.execute(sql: """
                 CREATE TABLE decision (
-                  requestId TEXT PRIMARY KEY, at REAL NOT NULL, function TEXT NOT NULL, method TEXT NOT NULL,
+                  id INTEGER PRIMARY KEY AUTOINCREMENT, requestId TEXT NOT NULL, at REAL NOT NULL, function TEXT NOT NULL, method TEXT NOT NULL,
                   host TEXT NOT NULL, path TEXT NOT NULL, sourceAddress TEXT, outcome TEXT NOT NULL, policy TEXT,
                   rule INTEGER, reason TEXT NOT NULL, audited TEXT NOT NULL, dryRun TEXT NOT NULL);
                 CREATE INDEX decision_at ON decision (at);
+                CREATE INDEX decision_request ON decision (requestId);
                 """)
         }
         return migrator

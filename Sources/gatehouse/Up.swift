@@ -58,6 +58,8 @@ struct Up: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        // SIGHUP means "reload" (handled once everything runs); until then it must not end the process.
+        signal(SIGHUP, SIG_IGN)
         _ = try loadConfig(paths)  // the files alone first: their errors, before anything starts
         let token = try adminTokenFile.map(readToken)
         LoggingSystem.bootstrap { label in

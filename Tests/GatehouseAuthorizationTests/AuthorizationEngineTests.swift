@@ -122,6 +122,15 @@ struct AuthorizationEngineTests {
         Case(name: "path template {**} matches many segments",
              policies: [policy("files", rules: [to(paths: ["/files/{**}"])])], request: request("GET", "/files/a/b/c.txt"),
              outcome: .allow, policy: "foo/files"),
+        Case(name: "path template {**} needs a non-empty segment",
+             policies: [policy("files", rules: [to(paths: ["/files/{**}"])])], request: request("GET", "/files/"),
+             outcome: .deny),
+        Case(name: "path template {**} does not span an empty segment",
+             policies: [policy("ab", rules: [to(paths: ["/a/{**}/b"])])], request: request("GET", "/a//b"),
+             outcome: .deny),
+        Case(name: "path template {**} in the middle",
+             policies: [policy("ab", rules: [to(paths: ["/a/{**}/b"])])], request: request("GET", "/a/x/y/b"),
+             outcome: .allow, policy: "foo/ab"),
         Case(name: "hosts match case-insensitively and on any port",
              policies: [policy("host", rules: [to(hosts: ["FN.foo.localhost"])])], request: request(), outcome: .allow, policy: "foo/host"),
         Case(name: "ports",
@@ -183,6 +192,23 @@ struct AuthorizationEngineTests {
         #expect(!AuthorizationEngine.applies(byName, to: Self.other, rootNamespace: "istio-system"))
         #expect(AuthorizationEngine.applies(rootSelector, to: Self.other, rootNamespace: "istio-system"))
         #expect(!AuthorizationEngine.applies(rootSelector, to: Self.fn, rootNamespace: "istio-system"))
+    }
+}
+
+@Suite("Addresses and CIDR blocks")
+struct IPBlockTests {
+    @Test("Malformed blocks are refused, not trapped on", arguments: ["", "/", "10.0.0.0/", "10.0.0.0/33", "::1/129", "host"])
+    func malformed(_ text: String) {
+        #expect(IPBlock(text) == nil)
+    }
+
+    @Test("IPv4 and IPv6 ranges")
+    func ranges() throws {
+        #expect(try #require(IPBlock("10.0.0.0/8")).contains("10.255.0.1"))
+        #expect(try !#require(IPBlock("10.0.0.0/8")).contains("11.0.0.1"))
+        #expect(try #require(IPBlock("2001:db8::/32")).contains("2001:db8:1::5"))
+        #expect(try !#require(IPBlock("2001:db8::/32")).contains("10.0.0.1"))
+        #expect(try #require(IPBlock("192.0.2.7")).contains("192.0.2.7"))
     }
 }
 

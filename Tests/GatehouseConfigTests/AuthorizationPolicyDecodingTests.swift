@@ -57,6 +57,8 @@ struct AuthorizationPolicyDecodingTests {
         ("  action: ALOW", "spec.action", "write `action: ALLOW`"),
         ("  rules: [{to: [{operation: {ports: [\"http\"]}}]}]", "spec.rules[0].to[0].operation.ports[0]", "write a port number between 1 and 65535, e.g. \"8080\""),
         ("  selector: {matchLabels: {app: a}}\n  targetRefs: [{kind: Service, name: a}]", "spec.targetRefs", "keep one of them"),
+        ("  rules: [{from: []}]", "spec.rules[0].from", "remove `from` to match any source, or list at least one"),
+        ("  rules: [{to: [{operation: {}}]}]", "spec.rules[0].to[0].operation", "name at least one of hosts, ports, methods, paths (or their not forms)"),
         ("  targetRefs: [{kind: Deployment, name: a}]", "spec.targetRefs[0].kind", "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name"),
     ])
     func mistakes(_ spec: String, _ field: String, _ fix: String) {

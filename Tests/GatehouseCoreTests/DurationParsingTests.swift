@@ -95,3 +95,20 @@ struct DurationParsingTests {
         #expect((Duration.seconds(9_223_372_036) + .milliseconds(800)).nanosecondsClamped == 9_223_372_036_800_000_000)
     }
 }
+
+@Suite("What makes two function specs run alike")
+struct RunsLikeTests {
+    @Test("The file's name does not matter; its directory does (relative commands resolve from it)")
+    func directory() {
+        var a = FunctionSpec(name: "fn", process: .init(command: ["./server"]), source: .init(file: "/srv/v1/a.yaml", line: 1))
+        var b = a
+        b.source = .init(file: "/srv/v1/b.yaml", line: 9)
+        b.generation = 4
+        #expect(a.runsLike(b))
+        b.source = .init(file: "/srv/v2/a.yaml", line: 1)
+        #expect(!a.runsLike(b))
+        a.process.env = [.init(name: "X", value: "1")]
+        b.source = a.source
+        #expect(!a.runsLike(b))
+    }
+}

@@ -93,7 +93,7 @@ struct TextDiffTests {
 
 @Suite("The decision log")
 struct DecisionLogTests {
-    @Test("Decisions are found by request id and pruned by age")
+    @Test("Decisions are found by request id, never overwritten, and pruned by age")
     func recordFindPrune() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-decisions-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -106,9 +106,12 @@ struct DecisionLogTests {
                 audited: ["default/a", "default/b"], dryRun: [])
         }
         try store.record([entry("old", at: 100), entry("new", at: 300)])
-        #expect(try store.decision(requestId: "new") == entry("new", at: 300))
+        #expect(try store.decisions(requestId: "new") == [entry("new", at: 300)])
         #expect(try store.prune(olderThan: Date(timeIntervalSince1970: 200)) == 1)
-        #expect(try store.decision(requestId: "old") == nil)
-        #expect(try store.decision(requestId: "new")?.audited == ["default/a", "default/b"])
+        #expect(try store.decisions(requestId: "old").isEmpty)
+        #expect(try store.decisions(requestId: "new").first?.audited == ["default/a", "default/b"])
+        // A reused request id adds a decision; it never replaces one.
+        try store.record([entry("new", at: 400)])
+        #expect(try store.decisions(requestId: "new").map(\.at.timeIntervalSince1970) == [300, 400])
     }
 }

@@ -60,8 +60,10 @@ public struct FunctionSpec: Hashable, Sendable {
     }
 
     /// Whether an instance started for `other` runs exactly like one started for this spec:
-    /// everything but where the spec was read from and its generation counter.
+    /// everything but the file name it was read from and its generation counter.
+    /// The file's directory does count: relative commands and `workingDir` resolve from it.
     public func runsLike(_ other: FunctionSpec) -> Bool {
+        guard source?.directory == other.source?.directory else { return false }
         var (lhs, rhs) = (self, other)
         (lhs.source, rhs.source, lhs.generation, rhs.generation) = (nil, nil, 0, 0)
         return lhs == rhs

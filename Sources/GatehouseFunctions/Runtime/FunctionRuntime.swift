@@ -86,7 +86,9 @@ public final class FunctionRuntime: Service, Sendable {
                     stopGrace: configuration.stopGrace, logger: logger)
                 pools[spec.key] = pool
                 created.append(pool)
-                if let ready = current?.warmth.ready, ready > 0 { warming.append((pool, ready)) }
+                if let ready = current?.warmth.ready, ready > 0 {
+                    warming.append((pool, min(ready, max(1, spec.scaling.maxInstances))))
+                }
                 if state.outputs[spec.key] == nil { state.outputs[spec.key] = OutputLog() }
             }
             state.preparing += created
@@ -102,6 +104,9 @@ public final class FunctionRuntime: Service, Sendable {
         var waiting = transition.warming
         var failures: [(key: FunctionKey, reason: String)] = []
         while !waiting.isEmpty {
+            if Task.isCancelled {
+                return failures + waiting.map { ($0.pool.spec.key, "cancelled: Gatehouse is shutting down") }
+            }
             waiting.removeAll { pool, count in
                 let warmth = pool.warmth
                 if let failure = warmth.failure {
@@ -123,18 +128,21 @@ public final class FunctionRuntime: Service, Sendable {
     /// are retired, never cut off.
     @discardableResult
     public func commit(_ transition: Transition) -> [FunctionKey: FunctionPool] {
+        var removedOutputs: [OutputLog] = []
         let retired: [FunctionPool] = state.withLockedValue { state in
             let created = Set(transition.created.map(ObjectIdentifier.init))
             state.preparing.removeAll { created.contains(ObjectIdentifier($0)) }
             var retired: [FunctionPool] = []
             for (key, pool) in state.active where transition.pools[key] !== pool {
                 retired.append(pool)
-                if transition.pools[key] == nil { state.outputs[key] = nil }
+                if transition.pools[key] == nil, let output = state.outputs.removeValue(forKey: key) { removedOutputs.append(output) }
             }
             state.retiring += retired
             state.active = transition.pools
             return retired
         }
+        // A deleted function's `logs --follow` streams end.
+        for output in removedOutputs { output.finishFollowers() }
         for pool in retired {
             logger.info("retiring instances of the previous spec", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
             pool.retire()

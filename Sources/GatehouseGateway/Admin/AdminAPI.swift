@@ -150,9 +150,15 @@ struct AdminAPI: Sendable {
                 if !shown.isEmpty { try await writer.write(ByteBuffer(string: shown.map(Self.format).joined())) }
                 if let follower {
                     defer { follower.stop() }
-                    try await withGracefulShutdownHandler {
-                        for await line in follower.lines { try await writer.write(ByteBuffer(string: Self.format(line))) }
-                    } onGracefulShutdown: {
+                    // Ends when the caller hangs up (even on a quiet function), at shutdown, or when
+                    // the function is deleted.
+                    try await request.body.consumeWithInboundCloseHandler { _ in
+                        try await withGracefulShutdownHandler {
+                            for await line in follower.lines { try await writer.write(ByteBuffer(string: Self.format(line))) }
+                        } onGracefulShutdown: {
+                            follower.stop()
+                        }
+                    } onInboundClosed: {
                         follower.stop()
                     }
                 }
@@ -180,12 +186,13 @@ struct AdminAPI: Sendable {
 
     private func decision(_ requestId: String) -> Response {
         do {
-            guard let entry = try decisions.decision(requestId: requestId) else {
+            let entries = try decisions.decisions(requestId: requestId)
+            guard !entries.isEmpty else {
                 return Self.error(
                     .notFound, code: "not_found",
                     "no decision recorded for request \(requestId) (only requests to functions with policies have one, kept for the retention period)")
             }
-            return Self.json(.ok, entry)
+            return Self.json(.ok, entries)
         } catch {
             return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
         }

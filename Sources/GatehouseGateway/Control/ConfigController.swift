@@ -98,7 +98,9 @@ actor ConfigController {
             let operation: ResourceChange.Operation?
             if previous == nil {
                 operation = .created
-            } else if previous!.document.text != document.text || previous!.document.apiVersion != document.apiVersion {
+            } else if previous!.document.text != document.text || previous!.document.apiVersion != document.apiVersion
+                        || SourceLocation.directory(of: previous!.document.file) != SourceLocation.directory(of: document.file) {
+                // Same text from another directory is a change: relative commands resolve from there.
                 operation = .configured
             } else {
                 operation = nil

@@ -63,7 +63,10 @@ struct AdminClient {
 
     private func send(_ path: String, method: HTTPMethod, body: Data?) async throws -> ByteBuffer {
         try await withClient { client in
-            let response = try await client.execute(request(path, method: method, body: body), timeout: .seconds(120))
+            // A change may wait for another and for new instances to start (each up to its
+            // startupTimeout): wait for the answer rather than report a failure that did not happen.
+            let timeout: TimeAmount = method == .POST ? .hours(1) : .seconds(120)
+            let response = try await client.execute(request(path, method: method, body: body), timeout: timeout)
             let bytes = try await response.body.collect(upTo: 64 << 20)
             guard (200..<300).contains(response.status.code) else { throw failure(status: response.status, body: bytes) }
             return bytes

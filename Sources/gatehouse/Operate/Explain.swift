@@ -83,16 +83,19 @@ struct Explain: AsyncParsableCommand {
     }
 
     private func explainRecorded(_ requestId: String) async throws {
-        let entry = try await connection.connect().get("/api/v1/decisions/\(requestId.queryEscaped)", as: DecisionEntry.self)
-        if output == .json { return try printJSON(entry) }
-        var text = "Request:   \(entry.requestId) at \(entry.at.formatted(.iso8601))\n"
-        text += "           \(entry.method) \(entry.host) \(entry.path)\(entry.sourceAddress.map { " from \($0)" } ?? "")\n"
-        text += "Function:  \(entry.function)\n"
-        text += "Result:    \(entry.outcome == "allow" ? "allowed" : "denied"): \(entry.reason)\n"
-        if let policy = entry.policy { text += "Decided by: \(policy) rule \(entry.rule.map(String.init) ?? "?")\n" }
-        for line in entry.audited { text += "Audited by: \(line)\n" }
-        for line in entry.dryRun { text += "Dry run:   \(line)\n" }
-        print(text, terminator: "")
+        let entries = try await connection.connect().get("/api/v1/decisions/\(requestId.queryEscaped)", as: [DecisionEntry].self)
+        if output == .json { return try printJSON(entries) }
+        if entries.count > 1 { print("\(entries.count) requests used this id; each decision, oldest first:\n") }
+        for entry in entries {
+            var text = "Request:   \(entry.requestId) at \(entry.at.formatted(.iso8601))\n"
+            text += "           \(entry.method) \(entry.host) \(entry.path)\(entry.sourceAddress.map { " from \($0)" } ?? "")\n"
+            text += "Function:  \(entry.function)\n"
+            text += "Result:    \(entry.outcome == "allow" ? "allowed" : "denied"): \(entry.reason)\n"
+            if let policy = entry.policy { text += "Decided by: \(policy) rule \(entry.rule.map(String.init) ?? "?")\n" }
+            for line in entry.audited { text += "Audited by: \(line)\n" }
+            for line in entry.dryRun { text += "Dry run:   \(line)\n" }
+            print(text)
+        }
     }
 
     static func render(_ explanation: RequestExplainer.Explanation) -> String {

@@ -51,10 +51,28 @@ struct AuthorizationTests {
                 let response = try await connection.readResponse()
                 #expect(response.status == 403, "\(target) must be refused")
             }
+            // The absolute form is turned into origin-form first: it cannot sidestep a path policy.
+            try connection.send("GET http://fn.default.localhost/admin HTTP/1.1\r\nHost: fn.default.localhost\r\n\r\n")
+            #expect(try await connection.readResponse().status == 403)
+            try connection.send("GET http://fn.default.localhost/docs?y=2 HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n")
+            let absolute = try await connection.readResponse()
+            #expect(absolute.status == 200, "routed by the target's authority")
+            #expect(absolute.body.contains(#""path": "/docs?y=2""#), "\(absolute.body)")
             try connection.send("GET /docs/./guide/../index.html?x=1 HTTP/1.1\r\nHost: fn.default.localhost\r\n\r\n")
             let allowed = try await connection.readResponse()
             #expect(allowed.status == 200)
             #expect(allowed.body.contains(#""path": "/docs/index.html?x=1""#), "\(allowed.body)")
+        }
+    }
+
+    @Test("A request target that is neither origin- nor absolute-form is refused with 400")
+    func badTarget() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            let connection = try RawConnection(url: gatehouse.ingress)
+            defer { connection.close() }
+            try connection.send("GET admin HTTP/1.1\r\nHost: fn.default.localhost\r\n\r\n")
+            let response = try await connection.readResponse()
+            #expect(response.status == 400)
         }
     }
 

@@ -52,7 +52,7 @@ struct ApplyTests {
         }
     }
 
-    @Test("logs --follow streams new lines as the function writes them")
+    @Test("logs --follow streams new lines as the function writes them, and ends when it is deleted")
     func logsFollow() async throws {
         try await withGatehouse(fixtureFunction(name: "chatty")) { gatehouse in
             _ = try await gatehouse.request("chatty", path: "/before")
@@ -69,6 +69,8 @@ struct ApplyTests {
             _ = try await gatehouse.request("chatty", path: "/after-follow-began")
             _ = try await eventually("the new line") { read().contains("GET /after-follow-began") ? true : nil }
             #expect(follower.isRunning, "--follow keeps the stream open")
+            #expect(try await gatehouse.cli(["delete", "function", "chatty"]).status == 0)
+            _ = try await eventually("the follower to end when the function is deleted") { follower.isRunning ? nil : true }
         }
     }
 
