@@ -35,6 +35,9 @@ struct Explain: AsyncParsableCommand {
     @Option(name: [.customShort("H"), .long], help: "A request header NAME:VALUE (repeatable).")
     var header: [String] = []
 
+    @Option(help: "The port the request arrives on (default: the running ingress's, or the Mesh's with -f).")
+    var port: Int?
+
     @Option(help: "The caller's address.")
     var sourceIP: String?
 
@@ -67,7 +70,7 @@ struct Explain: AsyncParsableCommand {
 
     func run() async throws {
         if let requestId { return try await explainRecorded(requestId) }
-        let snapshot = try await explainedConfig(paths: paths, connection: connection)
+        let (snapshot, ingressPort) = try await explainedConfig(paths: paths, connection: connection)
         var headers: [String: String] = [:]
         for entry in header {
             let colon = entry.firstIndex(of: ":")!
@@ -75,7 +78,8 @@ struct Explain: AsyncParsableCommand {
                 entry[entry.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let request = RequestExplainer.Request(
-            method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path, headers: headers,
+            method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path,
+            port: port ?? ingressPort, headers: headers,
             sourceIP: sourceIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal)
         let explanation = RequestExplainer(snapshot: snapshot).explain(request)
         if output == .json { return try printJSON(explanation) }
@@ -126,9 +130,10 @@ struct Explain: AsyncParsableCommand {
     }
 }
 
-/// The config to evaluate against: the files given, or what the running Gatehouse has applied.
-func explainedConfig(paths: [String], connection: AdminConnectionOptions) async throws -> ConfigSnapshot {
-    if !paths.isEmpty { return try loadConfig(paths, doing: "nothing was evaluated") }
+/// The config to evaluate against — the files given, or what the running Gatehouse has applied (with
+/// its generations) — and the port requests arrive on (the running ingress's, when there is one).
+func explainedConfig(paths: [String], connection: AdminConnectionOptions) async throws -> (ConfigSnapshot, Int?) {
+    if !paths.isEmpty { return (try loadConfig(paths, doing: "nothing was evaluated"), nil) }
     let resources = try await connection.connect().get("/api/v1/resources", as: [AdminWire.Resource].self)
     let documents = resources.map { resource in
         let colon = resource.origin.lastIndex(of: ":")
@@ -139,9 +144,18 @@ func explainedConfig(paths: [String], connection: AdminConnectionOptions) async 
                              namespace: resource.namespace, name: resource.name),
             apiVersion: resource.apiVersion, text: resource.yaml, file: file, lineOffset: max(0, line - 1))
     }
+    var snapshot: ConfigSnapshot
     do {
-        return try ConfigLoader.load(documents: documents)
+        snapshot = try ConfigLoader.load(documents: documents)
     } catch {
         throw CommandFailure("the running config does not load here:\n\(error.description)")
     }
+    let generations = Dictionary(
+        resources.filter { $0.kind == "Function" }.map { ("\($0.namespace)/\($0.name)", $0.generation) }, uniquingKeysWith: { a, _ in a })
+    for index in snapshot.functions.indices {
+        snapshot.functions[index].generation = generations[snapshot.functions[index].key.description] ?? 1
+    }
+    let ingress = (connection.admin == nil ? try? StateDirectory.readEndpoints(in: connection.state.url).ingress : nil)
+        .flatMap { URL(string: $0)?.port }
+    return (snapshot, ingress)
 }

@@ -47,6 +47,15 @@ struct ExplainTests {
             // The live gateway agrees.
             #expect(try await gatehouse.request("hello", method: .DELETE).status == 403)
             #expect(try await gatehouse.request("hello").status == 200)
+
+            // The running config's revisions and the port requests really arrive on.
+            let changed = config.replacingOccurrences(of: "spec:\n", with: "spec:\n  timeout: 60s\n")
+            #expect(try await gatehouse.applyThroughAPI(file: "functions.yaml", changed).status == 200)
+            let json = try await gatehouse.cli(["explain", "hello", "-o", "json"])
+            let explanation = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            #expect(explanation["revision"] as? String == "hello-00002")
+            let port = URL(string: gatehouse.ingress)?.port
+            #expect((explanation["request"] as? [String: Any])?["port"] as? Int == port)
         }
     }
 
