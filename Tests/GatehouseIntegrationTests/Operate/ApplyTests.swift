@@ -119,6 +119,23 @@ struct ApplyTests {
         }
     }
 
+    @Test("Lowering maxInstances below the instances now ready still applies (the warm-up waits for what the new spec allows)")
+    func shrinkUnderLoad() async throws {
+        let config = { (max: Int) in fixtureFunction(name: "fn", scaling: "concurrency: 1, maxInstances: \(max)") }
+        try await withGatehouse(config(3)) { gatehouse in
+            // Two requests at once on concurrency 1: two instances become ready.
+            async let first = gatehouse.request("fn", path: "/sleep?ms=400")
+            async let second = gatehouse.request("fn", path: "/sleep?ms=400")
+            #expect(try await [first.status, second.status] == [200, 200])
+            #expect(try await gatehouse.apiList("/api/v1/functions").first?["instances"].map { ($0 as? [Any])?.count } == 2)
+            // Before the fix the warm-up waited for two instances a one-instance spec cannot have, and
+            // the apply failed with function_not_ready after the startup timeout.
+            let applied = try await gatehouse.applyThroughAPI(file: "functions.yaml", config(1))
+            #expect(applied.status == 200, "\(applied.body)")
+            #expect(try await gatehouse.request("fn").status == 200)
+        }
+    }
+
     @Test("50 applies while steady requests run: no request fails")
     func appliesUnderLoad() async throws {
         let other = { (value: Int) in fixtureFunction(name: "other", env: [("FIXTURE_CUSTOM", "\(value)")]) }
