@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 
 /// ③ The authorization stage: runs once routing has chosen the function (its policies are the
@@ -10,8 +11,12 @@ public struct AuthorizeRequest: RequestStage {
     /// Headers named by the policies' `request.headers[…]` conditions, per function.
     private let headerNames: [FunctionKey: [String]]
 
-    public init(engine: AuthorizationEngine, functions: [FunctionSpec]) {
+    /// See `MeshSpec.numTrustedProxies`.
+    public let trustedProxies: Int
+
+    public init(engine: AuthorizationEngine, functions: [FunctionSpec], trustedProxies: Int = 0) {
         self.engine = engine
+        self.trustedProxies = trustedProxies
         var headerNames: [FunctionKey: [String]] = [:]
         for function in functions {
             let names = engine.policies(for: function.key).flatMap(\.rules).flatMap(\.when).compactMap {
@@ -31,11 +36,24 @@ public struct AuthorizeRequest: RequestStage {
         for name in headerNames[function] ?? [] { named[name] = headers.joined(name) }
         let request = AuthorizationRequest(
             method: record.method, host: record.authority, path: normalized, destinationPort: record.destinationPort,
-            destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress, headers: named)
+            destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress,
+            remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
+                                         trustedProxies: trustedProxies, peer: record.downstreamAddress),
+            headers: named)
         let decision = engine.decide(request, function: function)
         record.decision = decision
         guard decision.outcome == .deny else { return .proceed }
         let code: GatehouseError.Code = decision.policy == nil ? .notAllowedByPolicy : .deniedByPolicy
         return .reject(GatehouseError(code, detail: decision.reason))
+    }
+
+    /// The original client as Envoy works it out with `xff_num_trusted_hops`: with N trusted
+    /// proxies in front, the Nth `X-Forwarded-For` entry from the right (the leftmost when there are
+    /// fewer); with none, or no header, the direct peer.
+    public static func remoteAddress(forwardedFor: String?, trustedProxies: Int, peer: String?) -> String? {
+        guard trustedProxies > 0, let forwardedFor else { return peer }
+        let entries = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !entries.isEmpty else { return peer }
+        return entries[max(0, entries.count - trustedProxies)]
     }
 }

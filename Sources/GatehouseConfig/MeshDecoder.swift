@@ -14,6 +14,13 @@ enum MeshDecoder {
             mesh.rootNamespace = value
         }
         if let value = nonEmptyString(spec.field("domain")) { mesh.domain = value }
+        if let field = spec.field("numTrustedProxies"), let count = field.int() {
+            if (0...16).contains(count) {
+                mesh.numTrustedProxies = count
+            } else {
+                field.report("must be between 0 and 16, got \(count)", fix: "write the number of proxies in front of Gatehouse, e.g. 1")
+            }
+        }
         if let listeners = spec.field("listeners")?.mapping() {
             if let ingress = listenAddress(listeners.field("ingress")) { mesh.ingress = ingress }
             if let admin = listenAddress(listeners.field("admin")) { mesh.admin = admin }

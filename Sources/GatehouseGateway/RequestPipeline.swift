@@ -26,7 +26,9 @@ struct RequestPipeline: ExchangeProcessor {
         // ③ The AuthorizationPolicies that apply to that function; denied → 403. (Without any
         // policy in the config there is nothing to check, and the stage is left out.)
         if !snapshot.authorizationPolicies.isEmpty {
-            stages.append(AuthorizeRequest(engine: authorization(for: snapshot), functions: snapshot.functions))
+            stages.append(AuthorizeRequest(
+                engine: authorization(for: snapshot), functions: snapshot.functions,
+                trustedProxies: snapshot.mesh.numTrustedProxies))
         }
         return stages
     }

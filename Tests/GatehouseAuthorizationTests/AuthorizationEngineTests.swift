@@ -195,6 +195,20 @@ struct AuthorizationEngineTests {
     }
 }
 
+@Suite("The original client behind trusted proxies")
+struct RemoteAddressTests {
+    @Test("The Nth X-Forwarded-For entry from the right; the peer without proxies or header", arguments: [
+        ("198.51.100.7, 203.0.113.9", 1, "203.0.113.9"),
+        ("198.51.100.7, 203.0.113.9", 2, "198.51.100.7"),
+        ("198.51.100.7", 3, "198.51.100.7"),
+        ("198.51.100.7", 0, "127.0.0.1"),
+        ("", 1, "127.0.0.1"),
+    ])
+    func remote(_ forwardedFor: String, _ proxies: Int, _ expected: String) {
+        #expect(AuthorizeRequest.remoteAddress(forwardedFor: forwardedFor, trustedProxies: proxies, peer: "127.0.0.1") == expected)
+    }
+}
+
 @Suite("Addresses and CIDR blocks")
 struct IPBlockTests {
     @Test("Malformed blocks are refused, not trapped on", arguments: ["", "/", "10.0.0.0/", "10.0.0.0/33", "::1/129", "host"])

@@ -8,6 +8,9 @@ public struct MeshSpec: Hashable, Sendable {
     public var domain: String
     public var ingress: ListenAddress
     public var admin: ListenAddress
+    /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
+    /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
+    public var numTrustedProxies: Int = 0
     public var source: SourceLocation?
 
     public init(

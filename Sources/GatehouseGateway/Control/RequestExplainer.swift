@@ -24,13 +24,16 @@ public struct RequestExplainer: Sendable {
         public var port: Int?
         public var headers: [String: String]?
         public var sourceIP: String?
+        /// The original client when proxies are in front (`remote.ip`, `remoteIpBlocks`); `sourceIP` when nil.
+        public var remoteIP: String?
         public var sourcePrincipal: String?
         public var requestPrincipal: String?
 
         public init(
             method: String = "GET", host: String, path: String = "/", port: Int? = nil, headers: [String: String]? = nil,
-            sourceIP: String? = nil, sourcePrincipal: String? = nil, requestPrincipal: String? = nil
+            sourceIP: String? = nil, remoteIP: String? = nil, sourcePrincipal: String? = nil, requestPrincipal: String? = nil
         ) {
+            self.remoteIP = remoteIP
             self.method = method
             self.host = host
             self.path = path
@@ -51,6 +54,7 @@ public struct RequestExplainer: Sendable {
                 port: try container.decodeIfPresent(Int.self, forKey: .port),
                 headers: try container.decodeIfPresent([String: String].self, forKey: .headers),
                 sourceIP: try container.decodeIfPresent(String.self, forKey: .sourceIP),
+                remoteIP: try container.decodeIfPresent(String.self, forKey: .remoteIP),
                 sourcePrincipal: try container.decodeIfPresent(String.self, forKey: .sourcePrincipal),
                 requestPrincipal: try container.decodeIfPresent(String.self, forKey: .requestPrincipal))
         }
@@ -97,7 +101,8 @@ public struct RequestExplainer: Sendable {
         explanation.revision = snapshot.function(destination.key)?.revision
         let attributes = AuthorizationRequest(
             method: request.method, host: request.host, path: normalized, destinationPort: request.port ?? snapshot.mesh.ingress.port,
-            sourceIP: request.sourceIP, sourcePrincipal: request.sourcePrincipal, requestPrincipal: request.requestPrincipal,
+            sourceIP: request.sourceIP, remoteIP: request.remoteIP, sourcePrincipal: request.sourcePrincipal,
+            requestPrincipal: request.requestPrincipal,
             headers: Dictionary((request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" }))
         let (decision, evaluations) = engine.explain(attributes, function: destination.key)
         explanation.status = decision.outcome == .allow ? 200 : 403

@@ -38,8 +38,11 @@ struct Explain: AsyncParsableCommand {
     @Option(help: "The port the request arrives on (default: the running ingress's, or the Mesh's with -f).")
     var port: Int?
 
-    @Option(help: "The caller's address.")
+    @Option(help: "The caller's address (the direct peer).")
     var sourceIP: String?
+
+    @Option(help: "The original client's address behind trusted proxies (default: --source-ip).")
+    var remoteIP: String?
 
     @Option(help: "The caller's verified workload identity, e.g. cluster.local/ns/default/sa/billing.")
     var sourcePrincipal: String?
@@ -80,7 +83,7 @@ struct Explain: AsyncParsableCommand {
         let request = RequestExplainer.Request(
             method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path,
             port: port ?? ingressPort, headers: headers,
-            sourceIP: sourceIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal)
+            sourceIP: sourceIP, remoteIP: remoteIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal)
         let explanation = RequestExplainer(snapshot: snapshot).explain(request)
         if output == .json { return try printJSON(explanation) }
         print(Self.render(explanation), terminator: "")

@@ -65,6 +65,31 @@ struct AuthorizationTests {
         }
     }
 
+    @Test("remoteIpBlocks see the original client behind the Mesh's numTrustedProxies")
+    func trustedProxies() async throws {
+        let config = """
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec: {numTrustedProxies: 1}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: office, namespace: default}
+            spec:
+              rules: [{from: [{source: {remoteIpBlocks: ["203.0.113.0/24"]}}]}]
+            ---
+
+            """ + fixtureFunction(name: "fn")
+        try await withGatehouse(config) { gatehouse in
+            let fromOffice = try await gatehouse.request("fn", headers: [("x-forwarded-for", "198.51.100.7, 203.0.113.9")])
+            #expect(fromOffice.status == 200)
+            let spoofed = try await gatehouse.request("fn", headers: [("x-forwarded-for", "203.0.113.9, 198.51.100.7")])
+            #expect(spoofed.status == 403, "only the entry the trusted proxy added counts")
+            #expect(try await gatehouse.request("fn").status == 403, "no header: the peer, 127.0.0.1")
+        }
+    }
+
     @Test("A request target that is neither origin- nor absolute-form is refused with 400")
     func badTarget() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
