@@ -172,14 +172,15 @@ public final class RunningGatehouse: @unchecked Sendable {
     }
 
     /// Runs the `gatehouse` CLI against this instance (through its state directory) and waits for it.
-    public func cli(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await Self.runCLI(arguments, environment: ["GATEHOUSE_STATE_DIR": stateDirectory.path])
+    public func cli(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await Self.runCLI(arguments, environment: ["GATEHOUSE_STATE_DIR": stateDirectory.path], input: input)
     }
 
     /// Runs the `gatehouse` binary to completion (terminating it after `timeout`) and returns its
     /// exit status and output.
     public static func runCLI(
-        _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
+        _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60), input: String? = nil,
+        workingDirectory: URL? = nil
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -190,9 +191,16 @@ public final class RunningGatehouse: @unchecked Sendable {
         process.executableURL = GatehouseBinary.url
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let file = directory.appendingPathComponent("in")
+            try input.write(to: file, atomically: true, encoding: .utf8)
+            process.standardInput = try FileHandle(forReadingFrom: file)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }

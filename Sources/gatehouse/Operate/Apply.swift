@@ -12,7 +12,7 @@ struct Apply: AsyncParsableCommand {
             configured (a changed function starts new instances and drains the old), the rest left alone.
             """)
 
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "A YAML file or a directory of them (repeatable).")
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "A YAML file, a directory of them, or - for standard input (repeatable).")
     var paths: [String] = []
 
     @Flag(help: "Check and report what would change, without changing anything.")
@@ -34,13 +34,36 @@ struct Apply: AsyncParsableCommand {
 
 /// Checks files locally (every problem, with file and line) and returns them under absolute names,
 /// so relative commands resolve against the file's directory on the server, as with `up -f`.
+/// `-` reads standard input, named `<stdin>` in the current directory.
 func readForSending(_ paths: [String]) throws -> [AdminWire.ApplyRequest.File] {
-    _ = try loadConfig(paths, doing: "nothing was applied")
-    let sources: [(file: String, yaml: String)]
-    do { sources = try ConfigLoader.read(paths: paths) } catch { throw CommandFailure(error.description) }
-    return sources.map { source in
-        AdminWire.ApplyRequest.File(name: URL(fileURLWithPath: source.file).standardizedFileURL.path, content: source.yaml)
+    let sources = try readSources(paths)
+    do {
+        _ = try ConfigLoader.load(sources: sources)
+    } catch {
+        throw CommandFailure("invalid configuration, nothing was applied:\n\(error.description)")
     }
+    return sources.map { AdminWire.ApplyRequest.File(name: $0.file, content: $0.yaml) }
+}
+
+/// The text of every path (files, directories of YAML, `-` for standard input), named by absolute path.
+func readSources(_ paths: [String]) throws -> [(file: String, yaml: String)] {
+    var sources: [(file: String, yaml: String)] = []
+    let files = paths.filter { $0 != "-" }
+    if !files.isEmpty {
+        do {
+            sources += try ConfigLoader.read(paths: files).map { (URL(fileURLWithPath: $0.file).standardizedFileURL.path, $0.yaml) }
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+    if paths.contains("-") {
+        let limit = 8 << 20
+        let data = FileHandle.standardInput.readData(ofLength: limit + 1)
+        guard data.count <= limit else { throw CommandFailure("standard input is larger than 8 MiB; split it into several applies") }
+        guard let text = String(data: data, encoding: .utf8) else { throw CommandFailure("standard input is not UTF-8 text") }
+        sources.append((FileManager.default.currentDirectoryPath + "/<stdin>", text))
+    }
+    return sources
 }
 
 func printReport(_ report: AdminWire.ChangeReport) {

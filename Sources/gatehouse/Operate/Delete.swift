@@ -11,7 +11,7 @@ struct Delete: AsyncParsableCommand {
     @Argument(help: "KIND NAME, e.g. `function hello` (or use -f).")
     var resource: [String] = []
 
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "Delete the resources these files define (repeatable).")
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "Delete the resources these files (or - for standard input) define (repeatable).")
     var paths: [String] = []
 
     @Option(name: .shortAndLong, help: "Namespace of KIND NAME.")
@@ -33,7 +33,12 @@ struct Delete: AsyncParsableCommand {
         if paths.isEmpty {
             names = [AdminWire.ResourceName(kind: resource[0], namespace: namespace, name: resource[1])]
         } else {
-            let snapshot = try loadConfig(paths, doing: "nothing was deleted")
+            let snapshot: ConfigSnapshot
+            do {
+                snapshot = try ConfigLoader.load(sources: try readSources(paths))
+            } catch let error as ConfigError {
+                throw CommandFailure("invalid configuration, nothing was deleted:\n\(error.description)")
+            }
             names = snapshot.documents.map { AdminWire.ResourceName(kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name) }
         }
         let report = try await connection.connect().post(

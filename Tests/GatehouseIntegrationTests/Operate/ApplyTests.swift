@@ -52,6 +52,26 @@ struct ApplyTests {
         }
     }
 
+    @Test("apply -f - and delete -f - read standard input; relative commands resolve from the current directory")
+    func standardInput() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            let yaml = fixtureFunction(name: "piped")
+            // Run from the test's directory, where the fixture script is.
+            let environment = ["GATEHOUSE_STATE_DIR": gatehouse.stateDirectory.path]
+            let applied = try await RunningGatehouse.runCLI(
+                ["apply", "-f", "-"], environment: environment, input: yaml, workingDirectory: gatehouse.directory)
+            #expect(applied.stdout.contains("function default/piped created"), "\(applied.stderr)")
+            #expect(try await gatehouse.request("piped").status == 200)
+            let history = try await gatehouse.apiList("/api/v1/history?name=piped")
+            #expect((history.first?["origin"] as? String)?.hasSuffix("/<stdin>:1") == true)
+            let deleted = try await gatehouse.cli(["delete", "-f", "-"], input: yaml)
+            #expect(deleted.stdout.contains("function default/piped deleted"), "\(deleted.stderr)")
+            let invalid = try await gatehouse.cli(["apply", "-f", "-"], input: "kind: Function\n")
+            #expect(invalid.status == 1)
+            #expect(invalid.stderr.contains("<stdin>:1:1: apiVersion: missing required field"), "\(invalid.stderr)")
+        }
+    }
+
     @Test("logs --follow streams new lines as the function writes them, and ends when it is deleted")
     func logsFollow() async throws {
         try await withGatehouse(fixtureFunction(name: "chatty")) { gatehouse in
