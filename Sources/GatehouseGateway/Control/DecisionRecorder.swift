@@ -4,6 +4,7 @@ import GatehouseStore
 import GatehouseTelemetry
 import Logging
 import NIOConcurrencyHelpers
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
@@ -52,20 +53,31 @@ final class DecisionRecorder: Service, Sendable {
         var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.flushInterval) }
-            flush()
+            await flush()
             if ContinuousClock.now - lastPrune > .seconds(60) {
                 lastPrune = .now
-                prune()
+                await offload { self.prune() }
             }
         }
-        flush()
+        await flush()
     }
 
-    private func flush() {
+    /// SQLite writes wait for the disk: they run on NIO's blocking-I/O pool, not on a thread Swift
+    /// concurrency needs for everything else.
+    private func offload(_ work: @escaping @Sendable () -> Void) async {
+        _ = try? await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    private func flush() async {
         let entries = buffer.withLockedValue { buffer in
             defer { buffer.removeAll(keepingCapacity: true) }
             return buffer
         }
+        guard !entries.isEmpty else { return }
+        await offload { self.write(entries) }
+    }
+
+    private func write(_ entries: [DecisionEntry]) {
         do {
             try log.record(entries)
         } catch {
