@@ -29,7 +29,8 @@ extension AdminAPI {
                 apiVersion: resource.document.apiVersion, kind: resource.document.key.kind,
                 namespace: resource.document.key.namespace, name: resource.document.key.name,
                 generation: resource.generation, appliedAt: resource.appliedAt, appliedBy: resource.appliedBy,
-                origin: resource.document.origin, yaml: resource.document.text)
+                origin: resource.document.origin, file: resource.document.file, lineOffset: resource.document.lineOffset,
+                yaml: resource.document.text)
         })
     }
 

@@ -67,6 +67,9 @@ public enum AdminWire {
         public var appliedBy: String
         /// `file:line` it was applied from.
         public var origin: String
+        /// The same, apart: the file, and how many of its lines precede the document.
+        public var file: String
+        public var lineOffset: Int
         /// The document as applied.
         public var yaml: String
     }

@@ -94,16 +94,11 @@ actor ConfigController {
         for document in incoming.documents {
             let index = next.firstIndex { $0.document.key == document.key }
             let previous = index.map { next[$0] }
-            let generation = try nextGeneration(previous: previous, document: document, incoming: incoming)
-            let operation: ResourceChange.Operation?
-            if previous == nil {
-                operation = .created
-            } else if previous!.document.text != document.text || previous!.document.apiVersion != document.apiVersion
-                        || SourceLocation.directory(of: previous!.document.file) != SourceLocation.directory(of: document.file) {
-                // Same text from another directory is a change: relative commands resolve from there.
-                operation = .configured
-            } else {
-                operation = nil
+            let generation = nextGeneration(previous: previous, document: document, incoming: incoming)
+            let operation: ResourceChange.Operation? = switch previous {
+            case nil: .created
+            case let previous? where Self.differs(previous.document, document): .configured
+            default: nil
             }
             items.append(.init(key: document.key, result: operation?.rawValue ?? "unchanged", generation: generation))
             guard let operation else { continue }
@@ -141,11 +136,18 @@ actor ConfigController {
             items: changes.map { .init(key: $0.key, result: "deleted", generation: $0.generation) }, notices: [], dryRun: false)
     }
 
-    /// A Function's generation moves only when what its instances run changes; other kinds' with their text.
-    private func nextGeneration(previous: StoredResource?, document: ResourceDocument, incoming: ConfigSnapshot) throws(ControlError) -> Int {
+    /// Whether a document changes what is stored: its text, its version, or its directory (relative
+    /// commands resolve from there, so the same text from elsewhere is a change).
+    private static func differs(_ stored: ResourceDocument, _ incoming: ResourceDocument) -> Bool {
+        stored.text != incoming.text || stored.apiVersion != incoming.apiVersion
+            || SourceLocation.directory(of: stored.file) != SourceLocation.directory(of: incoming.file)
+    }
+
+    /// A Function's generation moves only when what its instances run changes; other kinds' with the document.
+    private func nextGeneration(previous: StoredResource?, document: ResourceDocument, incoming: ConfigSnapshot) -> Int {
         guard let previous else { return 1 }
         guard document.key.kind == "Function", document.key.group == "gatehouse.dev" else {
-            return previous.document.text == document.text ? previous.generation : previous.generation + 1
+            return Self.differs(previous.document, document) ? previous.generation + 1 : previous.generation
         }
         let key = FunctionKey(namespace: document.key.namespace, name: document.key.name)
         guard let old = snapshot.function(key), let new = incoming.function(key) else { return previous.generation + 1 }

@@ -139,13 +139,10 @@ func explainedConfig(paths: [String], connection: AdminConnectionOptions) async 
     if !paths.isEmpty { return (try loadConfig(paths, doing: "nothing was evaluated"), nil) }
     let resources = try await connection.connect().get("/api/v1/resources", as: [AdminWire.Resource].self)
     let documents = resources.map { resource in
-        let colon = resource.origin.lastIndex(of: ":")
-        let file = colon.map { String(resource.origin[..<$0]) } ?? resource.origin
-        let line = colon.flatMap { Int(resource.origin[resource.origin.index(after: $0)...]) } ?? 1
-        return ResourceDocument(
+        ResourceDocument(
             key: ResourceKey(group: ResourceKey.group(ofAPIVersion: resource.apiVersion), kind: resource.kind,
                              namespace: resource.namespace, name: resource.name),
-            apiVersion: resource.apiVersion, text: resource.yaml, file: file, lineOffset: max(0, line - 1))
+            apiVersion: resource.apiVersion, text: resource.yaml, file: resource.file, lineOffset: resource.lineOffset)
     }
     var snapshot: ConfigSnapshot
     do {
