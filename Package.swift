@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // jwt-kit 5.8 resolves only with swift-crypto 4 (NOTES.md).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Resources, durations, the per-request record, errors: no I/O.
@@ -49,7 +52,21 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // ③ AuthorizationPolicy with Istio's semantics; decisions that say why.
-        .target(name: "GatehouseAuthorization", dependencies: ["GatehouseCore"]),
+        .target(name: "GatehouseAuthorization", dependencies: [
+            "GatehouseCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // ② RequestAuthentication: JWTs verified against issuers' keys (JWKS, OIDC discovery).
+        .target(name: "GatehouseAuthentication", dependencies: [
+            "GatehouseCore",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // ④ Host → function.
         .target(name: "GatehouseRouting", dependencies: ["GatehouseCore"]),
         // ⑥ Activator, instance pools, the process runtime and the forwarding connection pool.
@@ -77,6 +94,7 @@ let package = Package(
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
+            "GatehouseAuthentication",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,6 +119,8 @@ let package = Package(
         // Test kit: temporary state directories, a running gateway on port 0, an HTTP client, fixtures.
         .target(name: "GatehouseTesting", dependencies: [
             "GatehouseCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,6 +131,10 @@ let package = Package(
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
+        .testTarget(name: "GatehouseAuthenticationTests", dependencies: [
+            "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
             "GatehouseFunctions", "GatehouseCore",

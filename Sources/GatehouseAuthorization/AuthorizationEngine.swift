@@ -18,6 +18,7 @@ public struct AuthorizationEngine: Sendable {
         var deny: [AuthorizationPolicySpec] = []
         var allow: [(policy: AuthorizationPolicySpec, reasons: [String])] = []
         var audit: [AuthorizationPolicySpec] = []
+        var custom: [AuthorizationPolicySpec] = []
         var dryRun: [AuthorizationPolicySpec] = []
         var noAllowReason: String
 
@@ -29,6 +30,7 @@ public struct AuthorizationEngine: Sendable {
                 switch policy.action {
                 case .deny: deny.append(policy)
                 case .audit: audit.append(policy)
+                case .custom: custom.append(policy)
                 case .allow:
                     allow.append((policy, policy.rules.indices.map { index in
                         "ALLOW policy \(policy.reference) rule \(index) matched: \(PolicyDescription.rule(policy.rules[index]))"
@@ -67,20 +69,35 @@ public struct AuthorizationEngine: Sendable {
     /// picks, if it has one); any other applies in its own namespace, to every function, to those
     /// whose labels include its selector's, or to those its `targetRefs` name.
     public static func applies(_ policy: AuthorizationPolicySpec, to function: FunctionSpec, rootNamespace: String) -> Bool {
-        guard policy.namespace == rootNamespace || policy.namespace == function.namespace else { return false }
-        if !policy.targetNames.isEmpty { return policy.namespace == function.namespace && policy.targetNames.contains(function.name) }
-        guard let selector = policy.selector else { return true }
-        return selector.allSatisfy { function.labels[$0.key] == $0.value }
+        WorkloadScope.applies(
+            namespace: policy.namespace, selector: policy.selector, targetNames: policy.targetNames, to: function,
+            rootNamespace: rootNamespace)
     }
 
-    /// The decision for a request to `function`. Allowing allocates nothing; a denial writes its reason.
+    /// The first CUSTOM policy (by namespace, then name) whose rules match: its provider decides
+    /// before DENY and ALLOW policies are looked at (Istio's order CUSTOM → DENY → ALLOW).
+    public func customPolicy(matching request: AuthorizationRequest, function: FunctionKey) -> (policy: AuthorizationPolicySpec, rule: Int)? {
+        guard let custom = byFunction[function]?.custom, !custom.isEmpty else { return nil }
+        for policy in custom {
+            if let rule = PolicyMatcher.firstMatch(policy, request) { return (policy, rule) }
+        }
+        return nil
+    }
+
+    /// The DENY/ALLOW decision for a request to `function` (CUSTOM policies are asked first, by
+    /// the caller, through `customPolicy`). Allowing allocates nothing; a denial writes its reason.
     public func decide(_ request: AuthorizationRequest, function: FunctionKey) -> AccessDecision {
         guard let applicable = byFunction[function] else {
             return AccessDecision(outcome: .allow, reason: "no authorization policy applies to \(function)")
         }
         let audited = applicable.audit.compactMap { PolicyMatcher.firstMatch($0, request) != nil ? $0.reference : nil }
         let dryRun = applicable.dryRun.map { policy in
-            let verdict = policy.action == .deny ? "would deny" : policy.action == .allow ? "would allow" : "would audit"
+            let verdict = switch policy.action {
+            case .deny: "would deny"
+            case .allow: "would allow"
+            case .audit: "would audit"
+            case .custom: "would ask provider \(policy.provider ?? "?")"
+            }
             return PolicyMatcher.firstMatch(policy, request).map { "\(policy.reference): \(verdict) (rule \($0))" }
                 ?? "\(policy.reference): \(policy.action.rawValue) would not match"
         }

@@ -64,19 +64,3 @@ public struct AuthorizationRequest: Sendable {
         return String(parts[index + 1])
     }
 }
-
-/// A JWT claim: a string, a list, a nested object, or another JSON value kept as text.
-public indirect enum ClaimValue: Sendable, Hashable {
-    case string(String)
-    case list([ClaimValue])
-    case object([String: ClaimValue])
-
-    /// The strings a condition compares with: a list's elements, a scalar itself.
-    var strings: [String] {
-        switch self {
-        case .string(let value): [value]
-        case .list(let values): values.flatMap(\.strings)
-        case .object: []
-        }
-    }
-}

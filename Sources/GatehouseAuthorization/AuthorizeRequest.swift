@@ -13,10 +13,18 @@ public struct AuthorizeRequest: RequestStage {
 
     /// See `MeshSpec.numTrustedProxies`.
     public let trustedProxies: Int
+    /// The providers CUSTOM policies name, by name.
+    private let providers: [String: ExtAuthzProvider]
+    private let authorizer: ExternalAuthorizer
 
-    public init(engine: AuthorizationEngine, functions: [FunctionSpec], trustedProxies: Int = 0) {
+    public init(
+        engine: AuthorizationEngine, functions: [FunctionSpec], trustedProxies: Int = 0, providers: [ExtAuthzProvider] = [],
+        authorizer: ExternalAuthorizer = ExternalAuthorizer()
+    ) {
         self.engine = engine
         self.trustedProxies = trustedProxies
+        self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.authorizer = authorizer
         var headerNames: [FunctionKey: [String]] = [:]
         for function in functions {
             let names = engine.policies(for: function.key).flatMap(\.rules).flatMap(\.when).compactMap {
@@ -39,12 +47,63 @@ public struct AuthorizeRequest: RequestStage {
             destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress,
             remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
                                          trustedProxies: trustedProxies, peer: record.downstreamAddress),
-            headers: named)
-        let decision = engine.decide(request, function: function)
+            requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
+            presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:], headers: named)
+        if let (policy, rule) = engine.customPolicy(matching: request, function: function),
+           let provider = policy.provider.flatMap({ providers[$0] }) {
+            let check = ExternalAuthorizer.check(
+                for: provider, method: record.method, host: record.authority, path: record.upstreamPath ?? record.path, headers: headers)
+            let (authorizer, engine) = (authorizer, engine)
+            return .suspend {
+                let outcome = await authorizer.ask(provider, check)
+                return { record in
+                    Self.conclude(outcome, policy: policy, rule: rule, provider: provider, request: request, engine: engine, record: &record)
+                }
+            }
+        }
+        return Self.decide(request, function: function, engine: engine, record: &record)
+    }
+
+    /// DENY, then ALLOW policies.
+    static func decide(
+        _ request: AuthorizationRequest, function: FunctionKey, engine: AuthorizationEngine, record: inout RequestRecord,
+        allowedBy custom: String? = nil
+    ) -> StageVerdict {
+        var decision = engine.decide(request, function: function)
+        if let custom { decision.reason = custom + "; " + decision.reason }
         record.decision = decision
         guard decision.outcome == .deny else { return .proceed }
         let code: GatehouseError.Code = decision.policy == nil ? .notAllowedByPolicy : .deniedByPolicy
         return .reject(GatehouseError(code, detail: decision.reason))
+    }
+
+    /// After the provider answered: its denial (or failure) ends the request; its allow lets
+    /// DENY and ALLOW policies decide, with the headers it chose for the function.
+    static func conclude(
+        _ outcome: ExternalAuthorizer.Outcome, policy: AuthorizationPolicySpec, rule: Int, provider: ExtAuthzProvider,
+        request: AuthorizationRequest, engine: AuthorizationEngine, record: inout RequestRecord
+    ) -> StageVerdict {
+        let matched = "CUSTOM policy \(policy.reference) rule \(rule) matched"
+        guard let function = record.destination?.key else { return .proceed }
+        func deny(_ reason: String, _ error: GatehouseError) -> StageVerdict {
+            record.decision = AccessDecision(outcome: .deny, policy: policy.reference, action: .custom, rule: rule, reason: reason)
+            return .reject(error)
+        }
+        switch outcome {
+        case .allowed(let headers):
+            for (name, value) in headers { record.upstreamHeaders.setHeader(name, value) }
+            return decide(request, function: function, engine: engine, record: &record, allowedBy: "\(matched); provider \(provider.name) allowed")
+        case .denied(let response):
+            let reason = "\(matched); provider \(provider.name) denied with status \(response.status)"
+            return deny(reason, GatehouseError(.deniedByExternalAuthorizer, detail: reason, response: response))
+        case .failed(let error) where provider.failOpen:
+            return decide(request, function: function, engine: engine, record: &record,
+                          allowedBy: "\(matched); provider \(provider.name) failed (\(error)) and fails open")
+        case .failed(let error):
+            let reason = "\(matched); provider \(provider.name) failed: \(error)"
+            let status = GatehouseError.PassedResponse(status: provider.statusOnError, headers: [], body: "")
+            return deny(reason, GatehouseError(.externalAuthorizerError, detail: reason, response: status))
+        }
     }
 
     /// The original client as Envoy works it out with `xff_num_trusted_hops`: with N trusted

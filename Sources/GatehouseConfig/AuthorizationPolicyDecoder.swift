@@ -14,60 +14,32 @@ enum AuthorizationPolicyDecoder {
         guard let spec = envelope.root.field("spec")?.mapping() else { return policy }
         defer { spec.reportUnknownKeys() }
 
-        if let selector = spec.field("selector")?.mapping() {
-            policy.selector = selector.field("matchLabels")?.stringMap() ?? [:]
-            selector.reportUnknownKeys()
-        }
-        if let single = spec.field("targetRef") {
-            policy.targetNames += targetName(single).map { [$0] } ?? []
-        }
-        for value in spec.field("targetRefs")?.sequence() ?? [] {
-            if let name = targetName(value) { policy.targetNames.append(name) }
-        }
-        if policy.selector != nil, !policy.targetNames.isEmpty {
-            spec.diagnostics.report(
-                at: spec.location, field: spec.fieldPath("targetRefs"), "`selector` and `targetRefs` cannot both be set",
-                fix: "keep one of them")
-        }
+        (policy.selector, policy.targetNames) = PolicyScopeDecoder.decode(spec)
         if let value = spec.field("action"), let text = value.string() {
             if let action = AuthorizationPolicySpec.Action(rawValue: text) {
                 policy.action = action
-            } else if text == "CUSTOM" {
-                value.report(
-                    "CUSTOM (an external authorizer) is not supported yet, and Gatehouse will not pretend to enforce it",
-                    fix: "use ALLOW or DENY policies for now")
             } else {
+                let actions = AuthorizationPolicySpec.Action.allCases.map(\.rawValue)
                 value.report(
-                    "unknown action \"\(text)\"; allowed: ALLOW, DENY, AUDIT",
-                    fix: Spelling.suggestion(for: text, among: ["ALLOW", "DENY", "AUDIT"]).map { "write `action: \($0)`" } ?? "write ALLOW, DENY or AUDIT")
+                    "unknown action \"\(text)\"; allowed: \(actions.joined(separator: ", "))",
+                    fix: Spelling.suggestion(for: text, among: actions).map { "write `action: \($0)`" } ?? "write ALLOW, DENY, AUDIT or CUSTOM")
             }
         }
-        if let provider = spec.field("provider") {
-            provider.report("`provider` is only for CUSTOM policies, which are not supported yet", fix: "remove it")
+        if let field = spec.field("provider"), let provider = field.mapping() {
+            if policy.action != .custom {
+                field.report("`provider` is only for CUSTOM policies", fix: "remove it, or write `action: CUSTOM`")
+            }
+            policy.provider = provider.required("name", fix: "add `name:` naming one of the Mesh's extensionProviders")?.string()
+            provider.reportUnknownKeys()
+        } else if policy.action == .custom {
+            spec.diagnostics.report(
+                at: spec.location, field: spec.fieldPath("provider"), "a CUSTOM policy needs a provider",
+                fix: "add `provider: {name: …}` naming one of the Mesh's extensionProviders")
         }
         for rule in spec.field("rules")?.sequence() ?? [] {
             if let decoded = decodeRule(rule) { policy.rules.append(decoded) }
         }
         return policy
-    }
-
-    /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`).
-    private static func targetName(_ value: YAMLValue) -> String? {
-        guard let reference = value.mapping() else { return nil }
-        defer { reference.reportUnknownKeys() }
-        let kind = reference.required("kind", fix: "add `kind: Service`")?.string()
-        let group = reference.field("group")?.string() ?? ""
-        let name = reference.required("name", fix: "add `name:` with the function's name")?.string()
-        _ = reference.field("namespace")
-        guard let kind, let name else { return nil }
-        guard (kind == "Service" && group.isEmpty) || (kind == "Function" && group == "gatehouse.dev") else {
-            reference.diagnostics.report(
-                at: reference.location, field: reference.fieldPath("kind"),
-                "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function",
-                fix: "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name")
-            return nil
-        }
-        return name
     }
 
     private static func decodeRule(_ value: YAMLValue) -> AuthorizationPolicySpec.Rule? {

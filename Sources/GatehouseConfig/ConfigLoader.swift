@@ -73,6 +73,7 @@ public enum ConfigLoader {
                 return (l.line, l.column, lhs.offset) < (r.line, r.column, rhs.offset)
             }.map(\.element)
         }
+        if diagnostics.isEmpty { diagnostics = builder.crossDocumentProblems() }
         guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
         return builder.build()
     }

@@ -9,6 +9,8 @@ public struct ConfigSnapshot: Sendable {
     public var istioResources: [IstioResource]
     /// Enforced on the request path (`GatehouseAuthorization`).
     public var authorizationPolicies: [AuthorizationPolicySpec]
+    /// Enforced on the request path (`GatehouseAuthentication`).
+    public var requestAuthentications: [RequestAuthenticationSpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -19,11 +21,13 @@ public struct ConfigSnapshot: Sendable {
         functions: [FunctionSpec] = [],
         istioResources: [IstioResource] = [],
         authorizationPolicies: [AuthorizationPolicySpec] = [],
+        requestAuthentications: [RequestAuthenticationSpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
         self.documents = documents
         self.authorizationPolicies = authorizationPolicies
+        self.requestAuthentications = requestAuthentications
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

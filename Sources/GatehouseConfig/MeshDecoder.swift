@@ -21,6 +21,14 @@ enum MeshDecoder {
                 field.report("must be between 0 and 16, got \(count)", fix: "write the number of proxies in front of Gatehouse, e.g. 1")
             }
         }
+        for entry in spec.field("extensionProviders")?.sequence() ?? [] {
+            if let provider = extensionProvider(entry) {
+                if mesh.extensionProviders.contains(where: { $0.name == provider.name }) {
+                    entry.report("a second extension provider named \"\(provider.name)\"", fix: "give each provider its own name")
+                }
+                mesh.extensionProviders.append(provider)
+            }
+        }
         if let listeners = spec.field("listeners")?.mapping() {
             if let ingress = listenAddress(listeners.field("ingress")) { mesh.ingress = ingress }
             if let admin = listenAddress(listeners.field("admin")) { mesh.admin = admin }
@@ -28,6 +36,47 @@ enum MeshDecoder {
         }
         spec.reportUnknownKeys()
         return mesh
+    }
+
+    /// Istio's `extensionProviders[].envoyExtAuthzHttp`; the other provider kinds are refused by name.
+    private static func extensionProvider(_ value: YAMLValue) -> ExtAuthzProvider? {
+        guard let entry = value.mapping() else { return nil }
+        defer { entry.reportUnknownKeys() }
+        let name = entry.required("name", fix: "add `name:`, the name CUSTOM policies use")?.string()
+        for other in ["envoyExtAuthzGrpc", "zipkin", "lightstep", "datadog", "stackdriver", "opencensus", "skywalking",
+                      "opentelemetry", "prometheus", "envoyFileAccessLog", "envoyHttpAls", "envoyTcpAls", "envoyOtelAls"] {
+            entry.field(other)?.report("`\(other)` providers are not supported", fix: "use `envoyExtAuthzHttp`")
+        }
+        guard let http = entry.required("envoyExtAuthzHttp", fix: "add `envoyExtAuthzHttp:` with `service` and `port`")?.mapping(),
+              let name else { return nil }
+        defer { http.reportUnknownKeys() }
+        guard let service = http.required("service", fix: "add `service:`, the authorizer's host name or address")?.string(),
+              let portValue = http.required("port", fix: "add `port:`, the authorizer's port"), let port = portValue.int() else { return nil }
+        guard (1...65535).contains(port) else {
+            portValue.report("must be between 1 and 65535, got \(port)", fix: "write the authorizer's port")
+            return nil
+        }
+        var provider = ExtAuthzProvider(name: name, service: service, port: port)
+        if let field = http.field("pathPrefix"), let prefix = field.string() {
+            if prefix.hasPrefix("/") { provider.pathPrefix = prefix } else { field.report("must start with /", fix: "write e.g. /check") }
+        }
+        if let timeout = http.field("timeout")?.positiveDuration() { provider.timeout = timeout }
+        if let failOpen = http.field("failOpen")?.bool() { provider.failOpen = failOpen }
+        if let field = http.field("statusOnError"), let text = field.text() {
+            if let status = Int(text), (200...599).contains(status) {
+                provider.statusOnError = status
+            } else {
+                field.report("\"\(text)\" is not an HTTP status", fix: "write e.g. \"503\"")
+            }
+        }
+        provider.includeRequestHeadersInCheck = (http.field("includeRequestHeadersInCheck")?.stringList() ?? []).map { $0.lowercased() }
+        provider.includeAdditionalHeadersInCheck = http.field("includeAdditionalHeadersInCheck")?.stringMap() ?? [:]
+        provider.headersToUpstreamOnAllow = (http.field("headersToUpstreamOnAllow")?.stringList() ?? []).map { $0.lowercased() }
+        provider.headersToDownstreamOnDeny = (http.field("headersToDownstreamOnDeny")?.stringList() ?? []).map { $0.lowercased() }
+        if let body = http.field("includeRequestBodyInCheck") {
+            body.report("sending the request body to the authorizer is not supported", fix: "remove `includeRequestBodyInCheck`")
+        }
+        return provider
     }
 
     private static func nonEmptyString(_ value: YAMLValue?) -> String? {

@@ -8,6 +8,7 @@ struct SnapshotBuilder {
     private var functions: [FunctionSpec] = []
     private var istioResources: [IstioResource] = []
     private var authorizationPolicies: [AuthorizationPolicySpec] = []
+    private var requestAuthentications: [RequestAuthenticationSpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -25,6 +26,11 @@ struct SnapshotBuilder {
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
             authorizationPolicies.append(AuthorizationPolicyDecoder.decode(envelope))
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
+        case .istio where envelope.kind == "RequestAuthentication":
+            requestAuthentications.append(RequestAuthenticationDecoder.decode(envelope))
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
                 name: envelope.name, source: envelope.location))
@@ -49,8 +55,23 @@ struct SnapshotBuilder {
             functions: functions.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) },
             istioResources: istioResources,
             authorizationPolicies: authorizationPolicies,
+            requestAuthentications: requestAuthentications,
             notices: notices,
             documents: documents)
+    }
+
+    /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares.
+    func crossDocumentProblems() -> [ConfigDiagnostic] {
+        let providers = (mesh ?? MeshSpec()).extensionProviders.map(\.name)
+        return authorizationPolicies.compactMap { policy in
+            guard policy.action == .custom, let name = policy.provider, !providers.contains(name) else { return nil }
+            let known = providers.isEmpty ? "the Mesh declares no extensionProviders" : "declared: \(providers.joined(separator: ", "))"
+            return ConfigDiagnostic(
+                location: policy.source ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.provider.name",
+                message: "CUSTOM policy \(policy.reference) names provider \"\(name)\", which is not declared; \(known)",
+                fix: Spelling.suggestion(for: name, among: providers).map { "did you mean \"\($0)\"?" }
+                    ?? "add it to the Mesh's `extensionProviders` (envoyExtAuthzHttp with service and port)")
+        }
     }
 
     /// Records the document for the store; false when another document already has its key.

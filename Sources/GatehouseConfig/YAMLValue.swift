@@ -39,6 +39,14 @@ struct YAMLValue {
         return nil
     }
 
+    func bool() -> Bool? {
+        if case .scalar(let scalar) = node, node.scalarType == .bool, let value = Bool.construct(from: scalar) {
+            return value
+        }
+        report("expected true or false, got \(node.shortDescription)", fix: "write true or false without quotes")
+        return nil
+    }
+
     /// A Go-syntax duration; only strings, because a bare `300` has no unit to read.
     func duration() -> Duration? {
         let fix = "write a duration such as \"300s\" or \"500ms\""

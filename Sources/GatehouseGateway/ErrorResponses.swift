@@ -8,16 +8,34 @@ import NIOHTTP1
 /// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
-        let (status, flags, message) = Self.mapping(error.code)
+        if let passed = error.response, error.code == .deniedByExternalAuthorizer { return Self.passOn(passed, code: error.code) }
+        var (status, flags, message) = Self.mapping(error.code)
+        // `statusOnError`: the provider's configured status, with Gatehouse's own body.
+        if let passed = error.response { status = HTTPResponseStatus(statusCode: passed.status) }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
+        if error.code == .invalidToken {
+            // RFC 6750 §3; the reason code names the failed check, never a key or a claim value.
+            headers.add(name: "www-authenticate", value: "Bearer error=\"invalid_token\", error_description=\"\(error.reason ?? "invalid")\"")
+        }
         if let retryAfter = error.retryAfter {
             let seconds = max(1, (retryAfter.nanosecondsClamped + 999_999_999) / 1_000_000_000)
             headers.add(name: "retry-after", value: String(seconds))
         }
-        var body = "{\"status\":\(status.code),\"code\":\"\(error.code.name)\",\"message\":\"\(message)\",\"requestId\":"
+        var body = "{\"status\":\(status.code),\"code\":\"\(error.code.name)\",\"message\":\"\(message)\","
+        if let reason = error.reason { body += "\"reason\":\"\(reason)\"," }  // reason codes are fixed identifiers
+        body += "\"requestId\":"
         body += "\"" + requestId + "\"}\n"  // request ids are checked to need no escaping
         return RenderedError(status: status, flags: flags, headers: headers, body: body)
+    }
+
+    /// An external authorizer's denial, as it wrote it (Envoy's ext_authz passes status and body on).
+    private static func passOn(_ passed: GatehouseError.PassedResponse, code: GatehouseError.Code) -> RenderedError {
+        var headers = HTTPHeaders()
+        for (name, value) in passed.headers { headers.add(name: name, value: value) }
+        if !headers.contains(name: "content-type"), !passed.body.isEmpty { headers.add(name: "content-type", value: "text/plain") }
+        return RenderedError(
+            status: HTTPResponseStatus(statusCode: passed.status), flags: mapping(code).1, headers: headers, body: passed.body)
     }
 
     static func mapping(_ code: GatehouseError.Code) -> (HTTPResponseStatus, ResponseFlags, String) {
@@ -34,6 +52,9 @@ struct ErrorResponses: ErrorRenderer {
         case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
         case .deniedByPolicy: return (.forbidden, [], "Access denied by an authorization policy.")
         case .notAllowedByPolicy: return (.forbidden, [], "No authorization policy allows this request.")
+        case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
+        case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")
+        case .externalAuthorizerError: return (.forbidden, .unauthorizedExternalService, "The external authorizer could not be asked.")
         default: return (.internalServerError, [], "Gatehouse could not handle the request.")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
@@ -15,7 +16,7 @@ import ServiceLifecycle
 /// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
-/// Services start in the order runtime → access log → decision log → admin → ingress and stop in
+/// Services start in the order runtime → access log → decision log → JWT keys → admin → ingress and stop in
 /// reverse: the ingress drains first, the function instances are stopped last.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
@@ -83,7 +84,8 @@ public struct Gatehouse: Sendable {
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace), logger: logger)
-        let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:]))
+        let keys = KeyDirectory(logger: logger)
+        let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys), keys: keys)
         let controller = ConfigController(store: store, runtime: runtime, live: live, logger: logger)
         do {
             let summary = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
@@ -142,6 +144,7 @@ public struct Gatehouse: Sendable {
                     .init(service: runtime),
                     .init(service: accessLog),
                     .init(service: decisions),
+                    .init(service: keys),
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
                     .init(service: IngressService(

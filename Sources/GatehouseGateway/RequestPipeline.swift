@@ -1,3 +1,4 @@
+import GatehouseAuthentication
 import GatehouseAuthorization
 import GatehouseConfig
 import GatehouseCore
@@ -5,32 +6,45 @@ import GatehouseFunctions
 import GatehouseListener
 import GatehouseRouting
 import GatehouseTelemetry
+import NIOCore
 
 /// The request path, declared once. Every request that passes the listener's limits goes
 /// through these steps in this order; the first stage to refuse it ends it.
 ///
-///     listener ─► route ─► authorize ─► invoke ─► respond      (telemetry writes the record at the end)
+///     listener ─► route ─► authenticate ─► authorize ─► invoke ─► respond
+///                                        (telemetry writes the record at the end)
 ///
-/// Authorization follows routing because a policy applies to the function a request reaches
-/// (in Istio, the destination's sidecar enforces it). Authentication and protection (rate limits,
-/// breakers) take their places as they arrive; each is one `RequestStage`.
+/// Authentication and authorization follow routing because their policies apply to the function
+/// a request reaches (in Istio, the destination's sidecar enforces them). Protection (rate limits,
+/// breakers) takes its place as it arrives; each is one `RequestStage`.
 struct RequestPipeline: ExchangeProcessor {
     let live: LiveConfig
 
     /// The stages for one config snapshot, in the order requests meet them.
-    static func stages(for snapshot: ConfigSnapshot) -> [any RequestStage] {
+    static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
         var stages: [any RequestStage] = [
             // ④ Which function the Host header names; none → 404 NR.
             RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain))
         ]
+        // ② The JWT rules of the RequestAuthentications that apply to that function; a token that
+        // does not verify → 401. Left out when the config has none.
+        if !snapshot.requestAuthentications.isEmpty {
+            stages.append(AuthenticateRequest(authenticator: authentication(for: snapshot, keys: keys)))
+        }
         // ③ The AuthorizationPolicies that apply to that function; denied → 403. (Without any
         // policy in the config there is nothing to check, and the stage is left out.)
         if !snapshot.authorizationPolicies.isEmpty {
             stages.append(AuthorizeRequest(
                 engine: authorization(for: snapshot), functions: snapshot.functions,
-                trustedProxies: snapshot.mesh.numTrustedProxies))
+                trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders))
         }
         return stages
+    }
+
+    static func authentication(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> JWTAuthenticator {
+        JWTAuthenticator(
+            policies: snapshot.requestAuthentications, functions: snapshot.functions,
+            rootNamespace: snapshot.mesh.rootNamespace, directory: keys)
     }
 
     static func authorization(for snapshot: ConfigSnapshot) -> AuthorizationEngine {
@@ -41,10 +55,21 @@ struct RequestPipeline: ExchangeProcessor {
 
     func begin(_ exchange: ClientExchange) {
         // Read once: an apply during this request does not change what it runs on.
-        let config = live.active
-        for stage in config.stages {
-            if case .reject(let error) = stage.process(&exchange.record, headers: exchange.head.headers) {
+        run(exchange, config: live.active, from: 0)
+    }
+
+    /// Runs the stages from `index` on; a suspending stage continues here, on the exchange's loop.
+    private func run(_ exchange: ClientExchange, config: ActiveConfig, from index: Int) {
+        var index = index
+        while index < config.stages.count {
+            switch config.stages[index].process(&exchange.record, headers: exchange.head.headers) {
+            case .proceed:
+                index += 1
+            case .reject(let error):
                 exchange.fail(error)
+                return
+            case .suspend(let work):
+                resume(exchange, config: config, at: index, after: work)
                 return
             }
         }
@@ -54,6 +79,27 @@ struct RequestPipeline: ExchangeProcessor {
         }
         // ⑥ The activator: a warm instance now, or a queued wait while one starts.
         config.invoker.invoke(exchange, destination: destination)
+    }
+
+    /// The request body keeps arriving meanwhile: the exchange buffers it (within the body limit)
+    /// until the forwarder takes over. A client that left is not served.
+    private func resume(
+        _ exchange: ClientExchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
+    ) {
+        let loop = exchange.eventLoop
+        let bound = NIOLoopBound(exchange, eventLoop: loop)
+        Task {
+            let resumption = await work()
+            loop.execute {
+                let exchange = bound.value
+                guard !exchange.isFinished else { return }
+                switch resumption(&exchange.record) {
+                case .proceed: run(exchange, config: config, from: index + 1)
+                case .reject(let error): exchange.fail(error)
+                case .suspend(let more): resume(exchange, config: config, at: index, after: more)
+                }
+            }
+        }
     }
 }
 

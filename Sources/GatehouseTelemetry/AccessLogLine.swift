@@ -18,7 +18,7 @@ enum AccessLogLine {
         key("method", &out)
         appendJSON(record.method, to: &out)
         key("path", &out)
-        appendJSON(record.path, to: &out)
+        appendJSON(record.redactedPath ?? record.path, to: &out)
         key("protocol", &out)
         appendJSON(record.httpProtocol, to: &out)
         key("response_code", &out)
@@ -63,6 +63,11 @@ enum AccessLogLine {
         appendOptionalJSON(record.destination?.revision, to: &out)
         key("cold_start", &out)
         out.append(contentsOf: (record.coldStart ? "true" : "false").utf8)
+        if let jwt = record.jwt {
+            // Who the verified token names; never the token itself.
+            key("request_principal", &out)
+            appendJSON(jwt.principal, to: &out)
+        }
         if let decision = record.decision {
             key("authz_decision", &out)
             appendJSON(decision.outcome.rawValue, to: &out)

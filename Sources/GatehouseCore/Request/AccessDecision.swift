@@ -33,6 +33,7 @@ public struct AccessDecision: Hashable, Sendable {
     /// Envoy's `response_code_details` for a denial, naming the policy as Istio does.
     public var responseCodeDetails: String {
         guard outcome == .deny else { return "-" }
+        if action == .custom { return "ext_authz_denied" }
         guard let policy, let rule else { return "rbac_access_denied_matched_policy[none]" }
         let parts = policy.split(separator: "/", maxSplits: 1)
         return "rbac_access_denied_matched_policy[ns[\(parts.first ?? "")]-policy[\(parts.last ?? "")]-rule[\(rule)]]"

@@ -22,17 +22,42 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let deniedByPolicy = Code("denied_by_policy")
         /// ALLOW policies apply to the function and none matched.
         public static let notAllowedByPolicy = Code("not_allowed_by_policy")
+        /// The request carries a JWT that RequestAuthentication refused (401).
+        public static let invalidToken = Code("invalid_token")
+        /// A CUSTOM policy's external authorizer denied the request (its status is sent).
+        public static let deniedByExternalAuthorizer = Code("denied_by_external_authorizer")
+        /// A CUSTOM policy's external authorizer could not be asked (`statusOnError` is sent).
+        public static let externalAuthorizerError = Code("external_authorizer_error")
     }
 
     public var code: Code
     public var detail: String
     /// How long the caller should wait before trying again (sent as `Retry-After`).
     public var retryAfter: Duration?
+    /// A short code that is safe to show the caller (`jwt_expired`), sent with the error.
+    public var reason: String?
+    /// The response to send instead of Gatehouse's own (an external authorizer's denial).
+    public var response: PassedResponse?
 
-    public init(_ code: Code, detail: String, retryAfter: Duration? = nil) {
+    public init(_ code: Code, detail: String, retryAfter: Duration? = nil, reason: String? = nil, response: PassedResponse? = nil) {
         self.code = code
         self.detail = detail
         self.retryAfter = retryAfter
+        self.reason = reason
+        self.response = response
+    }
+
+    /// A response Gatehouse passes on as another component wrote it.
+    public struct PassedResponse: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: String
+
+        public init(status: Int, headers: [(name: String, value: String)], body: String) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }

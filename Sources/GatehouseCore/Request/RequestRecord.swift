@@ -24,8 +24,14 @@ public struct RequestRecord: Sendable {
 
     /// Where the request is going, once routing has decided.
     public var destination: FunctionDestination?
+    /// The JWT RequestAuthentication verified, when the request carried one.
+    public var jwt: VerifiedJWT?
+    /// Header changes for the function, made by authentication and authorization.
+    public var upstreamHeaders = HeaderEdits()
     /// Authorization's decision, when any policy applied to the destination.
     public var decision: AccessDecision?
+    /// The path as logs show it when it carried a token (`?access_token=`): the value replaced.
+    public var redactedPath: String?
     /// The path sent to the function when it differs from the caller's (normalized, as Istio does).
     public var upstreamPath: String?
     /// `127.0.0.1:PORT` of the instance that served it.

@@ -7,10 +7,16 @@ public protocol RequestStage: Sendable {
     func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict
 }
 
-/// What a stage decided: let the request go on, or refuse it with a reason.
+/// What a stage decided: let the request go on, refuse it with a reason, or first do work that
+/// cannot run on the event loop (verify a signature, fetch keys, ask an external authorizer).
 public enum StageVerdict: Sendable {
     case proceed
     case reject(GatehouseError)
+    /// The pipeline runs `work` off the loop, then — back on the request's event loop, if the
+    /// client is still there — applies what it returns to the record; that decides instead.
+    case suspend(@Sendable () async -> Resumption)
+
+    public typealias Resumption = @Sendable (inout RequestRecord) -> StageVerdict
 }
 
 /// Read access to request headers, independent of the HTTP library that parsed them.

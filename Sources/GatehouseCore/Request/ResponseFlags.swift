@@ -18,10 +18,14 @@ public struct ResponseFlags: OptionSet, Hashable, Sendable, CustomStringConverti
     /// The client went away before the response was complete.
     public static let downstreamConnectionTermination = ResponseFlags(rawValue: 1 << 6)
 
+    /// An external authorizer denied the request or could not be asked.
+    public static let unauthorizedExternalService = ResponseFlags(rawValue: 1 << 7)
+
     private static let codes: [(ResponseFlags, String)] = [
         (.noRoute, "NR"), (.upstreamOverflow, "UO"), (.upstreamConnectionFailure, "UF"),
         (.upstreamConnectionTermination, "UC"), (.upstreamRequestTimeout, "UT"),
         (.noHealthyUpstream, "UH"), (.downstreamConnectionTermination, "DC"),
+        (.unauthorizedExternalService, "UAEX"),
     ]
 
     /// Envoy's rendering: codes joined by commas, `-` when there are none.

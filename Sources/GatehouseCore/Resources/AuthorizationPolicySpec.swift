@@ -6,7 +6,7 @@
 /// matches everything.
 public struct AuthorizationPolicySpec: Hashable, Sendable {
     public enum Action: String, Hashable, Sendable, CaseIterable {
-        case allow = "ALLOW", deny = "DENY", audit = "AUDIT"
+        case allow = "ALLOW", deny = "DENY", audit = "AUDIT", custom = "CUSTOM"
     }
 
     public var namespace: String
@@ -17,6 +17,8 @@ public struct AuthorizationPolicySpec: Hashable, Sendable {
     /// `targetRefs` names: functions in the policy's namespace (kind `Service` or `Function`).
     public var targetNames: [String]
     public var action: Action
+    /// CUSTOM only: the `Mesh.extensionProviders` entry that decides.
+    public var provider: String?
     public var rules: [Rule]
     /// `istio.io/dry-run: "true"`: evaluated and recorded, never enforced.
     public var dryRun: Bool

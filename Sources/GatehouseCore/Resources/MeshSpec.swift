@@ -11,6 +11,8 @@ public struct MeshSpec: Hashable, Sendable {
     /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
     /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
     public var numTrustedProxies: Int = 0
+    /// External authorizers CUSTOM AuthorizationPolicies name (Istio's `meshConfig.extensionProviders`).
+    public var extensionProviders: [ExtAuthzProvider] = []
     public var source: SourceLocation?
 
     public init(

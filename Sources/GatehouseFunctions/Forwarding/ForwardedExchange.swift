@@ -121,7 +121,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         connection.handler.delegate = self
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-            forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath)
+            forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath,
+            edits: client.record.upstreamHeaders)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

@@ -1,3 +1,4 @@
+import GatehouseCore
 import NIOHTTP1
 
 /// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
@@ -9,13 +10,18 @@ enum ForwardedHeaders {
 
     /// The request as the function receives it: hop-by-hop headers removed (and any named in
     /// `Connection`), `Forwarded` and `X-Forwarded-*` added, `X-Request-Id` set.
-    /// `path`, when given, replaces the request target (the normalized path authorization checked).
+    /// `path`, when given, replaces the request target (the normalized path authorization checked);
+    /// `edits` are the stages' header changes (verified claims for the function, a consumed token).
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
-        path: String? = nil
+        path: String? = nil, edits: HeaderEdits = HeaderEdits()
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
+        if !edits.isEmpty {
+            for name in edits.remove { headers.remove(name: name) }
+            for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
+        }
         let host = head.headers.first(name: "host") ?? ""
         let client = clientAddress ?? "unknown"
         // A chain may arrive split over several header lines; all of it is kept, in order.

@@ -181,14 +181,14 @@ actor ConfigController {
             throw .store(error)
         }
         resources = next
-        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(transition)))
+        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(transition), keys: live.keys))
         logger.notice(
             "configuration changed",
             metadata: ["actor": "\(actor)", "changes": "\(changes.map { "\($0.operation.rawValue) \($0.key)" }.joined(separator: ", "))"])
     }
 
     private func install(_ snapshot: ConfigSnapshot) {
-        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions))))
+        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions)), keys: live.keys))
     }
 
     private static func read(_ paths: [String]) throws(ControlError) -> [(file: String, yaml: String)] {

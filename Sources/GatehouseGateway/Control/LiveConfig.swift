@@ -1,3 +1,4 @@
+import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
@@ -7,15 +8,19 @@ import NIOConcurrencyHelpers
 /// each request reads it once, when it begins, and finishes on what it read.
 final class LiveConfig: Sendable {
     private let current: NIOLockedValueBox<ActiveConfig>
+    /// JWT key sources outlive snapshots: an apply does not refetch keys it already has.
+    let keys: KeyDirectory
 
-    init(_ initial: ActiveConfig) {
+    init(_ initial: ActiveConfig, keys: KeyDirectory) {
         current = NIOLockedValueBox(initial)
+        self.keys = keys
     }
 
     var active: ActiveConfig { current.withLockedValue { $0 } }
 
     func install(_ config: ActiveConfig) {
         current.withLockedValue { $0 = config }
+        keys.retain(config.snapshot.requestAuthentications)
     }
 }
 
@@ -25,9 +30,9 @@ final class ActiveConfig: Sendable {
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
 
-    init(snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool]) {
+    init(snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool], keys: KeyDirectory) {
         self.snapshot = snapshot
-        self.stages = RequestPipeline.stages(for: snapshot)
+        self.stages = RequestPipeline.stages(for: snapshot, keys: keys)
         self.invoker = FunctionInvoker(pools: pools)
     }
 }

@@ -1,0 +1,60 @@
+import GatehouseCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Every key source the config names, kept across config changes (an apply does not refetch keys
+/// it already has), with the verified-token cache they share. As a service it runs the schedule:
+/// every few seconds each source retries if it has no keys, and refreshes once its keys are old.
+public final class KeyDirectory: Service, Sendable {
+    public let cache: VerifiedTokenCache
+    private let logger: Logger
+    private let sources = Mutex<(next: Int, bySource: [IssuerKeys.Source: IssuerKeys])>((1, [:]))
+    static let tick: Duration = .seconds(5)
+
+    public init(cache: VerifiedTokenCache = VerifiedTokenCache(), logger: Logger) {
+        self.cache = cache
+        self.logger = logger
+    }
+
+    /// The keys for a rule, created on first use; the first load starts at once, off the request path.
+    func keys(for rule: RequestAuthenticationSpec.JWTRule) -> IssuerKeys {
+        let source: IssuerKeys.Source =
+            if let jwks = rule.jwks { .inline(jwks) }
+            else if let uri = rule.jwksURI { .url(uri) }
+            else { .discovery(issuer: rule.issuer) }
+        let (keys, created) = sources.withLock { state -> (IssuerKeys, Bool) in
+            if let existing = state.bySource[source] { return (existing, false) }
+            let keys = IssuerKeys(id: state.next, source: source, timeout: rule.timeout, logger: logger) { [cache] id in
+                cache.removeAll(keys: id)
+            }
+            state.next += 1
+            state.bySource[source] = keys
+            return (keys, true)
+        }
+        if created { Task { _ = await keys.keySet() } }
+        return keys
+    }
+
+    /// Forgets the sources no rule names any more (after an apply).
+    public func retain(_ policies: [RequestAuthenticationSpec]) {
+        let rules = policies.flatMap(\.jwtRules)
+        sources.withLock { state in
+            let dropped = state.bySource.filter { source, _ in
+                !rules.contains { ($0.jwks.map(IssuerKeys.Source.inline) ?? $0.jwksURI.map(IssuerKeys.Source.url) ?? .discovery(issuer: $0.issuer)) == source }
+            }
+            for (source, keys) in dropped {
+                state.bySource.removeValue(forKey: source)
+                cache.removeAll(keys: keys.id)
+            }
+        }
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: Self.tick)
+            let current = sources.withLock { Array($0.bySource.values) }
+            for keys in current { await keys.scheduledRefresh() }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GatehouseCore
+
+/// Where a JWT was found: the rule's locations decide which rules may verify it, and
+/// `forwardOriginalToken: false` removes a header-borne token before the function sees it.
+public enum TokenLocation: Hashable, Sendable, CustomStringConvertible {
+    case header(String)
+    case param(String)
+    case cookie(String)
+
+    public var description: String {
+        switch self {
+        case .header(let name): "header \(name)"
+        case .param(let name): "query parameter \(name)"
+        case .cookie(let name): "cookie \(name)"
+        }
+    }
+}
+
+/// Reads tokens from a request the way Envoy's `jwt_authn` does for Istio: named headers (with
+/// their prefix), query parameters and cookies; with none named, `Authorization: Bearer …` and
+/// `?access_token=…`.
+struct TokenLocations: Sendable {
+    private let headers: [(name: String, prefix: String)]
+    private let params: [String]
+    private let cookies: [String]
+
+    init(rule: RequestAuthenticationSpec.JWTRule) {
+        if rule.usesDefaultLocations {
+            headers = [("authorization", "Bearer ")]
+            params = ["access_token"]
+            cookies = []
+        } else {
+            headers = rule.fromHeaders.map { ($0.name.lowercased(), $0.prefix) }
+            params = rule.fromParams
+            cookies = rule.fromCookies
+        }
+    }
+
+    var parameterNames: [String] { params }
+
+    /// The path with these parameters' values replaced, so that logs never hold a token.
+    static func redacting(_ names: [String], in path: String) -> String? {
+        guard let mark = path.firstIndex(of: "?") else { return nil }
+        var changed = false
+        let pairs = path[path.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let name = String(parts[0]).removingPercentEncoding, names.contains(name) else { return String(pair) }
+            changed = true
+            return parts[0] + "=REDACTED"
+        }
+        return changed ? path[..<mark] + "?" + pairs.joined(separator: "&") : nil
+    }
+
+    /// Every token this rule's locations hold in the request.
+    func tokens(in request: some RequestHeaders, query: Substring?) -> [(token: String, location: TokenLocation)] {
+        var found: [(String, TokenLocation)] = []
+        for (name, prefix) in headers {
+            guard let value = request.first(name) else { continue }
+            if let token = Self.strip(prefix: prefix, from: value) { found.append((token, .header(name))) }
+        }
+        if !params.isEmpty, let query {
+            for pair in query.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let name = String(parts[0]).removingPercentEncoding, params.contains(name),
+                      let token = String(parts[1]).removingPercentEncoding, !token.isEmpty else { continue }
+                found.append((token, .param(name)))
+            }
+        }
+        if !cookies.isEmpty, let header = request.joined("cookie") {
+            for pair in header.split(whereSeparator: { $0 == ";" || $0 == "," }) {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let name = parts[0].trimmingCharacters(in: .whitespaces)
+                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                if cookies.contains(name), !token.isEmpty { found.append((token, .cookie(name))) }
+            }
+        }
+        return found
+    }
+
+    /// The token after the prefix. The default `Bearer ` prefix is compared without case, as Envoy does.
+    private static func strip(prefix: String, from value: String) -> String? {
+        guard !prefix.isEmpty else { return value.isEmpty ? nil : value.trimmingCharacters(in: .whitespaces) }
+        guard value.utf8.count > prefix.utf8.count,
+              value.prefix(prefix.count).lowercased() == prefix.lowercased() else { return nil }
+        let token = value.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+}

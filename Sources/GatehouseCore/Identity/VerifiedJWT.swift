@@ -1,0 +1,45 @@
+/// A JWT that RequestAuthentication verified: the request's end-user identity and its claims,
+/// as authorization policies see them (`request.auth.*`).
+public struct VerifiedJWT: Sendable, Hashable {
+    public var issuer: String
+    public var subject: String
+    public var audiences: [String]
+    /// `azp`, the party the token was issued to.
+    public var presenter: String?
+    public var claims: [String: ClaimValue]
+    /// `exp` and `nbf`, seconds since the Unix epoch, when present.
+    public var expires: Int64?
+    public var notBefore: Int64?
+
+    public init(
+        issuer: String, subject: String, audiences: [String] = [], presenter: String? = nil,
+        claims: [String: ClaimValue] = [:], expires: Int64? = nil, notBefore: Int64? = nil
+    ) {
+        self.issuer = issuer
+        self.subject = subject
+        self.audiences = audiences
+        self.presenter = presenter
+        self.claims = claims
+        self.expires = expires
+        self.notBefore = notBefore
+    }
+
+    /// `iss/sub`, Istio's request principal.
+    public var principal: String { "\(issuer)/\(subject)" }
+}
+
+/// A JWT claim: a string, a list, a nested object. Numbers and booleans are kept as their JSON text.
+public indirect enum ClaimValue: Sendable, Hashable {
+    case string(String)
+    case list([ClaimValue])
+    case object([String: ClaimValue])
+
+    /// The strings a condition compares with: a list's elements, a scalar itself.
+    public var strings: [String] {
+        switch self {
+        case .string(let value): [value]
+        case .list(let values): values.flatMap(\.strings)
+        case .object: []
+        }
+    }
+}

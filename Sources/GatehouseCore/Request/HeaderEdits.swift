@@ -1,0 +1,26 @@
+/// Changes a stage makes to the request headers the function receives (RequestAuthentication's
+/// outputs, an external authorizer's headers): applied once, when the request is forwarded.
+public struct HeaderEdits: Sendable, Hashable {
+    /// Lower-case names removed before `set` is applied.
+    public var remove: [String] = []
+    /// Set, replacing any header of the same name.
+    public var set: [(name: String, value: String)] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { remove.isEmpty && set.isEmpty }
+
+    public mutating func setHeader(_ name: String, _ value: String) {
+        set.removeAll { $0.name.lowercased() == name.lowercased() }
+        set.append((name, value))
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.remove == rhs.remove && lhs.set.map(\.name) == rhs.set.map(\.name) && lhs.set.map(\.value) == rhs.set.map(\.value)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(remove)
+        for (name, value) in set { hasher.combine(name); hasher.combine(value) }
+    }
+}

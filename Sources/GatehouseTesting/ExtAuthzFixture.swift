@@ -1,0 +1,65 @@
+import Foundation
+
+/// An external authorizer for CUSTOM policy tests, speaking Envoy's HTTP ext_authz protocol: it
+/// allows (200) a request whose check carries `x-ext-authz: allow`, and denies any other with 403,
+/// a body and a header. Each answer names the path it was asked about (`x-ext-authz-path`).
+public final class ExtAuthzFixture: @unchecked Sendable {
+    public let port: Int
+    private let process: Process
+
+    public static func start() async throws -> ExtAuthzFixture {
+        let fixture = try ExtAuthzFixture(port: LoopbackPort.free())
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let response = try? await RunningGatehouse.send(
+                url: "http://127.0.0.1:\(fixture.port)/ready", host: nil, method: .GET, headers: [("x-ext-authz", "allow")], body: nil),
+               response.status == 200 { return fixture }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        fixture.stop()
+        throw OIDCProvider.Unavailable(description: "the ext_authz fixture did not start")
+    }
+
+    private init(port: Int) throws {
+        self.port = port
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.source, String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// SIGKILL: the test runner's threads block SIGTERM, and children inherit that mask.
+    public func stop() { LoopbackPort.kill(process) }
+
+    deinit { stop() }
+
+    static let source = #"""
+        import sys
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def check(self):
+                allowed = self.headers.get("x-ext-authz") == "allow"
+                body = b"" if allowed else ("denied by ext_authz for " + self.path).encode()
+                self.send_response(200 if allowed else 403)
+                self.send_header("x-ext-authz-check-result", "allowed" if allowed else "denied")
+                self.send_header("x-ext-authz-path", self.path)
+                self.send_header("x-ext-authz-host", self.headers.get("host", ""))
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = check
+
+            def log_message(self, fmt, *args):
+                pass
+
+        ThreadingHTTPServer.daemon_threads = True
+        ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+        """#
+}
