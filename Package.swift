@@ -108,7 +108,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
-            "GatehouseStore", "GatehouseAuthorization", .product(name: "Yams", package: "Yams"),
+            "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -10,10 +10,14 @@ public final class KeyDirectory: Service, Sendable {
     public let cache: VerifiedTokenCache
     private let logger: Logger
     private let sources = Mutex<(next: Int, bySource: [IssuerKeys.Source: IssuerKeys])>((1, [:]))
+    /// Whether a source starts loading as soon as a config names it (the gateway), or only when a
+    /// token needs its keys (`explain`, which must not reach out for keys it will not use).
+    private let prefetch: Bool
     static let tick: Duration = .seconds(5)
 
-    public init(cache: VerifiedTokenCache = VerifiedTokenCache(), logger: Logger) {
+    public init(cache: VerifiedTokenCache = VerifiedTokenCache(), prefetch: Bool = true, logger: Logger) {
         self.cache = cache
+        self.prefetch = prefetch
         self.logger = logger
     }
 
@@ -32,7 +36,7 @@ public final class KeyDirectory: Service, Sendable {
             state.bySource[source] = keys
             return (keys, true)
         }
-        if created { Task { _ = await keys.keySet() } }
+        if created, prefetch { Task { _ = await keys.keySet() } }
         return keys
     }
 

@@ -43,3 +43,36 @@ public indirect enum ClaimValue: Sendable, Hashable {
         }
     }
 }
+
+/// Claims as JSON (a claims file, a test case): strings, lists and objects; numbers and booleans as text.
+extension ClaimValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode(Bool.self) { self = .string(value ? "true" : "false") }
+        else if let value = try? container.decode(Int64.self) { self = .string(String(value)) }
+        else if let value = try? container.decode(Double.self) { self = .string(String(value)) }
+        else if let value = try? container.decode([ClaimValue].self) { self = .list(value) }
+        else { self = .object(try container.decode([String: ClaimValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .list(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension VerifiedJWT {
+    /// A token's claims taken as verified (`gatehouse explain --claims`, test cases).
+    public init(claims: [String: ClaimValue]) {
+        func text(_ name: String) -> String? { if case .string(let value) = claims[name] { value } else { nil } }
+        self.init(
+            issuer: text("iss") ?? "", subject: text("sub") ?? "", audiences: claims["aud"]?.strings ?? [],
+            presenter: text("azp"), claims: claims, expires: text("exp").flatMap { Int64($0) },
+            notBefore: text("nbf").flatMap { Int64($0) })
+    }
+}

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import GatehouseConfig
+import GatehouseAuthentication
 import GatehouseAuthorization
+import Logging
 import GatehouseCore
 import GatehouseGateway
 import GatehouseStore
@@ -47,8 +49,14 @@ struct Explain: AsyncParsableCommand {
     @Option(help: "The caller's verified workload identity, e.g. cluster.local/ns/default/sa/billing.")
     var sourcePrincipal: String?
 
-    @Option(help: "The verified JWT's iss/sub.")
+    @Option(help: "The verified JWT's iss/sub (without its claims; see --jwt and --claims).")
     var requestPrincipal: String?
+
+    @Option(help: "A JWT, verified as the gateway would (its issuer's keys are fetched if the rule names them by URL).")
+    var jwt: String?
+
+    @Option(help: "A JSON file of token claims (iss, sub, aud, groups, …), taken as verified.")
+    var claims: String?
 
     @Option(name: [.customShort("f"), .customLong("filename")], help: "Evaluate against these files instead of the running config (repeatable).")
     var paths: [String] = []
@@ -69,6 +77,7 @@ struct Explain: AsyncParsableCommand {
             throw ValidationError("--header \(entry): write NAME:VALUE, for example --header 'x-team: billing'")
         }
         if output == .yaml { throw ValidationError("explain prints table or json") }
+        if jwt != nil, claims != nil { throw ValidationError("give --jwt or --claims, not both") }
     }
 
     func run() async throws {
@@ -83,10 +92,20 @@ struct Explain: AsyncParsableCommand {
         let request = RequestExplainer.Request(
             method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path,
             port: port ?? ingressPort, headers: headers,
-            sourceIP: sourceIP, remoteIP: remoteIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal)
-        let explanation = RequestExplainer(snapshot: snapshot).explain(request)
+            sourceIP: sourceIP, remoteIP: remoteIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal,
+            jwt: jwt, claims: try claims.map(Self.readClaims))
+        let explanation = await RequestExplainer(snapshot: snapshot, keys: KeyDirectory(prefetch: false, logger: quietLogger)).explain(request)
         if output == .json { return try printJSON(explanation) }
         print(Self.render(explanation), terminator: "")
+    }
+
+    private static func readClaims(_ file: String) throws -> [String: ClaimValue] {
+        guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
+        do {
+            return try JSONDecoder().decode([String: ClaimValue].self, from: data)
+        } catch {
+            throw CommandFailure("\(file): not a JSON object of claims (\(error.localizedDescription)); write e.g. {\"iss\": \"https://issuer\", \"sub\": \"alice\"}")
+        }
     }
 
     private func explainRecorded(_ requestId: String) async throws {
@@ -111,8 +130,15 @@ struct Explain: AsyncParsableCommand {
         if explanation.normalizedPath != PathNormalization.split(request.path).path {
             text += " (normalized to \(explanation.normalizedPath))"
         }
-        text += "\nCaller:    peer \(request.sourcePrincipal ?? "none (plaintext)"), JWT \(request.requestPrincipal ?? "none")"
+        text += "\nCaller:    peer \(request.sourcePrincipal ?? "none (plaintext)")"
         text += request.sourceIP.map { ", address \($0)" } ?? ""
+        let authentication = explanation.authentication
+        switch authentication.result {
+        case "verified": text += "\nJWT:       verified, \(authentication.principal ?? "?") (RequestAuthentication \(authentication.policy ?? "?"))"
+        case "assumed": text += "\nJWT:       \(authentication.principal ?? "?") (claims given, taken as verified)"
+        case "refused": text += "\nJWT:       refused, \(authentication.reason ?? "")"
+        default: text += "\nJWT:       \(authentication.principal.map { "\($0) (given)" } ?? "none")\(authentication.reason.map { authentication.principal == nil && $0 != "no token" ? " — \($0)" : "" } ?? "")"
+        }
         guard let function = explanation.function else {
             return text + "\nResult:    404, \(explanation.reason)\n"
         }
@@ -132,6 +158,9 @@ struct Explain: AsyncParsableCommand {
         return text
     }
 }
+
+/// Key-fetch warnings are not the CLI's output: the explanation says what failed.
+let quietLogger = Logger(label: "gatehouse.explain") { _ in SwiftLogNoOpLogHandler() }
 
 /// The config to evaluate against — the files given, or what the running Gatehouse has applied (with
 /// its generations) — and the port requests arrive on (the running ingress's, when there is one).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import GatehouseAuthentication
 import GatehouseGateway
+import Logging
 import Yams
 
 struct PolicyTest: AsyncParsableCommand {
@@ -14,8 +16,9 @@ struct PolicyTest: AsyncParsableCommand {
               - name: only billing may call invoices
                 request: {method: POST, host: invoices.default.localhost, path: /pay, headers: {x-team: ops}}
                 expect: {status: 403, decision: deny, policy: default/billing-only}
-            `status` is 404 (no function), 403 (denied) or 200 (let through to the function). `decision` and
-            `policy` are optional. Exits 1 when a case fails, printing what was expected, what happened and why.
+            `status` is 404 (no function), 401 (token refused), 403 (denied) or 200 (let through to the function).
+            `decision` and `policy` are optional. A request may carry `claims: {iss: …, sub: …, groups: [a]}`
+            (taken as verified) or a `jwt:` (verified against the config's RequestAuthentications). Exits 1 when a case fails, printing what was expected, what happened and why.
             """)
 
     @Argument(help: "Test files (YAML).")
@@ -49,9 +52,9 @@ struct PolicyTest: AsyncParsableCommand {
             let config = paths.isEmpty
                 ? (testFile.config ?? []).map { $0.hasPrefix("/") ? $0 : directory.appendingPathComponent($0).path } : paths
             guard !config.isEmpty else { throw CommandFailure("\(file): say which config to test, with `config:` or -f") }
-            let explainer = RequestExplainer(snapshot: try loadConfig(config, doing: "no case was run"))
+            let explainer = RequestExplainer(snapshot: try loadConfig(config, doing: "no case was run"), keys: KeyDirectory(prefetch: false, logger: quietLogger))
             for testCase in testFile.cases {
-                let result = explainer.explain(testCase.request)
+                let result = await explainer.explain(testCase.request)
                 let problems = Self.differences(testCase.expect, result)
                 if problems.isEmpty {
                     passed += 1

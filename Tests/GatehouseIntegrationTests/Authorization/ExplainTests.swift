@@ -84,6 +84,58 @@ struct ExplainTests {
         #expect(result.stdout.contains("5 passed, 0 failed"))
     }
 
+    @Test("The JWT example's cases pass: claims stand in for tokens")
+    func jwtExamplesPass() async throws {
+        let result = try await RunningGatehouse.runCLI(["test", Self.examples.appendingPathComponent("jwt/tests.yaml").path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("5 passed, 0 failed"))
+    }
+
+    @Test("explain verifies a given JWT as the gateway would, and says why a forged one is refused")
+    func explainToken() async throws {
+        let issuer = try TestIssuer()
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("jwt.yaml")
+        try """
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: inline, namespace: default}
+            spec:
+              jwtRules:
+              - issuer: "\(issuer.issuer)"
+                jwks: '\(try issuer.jwks())'
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: admins, namespace: default}
+            spec:
+              rules:
+              - when: [{key: "request.auth.claims[groups]", values: [admins]}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let arguments = ["explain", "hello", "-f", quickstart, "-f", config.path]
+
+        let admin = try issuer.token(subject: "carol", claims: ["groups": ["admins"]])
+        let verified = try await RunningGatehouse.runCLI(arguments + ["--jwt", admin])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stdout.contains("JWT:       verified, https://issuer.test/carol (RequestAuthentication default/inline)"), "\(verified.stdout)")
+        #expect(verified.stdout.contains("Result:    200 allowed"))
+        #expect(!verified.stdout.contains(admin), "the token is not printed")
+
+        let forged = try await RunningGatehouse.runCLI(arguments + ["--jwt", try issuer.tamperedToken(), "-o", "json"])
+        let explanation = try #require(try JSONSerialization.jsonObject(with: Data(forged.stdout.utf8)) as? [String: Any])
+        #expect(explanation["status"] as? Int == 401)
+        #expect((explanation["authentication"] as? [String: Any])?["result"] as? String == "refused")
+        #expect((explanation["reason"] as? String)?.contains("jwt_signature_invalid") == true)
+
+        let claims = directory.appendingPathComponent("claims.json")
+        try #"{"iss": "https://issuer.test", "sub": "dave", "groups": ["dev"]}"#.write(to: claims, atomically: true, encoding: .utf8)
+        let assumed = try await RunningGatehouse.runCLI(arguments + ["--claims", claims.path])
+        #expect(assumed.stdout.contains("JWT:       https://issuer.test/dave (claims given, taken as verified)"), "\(assumed.stdout)")
+        #expect(assumed.stdout.contains("Result:    403 denied"))
+        #expect(assumed.stdout.contains(#"request.auth.claims[groups]"#))
+    }
+
     @Test("A failing case prints what was expected, what happened and why, and exits 1")
     func failingCase() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
