@@ -167,4 +167,14 @@ if ProcessInfo.processInfo.environment["GATEHOUSE_BENCHMARKS"] != nil {
             ],
             path: "Benchmarks/AuthorizationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+    package.targets.append(
+        .executableTarget(
+            name: "AuthenticationBenchmarks",
+            dependencies: [
+                "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/AuthenticationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }

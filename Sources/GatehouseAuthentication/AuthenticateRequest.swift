@@ -36,6 +36,10 @@ public struct AuthenticateRequest: RequestStage {
             authenticated.apply(to: &record.upstreamHeaders)
             return .proceed
         case .failure(let failure):
+            // A decision like authorization's, so the access log and `explain --request-id` say why.
+            var decision = AccessDecision(outcome: .deny, reason: "RequestAuthentication refused the token (\(failure.code)): \(failure.sentence)")
+            decision.refusedToken = failure.code
+            record.decision = decision
             return .reject(GatehouseError(.invalidToken, detail: failure.sentence, reason: failure.code))
         }
     }

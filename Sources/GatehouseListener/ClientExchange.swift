@@ -30,6 +30,12 @@ public final class ClientExchange {
     private let context: ChannelHandlerContext
     private let limits: ListenerLimits
     private var bufferedBody: [ByteBuffer] = []
+    private var bufferedBytes = 0
+    /// Reading stopped because the body piled up before a forwarder took it (a stage was verifying a
+    /// token or asking an authorizer); undone when the forwarder arrives.
+    private var pausedUntilDelegate = false
+    /// Body held before the forwarder takes it; past this the client is not read until it does.
+    static let maxBufferedBeforeDelegate = 256 * 1024
     private var keepAlive: Bool
 
     init(
@@ -161,6 +167,11 @@ public final class ClientExchange {
             delegate.requestBodyPart(buffer)
         } else {
             bufferedBody.append(buffer)
+            bufferedBytes += buffer.readableBytes
+            if bufferedBytes > Self.maxBufferedBeforeDelegate, !pausedUntilDelegate {
+                pausedUntilDelegate = true
+                pauseReading()
+            }
         }
     }
 
@@ -184,8 +195,14 @@ public final class ClientExchange {
 
     private func replayBufferedBody() {
         guard let delegate, !isFinished else { return }
+        if pausedUntilDelegate {
+            // The forwarder applies its own back-pressure from here on (it may pause again below).
+            pausedUntilDelegate = false
+            resumeReading()
+        }
         let parts = bufferedBody
         bufferedBody = []
+        bufferedBytes = 0
         for part in parts { delegate.requestBodyPart(part) }
         if requestComplete { delegate.requestBodyEnd() }
     }

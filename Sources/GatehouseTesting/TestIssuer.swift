@@ -122,3 +122,8 @@ public struct TestIssuer: Sendable {
         return Data(base64Encoded: text) ?? Data()
     }
 }
+
+/// The SHA-256 of some bytes in lower-case hex (what the fixture function reports for a body).
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+}

@@ -16,6 +16,9 @@ public struct AccessDecision: Hashable, Sendable {
     public var audited: [String]
     /// What each dry-run policy would have done (`ns/name: would deny (rule 0)`).
     public var dryRun: [String]
+    /// Set when RequestAuthentication refused the request's token (before any policy ran): the
+    /// caller-safe reason code, e.g. `jwt_expired`.
+    public var refusedToken: String?
 
     public init(
         outcome: Outcome, policy: String? = nil, action: AuthorizationPolicySpec.Action? = nil, rule: Int? = nil,
@@ -33,6 +36,7 @@ public struct AccessDecision: Hashable, Sendable {
     /// Envoy's `response_code_details` for a denial, naming the policy as Istio does.
     public var responseCodeDetails: String {
         guard outcome == .deny else { return "-" }
+        if let refusedToken { return "jwt_authn_access_denied{\(refusedToken)}" }
         if action == .custom { return "ext_authz_denied" }
         guard let policy, let rule else { return "rbac_access_denied_matched_policy[none]" }
         let parts = policy.split(separator: "/", maxSplits: 1)

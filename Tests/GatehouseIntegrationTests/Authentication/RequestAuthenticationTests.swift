@@ -139,8 +139,23 @@ struct RequestAuthenticationTests {
                 #expect(response.headers.first(name: "www-authenticate") == #"Bearer error="invalid_token", error_description="\#(reason)""#)
                 #expect(response.json["pid"] == nil, "the function was not called")
             }
-            let valid = try await gatehouse.request("fn", path: "/?access_token=\(try issuer.token())")
+            let refused = try await gatehouse.request("fn", headers: [("authorization", "Bearer \(try issuer.strippedToken())")])
+            let refusedLine = try await gatehouse.accessLogLine(requestId: try #require(refused.headers.first(name: "x-request-id")))
+            #expect(refusedLine["response_code_details"] as? String == "jwt_authn_access_denied{jwt_signature_invalid}")
+            #expect((refusedLine["authz_reason"] as? String)?.contains("the signature does not verify") == true)
+            let queryToken = try issuer.token()
+            let valid = try await gatehouse.request("fn", path: "/?access_token=\(queryToken)")
             #expect(valid.status == 200, "no policy requires a principal; a valid token passes")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(valid.headers.first(name: "x-request-id")))
+            #expect(line["path"] as? String == "/?access_token=REDACTED", "a token in the query is not logged")
+
+            // The body keeps arriving while the token is verified off the event loop; none of it is lost.
+            let body = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let upload = try await gatehouse.request(
+                "fn", path: "/upload", method: .POST, headers: [("authorization", "Bearer \(try issuer.token(subject: "uploader"))")], body: body)
+            #expect(upload.status == 200)
+            #expect(upload.json["length"] as? Int == body.count)
+            #expect(upload.json["sha256"] as? String == sha256Hex(body))
         }
     }
 }
