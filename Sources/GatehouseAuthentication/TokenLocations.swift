@@ -79,12 +79,28 @@ struct TokenLocations: Sendable {
         return found
     }
 
-    /// The token after the prefix. The default `Bearer ` prefix is compared without case, as Envoy does.
+    /// The token after the prefix, spaces around it trimmed. The default `Bearer ` prefix is compared
+    /// without case, as Envoy does. Works on bytes: a token is hundreds of ASCII bytes, and this runs
+    /// on every request to a function with JWT rules.
     private static func strip(prefix: String, from value: String) -> String? {
-        guard !prefix.isEmpty else { return value.isEmpty ? nil : value.trimmingCharacters(in: .whitespaces) }
-        guard value.utf8.count > prefix.utf8.count,
-              value.prefix(prefix.count).lowercased() == prefix.lowercased() else { return nil }
-        let token = value.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let bytes = value.utf8
+        var start = bytes.startIndex
+        for expected in prefix.utf8 {
+            guard start != bytes.endIndex, Self.lowercased(bytes[start]) == Self.lowercased(expected) else { return nil }
+            start = bytes.index(after: start)
+        }
+        var end = bytes.endIndex
+        while start != end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
+        while start != end {
+            let last = bytes.index(before: end)
+            guard bytes[last] == UInt8(ascii: " ") || bytes[last] == UInt8(ascii: "\t") else { break }
+            end = last
+        }
+        guard start != end else { return nil }
+        return start == bytes.startIndex && end == bytes.endIndex ? value : String(Substring(value.utf8[start..<end]))
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 }
