@@ -53,13 +53,20 @@ let package = Package(
         ]),
         // ③ AuthorizationPolicy with Istio's semantics; decisions that say why.
         .target(name: "GatehouseAuthorization", dependencies: [
-            "GatehouseCore",
+            "GatehouseCore", "GatehouseOutbound",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Calls Gatehouse makes itself (JWKS, OIDC discovery, external authorizers): bounded, no redirects.
+        .target(name: "GatehouseOutbound", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // ② RequestAuthentication: JWTs verified against issuers' keys (JWKS, OIDC discovery).
         .target(name: "GatehouseAuthentication", dependencies: [
-            "GatehouseCore",
+            "GatehouseCore", "GatehouseOutbound",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -132,7 +139,8 @@ let package = Package(
         .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthenticationTests", dependencies: [
-            "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting",
+            "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting", "GatehouseOutbound",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),

@@ -18,7 +18,9 @@ struct ClaimsPayload: JWTPayload {
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    var jwt: VerifiedJWT {
+    /// The token as policies see it; nil when `exp` or `nbf` is present but not a number of seconds.
+    var jwt: VerifiedJWT? {
+        for name in ["exp", "nbf"] where claims[name] != nil && claims[name]?.seconds == nil { return nil }
         var values: [String: ClaimValue] = [:]
         for (name, claim) in claims { if let value = claim.value { values[name] = value } }
         let audiences: [String] = switch claims["aud"] {

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import GatehouseCore
+import GatehouseOutbound
 import Logging
 import NIOCore
+import Synchronization
 
 /// One source of keys — inline JWKS, a `jwksUri`, or an issuer found by OIDC discovery — with its
 /// last good key set.
@@ -38,6 +40,8 @@ actor IssuerKeys {
     private let logger: Logger
     private let keysChanged: @Sendable (Int) -> Void
     private var current: KeySet?
+    /// `current`'s generation, readable without awaiting the actor (the cache keys entries by it).
+    private let currentGeneration = Atomic<Int>(0)
     /// The document `current` was read from: a fetch that returns the same text changes nothing.
     private var currentDocument: String?
     private var loadedAt: ContinuousClock.Instant?
@@ -51,6 +55,10 @@ actor IssuerKeys {
         self.logger = logger
         self.keysChanged = keysChanged
     }
+
+    /// The generation of the keys now in use; a token verified under an older one is not trusted
+    /// from the cache.
+    nonisolated var generation: Int { currentGeneration.load(ordering: .acquiring) }
 
     /// The keys to verify with, loading them first if none are loaded yet (when a fetch is allowed).
     func keySet() async -> KeySet? {
@@ -100,6 +108,7 @@ actor IssuerKeys {
             let changed = current != nil
             loaded.generation = (current?.generation ?? 0) + 1
             current = loaded
+            currentGeneration.store(loaded.generation, ordering: .releasing)
             currentDocument = text
             loadedAt = .now
             if changed { keysChanged(id) }
@@ -128,10 +137,10 @@ actor IssuerKeys {
     }
 
     private func get(_ url: String) async throws -> String {
-        let request = HTTPClientRequest(url: url)
-        let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
-        guard response.status == .ok else { throw KeySetError(description: "GET \(url): HTTP \(response.status.code)") }
-        let body = try await response.body.collect(upTo: Self.maximumDocumentBytes)
-        return String(buffer: body)
+        let response = try await ControlPlaneClient.shared.execute(
+            HTTPClientRequest(url: url), timeout: timeout, maxBodyBytes: Self.maximumDocumentBytes)
+        guard response.status == 200 else { throw KeySetError(description: "GET \(url): HTTP \(response.status)") }
+        guard !response.truncated else { throw KeySetError(description: "GET \(url): larger than \(Self.maximumDocumentBytes) bytes") }
+        return String(buffer: response.body)
     }
 }

@@ -24,7 +24,8 @@ public struct JWTAuthenticator: Sendable {
         public let jwt: VerifiedJWT
         public let policy: String
         public let rule: RequestAuthenticationSpec.JWTRule
-        public let location: TokenLocation
+        /// Where the accepting rule found the token (one place, or several holding the same token).
+        public let locations: [TokenLocation]
         let token: String
 
         /// The header changes the rule asks for: the payload and claims for the function, and the
@@ -39,7 +40,9 @@ public struct JWTAuthenticator: Sendable {
                 let text = value.strings.joined(separator: ",")
                 if !text.isEmpty, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { edits.setHeader(output.header, text) }
             }
-            if !rule.forwardOriginalToken, case .header(let name) = location { edits.remove.append(name) }
+            if !rule.forwardOriginalToken {
+                for case .header(let name) in locations where !edits.remove.contains(name) { edits.remove.append(name) }
+            }
         }
     }
 
@@ -54,8 +57,8 @@ public struct JWTAuthenticator: Sendable {
 
     public struct Pending: Sendable {
         let token: String
-        let location: TokenLocation
-        let rules: [BoundRule]
+        /// The rules whose locations hold the token, each with where it found it.
+        let rules: [(rule: BoundRule, locations: [TokenLocation])]
     }
 
     static let clockSkew: Int64 = 60
@@ -112,69 +115,71 @@ public struct JWTAuthenticator: Sendable {
     public func start(function: FunctionKey, headers: some RequestHeaders, query: Substring?, now: Int64 = Self.now()) -> Start {
         guard let rules = byFunction[function] else { return .anonymous }
         var token: String?
-        var location: TokenLocation?
-        var holding: [BoundRule] = []
+        var holding: [(rule: BoundRule, locations: [TokenLocation])] = []
         for rule in rules {
-            var holds = false
+            var locations: [TokenLocation] = []
             for found in rule.locations.tokens(in: headers, query: query) {
                 if let token, token != found.token { return .finished(.failure(.multipleTokens)) }
                 token = found.token
-                location = location ?? found.location
-                holds = true
+                locations.append(found.location)
             }
-            if holds { holding.append(rule) }
+            if !locations.isEmpty { holding.append((rule, locations)) }
         }
-        guard let token, let location else { return .anonymous }
+        guard let token else { return .anonymous }
         var cachedFailure: AuthenticationFailure?
-        for rule in holding {
-            guard let jwt = cache.lookup(keys: rule.keys.id, token: token, now: now) else { continue }
+        var allCached = true
+        for (rule, locations) in holding {
+            guard let jwt = cache.lookup(keys: rule.keys.id, generation: rule.keys.generation, token: token, now: now) else {
+                allCached = false
+                continue
+            }
             if let failure = Self.check(jwt, against: rule.rule, now: now) {
                 cachedFailure = cachedFailure ?? failure
             } else {
-                return .finished(.success(Authenticated(jwt: jwt, policy: rule.policy, rule: rule.rule, location: location, token: token)))
+                return .finished(.success(Authenticated(jwt: jwt, policy: rule.policy, rule: rule.rule, locations: locations, token: token)))
             }
         }
-        if let cachedFailure, holding.allSatisfy({ cache.lookup(keys: $0.keys.id, token: token, now: now) != nil }) {
-            return .finished(.failure(cachedFailure))
-        }
-        return .verify(Pending(token: token, location: location, rules: holding))
+        if let cachedFailure, allCached { return .finished(.failure(cachedFailure)) }
+        return .verify(Pending(token: token, rules: holding))
     }
 
     /// Checks the signature (fetching keys if needed), then the claims; off the event loop.
     public func verify(_ pending: Pending, now: Int64 = Self.now()) async -> Result<Authenticated, AuthenticationFailure> {
         let token: UnverifiedToken
         do { token = try UnverifiedToken(pending.token) } catch { return .failure(error) }
-        let matching = pending.rules.filter { $0.rule.issuer == token.issuer }
         var firstFailure: AuthenticationFailure?
-        for rule in matching {
-            guard let keySet = await rule.keys.keySet() else {
+        for (rule, locations) in pending.rules where rule.rule.issuer == token.issuer {
+            guard var keySet = await rule.keys.keySet() else {
                 firstFailure = firstFailure ?? .keysUnavailable
                 continue
             }
             // Keys the token names but the set lacks, or a signature no current key verifies: the
             // issuer may have rotated. Fetch again (rate limited) and retry once with a new set.
-            var verified = await Self.verifySignature(pending.token, token, with: keySet)
-            if verified == nil, let refreshed = await rule.keys.refreshForUnknownKey(), refreshed.generation != keySet.generation {
-                verified = await Self.verifySignature(pending.token, token, with: refreshed)
+            var payload = await Self.verifySignature(pending.token, token, with: keySet)
+            if payload == nil, let refreshed = await rule.keys.refreshForUnknownKey(), refreshed.generation != keySet.generation {
+                keySet = refreshed
+                payload = await Self.verifySignature(pending.token, token, with: keySet)
             }
-            guard let verified else {
+            guard let payload else {
                 let candidates = keySet.candidates(algorithm: token.algorithm, keyID: token.keyID)
                 firstFailure = firstFailure ?? (candidates.isEmpty ? .unknownKey : .invalidSignature)
                 continue
             }
-            cache.insert(verified, keys: rule.keys.id, token: pending.token, now: now)
+            // Signed, but `exp` or `nbf` is not a time (Envoy refuses these too): it would never expire.
+            guard let verified = payload.jwt else { return .failure(.malformed) }
+            cache.insert(verified, keys: rule.keys.id, generation: keySet.generation, token: pending.token, now: now)
             if let failure = Self.check(verified, against: rule.rule, now: now) {
                 firstFailure = firstFailure ?? failure
                 continue
             }
-            return .success(Authenticated(jwt: verified, policy: rule.policy, rule: rule.rule, location: pending.location, token: pending.token))
+            return .success(Authenticated(jwt: verified, policy: rule.policy, rule: rule.rule, locations: locations, token: pending.token))
         }
         return .failure(firstFailure ?? .issuerNotTrusted)
     }
 
-    private static func verifySignature(_ text: String, _ token: UnverifiedToken, with keySet: KeySet) async -> VerifiedJWT? {
+    private static func verifySignature(_ text: String, _ token: UnverifiedToken, with keySet: KeySet) async -> ClaimsPayload? {
         for key in keySet.candidates(algorithm: token.algorithm, keyID: token.keyID) {
-            if let payload = try? await key.signer.verify(text, as: ClaimsPayload.self) { return payload.jwt }
+            if let payload = try? await key.signer.verify(text, as: ClaimsPayload.self) { return payload }
         }
         return nil
     }

@@ -57,8 +57,11 @@ public final class KeyDirectory: Service, Sendable {
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: Self.tick)
+            // Concurrently: one slow issuer must not hold up the others' refreshes.
             let current = sources.withLock { Array($0.bySource.values) }
-            for keys in current { await keys.scheduledRefresh() }
+            await withTaskGroup(of: Void.self) { group in
+                for keys in current { group.addTask { await keys.scheduledRefresh() } }
+            }
         }
     }
 }

@@ -54,9 +54,10 @@ struct KeySet: Sendable {
         return KeySet(keys: keys, skipped: skipped)
     }
 
-    /// The keys that may verify a token with this `alg` and `kid` (any key id when it has none).
+    /// The keys that may verify a token with this `alg` and `kid`: as Envoy, a key is passed over
+    /// only when both it and the token name a key id and the two differ.
     func candidates(algorithm: String, keyID: String?) -> [Key] {
-        keys.filter { $0.algorithm == algorithm && (keyID == nil || $0.keyID == keyID) }
+        keys.filter { $0.algorithm == algorithm && (keyID == nil || $0.keyID == nil || $0.keyID == keyID) }
     }
 
     func contains(keyID: String) -> Bool { keys.contains { $0.keyID == keyID } }

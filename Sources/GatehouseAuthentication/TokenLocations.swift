@@ -56,8 +56,15 @@ struct TokenLocations: Sendable {
     func tokens(in request: some RequestHeaders, query: Substring?) -> [(token: String, location: TokenLocation)] {
         var found: [(String, TokenLocation)] = []
         for (name, prefix) in headers {
+            // Every value of the header, as Envoy looks at them: `Authorization: Basic …` must not
+            // hide a second `Authorization: Bearer …` line.
             guard let value = request.first(name) else { continue }
             if let token = Self.strip(prefix: prefix, from: value) { found.append((token, .header(name))) }
+            if let all = request.joined(name), all.utf8.count != value.utf8.count {
+                for other in all.split(separator: ",").dropFirst() {
+                    if let token = Self.strip(prefix: prefix, from: String(other)) { found.append((token, .header(name))) }
+                }
+            }
         }
         if !params.isEmpty, let query {
             for pair in query.split(separator: "&") {
@@ -85,6 +92,7 @@ struct TokenLocations: Sendable {
     private static func strip(prefix: String, from value: String) -> String? {
         let bytes = value.utf8
         var start = bytes.startIndex
+        while start != bytes.endIndex, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
         for expected in prefix.utf8 {
             guard start != bytes.endIndex, Self.lowercased(bytes[start]) == Self.lowercased(expected) else { return nil }
             start = bytes.index(after: start)

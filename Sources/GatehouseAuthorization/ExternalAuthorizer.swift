@@ -1,16 +1,25 @@
 import AsyncHTTPClient
 import GatehouseCore
+import GatehouseOutbound
 import NIOCore
 import NIOHTTP1
 
 /// Asks a CUSTOM policy's provider (`envoyExtAuthzHttp`) about a request, as Envoy's HTTP ext_authz
 /// filter does: the same method, the provider's path prefix plus the request's path, `Host`, an
-/// empty body and the headers the provider asks for. 200 allows; any other status denies, and
-/// that status and body go to the caller; no answer in time is an error (`statusOnError`, or
-/// allowed when `failOpen`).
+/// empty body and the headers the provider asks for. 200 allows; a 5xx, no answer within `timeout`
+/// or no connection is an error (`statusOnError`, or allowed when `failOpen`); any other status —
+/// a 3xx included, which is never followed — denies, and goes to the caller with its body.
 public struct ExternalAuthorizer: Sendable {
-    /// An authorizer's denial body is passed on; larger ones are an error.
+    /// The start of an authorizer's denial body that is passed on.
     static let maximumBodyBytes = 64 * 1024
+    /// Never copied from an authorizer's response, whichever list names them: they frame or route
+    /// the message Gatehouse writes.
+    static let framingHeaders: Set<String> = [
+        "host", "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "content-length", "x-request-id",
+    ]
+    /// Istio adds these to a non-empty `headersToDownstreamOnDeny`.
+    static let alwaysToDownstreamOnDeny = ["location", "www-authenticate"]
 
     /// What the provider is asked about: copied out of the request before leaving its event loop.
     public struct Check: Sendable {
@@ -48,21 +57,27 @@ public struct ExternalAuthorizer: Sendable {
         for (name, value) in check.headers { request.headers.add(name: name, value: value) }
         request.headers.replaceOrAdd(name: "host", value: check.host)
         request.headers.replaceOrAdd(name: "content-length", value: "0")
+        let response: ControlPlaneClient.Response
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(provider.timeout.nanosecondsClamped))
-            let body = try await response.body.collect(upTo: Self.maximumBodyBytes)
-            if response.status == .ok {
-                return .allowed(headers: Self.pick(provider.headersToUpstreamOnAllow, from: response.headers))
-            }
-            return .denied(GatehouseError.PassedResponse(
-                status: Int(response.status.code), headers: Self.pick(provider.headersToDownstreamOnDeny, from: response.headers),
-                body: String(buffer: body)))
+            response = try await ControlPlaneClient.shared.execute(request, timeout: provider.timeout, maxBodyBytes: Self.maximumBodyBytes)
         } catch {
             return .failed("\(error)")
+        }
+        switch response.status {
+        case 200:
+            return .allowed(headers: Self.pick(provider.headersToUpstreamOnAllow, from: response.headers))
+        case 500...:
+            return .failed("the authorizer answered \(response.status)")
+        default:
+            let names = provider.headersToDownstreamOnDeny
+            let headers = names.isEmpty
+                ? response.headers.filter { !Self.framingHeaders.contains($0.name.lowercased()) }.map { ($0.name, $0.value) }
+                : Self.pick(names + Self.alwaysToDownstreamOnDeny.filter { !names.contains($0) }, from: response.headers)
+            return .denied(GatehouseError.PassedResponse(status: response.status, headers: headers, body: String(buffer: response.body)))
         }
     }
 
     private static func pick(_ names: [String], from headers: HTTPHeaders) -> [(name: String, value: String)] {
-        names.flatMap { name in headers[name].map { (name, $0) } }
+        names.filter { !framingHeaders.contains($0) }.flatMap { name in headers[name].map { (name, $0) } }
     }
 }

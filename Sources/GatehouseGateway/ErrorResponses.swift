@@ -52,6 +52,7 @@ struct ErrorResponses: ErrorRenderer {
         case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
         case .deniedByPolicy: return (.forbidden, [], "Access denied by an authorization policy.")
         case .notAllowedByPolicy: return (.forbidden, [], "No authorization policy allows this request.")
+        case .overloaded: return (.serviceUnavailable, [], "Gatehouse is busy checking other requests; retry later.")
         case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
         case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")
         case .externalAuthorizerError: return (.forbidden, .unauthorizedExternalService, "The external authorizer could not be asked.")

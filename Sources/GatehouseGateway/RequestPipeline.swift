@@ -7,6 +7,7 @@ import GatehouseListener
 import GatehouseRouting
 import GatehouseTelemetry
 import NIOCore
+import Synchronization
 
 /// The request path, declared once. Every request that passes the listener's limits goes
 /// through these steps in this order; the first stage to refuse it ends it.
@@ -19,6 +20,9 @@ import NIOCore
 /// breakers) takes its place as it arrives; each is one `RequestStage`.
 struct RequestPipeline: ExchangeProcessor {
     let live: LiveConfig
+    /// How many requests may wait on a suspended stage at once (new tokens being verified,
+    /// authorizers being asked); past it, 503 and `Retry-After` instead of an unbounded pile.
+    let suspensions = SuspensionBudget(limit: 4096)
 
     /// The stages for one config snapshot, in the order requests meet them.
     static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
@@ -86,13 +90,20 @@ struct RequestPipeline: ExchangeProcessor {
     private func resume(
         _ exchange: ClientExchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
     ) {
+        guard suspensions.enter() else {
+            exchange.fail(GatehouseError(.overloaded, detail: "\(suspensions.limit) requests already wait on authentication or an authorizer", retryAfter: .seconds(1)))
+            return
+        }
         let loop = exchange.eventLoop
         let bound = NIOLoopBound(exchange, eventLoop: loop)
-        Task {
+        let suspensions = suspensions
+        let task = Task {
             let resumption = await work()
+            suspensions.leave()
             loop.execute {
                 let exchange = bound.value
                 guard !exchange.isFinished else { return }
+                exchange.onClientGone = nil
                 switch resumption(&exchange.record) {
                 case .proceed: run(exchange, config: config, from: index + 1)
                 case .reject(let error): exchange.fail(error)
@@ -100,6 +111,28 @@ struct RequestPipeline: ExchangeProcessor {
                 }
             }
         }
+        // A client that leaves takes its check with it (an HTTP call in flight is cancelled).
+        exchange.onClientGone = { task.cancel() }
+    }
+}
+
+/// A count of suspended requests with a ceiling, shared by every event loop.
+final class SuspensionBudget: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func enter() -> Bool {
+        if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+        count.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() {
+        count.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 

@@ -22,6 +22,10 @@ public final class ClientExchange {
         didSet { replayBufferedBody() }
     }
 
+    /// Called once if the client leaves while no forwarder is attached (a stage's work is running):
+    /// the pipeline cancels that work.
+    public var onClientGone: (() -> Void)?
+
     public private(set) var responseStarted = false
     public private(set) var isFinished = false
     public private(set) var requestComplete = false
@@ -189,8 +193,10 @@ public final class ClientExchange {
         guard !isFinished else { return }
         record.responseFlags.insert(.downstreamConnectionTermination)
         let sink = delegate
+        let gone = onClientGone
         finish()
         sink?.clientDisconnected()
+        gone?()
     }
 
     private func replayBufferedBody() {
@@ -210,6 +216,7 @@ public final class ClientExchange {
     private func finish() {
         isFinished = true
         delegate = nil
+        onClientGone = nil
         record.duration = .now - record.start
         // Detach before writing the end: the pipelining handler may deliver the next request
         // from inside that write.

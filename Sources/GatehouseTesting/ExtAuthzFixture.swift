@@ -3,6 +3,7 @@ import Foundation
 /// An external authorizer for CUSTOM policy tests, speaking Envoy's HTTP ext_authz protocol: it
 /// allows (200) a request whose check carries `x-ext-authz: allow`, and denies any other with 403,
 /// a body and a header. Each answer names the path it was asked about (`x-ext-authz-path`).
+/// `x-ext-authz: redirect` gets a 302 to a login page, `fail` a 500, `big` a 403 with a 100 KB body.
 public final class ExtAuthzFixture: @unchecked Sendable {
     public let port: Int
     private let process: Process
@@ -44,7 +45,19 @@ public final class ExtAuthzFixture: @unchecked Sendable {
             protocol_version = "HTTP/1.1"
 
             def check(self):
-                allowed = self.headers.get("x-ext-authz") == "allow"
+                mode = self.headers.get("x-ext-authz")
+                if mode in ("redirect", "fail", "big"):
+                    status = {"redirect": 302, "fail": 500, "big": 403}[mode]
+                    body = b"x" * 100000 if mode == "big" else b"internal details"
+                    self.send_response(status)
+                    if mode == "redirect":
+                        self.send_header("location", "http://127.0.0.1:9/login")
+                    self.send_header("x-internal", "secret")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                allowed = mode == "allow"
                 body = b"" if allowed else ("denied by ext_authz for " + self.path).encode()
                 self.send_response(200 if allowed else 403)
                 self.send_header("x-ext-authz-check-result", "allowed" if allowed else "denied")

@@ -112,22 +112,43 @@ struct JWTAuthenticatorTests {
         #expect(await authenticate(checker, .bearer(one), query: "access_token=\(one)")?.success != nil, "the same token twice is one token")
     }
 
+    @Test("Every value of a token header counts: a Basic line cannot hide a Bearer line")
+    func repeatedHeader() async throws {
+        let issuer = try TestIssuer()
+        let checker = authenticator([.init(issuer: issuer.issuer, jwks: try issuer.jwks())])
+        let forged = Headers([("authorization", "Basic dXNlcjpwYXNz"), ("authorization", "Bearer " + (try issuer.tamperedToken()))])
+        #expect(await authenticate(checker, forged)?.failure == .invalidSignature)
+        let valid = Headers([("authorization", "Basic dXNlcjpwYXNz"), ("authorization", "Bearer " + (try issuer.token()))])
+        #expect(await authenticate(checker, valid)?.success != nil)
+    }
+
+    @Test("A key without kid may verify a token that names one; exp must be a number")
+    func keyIDsAndTimes() async throws {
+        let issuer = try TestIssuer()
+        var key = try issuer.jwk()
+        key.removeValue(forKey: "kid")
+        let jwks = String(decoding: try JSONSerialization.data(withJSONObject: ["keys": [key]]), as: UTF8.self)
+        let checker = authenticator([.init(issuer: issuer.issuer, jwks: jwks)])
+        #expect(await authenticate(checker, .bearer(try issuer.token()))?.success != nil)
+        #expect(await authenticate(checker, .bearer(try issuer.token(claims: ["exp": "tomorrow"])))?.failure == .malformed)
+    }
+
     @Test("Token locations: Istio's defaults, named headers with prefixes, query parameters and cookies")
     func locations() async throws {
         let issuer = try TestIssuer()
         let token = try issuer.token()
         let defaults = authenticator([.init(issuer: issuer.issuer, jwks: try issuer.jwks())])
         #expect(await authenticate(defaults, Headers([("authorization", "bearer " + token)]))?.success != nil)
-        #expect(await authenticate(defaults, Headers(), query: "x=1&access_token=\(token)")?.success?.location == .param("access_token"))
+        #expect(await authenticate(defaults, Headers(), query: "x=1&access_token=\(token)")?.success?.locations == [.param("access_token")])
         #expect(await authenticate(defaults, Headers([("x-jwt", token)])) == nil, "not a default location")
 
         let named = authenticator([.init(
             issuer: issuer.issuer, jwks: try issuer.jwks(), fromHeaders: [.init(name: "x-jwt", prefix: "Token ")],
             fromParams: ["jwt"], fromCookies: ["session"])])
-        #expect(await authenticate(named, Headers([("X-JWT", "Token " + token)]))?.success?.location == .header("x-jwt"))
+        #expect(await authenticate(named, Headers([("X-JWT", "Token " + token)]))?.success?.locations == [.header("x-jwt")])
         #expect(await authenticate(named, Headers([("x-jwt", token)])) == nil, "without the prefix it is not a token")
         #expect(await authenticate(named, Headers(), query: "jwt=\(token)")?.success != nil)
-        #expect(await authenticate(named, Headers([("cookie", "theme=dark; session=\(token)")]))?.success?.location == .cookie("session"))
+        #expect(await authenticate(named, Headers([("cookie", "theme=dark; session=\(token)")]))?.success?.locations == [.cookie("session")])
         #expect(await authenticate(named, .bearer(token)) == nil, "named locations replace the defaults")
     }
 

@@ -22,6 +22,8 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let deniedByPolicy = Code("denied_by_policy")
         /// ALLOW policies apply to the function and none matched.
         public static let notAllowedByPolicy = Code("not_allowed_by_policy")
+        /// Too many requests wait on a suspended stage (token verification, an external authorizer).
+        public static let overloaded = Code("overloaded")
         /// The request carries a JWT that RequestAuthentication refused (401).
         public static let invalidToken = Code("invalid_token")
         /// A CUSTOM policy's external authorizer denied the request (its status is sent).

@@ -68,6 +68,23 @@ struct CustomAuthorizationTests {
             #expect(line["authz_policy"] as? String == "default/ext")
             #expect(line["response_code_details"] as? String == "ext_authz_denied")
 
+            // Envoy's rules: a redirect is a denial passed on (never followed); a 5xx is an error
+            // (statusOnError, nothing of it reaches the caller); a long denial body is cut.
+            let connection = try RawConnection(url: gatehouse.ingress)  // a client that does not follow redirects
+            defer { connection.close() }
+            try connection.send("GET /protected/x HTTP/1.1\r\nHost: fn.default.localhost\r\nx-ext-authz: redirect\r\n\r\n")
+            let redirect = try await connection.readResponse()
+            #expect(redirect.status == 302)
+            #expect(redirect.headers.first { $0.0.lowercased() == "location" }?.1 == "http://127.0.0.1:9/login", "Location always goes with a denial")
+            #expect(!redirect.headers.contains { $0.0.lowercased() == "x-internal" }, "only the listed headers")
+            let failing = try await gatehouse.request("fn", path: "/protected/x", headers: [("x-ext-authz", "fail")])
+            #expect(failing.status == 503)
+            #expect(failing.errorCode == "external_authorizer_error")
+            #expect(!failing.body.contains("internal details"))
+            let big = try await gatehouse.request("fn", path: "/protected/x", headers: [("x-ext-authz", "big")])
+            #expect(big.status == 403)
+            #expect(big.body.utf8.count == 64 * 1024)
+
             let secret = try await gatehouse.request("fn", path: "/protected/secret", headers: [("x-ext-authz", "allow")])
             #expect(secret.status == 403, "CUSTOM allowed, then the DENY policy denies")
             #expect(secret.errorCode == "denied_by_policy")
