@@ -29,6 +29,9 @@ let package = Package(
         // jwt-kit 5.8 resolves only with swift-crypto 4 (NOTES.md).
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
     ],
     targets: [
         // Resources, durations, the per-request record, errors: no I/O.
@@ -43,9 +46,10 @@ let package = Package(
             "GatehouseCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // ① Sockets and HTTP/1.1 parsing for the ingress.
+        // ① Sockets, TLS and HTTP/1.1 parsing for the ingress and mesh listeners.
         .target(name: "GatehouseListener", dependencies: [
             "GatehouseCore",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -56,6 +60,13 @@ let package = Package(
             "GatehouseCore", "GatehouseOutbound",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Workload identity: the CA, X.509-SVIDs, verifying a peer's SVID.
+        .target(name: "GatehouseIdentity", dependencies: [
+            "GatehouseCore",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Calls Gatehouse makes itself (JWKS, OIDC discovery, external authorizers): bounded, no redirects.
         .target(name: "GatehouseOutbound", dependencies: [
@@ -101,7 +112,10 @@ let package = Package(
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
-            "GatehouseAuthentication",
+            "GatehouseAuthentication", "GatehouseIdentity",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -115,7 +129,8 @@ let package = Package(
         ]),
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
-            "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", .product(name: "Yams", package: "Yams"),
+            "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", "GatehouseIdentity",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,7 +140,9 @@ let package = Package(
         ]),
         // Test kit: temporary state directories, a running gateway on port 0, an HTTP client, fixtures.
         .target(name: "GatehouseTesting", dependencies: [
-            "GatehouseCore",
+            "GatehouseCore", "GatehouseIdentity",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -143,6 +160,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "GatehouseIdentityTests", dependencies: [
+            "GatehouseIdentity", "GatehouseCore", "GatehouseTesting",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
             "GatehouseFunctions", "GatehouseCore",
@@ -155,8 +177,10 @@ let package = Package(
         ]),
         // Runs the real `gatehouse` binary on loopback with real function processes.
         .testTarget(name: "GatehouseIntegrationTests", dependencies: [
-            "GatehouseTesting", "GatehouseCore", "gatehouse",
+            "GatehouseTesting", "GatehouseCore", "GatehouseIdentity", "gatehouse",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ]
 )

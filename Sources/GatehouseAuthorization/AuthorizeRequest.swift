@@ -47,7 +47,7 @@ public struct AuthorizeRequest: RequestStage {
             destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress,
             remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
                                          trustedProxies: trustedProxies, peer: record.downstreamAddress),
-            requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
+            sourcePrincipal: record.peer?.principal, requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
             presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:], headers: named)
         if let (policy, rule) = engine.customPolicy(matching: request, function: function),
            let provider = policy.provider.flatMap({ providers[$0] }) {

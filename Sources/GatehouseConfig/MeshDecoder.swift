@@ -21,6 +21,16 @@ enum MeshDecoder {
                 field.report("must be between 0 and 16, got \(count)", fix: "write the number of proxies in front of Gatehouse, e.g. 1")
             }
         }
+        if let identity = spec.field("identity")?.mapping() {
+            if let field = identity.field("svidTTL"), let lifetime = field.positiveDuration() {
+                if lifetime < .seconds(2) || lifetime > .seconds(90 * 24 * 3600) {
+                    field.report("must be between 2s and 2160h", fix: "write e.g. \"24h\" (Istio's default)")
+                } else {
+                    mesh.svidLifetime = lifetime
+                }
+            }
+            identity.reportUnknownKeys()
+        }
         for entry in spec.field("extensionProviders")?.sequence() ?? [] {
             if let provider = extensionProvider(entry) {
                 if mesh.extensionProviders.contains(where: { $0.name == provider.name }) {
@@ -32,6 +42,7 @@ enum MeshDecoder {
         if let listeners = spec.field("listeners")?.mapping() {
             if let ingress = listenAddress(listeners.field("ingress")) { mesh.ingress = ingress }
             if let admin = listenAddress(listeners.field("admin")) { mesh.admin = admin }
+            if let meshListener = listenAddress(listeners.field("mesh")) { mesh.mesh = meshListener }
             listeners.reportUnknownKeys()
         }
         spec.reportUnknownKeys()

@@ -16,7 +16,8 @@ import ServiceLifecycle
 /// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
-/// Services start in the order runtime → access log → decision log → JWT keys → admin → ingress and stop in
+/// Services start in the order runtime → access log → decision log → JWT keys → admin → mesh
+/// identity → mesh listener → ingress and stop in
 /// reverse: the ingress drains first, the function instances are stopped last.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
@@ -24,6 +25,7 @@ public struct Gatehouse: Sendable {
         /// Overrides the `Mesh` listeners (`--ingress`, `--admin`).
         public var ingress: ListenAddress?
         public var admin: ListenAddress?
+        public var mesh: ListenAddress?
         public var accessLog: AccessLogDestination
         public var eventLoops: Int
         public var limits: ListenerLimits
@@ -43,8 +45,9 @@ public struct Gatehouse: Sendable {
             accessLog: AccessLogDestination = .standardOutput, eventLoops: Int = System.coreCount,
             limits: ListenerLimits = ListenerLimits(), drainGrace: Duration = .seconds(10),
             stopGrace: Duration = .seconds(3), configFiles: [String] = [], adminToken: AdminToken? = nil,
-            decisionRetention: Duration = .seconds(24 * 3600)
+            decisionRetention: Duration = .seconds(24 * 3600), mesh: ListenAddress? = nil
         ) {
+            self.mesh = mesh
             self.decisionRetention = decisionRetention
             self.configFiles = configFiles
             self.adminToken = adminToken
@@ -101,15 +104,34 @@ public struct Gatehouse: Sendable {
 
         let ingressAddress = options.ingress ?? mesh.ingress
         let adminAddress = options.admin ?? mesh.admin
+        let meshAddress = options.mesh ?? mesh.mesh
+        let identity: MeshIdentity
+        do {
+            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
+        }
+        let observer = TelemetryObserver(telemetry: telemetry, decisions: decisions)
         let listener: IngressListener
+        let meshListener: IngressListener
         do {
             listener = try await IngressListener.bind(
                 host: ingressAddress.host, port: ingressAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: pipeline, observer: TelemetryObserver(telemetry: telemetry, decisions: decisions),
-                renderer: ErrorResponses())
+                limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses())
         } catch {
             try? await group.shutdownGracefully()
             throw ListenerFailure(name: "ingress", address: ingressAddress, underlying: error)
+        }
+        do {
+            // The same request path; requests here carry the peer's verified identity.
+            meshListener = try await IngressListener.bind(
+                host: meshAddress.host, port: meshAddress.port, eventLoops: loops, group: group,
+                limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses(), tls: identity.tls)
+        } catch {
+            await listener.shutdown(grace: .zero)
+            try? await group.shutdownGracefully()
+            throw ListenerFailure(name: "mesh", address: meshAddress, underlying: error)
         }
 
         let readiness = Readiness()
@@ -129,10 +151,13 @@ public struct Gatehouse: Sendable {
         ) { [logger, snapshot] adminPort in
             let endpoints = StateDirectory.Endpoints(
                 ingress: "http://\(ingressAddress.host):\(ingressPort)",
-                admin: "http://\(adminAddress.host):\(adminPort)", domain: mesh.domain, pid: getpid())
+                admin: "http://\(adminAddress.host):\(adminPort)", mesh: "https://\(meshAddress.host):\(meshListener.port)",
+                domain: mesh.domain, pid: getpid())
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
-            logger.info("gatehouse is up", metadata: ["ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)"])
+            logger.info("gatehouse is up", metadata: [
+                "ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)", "mesh": "\(endpoints.mesh ?? "")",
+            ])
             for spec in snapshot.functions {
                 logger.info("function \(spec.key) at \(HostRouter.url(for: spec, domain: mesh.domain, port: ingressPort))")
             }
@@ -147,6 +172,10 @@ public struct Gatehouse: Sendable {
                     .init(service: keys),
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
+                    .init(service: identity),
+                    .init(service: IngressService(
+                        listener: meshListener, drainGrace: options.drainGrace,
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
                     .init(service: IngressService(
                         listener: listener, drainGrace: options.drainGrace,
                         idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),

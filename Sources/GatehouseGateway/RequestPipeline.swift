@@ -28,7 +28,7 @@ struct RequestPipeline: ExchangeProcessor {
     static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
         var stages: [any RequestStage] = [
             // ④ Which function the Host header names; none → 404 NR.
-            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain))
+            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain))
         ]
         // ② The JWT rules of the RequestAuthentications that apply to that function; a token that
         // does not verify → 401. Left out when the config has none.

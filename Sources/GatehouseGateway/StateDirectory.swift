@@ -86,10 +86,13 @@ public final class StateDirectory: Sendable {
     public struct Endpoints: Codable, Sendable, Hashable {
         public var ingress: String
         public var admin: String
+        /// The mutual TLS listener (`https://HOST:PORT`).
+        public var mesh: String?
         public var domain: String
         public var pid: Int32
 
-        public init(ingress: String, admin: String, domain: String, pid: Int32) {
+        public init(ingress: String, admin: String, mesh: String? = nil, domain: String, pid: Int32) {
+            self.mesh = mesh
             self.ingress = ingress
             self.admin = admin
             self.domain = domain

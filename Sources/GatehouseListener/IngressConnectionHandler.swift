@@ -22,6 +22,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private let limits: ListenerLimits
     private let loopIndex: Int
     private let tracker: ConnectionTracker
+    /// Set on mutual TLS connections: who the peer proved to be during the handshake.
+    private let peer: PeerBox?
     private var exchange: ClientExchange?
     /// The request being received has sent its head but not yet its end.
     private var requestOpen = false
@@ -43,8 +45,9 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
-        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker
+        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil
     ) {
+        self.peer = peer
         self.processor = processor
         self.observer = observer
         self.renderer = renderer
@@ -78,6 +81,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
+            exchange.record.peer = peer?.identity
             if origin == nil {
                 exchange.fail(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form"))
             } else if let violation = checkLimits(received) {

@@ -21,9 +21,10 @@ public final class IngressListener: Sendable {
     /// The port actually bound (useful when asked for port 0).
     public var port: Int { localAddress.port ?? 0 }
 
+    /// With `tls`, every connection must complete a mutual TLS handshake first (the mesh listener).
     public static func bind(
         host: String, port: Int, eventLoops: [any EventLoop], group: any EventLoopGroup, limits: ListenerLimits,
-        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer
+        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer, tls: MutualTLS? = nil
     ) async throws -> IngressListener {
         let tracker = ConnectionTracker()
         let channel = try await ServerBootstrap(group: group)
@@ -35,13 +36,19 @@ public final class IngressListener: Sendable {
                 let loopIndex = eventLoops.firstIndex { $0 === channel.eventLoop } ?? 0
                 tracker.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    var peer: PeerBox?
+                    if let tls {
+                        let box = PeerBox()
+                        peer = box
+                        try channel.pipeline.syncOperations.addHandler(tls.handler(storingPeerIn: box))
+                    }
                     // Pipelining is handled by IngressConnectionHandler itself (see there why).
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: false, withErrorHandling: false)
                     try channel.pipeline.syncOperations.addHandler(
                         IngressConnectionHandler(
                             processor: processor, observer: observer, renderer: renderer, limits: limits,
-                            loopIndex: loopIndex, tracker: tracker))
+                            loopIndex: loopIndex, tracker: tracker, peer: peer))
                 }
             }
             .bind(host: host, port: port)

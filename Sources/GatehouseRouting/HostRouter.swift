@@ -8,11 +8,11 @@ public struct HostRouter: Sendable {
     private let routes: [String: FunctionDestination]
     public let domain: String
 
-    public init(functions: [FunctionSpec], domain: String) {
+    public init(functions: [FunctionSpec], domain: String, trustDomain: String = "cluster.local") {
         let domain = domain.lowercased()
         var routes: [String: FunctionDestination] = [:]
         for spec in functions {
-            routes["\(spec.name).\(spec.namespace).\(domain)"] = FunctionDestination(spec: spec)
+            routes["\(spec.name).\(spec.namespace).\(domain)"] = FunctionDestination(spec: spec, trustDomain: trustDomain)
         }
         self.routes = routes
         self.domain = domain

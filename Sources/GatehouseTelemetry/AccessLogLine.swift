@@ -63,6 +63,12 @@ enum AccessLogLine {
         appendOptionalJSON(record.destination?.revision, to: &out)
         key("cold_start", &out)
         out.append(contentsOf: (record.coldStart ? "true" : "false").utf8)
+        key("connection_security_policy", &out)
+        out.append(contentsOf: (record.peer == nil ? #""none""# : #""mutual_tls""#).utf8)
+        if let peer = record.peer {
+            key("source_principal", &out)
+            appendJSON(peer.uri, to: &out)
+        }
         if let jwt = record.jwt {
             // Who the verified token names; never the token itself.
             key("request_principal", &out)

@@ -17,6 +17,8 @@ public final class RunningGatehouse: @unchecked Sendable {
     public private(set) var process: Process
     public private(set) var ingress: String = ""
     public private(set) var admin: String = ""
+    /// `https://127.0.0.1:PORT`: the mutual TLS listener.
+    public private(set) var mesh: String = ""
     public private(set) var domain: String = "localhost"
     private let stdoutURL: URL
     private let stderrURL: URL
@@ -54,7 +56,7 @@ public final class RunningGatehouse: @unchecked Sendable {
         process.executableURL = GatehouseBinary.url
         let files = applyingConfig ? ["-f", directory.appendingPathComponent("functions.yaml").path] : []
         process.arguments = ["up"] + files + [
-            "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--mesh", "127.0.0.1:0",
             "--drain-seconds", "3", "--log-level", "debug",
         ] + arguments
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
@@ -81,6 +83,7 @@ public final class RunningGatehouse: @unchecked Sendable {
                (endpoints["pid"] as? Int).map(Int32.init) == process.processIdentifier {
                 ingress = endpoints["ingress"] as? String ?? ""
                 admin = endpoints["admin"] as? String ?? ""
+                mesh = endpoints["mesh"] as? String ?? ""
                 domain = endpoints["domain"] as? String ?? "localhost"
                 return
             }

@@ -30,6 +30,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Admin address HOST:PORT (default from Mesh, else 127.0.0.1:15000).")
     var admin: String?
 
+    @Option(help: "Mutual TLS (mesh) listener HOST:PORT (default from Mesh, else 127.0.0.1:15443).")
+    var mesh: String?
+
     @Option(help: "Access log destination: stdout, off, or a file path.")
     var accessLog: String = "stdout"
 
@@ -74,7 +77,8 @@ struct Up: AsyncParsableCommand {
             eventLoops: eventLoops,
             limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout()),
             drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
-            decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"))
+            decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
+            mesh: try parseAddress(mesh, flag: "--mesh"))
         do {
             try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {

@@ -24,6 +24,8 @@ public struct RequestRecord: Sendable {
 
     /// Where the request is going, once routing has decided.
     public var destination: FunctionDestination?
+    /// The peer's verified workload identity, when the request came over mutual TLS.
+    public var peer: PeerIdentity?
     /// The JWT RequestAuthentication verified, when the request carried one.
     public var jwt: VerifiedJWT?
     /// Header changes for the function, made by authentication and authorization.
@@ -70,11 +72,14 @@ public final class FunctionDestination: Sendable {
     public let key: FunctionKey
     public let revision: String
     public let serviceHost: String
+    /// The function's SPIFFE ID (`spiffe://TRUST_DOMAIN/ns/NS/sa/SERVICE_ACCOUNT`): who it is to its callers.
+    public let identity: String
 
-    public init(spec: FunctionSpec) {
+    public init(spec: FunctionSpec, trustDomain: String = "cluster.local") {
         self.spec = spec
         self.key = spec.key
         self.revision = spec.revision
         self.serviceHost = spec.serviceHost
+        self.identity = "spiffe://\(trustDomain)/ns/\(spec.namespace)/sa/\(spec.serviceAccount)"
     }
 }

@@ -8,6 +8,10 @@ public struct MeshSpec: Hashable, Sendable {
     public var domain: String
     public var ingress: ListenAddress
     public var admin: ListenAddress
+    /// The mutual TLS listener for callers with an SVID (Istio's inbound port 15443 by default).
+    public var mesh = ListenAddress(host: "127.0.0.1", port: 15443)
+    /// How long the SVIDs Gatehouse issues live; they are renewed at half of it.
+    public var svidLifetime: Duration = .seconds(24 * 3600)
     /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
     /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
     public var numTrustedProxies: Int = 0

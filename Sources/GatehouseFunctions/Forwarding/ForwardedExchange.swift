@@ -122,7 +122,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath,
-            edits: client.record.upstreamHeaders)
+            edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

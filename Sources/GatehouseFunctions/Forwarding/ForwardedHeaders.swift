@@ -7,17 +7,25 @@ enum ForwardedHeaders {
     static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
     ]
+    /// Never passed on as a caller sent it: only Gatehouse may say who the verified peer is.
+    static let clientCertificate = "x-forwarded-client-cert"
+    static let removed = hopByHop + [clientCertificate]
 
     /// The request as the function receives it: hop-by-hop headers removed (and any named in
     /// `Connection`), `Forwarded` and `X-Forwarded-*` added, `X-Request-Id` set.
     /// `path`, when given, replaces the request target (the normalized path authorization checked);
-    /// `edits` are the stages' header changes (verified claims for the function, a consumed token).
+    /// `edits` are the stages' header changes (verified claims for the function, a consumed token);
+    /// `peer`, the caller's verified identity over mutual TLS, becomes `X-Forwarded-Client-Cert` in
+    /// Envoy's form (`By=` the function's SPIFFE ID, `Hash=` of the caller's certificate, `URI=` its ID).
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
-        path: String? = nil, edits: HeaderEdits = HeaderEdits()
+        path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
+        if let peer, let destinationIdentity {
+            headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
+        }
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }
             for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
@@ -52,10 +60,10 @@ enum ForwardedHeaders {
 
     private static func strip(_ headers: inout HTTPHeaders) {
         // Most requests carry none of them: one pass to find out, before any copy is made.
-        guard headers.contains(where: { header in hopByHop.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
+        guard headers.contains(where: { header in removed.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
         else { return }
         let named = headers[canonicalForm: "connection"]
-        for name in hopByHop { headers.remove(name: name) }
+        for name in removed { headers.remove(name: name) }
         for token in named where !token.isEmpty { headers.remove(name: String(token)) }
     }
 

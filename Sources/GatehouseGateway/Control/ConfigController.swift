@@ -91,6 +91,9 @@ actor ConfigController {
         var next = resources
         var changes: [ResourceChange] = []
         var items: [ChangeSummary.Item] = []
+        // One reading of the clock for the change: what is kept in memory and what the store
+        // writes must be the same time, or a restart would report a different one.
+        let now = Date()
         for document in incoming.documents {
             let index = next.firstIndex { $0.document.key == document.key }
             let previous = index.map { next[$0] }
@@ -105,18 +108,19 @@ actor ConfigController {
             changes.append(ResourceChange(
                 operation: operation, key: document.key, document: document, generation: generation,
                 origin: document.origin, diff: TextDiff.lines(from: previous?.document.text ?? "", to: document.text)))
-            let updated = StoredResource(document: document, generation: generation, appliedAt: Date(), appliedBy: actor)
+            let updated = StoredResource(document: document, generation: generation, appliedAt: now, appliedBy: actor)
             if let index { next[index] = updated } else { next.append(updated) }
         }
 
         let whole = try validate(next)
         var notices = incoming.notices.map(\.description)
-        if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin {
-            notices.append("Mesh listener addresses take effect at the next start")
+        if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
+            || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime {
+            notices.append("Mesh listener addresses and the SVID lifetime take effect at the next start")
         }
         let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
         guard !dryRun, !changes.isEmpty else { return summary }
-        try await commit(changes, resulting: next, snapshot: whole, actor: actor)
+        try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: now)
         return summary
     }
 
@@ -131,7 +135,7 @@ actor ConfigController {
                 operation: .deleted, key: resource.document.key, document: nil, generation: resource.generation,
                 origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
         }
-        try await commit(changes, resulting: next, snapshot: whole, actor: actor)
+        try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: Date())
         return ChangeSummary(
             items: changes.map { .init(key: $0.key, result: "deleted", generation: $0.generation) }, notices: [], dryRun: false)
     }
@@ -167,7 +171,9 @@ actor ConfigController {
     }
 
     /// Warm up, make durable, swap — in that order, so a failure at any step changes nothing.
-    private func commit(_ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String) async throws(ControlError) {
+    private func commit(
+        _ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
+    ) async throws(ControlError) {
         let transition = runtime.prepare(snapshot.functions)
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
@@ -175,7 +181,7 @@ actor ConfigController {
             throw .notReady(failures.map { "\($0.key): \($0.reason)" })
         }
         do {
-            try store.commit(changes, actor: actor, at: Date())
+            try store.commit(changes, actor: actor, at: now)
         } catch {
             runtime.abandon(transition)
             throw .store(error)

@@ -18,7 +18,7 @@ public struct RequestExplainer: Sendable {
 
     public init(snapshot: ConfigSnapshot, keys: KeyDirectory) {
         self.snapshot = snapshot
-        router = HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain)
+        router = HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
         engine = RequestPipeline.authorization(for: snapshot)
         authenticator = RequestPipeline.authentication(for: snapshot, keys: keys)
     }

@@ -1,0 +1,81 @@
+import Crypto
+import Foundation
+import GatehouseCore
+import GatehouseIdentity
+import GatehouseListener
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import X509
+
+/// The mesh listener's identity: Gatehouse's CA (in `STATE_DIR/ca`), the gateway's own SVID
+/// (`spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`) and the TLS settings built from them.
+/// As a service it renews the SVID at half its lifetime; new connections get the new certificate,
+/// open ones keep theirs, so renewal drops nothing.
+final class MeshIdentity: Service, Sendable {
+    let authority: CertificateAuthority
+    let trustDomain: String
+    let gatewayID: SPIFFEID
+    let lifetime: Duration
+    let tls: MutualTLS
+    private let logger: Logger
+
+    init(stateDirectory: URL, mesh: MeshSpec, logger: Logger) throws {
+        authority = try CertificateAuthority.loadOrCreate(
+            in: stateDirectory.appendingPathComponent("ca"), trustDomain: mesh.trustDomain)
+        trustDomain = mesh.trustDomain
+        gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
+        lifetime = mesh.svidLifetime
+        self.logger = logger
+        let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: [authority.root])
+        let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
+        tls = MutualTLS(context: context) { [logger] chain in
+            await Self.check(chain, verifier: verifier, logger: logger)
+        }
+    }
+
+    /// TLS 1.3 preferred, 1.2 allowed; a client certificate is required and checked by `check`.
+    static func context(for identity: IssuedIdentity) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(identity.certificatePEM.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(try identity.bundle.map {
+            try NIOSSLCertificate(bytes: Array($0.serializeAsPEM().pemString.utf8), format: .pem)
+        })
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// A client's chain, checked as an SVID of this trust domain; refusals are logged (never the certificate).
+    static func check(_ chain: [NIOSSLCertificate], verifier: SVIDVerifier, logger: Logger) async -> PeerIdentity? {
+        do {
+            let certificates = try chain.map { try Certificate(derEncoded: $0.toDERBytes()) }
+            switch await verifier.verify(certificates) {
+            case .success(let id):
+                let hash = SHA256.hash(data: try chain[0].toDERBytes()).map { String(format: "%02x", $0) }.joined()
+                return PeerIdentity(principal: id.principal, uri: id.description, certificateHash: hash)
+            case .failure(let error):
+                logger.info("mesh handshake refused", metadata: ["reason": "\(error)"])
+                return nil
+            }
+        } catch {
+            logger.info("mesh handshake refused", metadata: ["reason": "unreadable certificate: \(error)"])
+            return nil
+        }
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.lifetime / 2) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            do {
+                let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
+                tls.replace(try Self.context(for: identity))
+                logger.info("mesh listener certificate renewed", metadata: ["notAfter": "\(identity.certificate.notValidAfter)"])
+            } catch {
+                logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import X509
+
+/// Gatehouse's certificate authority: a root created on first start in the state directory (or the
+/// operator's own), which issues X.509-SVIDs to the gateway, functions and external workloads.
+///
+/// Keys are P-256. An SVID follows the SPIFFE X509-SVID specification: exactly one URI SAN (the
+/// SPIFFE ID), not a CA, `digitalSignature` (and `keyEncipherment`-free) key usage, server and
+/// client authentication, a short life. The root key file is `0600` and never leaves the directory.
+public struct CertificateAuthority: Sendable {
+    public let root: Certificate
+    private let key: Certificate.PrivateKey
+
+    /// How long a root made here lives.
+    static let rootLifetime: TimeInterval = 10 * 365 * 24 * 3600
+
+    public init(root: Certificate, key: Certificate.PrivateKey) {
+        self.root = root
+        self.key = key
+    }
+
+    /// The CA in `directory` (`root-cert.pem`, `root-key.pem`), created there if absent.
+    public static func loadOrCreate(in directory: URL, trustDomain: String) throws -> CertificateAuthority {
+        let certificateFile = directory.appendingPathComponent("root-cert.pem")
+        let keyFile = directory.appendingPathComponent("root-key.pem")
+        if FileManager.default.fileExists(atPath: certificateFile.path) {
+            return try load(certificate: certificateFile, key: keyFile)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let authority = try create(trustDomain: trustDomain)
+        try Self.writePrivate(try authority.key.serializeAsPEM().pemString, to: keyFile)
+        try authority.root.serializeAsPEM().pemString.write(to: certificateFile, atomically: true, encoding: .utf8)
+        return authority
+    }
+
+    public static func load(certificate: URL, key: URL) throws -> CertificateAuthority {
+        do {
+            let root = try Certificate(pemEncoded: String(contentsOf: certificate, encoding: .utf8))
+            let key = try Certificate.PrivateKey(pemEncoded: String(contentsOf: key, encoding: .utf8))
+            guard key.publicKey == root.publicKey else {
+                throw IdentityError("the CA key in \(key) does not belong to the certificate in \(certificate.path)")
+            }
+            return CertificateAuthority(root: root, key: key)
+        } catch let error as IdentityError {
+            throw error
+        } catch {
+            throw IdentityError("cannot read the CA from \(certificate.path): \(error)")
+        }
+    }
+
+    /// A new root, in memory (`loadOrCreate` keeps it).
+    public static func create(trustDomain: String, now: Date = Date()) throws -> CertificateAuthority {
+        let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let name = try DistinguishedName {
+            OrganizationName("Gatehouse")
+            CommonName("Gatehouse root CA for \(trustDomain)")
+        }
+        let root = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: key.publicKey,
+            notValidBefore: now - 3600, notValidAfter: now + rootLifetime, issuer: name, subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 1))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: key.publicKey)
+                SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain)")])
+            },
+            issuerPrivateKey: key)
+        return CertificateAuthority(root: root, key: key)
+    }
+
+    /// An SVID for `id` over `publicKey`, valid from a minute ago (clock skew) for `lifetime`.
+    public func issue(_ id: SPIFFEID, publicKey: Certificate.PublicKey, lifetime: Duration, now: Date = Date()) throws -> Certificate {
+        let seconds = TimeInterval(lifetime.components.seconds)
+        return try sign(
+            publicKey: publicKey, notValidBefore: now - 60, notValidAfter: min(now + seconds, root.notValidAfter),
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                Critical(SubjectAlternativeNames([.uniformResourceIdentifier(id.description)]))
+            })
+    }
+
+    /// Any certificate under this root, with `extensions` as given (plus the authority key id):
+    /// what `issue` uses, and what tests use to make the certificates an SVID must not be.
+    public func sign(
+        publicKey: Certificate.PublicKey, notValidBefore: Date, notValidAfter: Date, extensions: Certificate.Extensions
+    ) throws -> Certificate {
+        var extensions = extensions
+        if let keyIdentifier = try root.extensions.subjectKeyIdentifier?.keyIdentifier {
+            try extensions.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: keyIdentifier), critical: false))
+        }
+        return try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: publicKey, notValidBefore: notValidBefore,
+            notValidAfter: notValidAfter, issuer: root.subject, subject: try DistinguishedName { OrganizationName("Gatehouse") },
+            signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: key)
+    }
+
+    /// A new key and its SVID.
+    public func issueIdentity(_ id: SPIFFEID, lifetime: Duration, now: Date = Date()) throws -> IssuedIdentity {
+        let key = P256.Signing.PrivateKey()
+        let certificate = try issue(id, publicKey: Certificate.PublicKey(key.publicKey), lifetime: lifetime, now: now)
+        return IssuedIdentity(id: id, certificate: certificate, privateKey: Certificate.PrivateKey(key), bundle: [root])
+    }
+
+    static func writePrivate(_ text: String, to file: URL) throws {
+        let path = file.path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw IdentityError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        fchmod(descriptor, 0o600)
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw IdentityError("cannot write \(path)") }
+    }
+}
+
+/// A key, its SVID and the bundle that verifies it.
+public struct IssuedIdentity: Sendable {
+    public let id: SPIFFEID
+    public let certificate: Certificate
+    public let privateKey: Certificate.PrivateKey
+    public let bundle: [Certificate]
+
+    public init(id: SPIFFEID, certificate: Certificate, privateKey: Certificate.PrivateKey, bundle: [Certificate]) {
+        self.id = id
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.bundle = bundle
+    }
+
+    public var certificatePEM: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
+    public var privateKeyPEM: String { (try? privateKey.serializeAsPEM().pemString) ?? "" }
+    public var bundlePEM: String { bundle.compactMap { try? $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n" }
+
+    /// `cert.pem` (the SVID), `key.pem` (0600) and `bundle.pem` in `directory`.
+    public func write(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try (certificatePEM + "\n").write(to: directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try CertificateAuthority.writePrivate(privateKeyPEM + "\n", to: directory.appendingPathComponent("key.pem"))
+        try bundlePEM.write(to: directory.appendingPathComponent("bundle.pem"), atomically: true, encoding: .utf8)
+    }
+}
+
+public struct IdentityError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

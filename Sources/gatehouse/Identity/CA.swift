@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseIdentity
+import X509
+
+/// `gatehouse ca …`: the mesh's certificate authority, kept in the state directory.
+struct CA: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca",
+        abstract: "The mesh's certificate authority: print its trust bundle, issue SVIDs for workloads outside Gatehouse.",
+        subcommands: [Bundle.self, Issue.self])
+
+    /// The CA `up` uses (`STATE_DIR/ca`), made now if this state directory has none yet.
+    static func authority(_ state: StateDirectoryOption, trustDomain: String) throws -> CertificateAuthority {
+        do {
+            return try CertificateAuthority.loadOrCreate(in: state.url.appendingPathComponent("ca"), trustDomain: trustDomain)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
+    /// The trust domain a root was made for (its URI SAN `spiffe://TD`).
+    static func trustDomain(of root: Certificate) -> String? {
+        guard let names = try? root.extensions.subjectAlternativeNames else { return nil }
+        for case .uniformResourceIdentifier(let uri) in names where uri.hasPrefix("spiffe://") { return String(uri.dropFirst(9)) }
+        return nil
+    }
+
+    struct Bundle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the trust bundle (PEM): the roots that verify every SVID of this mesh.")
+
+        @OptionGroup var state: StateDirectoryOption
+
+        @Option(help: "Trust domain of a CA made now (when the state directory has none yet).")
+        var trustDomain = "cluster.local"
+
+        func run() async throws {
+            print(try CA.authority(state, trustDomain: trustDomain).root.serializeAsPEM().pemString)
+        }
+    }
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue an X.509-SVID for a workload outside Gatehouse.",
+            discussion: """
+                Writes cert.pem (the SVID), key.pem (its private key, mode 0600) and bundle.pem (the trust bundle)
+                into the directory given with --out:
+                  gatehouse ca issue --spiffe-id spiffe://cluster.local/ns/default/sa/billing --out ./billing
+                """)
+
+        @OptionGroup var state: StateDirectoryOption
+
+        @Option(help: "The workload's SPIFFE ID, spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT.")
+        var spiffeId: String
+
+        @Option(help: "Directory to write cert.pem, key.pem and bundle.pem into.")
+        var out: String
+
+        @Option(help: "Lifetime, e.g. 24h (Istio's default) or 1h.")
+        var ttl = "24h"
+
+        func validate() throws {
+            guard SPIFFEID(spiffeId) != nil else {
+                throw ValidationError("--spiffe-id \(spiffeId) is not a SPIFFE ID; write e.g. spiffe://cluster.local/ns/default/sa/billing")
+            }
+            guard let lifetime = Duration(parsing: ttl), lifetime > .zero, lifetime <= .seconds(90 * 24 * 3600) else {
+                throw ValidationError("--ttl \(ttl): write a duration between 1s and 2160h, e.g. 24h")
+            }
+        }
+
+        func run() async throws {
+            let id = SPIFFEID(spiffeId)!
+            let authority = try CA.authority(state, trustDomain: id.trustDomain)
+            if let domain = CA.trustDomain(of: authority.root), domain != id.trustDomain {
+                throw CommandFailure("this CA is for trust domain \(domain), not \(id.trustDomain); use spiffe://\(domain)/…")
+            }
+            let identity = try authority.issueIdentity(id, lifetime: Duration(parsing: ttl)!)
+            let directory = URL(fileURLWithPath: out)
+            try identity.write(to: directory)
+            print("issued \(id) until \(identity.certificate.notValidAfter.formatted(.iso8601)) into \(directory.path)")
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import GatehouseIdentity
+import GatehouseTesting
+import Testing
+import X509
+
+@Suite("The mesh listener: mutual TLS with SPIFFE identities", .serialized)
+struct MeshListenerTests {
+    static let onlyClient = """
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: only-client, namespace: default}
+        spec:
+          rules:
+          - from: [{source: {principals: ["cluster.local/ns/default/sa/client"]}}]
+
+        """
+
+    /// `gatehouse ca issue` into a new directory of the test's, for `id`.
+    func issue(_ gatehouse: RunningGatehouse, _ id: String) async throws -> URL {
+        let directory = gatehouse.directory.appendingPathComponent("svid-\(UUID().uuidString.prefix(6))")
+        let result = try await gatehouse.cli(["ca", "issue", "--spiffe-id", id, "--out", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return directory
+    }
+
+    func call(_ gatehouse: RunningGatehouse, _ svid: URL?, path: String = "/", headers: [(String, String)] = []) async throws -> RunningGatehouse.Response {
+        try await MeshClient.request(
+            gatehouse.mesh, host: "fn.default.\(gatehouse.domain)", path: path,
+            certificate: svid?.appendingPathComponent("cert.pem"), key: svid?.appendingPathComponent("key.pem"),
+            bundle: gatehouse.stateDirectory.appendingPathComponent("ca/root-cert.pem"), headers: headers)
+    }
+
+    @Test("A caller with an SVID reaches the function; its principal reaches policies, the function (XFCC) and the access log")
+    func verifiedCaller() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn") + Self.onlyClient) { gatehouse in
+            let client = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let response = try await call(gatehouse, client, headers: [("x-forwarded-client-cert", "URI=spiffe://cluster.local/ns/default/sa/admin")])
+            #expect(response.status == 200, "\(response.body)")
+            let xfcc = try #require((response.json["headers"] as? [String: String])?["x-forwarded-client-cert"])
+            #expect(xfcc.hasPrefix("By=spiffe://cluster.local/ns/default/sa/default;Hash="), "\(xfcc)")
+            #expect(xfcc.hasSuffix(";URI=spiffe://cluster.local/ns/default/sa/client"), "the caller's own claim was replaced: \(xfcc)")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(response.headers.first(name: "x-request-id")))
+            #expect(line["source_principal"] as? String == "spiffe://cluster.local/ns/default/sa/client")
+            #expect(line["connection_security_policy"] as? String == "mutual_tls")
+
+            let stranger = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/stranger")
+            #expect(try await call(gatehouse, stranger).status == 403, "another service account is not allowed")
+            let plaintext = try await gatehouse.request("fn", headers: [("x-forwarded-client-cert", "URI=spiffe://cluster.local/ns/default/sa/client")])
+            #expect(plaintext.status == 403, "plaintext has no principal, and a forged XFCC gives none")
+        }
+    }
+
+    @Test("Refused during the handshake: no certificate, another CA, an expired SVID, another trust domain, a CA:TRUE leaf")
+    func refusedHandshakes() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            await #expect(throws: (any Error).self, "no client certificate") { _ = try await call(gatehouse, nil) }
+
+            let foreign = try CertificateAuthority.create(trustDomain: "cluster.local")
+            let foreignDirectory = gatehouse.directory.appendingPathComponent("foreign")
+            try foreign.issueIdentity(SPIFFEID("spiffe://cluster.local/ns/default/sa/client")!, lifetime: .seconds(3600)).write(to: foreignDirectory)
+            await #expect(throws: (any Error).self, "another CA") { _ = try await call(gatehouse, foreignDirectory) }
+
+            // Certificates the real CA signs but an SVID must not be.
+            let ca = gatehouse.stateDirectory.appendingPathComponent("ca")
+            let authority = try CertificateAuthority.load(
+                certificate: ca.appendingPathComponent("root-cert.pem"), key: ca.appendingPathComponent("root-key.pem"))
+            let cases: [(String, Date, Date, Bool, String)] = [
+                ("expired", Date() - 7200, Date() - 3600, false, "spiffe://cluster.local/ns/default/sa/client"),
+                ("another trust domain", Date() - 60, Date() + 3600, false, "spiffe://other.example/ns/default/sa/client"),
+                ("CA:TRUE leaf", Date() - 60, Date() + 3600, true, "spiffe://cluster.local/ns/default/sa/client"),
+            ]
+            for (name, from, until, isCA, uri) in cases {
+                let key = P256.Signing.PrivateKey()
+                let certificate = try authority.sign(
+                    publicKey: Certificate.PublicKey(key.publicKey), notValidBefore: from, notValidAfter: until,
+                    extensions: try Certificate.Extensions {
+                        Critical(isCA ? BasicConstraints.isCertificateAuthority(maxPathLength: nil) : BasicConstraints.notCertificateAuthority)
+                        Critical(KeyUsage(digitalSignature: true, keyCertSign: isCA))
+                        SubjectAlternativeNames([.uniformResourceIdentifier(uri)])
+                    })
+                let directory = gatehouse.directory.appendingPathComponent("bad-\(UUID().uuidString.prefix(6))")
+                try IssuedIdentity(id: SPIFFEID(uri)!, certificate: certificate, privateKey: Certificate.PrivateKey(key), bundle: [authority.root])
+                    .write(to: directory)
+                await #expect(throws: (any Error).self, "\(name)") { _ = try await call(gatehouse, directory) }
+            }
+            // The gateway still serves good callers after refusing those.
+            let client = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            #expect(try await call(gatehouse, client).status == 200)
+            #expect(gatehouse.stderr.contains("mesh handshake refused"))
+        }
+    }
+
+    @Test("ca bundle prints the root; openssl verifies the chains ca issue writes")
+    func bundleAndOpenSSL() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            let bundle = try await gatehouse.cli(["ca", "bundle"])
+            #expect(bundle.status == 0)
+            let root = try String(contentsOf: gatehouse.stateDirectory.appendingPathComponent("ca/root-cert.pem"), encoding: .utf8)
+            #expect(bundle.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == root.trimmingCharacters(in: .whitespacesAndNewlines))
+            let key = try FileManager.default.attributesOfItem(atPath: gatehouse.stateDirectory.appendingPathComponent("ca/root-key.pem").path)
+            #expect((key[.posixPermissions] as? Int) == 0o600)
+
+            let svid = try await issue(gatehouse, "spiffe://cluster.local/ns/payments/sa/billing")
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = ["openssl", "verify", "-CAfile", svid.appendingPathComponent("bundle.pem").path, svid.appendingPathComponent("cert.pem").path]
+            let output = Pipe()
+            openssl.standardOutput = output
+            try openssl.run()
+            openssl.waitUntilExit()
+            #expect(openssl.terminationStatus == 0)
+            #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains(": OK"))
+        }
+    }
+}
