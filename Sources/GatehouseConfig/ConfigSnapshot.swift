@@ -11,6 +11,8 @@ public struct ConfigSnapshot: Sendable {
     public var authorizationPolicies: [AuthorizationPolicySpec]
     /// Enforced on the request path (`GatehouseAuthentication`).
     public var requestAuthentications: [RequestAuthenticationSpec]
+    /// Enforced on the request path (`GatehouseIdentity`).
+    public var peerAuthentications: [PeerAuthenticationSpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -22,12 +24,14 @@ public struct ConfigSnapshot: Sendable {
         istioResources: [IstioResource] = [],
         authorizationPolicies: [AuthorizationPolicySpec] = [],
         requestAuthentications: [RequestAuthenticationSpec] = [],
+        peerAuthentications: [PeerAuthenticationSpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
         self.documents = documents
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications
+        self.peerAuthentications = peerAuthentications
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

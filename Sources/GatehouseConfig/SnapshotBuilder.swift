@@ -9,6 +9,7 @@ struct SnapshotBuilder {
     private var istioResources: [IstioResource] = []
     private var authorizationPolicies: [AuthorizationPolicySpec] = []
     private var requestAuthentications: [RequestAuthenticationSpec] = []
+    private var peerAuthentications: [PeerAuthenticationSpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -26,6 +27,11 @@ struct SnapshotBuilder {
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
             authorizationPolicies.append(AuthorizationPolicyDecoder.decode(envelope))
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
+        case .istio where envelope.kind == "PeerAuthentication":
+            peerAuthentications.append(PeerAuthenticationDecoder.decode(envelope))
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
                 name: envelope.name, source: envelope.location))
@@ -56,6 +62,7 @@ struct SnapshotBuilder {
             istioResources: istioResources,
             authorizationPolicies: authorizationPolicies,
             requestAuthentications: requestAuthentications,
+            peerAuthentications: peerAuthentications,
             notices: notices,
             documents: documents)
     }

@@ -52,6 +52,8 @@ struct ErrorResponses: ErrorRenderer {
         case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
         case .deniedByPolicy: return (.forbidden, [], "Access denied by an authorization policy.")
         case .notAllowedByPolicy: return (.forbidden, [], "No authorization policy allows this request.")
+        case .mtlsRequired: return (.forbidden, [], "This function accepts only mutual TLS callers.")
+        case .mtlsNotAccepted: return (.forbidden, [], "This function does not accept mutual TLS callers.")
         case .overloaded: return (.serviceUnavailable, [], "Gatehouse is busy checking other requests; retry later.")
         case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
         case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")

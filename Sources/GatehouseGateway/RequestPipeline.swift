@@ -3,6 +3,7 @@ import GatehouseAuthorization
 import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
+import GatehouseIdentity
 import GatehouseListener
 import GatehouseRouting
 import GatehouseTelemetry
@@ -30,6 +31,11 @@ struct RequestPipeline: ExchangeProcessor {
             // ④ Which function the Host header names; none → 404 NR.
             RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain))
         ]
+        // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
+        // ingress, mutual TLS on the mesh listener); left out when every function takes both.
+        let peerModes = PeerAuthenticationModes(
+            policies: snapshot.peerAuthentications, functions: snapshot.functions, rootNamespace: snapshot.mesh.rootNamespace)
+        if peerModes.restrictsAnything { stages.append(EnforcePeerAuthentication(modes: peerModes)) }
         // ② The JWT rules of the RequestAuthentications that apply to that function; a token that
         // does not verify → 401. Left out when the config has none.
         if !snapshot.requestAuthentications.isEmpty {

@@ -22,6 +22,10 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let deniedByPolicy = Code("denied_by_policy")
         /// ALLOW policies apply to the function and none matched.
         public static let notAllowedByPolicy = Code("not_allowed_by_policy")
+        /// A STRICT PeerAuthentication applies and the caller came in plaintext.
+        public static let mtlsRequired = Code("mtls_required")
+        /// A DISABLE PeerAuthentication applies and the caller came over mutual TLS.
+        public static let mtlsNotAccepted = Code("mtls_not_accepted")
         /// Too many requests wait on a suspended stage (token verification, an external authorizer).
         public static let overloaded = Code("overloaded")
         /// The request carries a JWT that RequestAuthentication refused (401).

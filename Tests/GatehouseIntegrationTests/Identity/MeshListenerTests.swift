@@ -93,6 +93,65 @@ struct MeshListenerTests {
         }
     }
 
+    @Test("PeerAuthentication: STRICT refuses plaintext callers, DISABLE refuses mutual TLS callers")
+    func peerAuthentication() async throws {
+        let config = fixtureFunction(name: "fn") + "---\n" + fixtureFunction(name: "legacy") + """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: STRICT}}
+            ---
+            apiVersion: security.istio.io/v1beta1
+            kind: PeerAuthentication
+            metadata: {name: legacy, namespace: default}
+            spec:
+              selector: {matchLabels: {app: legacy}}
+              mtls: {mode: DISABLE}
+
+            """
+        try await withGatehouse(config.replacingOccurrences(of: "  name: legacy\n", with: "  name: legacy\n  labels: {app: legacy}\n")) { gatehouse in
+            let client = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let plaintext = try await gatehouse.request("fn")
+            #expect(plaintext.status == 403)
+            #expect(plaintext.errorCode == "mtls_required")
+            #expect(try await call(gatehouse, client).status == 200)
+
+            #expect(try await gatehouse.request("legacy").status == 200)
+            let overTLS = try await MeshClient.request(
+                gatehouse.mesh, host: "legacy.default.\(gatehouse.domain)", certificate: client.appendingPathComponent("cert.pem"),
+                key: client.appendingPathComponent("key.pem"), bundle: gatehouse.stateDirectory.appendingPathComponent("ca/root-cert.pem"))
+            #expect(overTLS.status == 403)
+            #expect(overTLS.json["code"] as? String == "mtls_not_accepted")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(plaintext.headers.first(name: "x-request-id")))
+            #expect((line["authz_reason"] as? String)?.contains("PeerAuthentication default/default is STRICT") == true)
+        }
+    }
+
+    @Test("The mesh listener renews its certificate at half its lifetime while callers keep calling; no call fails")
+    func renewal() async throws {
+        let config = fixtureFunction(name: "fn") + """
+            ---
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec: {identity: {svidTTL: "3s"}}
+
+            """
+        try await withGatehouse(config) { gatehouse in
+            let client = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let deadline = ContinuousClock.now + .seconds(5)
+            var calls = 0
+            while ContinuousClock.now < deadline {
+                let response = try await call(gatehouse, client)  // a new connection each time
+                #expect(response.status == 200)
+                calls += 1
+            }
+            let renewals = gatehouse.stderr.components(separatedBy: "mesh listener certificate renewed").count - 1
+            #expect(renewals >= 2, "renewed every 1.5 s over 5 s of calls (\(calls) calls)")
+        }
+    }
+
     @Test("ca bundle prints the root; openssl verifies the chains ca issue writes")
     func bundleAndOpenSSL() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
