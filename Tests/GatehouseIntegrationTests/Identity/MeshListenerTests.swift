@@ -152,6 +152,30 @@ struct MeshListenerTests {
         }
     }
 
+    @Test("A real Envoy sidecar with a Gatehouse-issued SVID calls a function through the mesh listener, and checks Gatehouse's identity")
+    func envoyPeer() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn") + Self.onlyClient) { gatehouse in
+            let svid = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let mesh = try #require(URL(string: gatehouse.mesh))
+            let sidecar = try await EnvoySidecar.start(
+                upstream: mesh, svid: svid, expectedServerID: "spiffe://cluster.local/ns/istio-system/sa/gatehouse", in: gatehouse.directory)
+            defer { sidecar.stop() }
+            let response = try await RunningGatehouse.send(
+                url: "http://127.0.0.1:\(sidecar.port)/via-envoy", host: "fn.default.\(gatehouse.domain)", method: .GET, headers: [], body: nil)
+            #expect(response.status == 200, "\(response.body)")
+            let xfcc = (response.json["headers"] as? [String: String])?["x-forwarded-client-cert"]
+            #expect(xfcc?.hasSuffix("URI=spiffe://cluster.local/ns/default/sa/client") == true, "\(xfcc ?? "no XFCC")")
+
+            // Envoy refuses a server that is not who it expects, as an Istio sidecar would.
+            let wary = try await EnvoySidecar.start(
+                upstream: mesh, svid: svid, expectedServerID: "spiffe://cluster.local/ns/default/sa/someone-else", in: gatehouse.directory)
+            defer { wary.stop() }
+            let refused = try await RunningGatehouse.send(
+                url: "http://127.0.0.1:\(wary.port)/", host: "fn.default.\(gatehouse.domain)", method: .GET, headers: [], body: nil)
+            #expect(refused.status == 503)
+        }
+    }
+
     @Test("ca bundle prints the root; openssl verifies the chains ca issue writes")
     func bundleAndOpenSSL() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in

