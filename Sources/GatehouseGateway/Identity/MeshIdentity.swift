@@ -6,6 +6,7 @@ import GatehouseListener
 import Logging
 import NIOSSL
 import ServiceLifecycle
+import Synchronization
 import X509
 
 /// The mesh listener's identity: Gatehouse's CA (in `STATE_DIR/ca`), the gateway's own SVID
@@ -29,8 +30,11 @@ final class MeshIdentity: Service, Sendable {
         self.logger = logger
         let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: [authority.root])
         let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
-        tls = MutualTLS(context: context) { [logger] chain in
-            await Self.check(chain, verifier: verifier, logger: logger)
+        let verified = VerifiedChains()
+        tls = MutualTLS(context: context, known: { chain in
+            (try? chain.map { try $0.toDERBytes() }).flatMap(verified.lookup)
+        }) { [logger] chain in
+            await Self.check(chain, verifier: verifier, verified: verified, logger: logger)
         }
     }
 
@@ -48,13 +52,21 @@ final class MeshIdentity: Service, Sendable {
     }
 
     /// A client's chain, checked as an SVID of this trust domain; refusals are logged (never the certificate).
-    static func check(_ chain: [NIOSSLCertificate], verifier: SVIDVerifier, logger: Logger) async -> PeerIdentity? {
+    /// A chain verified before is answered from `verified` until its leaf expires: a workload
+    /// reconnecting with the same SVID costs a lookup, not a path validation.
+    static func check(
+        _ chain: [NIOSSLCertificate], verifier: SVIDVerifier, verified: VerifiedChains, logger: Logger
+    ) async -> PeerIdentity? {
         do {
-            let certificates = try chain.map { try Certificate(derEncoded: $0.toDERBytes()) }
+            let der = try chain.map { try $0.toDERBytes() }
+            if let known = verified.lookup(der) { return known }
+            let certificates = try der.map { try Certificate(derEncoded: $0) }
             switch await verifier.verify(certificates) {
             case .success(let id):
-                let hash = SHA256.hash(data: try chain[0].toDERBytes()).map { String(format: "%02x", $0) }.joined()
-                return PeerIdentity(principal: id.principal, uri: id.description, certificateHash: hash)
+                let hash = SHA256.hash(data: der[0]).map { String(format: "%02x", $0) }.joined()
+                let identity = PeerIdentity(principal: id.principal, uri: id.description, certificateHash: hash)
+                verified.insert(der, identity, until: certificates.map(\.notValidAfter).min() ?? Date())
+                return identity
             case .failure(let error):
                 logger.info("mesh handshake refused", metadata: ["reason": "\(error)"])
                 return nil
@@ -62,6 +74,31 @@ final class MeshIdentity: Service, Sendable {
         } catch {
             logger.info("mesh handshake refused", metadata: ["reason": "unreadable certificate: \(error)"])
             return nil
+        }
+    }
+
+    /// Chains that passed `check`, by their DER bytes; at most `capacity`, each until its
+    /// earliest `notValidAfter`. The trust bundle does not change while the process runs.
+    final class VerifiedChains: Sendable {
+        static let capacity = 10_000
+        private let entries = Mutex<[[[UInt8]]: (identity: PeerIdentity, until: Date)]>([:])
+
+        func lookup(_ der: [[UInt8]]) -> PeerIdentity? {
+            entries.withLock { entries in
+                guard let entry = entries[der], entry.until > Date() else { return nil }
+                return entry.identity
+            }
+        }
+
+        func insert(_ der: [[UInt8]], _ identity: PeerIdentity, until: Date) {
+            entries.withLock { entries in
+                if entries.count >= Self.capacity {
+                    let now = Date()
+                    entries = entries.filter { $0.value.until > now }
+                    if entries.count >= Self.capacity { entries.removeAll() }
+                }
+                entries[der] = (identity, until)
+            }
         }
     }
 
