@@ -4,8 +4,9 @@ import Prometheus
 
 /// Istio's standard request metrics, with Istio's names, buckets and full label set.
 ///
-/// Label values Gatehouse cannot know yet (source workload, principals) are `unknown`, as Istio
-/// reports them. Metric handles are cached per label combination, so a request costs one
+/// Label values Gatehouse cannot know (the source workload of a plaintext caller) are `unknown`,
+/// as Istio reports them; a mutual TLS caller's SPIFFE ID gives `source_principal` and
+/// `source_workload_namespace`, and the destination's own ID `destination_principal`. Metric handles are cached per label combination, so a request costs one
 /// dictionary lookup under a lock, not a registry lookup.
 final class IstioMetrics: Sendable {
     /// Istio's default buckets for `istio_request_duration_milliseconds`.
@@ -19,6 +20,8 @@ final class IstioMetrics: Sendable {
         var destination: ObjectIdentifier?
         var responseCode: Int
         var flags: UInt16
+        /// The mutual TLS caller's SPIFFE ID; nil over plaintext.
+        var peer: String?
     }
 
     private struct Series: Sendable {
@@ -40,7 +43,7 @@ final class IstioMetrics: Sendable {
     func record(_ record: RequestRecord) {
         let key = SeriesKey(
             destination: record.destination.map(ObjectIdentifier.init), responseCode: record.responseCode,
-            flags: record.responseFlags.rawValue)
+            flags: record.responseFlags.rawValue, peer: record.peer?.uri)
         let series = self.series.withLockedValue { cache in
             if let existing = cache[key] { return existing }
             let made = makeSeries(for: record)
@@ -80,19 +83,25 @@ final class IstioMetrics: Sendable {
             ?? labels["app"] ?? spec?.name
         let canonicalRevision = labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"]
             ?? labels["version"] ?? (spec == nil ? nil : "latest")
+        let peer = record.peer
+        let sourceNamespace = peer.flatMap { peer -> String? in
+            let parts = peer.principal.split(separator: "/")
+            guard let index = parts.firstIndex(of: "ns"), index + 1 < parts.count else { return nil }
+            return String(parts[index + 1])
+        }
         return [
             ("reporter", "destination"),
             ("source_workload", unknown),
             ("source_canonical_service", unknown),
             ("source_canonical_revision", unknown),
-            ("source_workload_namespace", unknown),
-            ("source_principal", unknown),
+            ("source_workload_namespace", sourceNamespace ?? unknown),
+            ("source_principal", peer?.uri ?? unknown),
             ("source_app", unknown),
             ("source_version", unknown),
             ("source_cluster", unknown),
             ("destination_workload", spec?.name ?? unknown),
             ("destination_workload_namespace", spec?.namespace ?? unknown),
-            ("destination_principal", unknown),
+            ("destination_principal", peer == nil ? unknown : record.destination?.identity ?? unknown),
             ("destination_app", labels["app"] ?? unknown),
             ("destination_version", labels["version"] ?? unknown),
             ("destination_service", record.destination?.serviceHost ?? unknown),
@@ -105,7 +114,7 @@ final class IstioMetrics: Sendable {
             ("response_code", String(record.responseCode)),
             ("grpc_response_status", ""),
             ("response_flags", record.responseFlags.description),
-            ("connection_security_policy", "none"),
+            ("connection_security_policy", peer == nil ? "none" : "mutual_tls"),
         ]
     }
 

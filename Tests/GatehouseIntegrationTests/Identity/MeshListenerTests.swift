@@ -45,6 +45,13 @@ struct MeshListenerTests {
             let line = try await gatehouse.accessLogLine(requestId: try #require(response.headers.first(name: "x-request-id")))
             #expect(line["source_principal"] as? String == "spiffe://cluster.local/ns/default/sa/client")
             #expect(line["connection_security_policy"] as? String == "mutual_tls")
+            let metrics = try await gatehouse.metrics()
+            #expect(sample(metrics, "istio_requests_total", containing: [
+                #"source_principal="spiffe://cluster.local/ns/default/sa/client""#,
+                #"destination_principal="spiffe://cluster.local/ns/default/sa/default""#,
+                #"connection_security_policy="mutual_tls""#, #"source_workload_namespace="default""#,
+                #"response_code="200""#,
+            ]) == 1, "\(metrics)")
 
             let stranger = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/stranger")
             #expect(try await call(gatehouse, stranger).status == 403, "another service account is not allowed")
