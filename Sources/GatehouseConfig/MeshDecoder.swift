@@ -6,7 +6,15 @@ enum MeshDecoder {
         var mesh = MeshSpec(source: envelope.location)
         defer { envelope.root.reportUnknownKeys() }
         guard let spec = envelope.root.field("spec")?.mapping() else { return mesh }
-        if let value = nonEmptyString(spec.field("trustDomain")) { mesh.trustDomain = value }
+        if let field = spec.field("trustDomain"), let value = nonEmptyString(field) {
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+            if value.allSatisfy(allowed.contains) {
+                mesh.trustDomain = value
+            } else {
+                field.report("\"\(value)\" is not a SPIFFE trust domain (lower-case letters, digits, `.`, `-`, `_`)",
+                             fix: "write e.g. `trustDomain: \(value.lowercased().filter { allowed.contains($0) })`")
+            }
+        }
         if let field = spec.field("rootNamespace"), let value = field.string() {
             if let problem = NameRules.dns1123LabelProblem(value) {
                 field.report(problem, fix: "write `rootNamespace: \(NameRules.suggestedLabel(for: value))`")

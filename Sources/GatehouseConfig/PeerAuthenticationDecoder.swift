@@ -8,7 +8,9 @@ enum PeerAuthenticationDecoder {
         guard let spec = envelope.root.field("spec")?.mapping() else { return policy }
         defer { spec.reportUnknownKeys() }
         if let selector = spec.field("selector")?.mapping() {
-            policy.selector = selector.field("matchLabels")?.stringMap() ?? [:]
+            // As Istio: a selector without labels is no selector (a namespace or mesh policy).
+            let labels = selector.field("matchLabels")?.stringMap() ?? [:]
+            policy.selector = labels.isEmpty ? nil : labels
             selector.reportUnknownKeys()
         }
         if let mtls = spec.field("mtls")?.mapping() {

@@ -21,28 +21,39 @@ public struct CertificateAuthority: Sendable {
         self.key = key
     }
 
-    /// The CA in `directory` (`root-cert.pem`, `root-key.pem`), created there if absent.
+    /// The CA in `directory` (`root-cert.pem`, `root-key.pem`), created there if absent. It is made
+    /// in a private directory beside it and renamed into place whole, so two processes starting
+    /// on a new state directory end up with one CA (the loser of the rename loads the winner's).
     public static func loadOrCreate(in directory: URL, trustDomain: String) throws -> CertificateAuthority {
         let certificateFile = directory.appendingPathComponent("root-cert.pem")
         let keyFile = directory.appendingPathComponent("root-key.pem")
-        if FileManager.default.fileExists(atPath: certificateFile.path) {
-            return try load(certificate: certificateFile, key: keyFile)
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            defer { try? FileManager.default.removeItem(at: staging) }
+            let authority = try create(trustDomain: trustDomain)
+            try Self.writePrivate(try authority.key.serializeAsPEM().pemString, to: staging.appendingPathComponent("root-key.pem"))
+            try Self.writePrivate(try authority.root.serializeAsPEM().pemString, to: staging.appendingPathComponent("root-cert.pem"))
+            _ = rename(staging.path, directory.path)  // fails if another process won: then load theirs
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let authority = try create(trustDomain: trustDomain)
-        try Self.writePrivate(try authority.key.serializeAsPEM().pemString, to: keyFile)
-        try authority.root.serializeAsPEM().pemString.write(to: certificateFile, atomically: true, encoding: .utf8)
-        return authority
+        return try load(certificate: certificateFile, key: keyFile)
+    }
+
+    /// The trust domain a root was made for (its URI SAN `spiffe://TD`).
+    public var trustDomain: String? {
+        guard let names = try? root.extensions.subjectAlternativeNames else { return nil }
+        for case .uniformResourceIdentifier(let uri) in names where uri.hasPrefix("spiffe://") { return String(uri.dropFirst(9)) }
+        return nil
     }
 
     public static func load(certificate: URL, key: URL) throws -> CertificateAuthority {
         do {
             let root = try Certificate(pemEncoded: String(contentsOf: certificate, encoding: .utf8))
-            let key = try Certificate.PrivateKey(pemEncoded: String(contentsOf: key, encoding: .utf8))
-            guard key.publicKey == root.publicKey else {
-                throw IdentityError("the CA key in \(key) does not belong to the certificate in \(certificate.path)")
+            let privateKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: key, encoding: .utf8))
+            guard privateKey.publicKey == root.publicKey else {
+                throw IdentityError("the CA key in \(key.path) does not belong to the certificate in \(certificate.path)")
             }
-            return CertificateAuthority(root: root, key: key)
+            return CertificateAuthority(root: root, key: privateKey)
         } catch let error as IdentityError {
             throw error
         } catch {
@@ -106,14 +117,20 @@ public struct CertificateAuthority: Sendable {
         return IssuedIdentity(id: id, certificate: certificate, privateKey: Certificate.PrivateKey(key), bundle: [root])
     }
 
+    /// Writes `text` readable by its owner only: a new file (never an existing one or a link
+    /// someone left there), complete on disk, then renamed over `file`.
     static func writePrivate(_ text: String, to file: URL) throws {
         let path = file.path
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let temporary = path + ".\(UUID().uuidString.prefix(8)).tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw IdentityError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        fchmod(descriptor, 0o600)
         let bytes = Array(text.utf8)
-        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw IdentityError("cannot write \(path)") }
+        let written = write(descriptor, bytes, bytes.count) == bytes.count && fchmod(descriptor, 0o600) == 0 && fsync(descriptor) == 0
+        close(descriptor)
+        guard written, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw IdentityError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

@@ -21,13 +21,14 @@ public struct PeerAuthenticationModes: Sendable {
 
     public init(policies: [PeerAuthenticationSpec], functions: [FunctionSpec], rootNamespace: String) {
         let ordered = policies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-        let mesh = ordered.first { $0.namespace == rootNamespace && $0.selector == nil }
+        let mesh = ordered.first { $0.namespace == rootNamespace && ($0.selector ?? [:]).isEmpty }
         var byFunction: [FunctionKey: FunctionModes] = [:]
         for function in functions {
-            let namespace = ordered.first { $0.namespace == function.namespace && $0.selector == nil }
+            let namespace = ordered.first { $0.namespace == function.namespace && ($0.selector ?? [:]).isEmpty }
+            // Istio ignores selector policies in the root namespace.
             let workload = ordered.first { policy in
-                policy.namespace == function.namespace
-                    && policy.selector.map { $0.allSatisfy { function.labels[$0.key] == $0.value } } == true
+                policy.namespace == function.namespace && policy.namespace != rootNamespace
+                    && policy.selector.map { !$0.isEmpty && $0.allSatisfy { function.labels[$0.key] == $0.value } } == true
             }
             var base = Effective(mode: .permissive, policy: nil)
             for level in [mesh, namespace, workload] {

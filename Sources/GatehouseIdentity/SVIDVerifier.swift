@@ -25,11 +25,25 @@ public struct SVIDVerifier: Sendable {
         guard id.trustDomain == trustDomain else {
             return .failure(IdentityError("trust domain \(id.trustDomain) is not \(trustDomain)"))
         }
-        if let constraints = try? leaf.extensions.basicConstraints, case .isCertificateAuthority = constraints {
+        // Strict: an extension that does not parse refuses the certificate.
+        let constraints: BasicConstraints?
+        let usage: KeyUsage?
+        let extended: ExtendedKeyUsage?
+        do {
+            constraints = try leaf.extensions.basicConstraints
+            usage = try leaf.extensions.keyUsage
+            extended = try leaf.extensions.extendedKeyUsage
+        } catch {
+            return .failure(IdentityError("the leaf has a malformed extension: \(error)"))
+        }
+        if case .isCertificateAuthority = constraints {
             return .failure(IdentityError("the leaf is a CA certificate"))
         }
-        if let usage = try? leaf.extensions.keyUsage, !usage.digitalSignature {
-            return .failure(IdentityError("the leaf may not sign (no digitalSignature key usage)"))
+        guard let usage, usage.digitalSignature, !usage.keyCertSign, !usage.cRLSign else {
+            return .failure(IdentityError("the leaf may not sign (key usage must have digitalSignature, not keyCertSign or cRLSign)"))
+        }
+        if let extended, !extended.contains(.clientAuth) {
+            return .failure(IdentityError("the leaf is not for client authentication (extended key usage)"))
         }
         var verifier = Verifier(rootCertificates: CertificateStore(bundle)) {
             RFC5280Policy()

@@ -1,6 +1,8 @@
 import GatehouseCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import NIOTLS
 
 /// ① One client connection: turns parsed HTTP/1.1 parts into exchanges, one at a time.
 ///
@@ -24,6 +26,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private let tracker: ConnectionTracker
     /// Set on mutual TLS connections: who the peer proved to be during the handshake.
     private let peer: PeerBox?
+    private let tls: MutualTLS?
     private var exchange: ClientExchange?
     /// The request being received has sent its head but not yet its end.
     private var requestOpen = false
@@ -45,9 +48,10 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
-        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil
+        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: MutualTLS? = nil
     ) {
         self.peer = peer
+        self.tls = tls
         self.processor = processor
         self.observer = observer
         self.renderer = renderer
@@ -73,8 +77,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let received):
+        case .head(var received):
             requestOpen = true
+            // Only Gatehouse says who a verified peer is: a caller's own claim is gone before any
+            // stage (policies, authorizers) can read it.
+            if received.headers.contains(name: "x-forwarded-client-cert") { received.headers.remove(name: "x-forwarded-client-cert") }
             let origin = RequestTarget.originForm(received)
             let head = origin ?? received
             let exchange = ClientExchange(
@@ -176,6 +183,13 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             if exchange == nil, queued.isEmpty, check.now - lastActivity >= .nanoseconds(limits.idleTimeout.nanosecondsClamped) {
                 context.close(promise: nil)
             }
+        } else if case TLSUserEvent.handshakeCompleted = event, let peer, let tls {
+            // A resumed session skips the certificate check; its leaf must be one verified before.
+            if peer.identity == nil {
+                let leaf = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+                if let identity = tls.resumedIdentity(leaf) { peer.set(identity) } else { context.close(promise: nil) }
+            }
+            context.fireUserInboundEventTriggered(event)
         } else if event is DrainConnection {
             isDraining = true
             if exchange == nil, queued.isEmpty { context.close(promise: nil) }

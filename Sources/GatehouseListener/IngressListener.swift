@@ -48,7 +48,7 @@ public final class IngressListener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         IngressConnectionHandler(
                             processor: processor, observer: observer, renderer: renderer, limits: limits,
-                            loopIndex: loopIndex, tracker: tracker, peer: peer))
+                            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls))
                 }
             }
             .bind(host: host, port: port)

@@ -9,10 +9,17 @@ import NIOSSL
 /// it accepts becomes the peer identity of every request on that connection.
 public final class MutualTLS: Sendable {
     public typealias Check = @Sendable ([NIOSSLCertificate]) async -> PeerIdentity?
-    /// A chain already known good, answered on the event loop without starting a task.
-    public typealias Known = @Sendable ([NIOSSLCertificate]) -> PeerIdentity?
+    /// A leaf already verified, answered on the event loop without starting a task — and the only
+    /// way a resumed TLS session (whose handshake skips the check) gets its identity back.
+    public typealias Known = @Sendable (NIOSSLCertificate) -> PeerIdentity?
+
+    /// Longer chains are refused before any path search (an SVID is a leaf and a few intermediates).
+    static let maxChainLength = 4
+    /// Checks running at once; past it new handshakes are refused instead of queuing work.
+    static let maxConcurrentChecks = 256
 
     private let current: NIOLockedValueBox<NIOSSLContext>
+    private let running = NIOLockedValueBox(0)
     let check: Check
     let known: Known
 
@@ -28,15 +35,30 @@ public final class MutualTLS: Sendable {
 
     /// The handler for a new connection; the identity it verifies is put in `peer`.
     func handler(storingPeerIn peer: PeerBox) -> NIOSSLServerHandler {
-        let (check, known) = (check, known)
+        let (check, known, running) = (check, known, running)
         return NIOSSLServerHandler(context: current.withLockedValue { $0 }) { certificates, promise in
-            if let identity = known(certificates) {
+            guard let leaf = certificates.first, certificates.count <= Self.maxChainLength else {
+                promise.succeed(.failed)
+                return
+            }
+            if let identity = known(leaf) {
                 peer.set(identity)
                 promise.succeed(.certificateVerified)
                 return
             }
+            let admitted = running.withLockedValue { count in
+                guard count < Self.maxConcurrentChecks else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
+                promise.succeed(.failed)
+                return
+            }
             Task {
-                if let identity = await check(certificates) {
+                let identity = await check(certificates)
+                running.withLockedValue { $0 -= 1 }
+                if let identity {
                     peer.set(identity)
                     promise.succeed(.certificateVerified)
                 } else {
@@ -44,6 +66,12 @@ public final class MutualTLS: Sendable {
                 }
             }
         }
+    }
+
+    /// After a handshake that did not run the check (a resumed session): the peer's leaf must be one
+    /// verified before, or the connection is refused.
+    func resumedIdentity(_ leaf: NIOSSLCertificate?) -> PeerIdentity? {
+        leaf.flatMap(known)
     }
 }
 

@@ -80,6 +80,13 @@ public final class EnvoySidecar: @unchecked Sendable {
           - name: gatehouse_mesh
             type: STATIC
             connect_timeout: 5s
+            # A new upstream connection per request, so later ones resume the TLS session as a
+            # sidecar's would (Envoy keeps session tickets by default).
+            typed_extension_protocol_options:
+              envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+                "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+                common_http_protocol_options: {max_requests_per_connection: 1}
+                explicit_http_config: {http_protocol_options: {}}
             load_assignment:
               cluster_name: gatehouse_mesh
               endpoints:

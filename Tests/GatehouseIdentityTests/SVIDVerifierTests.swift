@@ -51,7 +51,7 @@ struct SVIDVerifierTests {
             ("two URIs", try leaf(uris: [uri, "spiffe://cluster.local/ns/x/sa/y"]), "2 URI SANs"),
             ("CA:TRUE leaf", try leaf(uris: [uri], isCA: true), "the leaf is a CA certificate"),
             ("another trust domain", try leaf(uris: ["spiffe://other.example/ns/default/sa/client"]), "trust domain other.example"),
-            ("not for signing", try leaf(uris: [uri], signing: false), "no digitalSignature"),
+            ("not for signing", try leaf(uris: [uri], signing: false), "key usage must have digitalSignature"),
         ]
         for (name, certificate, reason) in cases {
             let result = await verifier.verify([certificate])

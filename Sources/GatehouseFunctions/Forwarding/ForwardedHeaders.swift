@@ -23,12 +23,12 @@ enum ForwardedHeaders {
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
-        if let peer, let destinationIdentity {
-            headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
-        }
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }
-            for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
+        }
+        if let peer, let destinationIdentity {
+            headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
         }
         let host = head.headers.first(name: "host") ?? ""
         let client = clientAddress ?? "unknown"
@@ -37,9 +37,10 @@ enum ForwardedHeaders {
         let chain = earlier.isEmpty ? client : (earlier + [client]).joined(separator: ", ")
         forwardedFor = chain
         headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
+        let proto = peer == nil ? "http" : "https"
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: proto)
         headers.replaceOrAdd(name: "x-forwarded-host", value: host)
-        let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=http"
+        let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=\(proto)"
         let existing = headers["forwarded"]
         if !existing.isEmpty {
             headers.replaceOrAdd(name: "forwarded", value: (existing + [element]).joined(separator: ", "))

@@ -24,6 +24,11 @@ final class MeshIdentity: Service, Sendable {
     init(stateDirectory: URL, mesh: MeshSpec, logger: Logger) throws {
         authority = try CertificateAuthority.loadOrCreate(
             in: stateDirectory.appendingPathComponent("ca"), trustDomain: mesh.trustDomain)
+        if let domain = authority.trustDomain, domain != mesh.trustDomain {
+            throw IdentityError(
+                "the CA in \(stateDirectory.path)/ca was made for trust domain \(domain), but the Mesh says \(mesh.trustDomain); "
+                    + "use trustDomain: \(domain), or a new state directory")
+        }
         trustDomain = mesh.trustDomain
         gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
         lifetime = mesh.svidLifetime
@@ -31,8 +36,8 @@ final class MeshIdentity: Service, Sendable {
         let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: [authority.root])
         let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
         let verified = VerifiedChains()
-        tls = MutualTLS(context: context, known: { chain in
-            (try? chain.map { try $0.toDERBytes() }).flatMap(verified.lookup)
+        tls = MutualTLS(context: context, known: { leaf in
+            (try? leaf.toDERBytes()).flatMap(verified.lookup)
         }) { [logger] chain in
             await Self.check(chain, verifier: verifier, verified: verified, logger: logger)
         }
@@ -52,20 +57,20 @@ final class MeshIdentity: Service, Sendable {
     }
 
     /// A client's chain, checked as an SVID of this trust domain; refusals are logged (never the certificate).
-    /// A chain verified before is answered from `verified` until its leaf expires: a workload
-    /// reconnecting with the same SVID costs a lookup, not a path validation.
+    /// A leaf verified before is answered from `verified` until the chain's earliest expiry: a
+    /// workload reconnecting with the same SVID costs a lookup, not a path validation.
     static func check(
         _ chain: [NIOSSLCertificate], verifier: SVIDVerifier, verified: VerifiedChains, logger: Logger
     ) async -> PeerIdentity? {
         do {
             let der = try chain.map { try $0.toDERBytes() }
-            if let known = verified.lookup(der) { return known }
+            if let known = verified.lookup(der[0]) { return known }
             let certificates = try der.map { try Certificate(derEncoded: $0) }
             switch await verifier.verify(certificates) {
             case .success(let id):
                 let hash = SHA256.hash(data: der[0]).map { String(format: "%02x", $0) }.joined()
                 let identity = PeerIdentity(principal: id.principal, uri: id.description, certificateHash: hash)
-                verified.insert(der, identity, until: certificates.map(\.notValidAfter).min() ?? Date())
+                verified.insert(der[0], identity, until: certificates.map(\.notValidAfter).min() ?? Date())
                 return identity
             case .failure(let error):
                 logger.info("mesh handshake refused", metadata: ["reason": "\(error)"])
@@ -77,20 +82,21 @@ final class MeshIdentity: Service, Sendable {
         }
     }
 
-    /// Chains that passed `check`, by their DER bytes; at most `capacity`, each until its
-    /// earliest `notValidAfter`. The trust bundle does not change while the process runs.
+    /// Leaves whose chain passed `check`, by the leaf's DER bytes (certificates sent beside it make
+    /// no new entry); at most `capacity`, each until its chain's earliest `notValidAfter`. The trust
+    /// bundle does not change while the process runs.
     final class VerifiedChains: Sendable {
         static let capacity = 10_000
-        private let entries = Mutex<[[[UInt8]]: (identity: PeerIdentity, until: Date)]>([:])
+        private let entries = Mutex<[[UInt8]: (identity: PeerIdentity, until: Date)]>([:])
 
-        func lookup(_ der: [[UInt8]]) -> PeerIdentity? {
+        func lookup(_ der: [UInt8]) -> PeerIdentity? {
             entries.withLock { entries in
                 guard let entry = entries[der], entry.until > Date() else { return nil }
                 return entry.identity
             }
         }
 
-        func insert(_ der: [[UInt8]], _ identity: PeerIdentity, until: Date) {
+        func insert(_ der: [UInt8], _ identity: PeerIdentity, until: Date) {
             entries.withLock { entries in
                 if entries.count >= Self.capacity {
                     let now = Date()

@@ -20,13 +20,6 @@ struct CA: AsyncParsableCommand {
         }
     }
 
-    /// The trust domain a root was made for (its URI SAN `spiffe://TD`).
-    static func trustDomain(of root: Certificate) -> String? {
-        guard let names = try? root.extensions.subjectAlternativeNames else { return nil }
-        for case .uniformResourceIdentifier(let uri) in names where uri.hasPrefix("spiffe://") { return String(uri.dropFirst(9)) }
-        return nil
-    }
-
     struct Bundle: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the trust bundle (PEM): the roots that verify every SVID of this mesh.")
 
@@ -72,7 +65,7 @@ struct CA: AsyncParsableCommand {
         func run() async throws {
             let id = SPIFFEID(spiffeId)!
             let authority = try CA.authority(state, trustDomain: id.trustDomain)
-            if let domain = CA.trustDomain(of: authority.root), domain != id.trustDomain {
+            if let domain = authority.trustDomain, domain != id.trustDomain {
                 throw CommandFailure("this CA is for trust domain \(domain), not \(id.trustDomain); use spiffe://\(domain)/…")
             }
             let identity = try authority.issueIdentity(id, lifetime: Duration(parsing: ttl)!)
