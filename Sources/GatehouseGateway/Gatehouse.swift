@@ -84,9 +84,10 @@ public struct Gatehouse: Sendable {
         let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
         let decisions = DecisionRecorder(log: store, retention: options.decisionRetention, registry: registry, logger: logger)
+        let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
-            configuration: .init(stopGrace: options.stopGrace), logger: logger)
+            configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities), logger: logger)
         let keys = KeyDirectory(logger: logger)
         let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys), keys: keys)
         let controller = ConfigController(store: store, runtime: runtime, live: live, logger: logger)
@@ -134,6 +135,10 @@ public struct Gatehouse: Sendable {
             throw ListenerFailure(name: "mesh", address: meshAddress, underlying: error)
         }
 
+        // Before any instance starts: they are launched only once the services below run.
+        functionIdentities.configure(.init(
+            authority: identity.authority, trustDomain: identity.trustDomain, lifetime: identity.lifetime,
+            meshURL: "https://\(meshAddress.host):\(meshListener.port)"))
         let readiness = Readiness()
         let ingressPort = listener.port
         let token = options.adminToken ?? .random()

@@ -152,12 +152,17 @@ public struct IssuedIdentity: Sendable {
     public var privateKeyPEM: String { (try? privateKey.serializeAsPEM().pemString) ?? "" }
     public var bundlePEM: String { bundle.compactMap { try? $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n" }
 
-    /// `cert.pem` (the SVID), `key.pem` (0600) and `bundle.pem` in `directory`.
+    /// `cert.pem` (the SVID), `key.pem` (0600) and `bundle.pem` in `directory`, each replaced whole.
     public func write(to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try (certificatePEM + "\n").write(to: directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
         try CertificateAuthority.writePrivate(privateKeyPEM + "\n", to: directory.appendingPathComponent("key.pem"))
         try bundlePEM.write(to: directory.appendingPathComponent("bundle.pem"), atomically: true, encoding: .utf8)
+    }
+
+    /// A file only its owner can read, replaced whole.
+    public static func writePrivate(_ text: String, to file: URL) throws {
+        try CertificateAuthority.writePrivate(text, to: file)
     }
 }
 

@@ -78,6 +78,26 @@ public enum FunctionFixture {
                     self.wfile.write(body)
                     threading.Thread(target=lambda: (SERVER.shutdown(), SERVER.server_close())).start()
                     return
+                if url.path == "/identity":
+                    cert = os.environ.get("GATEHOUSE_SVID_CERT")
+                    return self.reply(200, {
+                        "pid": os.getpid(),
+                        "env": {k: v for k, v in os.environ.items() if k.startswith("GATEHOUSE_")},
+                        "cert": open(cert).read() if cert else None,
+                    })
+                if url.path == "/call":
+                    # Calls another function through the mesh listener with this instance's own SVID.
+                    import http.client, ssl, urllib.parse
+                    query = parse_qs(url.query)
+                    context = ssl.create_default_context(cafile=os.environ["GATEHOUSE_TRUST_BUNDLE"])
+                    context.check_hostname = False
+                    context.load_cert_chain(os.environ["GATEHOUSE_SVID"])
+                    mesh = urllib.parse.urlparse(os.environ["GATEHOUSE_MESH_URL"])
+                    connection = http.client.HTTPSConnection(mesh.hostname, mesh.port, context=context, timeout=10)
+                    connection.request("GET", query.get("path", ["/"])[0], headers={"Host": query["host"][0]})
+                    answer = connection.getresponse()
+                    body = answer.read().decode()
+                    return self.reply(200, {"status": answer.status, "body": body})
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})

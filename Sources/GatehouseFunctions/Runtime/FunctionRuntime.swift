@@ -20,10 +20,16 @@ public final class FunctionRuntime: Service, Sendable {
         public var stopGrace: Duration
         /// How often startup timeouts and idle instances are checked.
         public var housekeepingInterval: Duration
+        /// Each instance's own SVID, when the gateway has a CA.
+        public var identities: (any InstanceIdentities)?
 
-        public init(stopGrace: Duration = .seconds(3), housekeepingInterval: Duration = .milliseconds(100)) {
+        public init(
+            stopGrace: Duration = .seconds(3), housekeepingInterval: Duration = .milliseconds(100),
+            identities: (any InstanceIdentities)? = nil
+        ) {
             self.stopGrace = stopGrace
             self.housekeepingInterval = housekeepingInterval
+            self.identities = identities
         }
     }
 
@@ -56,7 +62,8 @@ public final class FunctionRuntime: Service, Sendable {
         self.observer = observer
         self.configuration = configuration
         self.logger = logger
-        self.supervisor = ProcessSupervisor(records: records, probeLoop: eventLoops[0], logger: logger)
+        self.supervisor = ProcessSupervisor(
+            records: records, probeLoop: eventLoops[0], identities: configuration.identities, logger: logger)
     }
 
     /// A move to a new set of functions: pools made, warm-up planned, not serving yet.

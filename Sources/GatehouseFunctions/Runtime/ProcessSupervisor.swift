@@ -14,6 +14,7 @@ import Glibc
 struct ProcessSupervisor: Sendable {
     let records: InstanceRecords
     let probeLoop: any EventLoop
+    let identities: (any InstanceIdentities)?
     let logger: Logger
 
     func run(_ instance: FunctionInstance, pool: FunctionPool, output: OutputLog) async {
@@ -25,10 +26,15 @@ struct ProcessSupervisor: Sendable {
         options.processGroupID = 0  // its own group, so a stop reaches every process it started
         var leader: pid_t?
         var status: String
+        defer { identities?.release(spec, instance: instance.id) }
         do {
+            var environment = environment(for: instance)
+            for (name, value) in try identities?.provision(spec, instance: instance.id) ?? [:] {
+                environment[Environment.Key(stringLiteral: name)] = value
+            }
             let result = try await Subprocess.run(
                 executable(spec), arguments: Arguments(Array(spec.process.command.dropFirst()) + spec.process.args),
-                environment: .inherit.updating(environment(for: instance)),
+                environment: .inherit.updating(environment),
                 workingDirectory: workingDirectory(spec).map { FilePath($0) }, platformOptions: options,
                 input: .none, output: .sequence, error: .sequence
             ) { execution in
@@ -70,6 +76,12 @@ struct ProcessSupervisor: Sendable {
                     pool.instanceReady(instance)
                 }
                 return .probe
+            }
+            if let identities {
+                group.addTask {
+                    await identities.maintain(instance.spec, instance: instance.id)
+                    return .stop
+                }
             }
             group.addTask {
                 for await grace in instance.stopRequests {

@@ -1,0 +1,88 @@
+import Foundation
+import GatehouseCore
+import GatehouseFunctions
+import GatehouseIdentity
+import Logging
+import NIOConcurrencyHelpers
+
+/// Every function instance's own X.509-SVID, `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`,
+/// in a private directory of its own (`STATE_DIR/identities/NS.NAME.ID`, 0700; keys 0600), named
+/// in its environment, renewed at half its lifetime, removed when the instance exits.
+///
+/// A function calls another through the mesh listener (`GATEHOUSE_MESH_URL`) presenting its SVID,
+/// so the callee sees it as the verified caller; no function can act as another there without that
+/// one's key. (Functions run as Gatehouse's user, so files do not keep functions apart from each
+/// other: see docs/security.md.)
+final class FunctionIdentities: InstanceIdentities, Sendable {
+    struct Setup: Sendable {
+        let authority: CertificateAuthority
+        let trustDomain: String
+        let lifetime: Duration
+        let meshURL: String
+    }
+
+    private let directory: URL
+    private let setup = NIOLockedValueBox<Setup?>(nil)
+    private let logger: Logger
+
+    init(stateDirectory: URL, logger: Logger) {
+        directory = stateDirectory.appendingPathComponent("identities")
+        self.logger = logger
+        // What a previous run left behind belongs to no running instance.
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Called once the CA and the mesh listener exist, before any instance starts (instances are
+    /// only launched once the services run).
+    func configure(_ value: Setup) {
+        setup.withLockedValue { $0 = value }
+    }
+
+    func provision(_ spec: FunctionSpec, instance: Int) throws -> [String: String] {
+        guard let setup = setup.withLockedValue({ $0 }) else { return [:] }
+        let place = folder(spec, instance)
+        try write(spec, to: place, setup: setup)
+        return [
+            "GATEHOUSE_SPIFFE_ID": id(spec, setup).description,
+            "GATEHOUSE_SVID_CERT": place.appendingPathComponent("cert.pem").path,
+            "GATEHOUSE_SVID_KEY": place.appendingPathComponent("key.pem").path,
+            "GATEHOUSE_SVID": place.appendingPathComponent("svid.pem").path,
+            "GATEHOUSE_TRUST_BUNDLE": place.appendingPathComponent("bundle.pem").path,
+            "GATEHOUSE_MESH_URL": setup.meshURL,
+        ]
+    }
+
+    func maintain(_ spec: FunctionSpec, instance: Int) async {
+        guard let setup = setup.withLockedValue({ $0 }) else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: setup.lifetime / 2)
+            guard !Task.isCancelled else { return }
+            do {
+                try write(spec, to: folder(spec, instance), setup: setup)
+            } catch {
+                logger.error("cannot renew a function instance's SVID", metadata: ["function": "\(spec.key)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func release(_ spec: FunctionSpec, instance: Int) {
+        try? FileManager.default.removeItem(at: folder(spec, instance))
+    }
+
+    private func id(_ spec: FunctionSpec, _ setup: Setup) -> SPIFFEID {
+        SPIFFEID(trustDomain: setup.trustDomain, namespace: spec.namespace, serviceAccount: spec.serviceAccount)
+    }
+
+    private func folder(_ spec: FunctionSpec, _ instance: Int) -> URL {
+        directory.appendingPathComponent("\(spec.namespace).\(spec.name).\(instance)")
+    }
+
+    /// Each file is replaced whole (written aside, renamed). `svid.pem` holds the certificate and its
+    /// key together: the one file a renewal can never leave half old, half new.
+    private func write(_ spec: FunctionSpec, to place: URL, setup: Setup) throws {
+        try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let identity = try setup.authority.issueIdentity(id(spec, setup), lifetime: setup.lifetime)
+        try identity.write(to: place)
+        try IssuedIdentity.writePrivate(identity.certificatePEM + "\n" + identity.privateKeyPEM + "\n", to: place.appendingPathComponent("svid.pem"))
+    }
+}
