@@ -68,6 +68,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         // Calls Gatehouse makes itself (JWKS, OIDC discovery, external authorizers): bounded, no redirects.
         .target(name: "GatehouseOutbound", dependencies: [

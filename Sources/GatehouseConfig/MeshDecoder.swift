@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 
 /// Decodes the `gatehouse.dev/v1` `Mesh`: settings shared by every function; every field is optional.
@@ -36,6 +37,18 @@ enum MeshDecoder {
                 } else {
                     mesh.svidLifetime = lifetime
                 }
+            }
+            if let ca = identity.field("ca")?.mapping() {
+                let base = envelope.location.directory
+                func path(_ key: String, required: Bool) -> String? {
+                    let value = required ? ca.required(key, fix: "add `\(key):` with a PEM file's path") : ca.field(key)
+                    guard let text = value?.string() else { return nil }
+                    return text.hasPrefix("/") ? text : URL(fileURLWithPath: base).appendingPathComponent(text).standardized.path
+                }
+                if let cert = path("certFile", required: true), let key = path("keyFile", required: true) {
+                    mesh.certificateAuthority = .init(certFile: cert, keyFile: key, rootCertFile: path("rootCertFile", required: false))
+                }
+                ca.reportUnknownKeys()
             }
             identity.reportUnknownKeys()
         }

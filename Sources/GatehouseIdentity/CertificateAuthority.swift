@@ -1,4 +1,5 @@
 import Crypto
+import _CryptoExtras
 import Foundation
 import SwiftASN1
 import X509
@@ -10,23 +11,35 @@ import X509
 /// SPIFFE ID), not a CA, `digitalSignature` (and `keyEncipherment`-free) key usage, server and
 /// client authentication, a short life. The root key file is `0600` and never leaves the directory.
 public struct CertificateAuthority: Sendable {
-    public let root: Certificate
+    /// The first root of the trust bundle.
+    public var root: Certificate { bundle[0] }
+    /// The roots that verify every SVID of the mesh (`gatehouse ca bundle`).
+    public let bundle: [Certificate]
+    /// The certificate that signs SVIDs: the root itself, or an intermediate under it.
+    public let signer: Certificate
+    /// The intermediates from the signer up to (not including) the root, sent with every SVID.
+    public let chain: [Certificate]
     private let key: Certificate.PrivateKey
 
     /// How long a root made here lives.
     static let rootLifetime: TimeInterval = 10 * 365 * 24 * 3600
 
     public init(root: Certificate, key: Certificate.PrivateKey) {
-        self.root = root
+        self.init(bundle: [root], signer: root, chain: [], key: key)
+    }
+
+    init(bundle: [Certificate], signer: Certificate, chain: [Certificate], key: Certificate.PrivateKey) {
+        self.bundle = bundle
+        self.signer = signer
+        self.chain = chain
         self.key = key
     }
 
-    /// The CA in `directory` (`root-cert.pem`, `root-key.pem`), created there if absent. It is made
-    /// in a private directory beside it and renamed into place whole, so two processes starting
-    /// on a new state directory end up with one CA (the loser of the rename loads the winner's).
+    /// The CA in `directory`, created there if absent: `root-cert.pem` (the trust bundle) and
+    /// `root-key.pem`, or — with an intermediate — `signer-cert.pem` (the intermediate and its chain)
+    /// and `signer-key.pem`. A new one is made in a private directory beside it and renamed into place
+    /// whole, so two processes starting on a new state directory end up with one CA.
     public static func loadOrCreate(in directory: URL, trustDomain: String) throws -> CertificateAuthority {
-        let certificateFile = directory.appendingPathComponent("root-cert.pem")
-        let keyFile = directory.appendingPathComponent("root-key.pem")
         if !FileManager.default.fileExists(atPath: directory.path) {
             let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -36,7 +49,77 @@ public struct CertificateAuthority: Sendable {
             try Self.writePrivate(try authority.root.serializeAsPEM().pemString, to: staging.appendingPathComponent("root-cert.pem"))
             _ = rename(staging.path, directory.path)  // fails if another process won: then load theirs
         }
-        return try load(certificate: certificateFile, key: keyFile)
+        return try load(from: directory)
+    }
+
+    /// The CA kept in `directory` (see `loadOrCreate`).
+    public static func load(from directory: URL) throws -> CertificateAuthority {
+        let signerFile = directory.appendingPathComponent("signer-cert.pem")
+        guard FileManager.default.fileExists(atPath: signerFile.path) else {
+            return try load(certificate: directory.appendingPathComponent("root-cert.pem"), key: directory.appendingPathComponent("root-key.pem"))
+        }
+        return try load(
+            certificate: signerFile, key: directory.appendingPathComponent("signer-key.pem"),
+            roots: directory.appendingPathComponent("root-cert.pem"))
+    }
+
+    /// The operator's own CA: `certificate` (a root, or an intermediate followed by any further
+    /// intermediates), its `key`, and for an intermediate the `roots` it chains to.
+    public static func load(certificate: URL, key: URL, roots: URL?) throws -> CertificateAuthority {
+        let certificates = try readCertificates(certificate)
+        guard let signer = certificates.first else { throw IdentityError("\(certificate.path) holds no certificate") }
+        let privateKey: Certificate.PrivateKey
+        do {
+            privateKey = try Certificate.PrivateKey(pemEncoded: String(contentsOf: key, encoding: .utf8))
+        } catch {
+            throw IdentityError("cannot read the CA key from \(key.path): \(error)")
+        }
+        guard privateKey.publicKey == signer.publicKey else {
+            throw IdentityError("the CA key in \(key.path) does not belong to the certificate in \(certificate.path)")
+        }
+        guard case .isCertificateAuthority = try? signer.extensions.basicConstraints else {
+            throw IdentityError("\(certificate.path) is not a CA certificate (basicConstraints CA:TRUE)")
+        }
+        guard let roots else {
+            guard signer.issuer == signer.subject else {
+                throw IdentityError("\(certificate.path) is an intermediate: name the root it chains to (rootCertFile)")
+            }
+            return CertificateAuthority(bundle: [signer], signer: signer, chain: [], key: privateKey)
+        }
+        let bundle = try readCertificates(roots)
+        guard !bundle.isEmpty else { throw IdentityError("\(roots.path) holds no certificate") }
+        let top = certificates.last!
+        guard bundle.contains(where: { $0.subject == top.issuer && $0.publicKey.isValidSignature(top.signature, for: top) }) else {
+            throw IdentityError("\(certificate.path) does not chain to a root in \(roots.path)")
+        }
+        return CertificateAuthority(bundle: bundle, signer: signer, chain: certificates, key: privateKey)
+    }
+
+    /// Copies this CA into `directory` (for `gatehouse ca` and the next start), replacing what is there.
+    public func store(in directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let pem = { (certificates: [Certificate]) in
+            try certificates.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"
+        }
+        try Self.writePrivate(try pem(bundle), to: directory.appendingPathComponent("root-cert.pem"))
+        let signerFiles = ["signer-cert.pem", "signer-key.pem"].map { directory.appendingPathComponent($0) }
+        if chain.isEmpty {
+            try Self.writePrivate(try key.serializeAsPEM().pemString, to: directory.appendingPathComponent("root-key.pem"))
+            for file in signerFiles { try? FileManager.default.removeItem(at: file) }
+        } else {
+            try Self.writePrivate(try pem(chain), to: signerFiles[0])
+            try Self.writePrivate(try key.serializeAsPEM().pemString, to: signerFiles[1])
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent("root-key.pem"))
+        }
+    }
+
+    private static func readCertificates(_ file: URL) throws -> [Certificate] {
+        do {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            return try PEMDocument.parseMultiple(pemString: text).map { try Certificate(pemDocument: $0) }
+        } catch {
+            throw IdentityError("cannot read certificates from \(file.path): \(error)")
+        }
     }
 
     /// The trust domain a root was made for (its URI SAN `spiffe://TD`).
@@ -86,7 +169,7 @@ public struct CertificateAuthority: Sendable {
     public func issue(_ id: SPIFFEID, publicKey: Certificate.PublicKey, lifetime: Duration, now: Date = Date()) throws -> Certificate {
         let seconds = TimeInterval(lifetime.components.seconds)
         return try sign(
-            publicKey: publicKey, notValidBefore: now - 60, notValidAfter: min(now + seconds, root.notValidAfter),
+            publicKey: publicKey, notValidBefore: now - 60, notValidAfter: min(now + seconds, signer.notValidAfter),
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
@@ -98,23 +181,30 @@ public struct CertificateAuthority: Sendable {
     /// Any certificate under this root, with `extensions` as given (plus the authority key id):
     /// what `issue` uses, and what tests use to make the certificates an SVID must not be.
     public func sign(
-        publicKey: Certificate.PublicKey, notValidBefore: Date, notValidAfter: Date, extensions: Certificate.Extensions
+        publicKey: Certificate.PublicKey, notValidBefore: Date, notValidAfter: Date, extensions: Certificate.Extensions,
+        subject: DistinguishedName? = nil
     ) throws -> Certificate {
         var extensions = extensions
-        if let keyIdentifier = try root.extensions.subjectKeyIdentifier?.keyIdentifier {
+        if let keyIdentifier = try signer.extensions.subjectKeyIdentifier?.keyIdentifier {
             try extensions.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: keyIdentifier), critical: false))
         }
+        // The signer's key decides: P-256 (Gatehouse's own), P-384 or RSA (an operator's).
+        let algorithm: Certificate.SignatureAlgorithm =
+            if P384.Signing.PublicKey(key.publicKey) != nil { .ecdsaWithSHA384 }
+            else if _RSA.Signing.PublicKey(key.publicKey) != nil { .sha256WithRSAEncryption }
+            else { .ecdsaWithSHA256 }
         return try Certificate(
             version: .v3, serialNumber: .init(), publicKey: publicKey, notValidBefore: notValidBefore,
-            notValidAfter: notValidAfter, issuer: root.subject, subject: try DistinguishedName { OrganizationName("Gatehouse") },
-            signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: key)
+            notValidAfter: notValidAfter, issuer: signer.subject,
+            subject: try subject ?? DistinguishedName { OrganizationName("Gatehouse") },
+            signatureAlgorithm: algorithm, extensions: extensions, issuerPrivateKey: key)
     }
 
     /// A new key and its SVID.
     public func issueIdentity(_ id: SPIFFEID, lifetime: Duration, now: Date = Date()) throws -> IssuedIdentity {
         let key = P256.Signing.PrivateKey()
         let certificate = try issue(id, publicKey: Certificate.PublicKey(key.publicKey), lifetime: lifetime, now: now)
-        return IssuedIdentity(id: id, certificate: certificate, privateKey: Certificate.PrivateKey(key), bundle: [root])
+        return IssuedIdentity(id: id, certificate: certificate, privateKey: Certificate.PrivateKey(key), bundle: bundle, chain: chain)
     }
 
     /// Writes `text` readable by its owner only: a new file (never an existing one or a link
@@ -140,15 +230,19 @@ public struct IssuedIdentity: Sendable {
     public let certificate: Certificate
     public let privateKey: Certificate.PrivateKey
     public let bundle: [Certificate]
+    /// Intermediates between the certificate and the bundle, sent with it.
+    public let chain: [Certificate]
 
-    public init(id: SPIFFEID, certificate: Certificate, privateKey: Certificate.PrivateKey, bundle: [Certificate]) {
+    public init(id: SPIFFEID, certificate: Certificate, privateKey: Certificate.PrivateKey, bundle: [Certificate], chain: [Certificate] = []) {
         self.id = id
         self.certificate = certificate
         self.privateKey = privateKey
         self.bundle = bundle
+        self.chain = chain
     }
 
-    public var certificatePEM: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
+    /// The certificate followed by its intermediates (what `cert.pem` holds and a TLS peer sends).
+    public var certificatePEM: String { ([certificate] + chain).compactMap { try? $0.serializeAsPEM().pemString }.joined(separator: "\n") }
     public var privateKeyPEM: String { (try? privateKey.serializeAsPEM().pemString) ?? "" }
     public var bundlePEM: String { bundle.compactMap { try? $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n" }
 

@@ -12,6 +12,22 @@ public struct MeshSpec: Hashable, Sendable {
     public var mesh = ListenAddress(host: "127.0.0.1", port: 15443)
     /// How long the SVIDs Gatehouse issues live; they are renewed at half of it.
     public var svidLifetime: Duration = .seconds(24 * 3600)
+    /// The operator's own CA (`spec.identity.ca`), absolute paths; nil: Gatehouse makes its own.
+    public var certificateAuthority: CAFiles?
+
+    public struct CAFiles: Hashable, Sendable {
+        /// A root, or an intermediate followed by any further intermediates.
+        public var certFile: String
+        public var keyFile: String
+        /// The root(s) an intermediate chains to.
+        public var rootCertFile: String?
+
+        public init(certFile: String, keyFile: String, rootCertFile: String? = nil) {
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.rootCertFile = rootCertFile
+        }
+    }
     /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
     /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
     public var numTrustedProxies: Int = 0

@@ -22,8 +22,16 @@ final class MeshIdentity: Service, Sendable {
     private let logger: Logger
 
     init(stateDirectory: URL, mesh: MeshSpec, logger: Logger) throws {
-        authority = try CertificateAuthority.loadOrCreate(
-            in: stateDirectory.appendingPathComponent("ca"), trustDomain: mesh.trustDomain)
+        let directory = stateDirectory.appendingPathComponent("ca")
+        if let files = mesh.certificateAuthority {
+            // The operator's CA; kept in the state directory too, for `gatehouse ca` and the next start.
+            authority = try CertificateAuthority.load(
+                certificate: URL(fileURLWithPath: files.certFile), key: URL(fileURLWithPath: files.keyFile),
+                roots: files.rootCertFile.map { URL(fileURLWithPath: $0) })
+            try authority.store(in: directory)
+        } else {
+            authority = try CertificateAuthority.loadOrCreate(in: directory, trustDomain: mesh.trustDomain)
+        }
         if let domain = authority.trustDomain, domain != mesh.trustDomain {
             throw IdentityError(
                 "the CA in \(stateDirectory.path)/ca was made for trust domain \(domain), but the Mesh says \(mesh.trustDomain); "
@@ -33,7 +41,7 @@ final class MeshIdentity: Service, Sendable {
         gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
         lifetime = mesh.svidLifetime
         self.logger = logger
-        let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: [authority.root])
+        let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: authority.bundle)
         let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
         let verified = VerifiedChains()
         tls = MutualTLS(context: context, known: { leaf in
@@ -46,7 +54,7 @@ final class MeshIdentity: Service, Sendable {
     /// TLS 1.3 preferred, 1.2 allowed; a client certificate is required and checked by `check`.
     static func context(for identity: IssuedIdentity) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(identity.certificatePEM.utf8), format: .pem))],
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)))
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .noHostnameVerification

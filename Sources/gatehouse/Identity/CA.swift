@@ -29,7 +29,7 @@ struct CA: AsyncParsableCommand {
         var trustDomain = "cluster.local"
 
         func run() async throws {
-            print(try CA.authority(state, trustDomain: trustDomain).root.serializeAsPEM().pemString)
+            for root in try CA.authority(state, trustDomain: trustDomain).bundle { print(try root.serializeAsPEM().pemString) }
         }
     }
 

@@ -187,6 +187,49 @@ struct MeshListenerTests {
         }
     }
 
+    @Test("Bring your own CA: an intermediate under the operator's root signs every SVID; callers trust only the root")
+    func ownIntermediate() async throws {
+        let files = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: files) }
+        let root = try CertificateAuthority.create(trustDomain: "cluster.local")
+        let key = P256.Signing.PrivateKey()
+        let intermediate = try root.sign(
+            publicKey: Certificate.PublicKey(key.publicKey), notValidBefore: Date() - 60, notValidAfter: Date() + 86400,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: Certificate.PublicKey(key.publicKey))
+            },
+            subject: try DistinguishedName { OrganizationName("Example Corp"); CommonName("mesh intermediate") })
+        try root.root.serializeAsPEM().pemString.write(to: files.appendingPathComponent("root.pem"), atomically: true, encoding: .utf8)
+        try intermediate.serializeAsPEM().pemString.write(to: files.appendingPathComponent("intermediate.pem"), atomically: true, encoding: .utf8)
+        try Certificate.PrivateKey(key).serializeAsPEM().pemString.write(to: files.appendingPathComponent("intermediate-key.pem"), atomically: true, encoding: .utf8)
+        let config = fixtureFunction(name: "fn") + """
+            ---
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec:
+              identity:
+                ca:
+                  certFile: \(files.appendingPathComponent("intermediate.pem").path)
+                  keyFile: \(files.appendingPathComponent("intermediate-key.pem").path)
+                  rootCertFile: \(files.appendingPathComponent("root.pem").path)
+
+            """
+        try await withGatehouse(config) { gatehouse in
+            let bundle = try await gatehouse.cli(["ca", "bundle"])
+            #expect(bundle.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == (try root.root.serializeAsPEM().pemString))
+            let client = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let chain = try String(contentsOf: client.appendingPathComponent("cert.pem"), encoding: .utf8)
+            #expect(chain.components(separatedBy: "BEGIN CERTIFICATE").count - 1 == 2, "the SVID and the intermediate")
+            let response = try await MeshClient.request(
+                gatehouse.mesh, host: "fn.default.\(gatehouse.domain)", certificate: client.appendingPathComponent("cert.pem"),
+                key: client.appendingPathComponent("key.pem"), bundle: files.appendingPathComponent("root.pem"))
+            #expect(response.status == 200, "the gateway's chain verifies to the operator's root, and the caller's to it too")
+        }
+    }
+
     @Test("ca bundle prints the root; openssl verifies the chains ca issue writes")
     func bundleAndOpenSSL() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
