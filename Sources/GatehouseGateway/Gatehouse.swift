@@ -108,7 +108,9 @@ public struct Gatehouse: Sendable {
         let meshAddress = options.mesh ?? mesh.mesh
         let identity: MeshIdentity
         do {
-            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, logger: logger)
+            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, logger: logger) { [functionIdentities] authority in
+                functionIdentities.use(authority)
+            }
         } catch {
             try? await group.shutdownGracefully()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")

@@ -52,15 +52,42 @@ public struct CertificateAuthority: Sendable {
         return try load(from: directory)
     }
 
-    /// The CA kept in `directory` (see `loadOrCreate`).
-    public static func load(from directory: URL) throws -> CertificateAuthority {
+    /// The CA kept in `directory` (see `loadOrCreate`), its bundle extended by the roots a rotation
+    /// replaced whose overlap has not ended (`previous/UNTIL.pem`, UNTIL in seconds since 1970).
+    public static func load(from directory: URL, now: Date = Date()) throws -> CertificateAuthority {
         let signerFile = directory.appendingPathComponent("signer-cert.pem")
-        guard FileManager.default.fileExists(atPath: signerFile.path) else {
-            return try load(certificate: directory.appendingPathComponent("root-cert.pem"), key: directory.appendingPathComponent("root-key.pem"))
+        let current = FileManager.default.fileExists(atPath: signerFile.path)
+            ? try load(certificate: signerFile, key: directory.appendingPathComponent("signer-key.pem"), roots: directory.appendingPathComponent("root-cert.pem"))
+            : try load(certificate: directory.appendingPathComponent("root-cert.pem"), key: directory.appendingPathComponent("root-key.pem"))
+        let previous = directory.appendingPathComponent("previous")
+        var bundle = current.bundle
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: previous.path)) ?? [] {
+            guard name.hasSuffix(".pem"), let until = TimeInterval(name.dropLast(4)) else { continue }
+            let file = previous.appendingPathComponent(name)
+            if until > now.timeIntervalSince1970 {
+                bundle += (try? readCertificates(file)) ?? []
+            } else {
+                try? FileManager.default.removeItem(at: file)  // its overlap is over
+            }
         }
-        return try load(
-            certificate: signerFile, key: directory.appendingPathComponent("signer-key.pem"),
-            roots: directory.appendingPathComponent("root-cert.pem"))
+        return CertificateAuthority(bundle: bundle, signer: current.signer, chain: current.chain, key: current.key)
+    }
+
+    /// A new root for the CA in `directory`. The old one stays in the trust bundle for `overlap`, so
+    /// SVIDs it signed keep working while workloads pick up new ones; after that it is refused.
+    public static func rotate(in directory: URL, overlap: Duration, trustDomain: String, now: Date = Date()) throws -> CertificateAuthority {
+        guard !FileManager.default.fileExists(atPath: directory.appendingPathComponent("signer-cert.pem").path) else {
+            throw IdentityError("this CA is the operator's own (Mesh spec.identity.ca): rotate it where it is kept")
+        }
+        let old = try String(contentsOf: directory.appendingPathComponent("root-cert.pem"), encoding: .utf8)
+        let previous = directory.appendingPathComponent("previous")
+        try FileManager.default.createDirectory(at: previous, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let until = Int(now.timeIntervalSince1970) + Int(overlap.components.seconds)
+        try writePrivate(old, to: previous.appendingPathComponent("\(until).pem"))
+        let fresh = try create(trustDomain: trustDomain, now: now)
+        try writePrivate(try fresh.key.serializeAsPEM().pemString, to: directory.appendingPathComponent("root-key.pem"))
+        try writePrivate(try fresh.root.serializeAsPEM().pemString, to: directory.appendingPathComponent("root-cert.pem"))
+        return try load(from: directory, now: now)
     }
 
     /// The operator's own CA: `certificate` (a root, or an intermediate followed by any further

@@ -38,6 +38,14 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
         setup.withLockedValue { $0 = value }
     }
 
+    /// After a rotation: instances are issued under the new CA from their next renewal.
+    func use(_ authority: CertificateAuthority) {
+        setup.withLockedValue { setup in
+            guard let current = setup else { return }
+            setup = Setup(authority: authority, trustDomain: current.trustDomain, lifetime: current.lifetime, meshURL: current.meshURL)
+        }
+    }
+
     func provision(_ spec: FunctionSpec, instance: Int) throws -> [String: String] {
         guard let setup = setup.withLockedValue({ $0 }) else { return [:] }
         let place = folder(spec, instance)
@@ -53,10 +61,10 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
     }
 
     func maintain(_ spec: FunctionSpec, instance: Int) async {
-        guard let setup = setup.withLockedValue({ $0 }) else { return }
+        guard let lifetime = setup.withLockedValue({ $0?.lifetime }) else { return }
         while !Task.isCancelled {
-            try? await Task.sleep(for: setup.lifetime / 2)
-            guard !Task.isCancelled else { return }
+            try? await Task.sleep(for: lifetime / 2)
+            guard !Task.isCancelled, let setup = setup.withLockedValue({ $0 }) else { return }
             do {
                 try write(spec, to: folder(spec, instance), setup: setup)
             } catch {

@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseIdentity
 import GatehouseListener
 import Logging
+import NIOConcurrencyHelpers
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
@@ -14,15 +15,31 @@ import X509
 /// As a service it renews the SVID at half its lifetime; new connections get the new certificate,
 /// open ones keep theirs, so renewal drops nothing.
 final class MeshIdentity: Service, Sendable {
-    let authority: CertificateAuthority
+    /// The CA and what is built from it; replaced whole when the CA in the state directory changes
+    /// (`gatehouse ca rotate`) or a replaced root's overlap ends.
+    struct Current: Sendable {
+        let authority: CertificateAuthority
+        let verifier: SVIDVerifier
+    }
+
     let trustDomain: String
     let gatewayID: SPIFFEID
     let lifetime: Duration
     let tls: MutualTLS
+    private let directory: URL
+    private let current: NIOLockedValueBox<Current>
+    private let verified = VerifiedChains()
+    /// Told the new CA, so function instances are issued under it from their next renewal.
+    private let onChange: @Sendable (CertificateAuthority) -> Void
     private let logger: Logger
+    /// How often the CA directory is looked at for a rotation.
+    static let watchInterval: Duration = .seconds(2)
 
-    init(stateDirectory: URL, mesh: MeshSpec, logger: Logger) throws {
-        let directory = stateDirectory.appendingPathComponent("ca")
+    var authority: CertificateAuthority { current.withLockedValue { $0.authority } }
+
+    init(stateDirectory: URL, mesh: MeshSpec, logger: Logger, onChange: @escaping @Sendable (CertificateAuthority) -> Void = { _ in }) throws {
+        directory = stateDirectory.appendingPathComponent("ca")
+        let authority: CertificateAuthority
         if let files = mesh.certificateAuthority {
             // The operator's CA; kept in the state directory too, for `gatehouse ca` and the next start.
             authority = try CertificateAuthority.load(
@@ -41,13 +58,15 @@ final class MeshIdentity: Service, Sendable {
         gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
         lifetime = mesh.svidLifetime
         self.logger = logger
-        let verifier = SVIDVerifier(trustDomain: mesh.trustDomain, bundle: authority.bundle)
+        self.onChange = onChange
+        let current = NIOLockedValueBox(Current(authority: authority, verifier: SVIDVerifier(trustDomain: mesh.trustDomain, bundle: authority.bundle)))
+        self.current = current
         let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
-        let verified = VerifiedChains()
+        let verified = verified
         tls = MutualTLS(context: context, known: { leaf in
             (try? leaf.toDERBytes()).flatMap(verified.lookup)
         }) { [logger] chain in
-            await Self.check(chain, verifier: verifier, verified: verified, logger: logger)
+            await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, logger: logger)
         }
     }
 
@@ -104,6 +123,10 @@ final class MeshIdentity: Service, Sendable {
             }
         }
 
+        func removeAll() {
+            entries.withLock { $0.removeAll() }
+        }
+
         func insert(_ der: [UInt8], _ identity: PeerIdentity, until: Date) {
             entries.withLock { entries in
                 if entries.count >= Self.capacity {
@@ -117,9 +140,13 @@ final class MeshIdentity: Service, Sendable {
     }
 
     func run() async throws {
+        var nextRenewal = ContinuousClock.now + lifetime / 2
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.lifetime / 2) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(Self.watchInterval, self.lifetime / 2)) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            let rotated = reloadIfChanged()
+            guard rotated || ContinuousClock.now >= nextRenewal else { continue }
+            nextRenewal = ContinuousClock.now + lifetime / 2
             do {
                 let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
                 tls.replace(try Self.context(for: identity))
@@ -128,5 +155,21 @@ final class MeshIdentity: Service, Sendable {
                 logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Reads the CA directory again; when the signer or the bundle differ (a rotation, an overlap
+    /// that ended), everything built from the CA is rebuilt and remembered verifications dropped.
+    private func reloadIfChanged() -> Bool {
+        guard let fresh = try? CertificateAuthority.load(from: directory) else { return false }
+        let changed = current.withLockedValue { current -> Bool in
+            guard fresh.signer != current.authority.signer || fresh.bundle != current.authority.bundle else { return false }
+            current = Current(authority: fresh, verifier: SVIDVerifier(trustDomain: trustDomain, bundle: fresh.bundle))
+            return true
+        }
+        guard changed else { return false }
+        verified.removeAll()
+        onChange(fresh)
+        logger.notice("certificate authority changed", metadata: ["roots": "\(fresh.bundle.count)"])
+        return true
     }
 }

@@ -9,7 +9,7 @@ struct CA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "The mesh's certificate authority: print its trust bundle, issue SVIDs for workloads outside Gatehouse.",
-        subcommands: [Bundle.self, Issue.self])
+        subcommands: [Bundle.self, Issue.self, Rotate.self])
 
     /// The CA `up` uses (`STATE_DIR/ca`), made now if this state directory has none yet.
     static func authority(_ state: StateDirectoryOption, trustDomain: String) throws -> CertificateAuthority {
@@ -30,6 +30,40 @@ struct CA: AsyncParsableCommand {
 
         func run() async throws {
             for root in try CA.authority(state, trustDomain: trustDomain).bundle { print(try root.serializeAsPEM().pemString) }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace the root; the old one stays trusted for --overlap, then SVIDs it signed are refused.",
+            discussion: """
+                A running Gatehouse picks the new root up within seconds: its own and its functions' SVIDs are
+                issued under it from their next renewal, and both roots verify callers until the overlap ends.
+                Make the overlap longer than the SVID lifetime (Mesh spec.identity.svidTTL), so every
+                workload is renewed under the new root before the old one goes.
+                """)
+
+        @OptionGroup var state: StateDirectoryOption
+
+        @Option(help: "How long the old root stays trusted, e.g. 48h.")
+        var overlap = "48h"
+
+        func validate() throws {
+            guard let duration = Duration(parsing: overlap), duration >= .zero else {
+                throw ValidationError("--overlap \(overlap): write a duration, e.g. 48h")
+            }
+        }
+
+        func run() async throws {
+            let directory = state.url.appendingPathComponent("ca")
+            do {
+                let current = try CertificateAuthority.load(from: directory)
+                let rotated = try CertificateAuthority.rotate(
+                    in: directory, overlap: Duration(parsing: overlap)!, trustDomain: current.trustDomain ?? "cluster.local")
+                print("new root until \(rotated.root.notValidAfter.formatted(.iso8601)); the old one is trusted for \(overlap) more")
+            } catch {
+                throw CommandFailure("\(error)")
+            }
         }
     }
 

@@ -230,6 +230,38 @@ struct MeshListenerTests {
         }
     }
 
+    @Test("Root rotation: during the overlap old and new SVIDs are accepted; after it, old ones are refused")
+    func rotation() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            let old = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            let bundleFile = gatehouse.directory.appendingPathComponent("bundle-both.pem")
+            func call(_ svid: URL) async throws -> Int {
+                try await MeshClient.request(
+                    gatehouse.mesh, host: "fn.default.\(gatehouse.domain)", certificate: svid.appendingPathComponent("cert.pem"),
+                    key: svid.appendingPathComponent("key.pem"), bundle: bundleFile).status
+            }
+            let rotate = try await gatehouse.cli(["ca", "rotate", "--overlap", "15s"])
+            #expect(rotate.status == 0, "\(rotate.stderr)")
+            let rotatedAt = ContinuousClock.now
+            let bundle = try await gatehouse.cli(["ca", "bundle"])
+            #expect(bundle.stdout.components(separatedBy: "BEGIN CERTIFICATE").count - 1 == 2, "new and old roots during the overlap")
+            try bundle.stdout.write(to: bundleFile, atomically: true, encoding: .utf8)
+            _ = try await eventually("the gateway to use the new root", timeout: .seconds(10)) {
+                gatehouse.stderr.contains("certificate authority changed") ? true : nil
+            }
+            let fresh = try await issue(gatehouse, "spiffe://cluster.local/ns/default/sa/client")
+            #expect(try await call(fresh) == 200, "an SVID under the new root")
+            #expect(try await call(old) == 200, "an SVID under the old root, within the overlap")
+            #expect(ContinuousClock.now - rotatedAt < .seconds(15), "the overlap checks ran inside it")
+
+            _ = try await eventually("the old root's SVIDs to be refused", timeout: .seconds(30)) { () async -> Bool? in
+                ((try? await call(old)) == nil) ? true : nil
+            }
+            #expect(ContinuousClock.now - rotatedAt >= .seconds(15), "not before the overlap ended")
+            #expect(try await call(fresh) == 200)
+        }
+    }
+
     @Test("ca bundle prints the root; openssl verifies the chains ca issue writes")
     func bundleAndOpenSSL() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
