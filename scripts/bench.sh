@@ -6,6 +6,9 @@
 #   ROUNDS=1 TARGETS="envoy external" scripts/bench.sh
 #   ACCESS_LOG=stdout scripts/bench.sh    # with Gatehouse's access log on (the peers log nothing)
 #   SKIP_BUILD=1 GATEHOUSE_BIN=path/to/gatehouse scripts/bench.sh
+#   PROFILE=jwt TARGETS="envoy-jwt external" scripts/bench.sh
+#                                         # Gatehouse with the harness's JWT rule and role check
+#                                         # (RequestAuthentication + AuthorizationPolicy) beside envoy-jwt
 #
 # Not part of CI. Everything listens on 127.0.0.1 and is stopped by pid by the harness.
 set -euo pipefail
@@ -37,6 +40,34 @@ spec:
   process: {command: ["$WORK/bench/lib/hello-function.sh"]}
   scaling: {minInstances: 1, maxInstances: 1}
 YAML
+
+# PROFILE=jwt: what envoy-jwt does (jwt_authn with the harness's issuer and audience, RBAC on
+# iss and role=invoker), said in Istio's kinds. The harness's key material is made here first, in
+# the work directory it will use, so the inline JWKS is the one its tokens are signed with.
+if [[ ${PROFILE:-} == jwt ]]; then
+  export BENCH_WORK=$WORK/harness
+  bash "$WORK/bench/lib/gen-material.sh" "$BENCH_WORK/pki" >/dev/null
+  JWKS=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$BENCH_WORK/pki/jwks.json")
+  cat >>"$WORK/hello.yaml" <<YAML
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: bench, namespace: default}
+spec:
+  jwtRules:
+  - issuer: https://issuer.bench.local
+    audiences: [gateway-bench]
+    jwks: '$JWKS'
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: require-invoker, namespace: default}
+spec:
+  rules:
+  - from: [{source: {requestPrincipals: ["https://issuer.bench.local/*"]}}]
+    when: [{key: "request.auth.claims[role]", values: [invoker]}]
+YAML
+fi
 
 mkdir -p "$WORK/run" "$WORK/results"
 cd "$WORK/run"

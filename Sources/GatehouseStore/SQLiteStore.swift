@@ -103,13 +103,14 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         guard !entries.isEmpty else { return }
         try access { db in
             try db.inTransaction {
+                // Parsed once per connection, not once per decision (the parse was most of the cost).
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO decision (requestId, at, function, method, host, path, sourceAddress,
+                      outcome, policy, rule, reason, audited, dryRun)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
                 for entry in entries {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO decision (requestId, at, function, method, host, path, sourceAddress,
-                              outcome, policy, rule, reason, audited, dryRun)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
+                    try insert.execute(
                         arguments: [entry.requestId, entry.at.timeIntervalSince1970, entry.function, entry.method, entry.host,
                                     entry.path, entry.sourceAddress, entry.outcome, entry.policy, entry.rule, entry.reason,
                                     entry.audited.joined(separator: "\n"), entry.dryRun.joined(separator: "\n")])
