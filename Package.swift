@@ -72,6 +72,7 @@ let package = Package(
         ]),
         // Calls Gatehouse makes itself (JWKS, OIDC discovery, external authorizers): bounded, no redirects.
         .target(name: "GatehouseOutbound", dependencies: [
+            "GatehouseCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

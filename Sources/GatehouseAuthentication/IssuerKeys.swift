@@ -19,6 +19,11 @@ actor IssuerKeys {
         case url(String)
         case discovery(issuer: String)
 
+        /// Where a rule's keys come from: inline, its `jwksUri`, or discovery from its issuer.
+        init(_ rule: RequestAuthenticationSpec.JWTRule) {
+            self = if let jwks = rule.jwks { .inline(jwks) } else if let uri = rule.jwksURI { .url(uri) } else { .discovery(issuer: rule.issuer) }
+        }
+
         var description: String {
             switch self {
             case .inline: "inline jwks"

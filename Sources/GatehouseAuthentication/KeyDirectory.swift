@@ -23,10 +23,7 @@ public final class KeyDirectory: Service, Sendable {
 
     /// The keys for a rule, created on first use; the first load starts at once, off the request path.
     func keys(for rule: RequestAuthenticationSpec.JWTRule) -> IssuerKeys {
-        let source: IssuerKeys.Source =
-            if let jwks = rule.jwks { .inline(jwks) }
-            else if let uri = rule.jwksURI { .url(uri) }
-            else { .discovery(issuer: rule.issuer) }
+        let source = IssuerKeys.Source(rule)
         let (keys, created) = sources.withLock { state -> (IssuerKeys, Bool) in
             if let existing = state.bySource[source] { return (existing, false) }
             let keys = IssuerKeys(id: state.next, source: source, timeout: rule.timeout, logger: logger) { [cache] id in
@@ -42,11 +39,9 @@ public final class KeyDirectory: Service, Sendable {
 
     /// Forgets the sources no rule names any more (after an apply).
     public func retain(_ policies: [RequestAuthenticationSpec]) {
-        let rules = policies.flatMap(\.jwtRules)
+        let named = Set(policies.flatMap(\.jwtRules).map(IssuerKeys.Source.init))
         sources.withLock { state in
-            let dropped = state.bySource.filter { source, _ in
-                !rules.contains { ($0.jwks.map(IssuerKeys.Source.inline) ?? $0.jwksURI.map(IssuerKeys.Source.url) ?? .discovery(issuer: $0.issuer)) == source }
-            }
+            let dropped = state.bySource.filter { source, _ in !named.contains(source) }
             for (source, keys) in dropped {
                 state.bySource.removeValue(forKey: source)
                 cache.removeAll(keys: keys.id)

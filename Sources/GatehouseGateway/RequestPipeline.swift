@@ -8,13 +8,12 @@ import GatehouseListener
 import GatehouseRouting
 import GatehouseTelemetry
 import NIOCore
-import Synchronization
 
 /// The request path, declared once. Every request that passes the listener's limits goes
 /// through these steps in this order; the first stage to refuse it ends it.
 ///
-///     listener ─► route ─► authenticate ─► authorize ─► invoke ─► respond
-///                                        (telemetry writes the record at the end)
+///     listener ─► route ─► peer mode ─► authenticate ─► authorize ─► invoke ─► respond
+///                                                     (telemetry writes the record at the end)
 ///
 /// Authentication and authorization follow routing because their policies apply to the function
 /// a request reaches (in Istio, the destination's sidecar enforces them). Protection (rate limits,
@@ -23,7 +22,7 @@ struct RequestPipeline: ExchangeProcessor {
     let live: LiveConfig
     /// How many requests may wait on a suspended stage at once (new tokens being verified,
     /// authorizers being asked); past it, 503 and `Retry-After` instead of an unbounded pile.
-    let suspensions = SuspensionBudget(limit: 4096)
+    let suspensions = ConcurrencyLimit(limit: 4096)
 
     /// The stages for one config snapshot, in the order requests meet them.
     static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
@@ -119,26 +118,6 @@ struct RequestPipeline: ExchangeProcessor {
         }
         // A client that leaves takes its check with it (an HTTP call in flight is cancelled).
         exchange.onClientGone = { task.cancel() }
-    }
-}
-
-/// A count of suspended requests with a ceiling, shared by every event loop.
-final class SuspensionBudget: Sendable {
-    let limit: Int
-    private let count = Atomic<Int>(0)
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    func enter() -> Bool {
-        if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
-        count.wrappingSubtract(1, ordering: .relaxed)
-        return false
-    }
-
-    func leave() {
-        count.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 

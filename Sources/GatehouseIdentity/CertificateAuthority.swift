@@ -236,7 +236,7 @@ public struct CertificateAuthority: Sendable {
 
     /// Writes `text` readable by its owner only: a new file (never an existing one or a link
     /// someone left there), complete on disk, then renamed over `file`.
-    static func writePrivate(_ text: String, to file: URL) throws {
+    public static func writePrivate(_ text: String, to file: URL) throws {
         let path = file.path
         let temporary = path + ".\(UUID().uuidString.prefix(8)).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
@@ -281,10 +281,6 @@ public struct IssuedIdentity: Sendable {
         try bundlePEM.write(to: directory.appendingPathComponent("bundle.pem"), atomically: true, encoding: .utf8)
     }
 
-    /// A file only its owner can read, replaced whole.
-    public static func writePrivate(_ text: String, to file: URL) throws {
-        try CertificateAuthority.writePrivate(text, to: file)
-    }
 }
 
 public struct IdentityError: Error, CustomStringConvertible {

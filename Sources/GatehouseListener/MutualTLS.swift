@@ -19,7 +19,7 @@ public final class MutualTLS: Sendable {
     static let maxConcurrentChecks = 256
 
     private let current: NIOLockedValueBox<NIOSSLContext>
-    private let running = NIOLockedValueBox(0)
+    private let running = ConcurrencyLimit(limit: MutualTLS.maxConcurrentChecks)
     let check: Check
     let known: Known
 
@@ -46,18 +46,13 @@ public final class MutualTLS: Sendable {
                 promise.succeed(.certificateVerified)
                 return
             }
-            let admitted = running.withLockedValue { count in
-                guard count < Self.maxConcurrentChecks else { return false }
-                count += 1
-                return true
-            }
-            guard admitted else {
+            guard running.enter() else {
                 promise.succeed(.failed)
                 return
             }
             Task {
                 let identity = await check(certificates)
-                running.withLockedValue { $0 -= 1 }
+                running.leave()
                 if let identity {
                     peer.set(identity)
                     promise.succeed(.certificateVerified)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import GatehouseCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -39,7 +40,7 @@ public final class ControlPlaneClient: Sendable {
         let client = client
         return try await withThrowingTaskGroup(of: Response.self) { group in
             group.addTask {
-                let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsClamped))
                 var body = ByteBuffer()
                 var truncated = false
                 for try await part in response.body {

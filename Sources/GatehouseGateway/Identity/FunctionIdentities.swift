@@ -91,6 +91,6 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
         try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let identity = try setup.authority.issueIdentity(id(spec, setup), lifetime: setup.lifetime)
         try identity.write(to: place)
-        try IssuedIdentity.writePrivate(identity.certificatePEM + "\n" + identity.privateKeyPEM + "\n", to: place.appendingPathComponent("svid.pem"))
+        try CertificateAuthority.writePrivate(identity.certificatePEM + "\n" + identity.privateKeyPEM + "\n", to: place.appendingPathComponent("svid.pem"))
     }
 }
