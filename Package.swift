@@ -90,9 +90,11 @@ let package = Package(
         ]),
         // ④ Host → function.
         .target(name: "GatehouseRouting", dependencies: ["GatehouseCore"]),
-        // ⑥ Activator, instance pools, the process runtime and the forwarding connection pool.
+        // ⑥ Activator, instance pools, the process runtime, remote functions and the forwarding connection pool.
         .target(name: "GatehouseFunctions", dependencies: [
             "GatehouseCore", "GatehouseListener",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -146,6 +148,7 @@ let package = Package(
             "GatehouseCore", "GatehouseIdentity",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

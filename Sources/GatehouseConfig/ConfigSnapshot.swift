@@ -13,6 +13,8 @@ public struct ConfigSnapshot: Sendable {
     public var requestAuthentications: [RequestAuthenticationSpec]
     /// Enforced on the request path (`GatehouseIdentity`).
     public var peerAuthentications: [PeerAuthenticationSpec]
+    /// Their `trafficPolicy.tls` applies to remote functions.
+    public var destinationRules: [DestinationRuleSpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -25,6 +27,7 @@ public struct ConfigSnapshot: Sendable {
         authorizationPolicies: [AuthorizationPolicySpec] = [],
         requestAuthentications: [RequestAuthenticationSpec] = [],
         peerAuthentications: [PeerAuthenticationSpec] = [],
+        destinationRules: [DestinationRuleSpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
@@ -32,6 +35,7 @@ public struct ConfigSnapshot: Sendable {
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications
         self.peerAuthentications = peerAuthentications
+        self.destinationRules = destinationRules
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

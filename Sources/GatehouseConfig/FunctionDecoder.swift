@@ -16,7 +16,13 @@ enum FunctionDecoder {
         guard let spec = envelope.root.required("spec", fix: "add `spec:` with a `process.command`")?.mapping() else {
             return function
         }
-        if let process = spec.required("process", fix: "add `process:` with `command: [\"./server\"]`")?.mapping() {
+        // A process to run, or a remote endpoint to call: exactly one.
+        if let remote = spec.field("remote") {
+            if let process = spec.field("process") {
+                process.report("a function has either `process` or `remote`, not both", fix: "remove `process:` to call the remote URL, or `remote:` to run the process")
+            }
+            if let remote = remote.mapping() { function.remote = decodeRemote(remote) }
+        } else if let process = spec.required("process", fix: "add `process:` with `command: [\"./server\"]` (or `remote: {url: https://…}`)")?.mapping() {
             function.process = decodeProcess(process)
         }
         if let serviceAccount = spec.field("serviceAccount")?.string() { function.serviceAccount = serviceAccount }
@@ -57,6 +63,19 @@ enum FunctionDecoder {
         result.workingDir = process.field("workingDir")?.string()
         process.reportUnknownKeys()
         return result
+    }
+
+    private static func decodeRemote(_ remote: YAMLMappingReader) -> RemoteEndpoint? {
+        defer { remote.reportUnknownKeys() }
+        guard let value = remote.required("url", fix: "add `url: https://REGION-PROJECT.cloudfunctions.net/NAME`"), let url = value.string() else {
+            return nil
+        }
+        switch RemoteEndpoint.parse(url) {
+        case .success(let endpoint): return endpoint
+        case .failure(let problem):
+            value.report(problem.description, fix: "write an absolute URL such as `https://api.example.com/hello`")
+            return nil
+        }
     }
 
     private static func decodeEnvVar(_ value: YAMLValue) -> FunctionSpec.EnvVar? {

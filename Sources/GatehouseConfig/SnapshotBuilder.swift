@@ -10,6 +10,7 @@ struct SnapshotBuilder {
     private var authorizationPolicies: [AuthorizationPolicySpec] = []
     private var requestAuthentications: [RequestAuthenticationSpec] = []
     private var peerAuthentications: [PeerAuthenticationSpec] = []
+    private var destinationRules: [DestinationRuleSpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -40,6 +41,17 @@ struct SnapshotBuilder {
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
                 name: envelope.name, source: envelope.location))
+        case .istio where envelope.kind == "DestinationRule":
+            let (rule, unenforced) = DestinationRuleDecoder.decode(envelope)
+            destinationRules.append(rule)
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
+            if !unenforced.isEmpty {
+                notices.append(ConfigNotice(
+                    location: envelope.location,
+                    message: "\(envelope.resourceDescription): \(unenforced.joined(separator: ", ")) accepted, not enforced yet"))
+            }
         case .istio:
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
@@ -63,6 +75,7 @@ struct SnapshotBuilder {
             authorizationPolicies: authorizationPolicies,
             requestAuthentications: requestAuthentications,
             peerAuthentications: peerAuthentications,
+            destinationRules: destinationRules,
             notices: notices,
             documents: documents)
     }

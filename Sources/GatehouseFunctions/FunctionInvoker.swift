@@ -3,12 +3,12 @@ import GatehouseListener
 
 /// ⑥ The last step of the request path: hand the exchange to its function's activator.
 ///
-/// Built with each config snapshot from the pools `FunctionRuntime.reconcile` returned, so a
-/// request reaches the pool of the snapshot it started on.
+/// Built with each config snapshot from the pools `FunctionRuntime` committed and the remote
+/// functions, so a request reaches the upstream of the snapshot it started on.
 public struct FunctionInvoker: Sendable {
-    private let pools: [FunctionKey: FunctionPool]
+    private let pools: [FunctionKey: any FunctionUpstream]
 
-    public init(pools: [FunctionKey: FunctionPool]) {
+    public init(pools: [FunctionKey: any FunctionUpstream]) {
         self.pools = pools
     }
 

@@ -90,7 +90,9 @@ public struct Gatehouse: Sendable {
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities), logger: logger)
         let keys = KeyDirectory(logger: logger)
         let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys), keys: keys)
-        let controller = ConfigController(store: store, runtime: runtime, live: live, logger: logger)
+        let remotes = RemoteFunctions(
+            eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
+        let controller = ConfigController(store: store, runtime: runtime, remotes: remotes, live: live, logger: logger)
         do {
             let summary = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
             for notice in summary?.notices ?? [] { logger.notice("\(notice)") }

@@ -15,6 +15,9 @@ import Foundation
 ///   64 KiB pieces, 5 ms apart (a function slower than its caller).
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
+/// - `FIXTURE_TLS_CERT` / `FIXTURE_TLS_KEY` → serves HTTPS (as a remote function would); with
+///   `FIXTURE_TLS_CLIENT_CA` it requires a client certificate from that CA, and `GET /` reports
+///   the client certificate's names in `peer_names`.
 public enum FunctionFixture {
     public static let fileName = "fixture_function.py"
 
@@ -108,6 +111,7 @@ public enum FunctionFixture {
                     "path": self.path,
                     "stdin_eof": STDIN_EOF,
                     "peer_port": self.client_address[1],
+                    "peer_names": [value for _, value in (getattr(self.connection, "getpeercert", lambda: None)() or {}).get("subjectAltName", ())],
                 })
 
             def do_POST(self):
@@ -128,6 +132,15 @@ public enum FunctionFixture {
 
         ThreadingHTTPServer.daemon_threads = True
         SERVER = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+        if os.environ.get("FIXTURE_TLS_CERT"):
+            import ssl
+            TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            TLS.load_cert_chain(os.environ["FIXTURE_TLS_CERT"], os.environ["FIXTURE_TLS_KEY"])
+            if os.environ.get("FIXTURE_TLS_CLIENT_CA"):
+                TLS.load_verify_locations(os.environ["FIXTURE_TLS_CLIENT_CA"])
+                TLS.verify_mode = ssl.CERT_REQUIRED
+            # The handshake runs in the connection's thread, so one bad client blocks no other.
+            SERVER.socket = TLS.wrap_socket(SERVER.socket, server_side=True, do_handshake_on_connect=False)
         SERVER.serve_forever()
         while True:  # no longer listening, still alive
             time.sleep(3600)

@@ -114,6 +114,11 @@ public enum LoopbackPort {
         for _ in 0..<500 where process.isRunning { usleep(10_000) }
     }
 
+    /// Whether something accepts TCP connections on `port` now.
+    public static func accepts(_ port: Int) -> Bool {
+        (try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).flatMap { $0.close() }.wait()) != nil
+    }
+
     public static func free() throws -> Int {
         let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         let port = channel.localAddress?.port ?? 0

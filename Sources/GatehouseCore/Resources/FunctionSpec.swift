@@ -6,7 +6,10 @@ public struct FunctionSpec: Hashable, Sendable {
     public var name: String
     public var namespace: String
     public var labels: [String: String]
+    /// What runs; empty for a remote function.
     public var process: ProcessSpec
+    /// Set for a remote function: the endpoint called instead of a process (`spec.remote.url`).
+    public var remote: RemoteEndpoint?
     public var serviceAccount: String
     public var scaling: Scaling
     /// The most a request may take end to end, queueing and cold start included (504 past it).
@@ -33,8 +36,10 @@ public struct FunctionSpec: Hashable, Sendable {
         startupTimeout: Duration = .seconds(30),
         functionTarget: String? = nil,
         signatureType: String? = nil,
-        source: SourceLocation? = nil
+        source: SourceLocation? = nil,
+        remote: RemoteEndpoint? = nil
     ) {
+        self.remote = remote
         self.name = name
         self.namespace = namespace
         self.labels = labels

@@ -2,8 +2,9 @@ import GatehouseCore
 import GatehouseListener
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
-/// ⑥ One request on its way to an instance and its response on the way back.
+/// ⑥ One request on its way to an instance (or a remote function) and its response on the way back.
 ///
 /// Lives on the client connection's event loop. It leases an instance from the function's pool
 /// (waiting while one starts), takes a kept-alive connection to it from the same loop, streams
@@ -21,7 +22,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     }
 
     private let client: ClientExchange
-    private let pool: FunctionPool
+    private let pool: any FunctionUpstream
     private var phase: Phase = .connecting
     private var lease: InstanceLease?
     private var upstream: UpstreamConnection?
@@ -43,7 +44,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// Request body held while no upstream connection is ready (an instance is starting).
     static let maxPendingBodyBytes = 256 * 1024
 
-    init(client: ClientExchange, pool: FunctionPool) {
+    init(client: ClientExchange, pool: any FunctionUpstream) {
         self.client = client
         self.pool = pool
     }
@@ -84,7 +85,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         self.lease = lease
         phase = .connecting
         client.record.coldStart = lease.coldStart
-        client.record.upstreamHost = "127.0.0.1:\(lease.instance.port)"
+        client.record.upstreamHost = lease.instance.upstreamHost
         let connections = lease.instance.connectionPools[client.loopIndex].value
         connections.acquire(fresh: staleRetried) { [self] result in
             switch result {
@@ -106,7 +107,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             return
         }
         client.record.responseFlags.insert(.upstreamConnectionFailure)
-        finish(failing: GatehouseError(.upstreamConnectFailure, detail: "connecting to \(lease.instance.address) failed: \(error)"))
+        finish(failing: GatehouseError(.upstreamConnectFailure, detail: "connecting to \(lease.instance.upstreamHost) failed: \(error)"))
     }
 
     private func send(over connection: UpstreamConnection) {
@@ -122,7 +123,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath,
-            edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity)
+            edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
+            remote: pool.spec.remote)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -218,7 +220,15 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func upstreamClosed() {
         guard case .forwarding = phase else { return }
+        let failure = upstream?.handler.failure
         upstream = nil
+        if !responseHeadReceived, !reusedConnection, let failure, failure is NIOSSLError || failure is BoringSSLError {
+            // A TLS server refusing the client's certificate: with TLS 1.3 its alert arrives after the
+            // client's handshake completed, so it shows here rather than while connecting.
+            client.record.responseFlags.insert(.upstreamConnectionFailure)
+            finish(failing: GatehouseError(.upstreamConnectFailure, detail: "TLS with \(pool.spec.remote?.authority ?? "the instance") failed: \(failure)"))
+            return
+        }
         if reusedConnection, !responseHeadReceived, !staleRetried, isReplayable, let lease {
             // A kept-alive connection the function closed just as the request was sent (Node closes
             // idle connections after 5 s, for example): nothing was answered and the request has no

@@ -15,10 +15,12 @@ enum ForwardedHeaders {
     /// `path`, when given, replaces the request target (the normalized path authorization checked);
     /// `edits` are the stages' header changes (verified claims for the function, a consumed token);
     /// `peer`, the caller's verified identity over mutual TLS, becomes `X-Forwarded-Client-Cert` in
-    /// Envoy's form (`By=` the function's SPIFFE ID, `Hash=` of the caller's certificate, `URI=` its ID).
+    /// Envoy's form (`By=` the function's SPIFFE ID, `Hash=` of the caller's certificate, `URI=` its ID);
+    /// `remote`, a remote function's endpoint: its authority becomes `Host`, its path the prefix.
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
-        path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil
+        path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
+        remote: RemoteEndpoint? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
@@ -47,7 +49,13 @@ enum ForwardedHeaders {
             headers.add(name: "forwarded", value: element)
         }
         headers.replaceOrAdd(name: "x-request-id", value: requestId)
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: path ?? head.uri, headers: headers)
+        guard let remote else {
+            return HTTPRequestHead(version: .http1_1, method: head.method, uri: path ?? head.uri, headers: headers)
+        }
+        // A remote endpoint is addressed by its own name (a Cloud Function routes by it); the
+        // caller's stays in X-Forwarded-Host.
+        headers.replaceOrAdd(name: "host", value: remote.authority)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: remote.target(for: path ?? head.uri), headers: headers)
     }
 
     /// The function's response as the client receives it.

@@ -18,6 +18,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
     weak var delegate: (any UpstreamResponseDelegate)?
     /// Tells the idle pool to forget this connection.
     var onClose: (() -> Void)?
+    /// What ended the connection, when an error did (a TLS alert, for example).
+    private(set) var failure: (any Error)?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -45,6 +47,7 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if failure == nil { failure = error }
         context.close(promise: nil)
     }
 }

@@ -1,20 +1,34 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// Kept-alive HTTP/1.1 connections from one event loop to one instance.
+/// Where a pool's connections go: an instance's loopback port, or a remote function's host and
+/// port, over TLS when the remote's settings say so.
+struct UpstreamTarget: Sendable {
+    enum Address: Sendable {
+        case socket(SocketAddress)
+        /// Resolved per connection (the remote's addresses may change).
+        case host(String, port: Int)
+    }
+
+    let address: Address
+    let tls: UpstreamTLS?
+}
+
+/// Kept-alive HTTP/1.1 connections from one event loop to one instance (or remote endpoint).
 ///
 /// Loop-confined (held in a `NIOLoopBoundBox`): the client connection and its upstream
 /// connection share a loop, so forwarding never crosses threads.
 final class UpstreamConnectionPool {
-    private let address: SocketAddress
+    private let target: UpstreamTarget
     private let eventLoop: any EventLoop
     private let maxIdle: Int
     private var idle: [UpstreamConnection] = []
     private var closed = false
 
-    init(address: SocketAddress, eventLoop: any EventLoop, maxIdle: Int) {
-        self.address = address
+    init(target: UpstreamTarget, eventLoop: any EventLoop, maxIdle: Int) {
+        self.target = target
         self.eventLoop = eventLoop
         self.maxIdle = maxIdle
     }
@@ -30,16 +44,33 @@ final class UpstreamConnectionPool {
                 return
             }
         }
-        ClientBootstrap(group: eventLoop)
+        let tls = target.tls
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(2))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler())
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
+                        try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
+                    }
+                    try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    try pipeline.addHandler(UpstreamConnectionHandler())
                 }
             }
-            .connect(to: address)
+        let connected = switch target.address {
+        case .socket(let address): bootstrap.connect(to: address)
+        case .host(let host, let port): bootstrap.connect(host: host, port: port)
+        }
+        connected
+            .flatMap { channel in
+                // Over TLS, the connection is ready once its handshake and server check passed.
+                guard tls != nil, let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
+                    return channel.eventLoop.makeSucceededFuture(channel)
+                }
+                return gate.opened.futureResult.map { channel }
+            }
             .assumeIsolated()
             .whenComplete { result in
                 completion(result.flatMap { channel in

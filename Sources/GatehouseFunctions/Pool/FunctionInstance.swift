@@ -3,12 +3,13 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// One running (or starting) copy of a function: its port, its kept-alive connections and the
-/// signal that tells its supervisor to stop it.
+/// signal that tells its supervisor to stop it. A remote function has one, standing for its endpoint.
 public final class FunctionInstance: Sendable {
     public let id: Int
     public let spec: FunctionSpec
     public let port: Int
-    public let address: SocketAddress
+    /// `127.0.0.1:PORT`, or a remote function's host and port: the access log's `upstream_host`.
+    public let upstreamHost: String
     /// Kept-alive connections to this instance, one pool per event loop, touched only on that loop.
     let connectionPools: [NIOLoopBoundBox<UpstreamConnectionPool>]
     private let stopRequest: AsyncStream<Duration>.Continuation
@@ -16,15 +17,19 @@ public final class FunctionInstance: Sendable {
     /// The last lines the process wrote to stderr, for the log line when it fails to start.
     let stderrTail = NIOLockedValueBox<[String]>([])
 
-    init(id: Int, spec: FunctionSpec, port: Int, eventLoops: [any EventLoop]) throws {
+    convenience init(id: Int, spec: FunctionSpec, port: Int, eventLoops: [any EventLoop]) throws {
+        let target = UpstreamTarget(address: .socket(try SocketAddress(ipAddress: "127.0.0.1", port: port)), tls: nil)
+        self.init(id: id, spec: spec, port: port, upstreamHost: "127.0.0.1:\(port)", target: target, eventLoops: eventLoops)
+    }
+
+    init(id: Int, spec: FunctionSpec, port: Int, upstreamHost: String, target: UpstreamTarget, eventLoops: [any EventLoop]) {
         self.id = id
         self.spec = spec
         self.port = port
-        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        self.address = address
+        self.upstreamHost = upstreamHost
         self.connectionPools = eventLoops.map { loop in
             NIOLoopBoundBox.makeBoxSendingValue(
-                UpstreamConnectionPool(address: address, eventLoop: loop, maxIdle: spec.scaling.concurrency),
+                UpstreamConnectionPool(target: target, eventLoop: loop, maxIdle: spec.scaling.concurrency),
                 eventLoop: loop)
         }
         (stopRequests, stopRequest) = AsyncStream.makeStream(of: Duration.self, bufferingPolicy: .bufferingNewest(1))

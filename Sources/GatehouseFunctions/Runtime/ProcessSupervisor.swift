@@ -72,7 +72,8 @@ struct ProcessSupervisor: Sendable {
                 return .stream
             }
             group.addTask { [probeLoop] in
-                if (try? await ReadinessProbe.waitUntilAccepting(instance.address, on: probeLoop)) != nil {
+                if let address = try? SocketAddress(ipAddress: "127.0.0.1", port: instance.port),
+                   (try? await ReadinessProbe.waitUntilAccepting(address, on: probeLoop)) != nil {
                     pool.instanceReady(instance)
                 }
                 return .probe

@@ -17,6 +17,7 @@ actor ConfigController {
 
     private let store: any ConfigStore
     private let runtime: FunctionRuntime
+    private let remotes: RemoteFunctions
     private let live: LiveConfig
     private let logger: Logger
     /// Applied resources in the order they were first applied.
@@ -24,9 +25,10 @@ actor ConfigController {
     private var changing = false
     private var waitingChanges: [CheckedContinuation<Void, Never>] = []
 
-    init(store: any ConfigStore, runtime: FunctionRuntime, live: LiveConfig, logger: Logger) {
+    init(store: any ConfigStore, runtime: FunctionRuntime, remotes: RemoteFunctions, live: LiveConfig, logger: Logger) {
         self.store = store
         self.runtime = runtime
+        self.remotes = remotes
         self.live = live
         self.logger = logger
     }
@@ -46,7 +48,7 @@ actor ConfigController {
             throw .invalidStored(problems)
         }
         resources = kept
-        install(snapshot)
+        try install(snapshot)
         guard !files.isEmpty else { return nil }
         return try await apply(sources: try Self.read(files), actor: actor, dryRun: false)
     }
@@ -174,7 +176,9 @@ actor ConfigController {
     private func commit(
         _ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
     ) async throws(ControlError) {
-        let transition = runtime.prepare(snapshot.functions)
+        let remote: [FunctionKey: RemoteFunction]
+        do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
+        let transition = runtime.prepare(snapshot.functions.filter { $0.remote == nil })
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
             runtime.abandon(transition)
@@ -187,14 +191,24 @@ actor ConfigController {
             throw .store(error)
         }
         resources = next
-        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(transition), keys: live.keys))
+        swap(to: snapshot, pools: runtime.commit(transition), remote: remote)
         logger.notice(
             "configuration changed",
             metadata: ["actor": "\(actor)", "changes": "\(changes.map { "\($0.operation.rawValue) \($0.key)" }.joined(separator: ", "))"])
     }
 
-    private func install(_ snapshot: ConfigSnapshot) {
-        live.install(ActiveConfig(snapshot: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions)), keys: live.keys))
+    private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
+        let remote: [FunctionKey: RemoteFunction]
+        do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
+        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions.filter { $0.remote == nil })), remote: remote)
+    }
+
+    /// Requests from here on run on `snapshot`, reaching its instance pools and remote functions.
+    private func swap(to snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool], remote: [FunctionKey: RemoteFunction]) {
+        var upstreams: [FunctionKey: any FunctionUpstream] = pools
+        for (key, function) in remote { upstreams[key] = function }
+        live.install(ActiveConfig(snapshot: snapshot, pools: upstreams, keys: live.keys))
+        remotes.commit(remote, rules: snapshot)
     }
 
     private static func read(_ paths: [String]) throws(ControlError) -> [(file: String, yaml: String)] {

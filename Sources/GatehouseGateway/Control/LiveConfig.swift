@@ -24,13 +24,14 @@ final class LiveConfig: Sendable {
     }
 }
 
-/// One applied snapshot, ready for requests: its stages in order and its functions' pools.
+/// One applied snapshot, ready for requests: its stages in order and its functions' upstreams
+/// (instance pools and remote functions).
 final class ActiveConfig: Sendable {
     let snapshot: ConfigSnapshot
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
 
-    init(snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool], keys: KeyDirectory) {
+    init(snapshot: ConfigSnapshot, pools: [FunctionKey: any FunctionUpstream], keys: KeyDirectory) {
         self.snapshot = snapshot
         self.stages = RequestPipeline.stages(for: snapshot, keys: keys)
         self.invoker = FunctionInvoker(pools: pools)

@@ -4,6 +4,7 @@ import GatehouseFunctions
 import GatehouseIdentity
 import Logging
 import NIOConcurrencyHelpers
+import NIOSSL
 
 /// Every function instance's own X.509-SVID, `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`,
 /// in a private directory of its own (`STATE_DIR/identities/NS.NAME.ID`, 0700; keys 0600), named
@@ -23,6 +24,9 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
 
     private let directory: URL
     private let setup = NIOLockedValueBox<Setup?>(nil)
+    /// The TLS client contexts remote functions call out with (`ISTIO_MUTUAL`), by SPIFFE ID, each
+    /// until half its SVID's lifetime has passed.
+    private let clientContexts = NIOLockedValueBox<[SPIFFEID: (context: NIOSSLContext, renewAt: ContinuousClock.Instant)]>([:])
     private let logger: Logger
 
     init(stateDirectory: URL, logger: Logger) {
@@ -44,6 +48,31 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
             guard let current = setup else { return }
             setup = Setup(authority: authority, trustDomain: current.trustDomain, lifetime: current.lifetime, meshURL: current.meshURL)
         }
+        clientContexts.withLockedValue { $0.removeAll() }
+    }
+
+    /// The trust domain remote peers' SVIDs must belong to; nil until configured.
+    var trustDomain: String? { setup.withLockedValue { $0?.trustDomain } }
+
+    /// A TLS client context presenting `spec`'s own SVID and trusting only the mesh's bundle, for a
+    /// remote function called with `ISTIO_MUTUAL`. Issued on first use, and again once half its
+    /// lifetime has passed (asked per new connection, so open connections keep theirs).
+    func meshClientContext(for spec: FunctionSpec) throws -> NIOSSLContext {
+        guard let setup = setup.withLockedValue({ $0 }) else { throw IdentityError("the mesh identity is not set up yet") }
+        let id = id(spec, setup)
+        let now = ContinuousClock.now
+        if let cached = clientContexts.withLockedValue({ $0[id] }), cached.renewAt > now { return cached.context }
+        let identity = try setup.authority.issueIdentity(id, lifetime: setup.lifetime)
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        // SVIDs name no host: the chain is verified here, the SPIFFE ID by the caller's peer check.
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.bundlePEM.utf8)))
+        let context = try NIOSSLContext(configuration: configuration)
+        clientContexts.withLockedValue { $0[id] = (context, now + setup.lifetime / 2) }
+        return context
     }
 
     func provision(_ spec: FunctionSpec, instance: Int) throws -> [String: String] {

@@ -1,0 +1,84 @@
+import GatehouseCore
+
+/// Decodes an Istio `DestinationRule` with Istio's validation of `trafficPolicy.tls`: a known mode,
+/// client certificate and key together (or a `credentialName`) for MUTUAL, none of them for
+/// ISTIO_MUTUAL. The traffic policy fields Gatehouse does not enforce yet are read, and named in
+/// `unenforced` so the apply says so instead of failing.
+enum DestinationRuleDecoder {
+    static let unenforcedPolicyFields = ["connectionPool", "outlierDetection", "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
+
+    static func decode(_ envelope: DocumentEnvelope) -> (rule: DestinationRuleSpec, unenforced: [String]) {
+        var rule = DestinationRuleSpec(namespace: envelope.namespace, name: envelope.name, host: "", source: envelope.location)
+        var unenforced: [String] = []
+        guard let spec = envelope.root.required("spec", fix: "add `spec:` with `host:` and `trafficPolicy:`")?.mapping() else {
+            return (rule, unenforced)
+        }
+        defer { spec.reportUnknownKeys() }
+        if let value = spec.required("host", fix: "add `host:` naming the function, e.g. `host: hello`"), let host = value.string() {
+            if host.isEmpty || host.contains("*") {
+                value.report("must name one function (wildcards are not supported)", fix: "write the function's name, e.g. `host: hello`")
+            }
+            rule.host = host
+        }
+        for name in ["exportTo", "workloadSelector"] where spec.field(name) != nil { unenforced.append(name) }
+        if spec.field("subsets") != nil { unenforced.append("subsets") }
+        if let policy = spec.field("trafficPolicy")?.mapping() {
+            defer { policy.reportUnknownKeys() }
+            for name in unenforcedPolicyFields where policy.field(name) != nil { unenforced.append("trafficPolicy.\(name)") }
+            if let tls = policy.field("tls")?.mapping() {
+                rule.tls = decodeTLS(tls, directory: envelope.location.directory)
+            }
+        }
+        return (rule, unenforced)
+    }
+
+    private static func decodeTLS(_ tls: YAMLMappingReader, directory: String) -> DestinationRuleSpec.ClientTLSSettings? {
+        defer { tls.reportUnknownKeys() }
+        var settings = DestinationRuleSpec.ClientTLSSettings(mode: .disable)
+        if let value = tls.field("mode"), let text = value.string() {
+            guard let mode = DestinationRuleSpec.ClientTLSSettings.Mode(rawValue: text) else {
+                let modes = DestinationRuleSpec.ClientTLSSettings.Mode.allCases.map(\.rawValue)
+                value.report(
+                    "unknown TLS mode \"\(text)\"; allowed: \(modes.joined(separator: ", "))",
+                    fix: Spelling.suggestion(for: text, among: modes).map { "write `mode: \($0)`" } ?? "write SIMPLE, MUTUAL, ISTIO_MUTUAL or DISABLE")
+                return nil
+            }
+            settings.mode = mode
+        }
+        func path(_ key: String) -> String? {
+            guard let text = tls.field(key)?.string(), !text.isEmpty else { return nil }
+            return text.hasPrefix("/") ? text : "\(directory)/\(text)"
+        }
+        settings.clientCertificate = path("clientCertificate")
+        settings.privateKey = path("privateKey")
+        settings.caCertificates = path("caCertificates")
+        settings.credentialName = tls.field("credentialName")?.string()
+        settings.subjectAltNames = tls.field("subjectAltNames")?.stringList() ?? []
+        settings.sni = tls.field("sni")?.string()
+        settings.insecureSkipVerify = tls.field("insecureSkipVerify")?.bool() ?? false
+        tls.ignore(["caCrl"])
+
+        let files = settings.clientCertificate != nil || settings.privateKey != nil
+        switch settings.mode {
+        case .mutual:
+            if settings.credentialName == nil, settings.clientCertificate == nil || settings.privateKey == nil {
+                tls.diagnostics.report(
+                    at: tls.location, field: tls.fieldPath("mode"), "MUTUAL needs a client certificate and its key",
+                    fix: "add `clientCertificate:` and `privateKey:` (PEM files), or `credentialName:`")
+            }
+        case .istioMutual:
+            if files || settings.credentialName != nil {
+                tls.diagnostics.report(
+                    at: tls.location, field: tls.fieldPath("mode"), "ISTIO_MUTUAL uses the function's own SVID; certificate files are not allowed",
+                    fix: "remove clientCertificate/privateKey/credentialName, or use `mode: MUTUAL`")
+            }
+        case .simple, .disable:
+            if files {
+                tls.diagnostics.report(
+                    at: tls.location, field: tls.fieldPath("clientCertificate"), "a client certificate is only sent with `mode: MUTUAL`",
+                    fix: "write `mode: MUTUAL`, or remove clientCertificate/privateKey")
+            }
+        }
+        return settings
+    }
+}

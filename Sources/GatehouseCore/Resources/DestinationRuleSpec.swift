@@ -1,0 +1,78 @@
+/// An Istio `DestinationRule` (`networking.istio.io` v1 / v1beta1 / v1alpha3): how the gateway
+/// talks to a function once routing chose it. Gatehouse applies `trafficPolicy.tls` to remote
+/// functions (process functions are reached over loopback); other traffic policy fields are
+/// accepted and reported as not enforced yet.
+public struct DestinationRuleSpec: Hashable, Sendable {
+    public var namespace: String
+    public var name: String
+    /// Istio's host: a function's short name (in the rule's namespace), `NAME.NAMESPACE`,
+    /// `NAME.NAMESPACE.svc.cluster.local`, or a remote function's URL host (as a ServiceEntry host).
+    public var host: String
+    public var tls: ClientTLSSettings?
+    public var source: SourceLocation?
+
+    public init(namespace: String, name: String, host: String, tls: ClientTLSSettings? = nil, source: SourceLocation? = nil) {
+        self.namespace = namespace
+        self.name = name
+        self.host = host
+        self.tls = tls
+        self.source = source
+    }
+
+    public var reference: String { "\(namespace)/\(name)" }
+
+    /// Whether this rule's `host` names `function`, with Istio's short-name rule.
+    public func names(_ function: FunctionSpec) -> Bool {
+        let host = host.lowercased()
+        if let remote = function.remote, host == remote.host.lowercased() { return true }
+        if host == function.serviceHost { return true }
+        if host == "\(function.name).\(function.namespace)" || host == "\(function.name).\(function.namespace).svc" { return true }
+        return host == function.name && namespace == function.namespace
+    }
+
+    /// The rule for `function`: one in its namespace first, then one in the root namespace (as
+    /// Istio looks up the service's namespace, then the mesh's); among several, the first by name.
+    public static func rule(for function: FunctionSpec, in rules: [DestinationRuleSpec], rootNamespace: String) -> DestinationRuleSpec? {
+        let matching = rules.filter { $0.names(function) }.sorted { $0.name < $1.name }
+        return matching.first { $0.namespace == function.namespace } ?? matching.first { $0.namespace == rootNamespace }
+    }
+
+    /// Istio's `ClientTLSSettings`. Relative file paths are resolved against the YAML file's directory
+    /// when decoded; `credentialName` names `STATE_DIR/credentials/NAME/` with `tls.crt`, `tls.key`
+    /// and `ca.crt` (a Kubernetes TLS secret's keys).
+    public struct ClientTLSSettings: Hashable, Sendable {
+        public enum Mode: String, Hashable, Sendable, CaseIterable {
+            case disable = "DISABLE"
+            /// Server verification only.
+            case simple = "SIMPLE"
+            /// Client certificate from files (or `credentialName`), server verified.
+            case mutual = "MUTUAL"
+            /// The function's own SVID; the server verified against the mesh's trust bundle.
+            case istioMutual = "ISTIO_MUTUAL"
+        }
+
+        public var mode: Mode
+        public var clientCertificate: String?
+        public var privateKey: String?
+        public var caCertificates: String?
+        public var credentialName: String?
+        /// Server names the server's certificate must carry instead of the host (URI or DNS SANs).
+        public var subjectAltNames: [String]
+        public var sni: String?
+        public var insecureSkipVerify: Bool
+
+        public init(
+            mode: Mode, clientCertificate: String? = nil, privateKey: String? = nil, caCertificates: String? = nil,
+            credentialName: String? = nil, subjectAltNames: [String] = [], sni: String? = nil, insecureSkipVerify: Bool = false
+        ) {
+            self.mode = mode
+            self.clientCertificate = clientCertificate
+            self.privateKey = privateKey
+            self.caCertificates = caCertificates
+            self.credentialName = credentialName
+            self.subjectAltNames = subjectAltNames
+            self.sni = sni
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import GatehouseCore
+import NIOCore
+
+/// A remote function (`spec.remote.url`): an endpoint that is always there, so nothing starts,
+/// scales or queues. Its one `FunctionInstance` stands for the endpoint and holds the kept-alive
+/// connections (over TLS as its DestinationRule says).
+///
+/// Requests in flight to it are capped at `maxInstances × concurrency`, the most a process
+/// function would take; past that, 503 with `UO` at once: the remote does its own queueing.
+public final class RemoteFunction: FunctionUpstream {
+    public let spec: FunctionSpec
+    public let endpoint: RemoteEndpoint
+    /// The TLS mode in use, for `describe` and the log: `DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`.
+    public let tlsMode: String
+    private let instance: FunctionInstance
+    private let inFlight: ConcurrencyLimit
+
+    public init(spec: FunctionSpec, endpoint: RemoteEndpoint, tls: UpstreamTLS?, tlsMode: String, eventLoops: [any EventLoop]) {
+        self.spec = spec
+        self.endpoint = endpoint
+        self.tlsMode = tlsMode
+        instance = FunctionInstance(
+            id: 0, spec: spec, port: endpoint.port, upstreamHost: endpoint.authority,
+            target: UpstreamTarget(address: .host(endpoint.host, port: endpoint.port), tls: tls), eventLoops: eventLoops)
+        inFlight = ConcurrencyLimit(limit: spec.scaling.maxInstances * spec.scaling.concurrency)
+    }
+
+    public func acquire(on loop: any EventLoop, callback: @escaping FunctionPool.LeaseCallback) -> FunctionPool.Acquired {
+        guard inFlight.enter() else {
+            return .rejected(GatehouseError(
+                .queueFull, detail: "\(inFlight.limit) requests already in flight to the remote function", retryAfter: .seconds(1)))
+        }
+        return .leased(InstanceLease(instance: instance, coldStart: false))
+    }
+
+    public func release(_ lease: InstanceLease) {
+        inFlight.leave()
+    }
+
+    public func cancelWaiting(_ waiterID: Int) -> Bool { false }
+
+    /// Nothing to replace: the next attempt opens a new connection.
+    public func reportUnhealthy(_ instance: FunctionInstance) {}
+
+    /// Its kept-alive connections are closed; requests using one finish first.
+    public func close() {
+        for box in instance.connectionPools {
+            box.eventLoop.execute { box.value.closeAll() }
+        }
+    }
+}
