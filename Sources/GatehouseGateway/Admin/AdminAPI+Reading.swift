@@ -42,23 +42,29 @@ extension AdminAPI {
             query["namespace"].map { spec.namespace == $0 } ?? true && query["name"].map { spec.name == $0 } ?? true
         }.map { spec in
             let resource = stored.first { $0.document.key == ResourceKey(group: "gatehouse.dev", kind: "Function", namespace: spec.namespace, name: spec.name) }
-            return status(of: spec, domain: snapshot.mesh.domain, resource: resource)
+            return status(of: spec, snapshot: snapshot, resource: resource)
         }
         return Self.json(.ok, statuses)
     }
 
-    func status(of spec: FunctionSpec, domain: String, resource: StoredResource?) -> AdminWire.FunctionStatus {
+    func status(of spec: FunctionSpec, snapshot: ConfigSnapshot, resource: StoredResource?) -> AdminWire.FunctionStatus {
+        let domain = snapshot.mesh.domain
         let pool = runtime.pool(for: spec.key)?.status
         let instances = (pool?.instances ?? []).map {
             AdminWire.FunctionStatus.Instance(id: $0.id, port: $0.port, ready: $0.ready, inflight: $0.inflight)
         }
-        let state = instances.isEmpty ? "Idle" : instances.contains(where: \.ready) ? "Ready" : "Starting"
+        let state = spec.remote != nil ? "Remote" : instances.isEmpty ? "Idle" : instances.contains(where: \.ready) ? "Ready" : "Starting"
         return AdminWire.FunctionStatus(
             namespace: spec.namespace, name: spec.name, url: HostRouter.url(for: spec, domain: domain, port: ingressPort),
             revision: spec.revision, generation: spec.generation, state: state, instances: instances,
             queueDepth: pool?.queueDepth ?? 0,
             lastColdStart: pool?.lastColdStart.map { .init(at: $0.at, milliseconds: Double($0.duration.nanosecondsClamped) / 1e6) },
-            command: spec.process.command + spec.process.args, minInstances: spec.scaling.minInstances,
+            command: spec.process.command + spec.process.args,
+            remote: spec.remote.map { endpoint in
+                let rule = DestinationRuleSpec.rule(for: spec, in: snapshot.destinationRules, rootNamespace: snapshot.mesh.rootNamespace)
+                return .init(url: endpoint.url, tls: (rule?.tls?.mode ?? (endpoint.secure ? .simple : .disable)).rawValue)
+            },
+            minInstances: spec.scaling.minInstances,
             maxInstances: spec.scaling.maxInstances, concurrency: spec.scaling.concurrency,
             timeout: spec.timeout.gatehouseDescription, origin: resource?.document.origin,
             appliedAt: resource?.appliedAt, appliedBy: resource?.appliedBy)

@@ -93,12 +93,14 @@ public enum AdminWire {
         public var url: String
         public var revision: String
         public var generation: Int
-        /// `Idle` (scaled to zero), `Starting` or `Ready`.
+        /// `Idle` (scaled to zero), `Starting`, `Ready`, or `Remote` (a remote function).
         public var state: String
         public var instances: [Instance]
         public var queueDepth: Int
         public var lastColdStart: ColdStart?
         public var command: [String]
+        /// A remote function's URL and the TLS mode used towards it.
+        public var remote: Remote?
         public var minInstances: Int
         public var maxInstances: Int
         public var concurrency: Int
@@ -106,6 +108,11 @@ public enum AdminWire {
         public var origin: String?
         public var appliedAt: Date?
         public var appliedBy: String?
+    }
+
+    public struct Remote: Codable, Sendable {
+        public var url: String
+        public var tls: String
     }
 
     /// Every error from `/api/`: the same shape as the ingress's, plus config diagnostics.

@@ -31,7 +31,7 @@ struct Describe: AsyncParsableCommand {
         var lines = [
             ("Name", function.name), ("Namespace", function.namespace), ("URL", function.url),
             ("Revision", "\(function.revision) (generation \(function.generation))"), ("State", function.state),
-            ("Command", function.command.joined(separator: " ")),
+            function.remote.map { ("Remote", "\($0.url) (TLS \($0.tls))") } ?? ("Command", function.command.joined(separator: " ")),
             ("Scaling", "min \(function.minInstances), max \(function.maxInstances), concurrency \(function.concurrency)"),
             ("Timeout", function.timeout),
         ]
@@ -45,6 +45,7 @@ struct Describe: AsyncParsableCommand {
         }
         lines.append(("Queue", "\(function.queueDepth) waiting"))
         for (label, value) in lines { print("\((label + ":").padding(toLength: 17, withPad: " ", startingAt: 0))\(value)") }
+        guard function.remote == nil else { return }  // a remote endpoint has no instances here
         print("Instances:")
         if function.instances.isEmpty { print("  none (scaled to zero)") }
         for instance in function.instances {
