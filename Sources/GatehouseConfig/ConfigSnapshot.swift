@@ -15,6 +15,8 @@ public struct ConfigSnapshot: Sendable {
     public var peerAuthentications: [PeerAuthenticationSpec]
     /// Their `trafficPolicy.tls` applies to remote functions.
     public var destinationRules: [DestinationRuleSpec]
+    /// Their HTTPS servers are TLS listeners beside the ingress (read at start).
+    public var gateways: [GatewaySpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -28,6 +30,7 @@ public struct ConfigSnapshot: Sendable {
         requestAuthentications: [RequestAuthenticationSpec] = [],
         peerAuthentications: [PeerAuthenticationSpec] = [],
         destinationRules: [DestinationRuleSpec] = [],
+        gateways: [GatewaySpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
@@ -36,6 +39,7 @@ public struct ConfigSnapshot: Sendable {
         self.requestAuthentications = requestAuthentications
         self.peerAuthentications = peerAuthentications
         self.destinationRules = destinationRules
+        self.gateways = gateways
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

@@ -11,6 +11,7 @@ struct SnapshotBuilder {
     private var requestAuthentications: [RequestAuthenticationSpec] = []
     private var peerAuthentications: [PeerAuthenticationSpec] = []
     private var destinationRules: [DestinationRuleSpec] = []
+    private var gateways: [GatewaySpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -38,6 +39,11 @@ struct SnapshotBuilder {
                 name: envelope.name, source: envelope.location))
         case .istio where envelope.kind == "RequestAuthentication":
             requestAuthentications.append(RequestAuthenticationDecoder.decode(envelope))
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
+        case .istio where envelope.kind == "Gateway":
+            gateways.append(GatewayDecoder.decode(envelope))
             istioResources.append(IstioResource(
                 apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
                 name: envelope.name, source: envelope.location))
@@ -76,12 +82,32 @@ struct SnapshotBuilder {
             requestAuthentications: requestAuthentications,
             peerAuthentications: peerAuthentications,
             destinationRules: destinationRules,
+            gateways: gateways,
             notices: notices,
             documents: documents)
     }
 
-    /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares.
+    /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS
+    /// servers sharing a port with different TLS modes (one listener has one mode).
     func crossDocumentProblems() -> [ConfigDiagnostic] {
+        var problems = unknownProviders()
+        var modes: [Int: (GatewaySpec, GatewaySpec.ServerTLS.Mode)] = [:]
+        for gateway in gateways {
+            for server in gateway.servers where server.protocol == "HTTPS" {
+                guard let mode = server.tls?.mode else { continue }
+                if let (first, firstMode) = modes[server.port], firstMode != mode {
+                    problems.append(ConfigDiagnostic(
+                        location: gateway.source ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.servers.tls.mode",
+                        message: "port \(server.port) is \(firstMode.rawValue) in Gateway \(first.reference) but \(mode.rawValue) here; one port has one TLS mode",
+                        fix: "use another port number, or the same mode"))
+                }
+                if modes[server.port] == nil { modes[server.port] = (gateway, mode) }
+            }
+        }
+        return problems
+    }
+
+    private func unknownProviders() -> [ConfigDiagnostic] {
         let providers = (mesh ?? MeshSpec()).extensionProviders.map(\.name)
         return authorizationPolicies.compactMap { policy in
             guard policy.action == .custom, let name = policy.provider, !providers.contains(name) else { return nil }

@@ -139,6 +139,25 @@ public struct Gatehouse: Sendable {
             throw ListenerFailure(name: "mesh", address: meshAddress, underlying: error)
         }
 
+        // The Gateways' HTTPS servers: TLS listeners on the ingress's host, at their own ports.
+        var gatewayListeners: [IngressListener] = []
+        do {
+            for server in try GatewayServers.listeners(
+                for: snapshot.gateways, credentials: state.url.appendingPathComponent("credentials"), logger: logger) {
+                gatewayListeners.append(try await IngressListener.bind(
+                    host: ingressAddress.host, port: server.port, eventLoops: loops, group: group, limits: options.limits,
+                    processor: GatewayHostFilter(servers: server.servers, next: pipeline), observer: observer,
+                    renderer: ErrorResponses(), tls: server.tls))
+                logger.info("gateway server listening", metadata: ["url": "https://\(ingressAddress.host):\(server.port)"])
+            }
+        } catch {
+            for bound in gatewayListeners { await bound.shutdown(grace: .zero) }
+            await meshListener.shutdown(grace: .zero)
+            await listener.shutdown(grace: .zero)
+            try? await group.shutdownGracefully()
+            throw StartupFailure(description: "cannot serve the Gateway's HTTPS servers: \(error)")
+        }
+
         // Before any instance starts: they are launched only once the services below run.
         functionIdentities.configure(.init(
             authority: identity.authority, trustDomain: identity.trustDomain, lifetime: identity.lifetime,
@@ -188,7 +207,11 @@ public struct Gatehouse: Sendable {
                     .init(service: IngressService(
                         listener: listener, drainGrace: options.drainGrace,
                         idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
-                ],
+                ] + gatewayListeners.map { gateway in
+                    .init(service: IngressService(
+                        listener: gateway, drainGrace: options.drainGrace,
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness))
+                },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

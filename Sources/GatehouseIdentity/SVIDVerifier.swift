@@ -6,10 +6,11 @@ import X509
 /// bundle (RFC 5280: signatures, validity, CA constraints) whose leaf is not a CA, may sign, and
 /// names exactly one URI — a SPIFFE ID in this trust domain. Its result is the peer's SPIFFE ID.
 public struct SVIDVerifier: Sendable {
-    public let trustDomain: String
+    /// nil: any trust domain (a gateway server accepting SVIDs of other meshes from its CA files).
+    public let trustDomain: String?
     public let bundle: [Certificate]
 
-    public init(trustDomain: String, bundle: [Certificate]) {
+    public init(trustDomain: String?, bundle: [Certificate]) {
         self.trustDomain = trustDomain
         self.bundle = bundle
     }
@@ -22,7 +23,7 @@ public struct SVIDVerifier: Sendable {
         case .success(let found): id = found
         case .failure(let error): return .failure(error)
         }
-        guard id.trustDomain == trustDomain else {
+        if let trustDomain, id.trustDomain != trustDomain {
             return .failure(IdentityError("trust domain \(id.trustDomain) is not \(trustDomain)"))
         }
         // Strict: an extension that does not parse refuses the certificate.

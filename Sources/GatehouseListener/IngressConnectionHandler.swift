@@ -26,7 +26,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private let tracker: ConnectionTracker
     /// Set on mutual TLS connections: who the peer proved to be during the handshake.
     private let peer: PeerBox?
-    private let tls: MutualTLS?
+    private let tls: ListenerTLS?
     private var exchange: ClientExchange?
     /// The request being received has sent its head but not yet its end.
     private var requestOpen = false
@@ -48,7 +48,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
-        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: MutualTLS? = nil
+        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil
     ) {
         self.peer = peer
         self.tls = tls
@@ -89,6 +89,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
             exchange.record.peer = peer?.identity
+            exchange.record.overTLS = tls != nil
             if origin == nil {
                 exchange.fail(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form"))
             } else if let violation = checkLimits(received) {
@@ -185,7 +186,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             }
         } else if case TLSUserEvent.handshakeCompleted = event, let peer, let tls {
             // A resumed session skips the certificate check; its leaf must be one verified before.
-            if peer.identity == nil {
+            if peer.identity == nil, tls.verifiesClients {
                 let leaf = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
                 if let identity = tls.resumedIdentity(leaf) { peer.set(identity) } else { context.close(promise: nil) }
             }

@@ -21,10 +21,11 @@ public final class IngressListener: Sendable {
     /// The port actually bound (useful when asked for port 0).
     public var port: Int { localAddress.port ?? 0 }
 
-    /// With `tls`, every connection must complete a mutual TLS handshake first (the mesh listener).
+    /// With `tls`, every connection completes a TLS handshake first: mutual for the mesh listener and
+    /// MUTUAL gateway servers, server-only for SIMPLE ones.
     public static func bind(
         host: String, port: Int, eventLoops: [any EventLoop], group: any EventLoopGroup, limits: ListenerLimits,
-        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer, tls: MutualTLS? = nil
+        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer, tls: ListenerTLS? = nil
     ) async throws -> IngressListener {
         let tracker = ConnectionTracker()
         let channel = try await ServerBootstrap(group: group)

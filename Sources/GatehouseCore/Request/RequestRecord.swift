@@ -26,6 +26,8 @@ public struct RequestRecord: Sendable {
     public var destination: FunctionDestination?
     /// The peer's verified workload identity, when the request came over mutual TLS.
     public var peer: PeerIdentity?
+    /// The request came over TLS (the mesh listener, or an HTTPS gateway server).
+    public var overTLS = false
     /// The JWT RequestAuthentication verified, when the request carried one.
     public var jwt: VerifiedJWT?
     /// Header changes for the function, made by authentication and authorization.

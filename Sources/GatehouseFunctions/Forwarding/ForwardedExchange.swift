@@ -124,7 +124,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
-            remote: pool.spec.remote)
+            remote: pool.spec.remote, overTLS: client.record.overTLS)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

@@ -20,7 +20,7 @@ enum ForwardedHeaders {
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
         path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
-        remote: RemoteEndpoint? = nil
+        remote: RemoteEndpoint? = nil, overTLS: Bool = false
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
@@ -38,7 +38,7 @@ enum ForwardedHeaders {
         let chain = earlier.isEmpty ? client : (earlier + [client]).joined(separator: ", ")
         forwardedFor = chain
         headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
-        let proto = peer == nil ? "http" : "https"
+        let proto = overTLS || peer != nil ? "https" : "http"
         headers.replaceOrAdd(name: "x-forwarded-proto", value: proto)
         headers.replaceOrAdd(name: "x-forwarded-host", value: host)
         let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=\(proto)"

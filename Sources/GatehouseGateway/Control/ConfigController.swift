@@ -120,6 +120,9 @@ actor ConfigController {
             || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime {
             notices.append("Mesh listener addresses and the SVID lifetime take effect at the next start")
         }
+        if whole.gateways != snapshot.gateways {
+            notices.append("Gateway servers (ports, hosts, certificates) take effect at the next start")
+        }
         let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
         guard !dryRun, !changes.isEmpty else { return summary }
         try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: now)

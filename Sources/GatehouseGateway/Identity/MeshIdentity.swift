@@ -25,7 +25,7 @@ final class MeshIdentity: Service, Sendable {
     let trustDomain: String
     let gatewayID: SPIFFEID
     let lifetime: Duration
-    let tls: MutualTLS
+    let tls: ListenerTLS
     private let directory: URL
     private let current: NIOLockedValueBox<Current>
     private let verified = VerifiedChains()
@@ -63,7 +63,7 @@ final class MeshIdentity: Service, Sendable {
         self.current = current
         let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
         let verified = verified
-        tls = MutualTLS(context: context, known: { leaf in
+        tls = ListenerTLS(context: context, known: { leaf in
             (try? leaf.toDERBytes()).flatMap(verified.lookup)
         }) { [logger] chain in
             await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, logger: logger)

@@ -3,11 +3,12 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 
-/// Mutual TLS for a listener: the identity it presents (replaceable, so its certificate rotates
-/// without a restart: new connections get the new one, open ones keep theirs) and the check every
-/// client chain must pass during the handshake. A chain the check refuses ends the handshake; what
-/// it accepts becomes the peer identity of every request on that connection.
-public final class MutualTLS: Sendable {
+/// TLS for a listener: the identity it presents (replaceable, so its certificate rotates without a
+/// restart: new connections get the new one, open ones keep theirs) and, for mutual TLS, the check
+/// every client chain must pass during the handshake. A chain the check refuses ends the handshake;
+/// what it accepts becomes the peer identity of every request on that connection. Without client
+/// verification (a `SIMPLE` gateway server) the context asks for no client certificate.
+public final class ListenerTLS: Sendable {
     public typealias Check = @Sendable ([NIOSSLCertificate]) async -> PeerIdentity?
     /// A leaf already verified, answered on the event loop without starting a task — and the only
     /// way a resumed TLS session (whose handshake skips the check) gets its identity back.
@@ -19,14 +20,25 @@ public final class MutualTLS: Sendable {
     static let maxConcurrentChecks = 256
 
     private let current: NIOLockedValueBox<NIOSSLContext>
-    private let running = ConcurrencyLimit(limit: MutualTLS.maxConcurrentChecks)
+    private let running = ConcurrencyLimit(limit: ListenerTLS.maxConcurrentChecks)
     let check: Check
     let known: Known
+    /// Whether every connection must prove a client identity (mutual TLS).
+    let verifiesClients: Bool
 
     public init(context: NIOSSLContext, known: @escaping Known = { _ in nil }, check: @escaping Check) {
+        verifiesClients = true
         current = NIOLockedValueBox(context)
         self.known = known
         self.check = check
+    }
+
+    /// Server-only TLS: no client certificate is asked for.
+    public init(serverOnly context: NIOSSLContext) {
+        verifiesClients = false
+        current = NIOLockedValueBox(context)
+        known = { _ in nil }
+        check = { _ in nil }
     }
 
     public func replace(_ context: NIOSSLContext) {

@@ -1,0 +1,129 @@
+import Foundation
+import GatehouseCore
+import GatehouseIdentity
+import GatehouseListener
+import Logging
+import NIOSSL
+import X509
+
+/// The HTTPS servers of the config's Gateways, as TLS listeners beside the ingress (same host,
+/// the server's port), read at start.
+///
+/// Servers sharing a port share a listener: the certificate is chosen by the client's SNI among
+/// their `hosts` (the first server's when none matches). `MUTUAL` requires a client certificate: an
+/// X.509-SVID chaining to `caCertificates` (of any trust domain, so another mesh's workloads can
+/// call), whose SPIFFE ID becomes the request's source principal as on the mesh listener.
+struct GatewayServers {
+    struct Listener {
+        let port: Int
+        let servers: [GatewaySpec.Server]
+        let tls: ListenerTLS
+    }
+
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func listeners(for gateways: [GatewaySpec], credentials: URL, logger: Logger) throws -> [Listener] {
+        var byPort: [Int: [(GatewaySpec, GatewaySpec.Server)]] = [:]
+        for gateway in gateways {
+            for server in gateway.servers where server.protocol == "HTTPS" && server.tls != nil {
+                byPort[server.port, default: []].append((gateway, server))
+            }
+        }
+        return try byPort.keys.sorted().map { port in
+            let servers = byPort[port]!
+            return Listener(port: port, servers: servers.map(\.1), tls: try tls(for: servers, credentials: credentials, logger: logger))
+        }
+    }
+
+    private struct Credentials {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        let roots: [NIOSSLCertificate]
+    }
+
+    private static func tls(for servers: [(GatewaySpec, GatewaySpec.Server)], credentials folder: URL, logger: Logger) throws -> ListenerTLS {
+        let loaded = try servers.map { gateway, server in
+            do {
+                return try load(server.tls!, credentials: folder)
+            } catch {
+                throw Problem(description: "Gateway \(gateway.reference) (\(gateway.source?.description ?? "")), port \(server.port): \(error)")
+            }
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: loaded[0].chain.map { .certificate($0) }, privateKey: .privateKey(loaded[0].key))
+        configuration.minimumTLSVersion = .tlsv12
+        let hosts = servers.map(\.1)
+        if hosts.count > 1 {
+            let sources = loaded
+            configuration.sslContextCallback = { values, promise in
+                // SNI picks the server whose hosts name it; the first otherwise.
+                guard let name = values.serverHostname, let index = hosts.firstIndex(where: { $0.serves(name) }), index > 0 else {
+                    promise.succeed(.noChanges)
+                    return
+                }
+                var override = NIOSSLContextConfigurationOverride()
+                override.certificateChain = sources[index].chain.map { .certificate($0) }
+                override.privateKey = .privateKey(sources[index].key)
+                promise.succeed(override)
+            }
+        }
+        guard servers[0].1.tls?.mode == .mutual else {
+            return ListenerTLS(serverOnly: try NIOSSLContext(configuration: configuration))
+        }
+        let roots = loaded.flatMap(\.roots)
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(roots)
+        let verifier = SVIDVerifier(trustDomain: nil, bundle: try roots.map { try Certificate(derEncoded: $0.toDERBytes()) })
+        let verified = MeshIdentity.VerifiedChains()
+        return ListenerTLS(
+            context: try NIOSSLContext(configuration: configuration),
+            known: { leaf in (try? leaf.toDERBytes()).flatMap(verified.lookup) }
+        ) { chain in
+            await MeshIdentity.check(chain, verifier: verifier, verified: verified, logger: logger)
+        }
+    }
+
+    /// The server's certificate, key and (for MUTUAL) CA certificates, from files or
+    /// `STATE_DIR/credentials/NAME/{tls.crt,tls.key,ca.crt}`; errors name the file, never its contents.
+    private static func load(_ tls: GatewaySpec.ServerTLS, credentials: URL) throws -> Credentials {
+        var (certificate, key, ca) = (tls.serverCertificate, tls.privateKey, tls.caCertificates)
+        if let name = tls.credentialName {
+            let folder = credentials.appendingPathComponent(name)
+            certificate = certificate ?? folder.appendingPathComponent("tls.crt").path
+            key = key ?? folder.appendingPathComponent("tls.key").path
+            ca = ca ?? folder.appendingPathComponent("ca.crt").path
+        }
+        guard let certificate, let key else { throw Problem(description: "no server certificate") }
+        func read<T>(_ path: String, _ field: String, _ load: (String) throws -> T) throws -> T {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw Problem(description: "\(field): cannot read \(path)") }
+            do { return try load(path) } catch { throw Problem(description: "\(field): \(path) is not a PEM file of the expected kind") }
+        }
+        let chain = try read(certificate, "serverCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
+        let privateKey = try read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) }
+        var roots: [NIOSSLCertificate] = []
+        if tls.mode == .mutual, let ca {
+            roots = try read(ca, "caCertificates") { try NIOSSLCertificate.fromPEMFile($0) }
+        }
+        return Credentials(chain: chain, key: privateKey, roots: roots)
+    }
+}
+
+/// A gateway server answers only its `hosts`; a request for another gets 404 `NR`, as from
+/// Istio's gateway, before any stage runs.
+struct GatewayHostFilter: ExchangeProcessor {
+    let servers: [GatewaySpec.Server]
+    let next: any ExchangeProcessor
+
+    func begin(_ exchange: ClientExchange) {
+        let authority = exchange.record.authority
+        let host = authority.hasPrefix("[") ? authority : String(authority.split(separator: ":", maxSplits: 1).first ?? "")
+        guard servers.contains(where: { $0.serves(host) }) else {
+            exchange.record.responseFlags.insert(.noRoute)
+            exchange.fail(GatehouseError(.routeNotFound, detail: "host \(host) is not among this gateway server's hosts"))
+            return
+        }
+        next.begin(exchange)
+    }
+}
