@@ -22,6 +22,11 @@ struct SnapshotBuilder {
         if envelope.family == .gatehouse || envelope.family == .istio {
             guard keep(envelope, text: text, diagnostics: diagnostics) else { return }
         }
+        if envelope.family == .istio {
+            istioResources.append(IstioResource(
+                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
+                name: envelope.name, source: envelope.location))
+        }
         switch envelope.family {
         case .gatehouse where envelope.kind == "Function":
             addFunction(FunctionDecoder.decode(envelope), envelope: envelope)
@@ -29,39 +34,21 @@ struct SnapshotBuilder {
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
             authorizationPolicies.append(AuthorizationPolicyDecoder.decode(envelope))
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
         case .istio where envelope.kind == "PeerAuthentication":
             peerAuthentications.append(PeerAuthenticationDecoder.decode(envelope))
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
         case .istio where envelope.kind == "RequestAuthentication":
             requestAuthentications.append(RequestAuthenticationDecoder.decode(envelope))
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
         case .istio where envelope.kind == "Gateway":
             gateways.append(GatewayDecoder.decode(envelope))
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
         case .istio where envelope.kind == "DestinationRule":
             let (rule, unenforced) = DestinationRuleDecoder.decode(envelope)
             destinationRules.append(rule)
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
             if !unenforced.isEmpty {
                 notices.append(ConfigNotice(
                     location: envelope.location,
                     message: "\(envelope.resourceDescription): \(unenforced.joined(separator: ", ")) accepted, not enforced yet"))
             }
         case .istio:
-            istioResources.append(IstioResource(
-                apiVersion: envelope.apiVersion, kind: envelope.kind, namespace: envelope.namespace,
-                name: envelope.name, source: envelope.location))
             notices.append(ConfigNotice(
                 location: envelope.location, message: "\(envelope.resourceDescription): accepted, not enforced yet"))
         case .unsupported:

@@ -42,9 +42,9 @@ struct EdgeTests {
             spec: {domain: fn.test}
             ---
             apiVersion: networking.istio.io/v1
-            kind: DestinationRule
+            kind: VirtualService
             metadata: {name: meshed, namespace: default}
-            spec: {host: meshed}
+            spec: {hosts: [meshed]}
             ---
 
             """ + fixtureFunction(name: "meshed")
@@ -54,7 +54,7 @@ struct EdgeTests {
             let old = try await RunningGatehouse.send(
                 url: gatehouse.ingress, host: "meshed.default.localhost", method: .GET, headers: [], body: nil)
             #expect(old.status == 404)
-            #expect(gatehouse.stderr.contains("DestinationRule default/meshed: accepted, not enforced yet"))
+            #expect(gatehouse.stderr.contains("VirtualService default/meshed: accepted, not enforced yet"))
         }
     }
 

@@ -90,21 +90,16 @@ struct GatewayServers {
     private static func load(_ tls: GatewaySpec.ServerTLS, credentials: URL) throws -> Credentials {
         var (certificate, key, ca) = (tls.serverCertificate, tls.privateKey, tls.caCertificates)
         if let name = tls.credentialName {
-            let folder = credentials.appendingPathComponent(name)
-            certificate = certificate ?? folder.appendingPathComponent("tls.crt").path
-            key = key ?? folder.appendingPathComponent("tls.key").path
-            ca = ca ?? folder.appendingPathComponent("ca.crt").path
+            certificate = certificate ?? CredentialFiles.file(name, "tls.crt", in: credentials)
+            key = key ?? CredentialFiles.file(name, "tls.key", in: credentials)
+            ca = ca ?? CredentialFiles.file(name, "ca.crt", in: credentials)
         }
         guard let certificate, let key else { throw Problem(description: "no server certificate") }
-        func read<T>(_ path: String, _ field: String, _ load: (String) throws -> T) throws -> T {
-            guard FileManager.default.isReadableFile(atPath: path) else { throw Problem(description: "\(field): cannot read \(path)") }
-            do { return try load(path) } catch { throw Problem(description: "\(field): \(path) is not a PEM file of the expected kind") }
-        }
-        let chain = try read(certificate, "serverCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
-        let privateKey = try read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) }
+        let chain = try CredentialFiles.read(certificate, "serverCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
+        let privateKey = try CredentialFiles.read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) }
         var roots: [NIOSSLCertificate] = []
         if tls.mode == .mutual, let ca {
-            roots = try read(ca, "caCertificates") { try NIOSSLCertificate.fromPEMFile($0) }
+            roots = try CredentialFiles.read(ca, "caCertificates") { try NIOSSLCertificate.fromPEMFile($0) }
         }
         return Credentials(chain: chain, key: privateKey, roots: roots)
     }

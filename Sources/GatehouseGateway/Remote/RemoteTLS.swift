@@ -61,30 +61,24 @@ enum RemoteTLS {
             guard FileManager.default.fileExists(atPath: folder.path) else {
                 throw Problem(description: "credentialName \(name): no directory \(folder.path) (it holds tls.crt, tls.key and ca.crt)")
             }
-            certificate = certificate ?? folder.appendingPathComponent("tls.crt").path
-            key = key ?? folder.appendingPathComponent("tls.key").path
-            let ca = folder.appendingPathComponent("ca.crt").path
+            certificate = certificate ?? CredentialFiles.file(name, "tls.crt", in: credentials)
+            key = key ?? CredentialFiles.file(name, "tls.key", in: credentials)
+            let ca = CredentialFiles.file(name, "ca.crt", in: credentials)
             if roots == nil, FileManager.default.fileExists(atPath: ca) { roots = ca }
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         if let roots {
-            configuration.trustRoots = .certificates(try read(roots, "caCertificates") { try NIOSSLCertificate.fromPEMFile($0) })
+            configuration.trustRoots = .certificates(try CredentialFiles.read(roots, "caCertificates") { try NIOSSLCertificate.fromPEMFile($0) })
         }
         configuration.certificateVerification =
             settings.insecureSkipVerify ? .none : settings.subjectAltNames.isEmpty ? .fullVerification : .noHostnameVerification
         if settings.mode == .mutual, let certificate, let key {
-            configuration.certificateChain = try read(certificate, "clientCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
+            configuration.certificateChain = try CredentialFiles.read(certificate, "clientCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
                 .map { .certificate($0) }
-            configuration.privateKey = .privateKey(try read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) })
+            configuration.privateKey = .privateKey(try CredentialFiles.read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) })
         }
         return try NIOSSLContext(configuration: configuration)
-    }
-
-    /// Reads a PEM file; the error names the field and the file (never the contents).
-    private static func read<T>(_ path: String, _ field: String, _ load: (String) throws -> T) throws -> T {
-        guard FileManager.default.isReadableFile(atPath: path) else { throw Problem(description: "\(field): cannot read \(path)") }
-        do { return try load(path) } catch { throw Problem(description: "\(field): \(path) is not a PEM file of the expected kind") }
     }
 
     /// ISTIO_MUTUAL: the server's leaf is an SVID of the mesh's trust domain (its chain was

@@ -1,0 +1,41 @@
+import GatehouseConfig
+import GatehouseCore
+import Testing
+
+@Suite("Decoding Gateway")
+struct GatewayDecodingTests {
+    @Test("HTTPS servers decode with files resolved from the YAML file; hosts match exactly, by suffix, or all")
+    func decodes() throws {
+        let snapshot = try ConfigLoader.load(yaml: """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8443, name: https, protocol: HTTPS}
+                hosts: ["shop/*.shop.localhost", "hello.default.localhost"]
+                tls: {mode: SIMPLE, serverCertificate: certs/server.pem, privateKey: certs/server.key}
+              - port: {number: 8080, name: http, protocol: HTTP}
+                hosts: ["*"]
+            """, file: "/etc/gatehouse/gateway.yaml")
+        let gateway = try #require(snapshot.gateways.first)
+        let https = gateway.servers[0]
+        #expect(https.port == 8443 && https.tls?.mode == .simple && https.tls?.serverCertificate == "/etc/gatehouse/certs/server.pem")
+        #expect(https.serves("cart.shop.localhost") && https.serves("HELLO.default.localhost") && !https.serves("other.localhost"))
+        #expect(gateway.servers[1].serves("anything"))
+    }
+
+    @Test("Mistakes are reported with their field and a fix", arguments: [
+        ("- port: {number: 8443, protocol: HTTPS}\n    hosts: [\"*\"]\n", "spec.servers.tls", "add `tls: {mode: SIMPLE, credentialName: NAME}` or serverCertificate/privateKey files"),
+        ("- port: {number: 8443, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: PASSTHROUGH, credentialName: c}\n", "spec.servers.tls.mode", "write SIMPLE or MUTUAL"),
+        ("- port: {number: 8443, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: MUTUAL, serverCertificate: a.pem, privateKey: a.key}\n", "spec.servers.tls.caCertificates", "add `caCertificates: ca.pem` (or a credentialName whose directory has ca.crt)"),
+        ("- port: {number: 8443, protocol: GRPC}\n    hosts: [\"*\"]\n", "spec.servers.port.protocol", "write HTTP or HTTPS"),
+        ("- port: {number: 8443, protocol: HTTPS}\n    hosts: []\n    tls: {credentialName: c}\n", "spec.servers.hosts", "write `hosts: [\"*\"]` to serve every function"),
+    ])
+    func mistakes(_ server: String, _ field: String, _ fix: String) {
+        let found = diagnostics("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  servers:\n  " + server)
+        #expect(found.first?.field.replacingOccurrences(of: "[0]", with: "") == field, "\(found)")
+        #expect(found.first?.fix == fix, "\(found)")
+    }
+}
