@@ -50,6 +50,15 @@ enum MeshDecoder {
                 }
                 ca.reportUnknownKeys()
             }
+            for value in identity.field("adminIdentities")?.sequence() ?? [] {
+                guard let id = value.string() else { continue }
+                let parts = id.split(separator: "/", omittingEmptySubsequences: false)
+                guard id.hasPrefix("spiffe://"), parts.count > 3, !parts[2].isEmpty, !id.contains("?"), !id.contains("#") else {
+                    value.report("\"\(id)\" is not a SPIFFE ID", fix: "write e.g. \"spiffe://cluster.local/ns/ops/sa/deployer\"")
+                    continue
+                }
+                mesh.adminIdentities.append(id)
+            }
             identity.reportUnknownKeys()
         }
         for entry in spec.field("extensionProviders")?.sequence() ?? [] {
@@ -64,6 +73,7 @@ enum MeshDecoder {
             if let ingress = listenAddress(listeners.field("ingress")) { mesh.ingress = ingress }
             if let admin = listenAddress(listeners.field("admin")) { mesh.admin = admin }
             if let meshListener = listenAddress(listeners.field("mesh")) { mesh.mesh = meshListener }
+            if let adminMtls = listenAddress(listeners.field("adminMtls")) { mesh.adminMtls = adminMtls }
             listeners.reportUnknownKeys()
         }
         spec.reportUnknownKeys()

@@ -173,14 +173,34 @@ public struct Gatehouse: Sendable {
         }
         let api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: store, ingressPort: ingressPort, logger: logger)
+        // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
+        // endpoints.json (written once the plain admin listener runs, after this one is bound).
+        let adminMtlsURL = Promised<String?>()
+        var adminMtls: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if mesh.adminIdentities.isEmpty {
+            await adminMtlsURL.fulfill(nil)
+        } else {
+            let address = mesh.adminMtls
+            do {
+                adminMtls.append(.init(service: try AdminServer.makeMutual(
+                    host: address.host, port: address.port, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
+                ) { port in
+                    await adminMtlsURL.fulfill("https://\(address.host):\(port)")
+                }))
+            } catch {
+                try? await group.shutdownGracefully()
+                throw StartupFailure(description: "cannot set up the admin API over mutual TLS: \(error)")
+            }
+        }
         let admin = AdminServer.make(
             host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness, api: api,
             token: token, logger: logger
         ) { [logger, snapshot] adminPort in
-            let endpoints = StateDirectory.Endpoints(
+            var endpoints = StateDirectory.Endpoints(
                 ingress: "http://\(ingressAddress.host):\(ingressPort)",
                 admin: "http://\(adminAddress.host):\(adminPort)", mesh: "https://\(meshAddress.host):\(meshListener.port)",
                 domain: mesh.domain, pid: getpid())
+            endpoints.adminMtls = await adminMtlsURL.value
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
             logger.info("gatehouse is up", metadata: [
@@ -198,6 +218,7 @@ public struct Gatehouse: Sendable {
                     .init(service: accessLog),
                     .init(service: decisions),
                     .init(service: keys),
+                ] + adminMtls + [
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
                     .init(service: identity),

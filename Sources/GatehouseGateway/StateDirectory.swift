@@ -88,6 +88,8 @@ public final class StateDirectory: Sendable {
         public var admin: String
         /// The mutual TLS listener (`https://HOST:PORT`).
         public var mesh: String?
+        /// The admin API over mutual TLS, when `adminIdentities` are configured.
+        public var adminMtls: String?
         public var domain: String
         public var pid: Int32
 

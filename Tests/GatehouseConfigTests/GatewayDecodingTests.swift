@@ -39,3 +39,22 @@ struct GatewayDecodingTests {
         #expect(found.first?.fix == fix, "\(found)")
     }
 }
+
+@Suite("Decoding the Mesh's admin identities")
+struct AdminIdentitiesDecodingTests {
+    @Test("SPIFFE IDs and the listener decode; anything else is reported")
+    func decodes() throws {
+        let snapshot = try ConfigLoader.load(yaml: """
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec:
+              identity: {adminIdentities: ["spiffe://cluster.local/ns/ops/sa/deployer"]}
+              listeners: {adminMtls: "127.0.0.1:15999"}
+            """, file: "mesh.yaml")
+        #expect(snapshot.mesh.adminIdentities == ["spiffe://cluster.local/ns/ops/sa/deployer"])
+        #expect(snapshot.mesh.adminMtls == ListenAddress(host: "127.0.0.1", port: 15999))
+        let found = diagnostics("apiVersion: gatehouse.dev/v1\nkind: Mesh\nmetadata: {name: mesh}\nspec:\n  identity: {adminIdentities: [\"ops/deployer\"]}\n")
+        #expect(found.first?.fix == "write e.g. \"spiffe://cluster.local/ns/ops/sa/deployer\"", "\(found)")
+    }
+}

@@ -12,6 +12,11 @@ public struct MeshSpec: Hashable, Sendable {
     public var mesh = ListenAddress(host: "127.0.0.1", port: 15443)
     /// How long the SVIDs Gatehouse issues live; they are renewed at half of it.
     public var svidLifetime: Duration = .seconds(24 * 3600)
+    /// SPIFFE IDs that may call the admin API with their SVID instead of the token
+    /// (`spec.identity.adminIdentities`), on the `adminMtls` listener, which exists only when this is set.
+    public var adminIdentities: [String] = []
+    /// The admin API over mutual TLS (istiod's TLS control port, 15012, by default).
+    public var adminMtls = ListenAddress(host: "127.0.0.1", port: 15012)
     /// The operator's own CA (`spec.identity.ca`), absolute paths; nil: Gatehouse makes its own.
     public var certificateAuthority: CAFiles?
 

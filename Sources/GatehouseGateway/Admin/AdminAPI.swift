@@ -22,8 +22,9 @@ struct AdminAPI: Sendable {
     let ingressPort: Int
     let logger: Logger
 
-    func register(on router: Router<AdminRequestContext>, token: AdminToken) {
-        let api = router.group("api/v1").add(middleware: AdminAuthenticator(token: token, logger: logger))
+    /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
+    func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
+        let api = router.group("api/v1").add(middleware: authenticator)
         api.post("apply") { request, context in await apply(request, context) }
         api.post("delete") { request, context in await delete(request, context) }
         api.get("resources") { request, _ in await resources(request) }
@@ -74,12 +75,13 @@ struct AdminAPI: Sendable {
         "\(line.time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))) \(line.revision)/\(line.instance) \(line.stream.rawValue): \(line.text)\n"
     }
 
-    /// Who made a change: the credential, and the user the CLI says it runs as.
+    /// Who made a change: the credential (the token, or the caller's verified SPIFFE ID), and the
+    /// user the CLI says it runs as.
     func actor(_ request: Request, _ context: AdminRequestContext) -> String {
         let claimed = request.headers[Self.actorHeader].map { value in
             String(value.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }.prefix(128).map(Character.init))
         }
-        return "\(claimed.map { "\($0) " } ?? "")(admin token)"
+        return "\(claimed.map { "\($0) " } ?? "")(\(context.adminIdentity ?? "admin token"))"
     }
 
     /// A request body read and decoded, or the response refusing it.

@@ -1,5 +1,6 @@
 import GatehouseTelemetry
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import NIOConcurrencyHelpers
@@ -27,9 +28,37 @@ enum AdminServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: telemetry.exposition())))
         }
-        api.register(on: router, token: token)
+        api.register(on: router, authenticator: AdminAuthenticator(token: token, logger: logger))
         return Application(
             router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+extension AdminServer {
+    /// The admin API over mutual TLS (`Mesh.spec.listeners.adminMtls`), for the SPIFFE IDs in
+    /// `Mesh.spec.identity.adminIdentities`: the handshake refuses any other client certificate, the
+    /// token is not asked for, and each change is recorded under the caller's SPIFFE ID.
+    static func makeMutual(
+        host: String, port: Int, api: AdminAPI, identity: MeshIdentity, admins: [String], logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void
+    ) throws -> some Service {
+        let router = Router(context: AdminRequestContext.self)
+        router.get("/healthz") { _, _ in "ok\n" }
+        let allowed = Set(admins)
+        api.register(on: router, authenticator: AdminIdentityAuthenticator(identity: identity, admins: allowed, logger: logger))
+        let tls = TLSChannelConfiguration(tlsConfiguration: try identity.mutualServerConfiguration()) { chain in
+            guard let peer = await identity.checkClient(chain) else { return .failed }
+            guard allowed.contains(peer.uri) else {
+                logger.warning("admin handshake refused", metadata: ["audit": "admin", "spiffe_id": "\(peer.uri)", "reason": "not in adminIdentities"])
+                return .failed
+            }
+            return .certificateVerified
+        }
+        return Application(
+            router: router, server: try .tls(.http1(), configuration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

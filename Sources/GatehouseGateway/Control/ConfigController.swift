@@ -117,8 +117,9 @@ actor ConfigController {
         let whole = try validate(next)
         var notices = incoming.notices.map(\.description)
         if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
-            || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime {
-            notices.append("Mesh listener addresses and the SVID lifetime take effect at the next start")
+            || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime || whole.mesh.adminMtls != snapshot.mesh.adminMtls
+            || whole.mesh.adminIdentities != snapshot.mesh.adminIdentities {
+            notices.append("Mesh listener addresses, the SVID lifetime and admin identities take effect at the next start")
         }
         if whole.gateways != snapshot.gateways {
             notices.append("Gateway servers (ports, hosts, certificates) take effect at the next start")

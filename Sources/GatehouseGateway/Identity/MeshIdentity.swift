@@ -28,6 +28,8 @@ final class MeshIdentity: Service, Sendable {
     let tls: ListenerTLS
     private let directory: URL
     private let current: NIOLockedValueBox<Current>
+    /// The gateway's SVID now; the admin listener presents it (renewed in place).
+    private let presented: NIOLockedValueBox<IssuedIdentity>
     private let verified = VerifiedChains()
     /// Told the new CA, so function instances are issued under it from their next renewal.
     private let onChange: @Sendable (CertificateAuthority) -> Void
@@ -61,7 +63,9 @@ final class MeshIdentity: Service, Sendable {
         self.onChange = onChange
         let current = NIOLockedValueBox(Current(authority: authority, verifier: SVIDVerifier(trustDomain: mesh.trustDomain, bundle: authority.bundle)))
         self.current = current
-        let context = try Self.context(for: try authority.issueIdentity(gatewayID, lifetime: lifetime))
+        let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
+        presented = NIOLockedValueBox(identity)
+        let context = try Self.context(for: identity)
         let verified = verified
         tls = ListenerTLS(context: context, known: { leaf in
             (try? leaf.toDERBytes()).flatMap(verified.lookup)
@@ -72,6 +76,10 @@ final class MeshIdentity: Service, Sendable {
 
     /// TLS 1.3 preferred, 1.2 allowed; a client certificate is required and checked by `check`.
     static func context(for identity: IssuedIdentity) throws -> NIOSSLContext {
+        try NIOSSLContext(configuration: context(configurationFor: identity))
+    }
+
+    private static func context(configurationFor identity: IssuedIdentity) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)))
@@ -80,7 +88,34 @@ final class MeshIdentity: Service, Sendable {
         configuration.trustRoots = .certificates(try identity.bundle.map {
             try NIOSSLCertificate(bytes: Array($0.serializeAsPEM().pemString.utf8), format: .pem)
         })
-        return try NIOSSLContext(configuration: configuration)
+        return configuration
+    }
+
+    /// A client's chain checked as the mesh listener checks it (current CA, remembered leaves).
+    func checkClient(_ chain: [NIOSSLCertificate]) async -> PeerIdentity? {
+        await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, logger: logger)
+    }
+
+    /// The identity of a leaf `checkClient` accepted and that is still valid (nil after a CA change).
+    func remembered(_ leaf: NIOSSLCertificate) -> PeerIdentity? {
+        (try? leaf.toDERBytes()).flatMap(verified.lookup)
+    }
+
+    /// A server configuration presenting the gateway's SVID — the current one at every handshake,
+    /// so renewal needs no restart — and asking for a client certificate (checked by the caller's
+    /// verification callback).
+    func mutualServerConfiguration() throws -> TLSConfiguration {
+        let identity = presented.withLockedValue { $0 }
+        var configuration = try Self.context(configurationFor: identity)
+        let presented = presented
+        configuration.sslContextCallback = { _, promise in
+            let identity = presented.withLockedValue { $0 }
+            var override = NIOSSLContextConfigurationOverride()
+            override.certificateChain = (try? NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)))?.map { .certificate($0) }
+            override.privateKey = (try? NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)).map { .privateKey($0) }
+            promise.succeed(override)
+        }
+        return configuration
     }
 
     /// A client's chain, checked as an SVID of this trust domain; refusals are logged (never the certificate).
@@ -150,6 +185,7 @@ final class MeshIdentity: Service, Sendable {
             do {
                 let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
                 tls.replace(try Self.context(for: identity))
+                presented.withLockedValue { $0 = identity }
                 logger.info("mesh listener certificate renewed", metadata: ["notAfter": "\(identity.certificate.notValidAfter)"])
             } catch {
                 logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])

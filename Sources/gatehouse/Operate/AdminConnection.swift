@@ -4,9 +4,11 @@ import Foundation
 import GatehouseGateway
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// How a command finds a running Gatehouse's admin API: the state directory's `endpoints.json`
-/// and `admin.token`, or `--admin URL --token-file F`.
+/// and `admin.token`, or `--admin URL --token-file F` — or, with `--cert` and `--key`, an admin
+/// SVID on the admin listener over mutual TLS (no token).
 struct AdminConnectionOptions: ParsableArguments {
     @OptionGroup var state: StateDirectoryOption
 
@@ -16,31 +18,71 @@ struct AdminConnectionOptions: ParsableArguments {
     @Option(help: "File holding the admin token (default: STATE_DIR/admin.token).")
     var tokenFile: String?
 
+    @Option(help: "An SVID (PEM) whose SPIFFE ID is in Mesh.spec.identity.adminIdentities: call the admin API over mutual TLS instead of with the token.")
+    var cert: String?
+
+    @Option(help: "The SVID's private key (PEM), with --cert.")
+    var key: String?
+
+    @Option(help: "The trust bundle that verifies Gatehouse, with --cert (default: STATE_DIR/ca/root-cert.pem).")
+    var cacert: String?
+
     func connect() throws -> AdminClient {
-        let base: String
-        if let admin {
-            base = admin.hasSuffix("/") ? String(admin.dropLast()) : admin
-        } else {
-            do {
-                base = try StateDirectory.readEndpoints(in: state.url).admin
-            } catch {
-                throw CommandFailure(
-                    "no running gatehouse found in \(state.url.path) (endpoints.json missing); start one with `gatehouse up`, pass --state-dir, or --admin URL")
-            }
-        }
+        if let cert { return try connectWithIdentity(cert: cert) }
+        let base = try baseURL { $0.admin }
         let tokenPath = tokenFile ?? StateDirectory.tokenFile(in: state.url).path
         guard let token = try? String(contentsOfFile: tokenPath, encoding: .utf8) else {
             throw CommandFailure("cannot read the admin token from \(tokenPath); pass --token-file FILE")
         }
-        return AdminClient(base: base, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
+        return AdminClient(base: base, credential: .token(token.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    private func connectWithIdentity(cert: String) throws -> AdminClient {
+        guard let key else { throw CommandFailure("--cert needs --key (the SVID's private key)") }
+        let base = try baseURL { endpoints in
+            guard let url = endpoints.adminMtls else {
+                throw CommandFailure("the running gatehouse has no admin listener over mutual TLS; list SPIFFE IDs in its Mesh's spec.identity.adminIdentities")
+            }
+            return url
+        }
+        let bundle = cacert ?? state.url.appendingPathComponent("ca/root-cert.pem").path
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(bundle))
+        } catch {
+            throw CommandFailure("cannot read the SVID, key or bundle (\(cert), \(key), \(bundle)): \(error)")
+        }
+        // Gatehouse's SVID names a SPIFFE ID, not a host: the chain to the bundle is what is checked.
+        tls.certificateVerification = .noHostnameVerification
+        return AdminClient(base: base, credential: .identity(tls))
+    }
+
+    private func baseURL(_ choose: (StateDirectory.Endpoints) throws -> String) throws -> String {
+        if let admin { return admin.hasSuffix("/") ? String(admin.dropLast()) : admin }
+        let endpoints: StateDirectory.Endpoints
+        do {
+            endpoints = try StateDirectory.readEndpoints(in: state.url)
+        } catch {
+            throw CommandFailure(
+                "no running gatehouse found in \(state.url.path) (endpoints.json missing); start one with `gatehouse up`, pass --state-dir, or --admin URL")
+        }
+        return try choose(endpoints)
     }
 }
 
 /// A small JSON client for `/api/v1/`; a refusal becomes a `CommandFailure` with the server's
 /// message and, for config errors, one `file:line:column: field: message` line per problem.
 struct AdminClient {
+    enum Credential {
+        case token(String)
+        /// An admin SVID, presented in the TLS handshake.
+        case identity(TLSConfiguration)
+    }
+
     let base: String
-    let token: String
+    let credential: Credential
 
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
         try decode(T.self, from: try await send(path, method: .GET, body: nil))
@@ -76,7 +118,7 @@ struct AdminClient {
     private func request(_ path: String, method: HTTPMethod, body: Data?) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
-        request.headers.add(name: "authorization", value: "Bearer \(token)")
+        if case .token(let token) = credential { request.headers.add(name: "authorization", value: "Bearer \(token)") }
         request.headers.add(name: "x-gatehouse-actor", value: Self.actor)
         if let body {
             request.headers.add(name: "content-type", value: "application/json")
@@ -86,7 +128,9 @@ struct AdminClient {
     }
 
     private func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var configuration = HTTPClient.Configuration()
+        if case .identity(let tls) = credential { configuration.tlsConfiguration = tls }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let result = try await body(client)
             try await client.shutdown()
