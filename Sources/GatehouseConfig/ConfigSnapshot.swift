@@ -17,6 +17,8 @@ public struct ConfigSnapshot: Sendable {
     public var destinationRules: [DestinationRuleSpec]
     /// Their HTTPS servers are TLS listeners beside the ingress (read at start).
     public var gateways: [GatewaySpec]
+    /// Routing for their hosts, before the `NAME.NAMESPACE.<domain>` convention (`GatehouseRouting`).
+    public var virtualServices: [VirtualServiceSpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -31,6 +33,7 @@ public struct ConfigSnapshot: Sendable {
         peerAuthentications: [PeerAuthenticationSpec] = [],
         destinationRules: [DestinationRuleSpec] = [],
         gateways: [GatewaySpec] = [],
+        virtualServices: [VirtualServiceSpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
@@ -40,6 +43,7 @@ public struct ConfigSnapshot: Sendable {
         self.peerAuthentications = peerAuthentications
         self.destinationRules = destinationRules
         self.gateways = gateways
+        self.virtualServices = virtualServices
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

@@ -12,6 +12,7 @@ struct SnapshotBuilder {
     private var peerAuthentications: [PeerAuthenticationSpec] = []
     private var destinationRules: [DestinationRuleSpec] = []
     private var gateways: [GatewaySpec] = []
+    private var virtualServices: [VirtualServiceSpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -40,6 +41,14 @@ struct SnapshotBuilder {
             requestAuthentications.append(RequestAuthenticationDecoder.decode(envelope))
         case .istio where envelope.kind == "Gateway":
             gateways.append(GatewayDecoder.decode(envelope))
+        case .istio where envelope.kind == "VirtualService":
+            let (service, unenforced) = VirtualServiceDecoder.decode(envelope)
+            virtualServices.append(service)
+            if !unenforced.isEmpty {
+                notices.append(ConfigNotice(
+                    location: envelope.location,
+                    message: "\(envelope.resourceDescription): \(unenforced.joined(separator: ", ")) accepted, not enforced yet"))
+            }
         case .istio where envelope.kind == "DestinationRule":
             let (rule, unenforced) = DestinationRuleDecoder.decode(envelope)
             destinationRules.append(rule)
@@ -70,6 +79,7 @@ struct SnapshotBuilder {
             peerAuthentications: peerAuthentications,
             destinationRules: destinationRules,
             gateways: gateways,
+            virtualServices: virtualServices,
             notices: notices,
             documents: documents)
     }
@@ -77,7 +87,7 @@ struct SnapshotBuilder {
     /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS
     /// servers sharing a port with different TLS modes (one listener has one mode).
     func crossDocumentProblems() -> [ConfigDiagnostic] {
-        var problems = unknownProviders()
+        var problems = unknownProviders() + unknownDestinations()
         var modes: [Int: (GatewaySpec, GatewaySpec.ServerTLS.Mode)] = [:]
         for gateway in gateways {
             for server in gateway.servers where server.protocol == "HTTPS" {
@@ -89,6 +99,26 @@ struct SnapshotBuilder {
                         fix: "use another port number, or the same mode"))
                 }
                 if modes[server.port] == nil { modes[server.port] = (gateway, mode) }
+            }
+        }
+        return problems
+    }
+
+    /// A VirtualService destination must name a function (Istio would answer 503 at run time; a
+    /// config error with a suggestion is kinder).
+    private func unknownDestinations() -> [ConfigDiagnostic] {
+        var problems: [ConfigDiagnostic] = []
+        for service in virtualServices {
+            for route in service.http {
+                for destination in route.destinations where !functions.contains(where: { $0.isNamed(by: destination.host, in: service.namespace) }) {
+                    let names = functions.filter { $0.namespace == service.namespace }.map(\.name)
+                    problems.append(ConfigDiagnostic(
+                        location: route.source ?? service.source ?? SourceLocation(file: "", line: 0, column: 0),
+                        field: "spec.http.route.destination.host",
+                        message: "VirtualService \(service.reference): destination host \"\(destination.host)\" names no function",
+                        fix: Spelling.suggestion(for: destination.host, among: names).map { "did you mean \"\($0)\"?" }
+                            ?? "name a function: NAME (in namespace \(service.namespace)) or NAME.NAMESPACE.svc.cluster.local"))
+                }
             }
         }
         return problems

@@ -8,7 +8,10 @@ import NIOHTTP1
 /// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
-        if let passed = error.response, error.code == .deniedByExternalAuthorizer { return Self.passOn(passed, code: error.code) }
+        // Responses another component wrote: an authorizer's denial, a route's redirect or direct response.
+        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse].contains(error.code) {
+            return Self.passOn(passed, code: error.code)
+        }
         var (status, flags, message) = Self.mapping(error.code)
         // `statusOnError`: the provider's configured status, with Gatehouse's own body.
         if let passed = error.response { status = HTTPResponseStatus(statusCode: passed.status) }

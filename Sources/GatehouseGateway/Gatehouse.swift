@@ -132,7 +132,7 @@ public struct Gatehouse: Sendable {
             // The same request path; requests here carry the peer's verified identity.
             meshListener = try await IngressListener.bind(
                 host: meshAddress.host, port: meshAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses(), tls: identity.tls)
+                limits: options.limits, processor: MeshTraffic(next: pipeline), observer: observer, renderer: ErrorResponses(), tls: identity.tls)
         } catch {
             await listener.shutdown(grace: .zero)
             try? await group.shutdownGracefully()

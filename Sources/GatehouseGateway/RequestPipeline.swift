@@ -27,8 +27,10 @@ struct RequestPipeline: ExchangeProcessor {
     /// The stages for one config snapshot, in the order requests meet them.
     static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
         var stages: [any RequestStage] = [
-            // ④ Which function the Host header names; none → 404 NR.
-            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain))
+            // ④ Which function: a VirtualService's routes for the host, else the Host header's
+            // NAME.NAMESPACE.<domain>; none → 404 NR.
+            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain),
+                        table: routes(for: snapshot))
         ]
         // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
         // ingress, mutual TLS on the mesh listener); left out when every function takes both.
@@ -48,6 +50,12 @@ struct RequestPipeline: ExchangeProcessor {
                 trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders))
         }
         return stages
+    }
+
+    static func routes(for snapshot: ConfigSnapshot) -> RouteTable {
+        RouteTable(
+            services: snapshot.virtualServices, functions: snapshot.functions, domain: snapshot.mesh.domain,
+            trustDomain: snapshot.mesh.trustDomain)
     }
 
     static func authentication(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> JWTAuthenticator {
@@ -118,6 +126,16 @@ struct RequestPipeline: ExchangeProcessor {
         }
         // A client that leaves takes its check with it (an HTTP call in flight is cancelled).
         exchange.onClientGone = { task.cancel() }
+    }
+}
+
+/// The mesh listener's requests are mesh traffic: VirtualServices bound to `mesh` route them.
+struct MeshTraffic: ExchangeProcessor {
+    let next: any ExchangeProcessor
+
+    func begin(_ exchange: ClientExchange) {
+        exchange.record.viaMeshListener = true
+        next.begin(exchange)
     }
 }
 

@@ -1,14 +1,27 @@
 import GatehouseCore
 
-/// ④ Routing: picks the function from the `Host` header; none matches → 404 with flag `NR`.
+/// ④ Routing. A host some VirtualService covers (for this kind of traffic) is routed by its HTTP
+/// routes: the first whose match fits decides — a function (by weight), a redirect or a direct
+/// response — and no fitting route is 404 `NR`. Any other host is routed by the
+/// `NAME.NAMESPACE.<domain>` convention; none matches → 404 `NR`.
 public struct RouteByHost: RequestStage {
     public let router: HostRouter
+    public let table: RouteTable
 
-    public init(router: HostRouter) {
+    public init(router: HostRouter, table: RouteTable = RouteTable(services: [], functions: [], domain: "", trustDomain: "")) {
         self.router = router
+        self.table = table
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
+        if !table.isEmpty, let routes = table.routes(forHost: HostRouter.hostWithoutPort(record.authority), mesh: record.viaMeshListener) {
+            let request = RouteRequest(target: record.path, method: record.method, hostHeader: record.authority, header: { headers.joined($0) })
+            guard let route = routes.first(where: { $0.matches(request) }) else {
+                record.responseFlags.insert(.noRoute)
+                return .reject(GatehouseError(.routeNotFound, detail: "no VirtualService route for \(record.method) \(request.path) at \(record.authority)"))
+            }
+            return route.apply(to: &record, request: request)
+        }
         guard let destination = router.destination(forHost: record.authority) else {
             record.responseFlags.insert(.noRoute)
             return .reject(GatehouseError(.routeNotFound, detail: "no function serves host \"\(record.authority)\""))

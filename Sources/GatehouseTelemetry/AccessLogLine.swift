@@ -59,8 +59,9 @@ enum AccessLogLine {
         }
         key("downstream_remote_address", &out)
         appendOptionalJSON(record.downstreamAddress, to: &out)
+        // The VirtualService route that matched; without one, the revision (Knative's route target).
         key("route_name", &out)
-        appendOptionalJSON(record.destination?.revision, to: &out)
+        appendOptionalJSON(record.routeName ?? record.destination?.revision, to: &out)
         key("cold_start", &out)
         out.append(contentsOf: (record.coldStart ? "true" : "false").utf8)
         key("connection_security_policy", &out)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -119,6 +120,10 @@ public final class RunningGatehouse: @unchecked Sendable {
         try await Self.send(url: admin + "/metrics", host: nil, method: .GET, headers: [], body: nil).body
     }
 
+    /// Redirects are answers to look at, not to follow: a test sees what Gatehouse sent.
+    private static let client = HTTPClient(
+        eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: .init(redirectConfiguration: .disallow))
+
     public static func send(
         url: String, host: String?, method: HTTPMethod, headers: [(String, String)], body: [UInt8]?
     ) async throws -> Response {
@@ -127,7 +132,7 @@ public final class RunningGatehouse: @unchecked Sendable {
         if let host { request.headers.add(name: "host", value: host) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await client.execute(request, timeout: .seconds(60))
         let collected = try await response.body.collect(upTo: 64 << 20)
         return Response(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
     }

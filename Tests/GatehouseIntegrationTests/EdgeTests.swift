@@ -41,10 +41,10 @@ struct EdgeTests {
             metadata: {name: mesh}
             spec: {domain: fn.test}
             ---
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
             metadata: {name: meshed, namespace: default}
-            spec: {hosts: [meshed]}
+            spec: {accessLogging: [{providers: [{name: envoy}]}]}
             ---
 
             """ + fixtureFunction(name: "meshed")
@@ -54,7 +54,7 @@ struct EdgeTests {
             let old = try await RunningGatehouse.send(
                 url: gatehouse.ingress, host: "meshed.default.localhost", method: .GET, headers: [], body: nil)
             #expect(old.status == 404)
-            #expect(gatehouse.stderr.contains("VirtualService default/meshed: accepted, not enforced yet"))
+            #expect(gatehouse.stderr.contains("Telemetry default/meshed: accepted, not enforced yet"))
         }
     }
 

@@ -34,6 +34,10 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let deniedByExternalAuthorizer = Code("denied_by_external_authorizer")
         /// A CUSTOM policy's external authorizer could not be asked (`statusOnError` is sent).
         public static let externalAuthorizerError = Code("external_authorizer_error")
+        /// A VirtualService route answered with a redirect (its status and `Location` are sent).
+        public static let redirected = Code("redirected")
+        /// A VirtualService route answered itself (`directResponse`: its status and body are sent).
+        public static let directResponse = Code("direct_response")
     }
 
     public var code: Code

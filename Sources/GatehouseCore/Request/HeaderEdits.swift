@@ -5,10 +5,12 @@ public struct HeaderEdits: Sendable, Hashable {
     public var remove: [String] = []
     /// Set, replacing any header of the same name.
     public var set: [(name: String, value: String)] = []
+    /// Added beside any header of the same name (a VirtualService's `add`).
+    public var add: [(name: String, value: String)] = []
 
     public init() {}
 
-    public var isEmpty: Bool { remove.isEmpty && set.isEmpty }
+    public var isEmpty: Bool { remove.isEmpty && set.isEmpty && add.isEmpty }
 
     public mutating func setHeader(_ name: String, _ value: String) {
         set.removeAll { $0.name.lowercased() == name.lowercased() }
@@ -17,10 +19,11 @@ public struct HeaderEdits: Sendable, Hashable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.remove == rhs.remove && lhs.set.map(\.name) == rhs.set.map(\.name) && lhs.set.map(\.value) == rhs.set.map(\.value)
+            && lhs.add.map(\.name) == rhs.add.map(\.name) && lhs.add.map(\.value) == rhs.add.map(\.value)
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(remove)
-        for (name, value) in set { hasher.combine(name); hasher.combine(value) }
+        for (name, value) in set + add { hasher.combine(name); hasher.combine(value) }
     }
 }

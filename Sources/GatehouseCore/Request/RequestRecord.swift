@@ -28,6 +28,8 @@ public struct RequestRecord: Sendable {
     public var peer: PeerIdentity?
     /// The request came over TLS (the mesh listener, or an HTTPS gateway server).
     public var overTLS = false
+    /// The request came in on the mesh listener (mesh traffic, for VirtualService `gateways`).
+    public var viaMeshListener = false
     /// The JWT RequestAuthentication verified, when the request carried one.
     public var jwt: VerifiedJWT?
     /// Header changes for the function, made by authentication and authorization.
@@ -38,6 +40,14 @@ public struct RequestRecord: Sendable {
     public var redactedPath: String?
     /// The path sent to the function when it differs from the caller's (normalized, as Istio does).
     public var upstreamPath: String?
+    /// The VirtualService route that matched (its `name`, or `VIRTUALSERVICE.INDEX`): `route_name`.
+    public var routeName: String?
+    /// The request target after the route's `rewrite`; forwarded instead of `upstreamPath`.
+    public var routedPath: String?
+    /// The route's `timeout`, capped by the function's.
+    public var routeTimeout: Duration?
+    /// The route's response header operations, applied to the function's response.
+    public var responseHeaders = HeaderEdits()
     /// `127.0.0.1:PORT` of the instance that served it.
     public var upstreamHost: String?
     public var upstreamStart: ContinuousClock.Instant?

@@ -23,11 +23,8 @@ public struct DestinationRuleSpec: Hashable, Sendable {
 
     /// Whether this rule's `host` names `function`, with Istio's short-name rule.
     public func names(_ function: FunctionSpec) -> Bool {
-        let host = host.lowercased()
-        if let remote = function.remote, host == remote.host.lowercased() { return true }
-        if host == function.serviceHost { return true }
-        if host == "\(function.name).\(function.namespace)" || host == "\(function.name).\(function.namespace).svc" { return true }
-        return host == function.name && namespace == function.namespace
+        if let remote = function.remote, host.lowercased() == remote.host.lowercased() { return true }
+        return function.isNamed(by: host, in: namespace)
     }
 
     /// The rule for `function`: one in its namespace first, then one in the root namespace (as

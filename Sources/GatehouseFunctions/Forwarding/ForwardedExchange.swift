@@ -52,7 +52,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func start() {
         client.delegate = self
         let loop = client.eventLoop
-        let deadline = pool.spec.timeout - (.now - client.record.start)
+        let deadline = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout) - (.now - client.record.start)
         timeout = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, deadline.nanosecondsClamped))) { [self] in
             timedOut()
         }
@@ -122,7 +122,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         connection.handler.delegate = self
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-            forwardedFor: &client.record.forwardedFor, path: client.record.upstreamPath,
+            forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
             remote: pool.spec.remote, overTLS: client.record.overTLS)
         client.record.upstreamStart = .now
@@ -175,7 +175,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         responseHeadReceived = true
         responseKeepAlive = head.isKeepAlive
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
-        client.sendHead(ForwardedHeaders.downstreamResponse(head))
+        client.sendHead(ForwardedHeaders.downstreamResponse(head, edits: client.record.responseHeaders))
     }
 
     func upstreamResponseBody(_ buffer: ByteBuffer) {
@@ -257,7 +257,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         timeout = nil
         guard !client.isFinished else { return }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
-        finish(failing: GatehouseError(.upstreamTimeout, detail: "no complete response within \(pool.spec.timeout.gatehouseDescription)"))
+        finish(failing: GatehouseError(
+            .upstreamTimeout, detail: "no complete response within \(min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout).gatehouseDescription)"))
     }
 
     private func finish(failing error: GatehouseError) {

@@ -27,6 +27,7 @@ enum ForwardedHeaders {
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }
             for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in edits.add where name.lowercased() != clientCertificate { headers.add(name: name, value: value) }
         }
         if let peer, let destinationIdentity {
             headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
@@ -58,10 +59,15 @@ enum ForwardedHeaders {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: remote.target(for: path ?? head.uri), headers: headers)
     }
 
-    /// The function's response as the client receives it.
-    static func downstreamResponse(_ head: HTTPResponseHead) -> HTTPResponseHead {
+    /// The function's response as the client receives it, with the route's header operations.
+    static func downstreamResponse(_ head: HTTPResponseHead, edits: HeaderEdits = HeaderEdits()) -> HTTPResponseHead {
         var head = head
         strip(&head.headers)
+        if !edits.isEmpty {
+            for name in edits.remove { head.headers.remove(name: name) }
+            for (name, value) in edits.set { head.headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in edits.add { head.headers.add(name: name, value: value) }
+        }
         head.version = .http1_1
         return head
     }

@@ -13,12 +13,14 @@ import GatehouseRouting
 public struct RequestExplainer: Sendable {
     public let snapshot: ConfigSnapshot
     private let router: HostRouter
+    private let routes: RouteTable
     private let engine: AuthorizationEngine
     private let authenticator: JWTAuthenticator
 
     public init(snapshot: ConfigSnapshot, keys: KeyDirectory) {
         self.snapshot = snapshot
         router = HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
+        routes = RequestPipeline.routes(for: snapshot)
         engine = RequestPipeline.authorization(for: snapshot)
         authenticator = RequestPipeline.authentication(for: snapshot, keys: keys)
     }
@@ -127,6 +129,8 @@ public struct RequestExplainer: Sendable {
         public var custom: String?
         /// The normalized path policies matched against.
         public var normalizedPath: String
+        /// The VirtualService routes tried, when one covers the host.
+        public var route: RouteTrace?
         /// `namespace/name`, or nil when no function serves the host.
         public var function: String?
         public var revision: String?
@@ -149,11 +153,27 @@ public struct RequestExplainer: Sendable {
             request: request, authentication: .init(result: "none"), normalizedPath: normalized, status: 404,
             reason: "no function serves host \"\(request.host)\" (functions are NAME.NAMESPACE.\(snapshot.mesh.domain))",
             policies: [], audited: [], dryRun: [])
-        guard let destination = router.destination(forHost: request.host) else { return explanation }
-        explanation.function = destination.key.description
-        explanation.revision = snapshot.function(destination.key)?.revision
         var headers = Dictionary((request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" })
         if let jwt = request.jwt { headers["authorization"] = "Bearer " + jwt }
+        let destination: FunctionDestination
+        if let (trace, routed) = routes.trace(
+            host: request.host, mesh: request.port.map { $0 == snapshot.mesh.mesh.port } ?? (request.sourcePrincipal != nil),
+            method: request.method, target: request.path, headers: headers) {
+            explanation.route = trace
+            guard let routed else {
+                explanation.status = trace.status ?? 404
+                explanation.reason = trace.matched == nil
+                    ? "no VirtualService route fits the request (\(trace.skipped.count) tried)"
+                    : "route \(trace.matched ?? "") answers: \(trace.outcome ?? "")"
+                return explanation
+            }
+            destination = routed
+        } else {
+            guard let byHost = router.destination(forHost: request.host) else { return explanation }
+            destination = byHost
+        }
+        explanation.function = destination.key.description
+        explanation.revision = snapshot.function(destination.key)?.revision
 
         let identity: VerifiedJWT?
         (identity, explanation.authentication) = await authenticate(request, headers: headers, function: destination.key)

@@ -139,8 +139,14 @@ struct Explain: AsyncParsableCommand {
         case "refused": text += "\nJWT:       refused, \(authentication.reason ?? "")"
         default: text += "\nJWT:       \(authentication.principal.map { "\($0) (given)" } ?? "none")\(authentication.reason.map { authentication.principal == nil && $0 != "no token" ? " — \($0)" : "" } ?? "")"
         }
+        if let route = explanation.route {
+            for skipped in route.skipped {
+                text += "\nRoute:     \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))"
+            }
+            text += "\nRoute:     " + (route.matched.map { "\($0) → \(route.outcome ?? "")" } ?? "none fits (404 NR)")
+        }
         guard let function = explanation.function else {
-            return text + "\nResult:    404, \(explanation.reason)\n"
+            return text + "\nResult:    \(explanation.status), \(explanation.reason)\n"
         }
         text += "\nFunction:  \(function) (\(explanation.revision ?? "?"))"
         text += "\nResult:    \(explanation.status) \(explanation.decision == "allow" ? "allowed" : "denied"): \(explanation.reason)\n"

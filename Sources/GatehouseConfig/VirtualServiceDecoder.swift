@@ -1,0 +1,202 @@
+import Foundation
+import GatehouseCore
+
+/// Decodes an Istio `VirtualService` with Istio's validation: hosts given, each route has exactly
+/// one of `route`, `redirect`, `directResponse`; weights of several destinations add up to 100;
+/// string matches have one of exact, prefix, regex (a regex must compile). Route fields Gatehouse
+/// does not enforce yet are read and named in `unenforced`.
+enum VirtualServiceDecoder {
+    static let unenforcedRouteFields = ["retries", "fault", "mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "corsPolicy", "delegate"]
+
+    static func decode(_ envelope: DocumentEnvelope) -> (service: VirtualServiceSpec, unenforced: [String]) {
+        var service = VirtualServiceSpec(namespace: envelope.namespace, name: envelope.name, source: envelope.location)
+        var unenforced: [String] = []
+        guard let spec = envelope.root.required("spec", fix: "add `spec:` with `hosts:` and `http:` routes")?.mapping() else {
+            return (service, unenforced)
+        }
+        defer { spec.reportUnknownKeys() }
+        if let value = spec.required("hosts", fix: "add `hosts: [hello]` (a function, or the host callers use)"), let hosts = value.stringList() {
+            if hosts.isEmpty { value.report("must name at least one host", fix: "write e.g. `hosts: [hello]`") }
+            service.hosts = hosts
+        }
+        service.gateways = spec.field("gateways")?.stringList() ?? []
+        spec.ignore(["exportTo"])
+        for name in ["tcp", "tls"] where spec.field(name) != nil { unenforced.append(name) }
+        for value in spec.field("http")?.sequence() ?? [] {
+            guard let route = value.mapping() else { continue }
+            service.http.append(decodeRoute(route, unenforced: &unenforced))
+        }
+        return (service, unenforced)
+    }
+
+    private static func decodeRoute(_ route: YAMLMappingReader, unenforced: inout [String]) -> VirtualServiceSpec.HTTPRoute {
+        defer { route.reportUnknownKeys() }
+        var result = VirtualServiceSpec.HTTPRoute()
+        result.source = route.location
+        result.name = route.field("name")?.string()
+        for name in unenforcedRouteFields where route.field(name) != nil && !unenforced.contains("http.\(name)") {
+            unenforced.append("http.\(name)")
+        }
+        for value in route.field("match")?.sequence() ?? [] {
+            if let match = value.mapping() { result.match.append(decodeMatch(match)) }
+        }
+        if let destinations = route.field("route")?.sequence() {
+            for value in destinations {
+                guard let entry = value.mapping() else { continue }
+                defer { entry.reportUnknownKeys() }
+                guard let destination = entry.required("destination", fix: "add `destination: {host: hello}`")?.mapping() else { continue }
+                defer { destination.reportUnknownKeys() }
+                destination.ignore(["port"])
+                guard let host = destination.required("host", fix: "add `host:` naming the function")?.string() else { continue }
+                var target = VirtualServiceSpec.Destination(host: host, subset: destination.field("subset")?.string())
+                if let weight = entry.field("weight") {
+                    if let number = weight.int() {
+                        if (0...100).contains(number) { target.weight = number } else { weight.report("must be between 0 and 100", fix: "write a percentage") }
+                    }
+                } else if destinations.count > 1 {
+                    target.weight = 0
+                }
+                entry.ignore(["headers"])  // per-destination header operations: not enforced yet
+                result.destinations.append(target)
+            }
+            if result.destinations.count > 1 {
+                let total = result.destinations.reduce(0) { $0 + $1.weight }
+                if total != 100 {
+                    route.diagnostics.report(
+                        at: route.location, field: route.fieldPath("route"), "the destinations' weights add up to \(total), not 100",
+                        fix: "give every destination a `weight:` so that they add up to 100")
+                }
+            }
+            if result.destinations.contains(where: { $0.subset != nil }), !unenforced.contains("route.destination.subset") {
+                unenforced.append("route.destination.subset")
+            }
+        }
+        if let redirect = route.field("redirect")?.mapping() { result.redirect = decodeRedirect(redirect) }
+        if let direct = route.field("directResponse")?.mapping() { result.directResponse = decodeDirectResponse(direct) }
+        let outcomes = [result.destinations.isEmpty ? nil : "route", result.redirect == nil ? nil : "redirect", result.directResponse == nil ? nil : "directResponse"].compactMap { $0 }
+        if outcomes.count != 1 {
+            route.diagnostics.report(
+                at: route.location, field: route.fieldPath(outcomes.first ?? "route"),
+                outcomes.isEmpty ? "a route needs a destination, a redirect or a direct response" : "\(outcomes.joined(separator: " and ")) cannot be combined",
+                fix: "keep exactly one of `route`, `redirect`, `directResponse`")
+        }
+        if let rewrite = route.field("rewrite")?.mapping() { result.rewrite = decodeRewrite(rewrite) }
+        if let timeout = route.field("timeout")?.positiveDuration() { result.timeout = timeout }
+        if let headers = route.field("headers")?.mapping() {
+            defer { headers.reportUnknownKeys() }
+            if let request = headers.field("request")?.mapping() { result.requestHeaders = decodeHeaderOperations(request) }
+            if let response = headers.field("response")?.mapping() { result.responseHeaders = decodeHeaderOperations(response) }
+        }
+        return result
+    }
+
+    private static func decodeMatch(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Match {
+        defer { mapping.reportUnknownKeys() }
+        var match = VirtualServiceSpec.Match()
+        match.name = mapping.field("name")?.string()
+        match.uri = mapping.field("uri").flatMap(stringMatch)
+        match.method = mapping.field("method").flatMap(stringMatch)
+        match.authority = mapping.field("authority").flatMap(stringMatch)
+        match.headers = matchMap(mapping.field("headers"), lowercasingKeys: true)
+        match.withoutHeaders = matchMap(mapping.field("withoutHeaders"), lowercasingKeys: true)
+        match.queryParams = matchMap(mapping.field("queryParams"), lowercasingKeys: false)
+        match.ignoreUriCase = mapping.field("ignoreUriCase")?.bool() ?? false
+        mapping.ignore(["port", "sourceLabels", "gateways", "sourceNamespace", "scheme", "statPrefix"])
+        return match
+    }
+
+    private static func matchMap(_ value: YAMLValue?, lowercasingKeys: Bool) -> [String: VirtualServiceSpec.StringMatch] {
+        guard let value, case .mapping(let mapping) = value.node else { return [:] }
+        var result: [String: VirtualServiceSpec.StringMatch] = [:]
+        for (key, node) in mapping {
+            guard let name = key.scalar?.string else { continue }
+            let entry = YAMLValue(node: node, path: "\(value.path).\(name)", diagnostics: value.diagnostics)
+            if let match = stringMatch(entry) { result[lowercasingKeys ? name.lowercased() : name] = match }
+        }
+        return result
+    }
+
+    private static func stringMatch(_ value: YAMLValue) -> VirtualServiceSpec.StringMatch? {
+        guard let mapping = value.mapping() else { return nil }
+        defer { mapping.reportUnknownKeys() }
+        let found: [VirtualServiceSpec.StringMatch] = [
+            mapping.field("exact")?.text().map { .exact($0) },
+            mapping.field("prefix")?.text().map { .prefix($0) },
+            mapping.field("regex")?.text().map { .regex($0) },
+        ].compactMap { $0 }
+        guard found.count == 1 else {
+            value.report("a string match has exactly one of exact, prefix, regex", fix: "write e.g. `{prefix: /api/}`")
+            return nil
+        }
+        if case .regex(let pattern) = found[0], (try? NSRegularExpression(pattern: pattern)) == nil {
+            value.report("regex \"\(pattern)\" does not compile", fix: "write an RE2 regular expression, e.g. \"/v[0-9]+/.*\"")
+            return nil
+        }
+        return found[0]
+    }
+
+    private static func decodeRedirect(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Redirect {
+        defer { mapping.reportUnknownKeys() }
+        var redirect = VirtualServiceSpec.Redirect()
+        redirect.uri = mapping.field("uri")?.string()
+        redirect.authority = mapping.field("authority")?.string()
+        redirect.scheme = mapping.field("scheme")?.string()
+        redirect.port = mapping.field("port")?.int()
+        if let field = mapping.field("redirectCode"), let code = field.int() {
+            if [301, 302, 303, 307, 308].contains(code) { redirect.code = code } else { field.report("\(code) is not a redirect status", fix: "write 301, 302, 303, 307 or 308") }
+        }
+        mapping.ignore(["derivePort"])
+        return redirect
+    }
+
+    private static func decodeDirectResponse(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.DirectResponse? {
+        defer { mapping.reportUnknownKeys() }
+        guard let field = mapping.required("status", fix: "add `status: 200`"), let status = field.int() else { return nil }
+        guard (200...599).contains(status) else {
+            field.report("\(status) is not an HTTP status from 200 to 599", fix: "write e.g. `status: 503`")
+            return nil
+        }
+        var response = VirtualServiceSpec.DirectResponse(status: status)
+        if let body = mapping.field("body")?.mapping() {
+            defer { body.reportUnknownKeys() }
+            if let text = body.field("string")?.text() {
+                response.body = text
+            } else if let field = body.field("bytes"), let encoded = field.string() {
+                if let data = Data(base64Encoded: encoded) { response.body = String(decoding: data, as: UTF8.self) } else { field.report("is not base64", fix: "write the body base64-encoded, or use `string:`") }
+            }
+        }
+        return response
+    }
+
+    private static func decodeRewrite(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Rewrite {
+        defer { mapping.reportUnknownKeys() }
+        var rewrite = VirtualServiceSpec.Rewrite()
+        rewrite.uri = mapping.field("uri")?.string()
+        rewrite.authority = mapping.field("authority")?.string()
+        if let regex = mapping.field("uriRegexRewrite")?.mapping() {
+            defer { regex.reportUnknownKeys() }
+            if let pattern = regex.required("match", fix: "add `match:` (RE2)")?.text(),
+               let replacement = regex.required("rewrite", fix: "add `rewrite:` (\\1 for the first group)")?.text() {
+                if (try? NSRegularExpression(pattern: pattern)) == nil {
+                    regex.field("match")?.report("regex \"\(pattern)\" does not compile", fix: "write an RE2 regular expression")
+                } else {
+                    rewrite.uriRegex = (pattern, replacement)
+                }
+            }
+        }
+        if rewrite.uri != nil, rewrite.uriRegex != nil {
+            mapping.diagnostics.report(
+                at: mapping.location, field: mapping.fieldPath("uri"), "`uri` and `uriRegexRewrite` cannot both be set", fix: "keep one")
+        }
+        return rewrite
+    }
+
+    private static func decodeHeaderOperations(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.HeaderOperations {
+        defer { mapping.reportUnknownKeys() }
+        var operations = VirtualServiceSpec.HeaderOperations()
+        operations.set = mapping.field("set")?.stringMap() ?? [:]
+        operations.add = mapping.field("add")?.stringMap() ?? [:]
+        operations.remove = (mapping.field("remove")?.stringList() ?? []).map { $0.lowercased() }
+        return operations
+    }
+}

@@ -1,0 +1,88 @@
+import GatehouseCore
+
+extension CompiledRoute {
+    /// Whether any match block fits (a route without one fits every request).
+    func matches(_ request: RouteRequest) -> Bool {
+        matches.isEmpty || matches.contains { $0.miss(request) == nil }
+    }
+
+    /// Why each match block missed; empty when one fits.
+    func misses(_ request: RouteRequest) -> [String] {
+        if matches.isEmpty { return [] }
+        var reasons: [String] = []
+        for match in matches {
+            guard let reason = match.miss(request) else { return [] }
+            reasons.append(reason)
+        }
+        return reasons
+    }
+
+    /// What the route does with the request: a redirect or direct response ends it here; a
+    /// destination is chosen by weight, with the rewrite, header operations and timeout recorded for
+    /// the forwarder.
+    func apply(to record: inout RequestRecord, request: RouteRequest) -> StageVerdict {
+        record.routeName = name
+        if let redirect = route.redirect {
+            return .reject(GatehouseError(
+                .redirected, detail: "route \(name) redirects",
+                response: .init(status: redirect.code, headers: [("location", location(redirect, request: request))], body: "")))
+        }
+        if let direct = route.directResponse {
+            return .reject(GatehouseError(
+                .directResponse, detail: "route \(name) answers directly",
+                response: .init(status: direct.status, headers: direct.body == nil ? [] : [("content-type", "text/plain")], body: direct.body ?? "")))
+        }
+        guard let destination = pick() else {
+            record.responseFlags.insert(.noRoute)
+            return .reject(GatehouseError(.routeNotFound, detail: "route \(name) has no destination with weight"))
+        }
+        record.destination = destination
+        if let rewritten = rewrittenTarget(request) { record.routedPath = rewritten }
+        if let authority = route.rewrite?.authority { record.upstreamHeaders.setHeader("host", authority) }
+        apply(route.requestHeaders, to: &record.upstreamHeaders)
+        apply(route.responseHeaders, to: &record.responseHeaders)
+        record.routeTimeout = route.timeout
+        return .proceed
+    }
+
+    /// A destination drawn by weight (the only one, when there is one).
+    func pick() -> FunctionDestination? {
+        if destinations.count == 1 { return destinations[0].weight > 0 || totalWeight == 0 ? destinations[0].destination : nil }
+        guard totalWeight > 0 else { return nil }
+        var draw = Int.random(in: 0..<totalWeight)
+        for (destination, weight) in destinations {
+            if draw < weight { return destination }
+            draw -= weight
+        }
+        return destinations.last?.destination
+    }
+
+    /// `rewrite.uri` replaces the prefix a prefix match matched (else the whole path);
+    /// `uriRegexRewrite` substitutes in the path. The query is kept.
+    func rewrittenTarget(_ request: RouteRequest) -> String? {
+        let query = request.rawQuery.map { "?" + $0 } ?? ""
+        if let regex = uriRegexRewrite { return regex.replace(in: request.path) + query }
+        guard let uri = route.rewrite?.uri else { return nil }
+        let matchedPrefix = matches.lazy.compactMap { match -> String? in
+            guard match.miss(request) == nil, case .prefix(let prefix)? = match.spec.uri else { return nil }
+            return prefix
+        }.first
+        if let matchedPrefix { return uri + request.path.dropFirst(matchedPrefix.count) + query }
+        return uri + query
+    }
+
+    private func location(_ redirect: VirtualServiceSpec.Redirect, request: RouteRequest) -> String {
+        let scheme = redirect.scheme ?? "http"
+        var authority = redirect.authority ?? (redirect.port == nil ? request.hostHeader : request.authority)
+        if let port = redirect.port { authority += ":\(port)" }
+        let path = redirect.uri ?? request.path
+        return "\(scheme)://\(authority)\(path)\(request.rawQuery.map { "?" + $0 } ?? "")"
+    }
+
+    private func apply(_ operations: VirtualServiceSpec.HeaderOperations, to edits: inout HeaderEdits) {
+        guard !operations.isEmpty else { return }
+        edits.remove += operations.remove
+        for (name, value) in operations.set.sorted(by: { $0.key < $1.key }) { edits.setHeader(name, value) }
+        for (name, value) in operations.add.sorted(by: { $0.key < $1.key }) { edits.add.append((name, value)) }
+    }
+}

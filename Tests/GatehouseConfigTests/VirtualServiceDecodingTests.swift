@@ -1,0 +1,53 @@
+import GatehouseConfig
+import GatehouseCore
+import Testing
+
+@Suite("Decoding VirtualService")
+struct VirtualServiceDecodingTests {
+    static func document(_ http: String, hosts: String = "[hello]") -> String {
+        """
+        apiVersion: gatehouse.dev/v1
+        kind: Function
+        metadata: {name: hello}
+        spec: {process: {command: ["./f"]}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: vs}
+        spec:
+          hosts: \(hosts)
+          http:
+        \(http)
+        """
+    }
+
+    @Test("Routes decode; fields not enforced yet are named in a notice")
+    func decodes() throws {
+        let snapshot = try ConfigLoader.load(yaml: Self.document("""
+              - name: main
+                match: [{uri: {prefix: /api}, headers: {X-Env: {exact: prod}}}]
+                route: [{destination: {host: hello}}]
+                retries: {attempts: 3}
+                timeout: 5s
+            """), file: "vs.yaml")
+        let route = try #require(snapshot.virtualServices.first?.http.first)
+        #expect(route.name == "main" && route.timeout == .seconds(5))
+        #expect(route.match.first?.headers["x-env"] == .exact("prod"), "header names are lower-cased")
+        #expect(snapshot.notices.contains { $0.message.contains("http.retries accepted, not enforced yet") }, "\(snapshot.notices)")
+    }
+
+    @Test("Mistakes are reported with their field and a fix", arguments: [
+        ("      - route: [{destination: {host: helo}}]", "spec.http.route.destination.host", "did you mean \"hello\"?"),
+        ("      - route: [{destination: {host: hello}, weight: 60}, {destination: {host: hello}, weight: 30}]", "spec.http[0].route", "give every destination a `weight:` so that they add up to 100"),
+        ("      - match: [{uri: {prefix: /}}]", "spec.http[0].route", "keep exactly one of `route`, `redirect`, `directResponse`"),
+        ("      - redirect: {uri: /x}\n        directResponse: {status: 200}", "spec.http[0].redirect", "keep exactly one of `route`, `redirect`, `directResponse`"),
+        ("      - match: [{uri: {prefix: /, exact: /}}]\n        route: [{destination: {host: hello}}]", "spec.http[0].match[0].uri", "write e.g. `{prefix: /api/}`"),
+        ("      - match: [{uri: {regex: \"(\"}}]\n        route: [{destination: {host: hello}}]", "spec.http[0].match[0].uri", "write an RE2 regular expression, e.g. \"/v[0-9]+/.*\""),
+        ("      - redirect: {uri: /x, redirectCode: 200}", "spec.http[0].redirect.redirectCode", "write 301, 302, 303, 307 or 308"),
+    ])
+    func mistakes(_ http: String, _ field: String, _ fix: String) {
+        let found = diagnostics(Self.document(http))
+        #expect(found.first?.field == field, "\(found)")
+        #expect(found.first?.fix == fix, "\(found)")
+    }
+}
