@@ -6,7 +6,7 @@ import GatehouseCore
 /// string matches have one of exact, prefix, regex (a regex must compile). Route fields Gatehouse
 /// does not enforce yet are read and named in `unenforced`.
 enum VirtualServiceDecoder {
-    static let unenforcedRouteFields = ["retries", "fault", "mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "corsPolicy", "delegate"]
+    static let unenforcedRouteFields = ["mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "corsPolicy", "delegate"]
 
     static func decode(_ envelope: DocumentEnvelope) -> (service: VirtualServiceSpec, unenforced: [String]) {
         var service = VirtualServiceSpec(namespace: envelope.namespace, name: envelope.name, source: envelope.location)
@@ -82,6 +82,8 @@ enum VirtualServiceDecoder {
         }
         if let rewrite = route.field("rewrite")?.mapping() { result.rewrite = decodeRewrite(rewrite) }
         if let timeout = route.field("timeout")?.positiveDuration() { result.timeout = timeout }
+        if let retries = route.field("retries")?.mapping() { result.retries = decodeRetries(retries) }
+        if let fault = route.field("fault")?.mapping() { result.fault = decodeFault(fault) }
         if let headers = route.field("headers")?.mapping() {
             defer { headers.reportUnknownKeys() }
             if let request = headers.field("request")?.mapping() { result.requestHeaders = decodeHeaderOperations(request) }
@@ -189,6 +191,64 @@ enum VirtualServiceDecoder {
                 at: mapping.location, field: mapping.fieldPath("uri"), "`uri` and `uriRegexRewrite` cannot both be set", fix: "keep one")
         }
         return rewrite
+    }
+
+    private static func decodeRetries(_ mapping: YAMLMappingReader) -> RetryPolicy {
+        defer { mapping.reportUnknownKeys() }
+        mapping.ignore(["retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"])
+        var policy = RetryPolicy(attempts: 0)
+        if let field = mapping.field("attempts"), let attempts = field.int() {
+            if (0...10).contains(attempts) { policy.attempts = attempts } else { field.report("must be between 0 and 10", fix: "write e.g. `attempts: 3`") }
+        }
+        policy.perTryTimeout = mapping.field("perTryTimeout")?.positiveDuration()
+        if let field = mapping.field("retryOn"), let text = field.string() {
+            var conditions: Set<RetryPolicy.Condition> = []
+            var codes: Set<Int> = []
+            for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+                if let code = Int(item), (100...599).contains(code) {
+                    codes.insert(code)
+                } else if let condition = RetryPolicy.Condition(rawValue: item) {
+                    conditions.insert(condition)
+                } else {
+                    let known = RetryPolicy.Condition.allCases.map(\.rawValue)
+                    field.report(
+                        "unknown retry condition \"\(item)\"; known: \(known.joined(separator: ", ")), or a status code",
+                        fix: Spelling.suggestion(for: item, among: known).map { "write `\($0)`" } ?? "write e.g. `retryOn: 5xx,reset`")
+                }
+            }
+            if !codes.isEmpty { conditions.insert(.retriableStatusCodes) }
+            policy.conditions = conditions
+            policy.statusCodes = codes
+        }
+        return policy
+    }
+
+    private static func decodeFault(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Fault {
+        defer { mapping.reportUnknownKeys() }
+        var fault = VirtualServiceSpec.Fault()
+        func percentage(_ entry: YAMLMappingReader) -> Double {
+            if let value = entry.field("percentage")?.mapping() {
+                defer { value.reportUnknownKeys() }
+                guard let field = value.field("value"), let text = field.text(), let number = Double(text), (0...100).contains(number) else {
+                    value.field("value")?.report("must be a percentage from 0 to 100", fix: "write e.g. `percentage: {value: 10}`")
+                    return 0
+                }
+                return number
+            }
+            return entry.field("percent")?.int().map(Double.init) ?? 0
+        }
+        if let delay = mapping.field("delay")?.mapping() {
+            defer { delay.reportUnknownKeys() }
+            let duration = delay.required("fixedDelay", fix: "add `fixedDelay: 5s`")?.positiveDuration()
+            if let duration { fault.delay = (percentage(delay), duration) }
+        }
+        if let abort = mapping.field("abort")?.mapping() {
+            defer { abort.reportUnknownKeys() }
+            if let field = abort.required("httpStatus", fix: "add `httpStatus: 503`"), let status = field.int() {
+                if (200...599).contains(status) { fault.abort = (percentage(abort), status) } else { field.report("\(status) is not an HTTP status", fix: "write e.g. `httpStatus: 503`") }
+            }
+        }
+        return fault
     }
 
     private static func decodeHeaderOperations(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.HeaderOperations {

@@ -8,8 +8,9 @@ import NIOHTTP1
 /// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
-        // Responses another component wrote: an authorizer's denial, a route's redirect or direct response.
-        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse].contains(error.code) {
+        // Responses another component wrote: an authorizer's denial, a route's redirect, direct
+        // response or injected abort.
+        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse, .faultAbort].contains(error.code) {
             return Self.passOn(passed, code: error.code)
         }
         var (status, flags, message) = Self.mapping(error.code)

@@ -42,7 +42,33 @@ extension CompiledRoute {
         apply(route.requestHeaders, to: &record.upstreamHeaders)
         apply(route.responseHeaders, to: &record.responseHeaders)
         record.routeTimeout = route.timeout
-        return .proceed
+        record.retryPolicy = route.retries
+        guard let fault = route.fault else { return .proceed }
+        return injectFault(fault, record: &record)
+    }
+
+    /// Istio's fault injection: a delay (flag `DI`) for `percent` of requests, then an abort with
+    /// `httpStatus` (flag `FI`) for its own percentage, each drawn independently.
+    private func injectFault(_ fault: VirtualServiceSpec.Fault, record: inout RequestRecord) -> StageVerdict {
+        let abort = fault.abort.flatMap { Double.random(in: 0..<100) < $0.percent ? $0.status : nil }
+        let routeName = name
+        if let delay = fault.delay, Double.random(in: 0..<100) < delay.percent {
+            return .suspend {
+                try? await Task.sleep(for: delay.duration)
+                return { record in
+                    record.responseFlags.insert(.delayInjected)
+                    return abort.map { Self.abort($0, route: routeName, record: &record) } ?? .proceed
+                }
+            }
+        }
+        return abort.map { Self.abort($0, route: routeName, record: &record) } ?? .proceed
+    }
+
+    private static func abort(_ status: Int, route: String, record: inout RequestRecord) -> StageVerdict {
+        record.responseFlags.insert(.faultInjected)
+        return .reject(GatehouseError(
+            .faultAbort, detail: "route \(route) injected an abort",
+            response: .init(status: status, headers: [("content-type", "text/plain")], body: "fault filter abort")))
     }
 
     /// A destination drawn by weight (the only one, when there is one).

@@ -60,6 +60,8 @@ enum AccessLogLine {
         key("downstream_remote_address", &out)
         appendOptionalJSON(record.downstreamAddress, to: &out)
         // The VirtualService route that matched; without one, the revision (Knative's route target).
+        key("upstream_request_attempt_count", &out)
+        out.append(contentsOf: String(record.attempts).utf8)
         key("route_name", &out)
         appendOptionalJSON(record.routeName ?? record.destination?.revision, to: &out)
         key("cold_start", &out)

@@ -13,6 +13,9 @@ import Foundation
 ///   and stays alive: an instance that no longer accepts connections.
 /// - `POST /echo` → JSON with the body's length and SHA-256; `POST /echo?slow=1` reads the body in
 ///   64 KiB pieces, 5 ms apart (a function slower than its caller).
+/// - `GET /flaky?key=K&fail=N[&status=503][&mode=hang|reset]` → counts requests per key; the first
+///   N answer `status` (or, with `mode=hang`, answer only after 5 s; with `mode=reset`, close the
+///   connection unanswered), later ones 200. Every answer's JSON has `attempt`, the count.
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
 /// - `FIXTURE_TLS_CERT` / `FIXTURE_TLS_KEY` → serves HTTPS (as a remote function would); with
@@ -40,6 +43,9 @@ public enum FunctionFixture {
             print("fixture: refusing to start (FIXTURE_FAIL_START=1)", file=sys.stderr, flush=True)
             sys.exit(3)
         time.sleep(int(os.environ.get("FIXTURE_START_DELAY_MS", "0")) / 1000)
+
+        COUNTS = {}
+        LOCK = threading.Lock()
 
         ENV_KEYS = ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
                     "FUNCTION_SIGNATURE_TYPE", "FIXTURE_CUSTOM"]
@@ -101,6 +107,22 @@ public enum FunctionFixture {
                     answer = connection.getresponse()
                     body = answer.read().decode()
                     return self.reply(200, {"status": answer.status, "body": body})
+                if url.path == "/flaky":
+                    query = parse_qs(url.query)
+                    key = query.get("key", [""])[0]
+                    with LOCK:
+                        COUNTS[key] = COUNTS.get(key, 0) + 1
+                        attempt = COUNTS[key]
+                    if attempt <= int(query.get("fail", ["0"])[0]):
+                        mode = query.get("mode", [""])[0]
+                        if mode == "reset":
+                            self.close_connection = True
+                            return
+                        if mode == "hang":
+                            time.sleep(5)
+                            return self.reply(200, {"attempt": attempt, "late": True})
+                        return self.reply(int(query.get("status", ["503"])[0]), {"attempt": attempt})
+                    return self.reply(200, {"attempt": attempt})
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})

@@ -27,13 +27,17 @@ struct VirtualServiceDecodingTests {
               - name: main
                 match: [{uri: {prefix: /api}, headers: {X-Env: {exact: prod}}}]
                 route: [{destination: {host: hello}}]
-                retries: {attempts: 3}
+                retries: {attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,reset,409"}
+                fault: {delay: {fixedDelay: 1s, percentage: {value: 12.5}}}
+                mirror: {host: hello}
                 timeout: 5s
             """), file: "vs.yaml")
         let route = try #require(snapshot.virtualServices.first?.http.first)
         #expect(route.name == "main" && route.timeout == .seconds(5))
         #expect(route.match.first?.headers["x-env"] == .exact("prod"), "header names are lower-cased")
-        #expect(snapshot.notices.contains { $0.message.contains("http.retries accepted, not enforced yet") }, "\(snapshot.notices)")
+        #expect(route.retries == RetryPolicy(attempts: 3, perTryTimeout: .seconds(2), conditions: [.gatewayError, .reset, .retriableStatusCodes], statusCodes: [409]))
+        #expect(route.fault?.delay?.percent == 12.5 && route.fault?.delay?.duration == .seconds(1))
+        #expect(snapshot.notices.contains { $0.message.contains("http.mirror accepted, not enforced yet") }, "\(snapshot.notices)")
     }
 
     @Test("Mistakes are reported with their field and a fix", arguments: [
@@ -44,6 +48,8 @@ struct VirtualServiceDecodingTests {
         ("      - match: [{uri: {prefix: /, exact: /}}]\n        route: [{destination: {host: hello}}]", "spec.http[0].match[0].uri", "write e.g. `{prefix: /api/}`"),
         ("      - match: [{uri: {regex: \"(\"}}]\n        route: [{destination: {host: hello}}]", "spec.http[0].match[0].uri", "write an RE2 regular expression, e.g. \"/v[0-9]+/.*\""),
         ("      - redirect: {uri: /x, redirectCode: 200}", "spec.http[0].redirect.redirectCode", "write 301, 302, 303, 307 or 308"),
+        ("      - route: [{destination: {host: hello}}]\n        retries: {attempts: 2, retryOn: \"5xx,connect-falure\"}", "spec.http[0].retries.retryOn", "write `connect-failure`"),
+        ("      - route: [{destination: {host: hello}}]\n        fault: {abort: {httpStatus: 700, percentage: {value: 5}}}", "spec.http[0].fault.abort.httpStatus", "write e.g. `httpStatus: 503`"),
     ])
     func mistakes(_ http: String, _ field: String, _ fix: String) {
         let found = diagnostics(Self.document(http))

@@ -38,6 +38,8 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let redirected = Code("redirected")
         /// A VirtualService route answered itself (`directResponse`: its status and body are sent).
         public static let directResponse = Code("direct_response")
+        /// A VirtualService route's fault injection aborted the request (its `httpStatus` is sent).
+        public static let faultAbort = Code("fault_abort")
     }
 
     public var code: Code

@@ -46,6 +46,10 @@ public struct RequestRecord: Sendable {
     public var routedPath: String?
     /// The route's `timeout`, capped by the function's.
     public var routeTimeout: Duration?
+    /// The route's retry policy (nil: Istio's default, retrying connect failures).
+    public var retryPolicy: RetryPolicy?
+    /// Attempts made at the function (1 + retries); 0 when none was.
+    public var attempts = 0
     /// The route's response header operations, applied to the function's response.
     public var responseHeaders = HeaderEdits()
     /// `127.0.0.1:PORT` of the instance that served it.

@@ -20,12 +20,21 @@ public struct ResponseFlags: OptionSet, Hashable, Sendable, CustomStringConverti
 
     /// An external authorizer denied the request or could not be asked.
     public static let unauthorizedExternalService = ResponseFlags(rawValue: 1 << 7)
+    /// A route's fault injection delayed the request.
+    public static let delayInjected = ResponseFlags(rawValue: 1 << 8)
+    /// A route's fault injection aborted the request.
+    public static let faultInjected = ResponseFlags(rawValue: 1 << 9)
+    /// The route's retries were used up; the last attempt's failure was returned.
+    public static let upstreamRetryLimitExceeded = ResponseFlags(rawValue: 1 << 10)
+    /// A local rate limit refused the request (429).
+    public static let rateLimited = ResponseFlags(rawValue: 1 << 11)
 
     private static let codes: [(ResponseFlags, String)] = [
         (.noRoute, "NR"), (.upstreamOverflow, "UO"), (.upstreamConnectionFailure, "UF"),
         (.upstreamConnectionTermination, "UC"), (.upstreamRequestTimeout, "UT"),
         (.noHealthyUpstream, "UH"), (.downstreamConnectionTermination, "DC"),
-        (.unauthorizedExternalService, "UAEX"),
+        (.unauthorizedExternalService, "UAEX"), (.delayInjected, "DI"), (.faultInjected, "FI"),
+        (.upstreamRetryLimitExceeded, "URX"), (.rateLimited, "RL"),
     ]
 
     /// Envoy's rendering: codes joined by commas, `-` when there are none.

@@ -39,9 +39,33 @@ public struct VirtualServiceSpec: Hashable, Sendable {
         public var timeout: Duration?
         public var requestHeaders = HeaderOperations()
         public var responseHeaders = HeaderOperations()
+        /// Without `retries`, Istio's default: 2 retries on connect failure (and refused streams).
+        public var retries: RetryPolicy?
+        public var fault: Fault?
         public var source: SourceLocation?
 
         public init() {}
+    }
+
+    /// Istio's `HTTPFaultInjection`: a delay and/or an abort, each for a percentage of requests
+    /// (none when the percentage is not given, as in Istio).
+    public struct Fault: Hashable, Sendable {
+        public var delay: (percent: Double, duration: Duration)?
+        public var abort: (percent: Double, status: Int)?
+
+        public init() {}
+
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.delay?.percent == rhs.delay?.percent && lhs.delay?.duration == rhs.delay?.duration
+                && lhs.abort?.percent == rhs.abort?.percent && lhs.abort?.status == rhs.abort?.status
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(delay?.percent)
+            hasher.combine(delay?.duration)
+            hasher.combine(abort?.percent)
+            hasher.combine(abort?.status)
+        }
     }
 
     public enum StringMatch: Hashable, Sendable, CustomStringConvertible {

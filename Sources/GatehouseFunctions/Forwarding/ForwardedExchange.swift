@@ -36,6 +36,13 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var responseHeadReceived = false
     private var staleRetried = false
     private var upstreamPaused = false
+    /// The route's retry policy, and how many retries it still allows.
+    private let retryPolicy: RetryPolicy?
+    private var retriesLeft: Int
+    /// The request body kept for a retry (nil once it outgrew `maxReplayBytes`, or without retries).
+    private var replay: [ByteBuffer]?
+    private var replayBytes = 0
+    private var perTryTimeout: Scheduled<Void>?
 
     /// Connecting is tried twice (on a replacement instance the second time), as Istio's default
     /// retry policy retries `connect-failure`: nothing has been sent, so a retry is always safe.
@@ -44,9 +51,16 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// Request body held while no upstream connection is ready (an instance is starting).
     static let maxPendingBodyBytes = 256 * 1024
 
+    /// The most request body kept to send again on a retry; a larger request is not retried
+    /// (as Envoy's retries are bounded by its buffer limit).
+    static let maxReplayBytes = 64 * 1024
+
     init(client: ClientExchange, pool: any FunctionUpstream) {
         self.client = client
         self.pool = pool
+        retryPolicy = client.record.retryPolicy
+        retriesLeft = client.record.retryPolicy?.attempts ?? 0
+        replay = retriesLeft > 0 ? [] : nil
     }
 
     func start() {
@@ -102,7 +116,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         pool.reportUnhealthy(lease.instance)
         self.lease = nil
         connectAttempts += 1
-        if connectAttempts < Self.maxConnectAttempts {
+        let allowed = retryPolicy?.retriesConnectFailure == true ? max(Self.maxConnectAttempts, 1 + (retryPolicy?.attempts ?? 0)) : Self.maxConnectAttempts
+        if connectAttempts < allowed {
             acquireInstance()
             return
         }
@@ -126,11 +141,20 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
             remote: pool.spec.remote, overTLS: client.record.overTLS)
         client.record.upstreamStart = .now
+        client.record.attempts += 1
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        for part in pendingBody { channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
+        // A retry sends the whole body again; the first attempt what arrived before it connected.
+        for part in client.record.attempts > 1 ? (replay ?? []) : pendingBody {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+        }
         pendingBody = []
         pendingBodyBytes = 0
+        if let perTry = retryPolicy?.perTryTimeout {
+            perTryTimeout = client.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry.nanosecondsClamped)) { [self] in
+                attemptTimedOut()
+            }
+        }
         if requestEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
         channel.flush()
         if channel.isWritable { client.resumeReading() } else { client.pauseReading() }
@@ -139,6 +163,10 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     // MARK: ExchangeDelegate
 
     func requestBodyPart(_ buffer: ByteBuffer) {
+        if replay != nil {
+            replayBytes += buffer.readableBytes
+            if replayBytes > Self.maxReplayBytes { replay = nil } else { replay?.append(buffer) }
+        }
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
             if !upstream.channel.isWritable { client.pauseReading() }
@@ -172,6 +200,12 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard case .forwarding = phase else { return }
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
         if head.status.code < 200 && head.status.code != 101 { return }
+        if let retryPolicy, retryPolicy.retries(status: Int(head.status.code)) {
+            if canRetry { return retry() }
+            if retryPolicy.attempts > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        }
+        perTryTimeout?.cancel()
+        perTryTimeout = nil
         responseHeadReceived = true
         responseKeepAlive = head.isKeepAlive
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
@@ -238,6 +272,10 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             connect(lease)
             return
         }
+        if let retryPolicy, retryPolicy.retriesReset, !responseHeadReceived {
+            if canRetry { return retry() }
+            if retryPolicy.attempts > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        }
         client.record.responseFlags.insert(.upstreamConnectionTermination)
         finish(failing: GatehouseError(.upstreamReset, detail: "the instance closed the connection before the response ended"))
     }
@@ -249,6 +287,36 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         case .GET, .HEAD, .OPTIONS, .TRACE, .DELETE, .PUT: return true
         default: return false
         }
+    }
+
+    // MARK: Retries
+
+    /// A retry is possible while the policy allows one, the whole request arrived and is kept, and
+    /// nothing of the response went to the client.
+    private var canRetry: Bool {
+        retriesLeft > 0 && requestEnded && replay != nil && !responseHeadReceived && !client.isFinished
+    }
+
+    /// Drops this attempt's connection and lease and starts the next attempt (on any instance).
+    private func retry() {
+        retriesLeft -= 1
+        perTryTimeout?.cancel()
+        perTryTimeout = nil
+        discardUpstream()
+        releaseLease()
+        reusedConnection = false
+        phase = .connecting
+        acquireInstance()
+    }
+
+    /// `perTryTimeout` passed: the attempt is abandoned, and retried while the policy allows.
+    private func attemptTimedOut() {
+        perTryTimeout = nil
+        guard case .forwarding = phase, !responseHeadReceived else { return }
+        if canRetry { return retry() }
+        client.record.responseFlags.insert(.upstreamRequestTimeout)
+        if (retryPolicy?.attempts ?? 0) > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        finish(failing: GatehouseError(.upstreamTimeout, detail: "no response within the per-try timeout after \(client.record.attempts) attempts"))
     }
 
     // MARK: Ending
@@ -281,6 +349,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         phase = .done
         timeout?.cancel()
         timeout = nil
+        perTryTimeout?.cancel()
+        perTryTimeout = nil
         releaseLease()
     }
 
