@@ -90,6 +90,10 @@ let package = Package(
         ]),
         // ④ Host → function.
         .target(name: "GatehouseRouting", dependencies: ["GatehouseCore"]),
+        // ⑤ Rate limits and per-caller caps.
+        .target(name: "GatehouseProtection", dependencies: [
+            "GatehouseCore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // ⑥ Activator, instance pools, the process runtime, remote functions and the forwarding connection pool.
         .target(name: "GatehouseFunctions", dependencies: [
             "GatehouseCore", "GatehouseListener",
@@ -117,7 +121,7 @@ let package = Package(
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
-            "GatehouseAuthentication", "GatehouseIdentity",
+            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -173,6 +177,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .testTarget(name: "GatehouseProtectionTests", dependencies: ["GatehouseProtection", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore", "GatehouseConfig"]),
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
             "GatehouseFunctions", "GatehouseCore",

@@ -19,6 +19,8 @@ public struct ConfigSnapshot: Sendable {
     public var gateways: [GatewaySpec]
     /// Routing for their hosts, before the `NAME.NAMESPACE.<domain>` convention (`GatehouseRouting`).
     public var virtualServices: [VirtualServiceSpec]
+    /// Enforced on the request path (`GatehouseProtection`).
+    public var rateLimits: [RateLimitPolicySpec]
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -34,6 +36,7 @@ public struct ConfigSnapshot: Sendable {
         destinationRules: [DestinationRuleSpec] = [],
         gateways: [GatewaySpec] = [],
         virtualServices: [VirtualServiceSpec] = [],
+        rateLimits: [RateLimitPolicySpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
@@ -44,6 +47,7 @@ public struct ConfigSnapshot: Sendable {
         self.destinationRules = destinationRules
         self.gateways = gateways
         self.virtualServices = virtualServices
+        self.rateLimits = rateLimits
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources

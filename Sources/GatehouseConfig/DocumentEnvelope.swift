@@ -5,7 +5,7 @@ import Yams
 struct DocumentEnvelope {
     /// How strictly the rest of the document is read.
     enum Family {
-        /// `gatehouse.dev/v1` `Function` / `Mesh`: every field is checked.
+        /// `gatehouse.dev/v1` `Function` / `Mesh` / `RateLimitPolicy`: every field is checked.
         case gatehouse
         /// A known Istio kind under a served version: envelope checked, spec kept as is.
         case istio
@@ -30,7 +30,7 @@ struct DocumentEnvelope {
     var root: YAMLMappingReader
 
     static let gatehouseAPIVersion = "gatehouse.dev/v1"
-    static let gatehouseKinds = ["Function", "Mesh"]
+    static let gatehouseKinds = ["Function", "Mesh", "RateLimitPolicy"]
 
     /// Kubernetes `ObjectMeta` bookkeeping that tools add and Gatehouse does not use.
     static let ignoredMetadataKeys: Set<String> = [

@@ -30,6 +30,13 @@ enum MeshDecoder {
                 field.report("must be between 0 and 16, got \(count)", fix: "write the number of proxies in front of Gatehouse, e.g. 1")
             }
         }
+        if let field = spec.field("maxHops"), let hops = field.int() {
+            if (0...255).contains(hops) {
+                mesh.maxHops = hops
+            } else {
+                field.report("must be between 0 (no limit) and 255, got \(hops)", fix: "write e.g. 16")
+            }
+        }
         if let identity = spec.field("identity")?.mapping() {
             if let field = identity.field("svidTTL"), let lifetime = field.positiveDuration() {
                 if lifetime < .seconds(2) || lifetime > .seconds(90 * 24 * 3600) {

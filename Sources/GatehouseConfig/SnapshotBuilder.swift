@@ -13,6 +13,7 @@ struct SnapshotBuilder {
     private var destinationRules: [DestinationRuleSpec] = []
     private var gateways: [GatewaySpec] = []
     private var virtualServices: [VirtualServiceSpec] = []
+    private var rateLimits: [RateLimitPolicySpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -31,6 +32,8 @@ struct SnapshotBuilder {
         switch envelope.family {
         case .gatehouse where envelope.kind == "Function":
             addFunction(FunctionDecoder.decode(envelope), envelope: envelope)
+        case .gatehouse where envelope.kind == "RateLimitPolicy":
+            rateLimits.append(RateLimitPolicyDecoder.decode(envelope))
         case .gatehouse:
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
@@ -80,6 +83,7 @@ struct SnapshotBuilder {
             destinationRules: destinationRules,
             gateways: gateways,
             virtualServices: virtualServices,
+            rateLimits: rateLimits,
             notices: notices,
             documents: documents)
     }

@@ -22,6 +22,7 @@ struct ErrorResponses: ErrorRenderer {
             // RFC 6750 §3; the reason code names the failed check, never a key or a claim value.
             headers.add(name: "www-authenticate", value: "Bearer error=\"invalid_token\", error_description=\"\(error.reason ?? "invalid")\"")
         }
+        for (name, value) in error.headers { headers.add(name: name, value: value) }
         if let retryAfter = error.retryAfter {
             let seconds = max(1, (retryAfter.nanosecondsClamped + 999_999_999) / 1_000_000_000)
             headers.add(name: "retry-after", value: String(seconds))
@@ -58,6 +59,9 @@ struct ErrorResponses: ErrorRenderer {
         case .notAllowedByPolicy: return (.forbidden, [], "No authorization policy allows this request.")
         case .mtlsRequired: return (.forbidden, [], "This function accepts only mutual TLS callers.")
         case .mtlsNotAccepted: return (.forbidden, [], "This function does not accept mutual TLS callers.")
+        case .rateLimited: return (.tooManyRequests, .rateLimited, "Too many requests; retry later.")
+        case .concurrencyLimited: return (.tooManyRequests, .rateLimited, "Too many requests of this caller are in progress; retry later.")
+        case .hopLimitExceeded: return (HTTPResponseStatus(statusCode: 508), [], "The request passed through Gatehouse too many times; functions may be calling each other in a loop.")
         case .overloaded: return (.serviceUnavailable, [], "Gatehouse is busy checking other requests; retry later.")
         case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
         case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")

@@ -4,6 +4,7 @@ import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
 import GatehouseListener
+import GatehouseProtection
 import GatehouseRouting
 import GatehouseStore
 import GatehouseTelemetry
@@ -89,7 +90,9 @@ public struct Gatehouse: Sendable {
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities), logger: logger)
         let keys = KeyDirectory(logger: logger)
-        let live = LiveConfig(ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys), keys: keys)
+        let limiters = RateLimiters()
+        let live = LiveConfig(
+            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters), keys: keys, limiters: limiters)
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
         let controller = ConfigController(store: store, runtime: runtime, remotes: remotes, live: live, logger: logger)

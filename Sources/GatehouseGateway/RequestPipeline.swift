@@ -5,6 +5,7 @@ import GatehouseCore
 import GatehouseFunctions
 import GatehouseIdentity
 import GatehouseListener
+import GatehouseProtection
 import GatehouseRouting
 import GatehouseTelemetry
 import NIOCore
@@ -12,7 +13,7 @@ import NIOCore
 /// The request path, declared once. Every request that passes the listener's limits goes
 /// through these steps in this order; the first stage to refuse it ends it.
 ///
-///     listener ─► route ─► peer mode ─► authenticate ─► authorize ─► invoke ─► respond
+///     listener ─► route ─► peer mode ─► authenticate ─► authorize ─► protect ─► invoke ─► respond
 ///                                                     (telemetry writes the record at the end)
 ///
 /// Authentication and authorization follow routing because their policies apply to the function
@@ -25,8 +26,11 @@ struct RequestPipeline: ExchangeProcessor {
     let suspensions = ConcurrencyLimit(limit: 4096)
 
     /// The stages for one config snapshot, in the order requests meet them.
-    static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> [any RequestStage] {
-        var stages: [any RequestStage] = [
+    static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory, limiters: RateLimiters) -> [any RequestStage] {
+        var stages: [any RequestStage] = []
+        // ⑤ A request that went round too often (a loop of functions calling each other) → 508.
+        if snapshot.mesh.maxHops > 0 { stages.append(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) }
+        stages += [
             // ④ Which function: a VirtualService's routes for the host, else the Host header's
             // NAME.NAMESPACE.<domain>; none → 404 NR.
             RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain),
@@ -48,6 +52,11 @@ struct RequestPipeline: ExchangeProcessor {
             stages.append(AuthorizeRequest(
                 engine: authorization(for: snapshot), functions: snapshot.functions,
                 trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders))
+        }
+        // ⑤ The RateLimitPolicies of that function: token buckets and in-flight caps, per function
+        // or per caller; over them → 429. After authorization, so refused callers spend nothing.
+        if !snapshot.rateLimits.isEmpty {
+            stages.append(EnforceRateLimits(policies: snapshot.rateLimits, functions: snapshot.functions, limiters: limiters))
         }
         return stages
     }
@@ -146,6 +155,7 @@ struct TelemetryObserver: ExchangeObserver {
     let decisions: DecisionRecorder
 
     func exchangeFinished(_ record: RequestRecord) {
+        for release in record.onFinish { release() }  // what stages held for the request's lifetime
         telemetry.requestFinished(record)
         if record.decision != nil { decisions.append(record) }
     }

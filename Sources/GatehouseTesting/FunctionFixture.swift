@@ -16,6 +16,8 @@ import Foundation
 /// - `GET /flaky?key=K&fail=N[&status=503][&mode=hang|reset]` → counts requests per key; the first
 ///   N answer `status` (or, with `mode=hang`, answer only after 5 s; with `mode=reset`, close the
 ///   connection unanswered), later ones 200. Every answer's JSON has `attempt`, the count.
+/// - `GET /loop` → calls itself through `GATEHOUSE_MESH_URL`, passing `x-gatehouse-hops` on, and
+///   answers with the status that call got.
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
 /// - `FIXTURE_TLS_CERT` / `FIXTURE_TLS_KEY` → serves HTTPS (as a remote function would); with
@@ -103,7 +105,10 @@ public enum FunctionFixture {
                     context.load_cert_chain(os.environ["GATEHOUSE_SVID"])
                     mesh = urllib.parse.urlparse(os.environ["GATEHOUSE_MESH_URL"])
                     connection = http.client.HTTPSConnection(mesh.hostname, mesh.port, context=context, timeout=10)
-                    connection.request("GET", query.get("path", ["/"])[0], headers={"Host": query["host"][0]})
+                    passed = {"Host": query["host"][0]}
+                    if self.headers.get("x-gatehouse-hops"):
+                        passed["x-gatehouse-hops"] = self.headers["x-gatehouse-hops"]  # as trace headers are passed on
+                    connection.request("GET", query.get("path", ["/"])[0], headers=passed)
                     answer = connection.getresponse()
                     body = answer.read().decode()
                     return self.reply(200, {"status": answer.status, "body": body})
@@ -123,6 +128,19 @@ public enum FunctionFixture {
                             return self.reply(200, {"attempt": attempt, "late": True})
                         return self.reply(int(query.get("status", ["503"])[0]), {"attempt": attempt})
                     return self.reply(200, {"attempt": attempt})
+                if url.path == "/loop":
+                    # Calls itself through the mesh listener, passing x-gatehouse-hops on; answers with
+                    # the status the inner call got (a loop Gatehouse must end).
+                    import http.client, ssl, urllib.parse
+                    context = ssl.create_default_context(cafile=os.environ["GATEHOUSE_TRUST_BUNDLE"])
+                    context.check_hostname = False
+                    context.load_cert_chain(os.environ["GATEHOUSE_SVID"])
+                    mesh = urllib.parse.urlparse(os.environ["GATEHOUSE_MESH_URL"])
+                    connection = http.client.HTTPSConnection(mesh.hostname, mesh.port, context=context, timeout=20)
+                    connection.request("GET", "/loop", headers={
+                        "Host": self.headers["Host"], "x-gatehouse-hops": self.headers.get("x-gatehouse-hops", "")})
+                    answer = connection.getresponse()
+                    return self.reply(answer.status, {"inner": answer.read().decode(), "hops": self.headers.get("x-gatehouse-hops")})
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})

@@ -58,3 +58,36 @@ struct AdminIdentitiesDecodingTests {
         #expect(found.first?.fix == "write e.g. \"spiffe://cluster.local/ns/ops/sa/deployer\"", "\(found)")
     }
 }
+
+@Suite("Decoding RateLimitPolicy")
+struct RateLimitPolicyDecodingTests {
+    @Test("A bucket, a cap, a caller key and targets decode")
+    func decodes() throws {
+        let snapshot = try ConfigLoader.load(yaml: """
+            apiVersion: gatehouse.dev/v1
+            kind: RateLimitPolicy
+            metadata: {name: limits, namespace: shop}
+            spec:
+              targetRefs: [{kind: Function, name: cart}]
+              routes: [checkout]
+              perCaller: sourcePrincipal
+              tokenBucket: {maxTokens: 100, tokensPerFill: 10, fillInterval: 1s}
+              maxConcurrentRequests: 5
+            """, file: "limits.yaml")
+        let policy = try #require(snapshot.rateLimits.first)
+        #expect(policy.functions == ["cart"] && policy.routes == ["checkout"] && policy.perCaller == .sourcePrincipal)
+        #expect(policy.tokenBucket == .init(maxTokens: 100, tokensPerFill: 10, fillInterval: .seconds(1)) && policy.maxConcurrentRequests == 5)
+    }
+
+    @Test("Mistakes are reported with their field and a fix", arguments: [
+        ("  perCaller: sourcePrincipl\n  maxConcurrentRequests: 1", "spec.perCaller", "write `perCaller: sourcePrincipal`"),
+        ("  tokenBucket: {maxTokens: 5, tokensPerFill: 10, fillInterval: 1s}", "spec.tokenBucket.tokensPerFill", "write at most 5"),
+        ("  tokenBucket: {maxTokens: 0, fillInterval: 1s}", "spec.tokenBucket.maxTokens", "write e.g. 10"),
+        ("  perCaller: none", "spec.tokenBucket", "add `tokenBucket: {maxTokens: 100, tokensPerFill: 100, fillInterval: 1s}` or `maxConcurrentRequests: 10`"),
+    ])
+    func mistakes(_ spec: String, _ field: String, _ fix: String) {
+        let found = diagnostics("apiVersion: gatehouse.dev/v1\nkind: RateLimitPolicy\nmetadata: {name: r}\nspec:\n" + spec + "\n")
+        #expect(found.first?.field == field, "\(found)")
+        #expect(found.first?.fix == fix, "\(found)")
+    }
+}

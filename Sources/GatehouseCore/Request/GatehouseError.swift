@@ -40,6 +40,12 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let directResponse = Code("direct_response")
         /// A VirtualService route's fault injection aborted the request (its `httpStatus` is sent).
         public static let faultAbort = Code("fault_abort")
+        /// A RateLimitPolicy's token bucket is empty (429).
+        public static let rateLimited = Code("rate_limited")
+        /// A RateLimitPolicy's cap on requests in flight is reached (429).
+        public static let concurrencyLimited = Code("concurrency_limited")
+        /// The request made `Mesh.spec.maxHops` hops through Gatehouse (508): a loop of calls.
+        public static let hopLimitExceeded = Code("hop_limit_exceeded")
     }
 
     public var code: Code
@@ -50,8 +56,14 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
     public var reason: String?
     /// The response to send instead of Gatehouse's own (an external authorizer's denial).
     public var response: PassedResponse?
+    /// Headers added to Gatehouse's own response (`x-ratelimit-*`).
+    public var headers: [(name: String, value: String)]
 
-    public init(_ code: Code, detail: String, retryAfter: Duration? = nil, reason: String? = nil, response: PassedResponse? = nil) {
+    public init(
+        _ code: Code, detail: String, retryAfter: Duration? = nil, reason: String? = nil, response: PassedResponse? = nil,
+        headers: [(name: String, value: String)] = []
+    ) {
+        self.headers = headers
         self.code = code
         self.detail = detail
         self.retryAfter = retryAfter

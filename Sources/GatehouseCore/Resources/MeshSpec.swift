@@ -36,6 +36,8 @@ public struct MeshSpec: Hashable, Sendable {
     /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
     /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
     public var numTrustedProxies: Int = 0
+    /// Hops a request may make through Gatehouse (`x-gatehouse-hops`) before 508; 0: no limit.
+    public var maxHops: Int = 16
     /// External authorizers CUSTOM AuthorizationPolicies name (Istio's `meshConfig.extensionProviders`).
     public var extensionProviders: [ExtAuthzProvider] = []
     public var source: SourceLocation?

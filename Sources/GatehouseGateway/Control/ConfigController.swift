@@ -211,7 +211,7 @@ actor ConfigController {
     private func swap(to snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool], remote: [FunctionKey: RemoteFunction]) {
         var upstreams: [FunctionKey: any FunctionUpstream] = pools
         for (key, function) in remote { upstreams[key] = function }
-        live.install(ActiveConfig(snapshot: snapshot, pools: upstreams, keys: live.keys))
+        live.install(ActiveConfig(snapshot: snapshot, pools: upstreams, keys: live.keys, limiters: live.limiters))
         remotes.commit(remote, rules: snapshot)
     }
 

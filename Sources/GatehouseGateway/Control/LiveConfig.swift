@@ -2,6 +2,7 @@ import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
+import GatehouseProtection
 import NIOConcurrencyHelpers
 
 /// The config the request path reads. An apply builds a whole new `ActiveConfig` and swaps it in;
@@ -10,10 +11,13 @@ final class LiveConfig: Sendable {
     private let current: NIOLockedValueBox<ActiveConfig>
     /// JWT key sources outlive snapshots: an apply does not refetch keys it already has.
     let keys: KeyDirectory
+    /// So do rate-limit counters: an apply does not refill the buckets of unchanged policies.
+    let limiters: RateLimiters
 
-    init(_ initial: ActiveConfig, keys: KeyDirectory) {
+    init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters) {
         current = NIOLockedValueBox(initial)
         self.keys = keys
+        self.limiters = limiters
     }
 
     var active: ActiveConfig { current.withLockedValue { $0 } }
@@ -31,9 +35,9 @@ final class ActiveConfig: Sendable {
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
 
-    init(snapshot: ConfigSnapshot, pools: [FunctionKey: any FunctionUpstream], keys: KeyDirectory) {
+    init(snapshot: ConfigSnapshot, pools: [FunctionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
         self.snapshot = snapshot
-        self.stages = RequestPipeline.stages(for: snapshot, keys: keys)
+        self.stages = RequestPipeline.stages(for: snapshot, keys: keys, limiters: limiters)
         self.invoker = FunctionInvoker(pools: pools)
     }
 }

@@ -1,0 +1,69 @@
+import GatehouseCore
+
+/// Decodes a `gatehouse.dev/v1` `RateLimitPolicy` strictly: at least a token bucket or a
+/// concurrency cap; positive numbers; `tokensPerFill` at most `maxTokens`; a known `perCaller`.
+enum RateLimitPolicyDecoder {
+    static func decode(_ envelope: DocumentEnvelope) -> RateLimitPolicySpec {
+        var policy = RateLimitPolicySpec(namespace: envelope.namespace, name: envelope.name, source: envelope.location)
+        defer { envelope.root.reportUnknownKeys() }
+        guard let spec = envelope.root.required("spec", fix: "add `spec:` with `tokenBucket:` or `maxConcurrentRequests:`")?.mapping() else {
+            return policy
+        }
+        defer { spec.reportUnknownKeys() }
+        for value in spec.field("targetRefs")?.sequence() ?? [] {
+            guard let reference = value.mapping() else { continue }
+            defer { reference.reportUnknownKeys() }
+            if let kind = reference.field("kind"), kind.string() != "Function" {
+                kind.report("a RateLimitPolicy targets functions", fix: "write `kind: Function`")
+            }
+            reference.ignore(["group"])
+            if let name = reference.required("name", fix: "add `name:` naming the function")?.string() { policy.functions.append(name) }
+        }
+        if let selector = spec.field("selector")?.mapping() {
+            policy.selector = selector.field("matchLabels")?.stringMap() ?? [:]
+            selector.reportUnknownKeys()
+        }
+        policy.routes = spec.field("routes")?.stringList() ?? []
+        if let field = spec.field("perCaller"), let text = field.string() {
+            if let key = RateLimitPolicySpec.CallerKey(rawValue: text) {
+                policy.perCaller = key
+            } else {
+                let known = RateLimitPolicySpec.CallerKey.allCases.map(\.rawValue)
+                field.report(
+                    "unknown perCaller \"\(text)\"; allowed: \(known.joined(separator: ", "))",
+                    fix: Spelling.suggestion(for: text, among: known).map { "write `perCaller: \($0)`" } ?? "write sourcePrincipal, requestPrincipal, remoteAddress or none")
+            }
+        }
+        if let bucket = spec.field("tokenBucket")?.mapping() {
+            defer { bucket.reportUnknownKeys() }
+            let maxTokens = positive(bucket.required("maxTokens", fix: "add `maxTokens: 100`"))
+            let perFill = bucket.field("tokensPerFill").map(positive) ?? maxTokens
+            let interval = bucket.required("fillInterval", fix: "add `fillInterval: 1s`")?.positiveDuration()
+            if let maxTokens, let perFill, let interval {
+                if perFill > maxTokens {
+                    bucket.field("tokensPerFill")?.report("is more than maxTokens (\(maxTokens))", fix: "write at most \(maxTokens)")
+                } else if interval < .milliseconds(50) {
+                    bucket.field("fillInterval")?.report("must be at least 50ms (as Envoy's)", fix: "write e.g. `fillInterval: 1s`")
+                } else {
+                    policy.tokenBucket = .init(maxTokens: maxTokens, tokensPerFill: perFill, fillInterval: interval)
+                }
+            }
+        }
+        policy.maxConcurrentRequests = spec.field("maxConcurrentRequests").flatMap(positive)
+        if spec.field("tokenBucket") == nil, spec.field("maxConcurrentRequests") == nil {
+            spec.diagnostics.report(
+                at: spec.location, field: spec.fieldPath("tokenBucket"), "the policy limits nothing",
+                fix: "add `tokenBucket: {maxTokens: 100, tokensPerFill: 100, fillInterval: 1s}` or `maxConcurrentRequests: 10`")
+        }
+        return policy
+    }
+
+    private static func positive(_ value: YAMLValue?) -> Int? {
+        guard let value, let number = value.int() else { return nil }
+        guard number > 0, number <= 1_000_000_000 else {
+            value.report("must be a positive whole number", fix: "write e.g. 10")
+            return nil
+        }
+        return number
+    }
+}

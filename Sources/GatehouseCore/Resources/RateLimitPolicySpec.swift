@@ -1,0 +1,66 @@
+/// A `gatehouse.dev/v1` `RateLimitPolicy`: quotas that contain runaway callers — a token bucket with
+/// Envoy's local rate limit semantics and a cap on requests in flight — for the functions it
+/// targets, counted per function, or per caller.
+public struct RateLimitPolicySpec: Hashable, Sendable {
+    /// Whose requests share one bucket (and one in-flight count).
+    public enum CallerKey: String, Hashable, Sendable, CaseIterable {
+        /// Everyone's: one bucket for the function.
+        case none
+        /// The verified workload (mutual TLS); callers without one share a bucket.
+        case sourcePrincipal
+        /// The verified JWT's `iss/sub`; callers without one share a bucket.
+        case requestPrincipal
+        /// The connection's address.
+        case remoteAddress
+    }
+
+    /// Envoy's `token_bucket`: starts full; `tokensPerFill` come back every `fillInterval`, up to `maxTokens`.
+    public struct TokenBucket: Hashable, Sendable {
+        public var maxTokens: Int
+        public var tokensPerFill: Int
+        public var fillInterval: Duration
+
+        public init(maxTokens: Int, tokensPerFill: Int, fillInterval: Duration) {
+            self.maxTokens = maxTokens
+            self.tokensPerFill = tokensPerFill
+            self.fillInterval = fillInterval
+        }
+    }
+
+    public var namespace: String
+    public var name: String
+    /// `targetRefs` function names; with `selector` nil too, every function in the namespace.
+    public var functions: [String]
+    public var selector: [String: String]?
+    /// Only requests that took one of these VirtualService routes (by route name); empty: all.
+    public var routes: [String]
+    public var perCaller: CallerKey
+    public var tokenBucket: TokenBucket?
+    public var maxConcurrentRequests: Int?
+    public var source: SourceLocation?
+
+    public init(
+        namespace: String, name: String, functions: [String] = [], selector: [String: String]? = nil, routes: [String] = [],
+        perCaller: CallerKey = .none, tokenBucket: TokenBucket? = nil, maxConcurrentRequests: Int? = nil, source: SourceLocation? = nil
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.functions = functions
+        self.selector = selector
+        self.routes = routes
+        self.perCaller = perCaller
+        self.tokenBucket = tokenBucket
+        self.maxConcurrentRequests = maxConcurrentRequests
+        self.source = source
+    }
+
+    public var reference: String { "\(namespace)/\(name)" }
+
+    /// Whether the policy covers `function`.
+    public func applies(to function: FunctionSpec) -> Bool {
+        guard function.namespace == namespace else { return false }
+        if !functions.isEmpty { return functions.contains(function.name) }
+        if let selector { return selector.allSatisfy { function.labels[$0.key] == $0.value } }
+        return true
+    }
+}

@@ -1,0 +1,47 @@
+import GatehouseCore
+import NIOConcurrencyHelpers
+
+/// One policy's counters, kept across config applies while the policy is unchanged (an apply of
+/// something else must not refill every bucket).
+final class PolicyLimiter: Sendable {
+    let policy: RateLimitPolicySpec
+    let buckets: TokenBuckets?
+    let inFlight: InFlightCounts?
+
+    init(_ policy: RateLimitPolicySpec) {
+        self.policy = policy
+        buckets = policy.tokenBucket.map(TokenBuckets.init)
+        inFlight = policy.maxConcurrentRequests.map { InFlightCounts(limit: $0) }
+    }
+
+    /// The key the request counts under: its caller's, or the function's.
+    func key(for record: RequestRecord) -> String {
+        switch policy.perCaller {
+        case .none: ""
+        case .sourcePrincipal: record.peer?.principal ?? ""
+        case .requestPrincipal: record.jwt?.principal ?? ""
+        case .remoteAddress: record.downstreamAddress ?? ""
+        }
+    }
+}
+
+/// Every policy's limiter, by policy; what the request path's stage reads.
+public final class RateLimiters: Sendable {
+    private let limiters = NIOLockedValueBox<[RateLimitPolicySpec: PolicyLimiter]>([:])
+
+    public init() {}
+
+    /// The limiters for `policies`, reusing those of unchanged ones; others are dropped.
+    func retain(_ policies: [RateLimitPolicySpec]) -> [PolicyLimiter] {
+        limiters.withLockedValue { limiters in
+            var kept: [RateLimitPolicySpec: PolicyLimiter] = [:]
+            let result = policies.map { policy in
+                let limiter = limiters[policy] ?? PolicyLimiter(policy)
+                kept[policy] = limiter
+                return limiter
+            }
+            limiters = kept
+            return result
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import GatehouseCore
+import Synchronization
+
+/// Envoy's local rate limit token bucket, one per key (a function, or a caller of it): it starts
+/// full with `maxTokens`; every `fillInterval`, `tokensPerFill` come back, up to `maxTokens`; a
+/// request takes one, and none left is a refusal.
+///
+/// At most `maxKeys` buckets are kept. A full bucket is the same as no bucket, so making room drops
+/// full ones and loses nothing; if every kept bucket is in use, new callers share one overflow bucket.
+final class TokenBuckets: Sendable {
+    struct Outcome: Sendable {
+        let allowed: Bool
+        let remaining: Int
+        /// Until the next fill.
+        let resetIn: Duration
+    }
+
+    private struct Bucket {
+        var tokens: Int
+        var lastFill: ContinuousClock.Instant
+    }
+
+    static let maxKeys = 100_000
+    static let overflowKey = "\u{0}overflow"
+
+    let spec: RateLimitPolicySpec.TokenBucket
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    init(_ spec: RateLimitPolicySpec.TokenBucket) {
+        self.spec = spec
+    }
+
+    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
+        buckets.withLock { buckets in
+            var key = key
+            if buckets[key] == nil, buckets.count >= Self.maxKeys {
+                for (name, bucket) in buckets where refilled(bucket, now: now).tokens >= spec.maxTokens { buckets[name] = nil }
+                if buckets.count >= Self.maxKeys { key = Self.overflowKey }
+            }
+            var bucket = refilled(buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
+            let allowed = bucket.tokens > 0
+            if allowed { bucket.tokens -= 1 }
+            buckets[key] = bucket
+            return Outcome(allowed: allowed, remaining: bucket.tokens, resetIn: spec.fillInterval - (now - bucket.lastFill))
+        }
+    }
+
+    /// The bucket with the fills due since its last one.
+    private func refilled(_ bucket: Bucket, now: ContinuousClock.Instant) -> Bucket {
+        let elapsed = now - bucket.lastFill
+        guard elapsed >= spec.fillInterval else { return bucket }
+        let fills = Int(elapsed / spec.fillInterval)
+        var bucket = bucket
+        bucket.tokens = min(spec.maxTokens, bucket.tokens + fills * spec.tokensPerFill)
+        bucket.lastFill = bucket.lastFill + spec.fillInterval * fills
+        return bucket
+    }
+}
+
+/// Requests in flight per key, with a ceiling; a key at zero is forgotten.
+final class InFlightCounts: Sendable {
+    let limit: Int
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func enter(_ key: String) -> Bool {
+        counts.withLock { counts in
+            let current = counts[key, default: 0]
+            guard current < limit else { return false }
+            counts[key] = current + 1
+            return true
+        }
+    }
+
+    func leave(_ key: String) {
+        counts.withLock { counts in
+            let current = counts[key, default: 0]
+            counts[key] = current > 1 ? current - 1 : nil
+        }
+    }
+}
