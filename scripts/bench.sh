@@ -9,6 +9,8 @@
 #   PROFILE=jwt TARGETS="envoy-jwt external" scripts/bench.sh
 #                                         # Gatehouse with the harness's JWT rule and role check
 #                                         # (RequestAuthentication + AuthorizationPolicy) beside envoy-jwt
+#   PROFILE=vs1|vs100 TARGETS="envoy external" scripts/bench.sh
+#                                         # through a VirtualService of 1 or 100 routes (timeout, retries)
 #
 # Not part of CI. Everything listens on 127.0.0.1 and is stopped by pid by the harness.
 set -euo pipefail
@@ -67,6 +69,22 @@ spec:
   - from: [{source: {requestPrincipals: ["https://issuer.bench.local/*"]}}]
     when: [{key: "request.auth.claims[role]", values: [invoker]}]
 YAML
+fi
+
+# PROFILE=vs1 / vs100: the same requests through a VirtualService — one route, or 99 routes that
+# do not match (each a prefix and a header condition) before the one that does — with a timeout
+# and a retry policy on it: what routing and resilience cost per request.
+if [[ ${PROFILE:-} == vs1 || ${PROFILE:-} == vs100 ]]; then
+  {
+    printf -- '---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: hello, namespace: default}\n'
+    printf 'spec:\n  hosts: [hello]\n  gateways: [bench]\n  http:\n'
+    if [[ $PROFILE == vs100 ]]; then
+      for i in $(seq 1 99); do
+        printf '  - match: [{uri: {prefix: /never-%d/}, headers: {x-route: {exact: "r%d"}}}]\n    route: [{destination: {host: hello}}]\n' "$i" "$i"
+      done
+    fi
+    printf '  - name: main\n    timeout: 10s\n    retries: {attempts: 2, retryOn: "5xx,reset"}\n    route: [{destination: {host: hello}}]\n'
+  } >>"$WORK/hello.yaml"
 fi
 
 mkdir -p "$WORK/run" "$WORK/results"

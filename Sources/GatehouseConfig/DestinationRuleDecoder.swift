@@ -5,7 +5,7 @@ import GatehouseCore
 /// ISTIO_MUTUAL. The traffic policy fields Gatehouse does not enforce yet are read, and named in
 /// `unenforced` so the apply says so instead of failing.
 enum DestinationRuleDecoder {
-    static let unenforcedPolicyFields = ["connectionPool", "outlierDetection", "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
+    static let unenforcedPolicyFields = ["outlierDetection", "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
 
     static func decode(_ envelope: DocumentEnvelope) -> (rule: DestinationRuleSpec, unenforced: [String]) {
         var rule = DestinationRuleSpec(namespace: envelope.namespace, name: envelope.name, host: "", source: envelope.location)
@@ -28,8 +28,37 @@ enum DestinationRuleDecoder {
             if let tls = policy.field("tls")?.mapping() {
                 rule.tls = decodeTLS(tls, directory: envelope.location.directory)
             }
+            if let pool = policy.field("connectionPool")?.mapping() {
+                rule.connectionPool = decodeConnectionPool(pool)
+            }
         }
         return (rule, unenforced)
+    }
+
+    private static func decodeConnectionPool(_ pool: YAMLMappingReader) -> DestinationRuleSpec.ConnectionPool {
+        defer { pool.reportUnknownKeys() }
+        var result = DestinationRuleSpec.ConnectionPool()
+        func positive(_ value: YAMLValue?) -> Int? {
+            guard let value, let number = value.int() else { return nil }
+            guard number > 0 else {
+                value.report("must be at least 1", fix: "write a positive number, or remove the field")
+                return nil
+            }
+            return number
+        }
+        if let tcp = pool.field("tcp")?.mapping() {
+            defer { tcp.reportUnknownKeys() }
+            result.maxConnections = positive(tcp.field("maxConnections"))
+            tcp.ignore(["connectTimeout", "tcpKeepalive", "maxConnectionDuration", "idleTimeout"])
+        }
+        if let http = pool.field("http")?.mapping() {
+            defer { http.reportUnknownKeys() }
+            result.maxPendingRequests = positive(http.field("http1MaxPendingRequests"))
+            result.maxRequests = positive(http.field("http2MaxRequests"))
+            result.maxRequestsPerConnection = positive(http.field("maxRequestsPerConnection"))
+            http.ignore(["maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"])
+        }
+        return result
     }
 
     private static func decodeTLS(_ tls: YAMLMappingReader, directory: String) -> DestinationRuleSpec.ClientTLSSettings? {

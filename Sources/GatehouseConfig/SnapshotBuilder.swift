@@ -73,8 +73,18 @@ struct SnapshotBuilder {
     }
 
     func build() -> ConfigSnapshot {
-        ConfigSnapshot(
-            mesh: mesh ?? MeshSpec(),
+        let mesh = mesh ?? MeshSpec()
+        // A DestinationRule's connection pool limits tighten the function's own scaling.
+        let functions = functions.map { function in
+            var function = function
+            if let pool = DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.connectionPool {
+                function.scaling = pool.tighten(function.scaling)
+                function.maxRequestsPerConnection = pool.maxRequestsPerConnection
+            }
+            return function
+        }
+        return ConfigSnapshot(
+            mesh: mesh,
             functions: functions.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) },
             istioResources: istioResources,
             authorizationPolicies: authorizationPolicies,

@@ -6,7 +6,7 @@ import GatehouseCore
 /// string matches have one of exact, prefix, regex (a regex must compile). Route fields Gatehouse
 /// does not enforce yet are read and named in `unenforced`.
 enum VirtualServiceDecoder {
-    static let unenforcedRouteFields = ["mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "corsPolicy", "delegate"]
+    static let unenforcedRouteFields = ["mirrors", "delegate"]
 
     static func decode(_ envelope: DocumentEnvelope) -> (service: VirtualServiceSpec, unenforced: [String]) {
         var service = VirtualServiceSpec(namespace: envelope.namespace, name: envelope.name, source: envelope.location)
@@ -84,6 +84,21 @@ enum VirtualServiceDecoder {
         if let timeout = route.field("timeout")?.positiveDuration() { result.timeout = timeout }
         if let retries = route.field("retries")?.mapping() { result.retries = decodeRetries(retries) }
         if let fault = route.field("fault")?.mapping() { result.fault = decodeFault(fault) }
+        if let cors = route.field("corsPolicy")?.mapping() { result.cors = decodeCors(cors) }
+        if let mirror = route.field("mirror")?.mapping() {
+            defer { mirror.reportUnknownKeys() }
+            mirror.ignore(["port"])
+            if let host = mirror.required("host", fix: "add `host:` naming the function that gets the copies")?.string() {
+                result.mirror = .init(host: host, subset: mirror.field("subset")?.string())
+            }
+        }
+        if let percentage = route.field("mirrorPercentage")?.mapping() {
+            defer { percentage.reportUnknownKeys() }
+            if let field = percentage.field("value"), let text = field.text() {
+                if let value = Double(text), (0...100).contains(value) { result.mirrorPercent = value } else { field.report("must be a percentage from 0 to 100", fix: "write e.g. `mirrorPercentage: {value: 10}`") }
+            }
+        }
+        if let field = route.field("mirrorPercent"), let value = field.int() { result.mirrorPercent = Double(min(100, max(0, value))) }
         if let headers = route.field("headers")?.mapping() {
             defer { headers.reportUnknownKeys() }
             if let request = headers.field("request")?.mapping() { result.requestHeaders = decodeHeaderOperations(request) }
@@ -249,6 +264,21 @@ enum VirtualServiceDecoder {
             }
         }
         return fault
+    }
+
+    private static func decodeCors(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.CorsPolicy {
+        defer { mapping.reportUnknownKeys() }
+        var cors = VirtualServiceSpec.CorsPolicy()
+        cors.allowOrigins = (mapping.field("allowOrigins")?.sequence() ?? []).compactMap(stringMatch)
+        // The deprecated `allowOrigin` list is exact origins.
+        cors.allowOrigins += (mapping.field("allowOrigin")?.stringList() ?? []).map { .exact($0) }
+        cors.allowMethods = mapping.field("allowMethods")?.stringList() ?? []
+        cors.allowHeaders = mapping.field("allowHeaders")?.stringList() ?? []
+        cors.exposeHeaders = mapping.field("exposeHeaders")?.stringList() ?? []
+        cors.maxAge = mapping.field("maxAge")?.positiveDuration()
+        cors.allowCredentials = mapping.field("allowCredentials")?.bool() ?? false
+        mapping.ignore(["unmatchedPreflights"])
+        return cors
     }
 
     private static func decodeHeaderOperations(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.HeaderOperations {

@@ -19,6 +19,7 @@ public struct FunctionInvoker: Sendable {
             exchange.fail(GatehouseError(.routeNotFound, detail: "function \(destination.key) has no pool"))
             return
         }
-        ForwardedExchange(client: exchange, pool: pool).start()
+        let mirror = exchange.record.mirror.flatMap { pools[$0.key] }
+        ForwardedExchange(client: exchange, pool: pool, mirror: mirror).start()
     }
 }

@@ -9,8 +9,8 @@ import NIOHTTP1
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
         // Responses another component wrote: an authorizer's denial, a route's redirect, direct
-        // response or injected abort.
-        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse, .faultAbort].contains(error.code) {
+        // response, injected abort or CORS preflight answer.
+        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse, .faultAbort, .corsPreflight].contains(error.code) {
             return Self.passOn(passed, code: error.code)
         }
         var (status, flags, message) = Self.mapping(error.code)

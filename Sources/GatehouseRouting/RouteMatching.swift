@@ -21,7 +21,24 @@ struct CompiledMatch: Sendable {
         queryParams = spec.queryParams.sorted { $0.key < $1.key }.map { ($0.key, CompiledString($0.value)) }
     }
 
-    /// nil when the request fits; otherwise the first condition it failed.
+    /// Whether the request fits: the request path's check, which builds no strings.
+    func fits(_ request: RouteRequest) -> Bool {
+        if let uri, !uri.matches(request.path) { return false }
+        if let method, !method.matches(request.method) { return false }
+        if let authority, !authority.matches(request.authority) { return false }
+        for (name, match) in headers {
+            guard let value = request.header(name), match.matches(value) else { return false }
+        }
+        for (name, match) in withoutHeaders {
+            if let value = request.header(name), match.matches(value) { return false }
+        }
+        for (name, match) in queryParams {
+            guard let value = request.query(name), match.matches(value) else { return false }
+        }
+        return true
+    }
+
+    /// nil when the request fits; otherwise the first condition it failed (for `explain`).
     func miss(_ request: RouteRequest) -> String? {
         if let uri, !uri.matches(request.path) { return "uri \(request.path) is not \(uri.spec)" }
         if let method, !method.matches(request.method) { return "method \(request.method) is not \(method.spec)" }
@@ -59,8 +76,8 @@ struct CompiledString: Sendable {
 
     func matches(_ value: String) -> Bool {
         switch spec {
-        case .exact(let expected): ignoreCase ? value.lowercased() == expected.lowercased() : value == expected
-        case .prefix(let prefix): ignoreCase ? value.lowercased().hasPrefix(prefix.lowercased()) : value.hasPrefix(prefix)
+        case .exact(let expected): ignoreCase ? value.lowercased() == expected.lowercased() : value.utf8.elementsEqual(expected.utf8)
+        case .prefix(let prefix): ignoreCase ? value.lowercased().hasPrefix(prefix.lowercased()) : value.utf8.starts(with: prefix.utf8)
         case .regex: regex?.matches(value) ?? false
         }
     }

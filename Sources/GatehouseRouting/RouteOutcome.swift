@@ -3,7 +3,7 @@ import GatehouseCore
 extension CompiledRoute {
     /// Whether any match block fits (a route without one fits every request).
     func matches(_ request: RouteRequest) -> Bool {
-        matches.isEmpty || matches.contains { $0.miss(request) == nil }
+        matches.isEmpty || matches.contains { $0.fits(request) }
     }
 
     /// Why each match block missed; empty when one fits.
@@ -22,6 +22,16 @@ extension CompiledRoute {
     /// the forwarder.
     func apply(to record: inout RequestRecord, request: RouteRequest) -> StageVerdict {
         record.routeName = name
+        if let cors = route.cors, let origin = request.header("origin"),
+           cors.allows(origin: origin, regex: { pattern, value in corsOriginRegexes[pattern]?.matches(value) ?? false }) {
+            if request.method == "OPTIONS", request.header("access-control-request-method") != nil {
+                return .reject(GatehouseError(
+                    .corsPreflight, detail: "route \(name) answered a CORS preflight", response: .init(status: 200, headers: preflightHeaders(cors, origin: origin), body: "")))
+            }
+            record.responseHeaders.setHeader("access-control-allow-origin", origin)
+            if cors.allowCredentials { record.responseHeaders.setHeader("access-control-allow-credentials", "true") }
+            if !cors.exposeHeaders.isEmpty { record.responseHeaders.setHeader("access-control-expose-headers", cors.exposeHeaders.joined(separator: ",")) }
+        }
         if let redirect = route.redirect {
             return .reject(GatehouseError(
                 .redirected, detail: "route \(name) redirects",
@@ -43,6 +53,7 @@ extension CompiledRoute {
         apply(route.responseHeaders, to: &record.responseHeaders)
         record.routeTimeout = route.timeout
         record.retryPolicy = route.retries
+        if let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror }
         guard let fault = route.fault else { return .proceed }
         return injectFault(fault, record: &record)
     }
@@ -90,11 +101,21 @@ extension CompiledRoute {
         if let regex = uriRegexRewrite { return regex.replace(in: request.path) + query }
         guard let uri = route.rewrite?.uri else { return nil }
         let matchedPrefix = matches.lazy.compactMap { match -> String? in
-            guard match.miss(request) == nil, case .prefix(let prefix)? = match.spec.uri else { return nil }
+            guard match.fits(request), case .prefix(let prefix)? = match.spec.uri else { return nil }
             return prefix
         }.first
         if let matchedPrefix { return uri + request.path.dropFirst(matchedPrefix.count) + query }
         return uri + query
+    }
+
+    /// What the CORS filter answers an allowed preflight with.
+    private func preflightHeaders(_ cors: VirtualServiceSpec.CorsPolicy, origin: String) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("access-control-allow-origin", origin)]
+        if !cors.allowMethods.isEmpty { headers.append(("access-control-allow-methods", cors.allowMethods.joined(separator: ","))) }
+        if !cors.allowHeaders.isEmpty { headers.append(("access-control-allow-headers", cors.allowHeaders.joined(separator: ","))) }
+        if let maxAge = cors.maxAge { headers.append(("access-control-max-age", "\(maxAge.components.seconds)")) }
+        if cors.allowCredentials { headers.append(("access-control-allow-credentials", "true")) }
+        return headers
     }
 
     private func location(_ redirect: VirtualServiceSpec.Redirect, request: RouteRequest) -> String {

@@ -10,20 +10,31 @@ import GatehouseCore
 /// `*.example.com`, `api.example.com`). Exact hosts are tried before wildcards; among
 /// VirtualServices for the same host, by namespace and name.
 public struct RouteTable: Sendable {
-    private struct Binding: Sendable {
-        let pattern: String
-        let ingress: Bool
-        let mesh: Bool
-        let routes: [CompiledRoute]
+    /// One host's routes, merged across VirtualServices in order, per kind of traffic.
+    private struct HostRoutes: Sendable {
+        var ingress: [CompiledRoute] = []
+        var mesh: [CompiledRoute] = []
+        var hasIngress = false
+        var hasMesh = false
+
+        mutating func add(_ routes: [CompiledRoute], service: VirtualServiceSpec) {
+            if service.appliesToIngress { ingress += routes; hasIngress = true }
+            if service.appliesToMesh { mesh += routes; hasMesh = true }
+        }
+
+        func routes(mesh isMesh: Bool) -> [CompiledRoute]? {
+            isMesh ? (hasMesh ? mesh : nil) : (hasIngress ? ingress : nil)
+        }
     }
 
-    private let exact: [String: [Binding]]
-    private let wildcards: [Binding]
+    private let exact: [String: HostRoutes]
+    /// `*.example.com` (as the suffix `.example.com`) before `*` (the empty suffix).
+    private let wildcards: [(suffix: String, routes: HostRoutes)]
     public let isEmpty: Bool
 
     public init(services: [VirtualServiceSpec], functions: [FunctionSpec], domain: String, trustDomain: String) {
-        var exact: [String: [Binding]] = [:]
-        var wildcards: [Binding] = []
+        var exact: [String: HostRoutes] = [:]
+        var wildcards: [String: HostRoutes] = [:]
         let domain = domain.lowercased()
         for service in services.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
             let routes = service.http.enumerated().map { index, route in
@@ -32,31 +43,29 @@ public struct RouteTable: Sendable {
             for host in service.hosts {
                 let pattern = functions.first { $0.isNamed(by: host, in: service.namespace) }
                     .map { "\($0.name).\($0.namespace).\(domain)" } ?? host.lowercased()
-                let binding = Binding(pattern: pattern, ingress: service.appliesToIngress, mesh: service.appliesToMesh, routes: routes)
-                if pattern.hasPrefix("*") { wildcards.append(binding) } else { exact[pattern, default: []].append(binding) }
+                if pattern.hasPrefix("*") {
+                    wildcards[String(pattern.dropFirst()), default: HostRoutes()].add(routes, service: service)
+                } else {
+                    exact[pattern, default: HostRoutes()].add(routes, service: service)
+                }
             }
         }
-        // `*.example.com` before `*`: the more specific wildcard first.
-        wildcards.sort { $0.pattern.count > $1.pattern.count }
         self.exact = exact
-        self.wildcards = wildcards
+        self.wildcards = wildcards.sorted { $0.key.count > $1.key.count }.map { ($0.key, $0.value) }
         isEmpty = exact.isEmpty && wildcards.isEmpty
     }
 
     /// The routes for `host` (without its port) for this kind of traffic, in the order they are tried;
-    /// nil when no VirtualService covers it.
+    /// nil when no VirtualService covers it. Costs a dictionary probe, no copy.
     func routes(forHost host: String, mesh: Bool) -> [CompiledRoute]? {
-        let host = host.lowercased()
-        var found: [CompiledRoute]?
-        for binding in exact[host] ?? [] where mesh ? binding.mesh : binding.ingress {
-            found = (found ?? []) + binding.routes
+        if let found = exact[host]?.routes(mesh: mesh) { return found }
+        // Lower-casing allocates: only for a host that has capitals.
+        let lowered = host.utf8.contains(where: { (65...90).contains($0) }) ? host.lowercased() : host
+        if lowered != host, let found = exact[lowered]?.routes(mesh: mesh) { return found }
+        for (suffix, routes) in wildcards where suffix.isEmpty || lowered.hasSuffix(suffix) {
+            if let found = routes.routes(mesh: mesh) { return found }
         }
-        if found != nil { return found }
-        for binding in wildcards where mesh ? binding.mesh : binding.ingress {
-            let suffix = binding.pattern.dropFirst()  // "*.example.com" → ".example.com"; "*" → ""
-            if suffix.isEmpty || host.hasSuffix(suffix) { found = (found ?? []) + binding.routes }
-        }
-        return found
+        return nil
     }
 }
 
@@ -69,6 +78,9 @@ struct CompiledRoute: Sendable {
     let destinations: [(destination: FunctionDestination, weight: Int)]
     let totalWeight: Int
     let uriRegexRewrite: CompiledRegex?
+    let mirror: FunctionDestination?
+    /// `corsPolicy.allowOrigins` regexes, compiled.
+    let corsOriginRegexes: [String: CompiledRegex]
 
     /// Istio's route name in logs: the route's `name`, else `VIRTUALSERVICE.INDEX`.
     var name: String { route.name ?? "\(service).\(index)" }
@@ -84,6 +96,12 @@ struct CompiledRoute: Sendable {
         }
         totalWeight = destinations.reduce(0) { $0 + $1.weight }
         uriRegexRewrite = route.rewrite?.uriRegex.flatMap { CompiledRegex($0.match, replacement: $0.rewrite) }
+        mirror = route.mirror.flatMap { target in
+            functions.first { $0.isNamed(by: target.host, in: service.namespace) }.map { FunctionDestination(spec: $0, trustDomain: trustDomain) }
+        }
+        var regexes: [String: CompiledRegex] = [:]
+        for case .regex(let pattern) in route.cors?.allowOrigins ?? [] { regexes[pattern] = CompiledRegex(pattern, anchored: true) }
+        corsOriginRegexes = regexes
     }
 }
 

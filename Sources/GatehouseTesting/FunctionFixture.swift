@@ -71,7 +71,7 @@ public enum FunctionFixture {
 
             def do_GET(self):
                 url = urlparse(self.path)
-                print("fixture: GET " + self.path, flush=True)
+                print("fixture: GET " + self.path + " (host " + str(self.headers.get("Host")) + ")", flush=True)
                 if self.dropped():
                     return
                 if url.path == "/drop-next":

@@ -20,7 +20,7 @@ struct RemoteFunctionDecodingTests {
               host: hello
               trafficPolicy:
                 tls: {mode: MUTUAL, clientCertificate: certs/client.pem, privateKey: /keys/client.key, sni: api.example.com}
-                connectionPool: {tcp: {maxConnections: 10}}
+                outlierDetection: {consecutive5xxErrors: 3}
             """, file: "/etc/gatehouse/remote.yaml")
         let function = try #require(snapshot.functions.first)
         let remote = try #require(function.remote)
@@ -30,7 +30,7 @@ struct RemoteFunctionDecodingTests {
         let rule = try #require(DestinationRuleSpec.rule(for: function, in: snapshot.destinationRules, rootNamespace: "istio-system"))
         #expect(rule.tls?.mode == .mutual && rule.tls?.sni == "api.example.com")
         #expect(rule.tls?.clientCertificate == "/etc/gatehouse/certs/client.pem" && rule.tls?.privateKey == "/keys/client.key")
-        #expect(snapshot.notices.contains { $0.message.contains("trafficPolicy.connectionPool accepted, not enforced yet") }, "\(snapshot.notices)")
+        #expect(snapshot.notices.contains { $0.message.contains("trafficPolicy.outlierDetection accepted, not enforced yet") }, "\(snapshot.notices)")
     }
 
     @Test("Istio's host forms name a function; another namespace's short name does not")
@@ -58,5 +58,36 @@ struct RemoteFunctionDecodingTests {
         #expect(found.first?.field == field, "\(found)")
         #expect(found.first?.fix == fix, "\(found)")
         #expect(!found.description.contains("secret"), "credentials in a URL are not repeated")
+    }
+}
+
+@Suite("DestinationRule connection pools")
+struct ConnectionPoolDecodingTests {
+    @Test("connectionPool limits only ever tighten the function's scaling")
+    func tightens() throws {
+        let snapshot = try ConfigLoader.load(yaml: """
+            apiVersion: gatehouse.dev/v1
+            kind: Function
+            metadata: {name: hello}
+            spec:
+              process: {command: ["./f"]}
+              scaling: {concurrency: 10, maxQueue: 50, maxInstances: 8}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: hello}
+            spec:
+              host: hello
+              trafficPolicy:
+                connectionPool:
+                  tcp: {maxConnections: 4, connectTimeout: 1s}
+                  http: {http1MaxPendingRequests: 200, http2MaxRequests: 12, maxRequestsPerConnection: 100, maxRetries: 3}
+            """, file: "dr.yaml")
+        let function = try #require(snapshot.functions.first)
+        #expect(function.scaling.concurrency == 4, "maxConnections 4 < concurrency 10")
+        #expect(function.scaling.maxQueue == 50, "200 pending would loosen it: the function's 50 stays")
+        #expect(function.scaling.maxInstances == 3, "12 requests in all at 4 per instance")
+        #expect(function.maxRequestsPerConnection == 100)
+        #expect(!snapshot.notices.contains { $0.message.contains("connectionPool") }, "\(snapshot.notices)")
     }
 }

@@ -217,3 +217,52 @@ struct VirtualServiceRoutingTests {
         #expect(trace.skipped[1].misses == ["header x-beta is absent"])
     }
 }
+
+@Suite("VirtualService CORS and mirror")
+struct CorsAndMirrorTests {
+    static let routes = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web}
+        spec:
+          hosts: [hello]
+          gateways: [public]
+          http:
+          - corsPolicy:
+              allowOrigins: [{exact: "https://app.example.com"}, {regex: "https://.*\\\\.preview\\\\.example\\\\.com"}]
+              allowMethods: [GET, POST]
+              allowHeaders: [content-type]
+              exposeHeaders: [x-trace]
+              maxAge: 24h
+              allowCredentials: true
+            mirror: {host: hello-v2}
+            mirrorPercentage: {value: 100}
+            route: [{destination: {host: hello}}]
+        """
+
+    @Test("An allowed origin's preflight is answered by the gateway; its requests get CORS headers; others pass untouched")
+    func cors() throws {
+        let routes = try Routes(Self.routes)
+        let preflight = routes.route("OPTIONS", "/api", headers: ["origin": "https://app.example.com", "access-control-request-method": "POST"])
+        #expect(preflight.error?.response?.status == 200)
+        let headers = Dictionary(uniqueKeysWithValues: (preflight.error?.response?.headers ?? []).map { ($0.name, $0.value) })
+        #expect(headers["access-control-allow-origin"] == "https://app.example.com")
+        #expect(headers["access-control-allow-methods"] == "GET,POST" && headers["access-control-max-age"] == "86400")
+        #expect(headers["access-control-allow-credentials"] == "true")
+
+        let simple = routes.route("GET", "/api", headers: ["origin": "https://pr-7.preview.example.com"])
+        #expect(simple.error == nil)
+        #expect(simple.record.responseHeaders.set.contains { $0.name == "access-control-allow-origin" && $0.value == "https://pr-7.preview.example.com" })
+        #expect(simple.record.responseHeaders.set.contains { $0.name == "access-control-expose-headers" && $0.value == "x-trace" })
+
+        let stranger = routes.route("OPTIONS", "/api", headers: ["origin": "https://evil.example", "access-control-request-method": "POST"])
+        #expect(stranger.error == nil, "not answered by the gateway: the function sees it")
+        #expect(!stranger.record.responseHeaders.set.contains { $0.name.hasPrefix("access-control") })
+    }
+
+    @Test("mirror names the function that gets the copy")
+    func mirror() throws {
+        let (record, _) = try Routes(Self.routes).route("GET", "/")
+        #expect(record.mirror?.key.name == "hello-v2" && record.destination?.key.name == "hello")
+    }
+}

@@ -9,7 +9,40 @@ public struct DestinationRuleSpec: Hashable, Sendable {
     /// `NAME.NAMESPACE.svc.cluster.local`, or a remote function's URL host (as a ServiceEntry host).
     public var host: String
     public var tls: ClientTLSSettings?
+    public var connectionPool: ConnectionPool?
     public var source: SourceLocation?
+
+    /// Istio's `ConnectionPoolSettings`, as limits on the function's instance pool: each one only
+    /// ever tightens the Function's own `scaling` (the smaller wins).
+    public struct ConnectionPool: Hashable, Sendable {
+        /// `tcp.maxConnections`: connections, so requests, at once per instance (HTTP/1.1).
+        public var maxConnections: Int?
+        /// `http.http1MaxPendingRequests`: requests that may wait for an instance.
+        public var maxPendingRequests: Int?
+        /// `http.http2MaxRequests`: requests in flight to the function in all.
+        public var maxRequests: Int?
+        /// `http.maxRequestsPerConnection`: a kept-alive connection is closed after this many.
+        public var maxRequestsPerConnection: Int?
+
+        public init() {}
+
+        /// `scaling` with these limits applied.
+        public func tighten(_ scaling: FunctionSpec.Scaling) -> FunctionSpec.Scaling {
+            var scaling = scaling
+            if let maxConnections { scaling.concurrency = min(scaling.concurrency, maxConnections) }
+            if let maxPendingRequests { scaling.maxQueue = min(scaling.maxQueue, maxPendingRequests) }
+            if let maxRequests {
+                if maxRequests < scaling.concurrency {
+                    scaling.concurrency = maxRequests
+                    scaling.maxInstances = 1
+                } else {
+                    scaling.maxInstances = max(1, min(scaling.maxInstances, maxRequests / scaling.concurrency))
+                }
+                scaling.minInstances = min(scaling.minInstances, scaling.maxInstances)
+            }
+            return scaling
+        }
+    }
 
     public init(namespace: String, name: String, host: String, tls: ClientTLSSettings? = nil, source: SourceLocation? = nil) {
         self.namespace = namespace

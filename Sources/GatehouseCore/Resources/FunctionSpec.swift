@@ -21,6 +21,9 @@ public struct FunctionSpec: Hashable, Sendable {
     public var functionTarget: String?
     public var signatureType: String?
     public var source: SourceLocation?
+    /// A DestinationRule's `http.maxRequestsPerConnection`: kept-alive connections to an instance
+    /// are closed after this many requests.
+    public var maxRequestsPerConnection: Int?
     /// Counts changes to the spec, from 1; set from the store when the function is applied.
     public var generation: Int = 1
 

@@ -42,9 +42,38 @@ public struct VirtualServiceSpec: Hashable, Sendable {
         /// Without `retries`, Istio's default: 2 retries on connect failure (and refused streams).
         public var retries: RetryPolicy?
         public var fault: Fault?
+        public var cors: CorsPolicy?
+        /// A copy of each request (of `mirrorPercent` of them) goes to this function too; its
+        /// answer is dropped.
+        public var mirror: Destination?
+        public var mirrorPercent: Double = 100
         public var source: SourceLocation?
 
         public init() {}
+    }
+
+    /// Istio's `CorsPolicy`: preflights answered by the gateway, CORS headers on responses, for
+    /// allowed origins only.
+    public struct CorsPolicy: Hashable, Sendable {
+        public var allowOrigins: [StringMatch] = []
+        public var allowMethods: [String] = []
+        public var allowHeaders: [String] = []
+        public var exposeHeaders: [String] = []
+        public var maxAge: Duration?
+        public var allowCredentials = false
+
+        public init() {}
+
+        /// Whether `origin` is one of `allowOrigins` (exact, prefix or regex, as Istio's).
+        public func allows(origin: String, regex: (String, String) -> Bool) -> Bool {
+            allowOrigins.contains { match in
+                switch match {
+                case .exact(let value): value == "*" || value == origin
+                case .prefix(let value): origin.hasPrefix(value)
+                case .regex(let pattern): regex(pattern, origin)
+                }
+            }
+        }
     }
 
     /// Istio's `HTTPFaultInjection`: a delay and/or an abort, each for a percentage of requests

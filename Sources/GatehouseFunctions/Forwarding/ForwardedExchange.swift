@@ -55,9 +55,20 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// (as Envoy's retries are bounded by its buffer limit).
     static let maxReplayBytes = 64 * 1024
 
-    init(client: ClientExchange, pool: any FunctionUpstream) {
+    /// The route's mirror copy, when it has one.
+    private let shadow: ShadowExchange?
+
+    init(client: ClientExchange, pool: any FunctionUpstream, mirror: (any FunctionUpstream)? = nil) {
         self.client = client
         self.pool = pool
+        shadow = mirror.map { mirror in
+            let head = ForwardedHeaders.upstreamRequest(
+                client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
+                forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
+                edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.mirror?.identity,
+                remote: mirror.spec.remote, overTLS: client.record.overTLS)
+            return ShadowExchange(pool: mirror, head: head, loop: client.eventLoop, loopIndex: client.loopIndex)
+        }
         retryPolicy = client.record.retryPolicy
         retriesLeft = client.record.retryPolicy?.attempts ?? 0
         replay = retriesLeft > 0 ? [] : nil
@@ -163,6 +174,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     // MARK: ExchangeDelegate
 
     func requestBodyPart(_ buffer: ByteBuffer) {
+        shadow?.bodyPart(buffer)
         if replay != nil {
             replayBytes += buffer.readableBytes
             if replayBytes > Self.maxReplayBytes { replay = nil } else { replay?.append(buffer) }
@@ -183,6 +195,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func requestBodyEnd() {
         requestEnded = true
+        shadow?.end()
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         }
@@ -190,6 +203,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func clientDisconnected() {
         // The record is already finished with flag DC; release what the request held.
+        shadow?.abandon()
         discardUpstream()
         endPhase()
     }

@@ -58,4 +58,6 @@ struct UpstreamConnection {
     let handler: UpstreamConnectionHandler
     /// It served an earlier request (so the function may have closed it meanwhile).
     var reused = false
+    /// Requests sent over it, this one included.
+    var uses = 1
 }

@@ -27,8 +27,12 @@ final class UpstreamConnectionPool {
     private var idle: [UpstreamConnection] = []
     private var closed = false
 
-    init(target: UpstreamTarget, eventLoop: any EventLoop, maxIdle: Int) {
+    /// A DestinationRule's `maxRequestsPerConnection`: a connection that served this many is closed.
+    private let maxUses: Int?
+
+    init(target: UpstreamTarget, eventLoop: any EventLoop, maxIdle: Int, maxUses: Int? = nil) {
         self.target = target
+        self.maxUses = maxUses
         self.eventLoop = eventLoop
         self.maxIdle = maxIdle
     }
@@ -40,6 +44,7 @@ final class UpstreamConnectionPool {
             if connection.channel.isActive {
                 connection.handler.onClose = nil
                 connection.reused = true
+                connection.uses += 1
                 completion(.success(connection))
                 return
             }
@@ -84,7 +89,7 @@ final class UpstreamConnectionPool {
 
     /// Keeps a connection whose last exchange ended cleanly; closes it when the pool is full or closed.
     func release(_ connection: UpstreamConnection) {
-        guard !closed, idle.count < maxIdle, connection.channel.isActive else {
+        guard !closed, idle.count < maxIdle, connection.channel.isActive, connection.uses < (maxUses ?? .max) else {
             connection.channel.close(promise: nil)
             return
         }

@@ -29,7 +29,8 @@ public final class FunctionInstance: Sendable {
         self.upstreamHost = upstreamHost
         self.connectionPools = eventLoops.map { loop in
             NIOLoopBoundBox.makeBoxSendingValue(
-                UpstreamConnectionPool(target: target, eventLoop: loop, maxIdle: spec.scaling.concurrency),
+                UpstreamConnectionPool(
+                    target: target, eventLoop: loop, maxIdle: spec.scaling.concurrency, maxUses: spec.maxRequestsPerConnection),
                 eventLoop: loop)
         }
         (stopRequests, stopRequest) = AsyncStream.makeStream(of: Duration.self, bufferingPolicy: .bufferingNewest(1))

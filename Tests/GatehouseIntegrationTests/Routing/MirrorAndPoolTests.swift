@@ -1,0 +1,69 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+@Suite("Mirrors and DestinationRule connection pools", .serialized)
+struct MirrorAndPoolTests {
+    @Test("A mirror gets a copy (Host ending in -shadow); its failures never reach the caller")
+    func mirror() async throws {
+        let config = fixtureFunction(name: "hello") + "---\n" + fixtureFunction(name: "shadow") + """
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: hello, namespace: default}
+            spec:
+              hosts: [hello]
+              gateways: [public]
+              http:
+              - mirror: {host: shadow}
+                mirrorPercentage: {value: 100}
+                route: [{destination: {host: hello}}]
+
+            """
+        try await withGatehouse(config) { gatehouse in
+            let response = try await gatehouse.request("hello", path: "/copied?n=1")
+            #expect(response.status == 200 && response.json["path"] as? String == "/copied?n=1")
+            _ = try await eventually("the shadow function logged the copy") {
+                let logs = try await gatehouse.cli(["logs", "shadow"])
+                return logs.stdout.contains("fixture: GET /copied?n=1 (host hello.default.\(gatehouse.domain)-shadow)") ? true : nil
+            }
+            // The copy crashes the shadow's instance; the caller is answered by the real function.
+            let crashing = try await gatehouse.request("hello", path: "/crash")
+            #expect(crashing.status == 502, "the real function crashed too: the caller sees its own answer only")
+            let fine = try await gatehouse.request("hello", path: "/sleep?ms=10")
+            #expect(fine.status == 200)
+            let line = try await gatehouse.accessLogLine(requestId: try #require(fine.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "-")
+        }
+    }
+
+    @Test("connectionPool limits tighten the function's: a request past them gets 503 UO")
+    func poolOverflow() async throws {
+        let config = fixtureFunction(name: "fn", scaling: "maxInstances: 1, concurrency: 10, maxQueue: 10") + """
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: fn, namespace: default}
+            spec:
+              host: fn
+              trafficPolicy:
+                connectionPool:
+                  tcp: {maxConnections: 1}
+                  http: {http1MaxPendingRequests: 1}
+
+            """
+        try await withGatehouse(config) { gatehouse in
+            _ = try await gatehouse.request("fn")  // warm
+            async let busy = gatehouse.request("fn", path: "/sleep?ms=1500")
+            try await Task.sleep(for: .milliseconds(300))
+            async let queued = gatehouse.request("fn", path: "/sleep?ms=10")
+            try await Task.sleep(for: .milliseconds(300))
+            let overflow = try await gatehouse.request("fn")
+            #expect(overflow.status == 503 && overflow.errorCode == "queue_full", "\(overflow.body)")
+            let line = try await gatehouse.accessLogLine(requestId: try #require(overflow.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "UO")
+            #expect(try await busy.status == 200)
+            #expect(try await queued.status == 200)
+        }
+    }
+}
