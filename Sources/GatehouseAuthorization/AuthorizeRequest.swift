@@ -37,9 +37,12 @@ public struct AuthorizeRequest: RequestStage {
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
         guard let function = record.destination?.key, engine.hasPolicies(for: function) else { return .proceed }
-        let (path, query) = PathNormalization.split(record.path)
+        // The path the function will get: after a route's rewrite, as the destination's sidecar sees it in Istio.
+        let (path, query) = PathNormalization.split(record.routedPath ?? record.path)
         let normalized = PathNormalization.normalize(path)
-        if normalized != path { record.upstreamPath = normalized + query }
+        if normalized != path {
+            if record.routedPath != nil { record.routedPath = normalized + query } else { record.upstreamPath = normalized + query }
+        }
         var named: [String: String] = [:]
         for name in headerNames[function] ?? [] { named[name] = headers.joined(name) }
         let request = AuthorizationRequest(

@@ -103,9 +103,22 @@ struct SnapshotBuilder {
     func crossDocumentProblems() -> [ConfigDiagnostic] {
         var problems = unknownProviders() + unknownDestinations()
         var modes: [Int: (GatewaySpec, GatewaySpec.ServerTLS.Mode)] = [:]
+        var clientCAs: [Int: (GatewaySpec, String)] = [:]
         for gateway in gateways {
             for server in gateway.servers where server.protocol == "HTTPS" {
                 guard let mode = server.tls?.mode else { continue }
+                // One listener checks clients against one set of CAs: MUTUAL servers sharing a port
+                // must trust the same, or one server's partners could call the other's hosts.
+                if mode == .mutual, let tls = server.tls {
+                    let trust = tls.caCertificates ?? "credentialName \(tls.credentialName ?? "")"
+                    if let (first, firstTrust) = clientCAs[server.port], firstTrust != trust {
+                        problems.append(ConfigDiagnostic(
+                            location: gateway.source ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.servers.tls.caCertificates",
+                            message: "port \(server.port) checks client certificates against \(firstTrust) (Gateway \(first.reference)) but \(trust) here; one port trusts one set of CAs",
+                            fix: "give this server its own port, or the same caCertificates"))
+                    }
+                    if clientCAs[server.port] == nil { clientCAs[server.port] = (gateway, trust) }
+                }
                 if let (first, firstMode) = modes[server.port], firstMode != mode {
                     problems.append(ConfigDiagnostic(
                         location: gateway.source ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.servers.tls.mode",

@@ -38,7 +38,7 @@ enum VirtualServiceDecoder {
             unenforced.append("http.\(name)")
         }
         for value in route.field("match")?.sequence() ?? [] {
-            if let match = value.mapping() { result.match.append(decodeMatch(match)) }
+            if let match = value.mapping() { result.match.append(decodeMatch(match, unenforced: &unenforced)) }
         }
         if let destinations = route.field("route")?.sequence() {
             for value in destinations {
@@ -107,7 +107,7 @@ enum VirtualServiceDecoder {
         return result
     }
 
-    private static func decodeMatch(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Match {
+    private static func decodeMatch(_ mapping: YAMLMappingReader, unenforced: inout [String]) -> VirtualServiceSpec.Match {
         defer { mapping.reportUnknownKeys() }
         var match = VirtualServiceSpec.Match()
         match.name = mapping.field("name")?.string()
@@ -118,7 +118,14 @@ enum VirtualServiceDecoder {
         match.withoutHeaders = matchMap(mapping.field("withoutHeaders"), lowercasingKeys: true)
         match.queryParams = matchMap(mapping.field("queryParams"), lowercasingKeys: false)
         match.ignoreUriCase = mapping.field("ignoreUriCase")?.bool() ?? false
-        mapping.ignore(["port", "sourceLabels", "gateways", "sourceNamespace", "scheme", "statPrefix"])
+        mapping.ignore(["statPrefix"])
+        // Conditions Gatehouse cannot check yet would, if ignored, widen the block to every request:
+        // a block with one of them never matches instead, and the notice says so.
+        for name in ["port", "sourceLabels", "gateways", "sourceNamespace", "scheme"] where mapping.field(name) != nil {
+            match.unsupported = true
+            let note = "http.match.\(name) (such match blocks never match)"
+            if !unenforced.contains(note) { unenforced.append(note) }
+        }
         return match
     }
 

@@ -146,7 +146,7 @@ public struct Gatehouse: Sendable {
         var gatewayListeners: [IngressListener] = []
         do {
             for server in try GatewayServers.listeners(
-                for: snapshot.gateways, credentials: state.url.appendingPathComponent("credentials"), logger: logger) {
+                for: snapshot.gateways, credentials: state.url.appendingPathComponent("credentials"), mesh: identity, logger: logger) {
                 gatewayListeners.append(try await IngressListener.bind(
                     host: ingressAddress.host, port: server.port, eventLoops: loops, group: group, limits: options.limits,
                     processor: GatewayHostFilter(servers: server.servers, next: pipeline), observer: observer,

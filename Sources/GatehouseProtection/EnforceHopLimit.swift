@@ -13,9 +13,10 @@ public struct EnforceHopLimit: RequestStage {
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
-        // A list (the header repeated or joined) counts by its largest entry: a caller cannot reset it.
+        // A list (the header repeated or joined) counts by its largest entry, and never below 0: a
+        // caller cannot reset it.
         let hops = headers.joined(Self.header).map { text in
-            text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.max() ?? 0
+            max(0, text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.max() ?? 0)
         } ?? 0
         guard hops < maxHops else {
             return .reject(GatehouseError(.hopLimitExceeded, detail: "\(hops) hops reached the limit of \(maxHops); a loop of calls?"))

@@ -7,6 +7,8 @@ import Synchronization
 ///
 /// At most `maxKeys` buckets are kept. A full bucket is the same as no bucket, so making room drops
 /// full ones and loses nothing; if every kept bucket is in use, new callers share one overflow bucket.
+/// Room is looked for at most once per `fillInterval` (buckets fill no faster), so callers churning
+/// keys cannot make every request scan the table.
 final class TokenBuckets: Sendable {
     struct Outcome: Sendable {
         let allowed: Bool
@@ -24,23 +26,31 @@ final class TokenBuckets: Sendable {
     static let overflowKey = "\u{0}overflow"
 
     let spec: RateLimitPolicySpec.TokenBucket
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private struct State {
+        var buckets: [String: Bucket] = [:]
+        var lastRoomSearch: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(State())
 
     init(_ spec: RateLimitPolicySpec.TokenBucket) {
         self.spec = spec
     }
 
     func take(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
-        buckets.withLock { buckets in
+        state.withLock { state in
             var key = key
-            if buckets[key] == nil, buckets.count >= Self.maxKeys {
-                for (name, bucket) in buckets where refilled(bucket, now: now).tokens >= spec.maxTokens { buckets[name] = nil }
-                if buckets.count >= Self.maxKeys { key = Self.overflowKey }
+            if state.buckets[key] == nil, state.buckets.count >= Self.maxKeys {
+                if state.lastRoomSearch.map({ now - $0 >= spec.fillInterval }) ?? true {
+                    state.lastRoomSearch = now
+                    state.buckets = state.buckets.filter { refilled($0.value, now: now).tokens < spec.maxTokens }
+                }
+                if state.buckets.count >= Self.maxKeys { key = Self.overflowKey }
             }
-            var bucket = refilled(buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
+            var bucket = refilled(state.buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
             let allowed = bucket.tokens > 0
             if allowed { bucket.tokens -= 1 }
-            buckets[key] = bucket
+            state.buckets[key] = bucket
             return Outcome(allowed: allowed, remaining: bucket.tokens, resetIn: spec.fillInterval - (now - bucket.lastFill))
         }
     }

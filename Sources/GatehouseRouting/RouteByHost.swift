@@ -15,7 +15,13 @@ public struct RouteByHost: RequestStage {
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
         if !table.isEmpty, let routes = table.routes(forHost: HostRouter.hostWithoutPort(record.authority), mesh: record.viaMeshListener) {
-            let request = RouteRequest(target: record.path, method: record.method, hostHeader: record.authority, header: { headers.joined($0) })
+            // Istio matches routes on the normalized path (`//admin` and `/x/../admin` are `/admin`),
+            // and the function gets that path, so what matched is what it serves.
+            let (path, query) = PathNormalization.split(record.path)
+            let normalized = PathNormalization.normalize(path)
+            if normalized != path { record.upstreamPath = normalized + query }
+            let request = RouteRequest(
+                target: normalized + query, method: record.method, hostHeader: record.authority, header: { headers.joined($0) })
             guard let route = routes.first(where: { $0.matches(request) }) else {
                 record.responseFlags.insert(.noRoute)
                 return .reject(GatehouseError(.routeNotFound, detail: "no VirtualService route for \(record.method) \(request.path) at \(record.authority)"))

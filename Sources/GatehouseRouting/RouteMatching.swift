@@ -2,7 +2,7 @@ import Foundation
 import GatehouseCore
 
 /// One `match` block: every condition given must hold (Istio's AND within a block, OR across blocks).
-struct CompiledMatch: Sendable {
+final class CompiledMatch: Sendable {
     let spec: VirtualServiceSpec.Match
     private let uri: CompiledString?
     private let method: CompiledString?
@@ -23,6 +23,7 @@ struct CompiledMatch: Sendable {
 
     /// Whether the request fits: the request path's check, which builds no strings.
     func fits(_ request: RouteRequest) -> Bool {
+        if spec.unsupported { return false }
         if let uri, !uri.matches(request.path) { return false }
         if let method, !method.matches(request.method) { return false }
         if let authority, !authority.matches(request.authority) { return false }
@@ -40,6 +41,7 @@ struct CompiledMatch: Sendable {
 
     /// nil when the request fits; otherwise the first condition it failed (for `explain`).
     func miss(_ request: RouteRequest) -> String? {
+        if spec.unsupported { return "a condition Gatehouse does not check yet (sourceLabels, port, …): never matches" }
         if let uri, !uri.matches(request.path) { return "uri \(request.path) is not \(uri.spec)" }
         if let method, !method.matches(request.method) { return "method \(request.method) is not \(method.spec)" }
         if let authority, !authority.matches(request.authority) { return "authority \(request.authority) is not \(authority.spec)" }
@@ -59,7 +61,7 @@ struct CompiledMatch: Sendable {
 }
 
 /// An exact, prefix or whole-value regular expression match.
-struct CompiledString: Sendable {
+final class CompiledString: Sendable {
     let spec: VirtualServiceSpec.StringMatch
     private let ignoreCase: Bool
     private let regex: CompiledRegex?

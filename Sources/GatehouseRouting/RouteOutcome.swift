@@ -35,7 +35,7 @@ extension CompiledRoute {
         if let redirect = route.redirect {
             return .reject(GatehouseError(
                 .redirected, detail: "route \(name) redirects",
-                response: .init(status: redirect.code, headers: [("location", location(redirect, request: request))], body: "")))
+                response: .init(status: redirect.code, headers: [("location", location(redirect, request: request, overTLS: record.overTLS))], body: "")))
         }
         if let direct = route.directResponse {
             return .reject(GatehouseError(
@@ -118,8 +118,8 @@ extension CompiledRoute {
         return headers
     }
 
-    private func location(_ redirect: VirtualServiceSpec.Redirect, request: RouteRequest) -> String {
-        let scheme = redirect.scheme ?? "http"
+    private func location(_ redirect: VirtualServiceSpec.Redirect, request: RouteRequest, overTLS: Bool) -> String {
+        let scheme = redirect.scheme ?? (overTLS ? "https" : "http")
         var authority = redirect.authority ?? (redirect.port == nil ? request.hostHeader : request.authority)
         if let port = redirect.port { authority += ":\(port)" }
         let path = redirect.uri ?? request.path

@@ -70,7 +70,7 @@ public struct RouteTable: Sendable {
 }
 
 /// One `http` route, with its matches' regular expressions compiled and its destinations resolved.
-struct CompiledRoute: Sendable {
+final class CompiledRoute: Sendable {
     let service: String
     let index: Int
     let route: VirtualServiceSpec.HTTPRoute

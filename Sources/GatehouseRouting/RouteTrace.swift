@@ -16,6 +16,8 @@ public struct RouteTrace: Codable, Sendable {
     public var outcome: String?
     /// The status the route answers with itself (a redirect or direct response).
     public var status: Int?
+    /// The path the function gets after the route's rewrite (policies are checked against it).
+    public var rewrittenPath: String?
 }
 
 extension RouteTable {
@@ -26,7 +28,9 @@ extension RouteTable {
         host: String, mesh: Bool, method: String, target: String, headers: [String: String]
     ) -> (trace: RouteTrace, destination: FunctionDestination?)? {
         guard let routes = routes(forHost: HostRouter.hostWithoutPort(host), mesh: mesh) else { return nil }
-        let request = RouteRequest(target: target, method: method, hostHeader: host, header: { headers[$0.lowercased()] })
+        let (path, query) = PathNormalization.split(target)
+        let request = RouteRequest(
+            target: PathNormalization.normalize(path) + query, method: method, hostHeader: host, header: { headers[$0.lowercased()] })
         var trace = RouteTrace()
         for route in routes {
             let misses = route.misses(request)
@@ -43,6 +47,7 @@ extension RouteTable {
                 trace.outcome = location.map { "redirect \(response.status) to \($0)" } ?? "direct response \(response.status)"
                 return (trace, nil)
             }
+            trace.rewrittenPath = record.routedPath
             trace.outcome = route.destinations.map { "\($0.destination.key) (\($0.weight)%)" }.joined(separator: ", ")
                 + (record.routedPath.map { ", path rewritten to \($0)" } ?? "")
             return (trace, route.destinations.max { $0.weight < $1.weight }?.destination)

@@ -23,9 +23,9 @@ public final class RemoteServer: @unchecked Sendable {
         }
     }
 
-    public static func start(in directory: URL, tls: TLS? = nil) async throws -> RemoteServer {
+    public static func start(in directory: URL, tls: TLS? = nil, port: Int? = nil) async throws -> RemoteServer {
         let script = try FunctionFixture.write(into: directory)
-        let port = try LoopbackPort.free()
+        let port = try port ?? LoopbackPort.free()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path]

@@ -29,3 +29,27 @@ struct TokenBucketTests {
         #expect(counts.enter("a"))
     }
 }
+
+@Suite("Hop limit")
+struct HopLimitTests {
+    struct Headers: RequestHeaders {
+        let hops: String?
+        func first(_ name: String) -> String? { hops }
+        func joined(_ name: String) -> String? { hops }
+    }
+
+    func verdict(_ hops: String?) -> (refused: Bool, forwarded: String?) {
+        var record = RequestRecord(requestId: "r", startWallNanos: 0, start: .now, method: "GET", path: "/", httpProtocol: "HTTP/1.1", authority: "a")
+        if case .reject = EnforceHopLimit(maxHops: 3).process(&record, headers: Headers(hops: hops)) { return (true, nil) }
+        return (false, record.upstreamHeaders.set.first { $0.name == EnforceHopLimit.header }?.value)
+    }
+
+    @Test("Counts up, refuses at the limit, and a negative or repeated header cannot reset it")
+    func counts() {
+        #expect(verdict(nil).forwarded == "1")
+        #expect(verdict("2").forwarded == "3")
+        #expect(verdict("3").refused)
+        #expect(verdict("-1000000").forwarded == "1")
+        #expect(verdict("0, 5").refused)
+    }
+}

@@ -100,6 +100,29 @@ struct VirtualServiceRoutingTests {
         #expect(try Routes(Self.precedence).target(method, path, headers: headers) == expected)
     }
 
+    @Test("Routes match the normalized path, and the function gets it: dot segments cannot slip past a route")
+    func normalizedPaths() throws {
+        let routes = try Routes("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: guard}
+            spec:
+              hosts: [hello]
+              gateways: [public]
+              http:
+              - match: [{uri: {prefix: /admin}}]
+                directResponse: {status: 403}
+              - match: [{uri: {prefix: /}, sourceLabels: {app: web}}]
+                route: [{destination: {host: legacy}}]
+              - route: [{destination: {host: hello}}]
+            """)
+        #expect(routes.route("GET", "/x/../admin/users").error?.response?.status == 403)
+        #expect(routes.route("GET", "/%61dmin").error?.response?.status == 403, "escapes of unreserved characters decoded")
+        let (record, _) = routes.route("GET", "/a/./b?q=1")
+        #expect(record.upstreamPath == "/a/b?q=1")
+        #expect(record.destination?.key.name == "hello", "a block with sourceLabels (not checked yet) never matches")
+    }
+
     @Test("A host with a VirtualService and no fitting route is 404 NR; other hosts keep the NAME.NAMESPACE convention")
     func noRoute() throws {
         let routes = try Routes("""

@@ -50,9 +50,12 @@ public struct RemoteEndpoint: Hashable, Sendable {
     }
 
     /// The request target on the remote: its path prefix, then the request's own target.
+    /// The request's path is normalized first (dot segments resolved), so `/../other` cannot climb
+    /// out of the prefix to another endpoint of the same host (nor reach the remote unresolved).
     public func target(for requestTarget: String) -> String {
-        guard !pathPrefix.isEmpty else { return requestTarget }
-        return requestTarget.hasPrefix("/") ? pathPrefix + requestTarget : pathPrefix + "/" + requestTarget
+        let (path, query) = PathNormalization.split(requestTarget)
+        let normalized = PathNormalization.normalize(path.hasPrefix("/") ? path : "/" + path)
+        return pathPrefix + normalized + query
     }
 }
 

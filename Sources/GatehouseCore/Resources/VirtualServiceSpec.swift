@@ -123,6 +123,8 @@ public struct VirtualServiceSpec: Hashable, Sendable {
         public var withoutHeaders: [String: StringMatch] = [:]
         public var queryParams: [String: StringMatch] = [:]
         public var ignoreUriCase = false
+        /// It has a condition Gatehouse does not check yet (`sourceLabels`, `port`, …): it never matches.
+        public var unsupported = false
 
         public init() {}
     }

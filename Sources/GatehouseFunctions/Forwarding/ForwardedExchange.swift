@@ -161,11 +161,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         pendingBody = []
         pendingBodyBytes = 0
-        if let perTry = retryPolicy?.perTryTimeout {
-            perTryTimeout = client.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry.nanosecondsClamped)) { [self] in
-                attemptTimedOut()
-            }
-        }
+        perTryTimeout?.cancel()
+        perTryTimeout = nil
+        if requestEnded { armPerTryTimeout() }
         if requestEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
         channel.flush()
         if channel.isWritable { client.resumeReading() } else { client.pauseReading() }
@@ -196,6 +194,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func requestBodyEnd() {
         requestEnded = true
         shadow?.end()
+        if case .forwarding = phase, perTryTimeout == nil { armPerTryTimeout() }
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         }
@@ -216,7 +215,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if head.status.code < 200 && head.status.code != 101 { return }
         if let retryPolicy, retryPolicy.retries(status: Int(head.status.code)) {
             if canRetry { return retry() }
-            if retryPolicy.attempts > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+            if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         }
         perTryTimeout?.cancel()
         perTryTimeout = nil
@@ -270,7 +269,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard case .forwarding = phase else { return }
         let failure = upstream?.handler.failure
         upstream = nil
-        if !responseHeadReceived, !reusedConnection, let failure, failure is NIOSSLError || failure is BoringSSLError {
+        if !responseHeadReceived, !reusedConnection, let failure, Self.isTLSRefusal(failure) {
             // A TLS server refusing the client's certificate: with TLS 1.3 its alert arrives after the
             // client's handshake completed, so it shows here rather than while connecting.
             client.record.responseFlags.insert(.upstreamConnectionFailure)
@@ -288,7 +287,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         if let retryPolicy, retryPolicy.retriesReset, !responseHeadReceived {
             if canRetry { return retry() }
-            if retryPolicy.attempts > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+            if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         }
         client.record.responseFlags.insert(.upstreamConnectionTermination)
         finish(failing: GatehouseError(.upstreamReset, detail: "the instance closed the connection before the response ended"))
@@ -323,13 +322,31 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         acquireInstance()
     }
 
+    /// Envoy's per-try timer starts once the whole request has been sent on.
+    private func armPerTryTimeout() {
+        guard let perTry = retryPolicy?.perTryTimeout else { return }
+        perTryTimeout = client.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry.nanosecondsClamped)) { [self] in
+            attemptTimedOut()
+        }
+    }
+
+    /// A TLS handshake failure or alert (a server refusing the certificate), not a connection that
+    /// merely ended without close_notify mid-exchange.
+    static func isTLSRefusal(_ error: any Error) -> Bool {
+        if let error = error as? NIOSSLError {
+            if case .uncleanShutdown = error { return false }
+            return true
+        }
+        return error is BoringSSLError
+    }
+
     /// `perTryTimeout` passed: the attempt is abandoned, and retried while the policy allows.
     private func attemptTimedOut() {
         perTryTimeout = nil
         guard case .forwarding = phase, !responseHeadReceived else { return }
         if canRetry { return retry() }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
-        if (retryPolicy?.attempts ?? 0) > 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        if (retryPolicy?.attempts ?? 0) > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         finish(failing: GatehouseError(.upstreamTimeout, detail: "no response within the per-try timeout after \(client.record.attempts) attempts"))
     }
 

@@ -28,13 +28,16 @@ final class ShadowExchange: UpstreamResponseDelegate {
     private var lease: InstanceLease?
     private var upstream: UpstreamConnection?
     private var timeout: Scheduled<Void>?
+    private var keepAlive = true
 
     init(pool: any FunctionUpstream, head: HTTPRequestHead, loop: any EventLoop, loopIndex: Int) {
         self.pool = pool
         self.loop = loop
         self.loopIndex = loopIndex
         var head = head
-        if let host = head.headers.first(name: "host") { head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
+        // A remote is addressed by its own name: the mark goes on X-Forwarded-Host instead.
+        let field = pool.spec.remote == nil ? "host" : "x-forwarded-host"
+        if let host = head.headers.first(name: field) { head.headers.replaceOrAdd(name: field, value: host + "-shadow") }
         self.head = head
     }
 
@@ -102,7 +105,7 @@ final class ShadowExchange: UpstreamResponseDelegate {
 
     // MARK: UpstreamResponseDelegate: the answer is read and dropped
 
-    func upstreamResponseHead(_ head: HTTPResponseHead) {}
+    func upstreamResponseHead(_ head: HTTPResponseHead) { keepAlive = head.isKeepAlive }
     func upstreamResponseBody(_ buffer: ByteBuffer) {}
     func upstreamReadComplete() {}
     func upstreamWritable() {}
@@ -111,7 +114,7 @@ final class ShadowExchange: UpstreamResponseDelegate {
         guard let upstream, let lease else { return abandon() }
         self.upstream = nil
         upstream.handler.delegate = nil
-        lease.instance.connectionPools[loopIndex].value.release(upstream)
+        if keepAlive { lease.instance.connectionPools[loopIndex].value.release(upstream) } else { upstream.channel.close(promise: nil) }
         abandon()
     }
 

@@ -39,8 +39,11 @@ public final class RemoteFunction: FunctionUpstream {
 
     public func cancelWaiting(_ waiterID: Int) -> Bool { false }
 
-    /// Nothing to replace: the next attempt opens a new connection.
-    public func reportUnhealthy(_ instance: FunctionInstance) {}
+    /// Nothing to replace (the next attempt opens a new connection), but the failed attempt's lease
+    /// ends here: the forwarder drops it without releasing it, as a pool's unhealthy instance takes its lease with it.
+    public func reportUnhealthy(_ instance: FunctionInstance) {
+        inFlight.leave()
+    }
 
     /// Its kept-alive connections are closed; requests using one finish first.
     public func close() {

@@ -168,6 +168,9 @@ public struct RequestExplainer: Sendable {
                 return explanation
             }
             destination = routed
+            if let rewritten = trace.rewrittenPath {
+                explanation.normalizedPath = PathNormalization.normalize(PathNormalization.split(rewritten).path)
+            }
         } else {
             guard let byHost = router.destination(forHost: request.host) else { return explanation }
             destination = byHost
@@ -183,7 +186,7 @@ public struct RequestExplainer: Sendable {
             return explanation
         }
         let attributes = AuthorizationRequest(
-            method: request.method, host: request.host, path: normalized, destinationPort: request.port ?? snapshot.mesh.ingress.port,
+            method: request.method, host: request.host, path: explanation.normalizedPath, destinationPort: request.port ?? snapshot.mesh.ingress.port,
             sourceIP: request.sourceIP, remoteIP: request.remoteIP, sourcePrincipal: request.sourcePrincipal,
             requestPrincipal: identity?.principal ?? request.requestPrincipal, audiences: identity?.audiences ?? [],
             presenter: identity?.presenter, claims: identity?.claims ?? [:], headers: headers)

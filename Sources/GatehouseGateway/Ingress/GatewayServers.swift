@@ -24,7 +24,7 @@ struct GatewayServers {
         let description: String
     }
 
-    static func listeners(for gateways: [GatewaySpec], credentials: URL, logger: Logger) throws -> [Listener] {
+    static func listeners(for gateways: [GatewaySpec], credentials: URL, mesh: MeshIdentity, logger: Logger) throws -> [Listener] {
         var byPort: [Int: [(GatewaySpec, GatewaySpec.Server)]] = [:]
         for gateway in gateways {
             for server in gateway.servers where server.protocol == "HTTPS" && server.tls != nil {
@@ -33,7 +33,7 @@ struct GatewayServers {
         }
         return try byPort.keys.sorted().map { port in
             let servers = byPort[port]!
-            return Listener(port: port, servers: servers.map(\.1), tls: try tls(for: servers, credentials: credentials, logger: logger))
+            return Listener(port: port, servers: servers.map(\.1), tls: try tls(for: servers, credentials: credentials, mesh: mesh, logger: logger))
         }
     }
 
@@ -43,7 +43,9 @@ struct GatewayServers {
         let roots: [NIOSSLCertificate]
     }
 
-    private static func tls(for servers: [(GatewaySpec, GatewaySpec.Server)], credentials folder: URL, logger: Logger) throws -> ListenerTLS {
+    private static func tls(
+        for servers: [(GatewaySpec, GatewaySpec.Server)], credentials folder: URL, mesh: MeshIdentity, logger: Logger
+    ) throws -> ListenerTLS {
         let loaded = try servers.map { gateway, server in
             do {
                 return try load(server.tls!, credentials: folder)
@@ -79,9 +81,15 @@ struct GatewayServers {
         let verified = MeshIdentity.VerifiedChains()
         return ListenerTLS(
             context: try NIOSSLContext(configuration: configuration),
-            known: { leaf in (try? leaf.toDERBytes()).flatMap(verified.lookup) }
+            known: { leaf in (try? leaf.toDERBytes()).flatMap(verified.lookup) ?? mesh.remembered(leaf) }
         ) { chain in
-            await MeshIdentity.check(chain, verifier: verifier, verified: verified, logger: logger)
+            // An SVID naming the mesh's own trust domain must come from the mesh's CA, whatever CA
+            // files the server trusts: another CA cannot speak for the mesh's workloads.
+            if let leaf = try? chain.first.map({ try Certificate(derEncoded: $0.toDERBytes()) }),
+               case .success(let id) = SVIDVerifier.spiffeID(of: leaf), id.trustDomain == mesh.trustDomain {
+                return await mesh.checkClient(chain)
+            }
+            return await MeshIdentity.check(chain, verifier: verifier, verified: verified, logger: logger)
         }
     }
 

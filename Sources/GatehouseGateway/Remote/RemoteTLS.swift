@@ -73,7 +73,8 @@ enum RemoteTLS {
         }
         configuration.certificateVerification =
             settings.insecureSkipVerify ? .none : settings.subjectAltNames.isEmpty ? .fullVerification : .noHostnameVerification
-        if settings.mode == .mutual, let certificate, let key {
+        if settings.mode == .mutual {
+            guard let certificate, let key else { throw Problem(description: "MUTUAL needs clientCertificate and privateKey (or a credentialName with tls.crt and tls.key)") }
             configuration.certificateChain = try CredentialFiles.read(certificate, "clientCertificate") { try NIOSSLCertificate.fromPEMFile($0) }
                 .map { .certificate($0) }
             configuration.privateKey = .privateKey(try CredentialFiles.read(key, "privateKey") { try NIOSSLPrivateKey(file: $0, format: .pem) })

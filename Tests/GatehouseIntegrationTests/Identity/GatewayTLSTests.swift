@@ -116,6 +116,9 @@ struct GatewayTLSTests {
 
         #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile).status == 0, "no client certificate: no handshake")
         #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: stranger).status == 0, "another CA")
+        // The partner's CA cannot speak for the mesh's own workloads.
+        let impostor = try pki.leaf("impostor", dnsNames: [], uris: ["spiffe://cluster.local/ns/default/sa/admin"])
+        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: impostor).status == 0, "mesh trust domain, foreign CA")
         #expect(try await gatehouse.request("fn").status == 403, "the plain ingress has no principal")
         _ = try await gatehouse.stop()
     }

@@ -72,6 +72,22 @@ struct RemoteFunctionTests {
         }
     }
 
+    @Test("Failed connects give their in-flight slot back: a remote that comes up later is served")
+    func slotsComeBack() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let port = try LoopbackPort.free()
+        let config = remoteFunction(name: "later", url: "http://127.0.0.1:\(port)") + "  scaling: {maxInstances: 1, concurrency: 1}\n"
+        try await withGatehouse(config) { gatehouse in
+            for _ in 0..<3 { _ = try await unreachable(gatehouse, "later", "nothing listens yet") }
+            let remote = try await RemoteServer.start(in: directory, port: port)
+            defer { remote.stop() }
+            let served = try await gatehouse.request("later", path: "/../../x")
+            #expect(served.status == 200, "not 503 UO: the failed attempts released their slot (\(served.body))")
+            #expect(served.json["path"] as? String == "/x", "dot segments resolved before the remote sees the path")
+        }
+    }
+
     @Test("SIMPLE verifies the server (custom CA, names); MUTUAL presents a client certificate from a credentialName")
     func simpleAndMutual() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()

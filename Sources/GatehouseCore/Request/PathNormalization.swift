@@ -4,8 +4,10 @@
 /// Istio's opt-in `MERGE_SLASHES`). The function receives the normalized path, so what was checked
 /// is what it serves.
 public enum PathNormalization {
-    /// `path` without its query string, normalized.
+    /// `path` without its query string, normalized. Most paths need nothing: they are returned as
+    /// they are after one scan, without allocating.
     public static func normalize(_ path: String) -> String {
+        guard needsWork(path) else { return path }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(path.utf8.count)
         var input = Array(path.utf8)[...]
@@ -25,6 +27,17 @@ public enum PathNormalization {
             }
         }
         return removeDotSegments(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Whether `path` has an escape, a backslash, or a segment starting with a dot.
+    private static func needsWork(_ path: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") { return true }
+            if byte == UInt8(ascii: "."), previous == UInt8(ascii: "/") { return true }
+            previous = byte
+        }
+        return false
     }
 
     /// Splits a request target into its path and its query (with the `?`, or empty).
