@@ -23,7 +23,7 @@ enum PolicyScopeDecoder {
         return (selector, targetNames)
     }
 
-    /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`).
+    /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`, or no group).
     private static func targetName(_ value: YAMLValue) -> String? {
         guard let reference = value.mapping() else { return nil }
         defer { reference.reportUnknownKeys() }
@@ -32,7 +32,7 @@ enum PolicyScopeDecoder {
         let name = reference.required("name", fix: "add `name:` with the function's name")?.string()
         _ = reference.field("namespace")
         guard let kind, let name else { return nil }
-        guard (kind == "Service" && group.isEmpty) || (kind == "Function" && group == "gatehouse.dev") else {
+        guard (kind == "Service" && group.isEmpty) || (kind == "Function" && (group == "gatehouse.dev" || group.isEmpty)) else {
             reference.diagnostics.report(
                 at: reference.location, field: reference.fieldPath("kind"),
                 "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function",

@@ -10,19 +10,8 @@ enum RateLimitPolicyDecoder {
             return policy
         }
         defer { spec.reportUnknownKeys() }
-        for value in spec.field("targetRefs")?.sequence() ?? [] {
-            guard let reference = value.mapping() else { continue }
-            defer { reference.reportUnknownKeys() }
-            if let kind = reference.field("kind"), kind.string() != "Function" {
-                kind.report("a RateLimitPolicy targets functions", fix: "write `kind: Function`")
-            }
-            reference.ignore(["group"])
-            if let name = reference.required("name", fix: "add `name:` naming the function")?.string() { policy.functions.append(name) }
-        }
-        if let selector = spec.field("selector")?.mapping() {
-            policy.selector = selector.field("matchLabels")?.stringMap() ?? [:]
-            selector.reportUnknownKeys()
-        }
+        // Scoped as Istio's policies are: `selector.matchLabels` or `targetRefs`.
+        (policy.selector, policy.functions) = PolicyScopeDecoder.decode(spec)
         policy.routes = spec.field("routes")?.stringList() ?? []
         if let field = spec.field("perCaller"), let text = field.string() {
             if let key = RateLimitPolicySpec.CallerKey(rawValue: text) {

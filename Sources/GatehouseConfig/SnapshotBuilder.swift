@@ -47,19 +47,11 @@ struct SnapshotBuilder {
         case .istio where envelope.kind == "VirtualService":
             let (service, unenforced) = VirtualServiceDecoder.decode(envelope)
             virtualServices.append(service)
-            if !unenforced.isEmpty {
-                notices.append(ConfigNotice(
-                    location: envelope.location,
-                    message: "\(envelope.resourceDescription): \(unenforced.joined(separator: ", ")) accepted, not enforced yet"))
-            }
+            noteUnenforced(unenforced, of: envelope)
         case .istio where envelope.kind == "DestinationRule":
             let (rule, unenforced) = DestinationRuleDecoder.decode(envelope)
             destinationRules.append(rule)
-            if !unenforced.isEmpty {
-                notices.append(ConfigNotice(
-                    location: envelope.location,
-                    message: "\(envelope.resourceDescription): \(unenforced.joined(separator: ", ")) accepted, not enforced yet"))
-            }
+            noteUnenforced(unenforced, of: envelope)
         case .istio:
             notices.append(ConfigNotice(
                 location: envelope.location, message: "\(envelope.resourceDescription): accepted, not enforced yet"))
@@ -70,6 +62,13 @@ struct SnapshotBuilder {
         case .rejected:
             break
         }
+    }
+
+    /// Fields read but not enforced yet: the apply says so instead of failing.
+    private mutating func noteUnenforced(_ fields: [String], of envelope: DocumentEnvelope) {
+        guard !fields.isEmpty else { return }
+        notices.append(ConfigNotice(
+            location: envelope.location, message: "\(envelope.resourceDescription): \(fields.joined(separator: ", ")) accepted, not enforced yet"))
     }
 
     func build() -> ConfigSnapshot {

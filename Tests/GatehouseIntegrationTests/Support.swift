@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseTesting
+import Testing
 
 /// A `Function` document running the test fixture (see `FunctionFixture`).
 func fixtureFunction(
@@ -40,6 +41,16 @@ func withGatehouse(
     }
     try await gatehouse.stop()
     gatehouse.removeDirectory()
+}
+
+extension RunningGatehouse {
+    /// `gatehouse ca issue` for `id` into a new directory of the test's (`cert.pem`, `key.pem`, `bundle.pem`).
+    func issueSVID(_ id: String) async throws -> URL {
+        let directory = self.directory.appendingPathComponent("svid-\(UUID().uuidString.prefix(6))")
+        let result = try await cli(["ca", "issue", "--spiffe-id", id, "--out", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return directory
+    }
 }
 
 extension RunningGatehouse.Response {

@@ -21,19 +21,13 @@ struct AdminIdentityTests {
 
             """
         try await withGatehouse(config) { gatehouse in
-            func issue(_ id: String) async throws -> URL {
-                let directory = gatehouse.directory.appendingPathComponent("svid-\(UUID().uuidString.prefix(6))")
-                let result = try await gatehouse.cli(["ca", "issue", "--spiffe-id", id, "--out", directory.path])
-                #expect(result.status == 0, "\(result.stderr)")
-                return directory
-            }
             func asIdentity(_ svid: URL, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
                 try await gatehouse.cli(arguments + [
                     "--cert", svid.appendingPathComponent("cert.pem").path, "--key", svid.appendingPathComponent("key.pem").path,
                     "--token-file", "/nonexistent/admin.token",
                 ])
             }
-            let deployer = try await issue("spiffe://cluster.local/ns/ops/sa/deployer")
+            let deployer = try await gatehouse.issueSVID("spiffe://cluster.local/ns/ops/sa/deployer")
             let listed = try await asIdentity(deployer, ["get", "functions"])
             #expect(listed.status == 0, "\(listed.stderr)")
             #expect(listed.stdout.contains("fn"), "\(listed.stdout)")
@@ -46,7 +40,7 @@ struct AdminIdentityTests {
             let entry = try #require(history.first { $0["name"] as? String == "second" }, "\(history)")
             #expect((entry["actor"] as? String)?.hasSuffix("(spiffe://cluster.local/ns/ops/sa/deployer)") == true, "\(entry)")
 
-            let stranger = try await issue("spiffe://cluster.local/ns/ops/sa/intern")
+            let stranger = try await gatehouse.issueSVID("spiffe://cluster.local/ns/ops/sa/intern")
             let refused = try await asIdentity(stranger, ["get", "functions"])
             #expect(refused.status != 0)
             #expect(gatehouse.stderr.contains("admin handshake refused"))

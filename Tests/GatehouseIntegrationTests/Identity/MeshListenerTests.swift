@@ -18,12 +18,8 @@ struct MeshListenerTests {
 
         """
 
-    /// `gatehouse ca issue` into a new directory of the test's, for `id`.
     func issue(_ gatehouse: RunningGatehouse, _ id: String) async throws -> URL {
-        let directory = gatehouse.directory.appendingPathComponent("svid-\(UUID().uuidString.prefix(6))")
-        let result = try await gatehouse.cli(["ca", "issue", "--spiffe-id", id, "--out", directory.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        return directory
+        try await gatehouse.issueSVID(id)
     }
 
     func call(_ gatehouse: RunningGatehouse, _ svid: URL?, path: String = "/", headers: [(String, String)] = []) async throws -> RunningGatehouse.Response {

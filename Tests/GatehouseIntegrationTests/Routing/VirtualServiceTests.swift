@@ -82,8 +82,7 @@ struct VirtualServiceTests {
             #expect(otherLine["response_flags"] as? String == "NR")
 
             // The VirtualService without gateways routes mesh callers only.
-            let svid = gatehouse.directory.appendingPathComponent("caller")
-            _ = try await gatehouse.cli(["ca", "issue", "--spiffe-id", "spiffe://cluster.local/ns/default/sa/caller", "--out", svid.path])
+            let svid = try await gatehouse.issueSVID("spiffe://cluster.local/ns/default/sa/caller")
             let meshed = try await MeshClient.request(
                 gatehouse.mesh, host: "hello.default.\(gatehouse.domain)", path: "/",
                 certificate: svid.appendingPathComponent("cert.pem"), key: svid.appendingPathComponent("key.pem"),
