@@ -5,7 +5,7 @@ import GatehouseCore
 /// ISTIO_MUTUAL. The traffic policy fields Gatehouse does not enforce yet are read, and named in
 /// `unenforced` so the apply says so instead of failing.
 enum DestinationRuleDecoder {
-    static let unenforcedPolicyFields = ["outlierDetection", "loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
+    static let unenforcedPolicyFields = ["loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
 
     static func decode(_ envelope: DocumentEnvelope) -> (rule: DestinationRuleSpec, unenforced: [String]) {
         var rule = DestinationRuleSpec(namespace: envelope.namespace, name: envelope.name, host: "", source: envelope.location)
@@ -31,8 +31,33 @@ enum DestinationRuleDecoder {
             if let pool = policy.field("connectionPool")?.mapping() {
                 rule.connectionPool = decodeConnectionPool(pool)
             }
+            if let outlier = policy.field("outlierDetection")?.mapping() {
+                rule.outlierDetection = decodeOutlierDetection(outlier)
+            }
         }
         return (rule, unenforced)
+    }
+
+    private static func decodeOutlierDetection(_ mapping: YAMLMappingReader) -> OutlierDetection {
+        defer { mapping.reportUnknownKeys() }
+        var result = OutlierDetection()
+        func count(_ key: String) -> Int?? {
+            guard let value = mapping.field(key), let number = value.int() else { return nil }
+            guard number >= 0 else {
+                value.report("must be 0 (off) or more", fix: "write e.g. 5")
+                return nil
+            }
+            return .some(number == 0 ? nil : number)
+        }
+        if let errors = count("consecutive5xxErrors") { result.consecutive5xxErrors = errors }
+        if let errors = count("consecutiveGatewayErrors") { result.consecutiveGatewayErrors = errors }
+        if let interval = mapping.field("interval")?.positiveDuration() { result.interval = interval }
+        if let base = mapping.field("baseEjectionTime")?.positiveDuration() { result.baseEjectionTime = base }
+        if let field = mapping.field("maxEjectionPercent"), let percent = field.int() {
+            if (0...100).contains(percent) { result.maxEjectionPercent = percent } else { field.report("must be a percentage from 0 to 100", fix: "write e.g. 10") }
+        }
+        mapping.ignore(["consecutiveErrors", "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors", "minHealthPercent"])
+        return result
     }
 
     private static func decodeConnectionPool(_ pool: YAMLMappingReader) -> DestinationRuleSpec.ConnectionPool {

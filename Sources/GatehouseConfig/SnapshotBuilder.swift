@@ -76,10 +76,12 @@ struct SnapshotBuilder {
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             var function = function
-            if let pool = DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.connectionPool {
+            let rule = DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)
+            if let pool = rule?.connectionPool {
                 function.scaling = pool.tighten(function.scaling)
                 function.maxRequestsPerConnection = pool.maxRequestsPerConnection
             }
+            function.outlierDetection = rule?.outlierDetection
             return function
         }
         return ConfigSnapshot(

@@ -12,6 +12,8 @@ public protocol FunctionUpstream: AnyObject, Sendable {
     @discardableResult func cancelWaiting(_ waiterID: Int) -> Bool
     /// Connecting to the instance failed.
     func reportUnhealthy(_ instance: FunctionInstance)
+    /// The instance answered with `status` (nil: its connection closed without an answer): outlier detection.
+    func reportAnswer(_ instance: FunctionInstance, status: Int?)
 }
 
 extension FunctionPool: FunctionUpstream {}

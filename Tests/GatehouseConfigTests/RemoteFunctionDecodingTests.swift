@@ -20,7 +20,7 @@ struct RemoteFunctionDecodingTests {
               host: hello
               trafficPolicy:
                 tls: {mode: MUTUAL, clientCertificate: certs/client.pem, privateKey: /keys/client.key, sni: api.example.com}
-                outlierDetection: {consecutive5xxErrors: 3}
+                loadBalancer: {simple: ROUND_ROBIN}
             """, file: "/etc/gatehouse/remote.yaml")
         let function = try #require(snapshot.functions.first)
         let remote = try #require(function.remote)
@@ -30,7 +30,7 @@ struct RemoteFunctionDecodingTests {
         let rule = try #require(DestinationRuleSpec.rule(for: function, in: snapshot.destinationRules, rootNamespace: "istio-system"))
         #expect(rule.tls?.mode == .mutual && rule.tls?.sni == "api.example.com")
         #expect(rule.tls?.clientCertificate == "/etc/gatehouse/certs/client.pem" && rule.tls?.privateKey == "/keys/client.key")
-        #expect(snapshot.notices.contains { $0.message.contains("trafficPolicy.outlierDetection accepted, not enforced yet") }, "\(snapshot.notices)")
+        #expect(snapshot.notices.contains { $0.message.contains("trafficPolicy.loadBalancer accepted, not enforced yet") }, "\(snapshot.notices)")
     }
 
     @Test("Istio's host forms name a function; another namespace's short name does not")
@@ -82,12 +82,15 @@ struct ConnectionPoolDecodingTests {
                 connectionPool:
                   tcp: {maxConnections: 4, connectTimeout: 1s}
                   http: {http1MaxPendingRequests: 200, http2MaxRequests: 12, maxRequestsPerConnection: 100, maxRetries: 3}
+                outlierDetection: {consecutiveGatewayErrors: 3, consecutive5xxErrors: 0, baseEjectionTime: 1m, maxEjectionPercent: 50}
             """, file: "dr.yaml")
         let function = try #require(snapshot.functions.first)
         #expect(function.scaling.concurrency == 4, "maxConnections 4 < concurrency 10")
         #expect(function.scaling.maxQueue == 50, "200 pending would loosen it: the function's 50 stays")
         #expect(function.scaling.maxInstances == 3, "12 requests in all at 4 per instance")
         #expect(function.maxRequestsPerConnection == 100)
+        #expect(function.outlierDetection == OutlierDetection(
+            consecutive5xxErrors: nil, consecutiveGatewayErrors: 3, baseEjectionTime: .seconds(60), maxEjectionPercent: 50))
         #expect(!snapshot.notices.contains { $0.message.contains("connectionPool") }, "\(snapshot.notices)")
     }
 }

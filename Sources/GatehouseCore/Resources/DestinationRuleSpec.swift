@@ -10,6 +10,7 @@ public struct DestinationRuleSpec: Hashable, Sendable {
     public var host: String
     public var tls: ClientTLSSettings?
     public var connectionPool: ConnectionPool?
+    public var outlierDetection: OutlierDetection?
     public var source: SourceLocation?
 
     /// Istio's `ConnectionPoolSettings`, as limits on the function's instance pool: each one only

@@ -24,6 +24,8 @@ public struct FunctionSpec: Hashable, Sendable {
     /// A DestinationRule's `http.maxRequestsPerConnection`: kept-alive connections to an instance
     /// are closed after this many requests.
     public var maxRequestsPerConnection: Int?
+    /// A DestinationRule's `outlierDetection` for this function's instances (or remote endpoint).
+    public var outlierDetection: OutlierDetection?
     /// Counts changes to the spec, from 1; set from the store when the function is applied.
     public var generation: Int = 1
 

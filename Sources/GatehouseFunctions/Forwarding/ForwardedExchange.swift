@@ -213,6 +213,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard case .forwarding = phase else { return }
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
         if head.status.code < 200 && head.status.code != 101 { return }
+        if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
         if let retryPolicy, retryPolicy.retries(status: Int(head.status.code)) {
             if canRetry { return retry() }
             if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
@@ -285,6 +286,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             connect(lease)
             return
         }
+        if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
         if let retryPolicy, retryPolicy.retriesReset, !responseHeadReceived {
             if canRetry { return retry() }
             if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }

@@ -45,7 +45,7 @@ public final class FunctionPool: Sendable {
         let configuration = InstancePoolStateMachine.Configuration(
             minInstances: spec.scaling.minInstances, maxInstances: spec.scaling.maxInstances,
             concurrency: spec.scaling.concurrency, maxQueue: spec.scaling.maxQueue, idleTimeout: spec.idleTimeout,
-            startupTimeout: spec.startupTimeout)
+            startupTimeout: spec.startupTimeout, outlierDetection: spec.outlierDetection)
         self.state = NIOLockedValueBox(State(machine: InstancePoolStateMachine(configuration: configuration)))
     }
 
@@ -93,6 +93,12 @@ public final class FunctionPool: Sendable {
         }
         if cancelled { reportGauges() }
         return cancelled
+    }
+
+    /// An instance's answer, for outlier detection (`status` nil: the connection closed without one).
+    public func reportAnswer(_ instance: FunctionInstance, status: Int?) {
+        guard spec.outlierDetection != nil else { return }
+        state.withLockedValue { $0.machine.instanceAnswered(instance.id, status: status, now: .now) }
     }
 
     /// Connecting to the instance failed although it was ready: replace it.

@@ -1,3 +1,5 @@
+import GatehouseCore
+
 /// The activator's brain for one function: which instance serves a request, when requests wait,
 /// when instances start and stop.
 ///
@@ -19,12 +21,16 @@ public struct InstancePoolStateMachine: Sendable {
         /// First wait after a failed start; doubles per consecutive failure, up to `maxBackoff`.
         public var initialBackoff: Duration
         public var maxBackoff: Duration
+        /// A DestinationRule's outlier detection: instances answering with errors in a row are
+        /// ejected for a while.
+        public var outlierDetection: OutlierDetection?
 
         public init(
             minInstances: Int = 0, maxInstances: Int = 10, concurrency: Int = 80, maxQueue: Int = 100,
             idleTimeout: Duration = .seconds(60), startupTimeout: Duration = .seconds(30),
-            initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(30)
+            initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(30), outlierDetection: OutlierDetection? = nil
         ) {
+            self.outlierDetection = outlierDetection
             self.minInstances = minInstances
             self.maxInstances = maxInstances
             self.concurrency = concurrency
@@ -77,6 +83,9 @@ public struct InstancePoolStateMachine: Sendable {
     private var consecutiveStartFailures = 0
     private var backoffUntil: Instant?
     private var isShuttingDown = false
+    /// Outlier detection: answers in a row per instance, and the ejected ones until when.
+    private var health: [InstanceID: OutlierDetection.Tracker] = [:]
+    private var ejectedUntil: [InstanceID: Instant] = [:]
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -99,13 +108,19 @@ public struct InstancePoolStateMachine: Sendable {
     /// A request wants an instance.
     public mutating func acquire(_ waiter: WaiterID, now: Instant) -> AcquireDecision {
         if isShuttingDown { return .reject(.shuttingDown) }
-        if let index = leastLoadedReadyWithCapacity() {
+        if let index = leastLoadedReadyWithCapacity(now: now) {
             occupy(index, now: now)
             return .dispatch(instances[index].id)
         }
         if let backoffUntil, now < backoffUntil, instances.isEmpty {
             // Nothing runs and nothing may start yet: waiting could only end in a timeout.
             return .reject(.unavailable(retryAfter: backoffUntil - now))
+        }
+        if !ejectedUntil.isEmpty, instances.count >= configuration.maxInstances,
+           instances.allSatisfy({ !isStarting($0.state) && isEjected($0.id, now: now) }),
+           let soonest = ejectedUntil.values.filter({ $0 > now }).min() {
+            // Every instance is ejected and no other may start: no healthy upstream (503 UH), as Envoy.
+            return .reject(.unavailable(retryAfter: soonest - now))
         }
         if queueDepth >= configuration.maxQueue { return .reject(.queueFull) }
         waiters.append(waiter)
@@ -125,7 +140,7 @@ public struct InstancePoolStateMachine: Sendable {
               case .ready(let inflight, _) = instances[index].state else { return [] }
         instances[index].state = .ready(inflight: max(0, inflight - 1), lastUsed: now)
         var actions: [Action] = []
-        if let waiter = popWaiter() {
+        if !isEjected(id, now: now), let waiter = popWaiter() {
             occupy(index, now: now)
             actions.append(.dispatch(waiter, to: id, coldStart: false))
         }
@@ -154,6 +169,7 @@ public struct InstancePoolStateMachine: Sendable {
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return (nil, []) }
         let wasStarting = isStarting(instances[index].state)
         instances.remove(at: index)
+        forget(id)
         if wasStarting {
             return (.exitedBeforeReady, startFailed(now: now))
         }
@@ -165,10 +181,31 @@ public struct InstancePoolStateMachine: Sendable {
     public mutating func instanceUnhealthy(_ id: InstanceID, now: Instant) -> [Action] {
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return [] }
         instances.remove(at: index)
+        forget(id)
         return [.stop(id)] + replaceOrRefuse(now: now)
     }
 
-    /// Periodic housekeeping: startup timeouts, idle scale-down, the minimum number of instances.
+    /// An instance answered (`status` nil: its connection closed without an answer). With outlier
+    /// detection, enough errors in a row eject it — unless as many instances as allowed already are
+    /// (`maxEjectionPercent`, at least one).
+    public mutating func instanceAnswered(_ id: InstanceID, status: Int?, now: Instant) {
+        guard let policy = configuration.outlierDetection, instances.contains(where: { $0.id == id }) else { return }
+        var tracker = health[id] ?? OutlierDetection.Tracker()
+        let eject = tracker.record(status: status, policy: policy)
+        health[id] = tracker
+        guard eject, !isEjected(id, now: now) else { return }
+        let ejectedNow = ejectedUntil.values.count { $0 > now }
+        guard ejectedNow < max(1, instances.count * policy.maxEjectionPercent / 100) else { return }
+        ejectedUntil[id] = now + tracker.ejectionTime(policy)
+    }
+
+    /// Instances ejected now, for the gauges and `describe`.
+    public func ejected(now: Instant) -> [InstanceID] {
+        ejectedUntil.filter { $0.value > now }.map(\.key)
+    }
+
+    /// Periodic housekeeping: startup timeouts, idle scale-down, the minimum number of instances,
+    /// ejected instances coming back.
     public mutating func tick(now: Instant) -> (timedOut: [InstanceID], actions: [Action]) {
         if isShuttingDown { return ([], []) }
         var actions: [Action] = []
@@ -180,6 +217,7 @@ public struct InstancePoolStateMachine: Sendable {
         }
         for id in timedOut {
             instances.removeAll { $0.id == id }
+            forget(id)
             actions.append(.stop(id))
             actions += startFailed(now: now)
         }
@@ -187,10 +225,14 @@ public struct InstancePoolStateMachine: Sendable {
         for entry in instances where readyIdle > configuration.minInstances {
             if case .ready(0, let lastUsed) = entry.state, now - lastUsed >= configuration.idleTimeout {
                 instances.removeAll { $0.id == entry.id }
+                forget(entry.id)
                 actions.append(.stop(entry.id))
                 readyIdle -= 1
             }
         }
+        // Ejections that ended: the instance serves again, first those waiting.
+        for (id, until) in ejectedUntil where until <= now { ejectedUntil[id] = nil }
+        actions += dispatchWaiting(now: now)
         // Requests that waited out a backoff get their instance now.
         actions += scaleOut(now: now).map(Action.start)
         actions += ensureMinimum(now: now)
@@ -235,10 +277,31 @@ public struct InstancePoolStateMachine: Sendable {
         return false
     }
 
-    private func leastLoadedReadyWithCapacity() -> Int? {
+    private mutating func forget(_ id: InstanceID) {
+        health[id] = nil
+        ejectedUntil[id] = nil
+    }
+
+    private func isEjected(_ id: InstanceID, now: Instant) -> Bool {
+        guard let until = ejectedUntil[id] else { return false }
+        return until > now
+    }
+
+    /// Waiting requests go to instances with room (an ejection ended, say).
+    private mutating func dispatchWaiting(now: Instant) -> [Action] {
+        var actions: [Action] = []
+        while queueDepth > 0, let index = leastLoadedReadyWithCapacity(now: now), let waiter = popWaiter() {
+            occupy(index, now: now)
+            actions.append(.dispatch(waiter, to: instances[index].id, coldStart: false))
+        }
+        return actions
+    }
+
+    private func leastLoadedReadyWithCapacity(now: Instant) -> Int? {
         var best: (index: Int, inflight: Int)?
         for (index, entry) in instances.enumerated() {
             guard case .ready(let inflight, _) = entry.state, inflight < configuration.concurrency else { continue }
+            if !ejectedUntil.isEmpty, isEjected(entry.id, now: now) { continue }
             if best == nil || inflight < best!.inflight { best = (index, inflight) }
         }
         return best?.index

@@ -1,4 +1,5 @@
 import GatehouseCore
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// A remote function (`spec.remote.url`): an endpoint that is always there, so nothing starts,
@@ -14,6 +15,8 @@ public final class RemoteFunction: FunctionUpstream {
     public let tlsMode: String
     private let instance: FunctionInstance
     private let inFlight: ConcurrencyLimit
+    /// Outlier detection for the one endpoint: ejected, it is refused (503 `UH`) until the time passes.
+    private let health = NIOLockedValueBox<(tracker: OutlierDetection.Tracker, ejectedUntil: ContinuousClock.Instant?)>((.init(), nil))
 
     public init(spec: FunctionSpec, endpoint: RemoteEndpoint, tls: UpstreamTLS?, tlsMode: String, eventLoops: [any EventLoop]) {
         self.spec = spec
@@ -26,6 +29,10 @@ public final class RemoteFunction: FunctionUpstream {
     }
 
     public func acquire(on loop: any EventLoop, callback: @escaping FunctionPool.LeaseCallback) -> FunctionPool.Acquired {
+        if let until = health.withLockedValue({ $0.ejectedUntil }), until > .now {
+            return .rejected(GatehouseError(
+                .functionUnavailable, detail: "the remote endpoint is ejected by outlier detection", retryAfter: until - .now))
+        }
         guard inFlight.enter() else {
             return .rejected(GatehouseError(
                 .queueFull, detail: "\(inFlight.limit) requests already in flight to the remote function", retryAfter: .seconds(1)))
@@ -43,6 +50,15 @@ public final class RemoteFunction: FunctionUpstream {
     /// ends here: the forwarder drops it without releasing it, as a pool's unhealthy instance takes its lease with it.
     public func reportUnhealthy(_ instance: FunctionInstance) {
         inFlight.leave()
+    }
+
+    public func reportAnswer(_ instance: FunctionInstance, status: Int?) {
+        guard let policy = spec.outlierDetection else { return }
+        health.withLockedValue { health in
+            if health.tracker.record(status: status, policy: policy) {
+                health.ejectedUntil = .now + health.tracker.ejectionTime(policy)
+            }
+        }
     }
 
     /// Its kept-alive connections are closed; requests using one finish first.

@@ -88,6 +88,33 @@ struct RemoteFunctionTests {
         }
     }
 
+    @Test("Outlier detection ejects a failing remote endpoint (503 UH, nothing sent) and brings it back")
+    func outlierEjection() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let remote = try await RemoteServer.start(in: directory)
+        defer { remote.stop() }
+        let config = remoteFunction(name: "shaky", url: "http://127.0.0.1:\(remote.port)") + "---\n"
+            + destinationRule(name: "shaky", host: "shaky", tls: "{mode: DISABLE}")
+            + "    outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 1s}\n"
+        try await withGatehouse(config) { gatehouse in
+            for attempt in 1...2 {
+                let failing = try await gatehouse.request("shaky", path: "/flaky?key=o&fail=2")
+                #expect(failing.status == 503 && failing.json["attempt"] as? Int == attempt, "the remote's own 503")
+            }
+            let ejected = try await gatehouse.request("shaky", path: "/flaky?key=o&fail=2")
+            #expect(ejected.status == 503 && ejected.errorCode == "function_unavailable", "\(ejected.body)")
+            #expect(ejected.headers.first(name: "retry-after") != nil)
+            let line = try await gatehouse.accessLogLine(requestId: try #require(ejected.headers.first(name: "x-request-id")))
+            #expect(line["response_flags"] as? String == "UH")
+            let back = try await eventually("the endpoint is back after its ejection") {
+                let response = try await gatehouse.request("shaky", path: "/flaky?key=o&fail=2")
+                return response.status == 200 ? response : nil
+            }
+            #expect(back.json["attempt"] as? Int == 3, "the ejected request never reached the remote")
+        }
+    }
+
     @Test("SIMPLE verifies the server (custom CA, names); MUTUAL presents a client certificate from a credentialName")
     func simpleAndMutual() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
