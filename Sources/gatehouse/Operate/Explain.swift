@@ -127,7 +127,9 @@ struct Explain: AsyncParsableCommand {
     static func render(_ explanation: RequestExplainer.Explanation) -> String {
         let request = explanation.request
         var text = "Request:   \(request.method) \(request.host) \(request.path)"
-        if explanation.normalizedPath != PathNormalization.split(request.path).path {
+        if explanation.route?.rewrittenPath != nil {
+            text += " (policies see the rewritten \(explanation.normalizedPath))"
+        } else if explanation.normalizedPath != PathNormalization.split(request.path).path {
             text += " (normalized to \(explanation.normalizedPath))"
         }
         text += "\nCaller:    peer \(request.sourcePrincipal ?? "none (plaintext)")"

@@ -8,7 +8,7 @@ import Yams
 struct PolicyTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
-        abstract: "Run table-driven request cases against a config: expected status, decision and deciding policy.",
+        abstract: "Run table-driven request cases against a config: expected status, decision, deciding policy, function and route.",
         discussion: """
             A test file:
               config: [../config]            # files or directories, relative to this file (or give -f)
@@ -42,6 +42,10 @@ struct PolicyTest: AsyncParsableCommand {
         var status: Int
         var decision: String?
         var policy: String?
+        /// The function the request reaches (`NAMESPACE/NAME`; the heaviest destination of a split).
+        var function: String?
+        /// The VirtualService route it takes (its name, or `NAMESPACE/VS.INDEX`).
+        var route: String?
     }
 
     func run() async throws {
@@ -64,6 +68,9 @@ struct PolicyTest: AsyncParsableCommand {
                     print("FAIL  \(testCase.name)  (\(file))")
                     for problem in problems { print("      \(problem)") }
                     print("      why: \(result.reason)")
+                    for skipped in result.route?.skipped ?? [] {
+                        print("      route \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))")
+                    }
                     for policy in result.policies where policy.matchedRule == nil {
                         for miss in policy.misses { print("      \(policy.policy): \(miss)") }
                     }
@@ -82,6 +89,12 @@ struct PolicyTest: AsyncParsableCommand {
         }
         if let policy = expect.policy, policy != result.decidingPolicy {
             problems.append("deciding policy: expected \(policy), got \(result.decidingPolicy ?? "none")")
+        }
+        if let function = expect.function, function != result.function {
+            problems.append("function: expected \(function), got \(result.function ?? "none")")
+        }
+        if let route = expect.route, route != result.route?.matched {
+            problems.append("route: expected \(route), got \(result.route?.matched ?? "none")")
         }
         return problems
     }

@@ -84,6 +84,31 @@ struct ExplainTests {
         #expect(result.stdout.contains("5 passed, 0 failed"))
     }
 
+    @Test("The routing example's cases pass: functions and routes as expected")
+    func routingExamplesPass() async throws {
+        let result = try await RunningGatehouse.runCLI(["test", Self.examples.appendingPathComponent("routing/tests.yaml").path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("6 passed, 0 failed"), "\(result.stdout)")
+    }
+
+    @Test("A routing case that expects another route fails, naming the route taken and why earlier ones missed")
+    func routingCaseFails() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cases = directory.appendingPathComponent("cases.yaml")
+        try """
+            config: [\(Self.examples.path)/quickstart/hello.yaml, \(Self.examples.path)/routing/routes.yaml]
+            cases:
+            - name: wrong expectation
+              request: {host: hello.default.localhost, path: /api/v1/x}
+              expect: {status: 200, route: canary-split}
+            """.write(to: cases, atomically: true, encoding: .utf8)
+        let result = try await RunningGatehouse.runCLI(["test", cases.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("route: expected canary-split, got api-v1"), "\(result.stdout)")
+        #expect(result.stdout.contains("route testers did not fit: header x-canary is absent"), "\(result.stdout)")
+    }
+
     @Test("The JWT example's cases pass: claims stand in for tokens")
     func jwtExamplesPass() async throws {
         let result = try await RunningGatehouse.runCLI(["test", Self.examples.appendingPathComponent("jwt/tests.yaml").path])
