@@ -55,7 +55,7 @@ public struct AuthorizeRequest: RequestStage {
         if let (policy, rule) = engine.customPolicy(matching: request, function: function),
            let provider = policy.provider.flatMap({ providers[$0] }) {
             let check = ExternalAuthorizer.check(
-                for: provider, method: record.method, host: record.authority, path: record.upstreamPath ?? record.path, headers: headers)
+                for: provider, method: record.method, host: record.authority, path: record.routedPath ?? record.upstreamPath ?? record.path, headers: headers)
             let (authorizer, engine) = (authorizer, engine)
             return .suspend {
                 let outcome = await authorizer.ask(provider, check)

@@ -20,7 +20,8 @@ extension CompiledRoute {
     /// What the route does with the request: a redirect or direct response ends it here; a
     /// destination is chosen by weight, with the rewrite, header operations and timeout recorded for
     /// the forwarder.
-    func apply(to record: inout RequestRecord, request: RouteRequest) -> StageVerdict {
+    /// `drawing: false` (explain) leaves out what chance decides: faults and mirrors.
+    func apply(to record: inout RequestRecord, request: RouteRequest, drawing: Bool = true) -> StageVerdict {
         record.routeName = name
         if let cors = route.cors, let origin = request.header("origin"),
            cors.allows(origin: origin, regex: { pattern, value in corsOriginRegexes[pattern]?.matches(value) ?? false }) {
@@ -53,8 +54,8 @@ extension CompiledRoute {
         apply(route.responseHeaders, to: &record.responseHeaders)
         record.routeTimeout = route.timeout
         record.retryPolicy = route.retries
-        if let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror }
-        guard let fault = route.fault else { return .proceed }
+        if drawing, let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror }
+        guard drawing, let fault = route.fault else { return .proceed }
         return injectFault(fault, record: &record)
     }
 
@@ -98,14 +99,20 @@ extension CompiledRoute {
     /// `uriRegexRewrite` substitutes in the path. The query is kept.
     func rewrittenTarget(_ request: RouteRequest) -> String? {
         let query = request.rawQuery.map { "?" + $0 } ?? ""
-        if let regex = uriRegexRewrite { return regex.replace(in: request.path) + query }
+        if let regex = uriRegexRewrite { return Self.absolute(regex.replace(in: request.path)) + query }
         guard let uri = route.rewrite?.uri else { return nil }
         let matchedPrefix = matches.lazy.compactMap { match -> String? in
             guard match.fits(request), case .prefix(let prefix)? = match.spec.uri else { return nil }
             return prefix
         }.first
-        if let matchedPrefix { return uri + request.path.dropFirst(matchedPrefix.count) + query }
-        return uri + query
+        if let matchedPrefix { return Self.absolute(uri + request.path.dropFirst(matchedPrefix.count)) + query }
+        return Self.absolute(uri) + query
+    }
+
+    /// A rewrite may leave a relative path (`rewrite.uri: ""`, a regex to `\1`): the function and
+    /// the policies get it made absolute, and normalized, as any other path.
+    private static func absolute(_ path: String) -> String {
+        PathNormalization.normalize(path.hasPrefix("/") ? path : "/" + path)
     }
 
     /// What the CORS filter answers an allowed preflight with.

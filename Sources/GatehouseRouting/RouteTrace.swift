@@ -41,7 +41,7 @@ extension RouteTable {
             trace.matched = route.name
             var record = RequestRecord(
                 requestId: "", startWallNanos: 0, start: .now, method: method, path: target, httpProtocol: "HTTP/1.1", authority: host)
-            if case .reject(let error) = route.apply(to: &record, request: request), let response = error.response {
+            if case .reject(let error) = route.apply(to: &record, request: request, drawing: false), let response = error.response {
                 trace.status = response.status
                 let location = response.headers.first { $0.name == "location" }?.value
                 trace.outcome = location.map { "redirect \(response.status) to \($0)" } ?? "direct response \(response.status)"

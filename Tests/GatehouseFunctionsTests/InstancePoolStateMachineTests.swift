@@ -445,7 +445,10 @@ final class PoolUnderTest {
         machine.instanceUnhealthy(id, now: now)
     }
     func tick(now: Pool.Instant) -> (timedOut: [Pool.InstanceID], actions: [Pool.Action]) { machine.tick(now: now) }
-    func answered(_ id: Pool.InstanceID, status: Int?, now: Pool.Instant) { machine.instanceAnswered(id, status: status, now: now) }
+    @discardableResult
+    func answered(_ id: Pool.InstanceID, status: Int?, now: Pool.Instant) -> [Pool.Action] {
+        machine.instanceAnswered(id, status: status, now: now)
+    }
     func ejected(now: Pool.Instant) -> [Pool.InstanceID] { machine.ejected(now: now) }
     func shutdown() -> [Pool.Action] { machine.shutdown() }
     func retire(now: Pool.Instant) -> [Pool.Action] { machine.retire(now: now) }

@@ -54,7 +54,7 @@ struct OutlierDetectionTests {
         _ = pool.release(1, now: t0)
         for _ in 0..<2 { pool.answered(1, status: 502, now: t0) }
         let decision = pool.acquire(2, now: t0 + .seconds(4))
-        guard case .reject(.unavailable(let retryAfter)) = decision else {
+        guard case .reject(.ejected(let retryAfter)) = decision else {
             Issue.record("expected 503 while the only instance is ejected, got \(decision); ejected \(pool.ejected(now: t0))")
             return
         }
@@ -63,5 +63,21 @@ struct OutlierDetectionTests {
         for _ in 0..<2 { pool.answered(1, status: 500, now: t0 + .seconds(10)) }
         #expect(pool.ejected(now: t0 + .seconds(29)) == [1], "20 s the second time")
         #expect(pool.ejected(now: t0 + .seconds(30)).isEmpty)
+    }
+
+    @Test("Answers while ejected do not count; healthy intervals lower the multiplier; waiting requests are refused, not stranded")
+    func multiplierAndWaiters() {
+        let pool = PoolUnderTest(configuration: .init(maxInstances: 1, concurrency: 1, outlierDetection: policy))
+        _ = pool.acquire(1, now: t0)
+        _ = pool.instanceReady(1, now: t0)
+        #expect(pool.acquire(2, now: t0) == .wait(starting: []), "the only instance is busy: request 2 waits")
+        pool.answered(1, status: 500, now: t0)
+        let actions = pool.answered(1, status: 500, now: t0)
+        #expect(actions == [.reject(2, .ejected(retryAfter: .seconds(10)))], "the waiting request is told at once")
+        for _ in 0..<10 { pool.answered(1, status: 500, now: t0 + .seconds(1)) }  // late answers of an ejected instance
+        _ = pool.tick(now: t0 + .seconds(10))
+        // Back at 10 s; quiet for 2 intervals (10 s each): the multiplier is down to 0 again.
+        for _ in 0..<2 { pool.answered(1, status: 500, now: t0 + .seconds(31)) }
+        #expect(pool.ejected(now: t0 + .seconds(40)) == [1] && pool.ejected(now: t0 + .seconds(41)).isEmpty, "10 s, not 20 or 300")
     }
 }

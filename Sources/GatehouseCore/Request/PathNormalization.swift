@@ -31,7 +31,7 @@ public enum PathNormalization {
 
     /// Whether `path` has an escape, a backslash, or a segment starting with a dot.
     private static func needsWork(_ path: String) -> Bool {
-        var previous: UInt8 = 0
+        var previous = UInt8(ascii: "/")  // a leading "." is a dot segment too
         for byte in path.utf8 {
             if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") { return true }
             if byte == UInt8(ascii: "."), previous == UInt8(ascii: "/") { return true }

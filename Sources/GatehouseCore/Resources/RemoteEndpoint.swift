@@ -53,6 +53,7 @@ public struct RemoteEndpoint: Hashable, Sendable {
     /// The request's path is normalized first (dot segments resolved), so `/../other` cannot climb
     /// out of the prefix to another endpoint of the same host (nor reach the remote unresolved).
     public func target(for requestTarget: String) -> String {
+        if requestTarget == "*" { return pathPrefix.isEmpty ? "*" : pathPrefix }  // OPTIONS *
         let (path, query) = PathNormalization.split(requestTarget)
         let normalized = PathNormalization.normalize(path.hasPrefix("/") ? path : "/" + path)
         return pathPrefix + normalized + query

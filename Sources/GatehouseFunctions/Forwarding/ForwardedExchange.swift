@@ -346,6 +346,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private func attemptTimedOut() {
         perTryTimeout = nil
         guard case .forwarding = phase, !responseHeadReceived else { return }
+        if let lease { pool.reportAnswer(lease.instance, status: nil) }  // a hung instance counts as failing
         if canRetry { return retry() }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
         if (retryPolicy?.attempts ?? 0) > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
@@ -357,6 +358,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private func timedOut() {
         timeout = nil
         guard !client.isFinished else { return }
+        if case .forwarding = phase, !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
         finish(failing: GatehouseError(
             .upstreamTimeout, detail: "no complete response within \(min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout).gatehouseDescription)"))

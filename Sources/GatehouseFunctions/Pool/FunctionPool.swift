@@ -98,7 +98,7 @@ public final class FunctionPool: Sendable {
     /// An instance's answer, for outlier detection (`status` nil: the connection closed without one).
     public func reportAnswer(_ instance: FunctionInstance, status: Int?) {
         guard spec.outlierDetection != nil else { return }
-        state.withLockedValue { $0.machine.instanceAnswered(instance.id, status: status, now: .now) }
+        apply { state in state.machine.instanceAnswered(instance.id, status: status, now: .now) }
     }
 
     /// Connecting to the instance failed although it was ready: replace it.
@@ -279,6 +279,8 @@ public final class FunctionPool: Sendable {
             return GatehouseError(.queueFull, detail: "all instances busy and the queue is full", retryAfter: .seconds(1))
         case .unavailable(let retryAfter):
             return GatehouseError(.functionUnavailable, detail: "the function failed to start", retryAfter: retryAfter)
+        case .ejected(let retryAfter):
+            return GatehouseError(.functionUnavailable, detail: "every instance is ejected by outlier detection", retryAfter: retryAfter)
         case .shuttingDown:
             return GatehouseError(.shuttingDown, detail: "gatehouse is shutting down")
         }

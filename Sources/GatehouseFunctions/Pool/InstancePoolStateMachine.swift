@@ -47,6 +47,8 @@ public struct InstancePoolStateMachine: Sendable {
         case queueFull
         /// Starting an instance failed; no instance can serve until `retryAfter` has passed.
         case unavailable(retryAfter: Duration)
+        /// Outlier detection ejected every instance and no other may start.
+        case ejected(retryAfter: Duration)
         case shuttingDown
     }
 
@@ -116,11 +118,9 @@ public struct InstancePoolStateMachine: Sendable {
             // Nothing runs and nothing may start yet: waiting could only end in a timeout.
             return .reject(.unavailable(retryAfter: backoffUntil - now))
         }
-        if !ejectedUntil.isEmpty, instances.count >= configuration.maxInstances,
-           instances.allSatisfy({ !isStarting($0.state) && isEjected($0.id, now: now) }),
-           let soonest = ejectedUntil.values.filter({ $0 > now }).min() {
+        if let retryAfter = allEjected(now: now) {
             // Every instance is ejected and no other may start: no healthy upstream (503 UH), as Envoy.
-            return .reject(.unavailable(retryAfter: soonest - now))
+            return .reject(.ejected(retryAfter: retryAfter))
         }
         if queueDepth >= configuration.maxQueue { return .reject(.queueFull) }
         waiters.append(waiter)
@@ -188,15 +188,29 @@ public struct InstancePoolStateMachine: Sendable {
     /// An instance answered (`status` nil: its connection closed without an answer). With outlier
     /// detection, enough errors in a row eject it — unless as many instances as allowed already are
     /// (`maxEjectionPercent`, at least one).
-    public mutating func instanceAnswered(_ id: InstanceID, status: Int?, now: Instant) {
-        guard let policy = configuration.outlierDetection, instances.contains(where: { $0.id == id }) else { return }
+    /// When that leaves every instance out and no other may start, waiting requests are refused
+    /// (503, no healthy upstream) rather than left to wait out the ejection.
+    public mutating func instanceAnswered(_ id: InstanceID, status: Int?, now: Instant) -> [Action] {
+        guard let policy = configuration.outlierDetection, instances.contains(where: { $0.id == id }),
+              !isEjected(id, now: now) else { return [] }
         var tracker = health[id] ?? OutlierDetection.Tracker()
-        let eject = tracker.record(status: status, policy: policy)
-        health[id] = tracker
-        guard eject, !isEjected(id, now: now) else { return }
+        defer { health[id] = tracker }
+        guard tracker.record(status: status, now: now, policy: policy) else { return [] }
         let ejectedNow = ejectedUntil.values.count { $0 > now }
-        guard ejectedNow < max(1, instances.count * policy.maxEjectionPercent / 100) else { return }
-        ejectedUntil[id] = now + tracker.ejectionTime(policy)
+        guard ejectedNow < max(1, instances.count * policy.maxEjectionPercent / 100) else { return [] }
+        ejectedUntil[id] = now + tracker.eject(now: now, policy: policy)
+        guard let retryAfter = allEjected(now: now) else { return [] }
+        var actions: [Action] = []
+        while let waiter = popWaiter() { actions.append(.reject(waiter, .ejected(retryAfter: retryAfter))) }
+        return actions
+    }
+
+    /// Every instance is ejected and no other may start: until when.
+    private func allEjected(now: Instant) -> Duration? {
+        guard !ejectedUntil.isEmpty, instances.count >= configuration.maxInstances,
+              instances.allSatisfy({ !isStarting($0.state) && isEjected($0.id, now: now) }),
+              let soonest = ejectedUntil.values.filter({ $0 > now }).min() else { return nil }
+        return soonest - now
     }
 
     /// Instances ejected now, for the gauges and `describe`.

@@ -47,16 +47,21 @@ public final class RemoteFunction: FunctionUpstream {
     public func cancelWaiting(_ waiterID: Int) -> Bool { false }
 
     /// Nothing to replace (the next attempt opens a new connection), but the failed attempt's lease
-    /// ends here: the forwarder drops it without releasing it, as a pool's unhealthy instance takes its lease with it.
+    /// ends here: the forwarder drops it without releasing it, as a pool's unhealthy instance takes its
+    /// lease with it. For outlier detection it is an error like a reset.
     public func reportUnhealthy(_ instance: FunctionInstance) {
         inFlight.leave()
+        reportAnswer(instance, status: nil)
     }
 
     public func reportAnswer(_ instance: FunctionInstance, status: Int?) {
         guard let policy = spec.outlierDetection else { return }
+        let now = ContinuousClock.now
         health.withLockedValue { health in
-            if health.tracker.record(status: status, policy: policy) {
-                health.ejectedUntil = .now + health.tracker.ejectionTime(policy)
+            // Answers to requests sent before the ejection do not lengthen it.
+            if let until = health.ejectedUntil, until > now { return }
+            if health.tracker.record(status: status, now: now, policy: policy) {
+                health.ejectedUntil = now + health.tracker.eject(now: now, policy: policy)
             }
         }
     }

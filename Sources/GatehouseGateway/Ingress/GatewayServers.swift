@@ -78,16 +78,19 @@ struct GatewayServers {
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .certificates(roots)
         let verifier = SVIDVerifier(trustDomain: nil, bundle: try roots.map { try Certificate(derEncoded: $0.toDERBytes()) })
+        // The mesh's own workloads are admitted only where the server trusts the mesh's CA.
+        let meshRoots = mesh.authority.bundle
+        let trustsMesh = verifier.bundle.contains { meshRoots.contains($0) }
         let verified = MeshIdentity.VerifiedChains()
         return ListenerTLS(
             context: try NIOSSLContext(configuration: configuration),
-            known: { leaf in (try? leaf.toDERBytes()).flatMap(verified.lookup) ?? mesh.remembered(leaf) }
+            known: { leaf in (try? leaf.toDERBytes()).flatMap(verified.lookup) ?? (trustsMesh ? mesh.remembered(leaf) : nil) }
         ) { chain in
-            // An SVID naming the mesh's own trust domain must come from the mesh's CA, whatever CA
-            // files the server trusts: another CA cannot speak for the mesh's workloads.
+            // An SVID naming the mesh's own trust domain must come from the mesh's CA — and only
+            // where the server trusts that CA: another CA cannot speak for the mesh's workloads.
             if let leaf = try? chain.first.map({ try Certificate(derEncoded: $0.toDERBytes()) }),
                case .success(let id) = SVIDVerifier.spiffeID(of: leaf), id.trustDomain == mesh.trustDomain {
-                return await mesh.checkClient(chain)
+                return trustsMesh ? await mesh.checkClient(chain) : nil
             }
             return await MeshIdentity.check(chain, verifier: verifier, verified: verified, logger: logger)
         }
