@@ -9,15 +9,19 @@ public final class ExtAuthzFixture: @unchecked Sendable {
     private let process: Process
 
     public static func start() async throws -> ExtAuthzFixture {
-        let fixture = try ExtAuthzFixture(port: LoopbackPort.free())
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if let response = try? await RunningGatehouse.send(
-                url: "http://127.0.0.1:\(fixture.port)/ready", host: nil, method: .GET, headers: [("x-ext-authz", "allow")], body: nil),
-               response.status == 200 { return fixture }
-            try await Task.sleep(for: .milliseconds(50))
+        // A free port can be taken by a parallel test before the fixture binds it: then the fixture
+        // exits, and it is started again on another.
+        for _ in 0..<3 {
+            let fixture = try ExtAuthzFixture(port: LoopbackPort.free())
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, fixture.process.isRunning {
+                if let response = try? await RunningGatehouse.send(
+                    url: "http://127.0.0.1:\(fixture.port)/ready", host: nil, method: .GET, headers: [("x-ext-authz", "allow")], body: nil),
+                   response.status == 200 { return fixture }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            fixture.stop()
         }
-        fixture.stop()
         throw OIDCProvider.Unavailable(description: "the ext_authz fixture did not start")
     }
 

@@ -45,7 +45,7 @@ public final class RemoteServer: @unchecked Sendable {
         try process.run()
         let server = RemoteServer(port: port, process: process)
         let deadline = ContinuousClock.now + .seconds(15)
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, process.isRunning {
             if LoopbackPort.accepts(port) { return server }
             try await Task.sleep(for: .milliseconds(50))
         }
