@@ -121,7 +121,11 @@ enum VirtualServiceDecoder {
         mapping.ignore(["statPrefix"])
         // Conditions Gatehouse cannot check yet would, if ignored, widen the block to every request:
         // a block with one of them never matches instead, and the notice says so.
-        for name in ["port", "sourceLabels", "gateways", "sourceNamespace", "scheme"] where mapping.field(name) != nil {
+        match.port = mapping.field("port")?.int()
+        match.scheme = mapping.field("scheme").flatMap(stringMatch)
+        match.sourceNamespace = mapping.field("sourceNamespace")?.string()
+        match.gateways = mapping.field("gateways")?.stringList() ?? []
+        for name in ["sourceLabels"] where mapping.field(name) != nil {
             match.unsupported = true
             let note = "http.match.\(name) (such match blocks never match)"
             if !unenforced.contains(note) { unenforced.append(note) }

@@ -20,8 +20,12 @@ public struct RouteByHost: RequestStage {
             let (path, query) = PathNormalization.split(record.path)
             let normalized = PathNormalization.normalize(path)
             if normalized != path { record.upstreamPath = normalized + query }
-            let request = RouteRequest(
+            var request = RouteRequest(
                 target: normalized + query, method: record.method, hostHeader: record.authority, header: { headers.joined($0) })
+            request.port = record.destinationPort
+            request.scheme = record.overTLS ? "https" : "http"
+            request.sourceNamespace = record.peer.flatMap { RouteRequest.namespace(ofPrincipal: $0.principal) }
+            request.mesh = record.viaMeshListener
             guard let route = routes.first(where: { $0.matches(request) }) else {
                 record.responseFlags.insert(.noRoute)
                 return .reject(GatehouseError(.routeNotFound, detail: "no VirtualService route for \(record.method) \(request.path) at \(record.authority)"))

@@ -4,6 +4,7 @@ import GatehouseCore
 /// One `match` block: every condition given must hold (Istio's AND within a block, OR across blocks).
 final class CompiledMatch: Sendable {
     let spec: VirtualServiceSpec.Match
+    private let scheme: CompiledString?
     private let uri: CompiledString?
     private let method: CompiledString?
     private let authority: CompiledString?
@@ -14,6 +15,7 @@ final class CompiledMatch: Sendable {
     init(_ spec: VirtualServiceSpec.Match) {
         self.spec = spec
         uri = spec.uri.map { CompiledString($0, ignoreCase: spec.ignoreUriCase) }
+        scheme = spec.scheme.map { CompiledString($0) }
         method = spec.method.map { CompiledString($0) }
         authority = spec.authority.map { CompiledString($0) }
         headers = spec.headers.sorted { $0.key < $1.key }.map { ($0.key, CompiledString($0.value)) }
@@ -24,6 +26,10 @@ final class CompiledMatch: Sendable {
     /// Whether the request fits: the request path's check, which builds no strings.
     func fits(_ request: RouteRequest) -> Bool {
         if spec.unsupported { return false }
+        if let port = spec.port, port != request.port { return false }
+        if let scheme, !scheme.matches(request.scheme) { return false }
+        if let namespace = spec.sourceNamespace, namespace != request.sourceNamespace { return false }
+        if !spec.gateways.isEmpty, !(request.mesh ? spec.gateways.contains("mesh") : spec.gateways.contains { $0 != "mesh" }) { return false }
         if let uri, !uri.matches(request.path) { return false }
         if let method, !method.matches(request.method) { return false }
         if let authority, !authority.matches(request.authority) { return false }
@@ -41,7 +47,15 @@ final class CompiledMatch: Sendable {
 
     /// nil when the request fits; otherwise the first condition it failed (for `explain`).
     func miss(_ request: RouteRequest) -> String? {
-        if spec.unsupported { return "a condition Gatehouse does not check yet (sourceLabels, port, …): never matches" }
+        if spec.unsupported { return "sourceLabels is not checked yet: this block never matches" }
+        if let port = spec.port, port != request.port { return "port \(request.port) is not \(port)" }
+        if let scheme, !scheme.matches(request.scheme) { return "scheme \(request.scheme) is not \(scheme.spec)" }
+        if let namespace = spec.sourceNamespace, namespace != request.sourceNamespace {
+            return "source namespace \(request.sourceNamespace ?? "none (no verified caller)") is not \(namespace)"
+        }
+        if !spec.gateways.isEmpty, !(request.mesh ? spec.gateways.contains("mesh") : spec.gateways.contains { $0 != "mesh" }) {
+            return "\(request.mesh ? "mesh" : "ingress") traffic is not for gateways \(spec.gateways)"
+        }
         if let uri, !uri.matches(request.path) { return "uri \(request.path) is not \(uri.spec)" }
         if let method, !method.matches(request.method) { return "method \(request.method) is not \(method.spec)" }
         if let authority, !authority.matches(request.authority) { return "authority \(request.authority) is not \(authority.spec)" }
@@ -95,6 +109,11 @@ struct RouteRequest {
     /// The `Host` header as sent (with its port), for redirects that keep it.
     let hostHeader: String
     let header: (String) -> String?
+    /// The listener port, `http`/`https`, the caller's namespace (mesh callers), and whether it is mesh traffic.
+    var port = 0
+    var scheme = "http"
+    var sourceNamespace: String?
+    var mesh = false
 
     init(target: String, method: String, hostHeader: String, header: @escaping (String) -> String?) {
         if let mark = target.firstIndex(of: "?") {
@@ -108,6 +127,13 @@ struct RouteRequest {
         self.hostHeader = hostHeader
         self.authority = HostRouter.hostWithoutPort(hostHeader)
         self.header = header
+    }
+
+    /// `NS` of Istio's principal `TRUST_DOMAIN/ns/NS/sa/SA`.
+    static func namespace(ofPrincipal principal: String) -> String? {
+        let parts = principal.split(separator: "/")
+        guard let index = parts.firstIndex(of: "ns"), index + 1 < parts.count else { return nil }
+        return String(parts[index + 1])
     }
 
     /// The first value of a query parameter, percent-decoded.

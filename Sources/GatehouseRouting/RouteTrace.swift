@@ -25,12 +25,17 @@ extension RouteTable {
     /// `NAME.NAMESPACE.<domain>` convention applies). `destination` is the heaviest destination of
     /// the route taken: the one `explain` checks policies for.
     public func trace(
-        host: String, mesh: Bool, method: String, target: String, headers: [String: String]
+        host: String, mesh: Bool, method: String, target: String, headers: [String: String],
+        port: Int = 0, sourcePrincipal: String? = nil
     ) -> (trace: RouteTrace, destination: FunctionDestination?)? {
         guard let routes = routes(forHost: HostRouter.hostWithoutPort(host), mesh: mesh) else { return nil }
         let (path, query) = PathNormalization.split(target)
-        let request = RouteRequest(
+        var request = RouteRequest(
             target: PathNormalization.normalize(path) + query, method: method, hostHeader: host, header: { headers[$0.lowercased()] })
+        request.port = port
+        request.mesh = mesh
+        request.scheme = mesh ? "https" : "http"
+        request.sourceNamespace = sourcePrincipal.flatMap(RouteRequest.namespace(ofPrincipal:))
         var trace = RouteTrace()
         for route in routes {
             let misses = route.misses(request)

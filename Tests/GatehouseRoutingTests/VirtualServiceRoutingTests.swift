@@ -114,6 +114,8 @@ struct VirtualServiceRoutingTests {
                 directResponse: {status: 403}
               - match: [{uri: {prefix: /}, sourceLabels: {app: web}}]
                 route: [{destination: {host: legacy}}]
+              - match: [{port: 8443, scheme: {exact: https}}, {sourceNamespace: shop}, {gateways: [mesh]}]
+                route: [{destination: {host: api}}]
               - route: [{destination: {host: hello}}]
             """)
         #expect(routes.route("GET", "/x/../admin/users").error?.response?.status == 403)
@@ -121,6 +123,14 @@ struct VirtualServiceRoutingTests {
         let (record, _) = routes.route("GET", "/a/./b?q=1")
         #expect(record.upstreamPath == "/a/b?q=1")
         #expect(record.destination?.key.name == "hello", "a block with sourceLabels (not checked yet) never matches")
+        var https = RequestRecord(requestId: "r", startWallNanos: 0, start: .now, method: "GET", path: "/", httpProtocol: "HTTP/1.1", authority: "hello.default.localhost")
+        (https.destinationPort, https.overTLS) = (8443, true)
+        _ = routes.stage.process(&https, headers: Routes.Headers(values: [:]))
+        #expect(https.destination?.key.name == "api", "port and scheme")
+        var shop = RequestRecord(requestId: "r", startWallNanos: 0, start: .now, method: "GET", path: "/", httpProtocol: "HTTP/1.1", authority: "hello.default.localhost")
+        shop.peer = PeerIdentity(principal: "cluster.local/ns/shop/sa/cart", uri: "spiffe://cluster.local/ns/shop/sa/cart", certificateHash: "")
+        _ = routes.stage.process(&shop, headers: Routes.Headers(values: [:]))
+        #expect(shop.destination?.key.name == "api", "sourceNamespace from the verified caller")
     }
 
     @Test("A host with a VirtualService and no fitting route is 404 NR; other hosts keep the NAME.NAMESPACE convention")

@@ -123,7 +123,15 @@ public struct VirtualServiceSpec: Hashable, Sendable {
         public var withoutHeaders: [String: StringMatch] = [:]
         public var queryParams: [String: StringMatch] = [:]
         public var ignoreUriCase = false
-        /// It has a condition Gatehouse does not check yet (`sourceLabels`, `port`, …): it never matches.
+        /// The listener port the request arrived on.
+        public var port: Int?
+        /// `http` or `https`: how the request arrived.
+        public var scheme: StringMatch?
+        /// The caller's namespace, from its verified SPIFFE ID (mesh callers).
+        public var sourceNamespace: String?
+        /// Narrows the VirtualService's `gateways` for this block (`mesh` or a gateway name).
+        public var gateways: [String] = []
+        /// It has a condition Gatehouse does not check yet (`sourceLabels`): it never matches.
         public var unsupported = false
 
         public init() {}

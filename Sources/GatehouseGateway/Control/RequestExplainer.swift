@@ -158,7 +158,8 @@ public struct RequestExplainer: Sendable {
         let destination: FunctionDestination
         if let (trace, routed) = routes.trace(
             host: request.host, mesh: request.port.map { $0 == snapshot.mesh.mesh.port } ?? (request.sourcePrincipal != nil),
-            method: request.method, target: request.path, headers: headers) {
+            method: request.method, target: request.path, headers: headers,
+            port: request.port ?? snapshot.mesh.ingress.port, sourcePrincipal: request.sourcePrincipal) {
             explanation.route = trace
             guard let routed else {
                 explanation.status = trace.status ?? 404
