@@ -15,15 +15,9 @@ enum AuthorizationPolicyDecoder {
         defer { spec.reportUnknownKeys() }
 
         (policy.selector, policy.targetNames) = PolicyScopeDecoder.decode(spec)
-        if let value = spec.field("action"), let text = value.string() {
-            if let action = AuthorizationPolicySpec.Action(rawValue: text) {
-                policy.action = action
-            } else {
-                let actions = AuthorizationPolicySpec.Action.allCases.map(\.rawValue)
-                value.report(
-                    "unknown action \"\(text)\"; allowed: \(actions.joined(separator: ", "))",
-                    fix: Spelling.suggestion(for: text, among: actions).map { "write `action: \($0)`" } ?? "write ALLOW, DENY, AUDIT or CUSTOM")
-            }
+        if let action = spec.field("action")?.oneOf(
+            AuthorizationPolicySpec.Action.self, what: "action", key: "action", otherwise: "write ALLOW, DENY, AUDIT or CUSTOM") {
+            policy.action = action
         }
         if let field = spec.field("provider"), let provider = field.mapping() {
             if policy.action != .custom {

@@ -89,14 +89,10 @@ enum DestinationRuleDecoder {
     private static func decodeTLS(_ tls: YAMLMappingReader, directory: String) -> DestinationRuleSpec.ClientTLSSettings? {
         defer { tls.reportUnknownKeys() }
         var settings = DestinationRuleSpec.ClientTLSSettings(mode: .disable)
-        if let value = tls.field("mode"), let text = value.string() {
-            guard let mode = DestinationRuleSpec.ClientTLSSettings.Mode(rawValue: text) else {
-                let modes = DestinationRuleSpec.ClientTLSSettings.Mode.allCases.map(\.rawValue)
-                value.report(
-                    "unknown TLS mode \"\(text)\"; allowed: \(modes.joined(separator: ", "))",
-                    fix: Spelling.suggestion(for: text, among: modes).map { "write `mode: \($0)`" } ?? "write SIMPLE, MUTUAL, ISTIO_MUTUAL or DISABLE")
-                return nil
-            }
+        if let value = tls.field("mode") {
+            guard let mode = value.oneOf(
+                DestinationRuleSpec.ClientTLSSettings.Mode.self, what: "TLS mode", key: "mode",
+                otherwise: "write SIMPLE, MUTUAL, ISTIO_MUTUAL or DISABLE") else { return nil }
             settings.mode = mode
         }
         func path(_ key: String) -> String? {

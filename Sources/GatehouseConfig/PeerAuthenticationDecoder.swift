@@ -41,14 +41,7 @@ enum PeerAuthenticationDecoder {
     }
 
     private static func mode(_ mapping: YAMLMappingReader) -> PeerAuthenticationSpec.Mode? {
-        guard let field = mapping.field("mode"), let text = field.string() else { return nil }
-        guard let mode = PeerAuthenticationSpec.Mode(rawValue: text) else {
-            let modes = PeerAuthenticationSpec.Mode.allCases.map(\.rawValue)
-            field.report(
-                "unknown mode \"\(text)\"; allowed: \(modes.joined(separator: ", "))",
-                fix: Spelling.suggestion(for: text, among: modes).map { "write `mode: \($0)`" } ?? "write STRICT, PERMISSIVE, DISABLE or UNSET")
-            return nil
-        }
-        return mode
+        mapping.field("mode")?.oneOf(
+            PeerAuthenticationSpec.Mode.self, what: "mode", key: "mode", otherwise: "write STRICT, PERMISSIVE, DISABLE or UNSET")
     }
 }

@@ -13,15 +13,10 @@ enum RateLimitPolicyDecoder {
         // Scoped as Istio's policies are: `selector.matchLabels` or `targetRefs`.
         (policy.selector, policy.functions) = PolicyScopeDecoder.decode(spec)
         policy.routes = spec.field("routes")?.stringList() ?? []
-        if let field = spec.field("perCaller"), let text = field.string() {
-            if let key = RateLimitPolicySpec.CallerKey(rawValue: text) {
-                policy.perCaller = key
-            } else {
-                let known = RateLimitPolicySpec.CallerKey.allCases.map(\.rawValue)
-                field.report(
-                    "unknown perCaller \"\(text)\"; allowed: \(known.joined(separator: ", "))",
-                    fix: Spelling.suggestion(for: text, among: known).map { "write `perCaller: \($0)`" } ?? "write sourcePrincipal, requestPrincipal, remoteAddress or none")
-            }
+        if let key = spec.field("perCaller")?.oneOf(
+            RateLimitPolicySpec.CallerKey.self, what: "perCaller", key: "perCaller",
+            otherwise: "write sourcePrincipal, requestPrincipal, remoteAddress or none") {
+            policy.perCaller = key
         }
         if let bucket = spec.field("tokenBucket")?.mapping() {
             defer { bucket.reportUnknownKeys() }

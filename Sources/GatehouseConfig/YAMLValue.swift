@@ -22,6 +22,20 @@ struct YAMLValue {
         return nil
     }
 
+    /// One of an enum's raw values (a mode, an action); anything else is reported as
+    /// `unknown WHAT "x"; allowed: …` with the closest spelling as the fix (`write \`KEY: Y\``),
+    /// else `otherwise`.
+    func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type, what: String, key: String, otherwise: String) -> T?
+    where T.RawValue == String {
+        guard let text = string() else { return nil }
+        if let value = T(rawValue: text) { return value }
+        let allowed = T.allCases.map(\.rawValue)
+        report(
+            "unknown \(what) \"\(text)\"; allowed: \(allowed.joined(separator: ", "))",
+            fix: Spelling.suggestion(for: text, among: allowed).map { "write `\(key): \($0)`" } ?? otherwise)
+        return nil
+    }
+
     /// Any scalar as its text, for places (env values) where `8080` and `true` plainly mean text.
     func text() -> String? {
         if case .scalar(let scalar) = node, node.scalarType != .null { return scalar.string }
