@@ -47,8 +47,10 @@ public enum ConfigLoader {
     }
 
     /// Several sources merged into one snapshot; cross-document rules (one Mesh, unique functions) span them all.
-    public static func load(sources: [(file: String, yaml: String)]) throws(ConfigError) -> ConfigSnapshot {
-        try load(chunks: sources.map { source in (source.file, YAMLDocuments.split(source.yaml)) })
+    /// `whole: false` reads part of a config — what one apply sends — leaving out the checks that
+    /// need the rest (a VirtualService's function, a policy's provider); the server checks the whole.
+    public static func load(sources: [(file: String, yaml: String)], whole: Bool = true) throws(ConfigError) -> ConfigSnapshot {
+        try load(chunks: sources.map { source in (source.file, YAMLDocuments.split(source.yaml)) }, whole: whole)
     }
 
     /// Documents kept from earlier applies, each checked again as part of the whole.
@@ -58,7 +60,7 @@ public enum ConfigLoader {
         })
     }
 
-    private static func load(chunks files: [(file: String, chunks: [YAMLDocuments.Chunk])]) throws(ConfigError) -> ConfigSnapshot {
+    private static func load(chunks files: [(file: String, chunks: [YAMLDocuments.Chunk])], whole: Bool = true) throws(ConfigError) -> ConfigSnapshot {
         var builder = SnapshotBuilder()
         var diagnostics: [ConfigDiagnostic] = []
         for (file, chunks) in files {
@@ -73,7 +75,7 @@ public enum ConfigLoader {
                 return (l.line, l.column, lhs.offset) < (r.line, r.column, rhs.offset)
             }.map(\.element)
         }
-        if diagnostics.isEmpty { diagnostics = builder.crossDocumentProblems() }
+        if diagnostics.isEmpty, whole { diagnostics = builder.crossDocumentProblems() }
         guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
         return builder.build()
     }

@@ -21,6 +21,8 @@ public struct ConfigSnapshot: Sendable {
     public var virtualServices: [VirtualServiceSpec]
     /// Enforced on the request path (`GatehouseProtection`).
     public var rateLimits: [RateLimitPolicySpec]
+    /// Which revisions serve and how traffic reaches them; set on apply (`RevisionResolver`).
+    public var routing = RevisionRouting()
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
     public var notices: [ConfigNotice]
     /// Every Gatehouse and Istio document as written, in reading order: what an apply stores.
@@ -53,6 +55,10 @@ public struct ConfigSnapshot: Sendable {
         self.istioResources = istioResources
         self.notices = notices
     }
+
+    /// The specs that run instances: every serving revision (each function's current spec, before
+    /// `routing` is resolved).
+    public var servingRevisions: [FunctionSpec] { routing.servingSpecs(current: functions) }
 
     public func function(_ key: FunctionKey) -> FunctionSpec? {
         functions.first { $0.namespace == key.namespace && $0.name == key.name }

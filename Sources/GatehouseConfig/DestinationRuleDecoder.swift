@@ -2,7 +2,7 @@ import GatehouseCore
 
 /// Decodes an Istio `DestinationRule` with Istio's validation of `trafficPolicy.tls`: a known mode,
 /// client certificate and key together (or a `credentialName`) for MUTUAL, none of them for
-/// ISTIO_MUTUAL. The traffic policy fields Gatehouse does not enforce yet are read, and named in
+/// ISTIO_MUTUAL. Subsets select revisions by label. The traffic policy fields Gatehouse does not enforce yet are read, and named in
 /// `unenforced` so the apply says so instead of failing.
 enum DestinationRuleDecoder {
     static let unenforcedPolicyFields = ["loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
@@ -21,7 +21,6 @@ enum DestinationRuleDecoder {
             rule.host = host
         }
         for name in ["exportTo", "workloadSelector"] where spec.field(name) != nil { unenforced.append(name) }
-        if spec.field("subsets") != nil { unenforced.append("subsets") }
         if let policy = spec.field("trafficPolicy")?.mapping() {
             defer { policy.reportUnknownKeys() }
             for name in unenforcedPolicyFields where policy.field(name) != nil { unenforced.append("trafficPolicy.\(name)") }
@@ -35,7 +34,36 @@ enum DestinationRuleDecoder {
                 rule.outlierDetection = decodeOutlierDetection(outlier)
             }
         }
+        for value in spec.field("subsets")?.sequence() ?? [] {
+            guard let subset = value.mapping() else { continue }
+            if let decoded = decodeSubset(subset, unenforced: &unenforced) {
+                if rule.subsets.contains(where: { $0.name == decoded.name }) {
+                    subset.field("name")?.report("a second subset named \"\(decoded.name)\"", fix: "give each subset its own name")
+                }
+                rule.subsets.append(decoded)
+            }
+        }
         return (rule, unenforced)
+    }
+
+    /// A subset: a name, the revision labels it selects, and an optional traffic policy whose
+    /// connection pool and outlier detection apply to the revision it selects.
+    private static func decodeSubset(_ subset: YAMLMappingReader, unenforced: inout [String]) -> DestinationRuleSpec.Subset? {
+        defer { subset.reportUnknownKeys() }
+        let name = subset.required("name", fix: "add `name: v1`")?.string()
+        let labels = subset.field("labels")?.stringMap() ?? [:]
+        if subset.field("labels") == nil, let value = subset.field("name") {
+            value.report("a subset needs `labels` to select a revision", fix: "add e.g. `labels: {serving.knative.dev/revision: hello-00001}`")
+        }
+        guard let name else { return nil }
+        var result = DestinationRuleSpec.Subset(name: name, labels: labels, source: subset.location)
+        if let policy = subset.field("trafficPolicy")?.mapping() {
+            defer { policy.reportUnknownKeys() }
+            for field in unenforcedPolicyFields + ["tls"] where policy.field(field) != nil { unenforced.append("subsets.trafficPolicy.\(field)") }
+            if let pool = policy.field("connectionPool")?.mapping() { result.connectionPool = decodeConnectionPool(pool) }
+            if let outlier = policy.field("outlierDetection")?.mapping() { result.outlierDetection = decodeOutlierDetection(outlier) }
+        }
+        return result
     }
 
     private static func decodeOutlierDetection(_ mapping: YAMLMappingReader) -> OutlierDetection {

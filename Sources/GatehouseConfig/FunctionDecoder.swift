@@ -43,8 +43,56 @@ enum FunctionDecoder {
                     fix: suggestion.map { "write `signatureType: \($0)`" } ?? "write one of http, event, cloudevent")
             }
         }
+        if let traffic = spec.field("traffic") {
+            function.traffic = decodeTraffic(traffic, function: envelope.name)
+        }
         spec.reportUnknownKeys()
         return function
+    }
+
+    /// Knative's `spec.traffic`: targets naming a revision or the latest, percentages adding up
+    /// to 100, tags that are unique DNS labels. Whether a named revision exists is checked on
+    /// apply, against the store.
+    private static func decodeTraffic(_ value: YAMLValue, function: String) -> [TrafficTarget] {
+        guard let entries = value.sequence() else { return [] }
+        var targets: [TrafficTarget] = []
+        for entry in entries {
+            guard let mapping = entry.mapping() else { continue }
+            defer { mapping.reportUnknownKeys() }
+            var target = TrafficTarget(percent: 0, source: mapping.location)
+            let nameValue = mapping.field("revisionName")
+            target.revisionName = nameValue?.string()
+            target.latestRevision = mapping.field("latestRevision")?.bool() ?? false
+            if let nameValue, target.revisionName != nil, target.latestRevision {
+                nameValue.report("a target names a revision or is the latest, not both", fix: "remove `revisionName:` or `latestRevision: true`")
+            } else if target.revisionName == nil, !target.latestRevision, nameValue == nil {
+                mapping.diagnostics.report(
+                    at: mapping.location, field: mapping.fieldPath("revisionName"), "a traffic target needs a revision",
+                    fix: "add `revisionName: \(FunctionSpec.revisionName(function, number: 1))` or `latestRevision: true`")
+            }
+            if let name = target.revisionName, let nameValue, !name.hasPrefix("\(function)-") {
+                nameValue.report("\"\(name)\" is not a revision of \(function)", fix: "write `\(FunctionSpec.revisionName(function, number: 1))` (see `gatehouse get revisions \(function)`)")
+            }
+            if let percent = mapping.field("percent") {
+                if let number = percent.int() {
+                    if (0...100).contains(number) { target.percent = number } else { percent.report("must be a percentage from 0 to 100", fix: "write e.g. `percent: 10`") }
+                }
+            }
+            if let tagValue = mapping.field("tag"), let tag = tagValue.string() {
+                if let problem = NameRules.dns1123LabelProblem(tag) {
+                    tagValue.report(problem, fix: "write `tag: \(NameRules.suggestedLabel(for: tag))`")
+                } else if targets.contains(where: { $0.tag == tag }) {
+                    tagValue.report("a second target tagged \"\(tag)\"", fix: "give each tag to one target")
+                }
+                target.tag = tag
+            }
+            targets.append(target)
+        }
+        let total = targets.reduce(0) { $0 + $1.percent }
+        if !targets.isEmpty, total != 100 {
+            value.report("the traffic targets' percentages add up to \(total), not 100", fix: "give the targets `percent:` values that add up to 100")
+        }
+        return targets
     }
 
     private static func decodeProcess(_ process: YAMLMappingReader) -> FunctionSpec.ProcessSpec {

@@ -75,14 +75,7 @@ struct SnapshotBuilder {
         let mesh = mesh ?? MeshSpec()
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
-            var function = function
-            let rule = DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)
-            if let pool = rule?.connectionPool {
-                function.scaling = pool.tighten(function.scaling)
-                function.maxRequestsPerConnection = pool.maxRequestsPerConnection
-            }
-            function.outlierDetection = rule?.outlierDetection
-            return function
+            DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function
         }
         return ConfigSnapshot(
             mesh: mesh,

@@ -67,9 +67,6 @@ enum VirtualServiceDecoder {
                         fix: "give every destination a `weight:` so that they add up to 100")
                 }
             }
-            if result.destinations.contains(where: { $0.subset != nil }), !unenforced.contains("route.destination.subset") {
-                unenforced.append("route.destination.subset")
-            }
         }
         if let redirect = route.field("redirect")?.mapping() { result.redirect = decodeRedirect(redirect) }
         if let direct = route.field("directResponse")?.mapping() { result.directResponse = decodeDirectResponse(direct) }

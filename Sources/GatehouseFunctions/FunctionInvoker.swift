@@ -3,23 +3,23 @@ import GatehouseListener
 
 /// ⑥ The last step of the request path: hand the exchange to its function's activator.
 ///
-/// Built with each config snapshot from the pools `FunctionRuntime` committed and the remote
-/// functions, so a request reaches the upstream of the snapshot it started on.
+/// Built with each config snapshot from the revision pools `FunctionRuntime` committed and the
+/// remote functions, so a request reaches the upstream of the snapshot it started on.
 public struct FunctionInvoker: Sendable {
-    private let pools: [FunctionKey: any FunctionUpstream]
+    private let pools: [RevisionKey: any FunctionUpstream]
 
-    public init(pools: [FunctionKey: any FunctionUpstream]) {
+    public init(pools: [RevisionKey: any FunctionUpstream]) {
         self.pools = pools
     }
 
     /// Runs on the exchange's event loop; the exchange ends when the function's response does.
     public func invoke(_ exchange: ClientExchange, destination: FunctionDestination) {
-        guard let pool = pools[destination.key] else {
+        guard let pool = pools[destination.revisionKey] else {
             exchange.record.responseFlags.insert(.noRoute)
-            exchange.fail(GatehouseError(.routeNotFound, detail: "function \(destination.key) has no pool"))
+            exchange.fail(GatehouseError(.routeNotFound, detail: "revision \(destination.revisionKey) has no pool"))
             return
         }
-        let mirror = exchange.record.mirror.flatMap { pools[$0.key] }
+        let mirror = exchange.record.mirror.flatMap { pools[$0.revisionKey] }
         ForwardedExchange(client: exchange, pool: pool, mirror: mirror).start()
     }
 }

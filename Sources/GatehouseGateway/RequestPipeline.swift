@@ -33,8 +33,7 @@ struct RequestPipeline: ExchangeProcessor {
         stages += [
             // ④ Which function: a VirtualService's routes for the host, else the Host header's
             // NAME.NAMESPACE.<domain>; none → 404 NR.
-            RouteByHost(router: HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain),
-                        table: routes(for: snapshot))
+            hostRouting(for: snapshot)
         ]
         // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
         // ingress, mutual TLS on the mesh listener); left out when every function takes both.
@@ -61,10 +60,14 @@ struct RequestPipeline: ExchangeProcessor {
         return stages
     }
 
-    static func routes(for snapshot: ConfigSnapshot) -> RouteTable {
-        RouteTable(
-            services: snapshot.virtualServices, functions: snapshot.functions, domain: snapshot.mesh.domain,
-            trustDomain: snapshot.mesh.trustDomain)
+    /// Hosts to revisions: VirtualService routes first, then `NAME.NAMESPACE.<domain>` and tag hosts,
+    /// both splitting a function's traffic among its revisions.
+    static func hostRouting(for snapshot: ConfigSnapshot) -> RouteByHost {
+        let router = HostRouter(
+            functions: snapshot.functions, routing: snapshot.routing, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
+        let table = RouteTable(
+            services: snapshot.virtualServices, functions: snapshot.functions, targets: router.targets, domain: snapshot.mesh.domain)
+        return RouteByHost(router: router, table: table)
     }
 
     static func authentication(for snapshot: ConfigSnapshot, keys: KeyDirectory) -> JWTAuthenticator {

@@ -54,7 +54,7 @@ extension CompiledRoute {
         apply(route.responseHeaders, to: &record.responseHeaders)
         record.routeTimeout = route.timeout
         record.retryPolicy = route.retries
-        if drawing, let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror }
+        if drawing, let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror.pick() }
         guard drawing, let fault = route.fault else { return .proceed }
         return injectFault(fault, record: &record)
     }
@@ -83,16 +83,16 @@ extension CompiledRoute {
             response: .init(status: status, headers: [("content-type", "text/plain")], body: "fault filter abort")))
     }
 
-    /// A destination drawn by weight (the only one, when there is one).
+    /// A destination drawn by weight (the only one, when there is one), then a revision by its split.
     func pick() -> FunctionDestination? {
-        if destinations.count == 1 { return destinations[0].weight > 0 || totalWeight == 0 ? destinations[0].destination : nil }
+        if destinations.count == 1 { return destinations[0].weight > 0 || totalWeight == 0 ? destinations[0].split.pick() : nil }
         guard totalWeight > 0 else { return nil }
         var draw = Int.random(in: 0..<totalWeight)
-        for (destination, weight) in destinations {
-            if draw < weight { return destination }
+        for (split, weight, _) in destinations {
+            if draw < weight { return split.pick() }
             draw -= weight
         }
-        return destinations.last?.destination
+        return destinations.last?.split.pick()
     }
 
     /// `rewrite.uri` replaces the prefix a prefix match matched (else the whole path);

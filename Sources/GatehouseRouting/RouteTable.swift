@@ -33,12 +33,18 @@ public struct RouteTable: Sendable {
     public let isEmpty: Bool
 
     public init(services: [VirtualServiceSpec], functions: [FunctionSpec], domain: String, trustDomain: String) {
+        self.init(services: services, functions: functions, targets: RevisionTargets(functions: functions, routing: RevisionRouting(), trustDomain: trustDomain), domain: domain)
+    }
+
+    /// A destination naming a function goes by its traffic split; one naming a subset, to the
+    /// subset's revision.
+    public init(services: [VirtualServiceSpec], functions: [FunctionSpec], targets: RevisionTargets, domain: String) {
         var exact: [String: HostRoutes] = [:]
         var wildcards: [String: HostRoutes] = [:]
         let domain = domain.lowercased()
         for service in services.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
             let routes = service.http.enumerated().map { index, route in
-                CompiledRoute(service: service, index: index, route: route, functions: functions, trustDomain: trustDomain)
+                CompiledRoute(service: service, index: index, route: route, functions: functions, targets: targets)
             }
             for host in service.hosts {
                 let pattern = functions.first { $0.isNamed(by: host, in: service.namespace) }
@@ -75,30 +81,32 @@ final class CompiledRoute: Sendable {
     let index: Int
     let route: VirtualServiceSpec.HTTPRoute
     let matches: [CompiledMatch]
-    let destinations: [(destination: FunctionDestination, weight: Int)]
+    /// Each destination's revisions (a function's split, or a subset's revision), its weight, and
+    /// how explain names it.
+    let destinations: [(split: TrafficSplit, weight: Int, label: String)]
     let totalWeight: Int
     let uriRegexRewrite: CompiledRegex?
-    let mirror: FunctionDestination?
+    let mirror: TrafficSplit?
     /// `corsPolicy.allowOrigins` regexes, compiled.
     let corsOriginRegexes: [String: CompiledRegex]
 
     /// Istio's route name in logs: the route's `name`, else `VIRTUALSERVICE.INDEX`.
     var name: String { route.name ?? "\(service).\(index)" }
 
-    init(service: VirtualServiceSpec, index: Int, route: VirtualServiceSpec.HTTPRoute, functions: [FunctionSpec], trustDomain: String) {
+    init(service: VirtualServiceSpec, index: Int, route: VirtualServiceSpec.HTTPRoute, functions: [FunctionSpec], targets: RevisionTargets) {
         self.service = service.reference
         self.index = index
         self.route = route
         matches = route.match.map(CompiledMatch.init)
-        destinations = route.destinations.compactMap { target in
-            functions.first { $0.isNamed(by: target.host, in: service.namespace) }
-                .map { (FunctionDestination(spec: $0, trustDomain: trustDomain), target.weight) }
+        func split(_ target: VirtualServiceSpec.Destination) -> (TrafficSplit, String)? {
+            guard let function = functions.first(where: { $0.isNamed(by: target.host, in: service.namespace) }),
+                  let split = targets.split(for: function.key, subset: target.subset) else { return nil }
+            return (split, "\(function.key)" + (target.subset.map { " subset \($0)" } ?? ""))
         }
+        destinations = route.destinations.compactMap { target in split(target).map { ($0.0, target.weight, $0.1) } }
         totalWeight = destinations.reduce(0) { $0 + $1.weight }
         uriRegexRewrite = route.rewrite?.uriRegex.flatMap { CompiledRegex($0.match, replacement: $0.rewrite) }
-        mirror = route.mirror.flatMap { target in
-            functions.first { $0.isNamed(by: target.host, in: service.namespace) }.map { FunctionDestination(spec: $0, trustDomain: trustDomain) }
-        }
+        mirror = route.mirror.flatMap { split($0)?.0 }
         var regexes: [String: CompiledRegex] = [:]
         for case .regex(let pattern) in route.cors?.allowOrigins ?? [] { regexes[pattern] = CompiledRegex(pattern, anchored: true) }
         corsOriginRegexes = regexes

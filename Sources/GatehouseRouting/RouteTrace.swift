@@ -27,7 +27,7 @@ extension RouteTable {
     public func trace(
         host: String, mesh: Bool, method: String, target: String, headers: [String: String],
         port: Int = 0, sourcePrincipal: String? = nil
-    ) -> (trace: RouteTrace, destination: FunctionDestination?)? {
+    ) -> (trace: RouteTrace, destination: TrafficSplit?)? {
         guard let routes = routes(forHost: HostRouter.hostWithoutPort(host), mesh: mesh) else { return nil }
         let (path, query) = PathNormalization.split(target)
         var request = RouteRequest(
@@ -53,9 +53,9 @@ extension RouteTable {
                 return (trace, nil)
             }
             trace.rewrittenPath = record.routedPath
-            trace.outcome = route.destinations.map { "\($0.destination.key) (\($0.weight)%)" }.joined(separator: ", ")
+            trace.outcome = route.destinations.map { "\($0.label) (\($0.weight)%)" }.joined(separator: ", ")
                 + (record.routedPath.map { ", path rewritten to \($0)" } ?? "")
-            return (trace, route.destinations.max { $0.weight < $1.weight }?.destination)
+            return (trace, route.destinations.max { $0.weight < $1.weight }?.split)
         }
         return (trace, nil)
     }

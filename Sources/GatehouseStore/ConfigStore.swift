@@ -12,6 +12,27 @@ public protocol ConfigStore: Sendable {
     func commit(_ changes: [ResourceChange], actor: String, at time: Date) throws(StoreError)
     /// The newest entries first; nil filters match everything.
     func history(_ filter: HistoryFilter, limit: Int) throws(StoreError) -> [HistoryEntry]
+    /// The stored revisions of one function, or of all when nil, oldest first. A commit that
+    /// creates or changes a Function at a new generation stores that revision; deleting the
+    /// Function deletes its revisions.
+    func revisions(of function: FunctionKey?) throws(StoreError) -> [StoredRevision]
+    /// Forgets old revisions (retention); the history keeps their diffs.
+    func dropRevisions(_ keys: [RevisionKey]) throws(StoreError)
+}
+
+/// One immutable revision of a Function: the document as it was applied when the revision was made.
+public struct StoredRevision: Sendable, Hashable {
+    public var key: RevisionKey
+    public var document: ResourceDocument
+    public var createdAt: Date
+    public var createdBy: String
+
+    public init(key: RevisionKey, document: ResourceDocument, createdAt: Date, createdBy: String) {
+        self.key = key
+        self.document = document
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+    }
 }
 
 /// A resource as the store keeps it.

@@ -63,6 +63,7 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                             sql: "DELETE FROM resource WHERE apiGroup = ? AND kind = ? AND namespace = ? AND name = ?",
                             arguments: [key.group, key.kind, key.namespace, key.name])
                     }
+                    if key.group == "gatehouse.dev", key.kind == "Function" { try Self.recordRevision(change, db: db, actor: actor, at: time) }
                     try db.execute(
                         sql: """
                             INSERT INTO change (batch, at, actor, operation, apiGroup, kind, namespace, name, generation, origin, diff)
@@ -93,6 +94,57 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                     operation: ResourceChange.Operation(rawValue: row["operation"]) ?? .configured,
                     group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"],
                     generation: row["generation"], origin: row["origin"], diff: row["diff"])
+            }
+        }
+    }
+
+    /// A revision is immutable: the first document of a generation is kept. A deleted Function's go.
+    private static func recordRevision(_ change: ResourceChange, db: Database, actor: String, at time: Date) throws {
+        let key = change.key
+        guard let document = change.document else {
+            try db.execute(sql: "DELETE FROM revision WHERE namespace = ? AND name = ?", arguments: [key.namespace, key.name])
+            return
+        }
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO revision (namespace, name, number, apiVersion, text, file, lineOffset, createdAt, createdBy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [key.namespace, key.name, change.generation, document.apiVersion, document.text,
+                        document.file, document.lineOffset, time.timeIntervalSince1970, actor])
+    }
+
+    public func revisions(of function: FunctionKey?) throws(StoreError) -> [StoredRevision] {
+        try access { db in
+            let rows = if let function {
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM revision WHERE namespace = ? AND name = ? ORDER BY number",
+                    arguments: [function.namespace, function.name])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM revision ORDER BY namespace, name, number")
+            }
+            return rows.map { row in
+                let function = FunctionKey(namespace: row["namespace"], name: row["name"])
+                return StoredRevision(
+                    key: RevisionKey(function: function, number: row["number"]),
+                    document: ResourceDocument(
+                        key: ResourceKey(group: "gatehouse.dev", kind: "Function", namespace: function.namespace, name: function.name),
+                        apiVersion: row["apiVersion"], text: row["text"], file: row["file"], lineOffset: row["lineOffset"]),
+                    createdAt: Date(timeIntervalSince1970: row["createdAt"]), createdBy: row["createdBy"])
+            }
+        }
+    }
+
+    public func dropRevisions(_ keys: [RevisionKey]) throws(StoreError) {
+        guard !keys.isEmpty else { return }
+        try access { db in
+            try db.inTransaction {
+                for key in keys {
+                    try db.execute(
+                        sql: "DELETE FROM revision WHERE namespace = ? AND name = ? AND number = ?",
+                        arguments: [key.function.namespace, key.function.name, key.number])
+                }
+                return .commit
             }
         }
     }
@@ -183,6 +235,19 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                   rule INTEGER, reason TEXT NOT NULL, audited TEXT NOT NULL, dryRun TEXT NOT NULL);
                 CREATE INDEX decision_at ON decision (at);
                 CREATE INDEX decision_request ON decision (requestId);
+                """)
+        }
+        migrator.registerMigration("v3-revisions") { db in
+            // Functions applied before revisions were kept get their current spec as a revision.
+            try db.execute(sql: """
+                CREATE TABLE revision (
+                  namespace TEXT NOT NULL, name TEXT NOT NULL, number INTEGER NOT NULL,
+                  apiVersion TEXT NOT NULL, text TEXT NOT NULL, file TEXT NOT NULL, lineOffset INTEGER NOT NULL,
+                  createdAt REAL NOT NULL, createdBy TEXT NOT NULL,
+                  PRIMARY KEY (namespace, name, number));
+                INSERT INTO revision (namespace, name, number, apiVersion, text, file, lineOffset, createdAt, createdBy)
+                  SELECT namespace, name, generation, apiVersion, text, file, lineOffset, appliedAt, appliedBy
+                  FROM resource WHERE apiGroup = 'gatehouse.dev' AND kind = 'Function';
                 """)
         }
         return migrator

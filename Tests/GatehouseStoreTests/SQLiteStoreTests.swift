@@ -26,6 +26,29 @@ struct SQLiteStoreTests {
             generation: generation, origin: document.origin, diff: "+ x")
     }
 
+    @Test("Each new generation of a Function is kept as an immutable revision; deleting the Function deletes them")
+    func revisions() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: path)
+        let key = FunctionKey(namespace: "default", name: "a")
+        try store.commit([change(.created, document("a", "v: 1"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
+        try store.commit([change(.configured, document("a", "v: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
+        // Traffic changed, the generation did not: revision 2 keeps the text it was made with.
+        try store.commit([change(.configured, document("a", "v: 2 # traffic"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 300))
+        try store.commit([change(.created, document("p", "p: 1", kind: "Mesh"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 300))
+
+        let kept = try SQLiteStore(path: path).revisions(of: key)
+        #expect(kept.map(\.key.name) == ["a-00001", "a-00002"])
+        #expect(kept.map(\.document.text) == ["v: 1", "v: 2"])
+        #expect(kept.map(\.createdBy) == ["alice", "bob"])
+        #expect(try store.revisions(of: nil).count == 2, "only Functions have revisions")
+
+        try store.dropRevisions([RevisionKey(function: key, number: 1)])
+        #expect(try store.revisions(of: key).map(\.key.number) == [2])
+        try store.commit([change(.deleted, document("a", ""), generation: 2)], actor: "alice", at: Date(timeIntervalSince1970: 400))
+        #expect(try store.revisions(of: key).isEmpty)
+    }
+
     @Test("What is committed is there after reopening, in first-applied order, with its history")
     func commitAndReopen() throws {
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -86,10 +86,12 @@ public struct RequestRecord: Sendable {
     }
 }
 
-/// A routed-to function as the request path sees it: immutable, built once per config snapshot.
+/// A routed-to function revision as the request path sees it: immutable, built once per config snapshot.
 public final class FunctionDestination: Sendable {
+    /// The revision's spec.
     public let spec: FunctionSpec
     public let key: FunctionKey
+    public let revisionKey: RevisionKey
     public let revision: String
     public let serviceHost: String
     /// The function's SPIFFE ID (`spiffe://TRUST_DOMAIN/ns/NS/sa/SERVICE_ACCOUNT`): who it is to its callers.
@@ -98,6 +100,7 @@ public final class FunctionDestination: Sendable {
     public init(spec: FunctionSpec, trustDomain: String = "cluster.local") {
         self.spec = spec
         self.key = spec.key
+        self.revisionKey = spec.revisionKey
         self.revision = spec.revision
         self.serviceHost = spec.serviceHost
         self.identity = "spiffe://\(trustDomain)/ns/\(spec.namespace)/sa/\(spec.serviceAccount)"

@@ -11,7 +11,43 @@ public struct DestinationRuleSpec: Hashable, Sendable {
     public var tls: ClientTLSSettings?
     public var connectionPool: ConnectionPool?
     public var outlierDetection: OutlierDetection?
+    /// Named groups of the function's revisions, selected by revision labels (VirtualService
+    /// destinations name them in `subset`).
+    public var subsets: [Subset] = []
     public var source: SourceLocation?
+
+    /// Istio's `Subset`: `labels` select revisions (by `revisionLabels`); its `trafficPolicy`'s
+    /// connection pool and outlier detection replace the rule's for the revision it selects.
+    public struct Subset: Hashable, Sendable {
+        public var name: String
+        public var labels: [String: String]
+        public var connectionPool: ConnectionPool?
+        public var outlierDetection: OutlierDetection?
+        public var source: SourceLocation?
+
+        public init(name: String, labels: [String: String], source: SourceLocation? = nil) {
+            self.name = name
+            self.labels = labels
+            self.source = source
+        }
+
+        public func selects(_ revision: FunctionSpec) -> Bool {
+            let labels = revision.revisionLabels
+            return self.labels.allSatisfy { labels[$0.key] == $0.value }
+        }
+    }
+
+    /// `function` with this rule's connection pool limits and outlier detection applied (a
+    /// subset's, when given, in place of the rule's own).
+    public func apply(to function: FunctionSpec, subset: Subset? = nil) -> FunctionSpec {
+        var function = function
+        if let pool = subset?.connectionPool ?? connectionPool {
+            function.scaling = pool.tighten(function.scaling)
+            function.maxRequestsPerConnection = pool.maxRequestsPerConnection
+        }
+        function.outlierDetection = subset?.outlierDetection ?? outlierDetection
+        return function
+    }
 
     /// Istio's `ConnectionPoolSettings`, as limits on the function's instance pool: each one only
     /// ever tightens the Function's own `scaling` (the smaller wins).

@@ -26,7 +26,10 @@ public struct FunctionSpec: Hashable, Sendable {
     public var maxRequestsPerConnection: Int?
     /// A DestinationRule's `outlierDetection` for this function's instances (or remote endpoint).
     public var outlierDetection: OutlierDetection?
-    /// Counts changes to the spec, from 1; set from the store when the function is applied.
+    /// Knative's `spec.traffic`: how requests split among this function's revisions. Empty: all
+    /// to the latest. Not part of a revision: changing it creates none.
+    public var traffic: [TrafficTarget] = []
+    /// Counts changes to what runs (the revision number), from 1; set from the store when applied.
     public var generation: Int = 1
 
     public init(
@@ -64,18 +67,36 @@ public struct FunctionSpec: Hashable, Sendable {
     public var key: FunctionKey { FunctionKey(namespace: namespace, name: name) }
 
     /// Knative's revision name: `NAME-00001` for the first spec, one more for every change.
-    public var revision: String {
-        let number = String(generation)
-        return "\(name)-\(String(repeating: "0", count: max(0, 5 - number.count)))\(number)"
+    public var revision: String { Self.revisionName(name, number: generation) }
+
+    public var revisionKey: RevisionKey { RevisionKey(function: key, number: generation) }
+
+    /// This spec as revision `number`.
+    public func atGeneration(_ number: Int) -> FunctionSpec {
+        var spec = self
+        spec.generation = number
+        return spec
+    }
+
+    public static func revisionName(_ name: String, number: Int) -> String {
+        let digits = String(number)
+        return "\(name)-\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)"
+    }
+
+    /// The labels a revision's instances carry, as Knative's pods do: the function's own plus
+    /// `serving.knative.dev/service` and `serving.knative.dev/revision` (what DestinationRule
+    /// subsets select on).
+    public var revisionLabels: [String: String] {
+        labels.merging(["serving.knative.dev/service": name, "serving.knative.dev/revision": revision]) { _, knative in knative }
     }
 
     /// Whether an instance started for `other` runs exactly like one started for this spec:
-    /// everything but the file name it was read from and its generation counter.
+    /// everything but the file name it was read from, its generation counter and its traffic.
     /// The file's directory does count: relative commands and `workingDir` resolve from it.
     public func runsLike(_ other: FunctionSpec) -> Bool {
         guard source?.directory == other.source?.directory else { return false }
         var (lhs, rhs) = (self, other)
-        (lhs.source, rhs.source, lhs.generation, rhs.generation) = (nil, nil, 0, 0)
+        (lhs.source, rhs.source, lhs.generation, rhs.generation, lhs.traffic, rhs.traffic) = (nil, nil, 0, 0, [], [])
         return lhs == rhs
     }
 

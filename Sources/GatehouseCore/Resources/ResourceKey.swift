@@ -13,6 +13,9 @@ public struct ResourceKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind) \(namespace)/\(name)" }
+
+    /// A `gatehouse.dev` Function: the kind that has revisions.
+    public var isFunction: Bool { group == "gatehouse.dev" && kind == "Function" }
 }
 
 /// Where a document came from, so every diagnostic can name file and line.

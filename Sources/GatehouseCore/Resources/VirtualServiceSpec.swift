@@ -140,7 +140,7 @@ public struct VirtualServiceSpec: Hashable, Sendable {
     public struct Destination: Hashable, Sendable {
         /// A function by Istio's host forms (`hello`, `hello.shop`, `hello.shop.svc.cluster.local`).
         public var host: String
-        /// A DestinationRule subset (revisions); accepted, not enforced yet.
+        /// A DestinationRule subset: the revision its labels select.
         public var subset: String?
         /// Relative weight; all of one route's add up to 100 (or one destination without a weight).
         public var weight: Int

@@ -6,13 +6,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
-/// ⑥ Runs the functions: one pool per function, one supervised process per instance.
+/// ⑥ Runs the functions: one pool per serving revision, one supervised process per instance.
 ///
 /// A `Service`: every instance's supervisor is a child task of `run()`, so nothing outlives it.
-/// `prepare` → `warmUp` → `commit` moves it to a new set of functions while it serves: an unchanged
-/// function keeps its pool and warm instances; a changed one gets a new pool, warmed to as many ready
-/// instances as the old one had, and the old one is retired — it finishes the requests it admitted
-/// and stops each instance once idle. On shutdown, waiting requests are
+/// `prepare` → `warmUp` → `commit` moves it to a new set of revisions while it serves: an unchanged
+/// revision keeps its pool and warm instances; a new one that takes over from revisions leaving
+/// service gets a pool warmed to as many ready instances as they had, and the pools of revisions
+/// no longer routed are retired — each finishes the requests it admitted and stops its instances
+/// once idle. On shutdown, waiting requests are
 /// refused and every instance gets SIGTERM, then SIGKILL after `stopGrace`.
 public final class FunctionRuntime: Service, Sendable {
     public struct Configuration: Sendable {
@@ -34,7 +35,7 @@ public final class FunctionRuntime: Service, Sendable {
     }
 
     private struct State {
-        var active: [FunctionKey: FunctionPool] = [:]
+        var active: [RevisionKey: FunctionPool] = [:]
         var retiring: [FunctionPool] = []
         /// Pools of a transition not yet committed (warming up).
         var preparing: [FunctionPool] = []
@@ -66,34 +67,38 @@ public final class FunctionRuntime: Service, Sendable {
             records: records, probeLoop: eventLoops[0], identities: configuration.identities, logger: logger)
     }
 
-    /// A move to a new set of functions: pools made, warm-up planned, not serving yet.
+    /// A move to a new set of revisions: pools made, warm-up planned, not serving yet.
     public struct Transition: Sendable {
-        /// The pools that serve once the transition is committed, by function.
-        public let pools: [FunctionKey: FunctionPool]
+        /// The pools that serve once the transition is committed, by revision.
+        public let pools: [RevisionKey: FunctionPool]
         let created: [FunctionPool]
-        /// New pools of changed functions, and how many instances to have ready before the swap:
-        /// as many as the old spec had ready, so the change costs callers no cold start.
+        /// New pools, and how many instances to have ready before the swap: as many as the pools
+        /// of the same function leaving service had, so the change costs callers no cold start.
         let warming: [(pool: FunctionPool, count: Int)]
     }
 
-    /// Plans the move to `functions`: an unchanged function keeps its pool, others get a new one.
-    public func prepare(_ functions: [FunctionSpec]) -> Transition {
+    /// Plans the move to `revisions` (the specs that serve): an unchanged revision keeps its pool,
+    /// others get a new one.
+    public func prepare(_ revisions: [FunctionSpec]) -> Transition {
         state.withLockedValue { state in
-            var pools: [FunctionKey: FunctionPool] = [:]
+            var pools: [RevisionKey: FunctionPool] = [:]
             var created: [FunctionPool] = []
             var warming: [(pool: FunctionPool, count: Int)] = []
-            for spec in functions {
-                let current = state.active[spec.key]
-                if let current, current.spec.runsLike(spec) {
-                    pools[spec.key] = current
-                    continue
+            for spec in revisions {
+                if let current = state.active[spec.revisionKey], current.spec.runsLike(spec) {
+                    pools[spec.revisionKey] = current
                 }
+            }
+            let kept = Set(pools.values.map(ObjectIdentifier.init))
+            for spec in revisions where pools[spec.revisionKey] == nil {
                 let pool = FunctionPool(
                     spec: spec, launcher: launcher, observer: observer, eventLoops: eventLoops,
                     stopGrace: configuration.stopGrace, logger: logger)
-                pools[spec.key] = pool
+                pools[spec.revisionKey] = pool
                 created.append(pool)
-                if let ready = current?.warmth.ready, ready > 0 {
+                // The function's pools that leave service hand their warmth to the new one.
+                let leaving = state.active.filter { $0.key.function == spec.key && !kept.contains(ObjectIdentifier($0.value)) }
+                if let ready = leaving.values.map(\.warmth.ready).max(), ready > 0 {
                     warming.append((pool, min(ready, max(1, spec.scaling.maxInstances))))
                 }
                 if state.outputs[spec.key] == nil { state.outputs[spec.key] = OutputLog() }
@@ -105,23 +110,23 @@ public final class FunctionRuntime: Service, Sendable {
 
     /// Starts the warm-up instances and waits until they are ready (each within its function's
     /// `startupTimeout`). Returns, per function that could not warm up, why.
-    public func warmUp(_ transition: Transition) async -> [(key: FunctionKey, reason: String)] {
+    public func warmUp(_ transition: Transition) async -> [(key: RevisionKey, reason: String)] {
         for (pool, count) in transition.warming { pool.warm(to: count) }
         let start = ContinuousClock.now
         var waiting = transition.warming
-        var failures: [(key: FunctionKey, reason: String)] = []
+        var failures: [(key: RevisionKey, reason: String)] = []
         while !waiting.isEmpty {
             if Task.isCancelled {
-                return failures + waiting.map { ($0.pool.spec.key, "cancelled: Gatehouse is shutting down") }
+                return failures + waiting.map { ($0.pool.spec.revisionKey, "cancelled: Gatehouse is shutting down") }
             }
             waiting.removeAll { pool, count in
                 let warmth = pool.warmth
                 if let failure = warmth.failure {
-                    failures.append((pool.spec.key, failure))
+                    failures.append((pool.spec.revisionKey, failure))
                     return true
                 }
                 if ContinuousClock.now - start > pool.spec.startupTimeout {
-                    failures.append((pool.spec.key, "no instance was ready within \(pool.spec.startupTimeout.gatehouseDescription)"))
+                    failures.append((pool.spec.revisionKey, "no instance was ready within \(pool.spec.startupTimeout.gatehouseDescription)"))
                     return true
                 }
                 return warmth.ready >= count
@@ -131,18 +136,19 @@ public final class FunctionRuntime: Service, Sendable {
         return failures
     }
 
-    /// Makes the transition's pools the serving set. Pools of functions that changed or disappeared
-    /// are retired, never cut off.
+    /// Makes the transition's pools the serving set. Pools of revisions that changed or no longer
+    /// serve are retired, never cut off.
     @discardableResult
-    public func commit(_ transition: Transition) -> [FunctionKey: FunctionPool] {
+    public func commit(_ transition: Transition) -> [RevisionKey: FunctionPool] {
         var removedOutputs: [OutputLog] = []
         let retired: [FunctionPool] = state.withLockedValue { state in
             let created = Set(transition.created.map(ObjectIdentifier.init))
             state.preparing.removeAll { created.contains(ObjectIdentifier($0)) }
             var retired: [FunctionPool] = []
+            let remaining = Set(transition.pools.keys.map(\.function))
             for (key, pool) in state.active where transition.pools[key] !== pool {
                 retired.append(pool)
-                if transition.pools[key] == nil, let output = state.outputs.removeValue(forKey: key) { removedOutputs.append(output) }
+                if !remaining.contains(key.function), let output = state.outputs.removeValue(forKey: key.function) { removedOutputs.append(output) }
             }
             state.retiring += retired
             state.active = transition.pools
@@ -151,7 +157,7 @@ public final class FunctionRuntime: Service, Sendable {
         // A deleted function's `logs --follow` streams end.
         for output in removedOutputs { output.finishFollowers() }
         for pool in retired {
-            logger.info("retiring instances of the previous spec", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
+            logger.info("retiring instances of a revision no longer served", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
             pool.retire()
         }
         for (pool, _) in transition.warming { pool.settle() }
@@ -164,14 +170,20 @@ public final class FunctionRuntime: Service, Sendable {
         state.withLockedValue { state in
             let created = Set(transition.created.map(ObjectIdentifier.init))
             state.preparing.removeAll { created.contains(ObjectIdentifier($0)) }
-            for pool in transition.created where state.active[pool.spec.key] == nil { state.outputs[pool.spec.key] = nil }
+            let active = Set(state.active.keys.map(\.function))
+            for pool in transition.created where !active.contains(pool.spec.key) { state.outputs[pool.spec.key] = nil }
         }
         for pool in transition.created { pool.shutdown() }
     }
 
-    /// The pool now serving `key`, if the function exists.
-    public func pool(for key: FunctionKey) -> FunctionPool? {
+    /// The pool now serving revision `key`, if it serves.
+    public func pool(for key: RevisionKey) -> FunctionPool? {
         state.withLockedValue { $0.active[key] }
+    }
+
+    /// The pools of a function's serving revisions, oldest revision first.
+    public func pools(of function: FunctionKey) -> [FunctionPool] {
+        state.withLockedValue { $0.active.filter { $0.key.function == function }.sorted { $0.key.number < $1.key.number }.map(\.value) }
     }
 
     /// What the function's instances wrote, across its revisions; nil once it is deleted.

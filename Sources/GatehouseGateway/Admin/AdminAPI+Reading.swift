@@ -49,16 +49,20 @@ extension AdminAPI {
 
     func status(of spec: FunctionSpec, snapshot: ConfigSnapshot, resource: StoredResource?) -> AdminWire.FunctionStatus {
         let domain = snapshot.mesh.domain
-        let pool = runtime.pool(for: spec.key)?.status
-        let instances = (pool?.instances ?? []).map {
-            AdminWire.FunctionStatus.Instance(id: $0.id, port: $0.port, ready: $0.ready, inflight: $0.inflight)
+        // Every serving revision's instances; the queue and cold start across them.
+        let pools = runtime.pools(of: spec.key).map { ($0.spec.revision, $0.status) }
+        let instances = pools.flatMap { revision, status in
+            status.instances.map {
+                AdminWire.FunctionStatus.Instance(id: $0.id, port: $0.port, ready: $0.ready, inflight: $0.inflight, revision: revision)
+            }
         }
+        let lastColdStart = pools.compactMap(\.1.lastColdStart).max { $0.at < $1.at }
         let state = spec.remote != nil ? "Remote" : instances.isEmpty ? "Idle" : instances.contains(where: \.ready) ? "Ready" : "Starting"
         return AdminWire.FunctionStatus(
             namespace: spec.namespace, name: spec.name, url: HostRouter.url(for: spec, domain: domain, port: ingressPort),
             revision: spec.revision, generation: spec.generation, state: state, instances: instances,
-            queueDepth: pool?.queueDepth ?? 0,
-            lastColdStart: pool?.lastColdStart.map { .init(at: $0.at, milliseconds: Double($0.duration.nanosecondsClamped) / 1e6) },
+            queueDepth: pools.reduce(0) { $0 + $1.1.queueDepth },
+            lastColdStart: lastColdStart.map { .init(at: $0.at, milliseconds: Double($0.duration.nanosecondsClamped) / 1e6) },
             command: spec.process.command + spec.process.args,
             remote: spec.remote.map { endpoint in
                 let rule = DestinationRuleSpec.rule(for: spec, in: snapshot.destinationRules, rootNamespace: snapshot.mesh.rootNamespace)
@@ -68,6 +72,35 @@ extension AdminAPI {
             maxInstances: spec.scaling.maxInstances, concurrency: spec.scaling.concurrency,
             timeout: spec.timeout.gatehouseDescription, origin: resource?.document.origin,
             appliedAt: resource?.appliedAt, appliedBy: resource?.appliedBy)
+    }
+
+    /// A function's revisions, oldest first, with their traffic, tags, subsets and instances.
+    func revisions(_ context: AdminRequestContext) async -> Response {
+        let key = FunctionKey(namespace: context.parameters.get("namespace") ?? "", name: context.parameters.get("name") ?? "")
+        let snapshot = await controller.snapshot
+        guard let current = snapshot.function(key) else { return Self.error(.notFound, code: "not_found", "no function \(key)") }
+        let stored: [StoredRevision]
+        do { stored = try store.revisions(of: key) } catch { return Self.error(.serviceUnavailable, code: "store_unavailable", error.description) }
+        var numbers = Set(await controller.revisionNumbers(of: key))
+        numbers.insert(current.generation)
+        let shares = snapshot.routing.shares(of: current)
+        let serving = Set(snapshot.servingRevisions.map(\.revisionKey))
+        let list = numbers.sorted().map { number in
+            let revision = RevisionKey(function: key, number: number)
+            let record = stored.first { $0.key == revision }
+            let status = runtime.pool(for: revision)?.status
+            return AdminWire.RevisionStatus(
+                name: revision.name, number: number, createdAt: record?.createdAt, createdBy: record?.createdBy,
+                latest: number == current.generation,
+                percent: shares.filter { $0.revision == revision }.reduce(0) { $0 + $1.percent },
+                tags: shares.filter { $0.revision == revision }.compactMap(\.tag).map {
+                    .init(tag: $0, url: HostRouter.url(for: current, tag: $0, domain: snapshot.mesh.domain, port: ingressPort))
+                },
+                subsets: snapshot.routing.subsets.filter { $0.key.function == key && $0.value == revision }.map(\.key.subset).sorted(),
+                serving: serving.contains(revision), instances: status?.instances.count ?? 0,
+                ready: status?.instances.count { $0.ready } ?? 0)
+        }
+        return Self.json(.ok, list)
     }
 
     /// Plain text, one line per output line; with `follow=true` it stays open and streams new lines

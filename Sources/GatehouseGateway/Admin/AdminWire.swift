@@ -81,6 +81,8 @@ public enum AdminWire {
             public var port: Int
             public var ready: Bool
             public var inflight: Int
+            /// The revision the instance runs.
+            public var revision: String?
         }
 
         public struct ColdStart: Codable, Sendable {
@@ -108,6 +110,31 @@ public enum AdminWire {
         public var origin: String?
         public var appliedAt: Date?
         public var appliedBy: String?
+    }
+
+    /// `GET /api/v1/functions/NS/NAME/revisions`: one revision, its share of traffic and its instances.
+    public struct RevisionStatus: Codable, Sendable {
+        public var name: String
+        public var number: Int
+        public var createdAt: Date?
+        public var createdBy: String?
+        /// The newest revision (`latestRevision: true` targets it).
+        public var latest: Bool
+        /// Its share of the function's host's traffic, 0 to 100.
+        public var percent: Int
+        /// Its tags, each with the URL that reaches it alone.
+        public var tags: [Tag]
+        /// DestinationRule subsets that select it for a VirtualService.
+        public var subsets: [String]
+        /// Whether it runs instances (receives traffic by percent, tag or subset).
+        public var serving: Bool
+        public var instances: Int
+        public var ready: Int
+
+        public struct Tag: Codable, Sendable {
+            public var tag: String
+            public var url: String
+        }
     }
 
     public struct Remote: Codable, Sendable {

@@ -14,6 +14,9 @@ import Logging
 actor ConfigController {
     /// Most documents one apply may carry; past it the apply is refused whole (413).
     static let maxDocumentsPerApply = 1000
+    /// Revisions kept per function; older ones that no longer serve are forgotten (Knative's
+    /// garbage collection keeps a bounded number too).
+    static let maxRevisionsPerFunction = 100
 
     private let store: any ConfigStore
     private let runtime: FunctionRuntime
@@ -22,6 +25,8 @@ actor ConfigController {
     private let logger: Logger
     /// Applied resources in the order they were first applied.
     private var resources: [StoredResource] = []
+    /// Every stored revision's spec as written (no DestinationRule applied), read once at start.
+    private var revisions: [RevisionKey: FunctionSpec] = [:]
     private var changing = false
     private var waitingChanges: [CheckedContinuation<Void, Never>] = []
 
@@ -35,11 +40,18 @@ actor ConfigController {
 
     var snapshot: ConfigSnapshot { live.active.snapshot }
     var stored: [StoredResource] { resources }
+    /// Revision numbers a function has in the store, oldest first.
+    func revisionNumbers(of function: FunctionKey) -> [Int] {
+        revisions.keys.filter { $0.function == function }.map(\.number).sorted()
+    }
 
     /// At start: serve what the store holds, then apply `files` (the `-f` paths) on top.
     func bootstrap(files: [String], actor: String) async throws(ControlError) -> ChangeSummary? {
         let kept: [StoredResource]
-        do { kept = try store.resources() } catch { throw .store(error) }
+        do {
+            kept = try store.resources()
+            revisions = readRevisions(try store.revisions(of: nil))
+        } catch { throw .store(error) }
         let snapshot: ConfigSnapshot
         do {
             snapshot = try validate(kept)
@@ -82,7 +94,7 @@ actor ConfigController {
 
     private func applyNow(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) async throws(ControlError) -> ChangeSummary {
         let incoming: ConfigSnapshot
-        do { incoming = try ConfigLoader.load(sources: sources) } catch { throw .invalid(error) }
+        do { incoming = try ConfigLoader.load(sources: sources, whole: false) } catch { throw .invalid(error) }
         guard incoming.documents.count <= Self.maxDocumentsPerApply else {
             throw .tooLarge("\(incoming.documents.count) documents; one apply takes at most \(Self.maxDocumentsPerApply)")
         }
@@ -91,6 +103,7 @@ actor ConfigController {
         }
 
         var next = resources
+        var created: [RevisionKey: FunctionSpec] = [:]
         var changes: [ResourceChange] = []
         var items: [ChangeSummary.Item] = []
         // One reading of the clock for the change: what is kept in memory and what the store
@@ -99,7 +112,9 @@ actor ConfigController {
         for document in incoming.documents {
             let index = next.firstIndex { $0.document.key == document.key }
             let previous = index.map { next[$0] }
-            let generation = nextGeneration(previous: previous, document: document, incoming: incoming)
+            let template = document.key.isFunction ? Self.template(of: document) : nil
+            let generation = nextGeneration(previous: previous, document: document, template: template)
+            if let template, generation != previous?.generation { created[template.atGeneration(generation).revisionKey] = template.atGeneration(generation) }
             let operation: ResourceChange.Operation? = switch previous {
             case nil: .created
             case let previous? where Self.differs(previous.document, document): .configured
@@ -114,7 +129,7 @@ actor ConfigController {
             if let index { next[index] = updated } else { next.append(updated) }
         }
 
-        let whole = try validate(next)
+        let whole = try validate(next, adding: created)
         var notices = incoming.notices.map(\.description)
         if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
             || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime || whole.mesh.adminMtls != snapshot.mesh.adminMtls
@@ -127,6 +142,8 @@ actor ConfigController {
         let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
         guard !dryRun, !changes.isEmpty else { return summary }
         try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: now)
+        revisions.merge(created) { _, new in new }
+        forgetOldRevisions(serving: whole)
         return summary
     }
 
@@ -142,6 +159,8 @@ actor ConfigController {
                 origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
         }
         try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: Date())
+        let deleted = Set(keys.filter(\.isFunction).map { FunctionKey(namespace: $0.namespace, name: $0.name) })
+        revisions = revisions.filter { !deleted.contains($0.key.function) }
         return ChangeSummary(
             items: changes.map { .init(key: $0.key, result: "deleted", generation: $0.generation) }, notices: [], dryRun: false)
     }
@@ -153,18 +172,20 @@ actor ConfigController {
             || SourceLocation.directory(of: stored.file) != SourceLocation.directory(of: incoming.file)
     }
 
-    /// A Function's generation moves only when what its instances run changes; other kinds' with the document.
-    private func nextGeneration(previous: StoredResource?, document: ResourceDocument, incoming: ConfigSnapshot) -> Int {
+    /// A Function's generation — its revision number — moves only when what its instances run
+    /// changes (not its traffic); other kinds' with the document.
+    private func nextGeneration(previous: StoredResource?, document: ResourceDocument, template: FunctionSpec?) -> Int {
         guard let previous else { return 1 }
-        guard document.key.kind == "Function", document.key.group == "gatehouse.dev" else {
-            return Self.differs(previous.document, document) ? previous.generation + 1 : previous.generation
-        }
-        let key = FunctionKey(namespace: document.key.namespace, name: document.key.name)
-        guard let old = snapshot.function(key), let new = incoming.function(key) else { return previous.generation + 1 }
-        return old.runsLike(new) ? previous.generation : previous.generation + 1
+        guard Self.differs(previous.document, document) else { return previous.generation }
+        guard document.key.isFunction else { return previous.generation + 1 }
+        let key = RevisionKey(function: FunctionKey(namespace: document.key.namespace, name: document.key.name), number: previous.generation)
+        guard let old = revisions[key], let template else { return previous.generation + 1 }
+        return old.runsLike(template) ? previous.generation : previous.generation + 1
     }
 
-    private func validate(_ next: [StoredResource]) throws(ControlError) -> ConfigSnapshot {
+    /// The whole config, its functions at their generations and their traffic resolved against
+    /// the stored revisions plus `adding` (the revisions this change creates).
+    private func validate(_ next: [StoredResource], adding: [RevisionKey: FunctionSpec] = [:]) throws(ControlError) -> ConfigSnapshot {
         var whole: ConfigSnapshot
         do { whole = try ConfigLoader.load(documents: next.map(\.document)) } catch { throw .invalid(error) }
         let generations = Dictionary(next.map { ($0.document.key, $0.generation) }, uniquingKeysWith: { a, _ in a })
@@ -173,16 +194,54 @@ actor ConfigController {
             whole.functions[index].generation = generations[
                 ResourceKey(group: "gatehouse.dev", kind: "Function", namespace: spec.namespace, name: spec.name)] ?? 1
         }
+        // A function re-created after a delete starts its revisions again.
+        let live = Set(whole.functions.map(\.key))
+        let known = revisions.filter { live.contains($0.key.function) && adding[$0.key] == nil }.merging(adding) { _, new in new }
+        do { try RevisionResolver.resolve(&whole, revisions: known) } catch { throw .invalid(error) }
         return whole
+    }
+
+    /// A Function document decoded alone: the spec as written, before any DestinationRule.
+    private static func template(of document: ResourceDocument) -> FunctionSpec? {
+        (try? ConfigLoader.load(documents: [document]))?.functions.first
+    }
+
+    private func readRevisions(_ stored: [StoredRevision]) -> [RevisionKey: FunctionSpec] {
+        var specs: [RevisionKey: FunctionSpec] = [:]
+        for revision in stored {
+            guard let spec = Self.template(of: revision.document) else {
+                logger.warning("a stored revision no longer loads; it cannot serve again", metadata: ["revision": "\(revision.key)"])
+                continue
+            }
+            specs[revision.key] = spec.atGeneration(revision.key.number)
+        }
+        return specs
+    }
+
+    /// Keeps at most `maxRevisionsPerFunction` per function, never one that serves.
+    private func forgetOldRevisions(serving snapshot: ConfigSnapshot) {
+        let serving = Set(snapshot.servingRevisions.map(\.revisionKey))
+        var dropped: [RevisionKey] = []
+        for (_, keys) in Dictionary(grouping: revisions.keys, by: \.function) where keys.count > Self.maxRevisionsPerFunction {
+            let old = keys.sorted { $0.number > $1.number }.dropFirst(Self.maxRevisionsPerFunction)
+            dropped += old.filter { !serving.contains($0) }
+        }
+        guard !dropped.isEmpty else { return }
+        do {
+            try store.dropRevisions(dropped)
+            for key in dropped { revisions[key] = nil }
+        } catch {
+            logger.warning("could not forget old revisions", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Warm up, make durable, swap — in that order, so a failure at any step changes nothing.
     private func commit(
         _ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
     ) async throws(ControlError) {
-        let remote: [FunctionKey: RemoteFunction]
+        let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        let transition = runtime.prepare(snapshot.functions.filter { $0.remote == nil })
+        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil })
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
             runtime.abandon(transition)
@@ -202,14 +261,14 @@ actor ConfigController {
     }
 
     private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
-        let remote: [FunctionKey: RemoteFunction]
+        let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.functions.filter { $0.remote == nil })), remote: remote)
+        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil })), remote: remote)
     }
 
     /// Requests from here on run on `snapshot`, reaching its instance pools and remote functions.
-    private func swap(to snapshot: ConfigSnapshot, pools: [FunctionKey: FunctionPool], remote: [FunctionKey: RemoteFunction]) {
-        var upstreams: [FunctionKey: any FunctionUpstream] = pools
+    private func swap(to snapshot: ConfigSnapshot, pools: [RevisionKey: FunctionPool], remote: [RevisionKey: RemoteFunction]) {
+        var upstreams: [RevisionKey: any FunctionUpstream] = pools
         for (key, function) in remote { upstreams[key] = function }
         live.install(ActiveConfig(snapshot: snapshot, pools: upstreams, keys: live.keys, limiters: live.limiters))
         remotes.commit(remote, rules: snapshot)

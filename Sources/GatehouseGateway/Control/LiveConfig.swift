@@ -28,14 +28,14 @@ final class LiveConfig: Sendable {
     }
 }
 
-/// One applied snapshot, ready for requests: its stages in order and its functions' upstreams
-/// (instance pools and remote functions).
+/// One applied snapshot, ready for requests: its stages in order and its serving revisions'
+/// upstreams (instance pools and remote functions).
 final class ActiveConfig: Sendable {
     let snapshot: ConfigSnapshot
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
 
-    init(snapshot: ConfigSnapshot, pools: [FunctionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
+    init(snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
         self.snapshot = snapshot
         self.stages = RequestPipeline.stages(for: snapshot, keys: keys, limiters: limiters)
         self.invoker = FunctionInvoker(pools: pools)

@@ -19,8 +19,9 @@ public struct RequestExplainer: Sendable {
 
     public init(snapshot: ConfigSnapshot, keys: KeyDirectory) {
         self.snapshot = snapshot
-        router = HostRouter(functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
-        routes = RequestPipeline.routes(for: snapshot)
+        let routing = RequestPipeline.hostRouting(for: snapshot)
+        router = routing.router
+        routes = routing.table
         engine = RequestPipeline.authorization(for: snapshot)
         authenticator = RequestPipeline.authentication(for: snapshot, keys: keys)
     }
@@ -155,7 +156,7 @@ public struct RequestExplainer: Sendable {
             policies: [], audited: [], dryRun: [])
         var headers = Dictionary((request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" })
         if let jwt = request.jwt { headers["authorization"] = "Bearer " + jwt }
-        let destination: FunctionDestination
+        let split: TrafficSplit
         if let (trace, routed) = routes.trace(
             host: request.host, mesh: request.port.map { $0 == snapshot.mesh.mesh.port } ?? (request.sourcePrincipal != nil),
             method: request.method, target: request.path, headers: headers,
@@ -168,16 +169,18 @@ public struct RequestExplainer: Sendable {
                     : "route \(trace.matched ?? "") answers: \(trace.outcome ?? "")"
                 return explanation
             }
-            destination = routed
+            split = routed
             if let rewritten = trace.rewrittenPath {
                 explanation.normalizedPath = PathNormalization.normalize(PathNormalization.split(rewritten).path)
             }
         } else {
-            guard let byHost = router.destination(forHost: request.host) else { return explanation }
-            destination = byHost
+            guard let byHost = router.split(forHost: request.host) else { return explanation }
+            split = byHost
         }
+        // Policies are the function's, whichever revision serves.
+        guard let destination = split.destinations.first else { return explanation }
         explanation.function = destination.key.description
-        explanation.revision = snapshot.function(destination.key)?.revision
+        explanation.revision = split.summary
 
         let identity: VerifiedJWT?
         (identity, explanation.authentication) = await authenticate(request, headers: headers, function: destination.key)

@@ -13,7 +13,7 @@ final class RemoteFunctions: Sendable {
         let rule: DestinationRuleSpec.ClientTLSSettings?
     }
 
-    private let current = NIOLockedValueBox<[FunctionKey: Entry]>([:])
+    private let current = NIOLockedValueBox<[RevisionKey: Entry]>([:])
     private let eventLoops: [any EventLoop]
     /// `STATE_DIR/credentials`, where a `credentialName` points.
     private let credentials: URL
@@ -25,38 +25,35 @@ final class RemoteFunctions: Sendable {
         self.identities = identities
     }
 
-    /// What `snapshot` calls for, not yet in use; fails (changing nothing) when a rule's files cannot be read.
-    func prepare(_ snapshot: ConfigSnapshot) throws(RemoteTLS.Problem) -> [FunctionKey: RemoteFunction] {
-        var prepared: [FunctionKey: RemoteFunction] = [:]
+    /// What `snapshot` calls for, one per serving revision, not yet in use; fails (changing nothing)
+    /// when a rule's files cannot be read.
+    func prepare(_ snapshot: ConfigSnapshot) throws(RemoteTLS.Problem) -> [RevisionKey: RemoteFunction] {
+        var prepared: [RevisionKey: RemoteFunction] = [:]
         let running = current.withLockedValue { $0 }
-        for spec in snapshot.functions {
+        for spec in snapshot.servingRevisions {
             guard let endpoint = spec.remote else { continue }
             let rule = DestinationRuleSpec.rule(for: spec, in: snapshot.destinationRules, rootNamespace: snapshot.mesh.rootNamespace)
-            if let entry = running[spec.key], entry.function.spec.runsLike(spec), entry.rule == rule?.tls {
-                prepared[spec.key] = entry.function
+            if let entry = running[spec.revisionKey], entry.function.spec.runsLike(spec), entry.rule == rule?.tls {
+                prepared[spec.revisionKey] = entry.function
                 continue
             }
             let (tls, mode) = try RemoteTLS.settings(
                 for: spec, endpoint: endpoint, rule: rule, credentials: credentials, identities: identities)
-            prepared[spec.key] = RemoteFunction(spec: spec, endpoint: endpoint, tls: tls, tlsMode: mode.rawValue, eventLoops: eventLoops)
+            prepared[spec.revisionKey] = RemoteFunction(spec: spec, endpoint: endpoint, tls: tls, tlsMode: mode.rawValue, eventLoops: eventLoops)
         }
         return prepared
     }
 
     /// Makes `prepared` the running set; the ones it replaced close their idle connections.
-    func commit(_ prepared: [FunctionKey: RemoteFunction], rules snapshot: ConfigSnapshot) {
+    func commit(_ prepared: [RevisionKey: RemoteFunction], rules snapshot: ConfigSnapshot) {
         let dropped = current.withLockedValue { current -> [RemoteFunction] in
             let old = current
             current = prepared.mapValues { function in
                 Entry(function: function, rule: DestinationRuleSpec.rule(
                     for: function.spec, in: snapshot.destinationRules, rootNamespace: snapshot.mesh.rootNamespace)?.tls)
             }
-            return old.values.map(\.function).filter { function in prepared[function.spec.key] !== function }
+            return old.values.map(\.function).filter { function in prepared[function.spec.revisionKey] !== function }
         }
         for function in dropped { function.close() }
-    }
-
-    func function(for key: FunctionKey) -> RemoteFunction? {
-        current.withLockedValue { $0[key]?.function }
     }
 }

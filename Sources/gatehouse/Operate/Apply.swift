@@ -38,7 +38,7 @@ struct Apply: AsyncParsableCommand {
 func readForSending(_ paths: [String]) throws -> [AdminWire.ApplyRequest.File] {
     let sources = try readSources(paths)
     do {
-        _ = try ConfigLoader.load(sources: sources)
+        _ = try ConfigLoader.load(sources: sources, whole: false)
     } catch {
         throw CommandFailure("invalid configuration, nothing was applied:\n\(error.description)")
     }

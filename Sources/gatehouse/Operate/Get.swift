@@ -9,13 +9,14 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List applied resources of a kind; functions with their URL, state and instances.",
+        abstract: "List applied resources of a kind; functions with their URL, state and instances; a function's revisions.",
         discussion: """
             `-o yaml` prints the documents as applied; `-o json` prints functions' live status, or other kinds'
-            stored records. Without -n, every namespace is listed.
+            stored records. Without -n, every namespace is listed. `get revisions NAME` lists a function's
+            revisions with their share of traffic, tags and instances.
             """)
 
-    @Argument(help: "functions, virtualservices, authorizationpolicies, … (any kind or its short name).")
+    @Argument(help: "functions, virtualservices, authorizationpolicies, … (any kind or its short name), or revisions.")
     var kind: String
 
     @Argument(help: "Only this resource.")
@@ -30,6 +31,10 @@ struct Get: AsyncParsableCommand {
     @OptionGroup var connection: AdminConnectionOptions
 
     func validate() throws {
+        if Self.revisionWords.contains(kind.lowercased()) {
+            if name == nil { throw ValidationError("name the function: `gatehouse get revisions NAME`") }
+            return
+        }
         if ResourceKinds.resolve(kind) == nil {
             throw ValidationError("unknown kind \"\(kind)\"; known kinds: \(ResourceKinds.known)")
         }
@@ -37,6 +42,9 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let client = try connection.connect()
+        if Self.revisionWords.contains(kind.lowercased()), let name {
+            return try await printRevisions(of: name, client: client)
+        }
         let resolved = ResourceKinds.resolve(kind)!
         var query = "kind=\(resolved.kind)"
         if let namespace { query += "&namespace=\(namespace.queryEscaped)" }
