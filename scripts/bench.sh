@@ -11,6 +11,8 @@
 #                                         # (RequestAuthentication + AuthorizationPolicy) beside envoy-jwt
 #   PROFILE=vs1|vs100 TARGETS="envoy external" scripts/bench.sh
 #                                         # through a VirtualService of 1 or 100 routes (timeout, retries)
+#   PROFILE=split TARGETS="envoy external" scripts/bench.sh
+#                                         # the host split 50/50 between two revisions (spec.traffic)
 #
 # Not part of CI. Everything listens on 127.0.0.1 and is stopped by pid by the harness.
 set -euo pipefail
@@ -89,6 +91,20 @@ fi
 
 mkdir -p "$WORK/run" "$WORK/results"
 cd "$WORK/run"
+
+# PROFILE=split: two revisions of hello sharing its host 50/50 (Knative's spec.traffic), each with
+# its own warm instance. Revision 1 is made by a short earlier start on the same state directory.
+if [[ ${PROFILE:-} == split ]]; then
+  rm -rf "$WORK/run/state"
+  sed 's|process: {command: \["\(.*\)"\]}|process: {command: ["\1"], env: [{name: BENCH_REVISION, value: "1"}]}|' "$WORK/hello.yaml" >"$WORK/hello-1.yaml"
+  sed 's|value: "1"|value: "2"|' "$WORK/hello-1.yaml" >"$WORK/hello.yaml"
+  printf '  traffic: [{revisionName: hello-00001, percent: 50}, {latestRevision: true, percent: 50}]\n' >>"$WORK/hello.yaml"
+  "$BIN" up -f "$WORK/hello-1.yaml" --state-dir "$WORK/run/state" --ingress 127.0.0.1:18090 --admin 127.0.0.1:18091 \
+    --log-level warning >"$WORK/revision-1.log" 2>&1 &
+  first=$!
+  for _ in $(seq 1 100); do [[ -s $WORK/run/state/endpoints.json ]] && break; sleep 0.1; done
+  kill -TERM "$first" && wait "$first" || true
+fi
 # One event loop, as Envoy runs with --concurrency 1 and nginx with one worker.
 export EXTERNAL_CMD="$BIN up -f $WORK/hello.yaml --state-dir $WORK/run/state --ingress 127.0.0.1:18090 \
 --admin 127.0.0.1:18091 --event-loops 1 --access-log ${ACCESS_LOG:-off} --log-level warning"

@@ -92,7 +92,7 @@ public enum RevisionResolver {
         var references: [(VirtualServiceSpec, VirtualServiceSpec.HTTPRoute, String)] = []
         for service in snapshot.virtualServices {
             for route in service.http {
-                for destination in route.destinations + (route.mirror.map { [$0] } ?? []) {
+                for destination in route.destinations + route.mirrors.map(\.destination) {
                     guard let subset = destination.subset, function.isNamed(by: destination.host, in: service.namespace) else { continue }
                     references.append((service, route, subset))
                 }

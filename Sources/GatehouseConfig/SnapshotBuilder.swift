@@ -131,11 +131,13 @@ struct SnapshotBuilder {
         var problems: [ConfigDiagnostic] = []
         for service in virtualServices {
             for route in service.http {
-                for destination in route.destinations where !functions.contains(where: { $0.isNamed(by: destination.host, in: service.namespace) }) {
+                let targets = route.destinations.map { ($0, "spec.http.route.destination.host") }
+                    + route.mirrors.map { ($0.destination, "spec.http.mirrors.destination.host") }
+                for (destination, field) in targets where !functions.contains(where: { $0.isNamed(by: destination.host, in: service.namespace) }) {
                     let names = functions.filter { $0.namespace == service.namespace }.map(\.name)
                     problems.append(ConfigDiagnostic(
                         location: route.source ?? service.source ?? SourceLocation(file: "", line: 0, column: 0),
-                        field: "spec.http.route.destination.host",
+                        field: field,
                         message: "VirtualService \(service.reference): destination host \"\(destination.host)\" names no function",
                         fix: Spelling.suggestion(for: destination.host, among: names).map { "did you mean \"\($0)\"?" }
                             ?? "name a function: NAME (in namespace \(service.namespace)) or NAME.NAMESPACE.svc.cluster.local"))

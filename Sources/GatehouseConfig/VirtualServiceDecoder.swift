@@ -6,7 +6,7 @@ import GatehouseCore
 /// string matches have one of exact, prefix, regex (a regex must compile). Route fields Gatehouse
 /// does not enforce yet are read and named in `unenforced`.
 enum VirtualServiceDecoder {
-    static let unenforcedRouteFields = ["mirrors", "delegate"]
+    static let unenforcedRouteFields = ["delegate"]
 
     static func decode(_ envelope: DocumentEnvelope) -> (service: VirtualServiceSpec, unenforced: [String]) {
         var service = VirtualServiceSpec(namespace: envelope.namespace, name: envelope.name, source: envelope.location)
@@ -82,20 +82,7 @@ enum VirtualServiceDecoder {
         if let retries = route.field("retries")?.mapping() { result.retries = decodeRetries(retries) }
         if let fault = route.field("fault")?.mapping() { result.fault = decodeFault(fault) }
         if let cors = route.field("corsPolicy")?.mapping() { result.cors = decodeCors(cors) }
-        if let mirror = route.field("mirror")?.mapping() {
-            defer { mirror.reportUnknownKeys() }
-            mirror.ignore(["port"])
-            if let host = mirror.required("host", fix: "add `host:` naming the function that gets the copies")?.string() {
-                result.mirror = .init(host: host, subset: mirror.field("subset")?.string())
-            }
-        }
-        if let percentage = route.field("mirrorPercentage")?.mapping() {
-            defer { percentage.reportUnknownKeys() }
-            if let field = percentage.field("value"), let text = field.text() {
-                if let value = Double(text), (0...100).contains(value) { result.mirrorPercent = value } else { field.report("must be a percentage from 0 to 100", fix: "write e.g. `mirrorPercentage: {value: 10}`") }
-            }
-        }
-        if let field = route.field("mirrorPercent"), let value = field.int() { result.mirrorPercent = Double(min(100, max(0, value))) }
+        result.mirrors = decodeMirrors(route)
         if let headers = route.field("headers")?.mapping() {
             defer { headers.reportUnknownKeys() }
             if let request = headers.field("request")?.mapping() { result.requestHeaders = decodeHeaderOperations(request) }
@@ -158,6 +145,46 @@ enum VirtualServiceDecoder {
             return nil
         }
         return found[0]
+    }
+
+    /// `mirrors` (Istio ≥ 1.22), or the older `mirror` with `mirrorPercentage` / `mirrorPercent`;
+    /// not both, as Istio says.
+    private static func decodeMirrors(_ route: YAMLMappingReader) -> [VirtualServiceSpec.Mirror] {
+        func percent(_ mapping: YAMLMappingReader?, key: String) -> Double? {
+            guard let mapping = mapping?.field(key)?.mapping() else { return nil }
+            defer { mapping.reportUnknownKeys() }
+            guard let field = mapping.field("value"), let text = field.text() else { return nil }
+            guard let value = Double(text), (0...100).contains(value) else {
+                field.report("must be a percentage from 0 to 100", fix: "write e.g. `\(key): {value: 10}`")
+                return nil
+            }
+            return value
+        }
+        func destination(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Destination? {
+            defer { mapping.reportUnknownKeys() }
+            mapping.ignore(["port"])
+            guard let host = mapping.required("host", fix: "add `host:` naming the function that gets the copies")?.string() else { return nil }
+            return .init(host: host, subset: mapping.field("subset")?.string())
+        }
+        var mirrors: [VirtualServiceSpec.Mirror] = []
+        if let single = route.field("mirror")?.mapping(), let target = destination(single) {
+            var mirror = VirtualServiceSpec.Mirror(destination: target)
+            if let value = percent(route, key: "mirrorPercentage") { mirror.percent = value }
+            if let field = route.field("mirrorPercent"), let value = field.int() { mirror.percent = Double(min(100, max(0, value))) }
+            mirrors.append(mirror)
+        }
+        if let list = route.field("mirrors") {
+            if !mirrors.isEmpty {
+                list.report("`mirror` and `mirrors` cannot both be set", fix: "move the `mirror` into `mirrors`")
+            }
+            for value in list.sequence() ?? [] {
+                guard let entry = value.mapping() else { continue }
+                defer { entry.reportUnknownKeys() }
+                guard let target = entry.required("destination", fix: "add `destination: {host: NAME}`")?.mapping().flatMap(destination) else { continue }
+                mirrors.append(.init(destination: target, percent: percent(entry, key: "percentage") ?? 100))
+            }
+        }
+        return mirrors
     }
 
     private static func decodeRedirect(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Redirect {

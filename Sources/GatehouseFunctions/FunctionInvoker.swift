@@ -19,7 +19,7 @@ public struct FunctionInvoker: Sendable {
             exchange.fail(GatehouseError(.routeNotFound, detail: "revision \(destination.revisionKey) has no pool"))
             return
         }
-        let mirror = exchange.record.mirror.flatMap { pools[$0.revisionKey] }
-        ForwardedExchange(client: exchange, pool: pool, mirror: mirror).start()
+        let mirrors = exchange.record.mirrors.compactMap { mirror in pools[mirror.revisionKey].map { (mirror, $0) } }
+        ForwardedExchange(client: exchange, pool: pool, mirrors: mirrors).start()
     }
 }

@@ -54,7 +54,11 @@ extension CompiledRoute {
         apply(route.responseHeaders, to: &record.responseHeaders)
         record.routeTimeout = route.timeout
         record.retryPolicy = route.retries
-        if drawing, let mirror, Double.random(in: 0..<100) < route.mirrorPercent { record.mirror = mirror.pick() }
+        if drawing {
+            for (split, percent) in mirrors where Double.random(in: 0..<100) < percent {
+                if let mirror = split.pick() { record.mirrors.append(mirror) }
+            }
+        }
         guard drawing, let fault = route.fault else { return .proceed }
         return injectFault(fault, record: &record)
     }

@@ -86,7 +86,7 @@ final class CompiledRoute: Sendable {
     let destinations: [(split: TrafficSplit, weight: Int, label: String)]
     let totalWeight: Int
     let uriRegexRewrite: CompiledRegex?
-    let mirror: TrafficSplit?
+    let mirrors: [(split: TrafficSplit, percent: Double)]
     /// `corsPolicy.allowOrigins` regexes, compiled.
     let corsOriginRegexes: [String: CompiledRegex]
 
@@ -106,7 +106,7 @@ final class CompiledRoute: Sendable {
         destinations = route.destinations.compactMap { target in split(target).map { ($0.0, target.weight, $0.1) } }
         totalWeight = destinations.reduce(0) { $0 + $1.weight }
         uriRegexRewrite = route.rewrite?.uriRegex.flatMap { CompiledRegex($0.match, replacement: $0.rewrite) }
-        mirror = route.mirror.flatMap { split($0)?.0 }
+        mirrors = route.mirrors.compactMap { mirror in split(mirror.destination).map { ($0.0, mirror.percent) } }
         var regexes: [String: CompiledRegex] = [:]
         for case .regex(let pattern) in route.cors?.allowOrigins ?? [] { regexes[pattern] = CompiledRegex(pattern, anchored: true) }
         corsOriginRegexes = regexes

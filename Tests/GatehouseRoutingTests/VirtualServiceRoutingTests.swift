@@ -296,6 +296,30 @@ struct CorsAndMirrorTests {
     @Test("mirror names the function that gets the copy")
     func mirror() throws {
         let (record, _) = try Routes(Self.routes).route("GET", "/")
-        #expect(record.mirror?.key.name == "hello-v2" && record.destination?.key.name == "hello")
+        #expect(record.mirrors.map(\.key.name) == ["hello-v2"] && record.destination?.key.name == "hello")
+    }
+
+    @Test("mirrors: each gets its share of copies (100 % always, 0 % never, 30 % ± 3 % over 5,000)")
+    func mirrors() throws {
+        let routes = try Routes("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web}
+            spec:
+              hosts: [hello]
+              http:
+              - route: [{destination: {host: hello}}]
+                mirrors:
+                - {destination: {host: hello-v2}}
+                - {destination: {host: api}, percentage: {value: 0}}
+                - {destination: {host: legacy}, percentage: {value: 30}}
+            """)
+        var legacy = 0
+        for _ in 0..<5000 {
+            let names = routes.route("GET", "/", mesh: true).record.mirrors.map(\.key.name)
+            #expect(names.first == "hello-v2" && !names.contains("api"))
+            if names.contains("legacy") { legacy += 1 }
+        }
+        #expect(abs(Double(legacy) / 5000 - 0.30) < 0.03, "\(legacy)")
     }
 }

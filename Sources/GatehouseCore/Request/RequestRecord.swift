@@ -50,8 +50,8 @@ public struct RequestRecord: Sendable {
     public var retryPolicy: RetryPolicy?
     /// Attempts made at the function (1 + retries); 0 when none was.
     public var attempts = 0
-    /// A VirtualService `mirror`: a copy of the request goes here too, its answer dropped.
-    public var mirror: FunctionDestination?
+    /// VirtualService `mirrors` drawn for this request: a copy goes to each, answers dropped.
+    public var mirrors: [FunctionDestination] = []
     /// Run once when the exchange ends, however it ends (a caller's in-flight count given back).
     public var onFinish: [@Sendable () -> Void] = []
     /// The route's response header operations, applied to the function's response.

@@ -43,13 +43,23 @@ public struct VirtualServiceSpec: Hashable, Sendable {
         public var retries: RetryPolicy?
         public var fault: Fault?
         public var cors: CorsPolicy?
-        /// A copy of each request (of `mirrorPercent` of them) goes to this function too; its
-        /// answer is dropped.
-        public var mirror: Destination?
-        public var mirrorPercent: Double = 100
+        /// `mirrors` (and the older single `mirror` with `mirrorPercentage`): a copy of each
+        /// request — of `percent` of them — goes to each of these functions too; answers are dropped.
+        public var mirrors: [Mirror] = []
         public var source: SourceLocation?
 
         public init() {}
+    }
+
+    /// Istio's `HTTPMirrorPolicy`: where copies go, and for what share of requests.
+    public struct Mirror: Hashable, Sendable {
+        public var destination: Destination
+        public var percent: Double
+
+        public init(destination: Destination, percent: Double = 100) {
+            self.destination = destination
+            self.percent = percent
+        }
     }
 
     /// Istio's `CorsPolicy`: preflights answered by the gateway, CORS headers on responses, for

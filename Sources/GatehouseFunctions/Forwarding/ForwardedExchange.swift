@@ -55,17 +55,17 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// (as Envoy's retries are bounded by its buffer limit).
     static let maxReplayBytes = 64 * 1024
 
-    /// The route's mirror copy, when it has one.
-    private let shadow: ShadowExchange?
+    /// The route's mirror copies, one per mirror drawn.
+    private let shadows: [ShadowExchange]
 
-    init(client: ClientExchange, pool: any FunctionUpstream, mirror: (any FunctionUpstream)? = nil) {
+    init(client: ClientExchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
-        shadow = mirror.map { mirror in
+        shadows = mirrors.map { destination, mirror in
             let head = ForwardedHeaders.upstreamRequest(
                 client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
                 forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
-                edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.mirror?.identity,
+                edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: destination.identity,
                 remote: mirror.spec.remote, overTLS: client.record.overTLS)
             return ShadowExchange(pool: mirror, head: head, loop: client.eventLoop, loopIndex: client.loopIndex)
         }
@@ -172,7 +172,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     // MARK: ExchangeDelegate
 
     func requestBodyPart(_ buffer: ByteBuffer) {
-        shadow?.bodyPart(buffer)
+        for shadow in shadows { shadow.bodyPart(buffer) }
         if replay != nil {
             replayBytes += buffer.readableBytes
             if replayBytes > Self.maxReplayBytes { replay = nil } else { replay?.append(buffer) }
@@ -193,7 +193,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func requestBodyEnd() {
         requestEnded = true
-        shadow?.end()
+        for shadow in shadows { shadow.end() }
         if case .forwarding = phase, perTryTimeout == nil { armPerTryTimeout() }
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -202,7 +202,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func clientDisconnected() {
         // The record is already finished with flag DC; release what the request held.
-        shadow?.abandon()
+        for shadow in shadows { shadow.abandon() }
         discardUpstream()
         endPhase()
     }
