@@ -77,7 +77,10 @@ public enum ConfigLoader {
         }
         if diagnostics.isEmpty, whole { diagnostics = builder.crossDocumentProblems() }
         guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
-        return builder.build()
+        var snapshot = builder.build()
+        // Traffic and subsets as far as files alone can tell; an apply resolves them against the store.
+        if whole { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) }
+        return snapshot
     }
 
     private static func readChunk(_ yaml: String, collector: DiagnosticCollector, _ body: (Node) -> Void) {

@@ -62,13 +62,15 @@ enum FunctionDecoder {
             var target = TrafficTarget(percent: 0, source: mapping.location)
             let nameValue = mapping.field("revisionName")
             target.revisionName = nameValue?.string()
-            target.latestRevision = mapping.field("latestRevision")?.bool() ?? false
+            // Knative's default: a target without a revision name follows the latest.
+            let latestValue = mapping.field("latestRevision")
+            target.latestRevision = latestValue?.bool() ?? (nameValue == nil)
             if let nameValue, target.revisionName != nil, target.latestRevision {
                 nameValue.report("a target names a revision or is the latest, not both", fix: "remove `revisionName:` or `latestRevision: true`")
-            } else if target.revisionName == nil, !target.latestRevision, nameValue == nil {
-                mapping.diagnostics.report(
-                    at: mapping.location, field: mapping.fieldPath("revisionName"), "a traffic target needs a revision",
-                    fix: "add `revisionName: \(FunctionSpec.revisionName(function, number: 1))` or `latestRevision: true`")
+            } else if let latestValue, nameValue == nil, !target.latestRevision {
+                latestValue.report(
+                    "`latestRevision: false` needs a revision",
+                    fix: "add `revisionName: \(FunctionSpec.revisionName(function, number: 1))`, or write `latestRevision: true`")
             }
             if let name = target.revisionName, let nameValue, !name.hasPrefix("\(function)-") {
                 nameValue.report("\"\(name)\" is not a revision of \(function)", fix: "write `\(FunctionSpec.revisionName(function, number: 1))` (see `gatehouse get revisions \(function)`)")

@@ -238,7 +238,8 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                 """)
         }
         migrator.registerMigration("v3-revisions") { db in
-            // Functions applied before revisions were kept get their current spec as a revision.
+            // Functions applied before revisions were kept get their current spec as a revision,
+            // created when the history first shows that generation.
             try db.execute(sql: """
                 CREATE TABLE revision (
                   namespace TEXT NOT NULL, name TEXT NOT NULL, number INTEGER NOT NULL,
@@ -246,8 +247,12 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                   createdAt REAL NOT NULL, createdBy TEXT NOT NULL,
                   PRIMARY KEY (namespace, name, number));
                 INSERT INTO revision (namespace, name, number, apiVersion, text, file, lineOffset, createdAt, createdBy)
-                  SELECT namespace, name, generation, apiVersion, text, file, lineOffset, appliedAt, appliedBy
-                  FROM resource WHERE apiGroup = 'gatehouse.dev' AND kind = 'Function';
+                  SELECT r.namespace, r.name, r.generation, r.apiVersion, r.text, r.file, r.lineOffset,
+                    COALESCE(c.at, r.appliedAt), COALESCE(c.actor, r.appliedBy)
+                  FROM resource r LEFT JOIN change c ON c.id = (
+                    SELECT MIN(id) FROM change WHERE apiGroup = r.apiGroup AND kind = r.kind AND namespace = r.namespace
+                      AND name = r.name AND generation = r.generation)
+                  WHERE r.apiGroup = 'gatehouse.dev' AND r.kind = 'Function';
                 """)
         }
         return migrator

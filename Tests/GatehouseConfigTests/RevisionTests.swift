@@ -33,13 +33,13 @@ struct RevisionTests {
         let problems = diagnostics(functionDocument(spec: """
               traffic:
               - {revisionName: hello-00001, latestRevision: true, percent: 10, tag: Old}
-              - {percent: 80, tag: x}
+              - {percent: 80, tag: x, latestRevision: false}
               - {revisionName: bye-00001, percent: 0, tag: x}
             """))
         let messages = problems.map(\.message)
         #expect(messages.contains { $0.contains("not both") })
         #expect(messages.contains { $0.contains("not a valid DNS-1123 label") })
-        #expect(messages.contains { $0.contains("needs a revision") })
+        #expect(messages.contains { $0.contains("`latestRevision: false` needs a revision") })
         #expect(messages.contains { $0.contains("a second target tagged \"x\"") })
         #expect(messages.contains { $0.contains("\"bye-00001\" is not a revision of hello") })
         #expect(messages.contains { $0.contains("add up to 90, not 100") })
@@ -127,20 +127,64 @@ struct RevisionTests {
 
     @Test("A subset no DestinationRule defines, or one selecting no revision, is a diagnostic")
     func badSubsets() {
-        do {
-            _ = try Self.resolved(Self.subsets.replacingOccurrences(of: "subset: v2}", with: "subset: v3}").replacingOccurrences(of: "subset: stable}", with: "subset: gone}"))
-            Issue.record("expected diagnostics")
-        } catch {
-            let messages = error.diagnostics.map(\.message)
-            #expect(messages.contains { $0.contains("subset \"v3\" of hello, which DestinationRule default/hello does not define") })
-            #expect(messages.contains { $0.contains("subset \"gone\" of DestinationRule default/hello selects no revision of hello") })
+        let cases = [
+            ("subset: v2}", "subset: v3}", "subset \"v3\" of hello, which DestinationRule default/hello does not define"),
+            ("subset: stable}", "subset: gone}", "subset \"gone\" of DestinationRule default/hello selects no revision of hello"),
+        ]
+        for (from, to, message) in cases {
+            do {
+                _ = try Self.resolved(Self.subsets.replacingOccurrences(of: from, with: to))
+                Issue.record("expected a diagnostic: \(message)")
+            } catch {
+                #expect(error.diagnostics.contains { $0.message.contains(message) }, "\(error.diagnostics)")
+            }
         }
     }
 
-    @Test("A tag that would take another function's host is refused")
-    func tagCollision() {
-        #expect(throws: ConfigError.self) {
-            try Self.resolved("---\n" + functionDocument(name: "old-hello"), traffic: "  traffic: [{latestRevision: true, percent: 100, tag: old}]\n")
+    @Test("A tag that would take another function's host, or another tag's, or make a label over 63 characters, is refused")
+    func tagCollision() throws {
+        let cases = [
+            ("---\n" + functionDocument(name: "old-hello"), "old", "which Function default/old-hello has"),
+            ("---\n" + functionDocument(name: "z-hello", spec: "  traffic: [{percent: 100, tag: a}]"), "a-z", "which tag a-z of default/hello has"),
+            ("", String(repeating: "t", count: 60), "longer than 63 characters"),
+        ]
+        for (extra, tag, message) in cases {
+            do {
+                let snapshot = try Self.resolved(extra, traffic: "  traffic: [{latestRevision: true, percent: 100, tag: \(tag)}]\n")
+                Issue.record("expected a diagnostic for tag \(tag), got \(snapshot.routing)")
+            } catch {
+                #expect(error.diagnostics.contains { $0.message.contains(message) && $0.field == "spec.traffic.tag" }, "\(error.diagnostics)")
+            }
+        }
+    }
+
+    @Test("A target without a revision follows the latest, as Knative defaults it")
+    func latestByKnativeDefault() throws {
+        let snapshot = try Self.resolved("", traffic: "  traffic: [{tag: current, percent: 100}]\n")
+        #expect(snapshot.routing.traffic[FunctionKey(namespace: "default", name: "hello")] == [TrafficShare(revision: Self.revision(3), percent: 100, tag: "current", latest: true)])
+    }
+
+    @Test("Read from files alone, a named revision stands in as the current spec, so explain and test can route")
+    func lenient() throws {
+        let snapshot = try ConfigLoader.load(yaml: functionDocument(spec: """
+              traffic:
+              - {revisionName: hello-00004, percent: 100, tag: old}
+              - {latestRevision: true, percent: 0, tag: next}
+
+            """) + Self.subsets.replacingOccurrences(of: "subset: v2}", with: "subset: stable}"), file: "f.yaml")
+        #expect(snapshot.servingRevisions.map(\.revision) == ["hello-00001", "hello-00004"])
+        #expect(snapshot.routing.traffic[FunctionKey(namespace: "default", name: "hello")]?.map(\.revision.number) == [4, 1])
+    }
+
+    @Test("Two subsets with different traffic policies cannot select the same revision")
+    func subsetPolicyConflict() {
+        let conflicting = Self.subsets
+            .replacingOccurrences(of: "{name: v2, labels: {version: v2}}", with: "{name: v2, labels: {serving.knative.dev/revision: hello-00001}, trafficPolicy: {connectionPool: {tcp: {maxConnections: 9}}}}")
+        do {
+            _ = try Self.resolved(conflicting)
+            Issue.record("expected a diagnostic")
+        } catch {
+            #expect(error.diagnostics.map(\.message) == ["subsets \"stable\" and \"v2\" both select hello-00001 with different traffic policies; a revision has one pool"])
         }
     }
 

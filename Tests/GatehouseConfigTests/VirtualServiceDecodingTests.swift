@@ -29,7 +29,7 @@ struct VirtualServiceDecodingTests {
                 route: [{destination: {host: hello}}]
                 retries: {attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,reset,409"}
                 fault: {delay: {fixedDelay: 1s, percentage: {value: 12.5}}}
-                mirrors: [{destination: {host: hello}}, {destination: {host: hello, subset: v2}, percentage: {value: 5}}]
+                mirrors: [{destination: {host: hello}}, {destination: {host: hello.default}, percentage: {value: 5}}]
                 timeout: 5s
             """), file: "vs.yaml")
         let route = try #require(snapshot.virtualServices.first?.http.first)
@@ -37,7 +37,7 @@ struct VirtualServiceDecodingTests {
         #expect(route.match.first?.headers["x-env"] == .exact("prod"), "header names are lower-cased")
         #expect(route.retries == RetryPolicy(attempts: 3, perTryTimeout: .seconds(2), conditions: [.gatewayError, .reset, .retriableStatusCodes], statusCodes: [409]))
         #expect(route.fault?.delay?.percent == 12.5 && route.fault?.delay?.duration == .seconds(1))
-        #expect(route.mirrors == [.init(destination: .init(host: "hello")), .init(destination: .init(host: "hello", subset: "v2"), percent: 5)])
+        #expect(route.mirrors == [.init(destination: .init(host: "hello")), .init(destination: .init(host: "hello.default"), percent: 5)])
     }
 
     @Test("Mistakes are reported with their field and a fix", arguments: [

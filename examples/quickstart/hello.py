@@ -10,7 +10,7 @@ class Hello(BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = json.dumps({
-            "message": "hello from " + os.environ.get("K_SERVICE", "?"),
+            "message": os.environ.get("GREETING", "hello") + " from " + os.environ.get("K_SERVICE", "?"),
             "revision": os.environ.get("K_REVISION"),
             "pid": os.getpid(),
             "requestId": self.headers.get("x-request-id"),

@@ -10,10 +10,9 @@ import ServiceLifecycle
 ///
 /// A `Service`: every instance's supervisor is a child task of `run()`, so nothing outlives it.
 /// `prepare` → `warmUp` → `commit` moves it to a new set of revisions while it serves: an unchanged
-/// revision keeps its pool and warm instances; a new one that takes over from revisions leaving
-/// service gets a pool warmed to as many ready instances as they had, and the pools of revisions
-/// no longer routed are retired — each finishes the requests it admitted and stops its instances
-/// once idle. On shutdown, waiting requests are
+/// revision keeps its pool and warm instances; a new pool is warmed before the swap (see
+/// `warmth(for:percent:state:)`), and the pools of revisions no longer routed are retired — each
+/// finishes the requests it admitted and stops its instances once idle. On shutdown, waiting requests are
 /// refused and every instance gets SIGTERM, then SIGKILL after `stopGrace`.
 public final class FunctionRuntime: Service, Sendable {
     public struct Configuration: Sendable {
@@ -72,14 +71,13 @@ public final class FunctionRuntime: Service, Sendable {
         /// The pools that serve once the transition is committed, by revision.
         public let pools: [RevisionKey: FunctionPool]
         let created: [FunctionPool]
-        /// New pools, and how many instances to have ready before the swap: as many as the pools
-        /// of the same function leaving service had, so the change costs callers no cold start.
+        /// New pools, and how many instances to have ready before the swap.
         let warming: [(pool: FunctionPool, count: Int)]
     }
 
-    /// Plans the move to `revisions` (the specs that serve): an unchanged revision keeps its pool,
-    /// others get a new one.
-    public func prepare(_ revisions: [FunctionSpec]) -> Transition {
+    /// Plans the move to `revisions` (the specs that serve, with each one's share of its function's
+    /// traffic in `percents`): an unchanged revision keeps its pool, others get a new one.
+    public func prepare(_ revisions: [FunctionSpec], percents: [RevisionKey: Int] = [:]) -> Transition {
         state.withLockedValue { state in
             var pools: [RevisionKey: FunctionPool] = [:]
             var created: [FunctionPool] = []
@@ -89,23 +87,32 @@ public final class FunctionRuntime: Service, Sendable {
                     pools[spec.revisionKey] = current
                 }
             }
-            let kept = Set(pools.values.map(ObjectIdentifier.init))
             for spec in revisions where pools[spec.revisionKey] == nil {
                 let pool = FunctionPool(
                     spec: spec, launcher: launcher, observer: observer, eventLoops: eventLoops,
                     stopGrace: configuration.stopGrace, logger: logger)
                 pools[spec.revisionKey] = pool
                 created.append(pool)
-                // The function's pools that leave service hand their warmth to the new one.
-                let leaving = state.active.filter { $0.key.function == spec.key && !kept.contains(ObjectIdentifier($0.value)) }
-                if let ready = leaving.values.map(\.warmth.ready).max(), ready > 0 {
-                    warming.append((pool, min(ready, max(1, spec.scaling.maxInstances))))
-                }
+                let count = Self.warmth(for: spec, percent: percents[spec.revisionKey] ?? 100, active: state.active)
+                if count > 0 { warming.append((pool, min(count, max(1, spec.scaling.maxInstances)))) }
                 if state.outputs[spec.key] == nil { state.outputs[spec.key] = OutputLog() }
             }
             state.preparing += created
             return Transition(pools: pools, created: created, warming: warming)
         }
+    }
+
+    /// How many ready instances a new pool needs before the swap, so the change costs callers no
+    /// cold start and a revision that cannot start is refused while the old ones serve:
+    /// - a revision whose pool is replaced (its spec changed under it): as many as that pool had;
+    /// - a new revision of a function with ready instances: its share of them, at least one
+    ///   (a tag-only revision too, as Knative starts one instance of every new revision);
+    /// - a function with nothing ready (new, or scaled to zero): none; the first request starts it.
+    static func warmth(for spec: FunctionSpec, percent: Int, active: [RevisionKey: FunctionPool]) -> Int {
+        if let replaced = active[spec.revisionKey] { return replaced.warmth.ready }
+        let ready = active.filter { $0.key.function == spec.key }.values.reduce(0) { $0 + $1.warmth.ready }
+        guard ready > 0 else { return 0 }
+        return max(1, (ready * percent + 99) / 100)
     }
 
     /// Starts the warm-up instances and waits until they are ready (each within its function's

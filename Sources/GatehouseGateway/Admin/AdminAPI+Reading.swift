@@ -77,11 +77,11 @@ extension AdminAPI {
     /// A function's revisions, oldest first, with their traffic, tags, subsets and instances.
     func revisions(_ context: AdminRequestContext) async -> Response {
         let key = FunctionKey(namespace: context.parameters.get("namespace") ?? "", name: context.parameters.get("name") ?? "")
-        let snapshot = await controller.snapshot
+        let (snapshot, known) = await controller.revisionState(of: key)
         guard let current = snapshot.function(key) else { return Self.error(.notFound, code: "not_found", "no function \(key)") }
         let stored: [StoredRevision]
         do { stored = try store.revisions(of: key) } catch { return Self.error(.serviceUnavailable, code: "store_unavailable", error.description) }
-        var numbers = Set(await controller.revisionNumbers(of: key))
+        var numbers = Set(known)
         numbers.insert(current.generation)
         let shares = snapshot.routing.shares(of: current)
         let serving = Set(snapshot.servingRevisions.map(\.revisionKey))

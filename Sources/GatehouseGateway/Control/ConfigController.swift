@@ -40,9 +40,10 @@ actor ConfigController {
 
     var snapshot: ConfigSnapshot { live.active.snapshot }
     var stored: [StoredResource] { resources }
-    /// Revision numbers a function has in the store, oldest first.
-    func revisionNumbers(of function: FunctionKey) -> [Int] {
-        revisions.keys.filter { $0.function == function }.map(\.number).sorted()
+    /// The running snapshot and the revision numbers a function has in the store, oldest first,
+    /// read together (an apply cannot come in between).
+    func revisionState(of function: FunctionKey) -> (snapshot: ConfigSnapshot, numbers: [Int]) {
+        (snapshot, revisions.keys.filter { $0.function == function }.map(\.number).sorted())
     }
 
     /// At start: serve what the store holds, then apply `files` (the `-f` paths) on top.
@@ -209,22 +210,36 @@ actor ConfigController {
     private func readRevisions(_ stored: [StoredRevision]) -> [RevisionKey: FunctionSpec] {
         var specs: [RevisionKey: FunctionSpec] = [:]
         for revision in stored {
-            guard let spec = Self.template(of: revision.document) else {
-                logger.warning("a stored revision no longer loads; it cannot serve again", metadata: ["revision": "\(revision.key)"])
-                continue
+            do {
+                guard let spec = try ConfigLoader.load(documents: [revision.document]).functions.first else { continue }
+                specs[revision.key] = spec.atGeneration(revision.key.number)
+            } catch {
+                logger.warning(
+                    "a stored revision no longer loads; it cannot serve again",
+                    metadata: ["revision": "\(revision.key)", "problems": "\(error.description)"])
             }
-            specs[revision.key] = spec.atGeneration(revision.key.number)
         }
         return specs
     }
 
-    /// Keeps at most `maxRevisionsPerFunction` per function, never one that serves.
+    /// Each serving revision's share of its function's traffic (a tag or a subset alone: 0).
+    private static func percents(_ snapshot: ConfigSnapshot) -> [RevisionKey: Int] {
+        var percents: [RevisionKey: Int] = [:]
+        for function in snapshot.functions {
+            for share in snapshot.routing.shares(of: function) { percents[share.revision, default: 0] += share.percent }
+        }
+        return percents
+    }
+
+    /// Keeps at most `maxRevisionsPerFunction` per function, never one that serves or that a
+    /// traffic target names (a later apply must still find it).
     private func forgetOldRevisions(serving snapshot: ConfigSnapshot) {
-        let serving = Set(snapshot.servingRevisions.map(\.revisionKey))
+        var kept = Set(snapshot.servingRevisions.map(\.revisionKey))
+        for shares in snapshot.routing.traffic.values { kept.formUnion(shares.map(\.revision)) }
         var dropped: [RevisionKey] = []
         for (_, keys) in Dictionary(grouping: revisions.keys, by: \.function) where keys.count > Self.maxRevisionsPerFunction {
             let old = keys.sorted { $0.number > $1.number }.dropFirst(Self.maxRevisionsPerFunction)
-            dropped += old.filter { !serving.contains($0) }
+            dropped += old.filter { !kept.contains($0) }
         }
         guard !dropped.isEmpty else { return }
         do {
@@ -241,7 +256,7 @@ actor ConfigController {
     ) async throws(ControlError) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil })
+        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
             runtime.abandon(transition)
@@ -263,7 +278,7 @@ actor ConfigController {
     private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil })), remote: remote)
+        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))), remote: remote)
     }
 
     /// Requests from here on run on `snapshot`, reaching its instance pools and remote functions.

@@ -192,6 +192,10 @@ func explainedConfig(paths: [String], connection: AdminConnectionOptions) async 
     for index in snapshot.functions.indices {
         snapshot.functions[index].generation = generations[snapshot.functions[index].key.description] ?? 1
     }
+    // Again, now that the current revisions are known (the older ones stand in as the current spec).
+    do { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) } catch {
+        throw CommandFailure("the running config does not load here:\n\(error.description)")
+    }
     let ingress = (connection.admin == nil ? try? StateDirectory.readEndpoints(in: connection.state.url).ingress : nil)
         .flatMap { URL(string: $0)?.port }
     return (snapshot, ingress)

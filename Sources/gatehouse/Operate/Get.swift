@@ -33,6 +33,7 @@ struct Get: AsyncParsableCommand {
     func validate() throws {
         if Self.revisionWords.contains(kind.lowercased()) {
             if name == nil { throw ValidationError("name the function: `gatehouse get revisions NAME`") }
+            if output == .yaml { throw ValidationError("revisions print as a table or JSON (`-o json`)") }
             return
         }
         if ResourceKinds.resolve(kind) == nil {

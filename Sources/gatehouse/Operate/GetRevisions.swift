@@ -12,7 +12,7 @@ extension Get {
         let revisions = try await client.get(
             "/api/v1/functions/\(namespace.queryEscaped)/\(function.queryEscaped)/revisions", as: [AdminWire.RevisionStatus].self)
         switch output {
-        case .json, .yaml:
+        case .json, .yaml:  // yaml is refused in `validate()`
             try printJSON(revisions)
         case .table:
             printTable(

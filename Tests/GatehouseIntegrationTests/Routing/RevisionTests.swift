@@ -11,9 +11,13 @@ struct RevisionTests {
     }
 
     /// How many of `count` requests each revision answered.
-    func revisions(_ gatehouse: RunningGatehouse, host: String = "hello", count: Int) async throws -> [String: Int] {
+    func revisions(_ gatehouse: RunningGatehouse, host: String = "hello", count: Int, key: String? = nil) async throws -> [String: Int] {
         var seen: [String: Int] = [:]
-        for _ in 0..<count { seen[try await gatehouse.request(host).env("K_REVISION") ?? "none", default: 0] += 1 }
+        for _ in 0..<count {
+            let response = try await gatehouse.request(host)
+            let revision = key.map { response.json[$0] as? String } ?? response.env("K_REVISION")
+            seen[revision ?? "none", default: 0] += 1
+        }
         return seen
     }
 
@@ -70,6 +74,45 @@ struct RevisionTests {
             let afterRestart = try? await revisions(restarted, count: 5)
             _ = try await restarted.stop()
             #expect(afterRestart == ["hello-00001": 5])
+        }
+    }
+
+    @Test("A new revision that cannot start is refused while the running one serves, even as a 10 % canary")
+    func brokenCanary() async throws {
+        try await withGatehouse(Self.hello(version: "1")) { gatehouse in
+            #expect(try await gatehouse.request("hello").status == 200, "one ready instance")
+            let broken = fixtureFunction(
+                name: "hello", spec: "traffic:\n- {revisionName: hello-00001, percent: 90}\n- {latestRevision: true, percent: 10}",
+                env: [("FIXTURE_CUSTOM", "2"), ("FIXTURE_FAIL_START", "1")])
+            let applied = try await gatehouse.apply("broken.yaml", broken)
+            #expect(applied.status != 0)
+            #expect(applied.stderr.contains("did not become ready") && applied.stderr.contains("default/hello-00002"), "\(applied.stderr)")
+            #expect(try await revisions(gatehouse, count: 20) == ["hello-00001": 20])
+            let listed = try await gatehouse.apiList("/api/v1/functions/default/hello/revisions")
+            #expect(listed.compactMap { $0["name"] as? String } == ["hello-00001"], "nothing was stored")
+        }
+    }
+
+    @Test("The revisions example: the canary gets its share and its URL, and rollback.yaml sends everything back")
+    func example() async throws {
+        let examples = ExplainTests.examples.path
+        let hello = try String(contentsOfFile: "\(examples)/quickstart/hello.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "\"hello.py\"", with: "\"\(examples)/quickstart/hello.py\"")
+        try await withGatehouse(hello) { gatehouse in
+            let canary = try await gatehouse.cli(["apply", "-f", "\(examples)/revisions/canary.yaml"])
+            #expect(canary.status == 0, "\(canary.stderr)")
+            let tagged = try await gatehouse.request("canary-hello")
+            #expect(tagged.json["revision"] as? String == "hello-00002")
+            #expect(tagged.json["message"] as? String == "hello again from hello")
+            let seen = try await revisions(gatehouse, count: 100, key: "revision")
+            #expect((seen["hello-00001"] ?? 0) > (seen["hello-00002"] ?? 0), "90/10: \(seen)")
+            let rollback = try await gatehouse.cli(["apply", "-f", "\(examples)/revisions/rollback.yaml"])
+            #expect(rollback.status == 0, "\(rollback.stderr)")
+            #expect(rollback.stdout.contains("function default/hello configured"), "\(rollback.stdout)")
+            let listed = try await gatehouse.apiList("/api/v1/functions/default/hello/revisions")
+            #expect(listed.compactMap { $0["name"] as? String } == ["hello-00001", "hello-00002"], "a traffic change makes no revision")
+            #expect(try await revisions(gatehouse, count: 20, key: "revision") == ["hello-00001": 20])
+            #expect(try await gatehouse.request("canary-hello").status == 404, "the tag went with the traffic entry")
         }
     }
 
