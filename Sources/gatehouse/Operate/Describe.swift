@@ -25,12 +25,19 @@ struct Describe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let functions = try await connection.connect().get(
+        let client = try connection.connect()
+        let functions = try await client.get(
             "/api/v1/functions?namespace=\(namespace.queryEscaped)&name=\(name.queryEscaped)", as: [AdminWire.FunctionStatus].self)
         guard let function = functions.first else { throw CommandFailure("function \(namespace)/\(name) not found") }
+        let revisions = try await client.get(
+            "/api/v1/functions/\(namespace.queryEscaped)/\(name.queryEscaped)/revisions", as: [AdminWire.RevisionStatus].self)
         var lines = [
             ("Name", function.name), ("Namespace", function.namespace), ("URL", function.url),
-            ("Revision", "\(function.revision) (generation \(function.generation))"), ("State", function.state),
+            ("Revision", "\(function.revision) (generation \(function.generation))"),
+            ("Traffic", revisions.filter { $0.percent > 0 || !$0.tags.isEmpty }.map { revision in
+                "\(revision.name) \(revision.percent)%" + revision.tags.map { " (tag \($0.tag))" }.joined()
+            }.joined(separator: ", ")),
+            ("State", function.state),
             function.remote.map { ("Remote", "\($0.url) (TLS \($0.tls))") } ?? ("Command", function.command.joined(separator: " ")),
             ("Scaling", "min \(function.minInstances), max \(function.maxInstances), concurrency \(function.concurrency)"),
             ("Timeout", function.timeout),
@@ -49,7 +56,7 @@ struct Describe: AsyncParsableCommand {
         print("Instances:")
         if function.instances.isEmpty { print("  none (scaled to zero)") }
         for instance in function.instances {
-            print("  #\(instance.id)  port \(instance.port)  \(instance.ready ? "ready" : "starting")  \(instance.inflight) in flight")
+            print("  #\(instance.id)  \(instance.revision ?? function.revision)  port \(instance.port)  \(instance.ready ? "ready" : "starting")  \(instance.inflight) in flight")
         }
     }
 }

@@ -51,6 +51,8 @@ struct RevisionTests {
             #expect(lines.contains { $0.hasPrefix("hello-00002 (latest)") && $0.contains("70%") })
             #expect(lines.contains { $0.hasPrefix("hello-00001") && $0.contains("30%") && $0.contains("old") })
             #expect(lines.contains { $0.contains("tag old: http://old-hello.default.localhost:") })
+            let described = try await gatehouse.cli(["describe", "function", "hello"])
+            #expect(described.stdout.contains("Traffic:         hello-00001 30% (tag old), hello-00002 70%"), "\(described.stdout)")
 
             // Rollback: all traffic to revision 1. Revision 2's instance is stopped.
             let rollback = Self.hello(version: "2", traffic: "traffic: [{revisionName: hello-00001, percent: 100}]")
