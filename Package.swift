@@ -165,7 +165,9 @@ let package = Package(
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
-        .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore", "GatehouseCore"]),
+        .testTarget(name: "GatehouseStoreTests", dependencies: [
+            "GatehouseStore", "GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthenticationTests", dependencies: [
             "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting", "GatehouseOutbound",

@@ -49,18 +49,25 @@ public enum ConfigLoader {
     /// Several sources merged into one snapshot; cross-document rules (one Mesh, unique functions) span them all.
     /// `whole: false` reads part of a config — what one apply sends — leaving out the checks that
     /// need the rest (a VirtualService's function, a policy's provider); the server checks the whole.
-    public static func load(sources: [(file: String, yaml: String)], whole: Bool = true) throws(ConfigError) -> ConfigSnapshot {
-        try load(chunks: sources.map { source in (source.file, YAMLDocuments.split(source.yaml)) }, whole: whole)
+    /// A whole config read from files has its traffic resolved leniently (`RevisionResolver`), as
+    /// far as files alone can tell; `resolvingRevisions: false` leaves it to the caller.
+    public static func load(
+        sources: [(file: String, yaml: String)], whole: Bool = true, resolvingRevisions: Bool = true
+    ) throws(ConfigError) -> ConfigSnapshot {
+        try load(chunks: sources.map { source in (source.file, YAMLDocuments.split(source.yaml)) }, whole: whole, resolve: whole && resolvingRevisions)
     }
 
-    /// Documents kept from earlier applies, each checked again as part of the whole.
+    /// Documents kept from earlier applies, each checked again as part of the whole. Their traffic
+    /// is left unresolved: the store's revisions decide it (`RevisionResolver`, on apply).
     public static func load(documents: [ResourceDocument]) throws(ConfigError) -> ConfigSnapshot {
         try load(chunks: documents.map { document in
             (document.file, [YAMLDocuments.Chunk(text: document.text, lineOffset: document.lineOffset)])
-        })
+        }, resolve: false)
     }
 
-    private static func load(chunks files: [(file: String, chunks: [YAMLDocuments.Chunk])], whole: Bool = true) throws(ConfigError) -> ConfigSnapshot {
+    private static func load(
+        chunks files: [(file: String, chunks: [YAMLDocuments.Chunk])], whole: Bool = true, resolve: Bool = true
+    ) throws(ConfigError) -> ConfigSnapshot {
         var builder = SnapshotBuilder()
         var diagnostics: [ConfigDiagnostic] = []
         for (file, chunks) in files {
@@ -79,7 +86,7 @@ public enum ConfigLoader {
         guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
         var snapshot = builder.build()
         // Traffic and subsets as far as files alone can tell; an apply resolves them against the store.
-        if whole { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) }
+        if resolve { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) }
         return snapshot
     }
 

@@ -31,7 +31,14 @@ public enum RevisionResolver {
             written.append(revisions[current.revisionKey] ?? current)
             if lenient {
                 for name in current.traffic.compactMap(\.revisionName) where !written.contains(where: { $0.revision == name }) {
-                    guard let number = Int(name.dropFirst(current.name.count + 1)), number > 0 else { continue }
+                    guard let number = Int(name.dropFirst(current.name.count + 1)), number > 0 else {
+                        let location = current.traffic.first { $0.revisionName == name }?.source ?? current.source
+                        problems.append(ConfigDiagnostic(
+                            location: location ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.traffic.revisionName",
+                            message: "\"\(name)\" is not a revision name: revisions are named \(current.name)-00001, \(current.name)-00002, …",
+                            fix: "name a revision (`gatehouse get revisions \(current.name)`), or write `latestRevision: true`"))
+                        continue
+                    }
                     var standIn = current.atGeneration(number)
                     standIn.traffic = []
                     written.append(standIn)
@@ -49,7 +56,7 @@ public enum RevisionResolver {
                     shares.append(TrafficShare(revision: current.revisionKey, percent: target.percent, tag: target.tag, latest: true))
                 } else if let name = target.revisionName, let revision = written.first(where: { $0.revision == name }) {
                     shares.append(TrafficShare(revision: revision.revisionKey, percent: target.percent, tag: target.tag))
-                } else if let name = target.revisionName {
+                } else if let name = target.revisionName, !lenient {
                     let names = written.map(\.revision)
                     problems.append(ConfigDiagnostic(
                         location: location, field: "spec.traffic.revisionName",
@@ -90,7 +97,8 @@ public enum RevisionResolver {
                             ?? "add `subsets: [{name: \(subset), labels: {serving.knative.dev/revision: \(current.revision)}}]` to a DestinationRule with `host: \(current.name)`"))
                     continue
                 }
-                guard let chosen = written.last(where: definition.selects) ?? (lenient ? current : nil) else {
+                let selected = written.last(where: definition.selects)
+                guard let chosen = selected ?? (lenient ? current : nil) else {
                     problems.append(ConfigDiagnostic(
                         location: definition.source ?? rule.source ?? location, field: "spec.subsets.labels",
                         message: "subset \"\(subset)\" of DestinationRule \(rule.reference) selects no revision of \(current.name) (revisions: \(written.map(\.revision).joined(separator: ", ")))",
@@ -102,8 +110,9 @@ public enum RevisionResolver {
                 routing.subsets[key] = chosen.revisionKey
                 // The subset's own traffic policy replaces the rule's for the revision it selects —
                 // for all of that revision's traffic: one revision has one pool.
+                // (A lenient stand-in is not a real selection: no conflict can be told.)
                 let hasPolicy = definition.connectionPool != nil || definition.outlierDetection != nil
-                if hasPolicy, let other = subsetPolicies[chosen.revisionKey],
+                if hasPolicy, selected != nil, let other = subsetPolicies[chosen.revisionKey],
                    (other.policy.connectionPool, other.policy.outlierDetection) != (definition.connectionPool, definition.outlierDetection) {
                     problems.append(ConfigDiagnostic(
                         location: definition.source ?? rule.source ?? location, field: "spec.subsets.trafficPolicy",

@@ -73,6 +73,17 @@ struct SnapshotBuilder {
 
     func build() -> ConfigSnapshot {
         let mesh = mesh ?? MeshSpec()
+        // A mirror host that names no function gets no copies; Istio accepts it too, so a notice.
+        var notices = notices
+        for service in virtualServices {
+            for route in service.http {
+                for mirror in route.mirrors where !functions.contains(where: { $0.isNamed(by: mirror.destination.host, in: service.namespace) }) {
+                    notices.append(ConfigNotice(
+                        location: route.source ?? service.source ?? SourceLocation(file: "", line: 0, column: 0),
+                        message: "VirtualService \(service.reference): mirror host \"\(mirror.destination.host)\" names no function; no copies are sent"))
+                }
+            }
+        }
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function
@@ -131,13 +142,11 @@ struct SnapshotBuilder {
         var problems: [ConfigDiagnostic] = []
         for service in virtualServices {
             for route in service.http {
-                let targets = route.destinations.map { ($0, "spec.http.route.destination.host") }
-                    + route.mirrors.map { ($0.destination, "spec.http.mirrors.destination.host") }
-                for (destination, field) in targets where !functions.contains(where: { $0.isNamed(by: destination.host, in: service.namespace) }) {
+                for destination in route.destinations where !functions.contains(where: { $0.isNamed(by: destination.host, in: service.namespace) }) {
                     let names = functions.filter { $0.namespace == service.namespace }.map(\.name)
                     problems.append(ConfigDiagnostic(
                         location: route.source ?? service.source ?? SourceLocation(file: "", line: 0, column: 0),
-                        field: field,
+                        field: "spec.http.route.destination.host",
                         message: "VirtualService \(service.reference): destination host \"\(destination.host)\" names no function",
                         fix: Spelling.suggestion(for: destination.host, among: names).map { "did you mean \"\($0)\"?" }
                             ?? "name a function: NAME (in namespace \(service.namespace)) or NAME.NAMESPACE.svc.cluster.local"))

@@ -167,14 +167,17 @@ enum VirtualServiceDecoder {
             return .init(host: host, subset: mapping.field("subset")?.string())
         }
         var mirrors: [VirtualServiceSpec.Mirror] = []
-        if let single = route.field("mirror")?.mapping(), let target = destination(single) {
-            var mirror = VirtualServiceSpec.Mirror(destination: target)
-            if let value = percent(route, key: "mirrorPercentage") { mirror.percent = value }
-            if let field = route.field("mirrorPercent"), let value = field.int() { mirror.percent = Double(min(100, max(0, value))) }
-            mirrors.append(mirror)
+        // The single mirror's share: `mirrorPercentage`, else the older `mirrorPercent`, else all.
+        let legacyPercent = route.field("mirrorPercent").flatMap { $0.int() }.map { Double(min(100, max(0, $0))) }
+        let singlePercent = percent(route, key: "mirrorPercentage") ?? legacyPercent ?? 100
+        let single = route.field("mirror")
+        if let single, let target = single.mapping().flatMap(destination) {
+            mirrors.append(VirtualServiceSpec.Mirror(destination: target, percent: singlePercent))
+        } else if single == nil, let stray = route.field("mirrorPercentage") ?? route.field("mirrorPercent") {
+            stray.report("applies to `mirror`, which this route does not have", fix: "give each `mirrors` entry its own `percentage`")
         }
         if let list = route.field("mirrors") {
-            if !mirrors.isEmpty {
+            if single != nil {
                 list.report("`mirror` and `mirrors` cannot both be set", fix: "move the `mirror` into `mirrors`")
             }
             for value in list.sequence() ?? [] {

@@ -211,7 +211,8 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         }
     }
 
-    private static var migrator: DatabaseMigrator {
+    /// The schema's steps, in order (internal so tests can stop at an older one).
+    static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -239,7 +240,7 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         }
         migrator.registerMigration("v3-revisions") { db in
             // Functions applied before revisions were kept get their current spec as a revision,
-            // created when the history first shows that generation.
+            // created when the history first shows that generation (since the function's last delete).
             try db.execute(sql: """
                 CREATE TABLE revision (
                   namespace TEXT NOT NULL, name TEXT NOT NULL, number INTEGER NOT NULL,
@@ -251,7 +252,9 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                     COALESCE(c.at, r.appliedAt), COALESCE(c.actor, r.appliedBy)
                   FROM resource r LEFT JOIN change c ON c.id = (
                     SELECT MIN(id) FROM change WHERE apiGroup = r.apiGroup AND kind = r.kind AND namespace = r.namespace
-                      AND name = r.name AND generation = r.generation)
+                      AND name = r.name AND generation = r.generation
+                      AND id > COALESCE((SELECT MAX(id) FROM change WHERE apiGroup = r.apiGroup AND kind = r.kind
+                        AND namespace = r.namespace AND name = r.name AND operation = 'deleted'), 0))
                   WHERE r.apiGroup = 'gatehouse.dev' AND r.kind = 'Function';
                 """)
         }

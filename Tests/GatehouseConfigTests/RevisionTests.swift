@@ -4,9 +4,11 @@ import Testing
 
 @Suite("Revisions: spec.traffic, DestinationRule subsets, and their resolution against stored revisions")
 struct RevisionTests {
-    /// `hello` at generation 3, with revisions 1 and 2 stored (2 labelled `version: v2`).
+    /// `hello` at generation 3, with revisions 1 and 2 stored (2 labelled `version: v2`), resolved
+    /// as an apply does (not leniently first, as files alone are).
     static func resolved(_ extra: String, traffic: String = "") throws(ConfigError) -> ConfigSnapshot {
-        var snapshot = try ConfigLoader.load(yaml: functionDocument(spec: traffic) + extra, file: "test.yaml")
+        var snapshot = try ConfigLoader.load(
+            sources: [("test.yaml", functionDocument(spec: traffic) + extra)], resolvingRevisions: false)
         snapshot.functions[0].generation = 3
         // Stored revisions are kept as written, before any DestinationRule.
         let old = try ConfigLoader.load(yaml: functionDocument(), file: "test.yaml").functions[0]
@@ -174,6 +176,16 @@ struct RevisionTests {
             """) + Self.subsets.replacingOccurrences(of: "subset: v2}", with: "subset: stable}"), file: "f.yaml")
         #expect(snapshot.servingRevisions.map(\.revision) == ["hello-00001", "hello-00004"])
         #expect(snapshot.routing.traffic[FunctionKey(namespace: "default", name: "hello")]?.map(\.revision.number) == [4, 1])
+    }
+
+    @Test("Subsets with their own traffic policies on different revisions are fine, stored or read from files")
+    func subsetPoliciesOnDifferentRevisions() throws {
+        let both = Self.subsets.replacingOccurrences(
+            of: "{name: v2, labels: {version: v2}}", with: "{name: v2, labels: {version: v2}, trafficPolicy: {connectionPool: {tcp: {maxConnections: 9}}}}")
+        let snapshot = try Self.resolved(both)
+        #expect(snapshot.servingRevisions.map(\.scaling.concurrency) == [3, 7, 80])
+        let offline = try ConfigLoader.load(yaml: functionDocument() + both, file: "f.yaml")
+        #expect(offline.routing.subsets.count == 2, "read alone, both stand in as the current spec")
     }
 
     @Test("Two subsets with different traffic policies cannot select the same revision")

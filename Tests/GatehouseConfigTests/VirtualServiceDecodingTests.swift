@@ -40,6 +40,12 @@ struct VirtualServiceDecodingTests {
         #expect(route.mirrors == [.init(destination: .init(host: "hello")), .init(destination: .init(host: "hello.default"), percent: 5)])
     }
 
+    @Test("A mirror host that names no function is a notice, not an error: no copies are sent")
+    func unknownMirror() throws {
+        let snapshot = try ConfigLoader.load(yaml: Self.document("      - route: [{destination: {host: hello}}]\n        mirror: {host: elsewhere}"), file: "vs.yaml")
+        #expect(snapshot.notices.contains { $0.message.contains("mirror host \"elsewhere\" names no function; no copies are sent") }, "\(snapshot.notices)")
+    }
+
     @Test("Mistakes are reported with their field and a fix", arguments: [
         ("      - route: [{destination: {host: helo}}]", "spec.http.route.destination.host", "did you mean \"hello\"?"),
         ("      - route: [{destination: {host: hello}, weight: 60}, {destination: {host: hello}, weight: 30}]", "spec.http[0].route", "give every destination a `weight:` so that they add up to 100"),
@@ -49,6 +55,7 @@ struct VirtualServiceDecodingTests {
         ("      - match: [{uri: {regex: \"(\"}}]\n        route: [{destination: {host: hello}}]", "spec.http[0].match[0].uri", "write an RE2 regular expression, e.g. \"/v[0-9]+/.*\""),
         ("      - route: [{destination: {host: hello}}]\n        mirror: {host: hello}\n        mirrors: [{destination: {host: hello}}]", "spec.http[0].mirrors", "move the `mirror` into `mirrors`"),
         ("      - route: [{destination: {host: hello}}]\n        mirrors: [{destination: {host: hello}, percentage: {value: 120}}]", "spec.http[0].mirrors[0].percentage.value", "write e.g. `percentage: {value: 10}`"),
+        ("      - route: [{destination: {host: hello}}]\n        mirrors: [{destination: {host: hello}}]\n        mirrorPercentage: {value: 5}", "spec.http[0].mirrorPercentage", "give each `mirrors` entry its own `percentage`"),
         ("      - redirect: {uri: /x, redirectCode: 200}", "spec.http[0].redirect.redirectCode", "write 301, 302, 303, 307 or 308"),
         ("      - route: [{destination: {host: hello}}]\n        retries: {attempts: 2, retryOn: \"5xx,connect-falure\"}", "spec.http[0].retries.retryOn", "write `connect-failure`"),
         ("      - route: [{destination: {host: hello}}]\n        fault: {abort: {httpStatus: 700, percentage: {value: 5}}}", "spec.http[0].fault.abort.httpStatus", "write e.g. `httpStatus: 503`"),

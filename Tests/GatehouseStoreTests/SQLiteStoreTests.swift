@@ -1,7 +1,9 @@
 import Foundation
+import GRDB
 import GatehouseCore
-import GatehouseStore
 import Testing
+
+@testable import GatehouseStore
 
 @Suite("The SQLite config store")
 struct SQLiteStoreTests {
@@ -47,6 +49,32 @@ struct SQLiteStoreTests {
         #expect(try store.revisions(of: key).map(\.key.number) == [2])
         try store.commit([change(.deleted, document("a", ""), generation: 2)], actor: "alice", at: Date(timeIntervalSince1970: 400))
         #expect(try store.revisions(of: key).isEmpty)
+    }
+
+    @Test("Upgrading a store kept before revisions makes each Function's current spec a revision, dated by its history")
+    func revisionBackfill() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let old = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(old, upTo: "v2-decisions")
+        try old.write { db in
+            // Created by alice, deleted, created again by bob, then configured at generation 2 by carol.
+            for (id, at, actor, operation, generation) in [(1, 100.0, "alice", "created", 1), (2, 200.0, "alice", "deleted", 1),
+                                                            (3, 300.0, "bob", "created", 1), (4, 400.0, "carol", "configured", 2)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO change (id, batch, at, actor, operation, apiGroup, kind, namespace, name, generation, origin, diff)
+                        VALUES (?, ?, ?, ?, ?, 'gatehouse.dev', 'Function', 'default', 'a', ?, 'a.yaml:1', '')
+                        """, arguments: [id, id, at, actor, operation, generation])
+            }
+            try db.execute(sql: """
+                INSERT INTO resource (apiGroup, kind, namespace, name, apiVersion, text, file, lineOffset, generation, appliedAt, appliedBy)
+                VALUES ('gatehouse.dev', 'Function', 'default', 'a', 'gatehouse.dev/v1', 'v: 2', '/cfg/a.yaml', 0, 2, 500, 'dave')
+                """)
+        }
+        let upgraded = try SQLiteStore(path: path).revisions(of: FunctionKey(namespace: "default", name: "a"))
+        #expect(upgraded.map(\.key.name) == ["a-00002"])
+        #expect(upgraded.first?.createdBy == "carol" && upgraded.first?.createdAt == Date(timeIntervalSince1970: 400))
+        #expect(upgraded.first?.document.text == "v: 2")
     }
 
     @Test("What is committed is there after reopening, in first-applied order, with its history")

@@ -2,7 +2,7 @@ import GatehouseCore
 import NIOCore
 import NIOHTTP1
 
-/// A VirtualService `mirror`: a copy of the request sent to another function once the request has
+/// A VirtualService mirror: a copy of the request sent to another function once the request has
 /// fully arrived, and forgotten — its answer is read and dropped, and nothing about it (failure,
 /// slowness, status) reaches the caller. As Envoy's shadows, the copy's `Host` ends in `-shadow`.
 ///

@@ -224,7 +224,7 @@ actor ConfigController {
 
     /// Each serving revision's share of its function's traffic (a tag or a subset alone: 0).
     private static func percents(_ snapshot: ConfigSnapshot) -> [RevisionKey: Int] {
-        var percents: [RevisionKey: Int] = [:]
+        var percents = Dictionary(snapshot.servingRevisions.map { ($0.revisionKey, 0) }, uniquingKeysWith: { a, _ in a })
         for function in snapshot.functions {
             for share in snapshot.routing.shares(of: function) { percents[share.revision, default: 0] += share.percent }
         }

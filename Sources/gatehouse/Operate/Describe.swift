@@ -29,12 +29,13 @@ struct Describe: AsyncParsableCommand {
         let functions = try await client.get(
             "/api/v1/functions?namespace=\(namespace.queryEscaped)&name=\(name.queryEscaped)", as: [AdminWire.FunctionStatus].self)
         guard let function = functions.first else { throw CommandFailure("function \(namespace)/\(name) not found") }
-        let revisions = try await client.get(
-            "/api/v1/functions/\(namespace.queryEscaped)/\(name.queryEscaped)/revisions", as: [AdminWire.RevisionStatus].self)
+        // The split is extra: without it (an older server, the store busy) the rest still shows.
+        let revisions = (try? await client.get(
+            "/api/v1/functions/\(namespace.queryEscaped)/\(name.queryEscaped)/revisions", as: [AdminWire.RevisionStatus].self)) ?? []
         var lines = [
             ("Name", function.name), ("Namespace", function.namespace), ("URL", function.url),
             ("Revision", "\(function.revision) (generation \(function.generation))"),
-            ("Traffic", revisions.filter { $0.percent > 0 || !$0.tags.isEmpty }.map { revision in
+            ("Traffic", revisions.isEmpty ? "-" : revisions.filter { $0.percent > 0 || !$0.tags.isEmpty }.map { revision in
                 "\(revision.name) \(revision.percent)%" + revision.tags.map { " (tag \($0.tag))" }.joined()
             }.joined(separator: ", ")),
             ("State", function.state),

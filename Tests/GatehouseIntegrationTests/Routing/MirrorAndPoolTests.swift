@@ -4,9 +4,9 @@ import Testing
 
 @Suite("Mirrors and DestinationRule connection pools", .serialized)
 struct MirrorAndPoolTests {
-    @Test("A mirror gets a copy (Host ending in -shadow); its failures never reach the caller")
+    @Test("Each mirror gets a copy (Host ending in -shadow); their failures never reach the caller")
     func mirror() async throws {
-        let config = fixtureFunction(name: "hello") + "---\n" + fixtureFunction(name: "shadow") + """
+        let config = fixtureFunction(name: "hello") + "---\n" + fixtureFunction(name: "shadow") + "---\n" + fixtureFunction(name: "audit") + """
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -15,17 +15,18 @@ struct MirrorAndPoolTests {
               hosts: [hello]
               gateways: [public]
               http:
-              - mirror: {host: shadow}
-                mirrorPercentage: {value: 100}
+              - mirrors: [{destination: {host: shadow}, percentage: {value: 100}}, {destination: {host: audit}}]
                 route: [{destination: {host: hello}}]
 
             """
         try await withGatehouse(config) { gatehouse in
             let response = try await gatehouse.request("hello", path: "/copied?n=1")
             #expect(response.status == 200 && response.json["path"] as? String == "/copied?n=1")
-            _ = try await eventually("the shadow function logged the copy") {
-                let logs = try await gatehouse.cli(["logs", "shadow"])
-                return logs.stdout.contains("fixture: GET /copied?n=1 (host hello.default.\(gatehouse.domain)-shadow)") ? true : nil
+            for mirror in ["shadow", "audit"] {
+                _ = try await eventually("\(mirror) logged the copy") {
+                    let logs = try await gatehouse.cli(["logs", mirror])
+                    return logs.stdout.contains("fixture: GET /copied?n=1 (host hello.default.\(gatehouse.domain)-shadow)") ? true : nil
+                }
             }
             // The copy crashes the shadow's instance; the caller is answered by the real function.
             let crashing = try await gatehouse.request("hello", path: "/crash")
