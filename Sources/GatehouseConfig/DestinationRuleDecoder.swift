@@ -2,8 +2,8 @@ import GatehouseCore
 
 /// Decodes an Istio `DestinationRule` with Istio's validation of `trafficPolicy.tls`: a known mode,
 /// client certificate and key together (or a `credentialName`) for MUTUAL, none of them for
-/// ISTIO_MUTUAL. Subsets select revisions by label. The traffic policy fields Gatehouse does not enforce yet are read, and named in
-/// `unenforced` so the apply says so instead of failing.
+/// ISTIO_MUTUAL. Subsets select revisions by label. The traffic policy fields Gatehouse does not
+/// enforce yet are read, and named in `unenforced` so the apply says so instead of failing.
 enum DestinationRuleDecoder {
     static let unenforcedPolicyFields = ["loadBalancer", "portLevelSettings", "tunnel", "proxyProtocol"]
 

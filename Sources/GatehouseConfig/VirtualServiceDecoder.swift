@@ -44,11 +44,8 @@ enum VirtualServiceDecoder {
             for value in destinations {
                 guard let entry = value.mapping() else { continue }
                 defer { entry.reportUnknownKeys() }
-                guard let destination = entry.required("destination", fix: "add `destination: {host: hello}`")?.mapping() else { continue }
-                defer { destination.reportUnknownKeys() }
-                destination.ignore(["port"])
-                guard let host = destination.required("host", fix: "add `host:` naming the function")?.string() else { continue }
-                var target = VirtualServiceSpec.Destination(host: host, subset: destination.field("subset")?.string())
+                guard let destination = entry.required("destination", fix: "add `destination: {host: hello}`")?.mapping(),
+                      var target = decodeDestination(destination, fix: "add `host:` naming the function") else { continue }
                 if let weight = entry.field("weight") {
                     if let number = weight.int() {
                         if (0...100).contains(number) { target.weight = number } else { weight.report("must be between 0 and 100", fix: "write a percentage") }
@@ -150,21 +147,8 @@ enum VirtualServiceDecoder {
     /// `mirrors` (Istio ≥ 1.22), or the older `mirror` with `mirrorPercentage` / `mirrorPercent`;
     /// not both, as Istio says.
     private static func decodeMirrors(_ route: YAMLMappingReader) -> [VirtualServiceSpec.Mirror] {
-        func percent(_ mapping: YAMLMappingReader?, key: String) -> Double? {
-            guard let mapping = mapping?.field(key)?.mapping() else { return nil }
-            defer { mapping.reportUnknownKeys() }
-            guard let field = mapping.field("value"), let text = field.text() else { return nil }
-            guard let value = Double(text), (0...100).contains(value) else {
-                field.report("must be a percentage from 0 to 100", fix: "write e.g. `\(key): {value: 10}`")
-                return nil
-            }
-            return value
-        }
         func destination(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Destination? {
-            defer { mapping.reportUnknownKeys() }
-            mapping.ignore(["port"])
-            guard let host = mapping.required("host", fix: "add `host:` naming the function that gets the copies")?.string() else { return nil }
-            return .init(host: host, subset: mapping.field("subset")?.string())
+            decodeDestination(mapping, fix: "add `host:` naming the function that gets the copies")
         }
         var mirrors: [VirtualServiceSpec.Mirror] = []
         // The single mirror's share: `mirrorPercentage`, else the older `mirrorPercent`, else all.
@@ -188,6 +172,26 @@ enum VirtualServiceDecoder {
             }
         }
         return mirrors
+    }
+
+    /// Istio's `Destination`: the host naming a function and an optional subset (`port` is ignored).
+    private static func decodeDestination(_ mapping: YAMLMappingReader, fix: String) -> VirtualServiceSpec.Destination? {
+        defer { mapping.reportUnknownKeys() }
+        mapping.ignore(["port"])
+        guard let host = mapping.required("host", fix: fix)?.string() else { return nil }
+        return .init(host: host, subset: mapping.field("subset")?.string())
+    }
+
+    /// Istio's `Percent` under `key` (`{value: 12.5}`): nil when absent, or reported when not 0–100.
+    private static func percent(_ mapping: YAMLMappingReader, key: String) -> Double? {
+        guard let percent = mapping.field(key)?.mapping() else { return nil }
+        defer { percent.reportUnknownKeys() }
+        guard let field = percent.field("value"), let text = field.text() else { return nil }
+        guard let value = Double(text), (0...100).contains(value) else {
+            field.report("must be a percentage from 0 to 100", fix: "write e.g. `\(key): {value: 10}`")
+            return nil
+        }
+        return value
     }
 
     private static func decodeRedirect(_ mapping: YAMLMappingReader) -> VirtualServiceSpec.Redirect {
@@ -280,15 +284,7 @@ enum VirtualServiceDecoder {
         defer { mapping.reportUnknownKeys() }
         var fault = VirtualServiceSpec.Fault()
         func percentage(_ entry: YAMLMappingReader) -> Double {
-            if let value = entry.field("percentage")?.mapping() {
-                defer { value.reportUnknownKeys() }
-                guard let field = value.field("value"), let text = field.text(), let number = Double(text), (0...100).contains(number) else {
-                    value.field("value")?.report("must be a percentage from 0 to 100", fix: "write e.g. `percentage: {value: 10}`")
-                    return 0
-                }
-                return number
-            }
-            return entry.field("percent")?.int().map(Double.init) ?? 0
+            percent(entry, key: "percentage") ?? entry.field("percent")?.int().map(Double.init) ?? 0
         }
         if let delay = mapping.field("delay")?.mapping() {
             defer { delay.reportUnknownKeys() }

@@ -8,9 +8,10 @@ public struct RouteByHost: RequestStage {
     public let router: HostRouter
     public let table: RouteTable
 
-    public init(router: HostRouter, table: RouteTable = RouteTable(services: [], functions: [], domain: "", trustDomain: "")) {
+    /// Without a table, hosts are routed by the convention alone.
+    public init(router: HostRouter, table: RouteTable? = nil) {
         self.router = router
-        self.table = table
+        self.table = table ?? RouteTable(services: [], functions: [], targets: router.targets, domain: router.domain)
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {

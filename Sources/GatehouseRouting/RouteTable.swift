@@ -32,10 +32,6 @@ public struct RouteTable: Sendable {
     private let wildcards: [(suffix: String, routes: HostRoutes)]
     public let isEmpty: Bool
 
-    public init(services: [VirtualServiceSpec], functions: [FunctionSpec], domain: String, trustDomain: String) {
-        self.init(services: services, functions: functions, targets: RevisionTargets(functions: functions, routing: RevisionRouting(), trustDomain: trustDomain), domain: domain)
-    }
-
     /// A destination naming a function goes by its traffic split; one naming a subset, to the
     /// subset's revision.
     public init(services: [VirtualServiceSpec], functions: [FunctionSpec], targets: RevisionTargets, domain: String) {

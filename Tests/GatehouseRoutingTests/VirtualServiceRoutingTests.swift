@@ -14,9 +14,9 @@ struct Routes {
             "apiVersion: gatehouse.dev/v1\nkind: Function\nmetadata: {name: \(name)}\nspec: {process: {command: [\"./f\"]}}\n"
         }.joined(separator: "---\n")
         let snapshot = try ConfigLoader.load(yaml: functions + "---\n" + yaml, file: "routes.yaml")
+        let router = HostRouter(functions: snapshot.functions, routing: snapshot.routing, domain: "localhost")
         stage = RouteByHost(
-            router: HostRouter(functions: snapshot.functions, domain: "localhost"),
-            table: RouteTable(services: snapshot.virtualServices, functions: snapshot.functions, domain: "localhost", trustDomain: "cluster.local"))
+            router: router, table: RouteTable(services: snapshot.virtualServices, functions: snapshot.functions, targets: router.targets, domain: "localhost"))
     }
 
     struct Headers: RequestHeaders {

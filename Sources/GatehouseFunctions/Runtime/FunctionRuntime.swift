@@ -11,9 +11,9 @@ import ServiceLifecycle
 /// A `Service`: every instance's supervisor is a child task of `run()`, so nothing outlives it.
 /// `prepare` → `warmUp` → `commit` moves it to a new set of revisions while it serves: an unchanged
 /// revision keeps its pool and warm instances; a new pool is warmed before the swap (see
-/// `warmth(for:percent:state:)`), and the pools of revisions no longer routed are retired — each
-/// finishes the requests it admitted and stops its instances once idle. On shutdown, waiting requests are
-/// refused and every instance gets SIGTERM, then SIGKILL after `stopGrace`.
+/// `warmth(for:percent:active:)`), and the pools of revisions no longer routed are retired — each
+/// finishes the requests it admitted and stops its instances once idle. On shutdown, waiting
+/// requests are refused and every instance gets SIGTERM, then SIGKILL after `stopGrace`.
 public final class FunctionRuntime: Service, Sendable {
     public struct Configuration: Sendable {
         /// Time between SIGTERM and SIGKILL when an instance is stopped.

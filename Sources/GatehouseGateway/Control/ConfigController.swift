@@ -113,7 +113,7 @@ actor ConfigController {
         for document in incoming.documents {
             let index = next.firstIndex { $0.document.key == document.key }
             let previous = index.map { next[$0] }
-            let template = document.key.isFunction ? Self.template(of: document) : nil
+            let template = document.key.isFunction ? try? Self.template(of: document) : nil
             let generation = nextGeneration(previous: previous, document: document, template: template)
             if let template, generation != previous?.generation { created[template.atGeneration(generation).revisionKey] = template.atGeneration(generation) }
             let operation: ResourceChange.Operation? = switch previous {
@@ -203,15 +203,15 @@ actor ConfigController {
     }
 
     /// A Function document decoded alone: the spec as written, before any DestinationRule.
-    private static func template(of document: ResourceDocument) -> FunctionSpec? {
-        (try? ConfigLoader.load(documents: [document]))?.functions.first
+    private static func template(of document: ResourceDocument) throws(ConfigError) -> FunctionSpec? {
+        try ConfigLoader.load(documents: [document]).functions.first
     }
 
     private func readRevisions(_ stored: [StoredRevision]) -> [RevisionKey: FunctionSpec] {
         var specs: [RevisionKey: FunctionSpec] = [:]
         for revision in stored {
             do {
-                guard let spec = try ConfigLoader.load(documents: [revision.document]).functions.first else { continue }
+                guard let spec = try Self.template(of: revision.document) else { continue }
                 specs[revision.key] = spec.atGeneration(revision.key.number)
             } catch {
                 logger.warning(
