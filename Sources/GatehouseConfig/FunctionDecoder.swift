@@ -111,6 +111,20 @@ enum FunctionDecoder {
             result.env = env.compactMap(decodeEnvVar)
         }
         result.workingDir = process.field("workingDir")?.string()
+        if let field = process.field("inheritEnv"), let names = field.stringList() {
+            for name in names where name.isEmpty || name.contains("=") {
+                field.report("\"\(name)\" is not an environment variable name", fix: "list names only, e.g. `inheritEnv: [AWS_REGION]`")
+            }
+            result.inheritEnv = names
+        }
+        for key in ["runAsUser", "runAsGroup"] {
+            guard let field = process.field(key), let id = field.int() else { continue }
+            guard (0...Int(UInt32.max - 1)).contains(id) else {
+                field.report("must be a numeric id from 0 to 4294967294, got \(id)", fix: "write e.g. `\(key): 61184`")
+                continue
+            }
+            if key == "runAsUser" { result.runAsUser = id } else { result.runAsGroup = id }
+        }
         process.reportUnknownKeys()
         return result
     }

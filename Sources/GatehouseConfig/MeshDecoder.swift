@@ -30,6 +30,14 @@ enum MeshDecoder {
                 field.report("must be between 0 and 16, got \(count)", fix: "write the number of proxies in front of Gatehouse, e.g. 1")
             }
         }
+        if let field = spec.field("functionUsers"), let text = field.string() {
+            let bounds = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if bounds.count == 2, let low = bounds[0], let high = bounds[1], 1000 <= low, low <= high, high < Int(UInt32.max) {
+                mesh.functionUsers = low...high
+            } else {
+                field.report("\"\(text)\" is not a uid range FIRST-LAST of unprivileged ids (1000 or more)", fix: "write e.g. `functionUsers: \"61184-65519\"`")
+            }
+        }
         if let field = spec.field("maxHops"), let hops = field.int() {
             if (0...255).contains(hops) {
                 mesh.maxHops = hops

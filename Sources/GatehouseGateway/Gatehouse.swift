@@ -86,9 +86,10 @@ public struct Gatehouse: Sendable {
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
         let decisions = DecisionRecorder(log: store, retention: options.decisionRetention, registry: registry, logger: logger)
         let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
+        let sandbox = FunctionSandbox(stateDirectory: state.url)
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
-            configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities), logger: logger)
+            configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities, sandbox: sandbox), logger: logger)
         let keys = KeyDirectory(logger: logger)
         let limiters = RateLimiters()
         let live = LiveConfig(
@@ -105,6 +106,9 @@ public struct Gatehouse: Sendable {
         }
         let snapshot = await controller.snapshot
         let mesh = snapshot.mesh
+        // Before any instance starts (they are launched once the services run): said once.
+        sandbox.useUsers(mesh.functionUsers)
+        for gap in await sandbox.setUp() { logger.warning("isolation: \(gap)") }
         if snapshot.functions.isEmpty { logger.warning("no functions configured; every request will get 404 until one is applied") }
         let pipeline = RequestPipeline(live: live)
 
@@ -227,23 +231,25 @@ public struct Gatehouse: Sendable {
                     .init(service: identity),
                     .init(service: IngressService(
                         listener: meshListener, drainGrace: options.drainGrace,
-                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2, options.limits.requestBodyIdleTimeout / 2), readiness: readiness)),
                     .init(service: IngressService(
                         listener: listener, drainGrace: options.drainGrace,
-                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness)),
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2, options.limits.requestBodyIdleTimeout / 2), readiness: readiness)),
                 ] + gatewayListeners.map { gateway in
                     .init(service: IngressService(
                         listener: gateway, drainGrace: options.drainGrace,
-                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2), readiness: readiness))
+                        idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2, options.limits.requestBodyIdleTimeout / 2), readiness: readiness))
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
             try await services.run()
         } catch {
+            await sandbox.tearDown()
             try? await group.shutdownGracefully()
             throw error
         }
+        await sandbox.tearDown()
         try? await group.shutdownGracefully()
         logger.info("gatehouse stopped")
     }

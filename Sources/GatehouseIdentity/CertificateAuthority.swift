@@ -236,13 +236,16 @@ public struct CertificateAuthority: Sendable {
 
     /// Writes `text` readable by its owner only: a new file (never an existing one or a link
     /// someone left there), complete on disk, then renamed over `file`.
-    public static func writePrivate(_ text: String, to file: URL) throws {
+    /// With `owner` (uid, gid), the file is given to that user before it takes its name, so a
+    /// reader under that uid never meets a version it cannot open.
+    public static func writePrivate(_ text: String, to file: URL, owner: (uid: UInt32, gid: UInt32)? = nil) throws {
         let path = file.path
         let temporary = path + ".\(UUID().uuidString.prefix(8)).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw IdentityError("cannot write \(path): \(String(cString: strerror(errno)))") }
         let bytes = Array(text.utf8)
-        let written = write(descriptor, bytes, bytes.count) == bytes.count && fchmod(descriptor, 0o600) == 0 && fsync(descriptor) == 0
+        let written = write(descriptor, bytes, bytes.count) == bytes.count && fchmod(descriptor, 0o600) == 0
+            && (owner.map { fchown(descriptor, $0.uid, $0.gid) == 0 } ?? true) && fsync(descriptor) == 0
         close(descriptor)
         guard written, rename(temporary, path) == 0 else {
             unlink(temporary)
@@ -274,11 +277,12 @@ public struct IssuedIdentity: Sendable {
     public var bundlePEM: String { bundle.compactMap { try? $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n" }
 
     /// `cert.pem` (the SVID), `key.pem` (0600) and `bundle.pem` in `directory`, each replaced whole.
-    public func write(to directory: URL) throws {
+    public func write(to directory: URL, owner: (uid: UInt32, gid: UInt32)? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try (certificatePEM + "\n").write(to: directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
-        try CertificateAuthority.writePrivate(privateKeyPEM + "\n", to: directory.appendingPathComponent("key.pem"))
-        try bundlePEM.write(to: directory.appendingPathComponent("bundle.pem"), atomically: true, encoding: .utf8)
+        // All three belong to the reader (the folder is its own, so nothing is hidden by this).
+        try CertificateAuthority.writePrivate(certificatePEM + "\n", to: directory.appendingPathComponent("cert.pem"), owner: owner)
+        try CertificateAuthority.writePrivate(privateKeyPEM + "\n", to: directory.appendingPathComponent("key.pem"), owner: owner)
+        try CertificateAuthority.writePrivate(bundlePEM, to: directory.appendingPathComponent("bundle.pem"), owner: owner)
     }
 
 }

@@ -139,6 +139,7 @@ public final class ClientExchange {
         // After these, or with a request body still unread, the connection cannot carry another
         // request: say so in the response.
         if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
+            || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout
             || (!requestComplete && Self.declaresBody(head)) {
             keepAlive = false
         }
@@ -164,7 +165,7 @@ public final class ClientExchange {
         guard !isFinished else { return }
         record.bytesReceived += buffer.readableBytes
         if record.bytesReceived > limits.maxBodyBytes {
-            fail(GatehouseError(.bodyTooLarge, detail: "request body exceeded \(limits.maxBodyBytes) bytes"))
+            failFromListener(GatehouseError(.bodyTooLarge, detail: "request body exceeded \(limits.maxBodyBytes) bytes"))
             return
         }
         if let delegate {
@@ -177,6 +178,14 @@ public final class ClientExchange {
                 pauseReading()
             }
         }
+    }
+
+    /// Ends the exchange for something the listener saw (a body too large or too slow): the
+    /// forwarder, if one is attached, lets go of its instance and connection as if the client left.
+    func failFromListener(_ error: GatehouseError) {
+        let sink = delegate
+        fail(error)
+        sink?.clientDisconnected()
     }
 
     func receiveEnd() {

@@ -37,12 +37,16 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// the current exchange's forwarder cannot pass the body on as fast as it arrives.
     private var pausedForQueue = false
     private var pausedForExchange = false
+    /// Set for good once an `Upgrade` request arrives: its connection never carries another request.
+    private var pausedForUpgrade = false
     private var drainScheduled = false
     private var downstreamAddress: String?
     /// The listener side of the connection, as requests report it: read once per connection.
     private var localAddress: (ip: String?, port: Int)?
     /// When the connection last completed a part of a request or a response (monotonic).
     private var lastActivity = NIODeadline.now()
+    /// When the open request last sent part of its body (or its head), for the body idle timeout.
+    private var lastBodyActivity = NIODeadline.now()
     private(set) var isDraining = false
     var random = RequestIdentifier.Generator()
 
@@ -67,7 +71,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head = part { lastActivity = .now() }
+        switch part {
+        case .head: lastActivity = .now()
+        case .body: lastBodyActivity = .now()
+        case .end: break
+        }
         if !queued.isEmpty || (exchange != nil && !requestOpen) {
             enqueue(part, context: context)
         } else {
@@ -79,21 +87,33 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         switch part {
         case .head(var received):
             requestOpen = true
+            lastBodyActivity = .now()
             // Only Gatehouse says who a verified peer is: a caller's own claim is gone before any
             // stage (policies, authorizers) can read it.
             if received.headers.contains(name: "x-forwarded-client-cert") { received.headers.remove(name: "x-forwarded-client-cert") }
-            let origin = RequestTarget.originForm(received)
-            let head = origin ?? received
+            // Framing, target and host are settled before any stage runs (see RequestHeadCheck).
+            let checked: Result<HTTPRequestHead, GatehouseError> = RequestTarget.originForm(received).map(RequestHeadCheck.check)
+                ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))
+            let head = (try? checked.get()) ?? received
+            let upgrade = UpgradeRequest(head)
+            if upgrade != nil || head.method == .CONNECT {
+                // NIO's parser stops at an upgrade and buffers whatever follows: read nothing more
+                // until the upgrade is answered (the connection closes after a refusal).
+                pausedForUpgrade = true
+                updateReading(context)
+            }
             let exchange = ClientExchange(
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
             exchange.record.peer = peer?.identity
             exchange.record.overTLS = tls != nil
-            if origin == nil {
-                exchange.fail(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form"))
+            if case .failure(let refusal) = checked {
+                exchange.fail(refusal)
             } else if let violation = checkLimits(received) {
                 exchange.fail(violation)
+            } else if let upgrade {
+                exchange.fail(upgrade.refusal)
             } else {
                 processor.begin(exchange)
             }
@@ -138,7 +158,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func updateReading(_ context: ChannelHandlerContext) {
-        try? context.channel.syncOptions?.setOption(.autoRead, value: !(pausedForQueue || pausedForExchange))
+        try? context.channel.syncOptions?.setOption(.autoRead, value: !(pausedForQueue || pausedForExchange || pausedForUpgrade))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -183,6 +203,13 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         if let check = event as? IdleCheck {
             if exchange == nil, queued.isEmpty, check.now - lastActivity >= .nanoseconds(limits.idleTimeout.nanosecondsClamped) {
                 context.close(promise: nil)
+            } else if let exchange, requestOpen, queued.isEmpty {
+                if pausedForQueue || pausedForExchange || pausedForUpgrade {
+                    lastBodyActivity = check.now  // Gatehouse stopped reading: not the client's delay
+                } else if check.now - lastBodyActivity >= .nanoseconds(limits.requestBodyIdleTimeout.nanosecondsClamped) {
+                    exchange.failFromListener(GatehouseError(
+                        .requestTimeout, detail: "no request body for \(limits.requestBodyIdleTimeout.gatehouseDescription)"))
+                }
             }
         } else if case TLSUserEvent.handshakeCompleted = event, let peer, let tls {
             // A resumed session skips the certificate check; its leaf must be one verified before.

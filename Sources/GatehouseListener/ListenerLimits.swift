@@ -7,10 +7,19 @@ public struct ListenerLimits: Sendable, Hashable {
     /// A client connection with no request in progress is closed after this long (also ends
     /// clients that trickle a request head in too slowly to ever complete it).
     public var idleTimeout: Duration
+    /// A request whose body stops arriving for this long is answered 408 and its connection closed,
+    /// so a client trickling a body cannot hold a function's slot for the whole function timeout.
+    /// Time the client spends paused by Gatehouse (back-pressure) does not count. Checked with the
+    /// idle sweep, every few seconds, so it fires up to one sweep late.
+    public var requestBodyIdleTimeout: Duration
 
-    public init(maxHeaderBytes: Int = 60 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024, idleTimeout: Duration = .seconds(60)) {
+    public init(
+        maxHeaderBytes: Int = 60 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024, idleTimeout: Duration = .seconds(60),
+        requestBodyIdleTimeout: Duration = .seconds(30)
+    ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
+        self.requestBodyIdleTimeout = requestBodyIdleTimeout
     }
 }

@@ -19,8 +19,8 @@ enum RequestTarget {
         let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         let authority = rest[..<end]
         guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        // A fragment stays, for `RequestHeadCheck` to refuse as it does in origin-form.
         var path = String(rest[end...])
-        if let fragment = path.firstIndex(of: "#") { path = String(path[..<fragment]) }
         if !path.hasPrefix("/") { path = "/" + path }
         var rewritten = head
         rewritten.uri = path

@@ -18,6 +18,9 @@ import Foundation
 ///   connection unanswered), later ones 200. Every answer's JSON has `attempt`, the count.
 /// - `GET /loop` → calls itself through `GATEHOUSE_MESH_URL`, passing `x-gatehouse-hops` on, and
 ///   answers with the status that call got.
+/// - `GET /environ` → JSON with the whole environment the process got.
+/// - `GET /probe?read=PATH` → JSON `uid`, `gid`, and whether the file at PATH could be read;
+///   `GET /probe?connect=PORT` → whether a TCP connection to 127.0.0.1:PORT was accepted.
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
 /// - `FIXTURE_TLS_CERT` / `FIXTURE_TLS_KEY` → serves HTTPS (as a remote function would); with
@@ -141,6 +144,25 @@ public enum FunctionFixture {
                         "Host": self.headers["Host"], "x-gatehouse-hops": self.headers.get("x-gatehouse-hops", "")})
                     answer = connection.getresponse()
                     return self.reply(answer.status, {"inner": answer.read().decode(), "hops": self.headers.get("x-gatehouse-hops")})
+                if url.path == "/environ":
+                    return self.reply(200, {"environ": dict(os.environ)})
+                if url.path == "/probe":
+                    import socket
+                    query = parse_qs(url.query)
+                    result = {"uid": os.getuid(), "gid": os.getgid()}
+                    if "read" in query:
+                        try:
+                            open(query["read"][0], "rb").read(1)
+                            result["readable"] = True
+                        except OSError as error:
+                            result["readable"], result["error"] = False, error.strerror
+                    if "connect" in query:
+                        try:
+                            socket.create_connection(("127.0.0.1", int(query["connect"][0])), timeout=5).close()
+                            result["connected"] = True
+                        except OSError as error:
+                            result["connected"], result["error"] = False, str(error)
+                    return self.reply(200, result)
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})

@@ -119,7 +119,17 @@ public enum LoopbackPort {
         (try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).flatMap { $0.close() }.wait()) != nil
     }
 
+    /// A port free now, for a server a test starts later. Picked from 10000–19999: below the
+    /// kernel's ephemeral range (which every `port 0` listener of the parallel tests draws from)
+    /// and below Gatehouse's instance ports, so nobody else is handed it in the meantime.
     public static func free() throws -> Int {
+        for _ in 0..<64 {
+            let candidate = Int.random(in: 10_000..<20_000)
+            if let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).wait() {
+                try channel.close().wait()
+                return candidate
+            }
+        }
         let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         let port = channel.localAddress?.port ?? 0
         try channel.close().wait()

@@ -51,6 +51,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Close a client connection idle this long (a duration such as 60s or 500ms).")
     var clientIdleTimeout: String = "60s"
 
+    @Option(help: "Answer 408 when a request body stops arriving for this long (a duration such as 30s).")
+    var requestBodyIdleTimeout: String = "30s"
+
     @Option(help: "Read the admin API token from this file instead of making a new one (pins it across restarts).")
     var adminTokenFile: String?
 
@@ -63,6 +66,9 @@ struct Up: AsyncParsableCommand {
     func run() async throws {
         // SIGHUP means "reload" (handled once everything runs); until then it must not end the process.
         signal(SIGHUP, SIG_IGN)
+        // Everything Gatehouse writes (the databases, keys, logs) is its own alone; functions inherit
+        // this mask too, so what they write stays theirs.
+        umask(0o077)
         _ = try loadConfig(paths)  // the files alone first: their errors, before anything starts
         let token = try adminTokenFile.map(readToken)
         LoggingSystem.bootstrap { label in
@@ -75,7 +81,8 @@ struct Up: AsyncParsableCommand {
             stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
             eventLoops: eventLoops,
-            limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout()),
+            limits: ListenerLimits(maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, idleTimeout: try idleTimeout(),
+                requestBodyIdleTimeout: try positiveDuration(requestBodyIdleTimeout, flag: "--request-body-idle-timeout")),
             drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))

@@ -81,7 +81,8 @@ struct ForwardedHeadersTests {
         for name in ["connection", "keep-alive", "x-internal"] {
             #expect(!head.headers.contains(name: name), "\(name) should be removed")
         }
-        #expect(head.headers["transfer-encoding"] == ["chunked"])
+        // The body was de-chunked; NIO's encoder frames it again, so the function's spelling goes.
+        #expect(!head.headers.contains(name: "transfer-encoding"))
         #expect(head.headers["content-type"] == ["text/plain"])
         #expect(head.status == .ok)
         #expect(head.version == .http1_1)

@@ -26,7 +26,11 @@ struct LifecycleTests {
             _ = try await gatehouse.request("private")
             let manager = FileManager.default
             let mode = { (path: String) in (try? manager.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1 }
-            #expect(mode(gatehouse.stateDirectory.path) == 0o700)
+            // As root, functions under their own users reach their identity folder by name: traverse-only.
+            #expect(mode(gatehouse.stateDirectory.path) == (geteuid() == 0 ? 0o711 : 0o700))
+            for file in ["gatehouse.db", "admin.token", "endpoints.json"] {
+                #expect(mode(gatehouse.stateDirectory.appendingPathComponent(file).path) == 0o600, "\(file)")
+            }
             let instances = gatehouse.stateDirectory.appendingPathComponent("instances")
             let records = try manager.contentsOfDirectory(atPath: instances.path)
             #expect(!records.isEmpty)

@@ -17,7 +17,7 @@ struct RequestTargetTests {
 
     @Test("Absolute-form becomes its path and query, with the URI's authority as Host", arguments: [
         ("http://fn.default.localhost/admin", "/admin", "fn.default.localhost"),
-        ("HTTPS://fn.default.localhost:8443/a/b?x=1#frag", "/a/b?x=1", "fn.default.localhost:8443"),
+        ("HTTPS://fn.default.localhost:8443/a/b?x=1", "/a/b?x=1", "fn.default.localhost:8443"),
         ("http://fn.default.localhost", "/", "fn.default.localhost"),
         ("http://fn.default.localhost?q", "/?q", "fn.default.localhost"),
     ])

@@ -48,6 +48,12 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let concurrencyLimited = Code("concurrency_limited")
         /// The request made `Mesh.spec.maxHops` hops through Gatehouse (508): a loop of calls.
         public static let hopLimitExceeded = Code("hop_limit_exceeded")
+        /// A transfer coding other than `chunked` (Envoy answers these 501 too).
+        public static let unsupportedTransferCoding = Code("unsupported_transfer_coding")
+        /// An `Upgrade` to a protocol Gatehouse does not proxy (Envoy: 403 `upgrade_failed`).
+        public static let upgradeRefused = Code("upgrade_refused")
+        /// The request body stopped arriving for longer than the body idle timeout.
+        public static let requestTimeout = Code("request_timeout")
     }
 
     public var code: Code

@@ -109,12 +109,25 @@ public struct FunctionSpec: Hashable, Sendable {
         public var args: [String]
         public var env: [EnvVar]
         public var workingDir: String?
+        /// Variables of Gatehouse's own environment passed through by name (`inheritEnv`); nothing
+        /// else of it reaches the function (see `FunctionEnvironment`).
+        public var inheritEnv: [String]
+        /// The uid and gid the process runs as when Gatehouse runs as root (Kubernetes'
+        /// `securityContext` names); nil: one of the Mesh's `functionUsers`, the function's own.
+        public var runAsUser: Int?
+        public var runAsGroup: Int?
 
-        public init(command: [String], args: [String] = [], env: [EnvVar] = [], workingDir: String? = nil) {
+        public init(
+            command: [String], args: [String] = [], env: [EnvVar] = [], workingDir: String? = nil, inheritEnv: [String] = [],
+            runAsUser: Int? = nil, runAsGroup: Int? = nil
+        ) {
             self.command = command
             self.args = args
             self.env = env
             self.workingDir = workingDir
+            self.inheritEnv = inheritEnv
+            self.runAsUser = runAsUser
+            self.runAsGroup = runAsGroup
         }
     }
 

@@ -36,6 +36,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// Proxies in front of the ingress whose `X-Forwarded-For` entries are trusted (Istio's
     /// `gatewayTopology.numTrustedProxies`): `remote.ip` is the address that many hops from its right.
     public var numTrustedProxies: Int = 0
+    /// The uids (and gids of the same numbers) functions run as when Gatehouse runs as root: each
+    /// function gets one of its own (systemd's range for dynamic users by default).
+    public var functionUsers: ClosedRange<Int> = 61184...65519
     /// Hops a request may make through Gatehouse (`x-gatehouse-hops`) before 508; 0: no limit.
     public var maxHops: Int = 16
     /// External authorizers CUSTOM AuthorizationPolicies name (Istio's `meshConfig.extensionProviders`).

@@ -1,8 +1,13 @@
 import GatehouseCore
+import GatehouseListener
 import NIOHTTP1
 
 /// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
-/// `Transfer-Encoding` is kept: NIO's encoders frame the body by it, re-chunking as they write.
+///
+/// Framing is Gatehouse's own: the client's `Content-Length` and `Transfer-Encoding` never pass
+/// through. The forwarded request carries exactly `content-length: N` or `transfer-encoding: chunked`,
+/// as the listener parsed the body (`RequestHeadCheck.framing`), so NIO's encoder — which chunks only
+/// on that exact spelling — frames what it writes the way the header says.
 enum ForwardedHeaders {
     static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
@@ -29,6 +34,7 @@ enum ForwardedHeaders {
             for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
             for (name, value) in edits.add where name.lowercased() != clientCertificate { headers.add(name: name, value: value) }
         }
+        frame(&headers, as: RequestHeadCheck.framing(head), method: head.method)
         if let peer, let destinationIdentity {
             headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
         }
@@ -63,6 +69,11 @@ enum ForwardedHeaders {
     static func downstreamResponse(_ head: HTTPResponseHead, edits: HeaderEdits = HeaderEdits()) -> HTTPResponseHead {
         var head = head
         strip(&head.headers)
+        // The body was de-chunked (whatever the coding's spelling); NIO's encoder chunks it again.
+        if head.headers.contains(name: "transfer-encoding") {
+            head.headers.remove(name: "transfer-encoding")
+            head.headers.remove(name: "content-length")
+        }
         if !edits.isEmpty {
             for name in edits.remove { head.headers.remove(name: name) }
             for (name, value) in edits.set { head.headers.replaceOrAdd(name: name, value: value) }
@@ -70,6 +81,19 @@ enum ForwardedHeaders {
         }
         head.version = .http1_1
         return head
+    }
+
+    /// Replaces whatever framing headers are there (a stage's edits included) with `framing`.
+    private static func frame(_ headers: inout HTTPHeaders, as framing: RequestHeadCheck.Framing, method: HTTPMethod) {
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
+        switch framing {
+        case .none:
+            // A method that normally carries a body says it has none (NIO would chunk an empty one).
+            if method == .POST || method == .PUT || method == .PATCH { headers.add(name: "content-length", value: "0") }
+        case .length(let length): headers.add(name: "content-length", value: length)
+        case .chunked: headers.add(name: "transfer-encoding", value: "chunked")
+        }
     }
 
     private static func strip(_ headers: inout HTTPHeaders) {

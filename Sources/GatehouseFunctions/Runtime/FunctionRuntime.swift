@@ -22,14 +22,17 @@ public final class FunctionRuntime: Service, Sendable {
         public var housekeepingInterval: Duration
         /// Each instance's own SVID, when the gateway has a CA.
         public var identities: (any InstanceIdentities)?
+        /// Users, environment and port rules that keep instances apart (nil: environment only).
+        public var sandbox: FunctionSandbox?
 
         public init(
             stopGrace: Duration = .seconds(3), housekeepingInterval: Duration = .milliseconds(100),
-            identities: (any InstanceIdentities)? = nil
+            identities: (any InstanceIdentities)? = nil, sandbox: FunctionSandbox? = nil
         ) {
             self.stopGrace = stopGrace
             self.housekeepingInterval = housekeepingInterval
             self.identities = identities
+            self.sandbox = sandbox
         }
     }
 
@@ -63,7 +66,7 @@ public final class FunctionRuntime: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.supervisor = ProcessSupervisor(
-            records: records, probeLoop: eventLoops[0], identities: configuration.identities, logger: logger)
+            records: records, probeLoop: eventLoops[0], identities: configuration.identities, sandbox: configuration.sandbox, logger: logger)
     }
 
     /// A move to a new set of revisions: pools made, warm-up planned, not serving yet.

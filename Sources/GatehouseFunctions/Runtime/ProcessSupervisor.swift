@@ -15,6 +15,7 @@ struct ProcessSupervisor: Sendable {
     let records: InstanceRecords
     let probeLoop: any EventLoop
     let identities: (any InstanceIdentities)?
+    let sandbox: FunctionSandbox?
     let logger: Logger
 
     func run(_ instance: FunctionInstance, pool: FunctionPool, output: OutputLog) async {
@@ -26,21 +27,25 @@ struct ProcessSupervisor: Sendable {
         options.processGroupID = 0  // its own group, so a stop reaches every process it started
         var leader: pid_t?
         var status: String
+        var user: FunctionUser?
         defer { identities?.release(spec, instance: instance.id) }
         do {
-            var environment = environment(for: instance)
-            for (name, value) in try identities?.provision(spec, instance: instance.id) ?? [:] {
-                environment[Environment.Key(stringLiteral: name)] = value
-            }
+            user = try sandbox?.user(for: spec)
+            try await sandbox?.admit(port: instance.port, user: user)
+            var contract = FunctionEnvironment.contract(spec, port: instance.port)
+            for (name, value) in try identities?.provision(spec, instance: instance.id, owner: user) ?? [:] { contract[name] = value }
+            let environment = FunctionEnvironment.build(
+                spec, inherited: ProcessInfo.processInfo.environment, contract: contract, ownUser: user != nil)
+            let (program, arguments) = try launch(spec, as: user, path: environment["PATH"] ?? "")
             let result = try await Subprocess.run(
-                executable(spec), arguments: Arguments(Array(spec.process.command.dropFirst()) + spec.process.args),
-                environment: .inherit.updating(environment),
+                program, arguments: Arguments(arguments),
+                environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
                 workingDirectory: workingDirectory(spec).map { FilePath($0) }, platformOptions: options,
                 input: .none, output: .sequence, error: .sequence
-            ) { execution in
+            ) { [user] execution in
                 let pid = execution.processIdentifier.value
                 records.add(pid: pid, function: "\(spec.key)", command: spec.process.command)
-                await supervise(execution, instance: instance, pool: pool, output: output, logger: logger)
+                await supervise(execution, instance: instance, user: user, pool: pool, output: output, logger: logger)
                 return pid
             }
             leader = result.closureResult
@@ -53,13 +58,14 @@ struct ProcessSupervisor: Sendable {
             kill(-leader, SIGKILL)  // anything the process left running in its group
             records.remove(pid: leader)
         }
+        await sandbox?.withdraw(port: instance.port, user: user)
         pool.instanceExited(instance, status: status)
     }
 
     private enum Finished: Sendable { case stream, probe, stop }
 
     private func supervise(
-        _ execution: Execution<NoInput, SequenceOutput, SequenceOutput>, instance: FunctionInstance,
+        _ execution: Execution<NoInput, SequenceOutput, SequenceOutput>, instance: FunctionInstance, user: FunctionUser?,
         pool: FunctionPool, output: OutputLog, logger: Logger
     ) async {
         await withTaskGroup(of: Finished.self) { group in
@@ -71,10 +77,16 @@ struct ProcessSupervisor: Sendable {
                 await Self.capture(execution.standardError, .stderr, instance: instance, output: output, logger: logger)
                 return .stream
             }
-            group.addTask { [probeLoop] in
+            group.addTask { [probeLoop, sandbox] in
                 if let address = try? SocketAddress(ipAddress: "127.0.0.1", port: instance.port),
                    (try? await ReadinessProbe.waitUntilAccepting(address, on: probeLoop)) != nil {
-                    pool.instanceReady(instance)
+                    if let others = sandbox?.foreignListeners(port: instance.port, user: user) {
+                        // Another user's process bound the port first: never send it requests.
+                        instance.rememberStderr("port \(instance.port) is held by another user's process (uids \(others)), not the function's")
+                        try? execution.send(signal: .kill, toProcessGroup: true)
+                    } else {
+                        pool.instanceReady(instance)
+                    }
                 }
                 return .probe
             }
@@ -127,18 +139,25 @@ struct ProcessSupervisor: Sendable {
         return command.contains("/") ? .path(FilePath(resolve(command, in: workingDirectory(spec)))) : .name(command)
     }
 
-    /// The Knative runtime contract, then the function's own variables (which may override nothing of ours).
-    private func environment(for instance: FunctionInstance) -> [Environment.Key: String?] {
-        let spec = instance.spec
-        var environment: [Environment.Key: String?] = [:]
-        for variable in spec.process.env { environment[Environment.Key(stringLiteral: variable.name)] = variable.value }
-        environment["PORT"] = "\(instance.port)"
-        environment["K_SERVICE"] = spec.name
-        environment["K_REVISION"] = spec.revision
-        environment["K_CONFIGURATION"] = spec.name
-        if let target = spec.functionTarget { environment["FUNCTION_TARGET"] = target }
-        if let signature = spec.signatureType { environment["FUNCTION_SIGNATURE_TYPE"] = signature }
-        return environment
+    /// The program to start and its arguments. Under a user of its own, the command runs through
+    /// util-linux's `setpriv`, which drops to that uid and gid (no supplementary groups, no new
+    /// privileges) and then execs it: the same pid, so the process group stays the instance's.
+    /// (swift-subprocess can set a uid itself, but then ignores the process group.)
+    private func launch(_ spec: FunctionSpec, as user: FunctionUser?, path: String) throws -> (Executable, [String]) {
+        let arguments = Array(spec.process.command.dropFirst()) + spec.process.args
+        guard let user else { return (executable(spec), arguments) }
+        let command = spec.process.command.first ?? ""
+        let program: String
+        if command.contains("/") {
+            program = resolve(command, in: workingDirectory(spec))
+        } else if let found = ExecutableLookup.find(command, path: path, for: user) {
+            program = found
+        } else {
+            throw SandboxFailure(description: "no \(command) in PATH that \(user) may run (directories only root can search are skipped)")
+        }
+        return (.name("setpriv"), [
+            "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--no-new-privs", "--", program,
+        ] + arguments)
     }
 
     /// `workingDir`, relative to the YAML file that declared the function; that file's directory by default.

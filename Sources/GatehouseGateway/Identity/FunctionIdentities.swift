@@ -6,14 +6,19 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOSSL
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every function instance's own X.509-SVID, `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT`,
 /// in a private directory of its own (`STATE_DIR/identities/NS.NAME.ID`, 0700; keys 0600), named
 /// in its environment, renewed at half its lifetime, removed when the instance exits.
 ///
 /// A function calls another through the mesh listener (`GATEHOUSE_MESH_URL`) presenting its SVID,
 /// so the callee sees it as the verified caller; no function can act as another there without that
-/// one's key. (Functions run as Gatehouse's user, so files do not keep functions apart from each
-/// other: see docs/security.md.)
+/// one's key. When functions run under users of their own (Gatehouse as root), the folder and its
+/// keys belong to the instance's user, and `identities/` and the state directory are 0711: a
+/// function can reach its own folder by name but list, or read, nothing else (docs/security.md).
 final class FunctionIdentities: InstanceIdentities, Sendable {
     struct Setup: Sendable {
         let authority: CertificateAuthority
@@ -75,9 +80,19 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
         return context
     }
 
-    func provision(_ spec: FunctionSpec, instance: Int) throws -> [String: String] {
+    func provision(_ spec: FunctionSpec, instance: Int, owner: FunctionUser?) throws -> [String: String] {
         guard let setup = setup.withLockedValue({ $0 }) else { return [:] }
         let place = folder(spec, instance)
+        if let owner {
+            // Traverse-only above the instance's folder, so its user can reach it and nothing else.
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+            chmod(directory.deletingLastPathComponent().path, 0o711)
+            chmod(directory.path, 0o711)
+            try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            guard chown(place.path, owner.uid, owner.gid) == 0 else {
+                throw IdentityError("cannot give \(place.path) to \(owner): \(String(cString: strerror(errno)))")
+            }
+        }
         try write(spec, to: place, setup: setup)
         return [
             "GATEHOUSE_SPIFFE_ID": id(spec, setup).description,
@@ -116,10 +131,15 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
 
     /// Each file is replaced whole (written aside, renamed). `svid.pem` holds the certificate and its
     /// key together: the one file a renewal can never leave half old, half new.
+    /// Keys go to whoever owns the folder (the instance's user, or Gatehouse's).
     private func write(_ spec: FunctionSpec, to place: URL, setup: Setup) throws {
         try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var folder = stat()
+        guard stat(place.path, &folder) == 0 else { throw IdentityError("cannot read \(place.path): \(String(cString: strerror(errno)))") }
+        let owner = folder.st_uid == geteuid() ? nil : (uid: folder.st_uid, gid: folder.st_gid)
         let identity = try setup.authority.issueIdentity(id(spec, setup), lifetime: setup.lifetime)
-        try identity.write(to: place)
-        try CertificateAuthority.writePrivate(identity.certificatePEM + "\n" + identity.privateKeyPEM + "\n", to: place.appendingPathComponent("svid.pem"))
+        try identity.write(to: place, owner: owner)
+        try CertificateAuthority.writePrivate(
+            identity.certificatePEM + "\n" + identity.privateKeyPEM + "\n", to: place.appendingPathComponent("svid.pem"), owner: owner)
     }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import Subprocess
+
+/// Keeps each instance's port for Gatehouse: an nftables table that resets every connection to an
+/// instance port from any local user but root (Gatehouse) and the instance's own user, and drops
+/// such packets arriving from other hosts (an instance that binds every address).
+///
+/// This is what Istio's iptables capture does for a pod: the function's port is reachable only
+/// through the proxy. Rules match on the connecting socket's owner (`meta skuid`), so functions,
+/// shell users and any program that can be tricked into calling `127.0.0.1:PORT` (SSRF) are all
+/// refused; root processes are not (they could remove the rule anyway). Outbound traffic of the
+/// functions is not touched.
+///
+/// The table is named after the state directory, so a Gatehouse killed hard leaves a table that
+/// the next start on the same directory replaces. Each port is added before its instance starts
+/// and removed when it exits: one `nft` run (a few milliseconds) each.
+final class InstancePortFirewall: Sendable {
+    let table: String
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(stateDirectory: URL) {
+        // FNV-1a of the path: a short stable name (nft table names are limited in length).
+        var hash: UInt32 = 2_166_136_261
+        for byte in stateDirectory.standardizedFileURL.path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        table = "gatehouse_" + String(hash, radix: 16)
+    }
+
+    /// Replaces any table of the same name with an empty one.
+    func install() async throws {
+        _ = try? await nft(["delete", "table", "inet", table])
+        try await nft(["-f", "-"], script: """
+            table inet \(table) {
+              set ports { type inet_service; }
+              set owners { typeof tcp dport . meta skuid; }
+              chain output {
+                type filter hook output priority 0; policy accept;
+                meta skuid != 0 tcp dport @ports tcp dport . meta skuid != @owners reject with tcp reset
+              }
+              chain input {
+                type filter hook input priority 0; policy accept;
+                iifname != "lo" tcp dport @ports drop
+              }
+            }
+            """)
+    }
+
+    /// From now on only Gatehouse and `owner` reach `port`.
+    func admit(port: Int, owner: UInt32) async throws {
+        try await nft(["-f", "-"], script: """
+            add element inet \(table) ports { \(port) }
+            add element inet \(table) owners { \(port) . \(owner) }
+            """)
+    }
+
+    func withdraw(port: Int, owner: UInt32) async {
+        _ = try? await nft(["-f", "-"], script: """
+            delete element inet \(table) owners { \(port) . \(owner) }
+            delete element inet \(table) ports { \(port) }
+            """)
+    }
+
+    func remove() async {
+        _ = try? await nft(["delete", "table", "inet", table])
+    }
+
+    private func nft(_ arguments: [String], script: String = "") async throws {
+        let result = try await Subprocess.run(
+            .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
+            input: .string(script), output: .discarded, error: .string(limit: 4096))
+        guard result.terminationStatus.isSuccess else {
+            let message = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure(description: "nft \(arguments.first ?? ""): \(message.isEmpty ? "\(result.terminationStatus)" : message)")
+        }
+    }
+}

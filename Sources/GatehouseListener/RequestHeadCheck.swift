@@ -1,0 +1,170 @@
+import Foundation
+import GatehouseCore
+import NIOHTTP1
+
+/// The checks a request head passes before any stage sees it, and the one canonical form every
+/// stage, the logs and the function then share.
+///
+/// What is refused here is what Envoy refuses with the same bytes, so nothing ambiguous reaches a
+/// policy or a function:
+/// - a transfer coding other than `chunked` → 501 (Envoy: "unsupported transfer encoding");
+/// - `Content-Length` that is not one plain number, or both framing headers → 400;
+/// - a `#fragment` in the target → 400 (Envoy's default since CVE-2021-32779);
+/// - a path whose escapes decode to NUL → 400 (Envoy's normalization rejects `%00`);
+/// - no `Host` on HTTP/1.1, several, or one that is not a host[:port] → 400 (RFC 9112 §3.2);
+/// - a body on `TRACE` → 400 (RFC 9110 §9.3.8: a client must not send one).
+///
+/// The host becomes canonical here — lower case, without a trailing dot — and replaces the
+/// `Host` header, so routing, policy `hosts`, the access log and the function see one name.
+/// (The port stays: relative redirects and the function's own URLs need it; routing and policy
+/// compare hosts without it.)
+public enum RequestHeadCheck {
+    /// The head to serve, or why it is refused.
+    public static func check(_ head: HTTPRequestHead) -> Result<HTTPRequestHead, GatehouseError> {
+        var head = head
+        if let refusal = framingRefusal(head) { return .failure(refusal) }
+        if let refusal = targetRefusal(head.uri) { return .failure(refusal) }
+        switch canonicalHost(head) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let host?):
+            if host != head.headers.first(name: "host") { head.headers.replaceOrAdd(name: "host", value: host) }
+        case .success(nil): break
+        }
+        return .success(head)
+    }
+
+    // MARK: Framing
+
+    /// Framing is decided here once; the forwarder then writes exactly one of `Content-Length` or
+    /// `Transfer-Encoding: chunked`, never the client's own header.
+    static func framingRefusal(_ head: HTTPRequestHead) -> GatehouseError? {
+        // Raw values: an empty one counts too (`canonicalForm` would drop it).
+        let codings = head.headers["transfer-encoding"].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let lengths = head.headers["content-length"].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if !codings.isEmpty {
+            guard codings.count == 1, codings[0].utf8.count == 7, codings[0].lowercased() == "chunked" else {
+                return GatehouseError(
+                    .unsupportedTransferCoding, detail: "transfer-encoding \(head.headers["transfer-encoding"].joined(separator: ",")) is not chunked",
+                    reason: "unsupported_transfer_coding")
+            }
+            if !lengths.isEmpty {
+                return GatehouseError(.badRequest, detail: "both content-length and transfer-encoding", reason: "ambiguous_framing")
+            }
+        }
+        if !lengths.isEmpty {
+            guard lengths.count == 1, !lengths[0].isEmpty, lengths[0].utf8.count <= 18,
+                  lengths[0].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            else {
+                return GatehouseError(.badRequest, detail: "content-length is not one number", reason: "invalid_content_length")
+            }
+        }
+        if head.method == .TRACE, !codings.isEmpty || (!lengths.isEmpty && lengths[0] != "0") {
+            return GatehouseError(.badRequest, detail: "TRACE with a body", reason: "body_not_allowed")
+        }
+        return nil
+    }
+
+    /// The body the client declared: what the forwarder frames, whatever header spelled it.
+    public enum Framing: Equatable, Sendable {
+        case none
+        case length(String)
+        case chunked
+    }
+
+    /// How a head that passed `check` frames its body.
+    public static func framing(_ head: HTTPRequestHead) -> Framing {
+        if head.headers.contains(name: "transfer-encoding") { return .chunked }
+        if let length = head.headers.first(name: "content-length") { return .length(length) }
+        return .none
+    }
+
+    // MARK: Target
+
+    static func targetRefusal(_ target: String) -> GatehouseError? {
+        var previous: (UInt8, UInt8) = (0, 0)
+        for byte in target.utf8 {
+            if byte == UInt8(ascii: "#") {
+                return GatehouseError(.badRequest, detail: "fragment in the request target", reason: "fragment_in_path")
+            }
+            if byte == UInt8(ascii: "?") { return nil }  // the query is the function's to read
+            // `%00` in the path: normalization would decode it into a NUL.
+            if previous == (UInt8(ascii: "%"), UInt8(ascii: "0")), byte == UInt8(ascii: "0") {
+                return GatehouseError(.badRequest, detail: "%00 in the path", reason: "invalid_path")
+            }
+            previous = (previous.1, byte)
+        }
+        return nil
+    }
+
+    // MARK: Host
+
+    /// The `Host` value in canonical form; nil when an HTTP/1.0 request has none.
+    static func canonicalHost(_ head: HTTPRequestHead) -> Result<String?, GatehouseError> {
+        let hosts = head.headers["host"]
+        guard hosts.count == 1 else {
+            if hosts.isEmpty, head.version.major == 1, head.version.minor == 0 { return .success(nil) }
+            return .failure(GatehouseError(
+                .badRequest, detail: hosts.isEmpty ? "no Host header" : "\(hosts.count) Host headers", reason: "invalid_host"))
+        }
+        guard let host = canonical(hosts[0]) else {
+            return .failure(GatehouseError(.badRequest, detail: "Host is not host[:port]", reason: "invalid_host"))
+        }
+        return .success(host)
+    }
+
+    /// `host[:port]` lower-cased, without a trailing dot on the name; nil when it is not one.
+    /// An IPv6 literal keeps its brackets.
+    public static func canonical(_ value: String) -> String? {
+        let bytes = Array(value.utf8)
+        guard !bytes.isEmpty, bytes.count <= 255 + 6 else { return nil }
+        var nameEnd = bytes.count
+        var portStart: Int?
+        if bytes[0] == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1 else { return nil }
+            for byte in bytes[1..<close] where !(isHex(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")) { return nil }
+            nameEnd = close + 1
+            if nameEnd < bytes.count {
+                guard bytes[nameEnd] == UInt8(ascii: ":") else { return nil }
+                portStart = nameEnd + 1
+            }
+        } else {
+            if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+                nameEnd = colon
+                portStart = colon + 1
+            }
+            for byte in bytes[..<nameEnd] where !isNameByte(byte) { return nil }
+        }
+        if let portStart {
+            let port = bytes[portStart...]
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        }
+        var name = bytes[..<nameEnd]
+        if name.last == UInt8(ascii: "."), bytes[0] != UInt8(ascii: "[") { name = name.dropLast() }
+        guard !name.isEmpty, name.first != UInt8(ascii: ".") else { return nil }
+        let needsLowering = name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        if !needsLowering, name.count == nameEnd { return value }  // the common case: no copy
+        var out = name.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }
+        if let portStart { out += bytes[(portStart - 1)...] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// RFC 3986 reg-name: unreserved and sub-delims (no `%`-escapes: no DNS name needs one).
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    private static func isHex(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import GatehouseTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Functions are kept apart from Gatehouse and from each other: their environment always, their
+/// users and ports when Gatehouse runs as root (as these tests do in CI).
+@Suite("Function isolation: environment, users and ports", .serialized)
+struct FunctionIsolationTests {
+    static var isRoot: Bool { geteuid() == 0 }
+    static var hasNft: Bool { ["/usr/sbin/nft", "/sbin/nft"].contains { FileManager.default.isExecutableFile(atPath: $0) } }
+
+    @Test("A function gets its declared variables, the contract's and inheritEnv's, and none of the operator's")
+    func environment() async throws {
+        setenv("GATEHOUSE_TEST_OPERATOR_SECRET", "hunter2", 1)
+        setenv("GATEHOUSE_TEST_PASSED", "passed-through", 1)
+        let config = fixtureFunction(name: "fn", env: [("DECLARED", "yes")])
+            .replacingOccurrences(of: "    env:\n", with: "    inheritEnv: [GATEHOUSE_TEST_PASSED]\n    env:\n")
+        try await withGatehouse(config) { gatehouse in
+            let response = try await gatehouse.request("fn", path: "/environ")
+            let environ = response.json["environ"] as? [String: String] ?? [:]
+            #expect(environ["GATEHOUSE_TEST_OPERATOR_SECRET"] == nil, "the operator's variable leaked: \(environ.keys.sorted())")
+            #expect(environ["GATEHOUSE_TEST_PASSED"] == "passed-through")
+            #expect(environ["DECLARED"] == "yes")
+            #expect(environ["K_SERVICE"] == "fn")
+            #expect(environ["PORT"] != nil)
+            #expect(environ["PATH"] != nil)
+            let allowed: Set<String> = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "DECLARED", "GATEHOUSE_TEST_PASSED", "LC_CTYPE"]
+            let unexpected = environ.keys.filter { !allowed.contains($0) && !$0.hasPrefix("K_") && !$0.hasPrefix("GATEHOUSE_") && $0 != "PORT" }
+            #expect(unexpected.isEmpty, "unexpected variables: \(unexpected)")
+        }
+    }
+
+    @Test("As root, each function runs as a user of its own that cannot read the state directory or another's key",
+          .enabled(if: isRoot))
+    func users() async throws {
+        try await withGatehouse(fixtureFunction(name: "one") + "---\n" + fixtureFunction(name: "two")) { gatehouse in
+            let one = try await gatehouse.request("one", path: "/identity")
+            let oneKey = try #require((one.json["env"] as? [String: Any])?["GATEHOUSE_SVID_KEY"] as? String)
+            let probe = try await gatehouse.request("two", path: "/probe?read=\(oneKey)")
+            let uid = try #require(probe.json["uid"] as? Int)
+            #expect(uid != 0)
+            #expect(probe.json["readable"] as? Bool == false, "function two read function one's key")
+            let own = try await gatehouse.request("one", path: "/probe?read=\(oneKey)")
+            #expect(own.json["readable"] as? Bool == true, "\(own.body)")
+            #expect(own.json["uid"] as? Int != uid, "two functions share a uid")
+            for file in ["admin.token", "gatehouse.db", "ca/root-key.pem"] {
+                let path = gatehouse.stateDirectory.appendingPathComponent(file).path
+                let stolen = try await gatehouse.request("one", path: "/probe?read=\(path)")
+                #expect(stolen.json["readable"] as? Bool == false, "\(file) was readable: \(stolen.body)")
+            }
+        }
+    }
+
+    @Test("As root with nftables, an instance's port answers Gatehouse alone: another function and another user are reset",
+          .enabled(if: isRoot && hasNft))
+    func ports() async throws {
+        try await withGatehouse(fixtureFunction(name: "target") + "---\n" + fixtureFunction(name: "attacker")) { gatehouse in
+            let target = try await gatehouse.request("target")
+            let port = try #require((target.json["env"] as? [String: Any])?["PORT"] as? String)
+            let fromFunction = try await gatehouse.request("attacker", path: "/probe?connect=\(port)")
+            #expect(fromFunction.json["connected"] as? Bool == false, "\(fromFunction.body)")
+            let own = try await gatehouse.request("target", path: "/probe?connect=\(port)")
+            #expect(own.json["connected"] as? Bool == true, "the function may call itself: \(own.body)")
+            // A shell user (nobody) dialing the port directly.
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            shell.arguments = [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+                "import socket; socket.create_connection(('127.0.0.1', \(port)), timeout=5)",
+            ]
+            shell.standardError = FileHandle.nullDevice
+            try shell.run()
+            while shell.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(shell.terminationStatus != 0, "nobody connected to the instance's port directly")
+            #expect(try await gatehouse.request("target").status == 200, "Gatehouse itself still reaches it")
+        }
+    }
+
+    @Test("Not as root, up says once which isolation it cannot enforce", .enabled(if: !isRoot))
+    func notRoot() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
+            #expect(gatehouse.stderr.components(separatedBy: "isolation: functions run as this user").count == 2)
+        }
+    }
+}
