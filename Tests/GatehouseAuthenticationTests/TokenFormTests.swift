@@ -97,6 +97,21 @@ struct TokenFormTests {
         }
     }
 
+    @Test("The member-name scan follows strings, escapes and nesting, and stops at a bounded depth")
+    func memberNames() {
+        func check(_ text: String) -> JSONMemberNames.Finding? { JSONMemberNames.check(Array(text.utf8)) }
+        #expect(check(#"{"a":"x\"y","a":1}"#) == .duplicate, "an escaped quote does not end the string")
+        #expect(check(#"{"a":"{\"b\":1,\"b\":2}"}"#) == nil, "braces inside a string are text")
+        #expect(check(#"{"\u00e9":1,"é":2}"#) == .duplicate)
+        #expect(check(#"{"e\u0301":1,"é":2}"#) == .duplicate, "canonically equivalent names are the same name")
+        #expect(check(#" { "a" : [ 1 , { "a" : true } ] , "b" : null } "#) == nil)
+        #expect(check(#"{"a":1,}"#) == .invalid)
+        #expect(check(#"{"a":1} x"#) == .invalid)
+        #expect(check(#"{"a":"unterminated}"#) == .invalid)
+        let deep = String(repeating: "[", count: JSONMemberNames.maximumDepth) + String(repeating: "]", count: JSONMemberNames.maximumDepth)
+        #expect(check(#"{"a":\#(deep)}"#) == .invalid, "nesting past the bound is refused, not followed")
+    }
+
     /// The last character of a base64url text with its lowest (unused) bit set; the text's length
     /// must leave a 2- or 3-character tail (an RS256 signature of 256 bytes leaves 2).
     static func withLowBitSet(_ last: Character, length: Int) -> String {
