@@ -13,26 +13,38 @@ struct UnverifiedToken {
     /// The payload segment as sent (base64url), forwarded by `outputPayloadToHeader`.
     let payloadSegment: Substring
 
+    /// Refuses, before any key is looked at, what RFC 7515/7519 say a receiver must refuse or may
+    /// refuse and Gatehouse does: segments that are not canonical base64url, a `crit` header (no
+    /// extension is understood), and repeated member names in the header or the claims.
     init(_ token: String) throws(AuthenticationFailure) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .malformed }
-        guard let headerData = Self.base64URLDecode(parts[0]),
-              let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
-              let algorithm = header["alg"] as? String else { throw .malformed }
+        guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
+              let signatureBytes = Base64URL.decode(parts[2]) else { throw .notCanonicalEncoding }
+        let header = try Self.object(headerBytes)
+        guard let algorithm = header["alg"] as? String else { throw .malformed }
         guard Self.allowedAlgorithms.contains(algorithm) else { throw .unsupportedAlgorithm }
-        guard !parts[2].isEmpty else { throw .invalidSignature }
-        guard let payloadData = Self.base64URLDecode(parts[1]),
-              let payload = try? JSONSerialization.jsonObject(with: payloadData) as? [String: Any] else { throw .malformed }
+        // RFC 7515 §4.1.11: a recipient must reject a token whose `crit` names an extension it does
+        // not understand, and `crit` must be a non-empty list; Gatehouse understands none, so any
+        // `crit` at all is refused.
+        guard header["crit"] == nil else { throw .criticalExtension }
+        guard !signatureBytes.isEmpty else { throw .invalidSignature }
+        let payload = try Self.object(payloadBytes)
         self.algorithm = algorithm
         self.keyID = header["kid"] as? String
         self.issuer = payload["iss"] as? String
         self.payloadSegment = parts[1]
     }
 
-    static func base64URLDecode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+    /// A JSON object whose member names are distinct at every depth.
+    private static func object(_ bytes: [UInt8]) throws(AuthenticationFailure) -> [String: Any] {
+        switch JSONMemberNames.check(bytes) {
+        case .duplicate: throw .duplicateMember
+        case .invalid: throw .malformed
+        case nil: break
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { throw .malformed }
+        return object
     }
 }
 
@@ -49,6 +61,12 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
     case expired
     case notYetValid
     case audienceNotAllowed
+    /// A segment is not canonical base64url without padding (RFC 7515 §2).
+    case notCanonicalEncoding
+    /// The header has `crit` (RFC 7515 §4.1.11): no extension is understood.
+    case criticalExtension
+    /// The header or the claims repeat a member name (RFC 7519 §4).
+    case duplicateMember
 
     /// Sent to the caller (`reason` in the body, `error_description` in `WWW-Authenticate`).
     public var code: String {
@@ -63,6 +81,9 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
         case .expired: "jwt_expired"
         case .notYetValid: "jwt_not_yet_valid"
         case .audienceNotAllowed: "jwt_audience_not_allowed"
+        case .notCanonicalEncoding: "jwt_malformed_encoding"
+        case .criticalExtension: "jwt_unsupported_crit"
+        case .duplicateMember: "jwt_duplicate_member"
         }
     }
 
@@ -78,6 +99,9 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
         case .expired: "the token has expired"
         case .notYetValid: "the token is not valid yet (nbf)"
         case .audienceNotAllowed: "the token's audience is not one the rule accepts"
+        case .notCanonicalEncoding: "a segment of the token is not canonical base64url without padding"
+        case .criticalExtension: "the token's header has crit, naming extensions Gatehouse does not implement"
+        case .duplicateMember: "the token's header or claims repeat a member name"
         }
     }
 }

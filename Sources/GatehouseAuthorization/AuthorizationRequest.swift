@@ -17,8 +17,12 @@ public struct AuthorizationRequest: Sendable {
     public var sourceIP: String?
     /// The original client's address: the same as `sourceIP` until trusted proxies are configured.
     public var remoteIP: String?
-    /// The peer's verified workload identity, `TRUST_DOMAIN/ns/NS/sa/SA`; nil over plaintext.
+    /// The peer's verified workload identity, `TRUST_DOMAIN/ns/NS/sa/SA`; nil over plaintext and
+    /// for a certificate outside the mesh's trust domains (see `PeerIdentity`).
     public var sourcePrincipal: String?
+    /// The verified client certificate's URI SAN (`spiffe://partner.example/ns/a/sa/b`), mesh or
+    /// external: `connection.uri_san_peer_certificate`, as Envoy names it.
+    public var peerCertificateURI: String?
     /// `iss/sub` of a verified JWT; nil without one.
     public var requestPrincipal: String?
     public var audiences: [String]
@@ -32,7 +36,8 @@ public struct AuthorizationRequest: Sendable {
         method: String, host: String, path: String, destinationPort: Int, destinationIP: String? = nil,
         sourceIP: String? = nil, remoteIP: String? = nil, sourcePrincipal: String? = nil,
         requestPrincipal: String? = nil, audiences: [String] = [], presenter: String? = nil,
-        claims: [String: ClaimValue] = [:], sni: String? = nil, headers: [String: String] = [:]
+        claims: [String: ClaimValue] = [:], sni: String? = nil, headers: [String: String] = [:],
+        peerCertificateURI: String? = nil
     ) {
         self.method = method
         self.host = host
@@ -48,6 +53,7 @@ public struct AuthorizationRequest: Sendable {
         self.claims = claims
         self.sni = sni
         self.headers = headers
+        self.peerCertificateURI = peerCertificateURI
     }
 
     /// `NS` of a source principal `TD/ns/NS/sa/SA`.

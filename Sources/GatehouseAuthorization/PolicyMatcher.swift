@@ -198,6 +198,7 @@ enum PolicyMatcher {
         case "request.auth.audiences": return (request.audiences, false)
         case "request.auth.presenter": return (request.presenter.map { [$0] } ?? [], false)
         case "connection.sni": return (request.sni.map { [$0] } ?? [], false)
+        case "connection.uri_san_peer_certificate": return (request.peerCertificateURI.map { [$0] } ?? [], false)
         default: return ([], false)
         }
     }

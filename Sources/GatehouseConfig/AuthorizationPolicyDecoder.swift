@@ -2,7 +2,7 @@ import GatehouseCore
 
 /// Decodes an Istio `AuthorizationPolicy` spec with Istio's validation: known fields only, valid
 /// actions, addresses and ports, known `when` keys, `values` or `notValues` in every condition,
-/// `selector` and `targetRefs` not both.
+/// `selector` and `targetRefs` not both, path templates Istio accepts (`PathTemplateRules`).
 enum AuthorizationPolicyDecoder {
     static let sourceFields = ["principals", "requestPrincipals", "namespaces", "serviceAccounts", "ipBlocks", "remoteIpBlocks"]
     static let operationFields = ["hosts", "ports", "methods", "paths"]
@@ -95,7 +95,7 @@ enum AuthorizationPolicyDecoder {
         decoded.hosts = match(operation, "hosts")
         decoded.ports = match(operation, "ports", check: checkPort)
         decoded.methods = match(operation, "methods")
-        decoded.paths = match(operation, "paths")
+        decoded.paths = match(operation, "paths", check: checkPath)
         return decoded
     }
 
@@ -149,6 +149,10 @@ enum AuthorizationPolicyDecoder {
         if IPBlock(text) == nil {
             value.report("\"\(text)\" is not an IP address or CIDR range", fix: "write e.g. \"10.0.0.0/8\" or \"192.0.2.7\"")
         }
+    }
+
+    private static func checkPath(_ value: YAMLValue, _ text: String) {
+        if let problem = PathTemplateRules.problem(in: text) { value.report(problem.message, fix: problem.fix) }
     }
 
     private static func checkPort(_ value: YAMLValue, _ text: String) {

@@ -16,6 +16,17 @@ enum MeshDecoder {
                              fix: "write e.g. `trustDomain: \(value.lowercased().filter { allowed.contains($0) })`")
             }
         }
+        if let field = spec.field("trustDomainAliases"), let elements = field.sequence() {
+            for element in elements {
+                guard let value = element.string() else { continue }
+                if !value.isEmpty, value.allSatisfy(Set("abcdefghijklmnopqrstuvwxyz0123456789.-_").contains) {
+                    mesh.trustDomainAliases.append(value)
+                } else {
+                    element.report("\"\(value)\" is not a SPIFFE trust domain (lower-case letters, digits, `.`, `-`, `_`)",
+                                   fix: "write the other mesh's trust domain, e.g. `old.example`")
+                }
+            }
+        }
         if let field = spec.field("rootNamespace"), let value = field.string() {
             if let problem = NameRules.dns1123LabelProblem(value) {
                 field.report(problem, fix: "write `rootNamespace: \(NameRules.suggestedLabel(for: value))`")

@@ -18,7 +18,9 @@ final class PolicyLimiter: Sendable {
     func key(for record: RequestRecord) -> String {
         switch policy.perCaller {
         case .none: ""
-        case .sourcePrincipal: record.peer?.principal ?? ""
+        // An external peer (no principal) counts under its certificate's URI: still one bucket per
+        // caller, and `spiffe://…` never collides with a mesh principal.
+        case .sourcePrincipal: record.peer.map { $0.principal ?? $0.uri } ?? ""
         case .requestPrincipal: record.jwt?.principal ?? ""
         case .remoteAddress: record.downstreamAddress ?? ""
         }

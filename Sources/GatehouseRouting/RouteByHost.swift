@@ -25,7 +25,7 @@ public struct RouteByHost: RequestStage {
                 target: normalized + query, method: record.method, hostHeader: record.authority, header: { headers.joined($0) })
             request.port = record.destinationPort
             request.scheme = record.overTLS ? "https" : "http"
-            request.sourceNamespace = record.peer.flatMap { RouteRequest.namespace(ofPrincipal: $0.principal) }
+            request.sourceNamespace = record.peer?.principal.flatMap(RouteRequest.namespace(ofPrincipal:))
             request.mesh = record.viaMeshListener
             guard let route = routes.first(where: { $0.matches(request) }) else {
                 record.responseFlags.insert(.noRoute)

@@ -69,7 +69,8 @@ enum AccessLogLine {
         key("connection_security_policy", &out)
         out.append(contentsOf: (record.peer == nil ? #""none""# : #""mutual_tls""#).utf8)
         if let peer = record.peer {
-            key("source_principal", &out)
+            // A certificate from outside the mesh's trust domains is not a source principal.
+            key(peer.isExternal ? "peer_certificate_uri" : "source_principal", &out)
             appendJSON(peer.uri, to: &out)
         }
         if let jwt = record.jwt {

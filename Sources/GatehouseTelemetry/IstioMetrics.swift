@@ -84,8 +84,9 @@ final class IstioMetrics: Sendable {
         let canonicalRevision = labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"]
             ?? labels["version"] ?? (spec == nil ? nil : "latest")
         let peer = record.peer
-        let sourceNamespace = peer.flatMap { peer -> String? in
-            let parts = peer.principal.split(separator: "/")
+        // Only a mesh identity has a namespace; a partner's `/ns/X` is not one of the mesh's.
+        let sourceNamespace = peer?.principal.flatMap { principal -> String? in
+            let parts = principal.split(separator: "/")
             guard let index = parts.firstIndex(of: "ns"), index + 1 < parts.count else { return nil }
             return String(parts[index + 1])
         }

@@ -99,6 +99,21 @@ public struct TestIssuer: Sendable {
         return parts[0] + "." + (try Self.segment(payload)) + "." + parts[2]
     }
 
+    /// A token whose header and claims are these JSON texts, byte for byte (repeated names and
+    /// all), base64url-encoded and properly signed: what a careless or hostile issuer could send.
+    public func token(headerJSON: String, payloadJSON: String) throws -> String {
+        try token(headerSegment: Self.base64URL(Data(headerJSON.utf8)), payloadSegment: Self.base64URL(Data(payloadJSON.utf8)))
+    }
+
+    /// A token signed over these segments exactly as given (padded, say), signature canonical.
+    public func token(headerSegment: String, payloadSegment: String) throws -> String {
+        let input = headerSegment + "." + payloadSegment
+        return input + "." + Self.base64URL(try sign(Data(input.utf8)))
+    }
+
+    /// The JSON header this issuer writes: `alg`, `typ` and `kid`.
+    public var headerJSON: String { #"{"alg":"\#(algorithm.rawValue)","kid":"\#(keyID)","typ":"JWT"}"# }
+
     /// A valid token with its signature removed.
     public func strippedToken(subject: String = "alice") throws -> String {
         let parts = try token(subject: subject).split(separator: ".")

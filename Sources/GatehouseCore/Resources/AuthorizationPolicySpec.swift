@@ -99,10 +99,12 @@ public struct AuthorizationPolicySpec: Hashable, Sendable {
     }
 
     /// The `when` keys Istio documents for HTTP; `request.headers[…]` and `request.auth.claims[…]`
-    /// take a name in brackets.
+    /// take a name in brackets. Plus one of Envoy's attributes, `connection.uri_san_peer_certificate`
+    /// (the verified client certificate's URI SAN): the only way a policy sees a partner's
+    /// certificate from another trust domain, which has no `source.principal` (see `PeerIdentity`).
     public static let conditionKeys = [
         "request.headers", "source.ip", "remote.ip", "source.namespace", "source.principal",
         "request.auth.principal", "request.auth.audiences", "request.auth.presenter", "request.auth.claims",
-        "destination.ip", "destination.port", "connection.sni",
+        "destination.ip", "destination.port", "connection.sni", "connection.uri_san_peer_certificate",
     ]
 }

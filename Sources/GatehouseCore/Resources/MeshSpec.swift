@@ -2,6 +2,10 @@
 public struct MeshSpec: Hashable, Sendable {
     /// The SPIFFE trust domain, `cluster.local` as in Istio.
     public var trustDomain: String
+    /// Other trust domains whose SVIDs count as the mesh's own (Istio's `meshConfig.trustDomainAliases`):
+    /// a client certificate of one of these, on a MUTUAL Gateway, yields `source.principal`,
+    /// `source.namespace` and service account like one of `trustDomain`. Any other domain is external.
+    public var trustDomainAliases: [String] = []
     /// Policies in this namespace apply mesh-wide, `istio-system` as in Istio.
     public var rootNamespace: String
     /// Functions are reached at `NAME.NAMESPACE.<domain>` (Knative's convention).
@@ -44,6 +48,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// External authorizers CUSTOM AuthorizationPolicies name (Istio's `meshConfig.extensionProviders`).
     public var extensionProviders: [ExtAuthzProvider] = []
     public var source: SourceLocation?
+
+    /// The trust domain and its aliases: the SVIDs that are mesh identities.
+    public var meshTrustDomains: Set<String> { Set([trustDomain] + trustDomainAliases) }
 
     public init(
         trustDomain: String = "cluster.local",

@@ -23,6 +23,8 @@ final class MeshIdentity: Service, Sendable {
     }
 
     let trustDomain: String
+    /// The trust domain and its aliases: only their SVIDs get a principal (see `PeerIdentity`).
+    let meshTrustDomains: Set<String>
     let gatewayID: SPIFFEID
     let lifetime: Duration
     let tls: ListenerTLS
@@ -57,6 +59,7 @@ final class MeshIdentity: Service, Sendable {
                     + "use trustDomain: \(domain), or a new state directory")
         }
         trustDomain = mesh.trustDomain
+        meshTrustDomains = mesh.meshTrustDomains
         gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
         lifetime = mesh.svidLifetime
         self.logger = logger
@@ -67,10 +70,11 @@ final class MeshIdentity: Service, Sendable {
         presented = NIOLockedValueBox(identity)
         let context = try Self.context(for: identity)
         let verified = verified
+        let domains = meshTrustDomains
         tls = ListenerTLS(context: context, known: { leaf in
             (try? leaf.toDERBytes()).flatMap(verified.lookup)
         }) { [logger] chain in
-            await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, logger: logger)
+            await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, meshTrustDomains: domains, logger: logger)
         }
     }
 
@@ -93,7 +97,7 @@ final class MeshIdentity: Service, Sendable {
 
     /// A client's chain checked as the mesh listener checks it (current CA, remembered leaves).
     func checkClient(_ chain: [NIOSSLCertificate]) async -> PeerIdentity? {
-        await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, logger: logger)
+        await Self.check(chain, verifier: current.withLockedValue { $0.verifier }, verified: verified, meshTrustDomains: meshTrustDomains, logger: logger)
     }
 
     /// The identity of a leaf `checkClient` accepted and that is still valid (nil after a CA change).
@@ -121,8 +125,9 @@ final class MeshIdentity: Service, Sendable {
     /// A client's chain, checked as an SVID of this trust domain; refusals are logged (never the certificate).
     /// A leaf verified before is answered from `verified` until the chain's earliest expiry: a
     /// workload reconnecting with the same SVID costs a lookup, not a path validation.
+    /// An SVID outside `meshTrustDomains` is verified but external: it gets no principal.
     static func check(
-        _ chain: [NIOSSLCertificate], verifier: SVIDVerifier, verified: VerifiedChains, logger: Logger
+        _ chain: [NIOSSLCertificate], verifier: SVIDVerifier, verified: VerifiedChains, meshTrustDomains: Set<String>, logger: Logger
     ) async -> PeerIdentity? {
         do {
             let der = try chain.map { try $0.toDERBytes() }
@@ -131,7 +136,8 @@ final class MeshIdentity: Service, Sendable {
             switch await verifier.verify(certificates) {
             case .success(let id):
                 let hash = SHA256.hash(data: der[0]).map { String(format: "%02x", $0) }.joined()
-                let identity = PeerIdentity(principal: id.principal, uri: id.description, certificateHash: hash)
+                let principal = meshTrustDomains.contains(id.trustDomain) ? id.principal : nil
+                let identity = PeerIdentity(principal: principal, uri: id.description, certificateHash: hash)
                 verified.insert(der[0], identity, until: certificates.map(\.notValidAfter).min() ?? Date())
                 return identity
             case .failure(let error):

@@ -12,7 +12,9 @@ import X509
 /// Servers sharing a port share a listener: the certificate is chosen by the client's SNI among
 /// their `hosts` (the first server's when none matches). `MUTUAL` requires a client certificate: an
 /// X.509-SVID chaining to `caCertificates` (of any trust domain, so another mesh's workloads can
-/// call), whose SPIFFE ID becomes the request's source principal as on the mesh listener.
+/// call). Its SPIFFE ID becomes the request's source principal only when it names the mesh's trust
+/// domain or an alias (`Mesh.trustDomainAliases`); any other is an external identity, shown to
+/// policy as `connection.uri_san_peer_certificate` and to the function in `X-Forwarded-Client-Cert`.
 struct GatewayServers {
     struct Listener {
         let port: Int
@@ -92,7 +94,7 @@ struct GatewayServers {
                case .success(let id) = SVIDVerifier.spiffeID(of: leaf), id.trustDomain == mesh.trustDomain {
                 return trustsMesh ? await mesh.checkClient(chain) : nil
             }
-            return await MeshIdentity.check(chain, verifier: verifier, verified: verified, logger: logger)
+            return await MeshIdentity.check(chain, verifier: verifier, verified: verified, meshTrustDomains: mesh.meshTrustDomains, logger: logger)
         }
     }
 

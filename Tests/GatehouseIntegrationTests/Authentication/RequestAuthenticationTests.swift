@@ -131,6 +131,10 @@ struct RequestAuthenticationTests {
                 (try issuer.token(claims: ["nbf": now + 3600]), "jwt_not_yet_valid"),
                 (try issuer.tamperedToken(), "jwt_signature_invalid"),
                 (try issuer.strippedToken(), "jwt_signature_invalid"),
+                // Signed with the trusted key, refused for their form (RFC 7515/7519).
+                (try issuer.token(header: ["crit": ["exp"]]), "jwt_unsupported_crit"),
+                (try issuer.token(headerJSON: issuer.headerJSON, payloadJSON: #"{"iss":"\#(issuer.issuer)","sub":"alice","sub":"admin"}"#), "jwt_duplicate_member"),
+                (try issuer.token() + "==", "jwt_malformed_encoding"),
             ]
             for (token, reason) in forged {
                 let response = try await gatehouse.request("fn", headers: [("authorization", "Bearer \(token)")])

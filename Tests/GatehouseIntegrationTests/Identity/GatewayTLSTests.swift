@@ -79,7 +79,7 @@ struct GatewayTLSTests {
         _ = try await gatehouse.stop()
     }
 
-    @Test("MUTUAL: a client SVID from the server's CA files is required; its SPIFFE ID is the source principal")
+    @Test("MUTUAL: a client SVID from the server's CA files is required; a partner's is external, not a mesh principal")
     func mutual() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
         let pki = try TestPKI(in: directory)
@@ -88,7 +88,57 @@ struct GatewayTLSTests {
         let partner = try pki.leaf("partner", dnsNames: [], uris: ["spiffe://partner.example/ns/billing/sa/invoicer"])
         let stranger = try TestPKI(in: directory, name: "stranger-pki").leaf("stranger", dnsNames: [], uris: ["spiffe://partner.example/ns/billing/sa/invoicer"])
         let port = try LoopbackPort.free()
-        let config = fixtureFunction(name: "fn") + """
+        let gatehouse = try await RunningGatehouse.start(config: partnerConfig(port: port, server: server, ca: pki.rootFile), directory: directory)
+        defer { gatehouse.removeDirectory() }
+        // Another trust domain is not the mesh's: no principal, no namespace, no service account.
+        #expect(try curl("fn.default.localhost", port: port, path: "/by-principal", ca: pki.rootFile, certificate: partner).status == 403)
+        #expect(try curl("fn.default.localhost", port: port, path: "/by-namespace", ca: pki.rootFile, certificate: partner).status == 403)
+        #expect(try curl("fn.default.localhost", port: port, path: "/by-account", ca: pki.rootFile, certificate: partner).status == 403)
+        // Policy sees it as the certificate it is; the function gets it in XFCC.
+        let response = try curl("fn.default.localhost", port: port, path: "/by-certificate", ca: pki.rootFile, certificate: partner)
+        #expect(response.status == 200, "\(response) \(gatehouse.stderr)")
+        let headers = json(response.body)["headers"] as? [String: String] ?? [:]
+        #expect(headers["x-forwarded-client-cert"]?.hasSuffix(";URI=spiffe://partner.example/ns/billing/sa/invoicer") == true, "\(headers)")
+        let line = try await gatehouse.accessLogLine(requestId: headers["x-request-id"] ?? "")
+        #expect(line["peer_certificate_uri"] as? String == "spiffe://partner.example/ns/billing/sa/invoicer", "\(line)")
+        #expect(line["source_principal"] == nil, "an external certificate is not a source principal")
+
+        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile).status == 0, "no client certificate: no handshake")
+        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: stranger).status == 0, "another CA")
+        // The partner's CA cannot speak for the mesh's own workloads.
+        let impostor = try pki.leaf("impostor", dnsNames: [], uris: ["spiffe://cluster.local/ns/default/sa/admin"])
+        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: impostor).status == 0, "mesh trust domain, foreign CA")
+        #expect(try await gatehouse.request("fn", path: "/by-certificate").status == 403, "the plain ingress has no certificate")
+        _ = try await gatehouse.stop()
+    }
+
+    @Test("MUTUAL: a trust domain the Mesh declares as an alias is the mesh's own: principal, namespace and service account")
+    func mutualAlias() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        let pki = try TestPKI(in: directory)
+        let server = try pki.leaf("server", dnsNames: ["fn.default.localhost"])
+        let partner = try pki.leaf("partner", dnsNames: [], uris: ["spiffe://partner.example/ns/billing/sa/invoicer"])
+        let port = try LoopbackPort.free()
+        let mesh = """
+            apiVersion: gatehouse.dev/v1
+            kind: Mesh
+            metadata: {name: mesh}
+            spec: {trustDomainAliases: [partner.example]}
+            ---
+
+            """
+        let gatehouse = try await RunningGatehouse.start(config: mesh + partnerConfig(port: port, server: server, ca: pki.rootFile), directory: directory)
+        defer { gatehouse.removeDirectory() }
+        for path in ["/by-principal", "/by-namespace", "/by-account", "/by-certificate"] {
+            let response = try curl("fn.default.localhost", port: port, path: path, ca: pki.rootFile, certificate: partner)
+            #expect(response.status == 200, "\(path): \(response) \(gatehouse.stderr)")
+        }
+        _ = try await gatehouse.stop()
+    }
+
+    /// A MUTUAL gateway trusting `ca`, and one ALLOW policy with a rule per way of naming the partner.
+    func partnerConfig(port: Int, server: (certificate: URL, key: URL), ca: URL) -> String {
+        fixtureFunction(name: "fn") + """
             ---
             apiVersion: networking.istio.io/v1
             kind: Gateway
@@ -97,7 +147,7 @@ struct GatewayTLSTests {
               servers:
               - port: {number: \(port), name: https, protocol: HTTPS}
                 hosts: ["*"]
-                tls: {mode: MUTUAL, serverCertificate: \(server.certificate.path), privateKey: \(server.key.path), caCertificates: \(pki.rootFile.path)}
+                tls: {mode: MUTUAL, serverCertificate: \(server.certificate.path), privateKey: \(server.key.path), caCertificates: \(ca.path)}
             ---
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -105,21 +155,14 @@ struct GatewayTLSTests {
             spec:
               rules:
               - from: [{source: {principals: ["partner.example/ns/billing/sa/invoicer"]}}]
+                to: [{operation: {paths: ["/by-principal"]}}]
+              - from: [{source: {namespaces: ["billing"]}}]
+                to: [{operation: {paths: ["/by-namespace"]}}]
+              - from: [{source: {serviceAccounts: ["billing/invoicer"]}}]
+                to: [{operation: {paths: ["/by-account"]}}]
+              - to: [{operation: {paths: ["/by-certificate"]}}]
+                when: [{key: connection.uri_san_peer_certificate, values: ["spiffe://partner.example/*"]}]
 
             """
-        let gatehouse = try await RunningGatehouse.start(config: config, directory: directory)
-        defer { gatehouse.removeDirectory() }
-        let response = try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: partner)
-        #expect(response.status == 200, "\(response) \(gatehouse.stderr)")
-        let xfcc = (json(response.body)["headers"] as? [String: String])?["x-forwarded-client-cert"] ?? ""
-        #expect(xfcc.hasSuffix(";URI=spiffe://partner.example/ns/billing/sa/invoicer"), "\(xfcc)")
-
-        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile).status == 0, "no client certificate: no handshake")
-        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: stranger).status == 0, "another CA")
-        // The partner's CA cannot speak for the mesh's own workloads.
-        let impostor = try pki.leaf("impostor", dnsNames: [], uris: ["spiffe://cluster.local/ns/default/sa/admin"])
-        #expect(try curl("fn.default.localhost", port: port, ca: pki.rootFile, certificate: impostor).status == 0, "mesh trust domain, foreign CA")
-        #expect(try await gatehouse.request("fn").status == 403, "the plain ingress has no principal")
-        _ = try await gatehouse.stop()
     }
 }
