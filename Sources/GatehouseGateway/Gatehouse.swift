@@ -40,6 +40,8 @@ public struct Gatehouse: Sendable {
         public var adminToken: AdminToken?
         /// How long authorization decisions are kept for `explain --request-id`.
         public var decisionRetention: Duration
+        /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
+        public var decisionBounds = DecisionLogBounds()
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
@@ -78,13 +80,15 @@ public struct Gatehouse: Sendable {
         state.instanceRecords.reapLeftovers(logger: logger)
 
         let store = try SQLiteStore(path: state.databasePath)
+        let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
         let registry = PrometheusCollectorRegistry()
         let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
-        let decisions = DecisionRecorder(log: store, retention: options.decisionRetention, registry: registry, logger: logger)
+        let decisions = DecisionRecorder(
+            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, logger: logger)
         let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
@@ -175,7 +179,7 @@ public struct Gatehouse: Sendable {
             throw error
         }
         let api = AdminAPI(
-            controller: controller, runtime: runtime, store: store, decisions: store, ingressPort: ingressPort, logger: logger)
+            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger)
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()

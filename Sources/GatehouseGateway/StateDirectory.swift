@@ -64,6 +64,9 @@ public final class StateDirectory: Sendable {
     /// The SQLite database with the applied config and its history.
     public var databasePath: String { url.appendingPathComponent("gatehouse.db").path }
 
+    /// The decision log (`explain --request-id`), apart from the config so traffic never delays an apply.
+    public var decisionsPath: String { url.appendingPathComponent("decisions.db").path }
+
     /// The admin API's bearer token, readable by the owner only.
     public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }
 
