@@ -75,7 +75,7 @@ public struct Gatehouse: Sendable {
 
     /// Runs until shutdown. Throws when the state directory is taken or a listener cannot bind.
     public func run() async throws {
-        let state = try StateDirectory.lock(options.stateDirectory)
+        let state = try StateDirectory.lock(options.stateDirectory, logger: logger)
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 

@@ -95,6 +95,8 @@ struct Up: AsyncParsableCommand {
             throw CommandFailure(error.description)
         } catch let error as StateDirectory.Unusable {
             throw CommandFailure(error.description)
+        } catch let error as StateDirectory.Untrusted {
+            throw CommandFailure(error.description)
         } catch let error as ListenerFailure {
             throw CommandFailure(error.description)
         } catch let error as StartupFailure {
