@@ -89,6 +89,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
             exchange.record.peer = peer?.identity
+            exchange.record.sni = peer?.serverName
             exchange.record.overTLS = tls != nil
             if origin == nil {
                 exchange.fail(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form"))
