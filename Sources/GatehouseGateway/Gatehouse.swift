@@ -190,7 +190,7 @@ public struct Gatehouse: Sendable {
             let address = mesh.adminMtls
             do {
                 adminMtls.append(.init(service: try AdminServer.makeMutual(
-                    host: address.host, port: address.port, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
+                    host: address.host, port: address.port, extraHosts: mesh.adminHosts, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
                 ) { port in
                     await adminMtlsURL.fulfill("https://\(address.host):\(port)")
                 }))
@@ -200,7 +200,7 @@ public struct Gatehouse: Sendable {
             }
         }
         let admin = AdminServer.make(
-            host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness, api: api,
+            host: adminAddress.host, port: adminAddress.port, extraHosts: mesh.adminHosts, telemetry: telemetry, readiness: readiness, api: api,
             token: token, logger: logger
         ) { [logger, snapshot] adminPort in
             var endpoints = StateDirectory.Endpoints(
