@@ -83,15 +83,7 @@ public final class SQLiteDecisionLog: DecisionLog {
 
     @discardableResult
     public func prune(olderThan date: Date) throws(StoreError) -> Int {
-        let cutoff = date.timeIntervalSince1970
-        let gone = try access { db in
-            // By id, in batches: entries are appended in time order, give or take a flush.
-            guard let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM decision WHERE at < ?", arguments: [cutoff]) else {
-                return 0
-            }
-            return try deleteOldest(db, through: last)
-        }
-        return gone
+        try access { db in try delete(db, where: "at < ?", date.timeIntervalSince1970) }
     }
 
     @discardableResult
@@ -101,7 +93,7 @@ public final class SQLiteDecisionLog: DecisionLog {
         let (targetEntries, targetBytes) = (bounds.maxEntries / 10 * 9, bounds.maxBytes / 10 * 9)
         return try access { db in
             guard let last = try Self.lastToDrop(db, from: now, toFit: (targetEntries, targetBytes)) else { return 0 }
-            return try deleteOldest(db, through: last)
+            return try delete(db, where: "id <= ?", last)
         }
     }
 
@@ -118,23 +110,22 @@ public final class SQLiteDecisionLog: DecisionLog {
         return last
     }
 
-    /// Deletes rows with `id <= last`, `pruneBatch` per transaction, updates the totals and gives
-    /// the freed pages back to the file system.
-    private func deleteOldest(_ db: Database, through last: Int64) throws -> Int {
+    /// Deletes the rows matching `condition`, oldest first, `pruneBatch` per transaction; updates
+    /// the totals and gives the freed pages back to the file system.
+    private func delete(_ db: Database, where condition: String, _ argument: some DatabaseValueConvertible) throws -> Int {
         var deleted = 0
         while true {
-            let batch = try Row.fetchOne(db, sql: """
-                SELECT MAX(id) AS upTo, COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes
-                FROM (SELECT id, size FROM decision WHERE id <= ? ORDER BY id LIMIT ?)
-                """, arguments: [last, Self.pruneBatch])
-            guard let upTo: Int64 = batch?["upTo"] else { break }
-            let (count, bytes): (Int, Int) = (batch?["n"] ?? 0, batch?["bytes"] ?? 0)
+            let batch = try Row.fetchAll(
+                db, sql: "SELECT id, size FROM decision WHERE \(condition) ORDER BY id LIMIT ?", arguments: [argument, Self.pruneBatch])
+            guard let upTo: Int64 = batch.last?["id"] else { break }
+            // Exactly the batch: the matching rows up to its last id.
             try db.inTransaction {
-                try db.execute(sql: "DELETE FROM decision WHERE id <= ?", arguments: [upTo])
+                try db.execute(sql: "DELETE FROM decision WHERE \(condition) AND id <= ?", arguments: [argument, upTo])
                 return .commit
             }
-            totals.withLock { $0 = ($0.entries - count, $0.bytes - bytes) }
-            deleted += count
+            let bytes = batch.reduce(0) { $0 + ($1["size"] as Int) }
+            totals.withLock { $0 = ($0.entries - batch.count, $0.bytes - bytes) }
+            deleted += batch.count
         }
         if deleted > 0 { try db.execute(sql: "PRAGMA incremental_vacuum") }
         return deleted

@@ -164,8 +164,11 @@ struct DecisionLogTests {
         let log = try SQLiteDecisionLog(path: path)
         try log.record([entry("old", at: 100), entry("new", at: 300)])
         #expect(try log.decisions(requestId: "new") == [entry("new", at: 300)])
-        #expect(try log.prune(olderThan: Date(timeIntervalSince1970: 200)) == 1)
+        // A long request that started before "new" finishes, and is written, after it.
+        try log.record([entry("slow", at: 150)])
+        #expect(try log.prune(olderThan: Date(timeIntervalSince1970: 200)) == 2, "by time, not by order of writing")
         #expect(try log.decisions(requestId: "old").isEmpty)
+        #expect(try log.decisions(requestId: "slow").isEmpty)
         #expect(try log.decisions(requestId: "new").first?.audited == ["default/a", "default/b"])
         // A reused request id adds a decision; it never replaces one.
         try log.record([entry("new", at: 400)])
