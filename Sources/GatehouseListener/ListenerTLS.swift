@@ -113,7 +113,10 @@ extension ListenerTLS {
         var configuration = configuration
         let original = configuration.sslContextCallback
         configuration.sslContextCallback = { values, promise in
-            if let name = values.serverHostname { reading.currentValue?.setServerName(name) }
+            let peer = reading.currentValue
+            // Only contexts of listeners with a `ServerNameCapture` get this callback.
+            assert(peer != nil, "a TLS context callback ran outside a ServerNameCapture read")
+            if let name = values.serverHostname { peer?.setServerName(name) }
             if let original { original(values, promise) } else { promise.succeed(.noChanges) }
         }
         return configuration
