@@ -51,7 +51,8 @@ public struct AuthorizeRequest: RequestStage {
             remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
                                          trustedProxies: trustedProxies, peer: record.downstreamAddress),
             sourcePrincipal: record.peer?.principal, requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
-            presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:], headers: named, peerCertificateURI: record.peer?.uri)
+            presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:],
+            sni: record.sni, headers: named, peerCertificateURI: record.peer?.uri)
         if let (policy, rule) = engine.customPolicy(matching: request, function: function),
            let provider = policy.provider.flatMap({ providers[$0] }) {
             let check = ExternalAuthorizer.check(

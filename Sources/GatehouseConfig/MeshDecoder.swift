@@ -100,10 +100,29 @@ enum MeshDecoder {
             if let admin = listenAddress(listeners.field("admin")) { mesh.admin = admin }
             if let meshListener = listenAddress(listeners.field("mesh")) { mesh.mesh = meshListener }
             if let adminMtls = listenAddress(listeners.field("adminMtls")) { mesh.adminMtls = adminMtls }
+            for value in listeners.field("adminHosts")?.sequence() ?? [] {
+                if let name = adminHost(value) { mesh.adminHosts.append(name) }
+            }
             listeners.reportUnknownKeys()
         }
         spec.reportUnknownKeys()
         return mesh
+    }
+
+    /// A name the admin listeners answer to: a DNS name or an IP address, without port or scheme.
+    private static func adminHost(_ value: YAMLValue) -> String? {
+        guard let text = value.string() else { return nil }
+        let name = text.lowercased()
+        let bracketed = name.hasPrefix("[") && name.hasSuffix("]")
+        let ipv6 = bracketed || name.filter({ $0 == ":" }).count > 1
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-" + (ipv6 ? ":[]" : ""))
+        guard !name.isEmpty, name.allSatisfy(allowed.contains) else {
+            value.report(
+                "\"\(text)\" is not a host name or address (no scheme, port, path or wildcard)",
+                fix: "write the name clients use in `Host`, e.g. \"gatehouse.internal\" or \"10.0.0.5\"")
+            return nil
+        }
+        return ipv6 && !bracketed ? "[\(name)]" : name
     }
 
     /// Istio's `extensionProviders[].envoyExtAuthzHttp`; the other provider kinds are refused by name.

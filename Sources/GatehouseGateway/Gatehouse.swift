@@ -40,6 +40,8 @@ public struct Gatehouse: Sendable {
         public var adminToken: AdminToken?
         /// How long authorization decisions are kept for `explain --request-id`.
         public var decisionRetention: Duration
+        /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
+        public var decisionBounds = DecisionLogBounds()
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
@@ -73,18 +75,20 @@ public struct Gatehouse: Sendable {
 
     /// Runs until shutdown. Throws when the state directory is taken or a listener cannot bind.
     public func run() async throws {
-        let state = try StateDirectory.lock(options.stateDirectory)
+        let state = try StateDirectory.lock(options.stateDirectory, logger: logger)
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
         let store = try SQLiteStore(path: state.databasePath)
+        let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
         let registry = PrometheusCollectorRegistry()
         let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
-        let decisions = DecisionRecorder(log: store, retention: options.decisionRetention, registry: registry, logger: logger)
+        let decisions = DecisionRecorder(
+            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, logger: logger)
         let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
         let sandbox = FunctionSandbox(stateDirectory: state.url)
         let runtime = FunctionRuntime(
@@ -179,7 +183,7 @@ public struct Gatehouse: Sendable {
             throw error
         }
         let api = AdminAPI(
-            controller: controller, runtime: runtime, store: store, decisions: store, ingressPort: ingressPort, logger: logger)
+            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger)
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()
@@ -190,7 +194,7 @@ public struct Gatehouse: Sendable {
             let address = mesh.adminMtls
             do {
                 adminMtls.append(.init(service: try AdminServer.makeMutual(
-                    host: address.host, port: address.port, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
+                    host: address.host, port: address.port, extraHosts: mesh.adminHosts, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
                 ) { port in
                     await adminMtlsURL.fulfill("https://\(address.host):\(port)")
                 }))
@@ -200,7 +204,7 @@ public struct Gatehouse: Sendable {
             }
         }
         let admin = AdminServer.make(
-            host: adminAddress.host, port: adminAddress.port, telemetry: telemetry, readiness: readiness, api: api,
+            host: adminAddress.host, port: adminAddress.port, extraHosts: mesh.adminHosts, telemetry: telemetry, readiness: readiness, api: api,
             token: token, logger: logger
         ) { [logger, snapshot] adminPort in
             var endpoints = StateDirectory.Endpoints(

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseFunctions
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -29,7 +30,9 @@ public final class StateDirectory: Sendable {
         public var description: String { "cannot use state directory \(path): \(reason)" }
     }
 
-    public static func lock(_ url: URL) throws -> StateDirectory {
+    /// Creates the directory owner-only, or checks an existing one (see `StateDirectory+Trust`), and
+    /// takes its lock.
+    public static func lock(_ url: URL, logger: Logger) throws -> StateDirectory {
         do {
             // Owner-only: it holds instance records (commands) now, and keys and tokens later.
             try FileManager.default.createDirectory(
@@ -37,6 +40,7 @@ public final class StateDirectory: Sendable {
         } catch {
             throw Unusable(path: url.path, reason: "\(error.localizedDescription)")
         }
+        try checkDirectory(url, logger: logger)
         let lockPath = url.appendingPathComponent("lock").path
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Unusable(path: url.path, reason: String(cString: strerror(errno))) }
@@ -49,7 +53,14 @@ public final class StateDirectory: Sendable {
         let pid = "\(getpid())\n"
         ftruncate(fd, 0)
         _ = pid.withCString { write(fd, $0, strlen($0)) }
-        return StateDirectory(url: url, lockDescriptor: fd)
+        let state = StateDirectory(url: url, lockDescriptor: fd)
+        do {
+            try checkEntries(in: url, logger: logger)
+        } catch {
+            state.release()
+            throw error
+        }
+        return state
     }
 
     private init(url: URL, lockDescriptor: Int32) {
@@ -63,6 +74,9 @@ public final class StateDirectory: Sendable {
 
     /// The SQLite database with the applied config and its history.
     public var databasePath: String { url.appendingPathComponent("gatehouse.db").path }
+
+    /// The decision log (`explain --request-id`), apart from the config so traffic never delays an apply.
+    public var decisionsPath: String { url.appendingPathComponent("decisions.db").path }
 
     /// The admin API's bearer token, readable by the owner only.
     public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }

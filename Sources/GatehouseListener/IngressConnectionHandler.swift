@@ -107,6 +107,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 downstreamAddress: downstreamAddress, localAddress: localAddress)
             self.exchange = exchange
             exchange.record.peer = peer?.identity
+            exchange.record.sni = peer?.serverName
             exchange.record.overTLS = tls != nil
             if case .failure(let refusal) = checked {
                 exchange.fail(refusal)

@@ -41,6 +41,7 @@ public final class IngressListener: Sendable {
                     if let tls {
                         let box = PeerBox()
                         peer = box
+                        try channel.pipeline.syncOperations.addHandler(ServerNameCapture(peer: box))
                         try channel.pipeline.syncOperations.addHandler(tls.handler(storingPeerIn: box))
                     }
                     // Pipelining is handled by IngressConnectionHandler itself (see there why).

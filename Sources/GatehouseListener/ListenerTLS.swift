@@ -1,6 +1,7 @@
 import GatehouseCore
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 /// TLS for a listener: the identity it presents (replaceable, so its certificate rotates without a
@@ -83,9 +84,58 @@ public final class ListenerTLS: Sendable {
 }
 
 /// One connection's peer identity, written once during the handshake (off the loop), read by the
-/// connection's requests after it.
+/// connection's requests after it; and the server name the client asked for.
 final class PeerBox: Sendable {
     private let value = NIOLockedValueBox<PeerIdentity?>(nil)
+    private let sni = NIOLockedValueBox<String?>(nil)
     func set(_ identity: PeerIdentity) { value.withLockedValue { $0 = identity } }
     var identity: PeerIdentity? { value.withLockedValue { $0 } }
+    /// The SNI of the ClientHello, lowercase (DNS names are case-insensitive, so a policy on
+    /// `EVIL.example` cannot be dodged by case); nil when the client sent none.
+    var serverName: String? { sni.withLockedValue { $0 } }
+    func setServerName(_ name: String) { sni.withLockedValue { $0 = name.lowercased() } }
+}
+
+/// The SNI as BoringSSL parsed it — the same ClientHello the handshake used, however it was split
+/// into records (a second parser, such as NIO's `SNIHandler`, could be made to see none and let a
+/// DENY on `connection.sni` be dodged).
+///
+/// NIOSSL exposes it only to a context's `sslContextCallback`, which knows no connection. That
+/// callback runs synchronously inside the TLS handler's `channelRead`, on the connection's event
+/// loop thread, exactly once per handshake; so `ServerNameCapture`, just before the TLS handler,
+/// names the connection being read in a thread-local for the length of that call.
+extension ListenerTLS {
+    static let reading = ThreadSpecificVariable<PeerBox>()
+
+    /// `configuration` with a context callback that records the client's SNI, then does what its
+    /// own callback did (a gateway's certificate choice by SNI), if any.
+    public static func recordingServerName(_ configuration: TLSConfiguration) -> TLSConfiguration {
+        var configuration = configuration
+        let original = configuration.sslContextCallback
+        configuration.sslContextCallback = { values, promise in
+            let peer = reading.currentValue
+            // Only contexts of listeners with a `ServerNameCapture` get this callback.
+            assert(peer != nil, "a TLS context callback ran outside a ServerNameCapture read")
+            if let name = values.serverHostname { peer?.setServerName(name) }
+            if let original { original(values, promise) } else { promise.succeed(.noChanges) }
+        }
+        return configuration
+    }
+}
+
+/// Names the connection whose bytes the TLS handler is about to read (see `ListenerTLS.reading`).
+final class ServerNameCapture: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let peer: PeerBox
+
+    init(peer: PeerBox) {
+        self.peer = peer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        ListenerTLS.reading.currentValue = peer
+        context.fireChannelRead(data)
+        ListenerTLS.reading.currentValue = nil
+    }
 }

@@ -2,11 +2,12 @@ import Foundation
 import GatehouseCore
 import GRDB
 
-/// `ConfigStore` and `DecisionLog` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB.
+/// `ConfigStore` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB. The decision log
+/// has its own file (`SQLiteDecisionLog`), so traffic never competes with applies for this one.
 ///
 /// SQLite's rollback journal with `synchronous=FULL` (its default) makes a committed
 /// transaction durable before `commit` returns. A second writer waits up to `busyTimeout`.
-public final class SQLiteStore: ConfigStore, DecisionLog {
+public final class SQLiteStore: ConfigStore {
     public let path: String
     private let database: DatabaseQueue
 
@@ -18,8 +19,12 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "gatehouse.store"
         do {
+            try PrivateFile.create(path)
             database = try DatabaseQueue(path: path, configuration: configuration)
+            let hadDecisions = try database.read { try $0.tableExists("decision") }
             try Self.migrator.migrate(database)
+            // The dropped decision table may have been large: give its pages back, once.
+            if hadDecisions { try database.vacuum() }
         } catch {
             throw Self.storeError(error, path: path)
         }
@@ -149,50 +154,6 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         }
     }
 
-    // MARK: Decisions
-
-    public func record(_ entries: [DecisionEntry]) throws(StoreError) {
-        guard !entries.isEmpty else { return }
-        try access { db in
-            try db.inTransaction {
-                // Parsed once per connection, not once per decision (the parse was most of the cost).
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO decision (requestId, at, function, method, host, path, sourceAddress,
-                      outcome, policy, rule, reason, audited, dryRun)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for entry in entries {
-                    try insert.execute(
-                        arguments: [entry.requestId, entry.at.timeIntervalSince1970, entry.function, entry.method, entry.host,
-                                    entry.path, entry.sourceAddress, entry.outcome, entry.policy, entry.rule, entry.reason,
-                                    entry.audited.joined(separator: "\n"), entry.dryRun.joined(separator: "\n")])
-                }
-                return .commit
-            }
-        }
-    }
-
-    public func decisions(requestId: String) throws(StoreError) -> [DecisionEntry] {
-        try access { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM decision WHERE requestId = ? ORDER BY id", arguments: [requestId]).map { row in
-                let lines = { (text: String) in text.isEmpty ? [] : text.components(separatedBy: "\n") }
-                return DecisionEntry(
-                    requestId: row["requestId"], at: Date(timeIntervalSince1970: row["at"]), function: row["function"],
-                    method: row["method"], host: row["host"], path: row["path"], sourceAddress: row["sourceAddress"],
-                    outcome: row["outcome"], policy: row["policy"], rule: row["rule"], reason: row["reason"],
-                    audited: lines(row["audited"]), dryRun: lines(row["dryRun"]))
-            }
-        }
-    }
-
-    @discardableResult
-    public func prune(olderThan date: Date) throws(StoreError) -> Int {
-        try access { db in
-            try db.execute(sql: "DELETE FROM decision WHERE at < ?", arguments: [date.timeIntervalSince1970])
-            return db.changesCount
-        }
-    }
-
     private func access<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.writeWithoutTransaction(body)
@@ -201,7 +162,7 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
         }
     }
 
-    private static func storeError(_ error: any Error, path: String) -> StoreError {
+    static func storeError(_ error: any Error, path: String) -> StoreError {
         guard let error = error as? DatabaseError else { return StoreError(.failed, path: path, detail: "\(error)") }
         let detail = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
@@ -257,6 +218,11 @@ public final class SQLiteStore: ConfigStore, DecisionLog {
                         AND namespace = r.namespace AND name = r.name AND operation = 'deleted'), 0))
                   WHERE r.apiGroup = 'gatehouse.dev' AND r.kind = 'Function';
                 """)
+        }
+        migrator.registerMigration("v4-decisions-moved") { db in
+            // Decisions now live in decisions.db (SQLiteDecisionLog). The old ones are dropped, not
+            // copied: they are kept only for a day, and their rows were unbounded.
+            try db.execute(sql: "DROP TABLE IF EXISTS decision")
         }
         return migrator
     }

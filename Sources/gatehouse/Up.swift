@@ -60,6 +60,12 @@ struct Up: AsyncParsableCommand {
     @Option(help: "How long authorization decisions are kept for `explain --request-id` (a duration such as 24h).")
     var decisionRetention: String = "24h"
 
+    @Option(help: "The most authorization decisions kept in decisions.db; past it the oldest go first.")
+    var decisionLogMaxEntries: Int = DecisionLogBounds().maxEntries
+
+    @Option(help: "The most MiB of decision text kept in decisions.db; past it the oldest go first.")
+    var decisionLogMaxMb: Int = DecisionLogBounds().maxBytes >> 20
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -77,7 +83,10 @@ struct Up: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "gatehouse")
-        let options = Gatehouse.Options(
+        guard decisionLogMaxEntries > 0, decisionLogMaxMb > 0 else {
+            throw CommandFailure("--decision-log-max-entries and --decision-log-max-mb must be positive; leave them out for 100000 and 64")
+        }
+        var options = Gatehouse.Options(
             stateDirectory: state.url, ingress: try parseAddress(ingress, flag: "--ingress"),
             admin: try parseAddress(admin, flag: "--admin"), accessLog: AccessLogDestination(parsing: accessLog),
             eventLoops: eventLoops,
@@ -86,11 +95,14 @@ struct Up: AsyncParsableCommand {
             drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))
+        options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         do {
             try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {
             throw CommandFailure(error.description)
         } catch let error as StateDirectory.Unusable {
+            throw CommandFailure(error.description)
+        } catch let error as StateDirectory.Untrusted {
             throw CommandFailure(error.description)
         } catch let error as ListenerFailure {
             throw CommandFailure(error.description)

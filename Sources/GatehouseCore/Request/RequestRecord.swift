@@ -28,6 +28,9 @@ public struct RequestRecord: Sendable {
     public var peer: PeerIdentity?
     /// The request came over TLS (the mesh listener, or an HTTPS gateway server).
     public var overTLS = false
+    /// The server name (SNI) the client sent in its TLS handshake, lowercase; nil over plaintext or
+    /// when it sent none. Read by `when: connection.sni`.
+    public var sni: String?
     /// The request came in on the mesh listener (mesh traffic, for VirtualService `gateways`).
     public var viaMeshListener = false
     /// The JWT RequestAuthentication verified, when the request carried one.

@@ -14,6 +14,9 @@ public struct MeshSpec: Hashable, Sendable {
     public var admin: ListenAddress
     /// The mutual TLS listener for callers with an SVID (Istio's inbound port 15443 by default).
     public var mesh = ListenAddress(host: "127.0.0.1", port: 15443)
+    /// More names (`spec.listeners.adminHosts`, lowercase) the admin listeners answer to, beside
+    /// `localhost`, `127.0.0.1`, `[::1]` and their own address; any other `Host` gets 421. Read at start.
+    public var adminHosts: [String] = []
     /// How long the SVIDs Gatehouse issues live; they are renewed at half of it.
     public var svidLifetime: Duration = .seconds(24 * 3600)
     /// SPIFFE IDs that may call the admin API with their SVID instead of the token

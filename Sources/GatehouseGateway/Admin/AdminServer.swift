@@ -7,15 +7,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The admin listener (default `127.0.0.1:15000`): `/metrics`, `/healthz`, `/readyz` open to
-/// all, and the operator API under `/api/v1/` behind the admin token.
+/// all, and the operator API under `/api/v1/` behind the admin token. Both listeners answer only
+/// requests that name them by one of their own names (`AdminHostCheck`).
 ///
 /// Served by Hummingbird, away from the ingress's hand-tuned path.
 enum AdminServer {
     static func make(
-        host: String, port: Int, telemetry: RequestTelemetry, readiness: Readiness, api: AdminAPI, token: AdminToken,
-        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
+        host: String, port: Int, extraHosts: [String] = [], telemetry: RequestTelemetry, readiness: Readiness, api: AdminAPI,
+        token: AdminToken, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         let router = Router(context: AdminRequestContext.self)
+        // First: a router's middleware wraps only the routes added after it.
+        router.add(middleware: AdminHostCheck(hosts: AdminHosts(boundHost: host, configured: extraHosts), logger: logger))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             let ready = readiness.isReady
@@ -42,10 +45,11 @@ extension AdminServer {
     /// `Mesh.spec.identity.adminIdentities`: the handshake refuses any other client certificate, the
     /// token is not asked for, and each change is recorded under the caller's SPIFFE ID.
     static func makeMutual(
-        host: String, port: Int, api: AdminAPI, identity: MeshIdentity, admins: [String], logger: Logger,
+        host: String, port: Int, extraHosts: [String] = [], api: AdminAPI, identity: MeshIdentity, admins: [String], logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
         let router = Router(context: AdminRequestContext.self)
+        router.add(middleware: AdminHostCheck(hosts: AdminHosts(boundHost: host, configured: extraHosts), logger: logger))
         router.get("/healthz") { _, _ in "ok\n" }
         let allowed = Set(admins)
         api.register(on: router, authenticator: AdminIdentityAuthenticator(identity: identity, admins: allowed, logger: logger))

@@ -8,23 +8,27 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
-/// Writes authorization decisions to the store's decision log off the request path: appended to a
-/// bounded buffer as requests finish, written in one transaction every `flushInterval`, and pruned
-/// past `retention`. Past `maxBuffered` waiting entries, new ones are dropped and counted
-/// (`gatehouse_decision_log_dropped_total`); the access log still has them.
+/// Writes authorization decisions to the decision log off the request path: appended to a
+/// bounded buffer as requests finish (each entry cut to `DecisionEntry.maxFieldBytes` per field
+/// there, so the buffer is bounded in bytes too), written in one transaction every `flushInterval`,
+/// pruned past `retention`, and after each write pruned back within `bounds`. Past `maxBuffered`
+/// waiting entries, new ones are dropped and counted (`gatehouse_decision_log_dropped_total`);
+/// the access log still has them.
 final class DecisionRecorder: Service, Sendable {
     static let maxBuffered = 10_000
 
     private let log: any DecisionLog
     private let retention: Duration
+    private let bounds: DecisionLogBounds
     private let flushInterval: Duration
     private let buffer = NIOLockedValueBox<[DecisionEntry]>([])
     private let dropped: Counter
     private let logger: Logger
 
-    init(log: any DecisionLog, retention: Duration, registry: PrometheusCollectorRegistry, logger: Logger,
-         flushInterval: Duration = .milliseconds(200)) {
+    init(log: any DecisionLog, retention: Duration, bounds: DecisionLogBounds = DecisionLogBounds(),
+         registry: PrometheusCollectorRegistry, logger: Logger, flushInterval: Duration = .milliseconds(200)) {
         self.log = log
+        self.bounds = bounds
         self.retention = retention
         self.flushInterval = flushInterval
         self.logger = logger
@@ -40,7 +44,8 @@ final class DecisionRecorder: Service, Sendable {
             function: function.description, method: record.method, host: record.authority,
             path: record.redactedPath ?? record.upstreamPath ?? record.path, sourceAddress: record.downstreamAddress,
             outcome: decision.outcome.rawValue, policy: decision.policy, rule: decision.rule, reason: decision.reason,
-            audited: decision.audited, dryRun: decision.dryRun)
+            audited: decision.audited, dryRun: decision.dryRun
+        ).bounded()
         let accepted = buffer.withLockedValue { buffer in
             guard buffer.count < Self.maxBuffered else { return false }
             buffer.append(entry)
@@ -83,6 +88,11 @@ final class DecisionRecorder: Service, Sendable {
         } catch {
             dropped.increment(by: Int64(entries.count))
             logger.error("could not write \(entries.count) decision(s) to the decision log: \(error)")
+        }
+        do {
+            try log.prune(toFit: bounds)
+        } catch {
+            logger.error("could not prune the decision log to its bounds: \(error)")
         }
     }
 

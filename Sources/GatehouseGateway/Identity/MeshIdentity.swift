@@ -80,7 +80,8 @@ final class MeshIdentity: Service, Sendable {
 
     /// TLS 1.3 preferred, 1.2 allowed; a client certificate is required and checked by `check`.
     static func context(for identity: IssuedIdentity) throws -> NIOSSLContext {
-        try NIOSSLContext(configuration: context(configurationFor: identity))
+        // The SNI is recorded for `connection.sni`.
+        try NIOSSLContext(configuration: ListenerTLS.recordingServerName(context(configurationFor: identity)))
     }
 
     private static func context(configurationFor identity: IssuedIdentity) throws -> TLSConfiguration {

@@ -73,6 +73,7 @@ struct GatewayServers {
                 promise.succeed(override)
             }
         }
+        configuration = ListenerTLS.recordingServerName(configuration)  // for `connection.sni`
         guard servers[0].1.tls?.mode == .mutual else {
             return ListenerTLS(serverOnly: try NIOSSLContext(configuration: configuration))
         }
