@@ -41,6 +41,9 @@ public final class ClientExchange {
     /// Body held before the forwarder takes it; past this the client is not read until it does.
     static let maxBufferedBeforeDelegate = 256 * 1024
     private var keepAlive: Bool
+    /// A WebSocket upgrade request's `Upgrade` value: passed on to the function, and the
+    /// connection becomes a tunnel if it answers 101 (it cannot carry another request either way).
+    public let upgrade: String?
 
     init(
         head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
@@ -52,7 +55,9 @@ public final class ClientExchange {
         self.eventLoop = context.eventLoop
         self.loopIndex = loopIndex
         self.limits = limits
-        self.keepAlive = head.isKeepAlive
+        let upgrade = UpgradeRequest(head).flatMap { $0.isWebSocket ? $0.protocols : nil }
+        self.upgrade = upgrade
+        self.keepAlive = head.isKeepAlive && upgrade == nil
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
             ?? RequestIdentifier.generate(using: &connection.random)
         var record = RequestRecord(
@@ -157,6 +162,65 @@ public final class ClientExchange {
         guard !isFinished else { return }
         finish()
         context.close(promise: nil)
+    }
+
+    // MARK: Upgrading
+
+    /// Sends the function's 101 and turns the connection into a byte tunnel to `upstream` (which
+    /// must be on this exchange's event loop): the HTTP handlers leave both pipelines, and bytes flow
+    /// both ways with back-pressure until either side closes or nothing passes either way for the
+    /// listener's idle timeout (`--client-idle-timeout`). Then the access log gets the exchange
+    /// (bytes both ways, duration) and `onClose` runs.
+    public func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
+        guard !isFinished, !responseStarted, upgrade != nil else { return }
+        responseStarted = true
+        isFinished = true
+        delegate = nil
+        onClientGone = nil
+        record.responseCode = Int(response.status.code)
+        var response = response
+        response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+
+        let (clientSide, upstreamSide) = TunnelHandler.pair()
+        let channel = context.channel
+        let connection = self.connection
+        clientSide.onClose = { [self] in
+            record.bytesReceived += clientSide.bytesRead
+            record.bytesSent += upstreamSide.bytesRead
+            record.duration = .now - record.start
+            connection.tunnelClosed(record, channel: channel)
+            onClose()
+        }
+        do {
+            let client = context.pipeline.syncOperations
+            try client.addHandler(IdleStateHandler(allTimeout: .nanoseconds(limits.idleTimeout.nanosecondsClamped)))
+            try client.addHandler(clientSide)
+            try Self.removeHTTPHandlers(from: client)
+            client.removeHandler(context: context, promise: nil)
+            let server = upstream.pipeline.syncOperations
+            try server.addHandler(upstreamSide)
+            try Self.removeHTTPHandlers(from: server)
+            // Reading was stopped at the upgrade request; the tunnel decides from now on.
+            try channel.syncOptions?.setOption(.autoRead, value: true)
+            try upstream.syncOptions?.setOption(.autoRead, value: true)
+        } catch {
+            channel.close(promise: nil)
+            upstream.close(promise: nil)
+        }
+    }
+
+    /// HTTP/1 codecs and whatever reads their parts; a decoder removed passes on the bytes it held.
+    private static func removeHTTPHandlers(from pipeline: ChannelPipeline.SynchronousOperations) throws {
+        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+            if let handler = try? pipeline.handler(type: type) { pipeline.removeHandler(handler, promise: nil) }
+        }
+        remove(HTTPResponseEncoder.self)
+        remove(NIOHTTPResponseHeadersValidator.self)
+        remove(HTTPRequestEncoder.self)
+        remove(NIOHTTPRequestHeadersValidator.self)
+        remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        remove(ByteToMessageHandler<HTTPResponseDecoder>.self)
     }
 
     // MARK: Called by the connection handler

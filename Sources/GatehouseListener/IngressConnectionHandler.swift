@@ -113,7 +113,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 exchange.fail(refusal)
             } else if let violation = checkLimits(received) {
                 exchange.fail(violation)
-            } else if let upgrade {
+            } else if let upgrade, !upgrade.isWebSocket {
                 exchange.fail(upgrade.refusal)
             } else {
                 processor.begin(exchange)
@@ -242,6 +242,13 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 handler.drainQueue(context: context)
             }
         }
+    }
+
+    /// The exchange became a tunnel and ended: its record is written, the connection forgotten.
+    /// (This handler left the pipeline when the tunnel started.)
+    func tunnelClosed(_ record: RequestRecord, channel: any Channel) {
+        tracker.remove(channel)
+        observer.exchangeFinished(record)
     }
 
     private func checkLimits(_ head: HTTPRequestHead) -> GatehouseError? {

@@ -4,11 +4,13 @@ import NIOHTTP1
 /// A request asking to switch protocols (`Connection: upgrade` with `Upgrade: …`), which NIO's
 /// parser — like llhttp under it — treats as the last HTTP message on the connection.
 ///
-/// Gatehouse proxies no upgraded protocol yet, so each is refused the way Envoy refuses an upgrade
-/// it has no filter for: 403 and a reason, and the connection closes. (WebSocket proxying is
-/// tracked in docs/security.md.)
+/// WebSocket (`GET`, HTTP/1.1, `Upgrade: websocket`) goes through every stage like any request and,
+/// once the function answers 101, becomes a byte tunnel (`ClientExchange.startTunnel`). Any other
+/// upgrade is refused the way Envoy refuses one it has no filter for: 403 and a reason, and the
+/// connection closes.
 struct UpgradeRequest {
     let protocols: String
+    let isWebSocket: Bool
 
     /// Nil when the head is an ordinary request.
     init?(_ head: HTTPRequestHead) {
@@ -17,6 +19,7 @@ struct UpgradeRequest {
               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
         else { return nil }
         protocols = upgrade.joined(separator: ", ")
+        isWebSocket = protocols.lowercased() == "websocket" && head.method == .GET && head.version == .http1_1
     }
 
     var refusal: GatehouseError {

@@ -18,6 +18,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         case waitingForInstance(waiterID: Int)
         case connecting
         case forwarding
+        /// The function answered 101: the connection is a byte tunnel now (WebSocket).
+        case tunnel
         case done
     }
 
@@ -61,7 +63,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     init(client: ClientExchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
-        shadows = mirrors.map { destination, mirror in
+        // An upgrade is one conversation with one function: it is not mirrored.
+        shadows = client.upgrade != nil ? [] : mirrors.map { destination, mirror in
             let head = ForwardedHeaders.upstreamRequest(
                 client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
                 forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
@@ -150,7 +153,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
-            remote: pool.spec.remote, overTLS: client.record.overTLS)
+            remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade)
         client.record.upstreamStart = .now
         client.record.attempts += 1
         let channel = connection.channel
@@ -211,8 +214,15 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard case .forwarding = phase else { return }
+        if head.status == .switchingProtocols {
+            guard client.upgrade != nil, let upstream else {
+                finish(failing: GatehouseError(.upstreamReset, detail: "the function switched protocols unasked"))
+                return
+            }
+            return startTunnel(head, over: upstream)
+        }
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
-        if head.status.code < 200 && head.status.code != 101 { return }
+        if head.status.code < 200 { return }
         if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
         if let retryPolicy, retryPolicy.retries(status: Int(head.status.code)) {
             if canRetry { return retry() }
@@ -301,6 +311,39 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         switch client.head.method {
         case .GET, .HEAD, .OPTIONS, .TRACE, .DELETE, .PUT: return true
         default: return false
+        }
+    }
+
+    // MARK: Upgrades
+
+    /// The function accepted the WebSocket handshake: its 101 goes to the client and the two
+    /// connections become one tunnel, which holds the instance's slot until it closes. The function
+    /// timeout no longer applies; the tunnel's idle timeout does.
+    private func startTunnel(_ head: HTTPResponseHead, over upstream: UpstreamConnection) {
+        perTryTimeout?.cancel()
+        perTryTimeout = nil
+        timeout?.cancel()
+        timeout = nil
+        phase = .tunnel
+        responseHeadReceived = true
+        upstream.handler.delegate = nil
+        self.upstream = nil
+        if let lease { pool.reportAnswer(lease.instance, status: 101) }
+        if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
+        var response = ForwardedHeaders.downstreamResponse(head, edits: client.record.responseHeaders)
+        response.headers.replaceOrAdd(name: "connection", value: "upgrade")
+        response.headers.replaceOrAdd(name: "upgrade", value: head.headers.first(name: "upgrade") ?? client.upgrade ?? "websocket")
+        // On the next turn of the loop: the response decoder is still inside this read.
+        client.eventLoop.assumeIsolated().execute { [self] in
+            guard case .tunnel = phase, !client.isFinished else {
+                upstream.channel.close(promise: nil)
+                return
+            }
+            upstream.channel.pipeline.syncOperations.removeHandler(upstream.handler, promise: nil)
+            client.startTunnel(response, to: upstream.channel) { [self] in
+                upstream.channel.close(promise: nil)
+                endPhase()
+            }
         }
     }
 

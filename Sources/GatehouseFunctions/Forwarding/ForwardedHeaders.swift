@@ -25,10 +25,15 @@ enum ForwardedHeaders {
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
         path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
-        remote: RemoteEndpoint? = nil, overTLS: Bool = false
+        remote: RemoteEndpoint? = nil, overTLS: Bool = false, upgrade: String? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
+        if let upgrade {
+            // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew).
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }
             for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }

@@ -12,7 +12,7 @@ protocol UpstreamResponseDelegate: AnyObject {
 }
 
 /// The last handler of a kept-alive connection to a function instance.
-final class UpstreamConnectionHandler: ChannelInboundHandler {
+final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     weak var delegate: (any UpstreamResponseDelegate)?

@@ -60,7 +60,8 @@ final class UpstreamConnectionPool {
                         try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
                         try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
                     }
-                    try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Bytes after a 101 (a WebSocket's first frames) go on to the tunnel when the decoder leaves.
+                    try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try pipeline.addHandler(UpstreamConnectionHandler())
                 }
             }
