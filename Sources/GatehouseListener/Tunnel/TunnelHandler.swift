@@ -15,6 +15,7 @@ public final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var partner: TunnelHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    private var flushScheduled = false
     private var closed = false
     /// Bytes read from this side's peer (and passed to the other side).
     public private(set) var bytesRead = 0
@@ -44,9 +45,22 @@ public final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         let buffer = unwrapInboundIn(data)
         bytesRead += buffer.readableBytes
         partner?.write(buffer)
+        // Bytes a departing HTTP decoder passes on arrive with no read-complete after them: flush
+        // on the next loop turn unless a read-complete does it first.
+        if !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute { [self] in
+                if flushScheduled { flushPartner() }
+            }
+        }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
+        flushPartner()
+    }
+
+    private func flushPartner() {
+        flushScheduled = false
         partner?.context?.flush()
     }
 
