@@ -20,6 +20,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/gatehouse-bench.XXXXXX)}
 mkdir -p "$WORK"
+# As root, the hello function runs under a user of its own (docs/security.md): it must reach its script.
+chmod 755 "$WORK"
 export SWIFT_DETERMINISTIC_HASHING=1
 
 [[ -d $SHARED_BENCH ]] || { echo "no bench harness at $SHARED_BENCH (set SHARED_BENCH)" >&2; exit 2; }

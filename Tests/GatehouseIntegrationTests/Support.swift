@@ -28,10 +28,18 @@ func fixtureFunction(
 }
 
 /// Starts Gatehouse, runs `body`, and always stops it (and its functions) afterwards.
+/// `prepare` writes what the config needs (another fixture) into the directory before the start.
 func withGatehouse(
-    _ config: String, arguments: [String] = [], _ body: (RunningGatehouse) async throws -> Void
+    _ config: String, arguments: [String] = [], prepare: ((URL) throws -> Void)? = nil,
+    _ body: (RunningGatehouse) async throws -> Void
 ) async throws {
-    let gatehouse = try await RunningGatehouse.start(config: config, arguments: arguments)
+    var directory: URL?
+    if let prepare {
+        let prepared = try RunningGatehouse.makeTemporaryDirectory()
+        try prepare(prepared)
+        directory = prepared
+    }
+    let gatehouse = try await RunningGatehouse.start(config: config, arguments: arguments, directory: directory)
     do {
         try await body(gatehouse)
     } catch {

@@ -70,10 +70,7 @@ struct SmugglingTests {
 
     @Test("Each framing a client may write reaches the function as one request Gatehouse framed, or not at all", arguments: cases)
     func framing(_ row: Case) async throws {
-        let directory = try RunningGatehouse.makeTemporaryDirectory()
-        try RecorderFixture.write(into: directory)
-        let gatehouse = try await RunningGatehouse.start(config: Self.config, directory: directory)
-        do {
+        try await withGatehouse(Self.config, prepare: { try RecorderFixture.write(into: $0) }) { gatehouse in
             let host = "rec.default.\(gatehouse.domain)"
             #expect(try await gatehouse.request("rec").status == 200)  // warm, and one request on record
             let before = try await recorded(gatehouse)
@@ -100,13 +97,7 @@ struct SmugglingTests {
             } else {
                 #expect(new.isEmpty, "\(row.name): a refused request reached the function: \(new)")
             }
-        } catch {
-            _ = try? await gatehouse.stop()
-            print("--- gatehouse stderr ---\n\(gatehouse.stderr)")
-            throw error
         }
-        try await gatehouse.stop()
-        gatehouse.removeDirectory()
     }
 
     /// The requests the recorder parsed so far (its own `/__log` calls left out).

@@ -42,47 +42,42 @@ struct WebSocketTests {
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? ["output": text]
     }
 
-    private func start(arguments: [String] = []) async throws -> RunningGatehouse {
-        let directory = try RunningGatehouse.makeTemporaryDirectory()
-        try WebSocketFixture.write(into: directory)
-        return try await RunningGatehouse.start(config: Self.config, arguments: arguments, directory: directory)
+    private func withWebSocketFunction(arguments: [String] = [], _ body: (RunningGatehouse) async throws -> Void) async throws {
+        try await withGatehouse(Self.config, arguments: arguments, prepare: { try WebSocketFixture.write(into: $0) }, body)
     }
 
     @Test("Messages flow both ways, a 256 KiB one too; the access log has the 101 with bytes both ways")
     func echo() async throws {
-        let gatehouse = try await start()
-        defer { gatehouse.removeDirectory() }
-        let result = try await client(gatehouse, path: "/chat?room=1", mode: "echo")
-        let hello = try #require(result["hello"] as? [String: Any], "\(result)")
-        #expect(hello["path"] as? String == "/chat?room=1")
-        #expect(hello["x-forwarded-client-cert"] is NSNull, "no identity is claimed for a plaintext caller")
-        let requestId = try #require(hello["x-request-id"] as? String)
-        #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"])
-        let line = try await gatehouse.accessLogLine(requestId: requestId)
-        #expect(line["response_code"] as? Int == 101)
-        #expect((line["bytes_received"] as? Int ?? 0) > 256 * 1024)
-        #expect((line["bytes_sent"] as? Int ?? 0) > 256 * 1024)
-        _ = try await gatehouse.stop()
+        try await withWebSocketFunction { gatehouse in
+            let result = try await client(gatehouse, path: "/chat?room=1", mode: "echo")
+            let hello = try #require(result["hello"] as? [String: Any], "\(result)")
+            #expect(hello["path"] as? String == "/chat?room=1")
+            #expect(hello["x-forwarded-client-cert"] is NSNull, "no identity is claimed for a plaintext caller")
+            let requestId = try #require(hello["x-request-id"] as? String)
+            #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"])
+            let line = try await gatehouse.accessLogLine(requestId: requestId)
+            #expect(line["response_code"] as? Int == 101)
+            #expect((line["bytes_received"] as? Int ?? 0) > 256 * 1024)
+            #expect((line["bytes_sent"] as? Int ?? 0) > 256 * 1024)
+        }
     }
 
     @Test("An upgrade a policy denies is refused before the function sees it")
     func denied() async throws {
-        let gatehouse = try await start()
-        defer { gatehouse.removeDirectory() }
-        let result = try await client(gatehouse, path: "/blocked", mode: "echo")
-        #expect(result["refused"] as? Int == 403, "\(result)")
-        _ = try await gatehouse.stop()
+        try await withWebSocketFunction { gatehouse in
+            let result = try await client(gatehouse, path: "/blocked", mode: "echo")
+            #expect(result["refused"] as? Int == 403, "\(result)")
+        }
     }
 
     @Test("A tunnel with nothing passing is closed after the client idle timeout")
     func idle() async throws {
-        let gatehouse = try await start(arguments: ["--client-idle-timeout", "1s"])
-        defer { gatehouse.removeDirectory() }
-        let result = try await client(gatehouse, path: "/quiet", mode: "idle")
-        #expect(result["ended"] as? String == "closed", "\(result)")
-        let requestId = try #require((result["hello"] as? [String: Any])?["x-request-id"] as? String)
-        let line = try await gatehouse.accessLogLine(requestId: requestId)
-        #expect(line["response_code"] as? Int == 101)
-        _ = try await gatehouse.stop()
+        try await withWebSocketFunction(arguments: ["--client-idle-timeout", "1s"]) { gatehouse in
+            let result = try await client(gatehouse, path: "/quiet", mode: "idle")
+            #expect(result["ended"] as? String == "closed", "\(result)")
+            let requestId = try #require((result["hello"] as? [String: Any])?["x-request-id"] as? String)
+            let line = try await gatehouse.accessLogLine(requestId: requestId)
+            #expect(line["response_code"] as? Int == 101)
+        }
     }
 }
