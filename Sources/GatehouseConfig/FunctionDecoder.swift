@@ -119,8 +119,9 @@ enum FunctionDecoder {
         }
         for key in ["runAsUser", "runAsGroup"] {
             guard let field = process.field(key), let id = field.int() else { continue }
-            guard (0...Int(UInt32.max - 1)).contains(id) else {
-                field.report("must be a numeric id from 0 to 4294967294, got \(id)", fix: "write e.g. `\(key): 61184`")
+            guard (1...Int(UInt32.max - 1)).contains(id) else {
+                // 0 is root: a function as root is no function isolation at all.
+                field.report("must be an unprivileged numeric id from 1 to 4294967294, got \(id)", fix: "write e.g. `\(key): 70000`")
                 continue
             }
             if key == "runAsUser" { result.runAsUser = id } else { result.runAsGroup = id }

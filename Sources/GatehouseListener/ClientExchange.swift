@@ -210,7 +210,9 @@ public final class ClientExchange {
         }
     }
 
-    /// HTTP/1 codecs and whatever reads their parts; a decoder removed passes on the bytes it held.
+    /// HTTP/1 codecs and whatever reads their parts. The function's decoder passes on the bytes it
+    /// held (its first frames, sent with the 101); the client's drops any it sent before the 101,
+    /// which RFC 6455 §4.1 forbids a client to do (NIO's server pipeline keeps no others).
     private static func removeHTTPHandlers(from pipeline: ChannelPipeline.SynchronousOperations) throws {
         func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
             if let handler = try? pipeline.handler(type: type) { pipeline.removeHandler(handler, promise: nil) }

@@ -96,7 +96,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))
             let head = (try? checked.get()) ?? received
             let upgrade = UpgradeRequest(head)
-            if upgrade != nil || head.method == .CONNECT {
+            if upgrade != nil {
                 // NIO's parser stops at an upgrade and buffers whatever follows: read nothing more
                 // until the upgrade is answered (the connection closes after a refusal).
                 pausedForUpgrade = true

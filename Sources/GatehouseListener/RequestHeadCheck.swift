@@ -9,7 +9,7 @@ import NIOHTTP1
 /// policy or a function:
 /// - a transfer coding other than `chunked` → 501 (Envoy: "unsupported transfer encoding");
 /// - `Content-Length` that is not one plain number, or both framing headers → 400;
-/// - a `#fragment` in the target → 400 (Envoy's default since CVE-2021-32779);
+/// - a `#` anywhere in the target → 400 (Envoy's default since CVE-2021-32779);
 /// - a path whose escapes decode to NUL → 400 (Envoy's normalization rejects `%00`);
 /// - no `Host` on HTTP/1.1, several, or one that is not a host[:port] → 400 (RFC 9112 §3.2);
 /// - a body on `TRACE` → 400 (RFC 9110 §9.3.8: a client must not send one).
@@ -82,15 +82,18 @@ public enum RequestHeadCheck {
 
     // MARK: Target
 
+    /// A `#` anywhere (Envoy refuses it in the query too: a function may read the target naively);
+    /// `%00` in the path, before the query.
     static func targetRefusal(_ target: String) -> GatehouseError? {
         var previous: (UInt8, UInt8) = (0, 0)
+        var inQuery = false
         for byte in target.utf8 {
             if byte == UInt8(ascii: "#") {
                 return GatehouseError(.badRequest, detail: "fragment in the request target", reason: "fragment_in_path")
             }
-            if byte == UInt8(ascii: "?") { return nil }  // the query is the function's to read
+            if byte == UInt8(ascii: "?") { inQuery = true }
             // `%00` in the path: normalization would decode it into a NUL.
-            if previous == (UInt8(ascii: "%"), UInt8(ascii: "0")), byte == UInt8(ascii: "0") {
+            if !inQuery, previous == (UInt8(ascii: "%"), UInt8(ascii: "0")), byte == UInt8(ascii: "0") {
                 return GatehouseError(.badRequest, detail: "%00 in the path", reason: "invalid_path")
             }
             previous = (previous.1, byte)
@@ -138,11 +141,19 @@ public enum RequestHeadCheck {
         }
         if let portStart {
             let port = bytes[portStart...]
-            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                  let number = Int(String(decoding: port, as: UTF8.self)), number <= 65535 else { return nil }
         }
         var name = bytes[..<nameEnd]
         if name.last == UInt8(ascii: "."), bytes[0] != UInt8(ascii: "[") { name = name.dropLast() }
-        guard !name.isEmpty, name.first != UInt8(ascii: ".") else { return nil }
+        // No empty label: `a..b`, a leading dot, or a second trailing dot would be a second
+        // spelling of a name some other part strips again.
+        guard !name.isEmpty, name.first != UInt8(ascii: "."), name.last != UInt8(ascii: ".") else { return nil }
+        var previous: UInt8 = 0
+        for byte in name {
+            if byte == UInt8(ascii: "."), previous == UInt8(ascii: ".") { return nil }
+            previous = byte
+        }
         let needsLowering = name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         if !needsLowering, name.count == nameEnd { return value }  // the common case: no copy
         var out = name.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }

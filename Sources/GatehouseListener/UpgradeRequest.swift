@@ -14,6 +14,12 @@ struct UpgradeRequest {
 
     /// Nil when the head is an ordinary request.
     init?(_ head: HTTPRequestHead) {
+        if head.method == .CONNECT {
+            // A tunnel by another name: llhttp stops parsing after it too. Gatehouse proxies none.
+            protocols = "CONNECT"
+            isWebSocket = false
+            return
+        }
         let upgrade = head.headers["upgrade"]
         guard !upgrade.isEmpty,
               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })

@@ -19,7 +19,8 @@ import Foundation
 /// - `GET /loop` → calls itself through `GATEHOUSE_MESH_URL`, passing `x-gatehouse-hops` on, and
 ///   answers with the status that call got.
 /// - `GET /environ` → JSON with the whole environment the process got.
-/// - `GET /probe?read=PATH` → JSON `uid`, `gid`, and whether the file at PATH could be read;
+/// - `GET /probe?read=PATH` → JSON `uid`, `gid`, and whether the file at PATH could be read
+///   (`write=PATH`: written);
 ///   `GET /probe?connect=PORT` → whether a TCP connection to 127.0.0.1:PORT was accepted.
 /// - `FIXTURE_FAIL_START=1` → writes to stderr and exits with status 3 before listening.
 /// - `FIXTURE_START_DELAY_MS=N` → sleeps N ms before listening.
@@ -156,6 +157,13 @@ public enum FunctionFixture {
                             result["readable"] = True
                         except OSError as error:
                             result["readable"], result["error"] = False, error.strerror
+                    if "write" in query:
+                        try:
+                            with open(query["write"][0], "w") as planted:
+                                planted.write("planted")
+                            result["written"] = True
+                        except OSError as error:
+                            result["written"], result["error"] = False, error.strerror
                     if "connect" in query:
                         try:
                             socket.create_connection(("127.0.0.1", int(query["connect"][0])), timeout=5).close()

@@ -102,6 +102,22 @@ struct FunctionDecodingTests {
         #expect(diagnostic?.fix == "did you mean `scaling`?")
     }
 
+    @Test("inheritEnv and runAsUser decode; root and names with `=` are refused at their line")
+    func isolationFields() throws {
+        let snapshot = try ConfigLoader.load(yaml: functionDocument().replacingOccurrences(
+            of: "command: [\"./server\"]", with: "command: [\"./server\"]\n    inheritEnv: [AWS_REGION]\n    runAsUser: 70000\n    runAsGroup: 70001"),
+            file: "f.yaml")
+        let process = try #require(snapshot.functions.first).process
+        #expect(process.inheritEnv == ["AWS_REGION"])
+        #expect(process.runAsUser == 70000 && process.runAsGroup == 70001)
+        for (field, value) in [("runAsUser", "0"), ("runAsGroup", "0"), ("inheritEnv", "[\"A=B\"]")] {
+            let found = diagnostics(functionDocument().replacingOccurrences(
+                of: "command: [\"./server\"]", with: "command: [\"./server\"]\n    \(field): \(value)"))
+            #expect(found.first?.field == "spec.process.\(field)", "\(field): \(value)")
+            #expect(found.first?.location.line == 8, "\(found)")
+        }
+    }
+
     @Test("a word where a number belongs names the field, the value and an example")
     func wrongType() {
         let found = diagnostics(functionDocument(spec: """

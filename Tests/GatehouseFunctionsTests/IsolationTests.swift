@@ -16,16 +16,18 @@ struct IsolationTests {
             command: ["python3"], env: env.map { .init(name: $0.0, value: $0.1) }, inheritEnv: inherit, runAsUser: runAs, runAsGroup: group))
     }
 
-    @Test("Each function gets a uid of its own from the range, kept for its revisions; an explicit one wins")
+    @Test("Each function gets a uid of its own from the range, kept for its revisions; an explicit one outside it wins")
     func users() {
         var users = FunctionUsers(range: 70000...70002)
-        let a = users.user(for: spec("a")), b = users.user(for: spec("b"))
+        let a = try? users.user(for: spec("a")).get(), b = try? users.user(for: spec("b")).get()
         #expect(a == FunctionUser(uid: 70000, gid: 70000))
         #expect(b == FunctionUser(uid: 70001, gid: 70001))
-        #expect(users.user(for: spec("a")) == a, "the same function keeps its uid")
-        #expect(users.user(for: spec("c", runAs: 5000, group: 6000)) == FunctionUser(uid: 5000, gid: 6000))
-        #expect(users.user(for: spec("d")) == FunctionUser(uid: 70002, gid: 70002))
-        #expect(users.user(for: spec("e")) == nil, "the range is used up: no uid is shared")
+        #expect((try? users.user(for: spec("a")).get()) == a, "the same function keeps its uid")
+        #expect((try? users.user(for: spec("c", runAs: 5000, group: 6000)).get()) == FunctionUser(uid: 5000, gid: 6000))
+        #expect(users.user(for: spec("x", runAs: 70000)) == .failure(.insideRange(70000)), "another function's uid cannot be named")
+        #expect(users.user(for: spec("y", runAs: 5000, group: 70001)) == .failure(.insideRange(70001)))
+        #expect((try? users.user(for: spec("d")).get()) == FunctionUser(uid: 70002, gid: 70002))
+        #expect(users.user(for: spec("e")) == .failure(.exhausted), "the range is used up: no uid is shared")
     }
 
     @Test("The environment is the contract, the spec's and the named ones: nothing else of Gatehouse's")
@@ -33,9 +35,12 @@ struct IsolationTests {
         let inherited = ["PATH": "/usr/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "REGION": "eu", "LANG": "C.UTF-8"]
         let built = FunctionEnvironment.build(
             spec("f", env: [("GREETING", "hi"), ("PORT", "1")], inherit: ["REGION", "MISSING"]), inherited: inherited,
-            contract: ["PORT": "8080", "K_SERVICE": "f"], ownUser: true)
-        #expect(built == ["PATH": "/usr/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "REGION": "eu", "GREETING": "hi", "PORT": "8080", "K_SERVICE": "f"])
-        let asGatehouse = FunctionEnvironment.build(spec("f"), inherited: inherited, contract: [:], ownUser: false)
+            contract: ["PORT": "8080", "K_SERVICE": "f"], home: "/state/homes/70000")
+        #expect(built == [
+            "PATH": "/usr/bin", "LANG": "C.UTF-8", "HOME": "/state/homes/70000", "TMPDIR": "/state/homes/70000/tmp", "REGION": "eu",
+            "GREETING": "hi", "PORT": "8080", "K_SERVICE": "f",
+        ])
+        let asGatehouse = FunctionEnvironment.build(spec("f"), inherited: inherited, contract: [:], home: nil)
         #expect(asGatehouse["HOME"] == "/root")
         #expect(asGatehouse["AWS_SECRET_ACCESS_KEY"] == nil)
     }

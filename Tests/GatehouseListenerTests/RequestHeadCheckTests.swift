@@ -57,7 +57,8 @@ struct RequestHeadCheckTests {
         #expect((try? RequestHeadCheck.check(head(.TRACE, "/", [("host", "h"), ("content-length", "0")])).get()) != nil)
     }
 
-    @Test("A fragment, or an escape that decodes to NUL, is 400", arguments: ["/admin#", "/admin#x", "/a%00b", "/%00"])
+    @Test("A fragment (in the query too), or an escape that decodes to NUL, is 400",
+          arguments: ["/admin#", "/admin#x", "/a%00b", "/%00", "/p?x#/../admin"])
     func targets(_ target: String) {
         guard case .failure(let error) = RequestHeadCheck.check(head(.GET, target, [("host", "h")])) else {
             Issue.record("\(target) should be refused")
@@ -85,7 +86,8 @@ struct RequestHeadCheckTests {
 
     @Test("No Host on HTTP/1.1, two of them, or one that is not host[:port] is 400", arguments: [
         [], [("host", "a"), ("host", "b")], [("host", "a b")], [("host", "a/b")], [("host", "a:x")], [("host", "user@a")],
-        [("host", ".")], [("host", "a:123456")],
+        [("host", ".")], [("host", "a:123456")], [("host", "a:99999")], [("host", "victim.default.localhost..")],
+        [("host", "a..b")], [("host", ".a")], [("host", "victim.default.localhost..:8080")],
     ])
     func badHosts(_ hosts: [(String, String)]) {
         guard case .failure(let error) = RequestHeadCheck.check(head(.GET, "/", hosts)) else {

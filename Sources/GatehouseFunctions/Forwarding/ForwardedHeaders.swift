@@ -107,7 +107,9 @@ enum ForwardedHeaders {
         else { return }
         let named = headers[canonicalForm: "connection"]
         for name in hopByHop { headers.remove(name: name) }
-        for token in named where !token.isEmpty { headers.remove(name: String(token)) }
+        // A caller may name its own hop-by-hop headers, but not `Host`: the function gets the
+        // canonical host whatever `Connection` says (framing is set afresh after this).
+        for token in named where !token.isEmpty && token.lowercased() != "host" { headers.remove(name: String(token)) }
     }
 
     /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.

@@ -34,9 +34,21 @@ struct ProcessSupervisor: Sendable {
             try await sandbox?.admit(port: instance.port, user: user)
             var contract = FunctionEnvironment.contract(spec, port: instance.port)
             for (name, value) in try identities?.provision(spec, instance: instance.id, owner: user) ?? [:] { contract[name] = value }
+            let home = try user.map { try sandbox?.home(for: $0) } ?? nil
             let environment = FunctionEnvironment.build(
-                spec, inherited: ProcessInfo.processInfo.environment, contract: contract, ownUser: user != nil)
+                spec, inherited: ProcessInfo.processInfo.environment, contract: contract, home: home)
             let (program, arguments) = try launch(spec, as: user, path: environment["PATH"] ?? "")
+            if let user {
+                // The forked child drops to the user before it execs (so the spec's environment,
+                // `LD_PRELOAD` included, only ever meets the function's own user) and starts a
+                // session of its own: its pid is its process group, as with `processGroupID` (which
+                // swift-subprocess ignores on this path).
+                options.processGroupID = nil
+                options.createSession = true
+                options.userID = user.uid
+                options.groupID = user.gid
+                options.supplementaryGroups = []
+            }
             let result = try await Subprocess.run(
                 program, arguments: Arguments(arguments),
                 environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
@@ -139,10 +151,9 @@ struct ProcessSupervisor: Sendable {
         return command.contains("/") ? .path(FilePath(resolve(command, in: workingDirectory(spec)))) : .name(command)
     }
 
-    /// The program to start and its arguments. Under a user of its own, the command runs through
-    /// util-linux's `setpriv`, which drops to that uid and gid (no supplementary groups, no new
-    /// privileges) and then execs it: the same pid, so the process group stays the instance's.
-    /// (swift-subprocess can set a uid itself, but then ignores the process group.)
+    /// The program to start and its arguments. Under a user of its own, the command is found as
+    /// that user would find it and run through util-linux's `setpriv --no-new-privs` (already as the
+    /// user: setuid programs cannot raise it again), which execs it in the same pid.
     private func launch(_ spec: FunctionSpec, as user: FunctionUser?, path: String) throws -> (Executable, [String]) {
         let arguments = Array(spec.process.command.dropFirst()) + spec.process.args
         guard let user else { return (executable(spec), arguments) }
@@ -155,9 +166,10 @@ struct ProcessSupervisor: Sendable {
         } else {
             throw SandboxFailure(description: "no \(command) in PATH that \(user) may run (directories only root can search are skipped)")
         }
-        return (.name("setpriv"), [
-            "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--no-new-privs", "--", program,
-        ] + arguments)
+        guard let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: { ExecutableLookup.isExecutable($0, by: user) }) else {
+            throw SandboxFailure(description: "util-linux's setpriv is not in /usr/bin (Debian: apt-get install util-linux)")
+        }
+        return (.path(FilePath(setpriv)), ["--no-new-privs", "--", program] + arguments)
     }
 
     /// `workingDir`, relative to the YAML file that declared the function; that file's directory by default.

@@ -39,6 +39,8 @@ public final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        partner = nil  // the two ends hold each other until the channels let them go
+        onClose = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

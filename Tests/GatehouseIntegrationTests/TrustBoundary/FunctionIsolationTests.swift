@@ -44,9 +44,19 @@ struct FunctionIsolationTests {
             let uid = try #require(probe.json["uid"] as? Int)
             #expect(uid != 0)
             #expect(probe.json["readable"] as? Bool == false, "function two read function one's key")
-            let own = try await gatehouse.request("one", path: "/probe?read=\(oneKey)")
-            #expect(own.json["readable"] as? Bool == true, "\(own.body)")
-            #expect(own.json["uid"] as? Int != uid, "two functions share a uid")
+            let ownKey = try await gatehouse.request("one", path: "/probe?read=\(oneKey)")
+            #expect(ownKey.json["readable"] as? Bool == true, "\(ownKey.body)")
+            #expect(ownKey.json["uid"] as? Int != uid, "two functions share a uid")
+            // Homes are private: one function cannot plant `~/.local` (or anything) for another.
+            let oneEnviron = try await gatehouse.request("one", path: "/environ").json["environ"] as? [String: Any]
+            let twoEnviron = try await gatehouse.request("two", path: "/environ").json["environ"] as? [String: Any]
+            let oneHome = try #require(oneEnviron?["HOME"] as? String)
+            let twoHome = try #require(twoEnviron?["HOME"] as? String)
+            #expect(oneHome != twoHome && oneHome != "/tmp")
+            let planted = try await gatehouse.request("two", path: "/probe?write=\(oneHome)/.planted")
+            #expect(planted.json["written"] as? Bool == false, "function two wrote into function one's home: \(planted.body)")
+            let own = try await gatehouse.request("one", path: "/probe?write=\(oneHome)/.mine")
+            #expect(own.json["written"] as? Bool == true, "\(own.body)")
             for file in ["admin.token", "gatehouse.db", "ca/root-key.pem"] {
                 let path = gatehouse.stateDirectory.appendingPathComponent(file).path
                 let stolen = try await gatehouse.request("one", path: "/probe?read=\(path)")

@@ -115,6 +115,12 @@ struct TrustBoundaryTests {
             }
             #expect(try await connection.waitForClose())
             #expect(gatehouse.peakResidentBytes - before < 32 << 20, "peak RSS grew by \(gatehouse.peakResidentBytes - before) bytes")
+            // CONNECT, whatever its target, is a tunnel by another name: refused the same way.
+            let connect = try RawConnection(url: gatehouse.ingress, timeoutSeconds: 10)
+            try connect.send("CONNECT /x HTTP/1.1\r\nHost: fn.default.localhost\r\n\r\n")
+            #expect(try await connect.readResponse().status == 403)
+            #expect(try await connect.waitForClose())
+            #expect(!gatehouse.stderr.contains("fixture: CONNECT"))
             #expect(try await gatehouse.request("fn").status == 200)
         }
     }

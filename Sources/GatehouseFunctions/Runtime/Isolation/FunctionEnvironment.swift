@@ -13,18 +13,23 @@ public enum FunctionEnvironment {
     /// Passed through when set: where programs are, language and time zone.
     public static let passedThrough = ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
 
-    /// `HOME` is Gatehouse's own when the function runs as Gatehouse's user; a function under a
-    /// user of its own gets `/tmp` (its home could not be Gatehouse's, and it has no other).
+    /// `HOME` is Gatehouse's own when the function runs as Gatehouse's user. A function under a
+    /// user of its own gets that user's private home (and `TMPDIR` inside it): a shared one such as
+    /// `/tmp` would let one function plant `~/.local` or `~/.npmrc` for another to run.
     public static func build(
-        _ spec: FunctionSpec, inherited: [String: String], contract: [String: String], ownUser: Bool
+        _ spec: FunctionSpec, inherited: [String: String], contract: [String: String], home: String?
     ) -> [String: String] {
         var environment: [String: String] = [:]
         for name in passedThrough { environment[name] = inherited[name] }
-        environment["HOME"] = ownUser ? "/tmp" : inherited["HOME"]
+        environment["HOME"] = home ?? inherited["HOME"]
+        if let home { environment["TMPDIR"] = home + "/tmp" }
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
         for name in spec.process.inheritEnv { environment[name] = inherited[name] }
         for variable in spec.process.env { environment[variable.name] = variable.value }
         for (name, value) in contract { environment[name] = value }
+        if let home {
+            environment["HOME"] = home  // not the spec's to move
+        }
         return environment
     }
 

@@ -67,10 +67,38 @@ public final class FunctionSandbox: Sendable {
     /// The user `spec`'s processes run as; nil when Gatehouse is not root (they run as Gatehouse's).
     func user(for spec: FunctionSpec) throws -> FunctionUser? {
         guard isRoot else { return nil }
-        guard let user = users.withLockedValue({ $0.user(for: spec) }) else {
+        switch users.withLockedValue({ $0.user(for: spec) }) {
+        case .success(let user):
+            return user
+        case .failure(.exhausted):
             throw SandboxFailure(description: "every uid of the Mesh's functionUsers range is taken; widen `functionUsers`")
+        case .failure(.insideRange(let id)):
+            throw SandboxFailure(description: "runAsUser/runAsGroup \(id) is inside the Mesh's functionUsers range, where it could be "
+                + "another function's; choose an id outside it")
         }
-        return user
+    }
+
+    /// `user`'s private home, `STATE_DIR/homes/UID` (0700, the user's), with `tmp/` inside; made
+    /// on first use. Only Gatehouse can create entries in `homes/`, so nobody can plant one.
+    func home(for user: FunctionUser) throws -> String {
+        let homes = stateDirectory.appendingPathComponent("homes")
+        let home = homes.appendingPathComponent("\(user.uid)")
+        let manager = FileManager.default
+        try manager.createDirectory(at: homes, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        for directory in [home, home.appendingPathComponent("tmp")] {
+            var info = stat()
+            if lstat(directory.path, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR, info.st_uid == user.uid else {
+                    throw SandboxFailure(description: "\(directory.path) is not a folder of uid \(user.uid); remove it")
+                }
+                continue
+            }
+            try manager.createDirectory(at: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            guard chown(directory.path, user.uid, user.gid) == 0 else {
+                throw SandboxFailure(description: "cannot give \(directory.path) to \(user): \(String(cString: strerror(errno)))")
+            }
+        }
+        return home.path
     }
 
     /// Reserves `port` for Gatehouse and `user` before the instance starts.

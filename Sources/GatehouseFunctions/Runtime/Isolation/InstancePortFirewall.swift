@@ -1,6 +1,10 @@
 import Foundation
 import Subprocess
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Keeps each instance's port for Gatehouse: an nftables table that resets every connection to an
 /// instance port from any local user but root (Gatehouse) and the instance's own user, and drops
 /// such packets arriving from other hosts (an instance that binds every address).
@@ -11,8 +15,8 @@ import Subprocess
 /// refused; root processes are not (they could remove the rule anyway). Outbound traffic of the
 /// functions is not touched.
 ///
-/// The table is named after the state directory, so a Gatehouse killed hard leaves a table that
-/// the next start on the same directory replaces. Each port is added before its instance starts
+/// The table is named after the state directory (its path and inode), so a Gatehouse killed hard
+/// leaves a table that the next start on the same directory replaces. Each port is added before its instance starts
 /// and removed when it exits: one `nft` run (a few milliseconds) each.
 final class InstancePortFirewall: Sendable {
     let table: String
@@ -22,9 +26,14 @@ final class InstancePortFirewall: Sendable {
     }
 
     init(stateDirectory: URL) {
-        // FNV-1a of the path: a short stable name (nft table names are limited in length).
-        var hash: UInt32 = 2_166_136_261
-        for byte in stateDirectory.standardizedFileURL.path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        // FNV-1a of the path and the directory's device and inode: a short name (nft limits its
+        // length) that a state directory removed and made again at the same path does not share.
+        var info = stat()
+        _ = stat(stateDirectory.path, &info)
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in Array(stateDirectory.standardizedFileURL.path.utf8) + Array("\(info.st_dev):\(info.st_ino)".utf8) {
+            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
+        }
         table = "gatehouse_" + String(hash, radix: 16)
     }
 
@@ -71,7 +80,7 @@ final class InstancePortFirewall: Sendable {
             .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
             input: .string(script), output: .discarded, error: .string(limit: 4096))
         guard result.terminationStatus.isSuccess else {
-            let message = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             throw Failure(description: "nft \(arguments.first ?? ""): \(message.isEmpty ? "\(result.terminationStatus)" : message)")
         }
     }
