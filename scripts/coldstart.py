@@ -47,6 +47,7 @@ def own_startup(command, runs):
 def through_gatehouse(binary, command, runs):
     """First request after scale-to-zero, end to end; and Gatehouse's own cold-start metric."""
     work = tempfile.mkdtemp(prefix="gatehouse-coldstart-")
+    os.chmod(work, 0o755)  # as root, the function runs under a user of its own: it must reach its folder
     with open(os.path.join(work, "hello.yaml"), "w") as f:
         f.write(f"""apiVersion: gatehouse.dev/v1
 kind: Function
@@ -101,7 +102,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gatehouse", default=os.path.join(ROOT, ".build", "release", "gatehouse"))
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--command", nargs="+", default=[sys.executable, HELLO])
+    # Debian's python3 where there is one: a function under a user of its own cannot run an
+    # interpreter kept under /root (pyenv), and both sides of the comparison should run the same one.
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    parser.add_argument("--command", nargs="+", default=[python, HELLO])
     args = parser.parse_args()
     own = own_startup(args.command, args.runs)
     cold, metric = through_gatehouse(args.gatehouse, args.command, args.runs)

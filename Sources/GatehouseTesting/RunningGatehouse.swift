@@ -29,11 +29,20 @@ public final class RunningGatehouse: @unchecked Sendable {
     }
 
     /// Writes `config` (and the fixture function) into a new temporary directory and starts Gatehouse on it.
-    public static func start(config: String, arguments: [String] = [], directory: URL? = nil) async throws -> RunningGatehouse {
+    /// With `asUser` (a uid, when the tests run as root), the directory is given to that user and
+    /// Gatehouse runs as it, through `setpriv`: what an operator without root gets.
+    public static func start(
+        config: String, arguments: [String] = [], directory: URL? = nil, asUser: UInt32? = nil
+    ) async throws -> RunningGatehouse {
         let directory = try directory ?? Self.makeTemporaryDirectory()
         try config.write(to: directory.appendingPathComponent("functions.yaml"), atomically: true, encoding: .utf8)
         try FunctionFixture.write(into: directory)
-        let gatehouse = try RunningGatehouse(directory: directory, arguments: arguments)
+        if let asUser {
+            for path in [directory.path] + (FileManager.default.subpaths(atPath: directory.path) ?? []).map({ directory.appendingPathComponent($0).path }) {
+                chown(path, asUser, asUser)
+            }
+        }
+        let gatehouse = try RunningGatehouse(directory: directory, arguments: arguments, asUser: asUser)
         try await gatehouse.waitUntilUp()
         return gatehouse
     }
@@ -46,7 +55,7 @@ public final class RunningGatehouse: @unchecked Sendable {
         return next
     }
 
-    private init(directory: URL, arguments: [String], suffix: String = "", applyingConfig: Bool = true) throws {
+    private init(directory: URL, arguments: [String], suffix: String = "", applyingConfig: Bool = true, asUser: UInt32? = nil) throws {
         self.directory = directory
         self.stateDirectory = directory.appendingPathComponent("state")
         self.stdoutURL = directory.appendingPathComponent("stdout\(suffix).log")
@@ -60,6 +69,10 @@ public final class RunningGatehouse: @unchecked Sendable {
             "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--mesh", "127.0.0.1:0",
             "--drain-seconds", "3", "--log-level", "debug",
         ] + arguments
+        if let asUser {
+            process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", GatehouseBinary.url.path] + (process.arguments ?? [])
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        }
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardInput = FileHandle.nullDevice

@@ -157,6 +157,10 @@ struct ProcessSupervisor: Sendable {
     private func launch(_ spec: FunctionSpec, as user: FunctionUser?, path: String) throws -> (Executable, [String]) {
         let arguments = Array(spec.process.command.dropFirst()) + spec.process.args
         guard let user else { return (executable(spec), arguments) }
+        if let directory = workingDirectory(spec), !ExecutableLookup.canEnter(directory, by: user) {
+            throw SandboxFailure(description: "the function runs as \(user) and cannot enter its working directory \(directory): "
+                + "make it and the folders above it searchable by others (chmod o+x), or move the function")
+        }
         let command = spec.process.command.first ?? ""
         let program: String
         if command.contains("/") {

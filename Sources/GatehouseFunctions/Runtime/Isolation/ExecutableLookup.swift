@@ -34,6 +34,17 @@ enum ExecutableLookup {
         }
     }
 
+    /// Whether `user` may enter `directory` (and every directory above it).
+    static func canEnter(_ directory: String, by user: FunctionUser) -> Bool {
+        var url = URL(fileURLWithPath: directory)
+        var info = stat()
+        while true {
+            guard stat(url.path, &info) == 0, allows(info, user, read: false, execute: true) else { return false }
+            if url.path == "/" { return true }
+            url = url.deletingLastPathComponent()
+        }
+    }
+
     private static func allows(_ info: stat, _ user: FunctionUser, read: Bool, execute: Bool) -> Bool {
         let mode = info.st_mode
         let (r, x): (mode_t, mode_t) =
