@@ -47,7 +47,8 @@ public final class ClientExchange {
 
     init(
         head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
-        loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?, localAddress: (ip: String?, port: Int)?
+        loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?, localAddress: (ip: String?, port: Int)?,
+        upgrade: String? = nil
     ) {
         self.head = head
         self.connection = connection
@@ -55,7 +56,6 @@ public final class ClientExchange {
         self.eventLoop = context.eventLoop
         self.loopIndex = loopIndex
         self.limits = limits
-        let upgrade = UpgradeRequest(head).flatMap { $0.isWebSocket ? $0.protocols : nil }
         self.upgrade = upgrade
         self.keepAlive = head.isKeepAlive && upgrade == nil
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))

@@ -104,7 +104,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             }
             let exchange = ClientExchange(
                 head: head, connection: self, context: context, loopIndex: loopIndex, limits: limits,
-                downstreamAddress: downstreamAddress, localAddress: localAddress)
+                downstreamAddress: downstreamAddress, localAddress: localAddress,
+                upgrade: upgrade.flatMap { $0.isWebSocket ? $0.protocols : nil })
             self.exchange = exchange
             exchange.record.peer = peer?.identity
             exchange.record.sni = peer?.serverName

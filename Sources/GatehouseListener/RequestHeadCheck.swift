@@ -120,6 +120,7 @@ public enum RequestHeadCheck {
     /// `host[:port]` lower-cased, without a trailing dot on the name; nil when it is not one.
     /// An IPv6 literal keeps its brackets.
     public static func canonical(_ value: String) -> String? {
+        if isAlreadyCanonical(value) { return value }  // the common case: one scan, no copy
         let bytes = Array(value.utf8)
         guard !bytes.isEmpty, bytes.count <= 255 + 6 else { return nil }
         var nameEnd = bytes.count
@@ -159,6 +160,38 @@ public enum RequestHeadCheck {
         var out = name.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }
         if let portStart { out += bytes[(portStart - 1)...] }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A lower-case DNS name of non-empty labels, optionally `:PORT` (at most 5 digits, up to
+    /// 65535): nothing to change. Anything else takes the full path above.
+    private static func isAlreadyCanonical(_ value: String) -> Bool {
+        var previous: UInt8 = UInt8(ascii: ".")  // a leading dot is an empty label
+        var portDigits = -1
+        var port = 0
+        var count = 0
+        for byte in value.utf8 {
+            count += 1
+            if portDigits >= 0 {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), portDigits < 5 else { return false }
+                port = port * 10 + Int(byte - UInt8(ascii: "0"))
+                portDigits += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                break
+            case UInt8(ascii: "."):
+                if previous == UInt8(ascii: ".") { return false }
+            case UInt8(ascii: ":"):
+                if previous == UInt8(ascii: ".") { return false }  // a trailing dot to remove
+                portDigits = 0
+            default:
+                return false
+            }
+            previous = byte
+        }
+        if portDigits == 0 || port > 65535 { return false }
+        return count > 0 && count <= 255 + 6 && previous != UInt8(ascii: ".")
     }
 
     /// RFC 3986 reg-name: unreserved and sub-delims (no `%`-escapes: no DNS name needs one).
