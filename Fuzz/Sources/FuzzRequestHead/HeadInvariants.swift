@@ -64,6 +64,8 @@ enum HeadInvariants {
         let normalized = PathNormalization.normalize(path)
         precondition(PathNormalization.normalize(normalized) == normalized, "normalize is not idempotent: \(path) → \(normalized)")
         precondition(!normalized.utf8.contains(0), "normalized path has a NUL: \(path)")
+        let bytes = Array(normalized.utf8), nul = Array("%00".utf8)
+        precondition(!bytes.indices.contains { bytes[$0...].starts(with: nul) }, "normalized path has %00: \(path) → \(normalized)")
         let segments = normalized.split(separator: "/", omittingEmptySubsequences: false)
         precondition(!segments.contains(".") && !segments.contains(".."), "dot segment left: \(path) → \(normalized)")
         if path.hasPrefix("/") { precondition(normalized.hasPrefix("/"), "normalized path lost its slash: \(path) → \(normalized)") }
