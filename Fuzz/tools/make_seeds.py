@@ -56,6 +56,7 @@ SEEDS = {
     "finding-host-empty-label": "GET / HTTP/1.1\r\nHost: hello.default.localhost..\r\n\r\n",
     "finding-query-fragment": "GET /docs/../?dmidmin#x HTTP/1.1\r\nHost: htl\r\n\r\n",
     "finding-cl-trailing-space": "POST /2 HTTP/1.1\r\n" + H + "Content-Length:2 \r\n\r\nhi",
+    "finding-te-trailing-space": "POST / HTTP/1.1\r\nHost: hest\r\nTransfer-Encoding: Chunked \r\n\r\n000000000001844",
     "review-double-escape": "GET /a/%%32%65%%32%65/admin HTTP/1.1\r\nHost: hello\r\n\r\n",
     "xfcc-forged": "GET / HTTP/1.1\r\n" + H + "X-Forwarded-Client-Cert: By=spiffe://cluster.local/ns/x/sa/y\r\n\r\n",
 }

@@ -23,10 +23,13 @@ public enum RequestHeadCheck {
     public static func check(_ head: HTTPRequestHead) -> Result<HTTPRequestHead, GatehouseError> {
         var head = head
         if let refusal = framingRefusal(head) { return .failure(refusal) }
-        // The number as checked: NIO keeps trailing spaces (`2 `), and the forwarder, the body
-        // accounting and TRACE's check all read this header (found by FuzzRequestHead).
+        // Framing headers as checked: NIO keeps trailing spaces (`2 `, `Chunked `), and the
+        // forwarder, the body accounting and TRACE's check read them (found by FuzzRequestHead).
         if let length = head.headers.first(name: "content-length"), isSpace(length.utf8.first) || isSpace(length.utf8.last) {
             head.headers.replaceOrAdd(name: "content-length", value: length.trimmingCharacters(in: .whitespaces))
+        }
+        if let coding = head.headers.first(name: "transfer-encoding"), coding != "chunked" {
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
         }
         if let refusal = targetRefusal(head.uri) { return .failure(refusal) }
         switch canonicalHost(head) {

@@ -44,10 +44,13 @@ struct RequestHeadCheckTests {
     func framing() {
         #expect(RequestHeadCheck.framing(head([("host", "h"), ("Transfer-Encoding", "Chunked")])) == .chunked)
         #expect(RequestHeadCheck.framing(head([("host", "h"), ("Content-Length", "12")])) == .length("12"))
-        // NIO hands over `Content-Length:2 ` with its trailing space (FuzzRequestHead): forwarded as checked.
+        // NIO hands over `Content-Length:2 ` and `Chunked ` with their trailing space (FuzzRequestHead):
+        // the checked head carries what was checked.
         let spaced = try? RequestHeadCheck.check(head([("host", "h"), ("Content-Length", "2 \t")])).get()
         #expect(spaced?.headers["content-length"] == ["2"])
         #expect(spaced.map(RequestHeadCheck.framing) == .length("2"))
+        let coding = try? RequestHeadCheck.check(head([("host", "h"), ("Transfer-Encoding", "Chunked ")])).get()
+        #expect(coding?.headers["transfer-encoding"] == ["chunked"])
         #expect(RequestHeadCheck.framing(head(.GET, "/", [("host", "h")])) == .none)
     }
 
