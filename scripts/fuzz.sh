@@ -8,6 +8,7 @@
 # in .build-fuzz-asan), copies the seed corpus (Fuzz/corpus) to a temporary work corpus, runs the
 # targets side by side, prints executions, coverage and any crash, hang or OOM input, and exits 1
 # on a finding. Reproduce one with:  .build-fuzz/debug/TARGET CRASH-FILE
+# (-timeout is wall-clock: a timeout whose input replays fast was the machine stalling the run.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
