@@ -225,3 +225,23 @@ if ProcessInfo.processInfo.environment["GATEHOUSE_BENCHMARKS"] != nil {
             path: "Benchmarks/AuthenticationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }
+
+// libFuzzer harnesses (docs/security.md, "Fuzzing"), built only when asked for and only with the fuzzer
+// sanitizer, so neither `swift build` nor `swift test` sees them:  scripts/fuzz.sh
+if ProcessInfo.processInfo.environment["GATEHOUSE_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "FuzzRequestHead",
+            dependencies: [
+                "GatehouseListener", "GatehouseRouting", "GatehouseConfig", "GatehouseCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Fuzz/Sources/FuzzRequestHead"))
+    package.targets.append(
+        .executableTarget(
+            name: "FuzzConfig",
+            dependencies: ["GatehouseConfig", "GatehouseRouting", "GatehouseCore"],
+            path: "Fuzz/Sources/FuzzConfig"))
+}

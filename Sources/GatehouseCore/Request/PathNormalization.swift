@@ -2,7 +2,7 @@
 /// before policies match: percent-encoded unreserved characters decoded, other escapes upper-cased,
 /// backslashes turned into slashes, `.` and `..` segments resolved. Slashes are not merged (that is
 /// Istio's opt-in `MERGE_SLASHES`). The function receives the normalized path, so what was checked
-/// is what it serves.
+/// is what it serves. Idempotent: normalizing a normalized path changes nothing.
 public enum PathNormalization {
     /// `path` without its query string, normalized. Most paths need nothing: they are returned as
     /// they are after one scan, without allocating.
@@ -22,6 +22,11 @@ public enum PathNormalization {
                     bytes += [UInt8(ascii: "%"), upperHex(high), upperHex(low)]
                 }
                 input = input.dropFirst(2)
+            } else if byte == UInt8(ascii: "%") {
+                // A `%` that starts no escape is data (RFC 3986 §2.4), written `%25`: left bare, the
+                // decoding after it could complete a new escape (`%%32%65` → `%2e`, `%%30%30` →
+                // `%00`) that a second normalization, or the function, decodes again.
+                bytes += [UInt8(ascii: "%"), UInt8(ascii: "2"), UInt8(ascii: "5")]
             } else {
                 bytes.append(byte == UInt8(ascii: "\\") ? UInt8(ascii: "/") : byte)
             }
