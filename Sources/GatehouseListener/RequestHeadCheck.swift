@@ -22,23 +22,59 @@ public enum RequestHeadCheck {
     /// The head to serve, or why it is refused.
     public static func check(_ head: HTTPRequestHead) -> Result<HTTPRequestHead, GatehouseError> {
         var head = head
-        if let refusal = framingRefusal(head) { return .failure(refusal) }
-        // Framing headers as checked: NIO keeps trailing spaces (`2 `, `Chunked `), and the
-        // forwarder, the body accounting and TRACE's check read them (found by FuzzRequestHead).
-        if let length = head.headers.first(name: "content-length"), isSpace(length.utf8.first) || isSpace(length.utf8.last) {
-            head.headers.replaceOrAdd(name: "content-length", value: length.trimmingCharacters(in: .whitespaces))
-        }
-        if let coding = head.headers.first(name: "transfer-encoding"), coding != "chunked" {
-            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        // One pass finds what most requests have once (Host) or not at all (framing headers).
+        let scan = HeaderScan(head.headers)
+        if scan.framing {
+            if let refusal = framingRefusal(head) { return .failure(refusal) }
+            // Framing headers as checked: NIO keeps trailing spaces (`2 `, `Chunked `), and the
+            // forwarder, the body accounting and TRACE's check read them (found by FuzzRequestHead).
+            if let length = head.headers.first(name: "content-length"), isSpace(length.utf8.first) || isSpace(length.utf8.last) {
+                head.headers.replaceOrAdd(name: "content-length", value: length.trimmingCharacters(in: .whitespaces))
+            }
+            if let coding = head.headers.first(name: "transfer-encoding"), coding != "chunked" {
+                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            }
         }
         if let refusal = targetRefusal(head.uri) { return .failure(refusal) }
-        switch canonicalHost(head) {
+        switch canonicalHost(scan, version: head.version) {
         case .failure(let refusal): return .failure(refusal)
         case .success(let host?):
-            if host != head.headers.first(name: "host") { head.headers.replaceOrAdd(name: "host", value: host) }
+            if host != scan.host { head.headers.replaceOrAdd(name: "host", value: host) }
         case .success(nil): break
         }
         return .success(head)
+    }
+
+    /// The headers `check` needs, found in one pass (HTTPHeaders' lookups each scan every header).
+    struct HeaderScan {
+        var hosts = 0
+        var host: String?
+        /// Any `Content-Length` or `Transfer-Encoding`.
+        var framing = false
+
+        init(_ headers: HTTPHeaders) {
+            for (name, value) in headers {
+                switch name.utf8.count {
+                case 4 where Self.named(name, "host"):
+                    hosts += 1
+                    host = value
+                case 14 where Self.named(name, "content-length"), 17 where Self.named(name, "transfer-encoding"):
+                    framing = true
+                default:
+                    break
+                }
+            }
+        }
+
+        /// ASCII case-insensitive equality with a lower-case name, without allocating.
+        static func named(_ name: String, _ lower: String) -> Bool {
+            guard name.utf8.count == lower.utf8.count else { return false }
+            for (byte, expected) in zip(name.utf8, lower.utf8) {
+                let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                if folded != expected { return false }
+            }
+            return true
+        }
     }
 
     // MARK: Framing
@@ -83,9 +119,15 @@ public enum RequestHeadCheck {
 
     /// How a head that passed `check` frames its body.
     public static func framing(_ head: HTTPRequestHead) -> Framing {
-        if head.headers.contains(name: "transfer-encoding") { return .chunked }
-        if let length = head.headers.first(name: "content-length") { return .length(length) }
-        return .none
+        var length: String?
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 17 where HeaderScan.named(name, "transfer-encoding"): return .chunked
+            case 14 where HeaderScan.named(name, "content-length"): length = length ?? value
+            default: break
+            }
+        }
+        return length.map { .length($0) } ?? .none
     }
 
     // MARK: Target
@@ -114,14 +156,13 @@ public enum RequestHeadCheck {
     // MARK: Host
 
     /// The `Host` value in canonical form; nil when an HTTP/1.0 request has none.
-    static func canonicalHost(_ head: HTTPRequestHead) -> Result<String?, GatehouseError> {
-        let hosts = head.headers["host"]
-        guard hosts.count == 1 else {
-            if hosts.isEmpty, head.version.major == 1, head.version.minor == 0 { return .success(nil) }
+    static func canonicalHost(_ scan: HeaderScan, version: HTTPVersion) -> Result<String?, GatehouseError> {
+        guard scan.hosts == 1, let value = scan.host else {
+            if scan.hosts == 0, version.major == 1, version.minor == 0 { return .success(nil) }
             return .failure(GatehouseError(
-                .badRequest, detail: hosts.isEmpty ? "no Host header" : "\(hosts.count) Host headers", reason: "invalid_host"))
+                .badRequest, detail: scan.hosts == 0 ? "no Host header" : "\(scan.hosts) Host headers", reason: "invalid_host"))
         }
-        guard let host = canonical(hosts[0]) else {
+        guard let host = canonical(value) else {
             return .failure(GatehouseError(.badRequest, detail: "Host is not host[:port]", reason: "invalid_host"))
         }
         return .success(host)

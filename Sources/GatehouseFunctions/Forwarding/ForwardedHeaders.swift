@@ -39,7 +39,7 @@ enum ForwardedHeaders {
             for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
             for (name, value) in edits.add where name.lowercased() != clientCertificate { headers.add(name: name, value: value) }
         }
-        frame(&headers, as: RequestHeadCheck.framing(head), method: head.method)
+        frame(&headers, as: RequestHeadCheck.framing(head), method: head.method, edited: !edits.isEmpty)
         if let peer, let destinationIdentity {
             headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
         }
@@ -89,9 +89,12 @@ enum ForwardedHeaders {
     }
 
     /// Replaces whatever framing headers are there (a stage's edits included) with `framing`.
-    private static func frame(_ headers: inout HTTPHeaders, as framing: RequestHeadCheck.Framing, method: HTTPMethod) {
-        headers.remove(name: "content-length")
-        headers.remove(name: "transfer-encoding")
+    private static func frame(_ headers: inout HTTPHeaders, as framing: RequestHeadCheck.Framing, method: HTTPMethod, edited: Bool) {
+        // A head without framing headers, that no stage edited, has none to remove (the common GET).
+        if framing != .none || edited {
+            headers.remove(name: "content-length")
+            headers.remove(name: "transfer-encoding")
+        }
         switch framing {
         case .none:
             // A method that normally carries a body says it has none (NIO would chunk an empty one).
