@@ -77,6 +77,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // ② RequestAuthentication: JWTs verified against issuers' keys (JWKS, OIDC discovery).
         .target(name: "GatehouseAuthentication", dependencies: [
@@ -121,7 +122,7 @@ let package = Package(
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
-            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection",
+            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -139,7 +140,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
-            "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", "GatehouseIdentity",
+            "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", "GatehouseIdentity", "GatehouseOutbound",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -163,7 +164,14 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
-        .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
+        // Includes an in-process harness: the connection handler on NIO's EmbeddedChannel.
+        .testTarget(name: "GatehouseListenerTests", dependencies: [
+            "GatehouseListener", "GatehouseCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseStoreTests", dependencies: [
             "GatehouseStore", "GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
@@ -173,6 +181,7 @@ let package = Package(
             "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting", "GatehouseOutbound",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseIdentityTests", dependencies: [
             "GatehouseIdentity", "GatehouseCore", "GatehouseTesting",
@@ -181,14 +190,20 @@ let package = Package(
         ]),
         .testTarget(name: "GatehouseProtectionTests", dependencies: ["GatehouseProtection", "GatehouseCore"]),
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore", "GatehouseConfig"]),
+        // Includes the forwarder driven in-process, client and instance on EmbeddedChannels.
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
-            "GatehouseFunctions", "GatehouseCore",
+            "GatehouseFunctions", "GatehouseCore", "GatehouseListener",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseTelemetryTests", dependencies: [
             "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions",
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Runs the real `gatehouse` binary on loopback with real function processes.
         .testTarget(name: "GatehouseIntegrationTests", dependencies: [
@@ -218,8 +233,9 @@ if ProcessInfo.processInfo.environment["GATEHOUSE_BENCHMARKS"] != nil {
         .executableTarget(
             name: "AuthenticationBenchmarks",
             dependencies: [
-                "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting",
+                "GatehouseAuthentication", "GatehouseCore", "GatehouseTesting", "GatehouseOutbound",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/AuthenticationBenchmarks",

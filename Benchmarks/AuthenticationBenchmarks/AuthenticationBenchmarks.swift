@@ -1,8 +1,10 @@
 import Benchmark
 import GatehouseAuthentication
 import GatehouseCore
+import GatehouseOutbound
 import GatehouseTesting
 import Logging
+import NIOPosix
 
 /// What RequestAuthentication costs per request: a signature check (RS256, ES256, EdDSA) when the
 /// token is new, a cache lookup when it was seen before, and nothing much without a token.
@@ -54,13 +56,16 @@ let benchmarks: @Sendable () -> Void = {
 
 let function = FunctionSpec(name: "fn", namespace: "default", process: .init(command: ["x"]))
 
+/// Never used (the keys are inline), but a key directory needs one; lives as long as the process.
+let benchClient = ControlPlaneClient(eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1))
+
 /// Built once, outside the measured closures; keys load on first use (no background task to
 /// disturb the measurement).
 func authenticator(_ rule: RequestAuthenticationSpec.JWTRule, cache: VerifiedTokenCache) -> JWTAuthenticator {
     JWTAuthenticator(
         policies: [RequestAuthenticationSpec(namespace: "default", name: "jwt", jwtRules: [rule])], functions: [function],
         rootNamespace: "istio-system",
-        directory: KeyDirectory(cache: cache, prefetch: false, logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }))
+        directory: KeyDirectory(client: benchClient, cache: cache, prefetch: false, logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }))
 }
 
 func warm(_ checker: JWTAuthenticator, _ headers: Headers) async {

@@ -42,6 +42,7 @@ actor IssuerKeys {
     nonisolated let id: Int
     nonisolated let source: Source
     private let timeout: Duration
+    private let client: ControlPlaneClient
     private let logger: Logger
     private let keysChanged: @Sendable (Int) -> Void
     private var current: KeySet?
@@ -53,8 +54,9 @@ actor IssuerKeys {
     private var lastAttempt: ContinuousClock.Instant?
     private var inFlight: Task<Void, Never>?
 
-    init(id: Int, source: Source, timeout: Duration, logger: Logger, keysChanged: @escaping @Sendable (Int) -> Void) {
+    init(id: Int, source: Source, timeout: Duration, client: ControlPlaneClient, logger: Logger, keysChanged: @escaping @Sendable (Int) -> Void) {
         self.id = id
+        self.client = client
         self.source = source
         self.timeout = timeout
         self.logger = logger
@@ -142,7 +144,7 @@ actor IssuerKeys {
     }
 
     private func get(_ url: String) async throws -> String {
-        let response = try await ControlPlaneClient.shared.execute(
+        let response = try await client.execute(
             HTTPClientRequest(url: url), timeout: timeout, maxBodyBytes: Self.maximumDocumentBytes)
         guard response.status == 200 else { throw KeySetError(description: "GET \(url): HTTP \(response.status)") }
         guard !response.truncated else { throw KeySetError(description: "GET \(url): larger than \(Self.maximumDocumentBytes) bytes") }

@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseOutbound
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -8,6 +9,9 @@ import Synchronization
 /// every few seconds each source retries if it has no keys, and refreshes once its keys are old.
 public final class KeyDirectory: Service, Sendable {
     public let cache: VerifiedTokenCache
+    /// Fetches JWKS and discovery documents; also the client the request path's other outbound
+    /// calls (external authorizers) use, since this directory outlives every config snapshot.
+    public let client: ControlPlaneClient
     private let logger: Logger
     private let sources = Mutex<(next: Int, bySource: [IssuerKeys.Source: IssuerKeys])>((1, [:]))
     /// Whether a source starts loading as soon as a config names it (the gateway), or only when a
@@ -15,7 +19,8 @@ public final class KeyDirectory: Service, Sendable {
     private let prefetch: Bool
     static let tick: Duration = .seconds(5)
 
-    public init(cache: VerifiedTokenCache = VerifiedTokenCache(), prefetch: Bool = true, logger: Logger) {
+    public init(client: ControlPlaneClient, cache: VerifiedTokenCache = VerifiedTokenCache(), prefetch: Bool = true, logger: Logger) {
+        self.client = client
         self.cache = cache
         self.prefetch = prefetch
         self.logger = logger
@@ -26,7 +31,7 @@ public final class KeyDirectory: Service, Sendable {
         let source = IssuerKeys.Source(rule)
         let (keys, created) = sources.withLock { state -> (IssuerKeys, Bool) in
             if let existing = state.bySource[source] { return (existing, false) }
-            let keys = IssuerKeys(id: state.next, source: source, timeout: rule.timeout, logger: logger) { [cache] id in
+            let keys = IssuerKeys(id: state.next, source: source, timeout: rule.timeout, client: client, logger: logger) { [cache] id in
                 cache.removeAll(keys: id)
             }
             state.next += 1

@@ -19,7 +19,7 @@ public struct AuthorizeRequest: RequestStage {
 
     public init(
         engine: AuthorizationEngine, functions: [FunctionSpec], trustedProxies: Int = 0, providers: [ExtAuthzProvider] = [],
-        authorizer: ExternalAuthorizer = ExternalAuthorizer()
+        authorizer: ExternalAuthorizer
     ) {
         self.engine = engine
         self.trustedProxies = trustedProxies

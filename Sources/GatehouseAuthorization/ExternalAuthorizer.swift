@@ -37,7 +37,11 @@ public struct ExternalAuthorizer: Sendable {
         case failed(String)
     }
 
-    public init() {}
+    private let client: ControlPlaneClient
+
+    public init(client: ControlPlaneClient) {
+        self.client = client
+    }
 
     public static func check(
         for provider: ExtAuthzProvider, method: String, host: String, path: String, headers: some RequestHeaders
@@ -59,7 +63,7 @@ public struct ExternalAuthorizer: Sendable {
         request.headers.replaceOrAdd(name: "content-length", value: "0")
         let response: ControlPlaneClient.Response
         do {
-            response = try await ControlPlaneClient.shared.execute(request, timeout: provider.timeout, maxBodyBytes: Self.maximumBodyBytes)
+            response = try await client.execute(request, timeout: provider.timeout, maxBodyBytes: Self.maximumBodyBytes)
         } catch {
             return .failed("\(error)")
         }

@@ -4,6 +4,7 @@ import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
 import GatehouseListener
+import GatehouseOutbound
 import GatehouseProtection
 import GatehouseRouting
 import GatehouseStore
@@ -17,9 +18,13 @@ import ServiceLifecycle
 /// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
-/// Services start in the order runtime → access log → decision log → JWT keys → admin → mesh
-/// identity → mesh listener → ingress and stop in
-/// reverse: the ingress drains first, the function instances are stopped last.
+/// Everything long-lived is a service of the one `ServiceGroup`. They start in the order outbound
+/// client → runtime → access log → decision log → JWT keys → admin (mTLS, then plain) → reload →
+/// mesh identity → mesh listener → ingress → gateway HTTPS listeners, and stop in reverse: the
+/// listeners drain first (no new connections; in-flight requests finish within `drainGrace`), then
+/// the admin servers, then the writers flush what the drained requests left, then the function
+/// instances stop, and the outbound client closes last. The event loops, the blocking-I/O thread
+/// pool and the outbound client are made here and passed in: nothing uses a process-wide singleton.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
         public var stateDirectory: URL
@@ -84,17 +89,33 @@ public struct Gatehouse: Sendable {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
+        // SQLite writes that wait for the disk (the decision log) run here, off the event loops.
+        let blockingIO = NIOThreadPool(numberOfThreads: 1)
+        blockingIO.start()
+        let outbound = ControlPlaneClient(eventLoopGroup: group)
+        /// Undoes the three above, once every service has stopped (or none started).
+        func releaseShared() async {
+            try? await outbound.shutdown()
+            try? await blockingIO.shutdownGracefully()
+            try? await group.shutdownGracefully()
+        }
         let registry = PrometheusCollectorRegistry()
-        let accessLog = try AccessLog(destination: options.accessLog, registry: registry)
+        let accessLog: AccessLog
+        do {
+            accessLog = try AccessLog(destination: options.accessLog, registry: registry)
+        } catch {
+            await releaseShared()
+            throw error
+        }
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
         let decisions = DecisionRecorder(
-            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, logger: logger)
+            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, blockingIO: blockingIO, logger: logger)
         let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
         let sandbox = FunctionSandbox(stateDirectory: state.url)
         let runtime = FunctionRuntime(
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities, sandbox: sandbox), logger: logger)
-        let keys = KeyDirectory(logger: logger)
+        let keys = KeyDirectory(client: outbound, logger: logger)
         let limiters = RateLimiters()
         let live = LiveConfig(
             ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters), keys: keys, limiters: limiters)
@@ -105,7 +126,7 @@ public struct Gatehouse: Sendable {
             let summary = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
             for notice in summary?.notices ?? [] { logger.notice("\(notice)") }
         } catch {
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw StartupFailure(description: error.description)
         }
         let snapshot = await controller.snapshot
@@ -125,10 +146,10 @@ public struct Gatehouse: Sendable {
                 functionIdentities.use(authority)
             }
         } catch {
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
         }
-        let observer = TelemetryObserver(telemetry: telemetry, decisions: decisions)
+        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions)
         let listener: IngressListener
         let meshListener: IngressListener
         do {
@@ -136,7 +157,7 @@ public struct Gatehouse: Sendable {
                 host: ingressAddress.host, port: ingressAddress.port, eventLoops: loops, group: group,
                 limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses())
         } catch {
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw ListenerFailure(name: "ingress", address: ingressAddress, underlying: error)
         }
         do {
@@ -146,7 +167,7 @@ public struct Gatehouse: Sendable {
                 limits: options.limits, processor: MeshTraffic(next: pipeline), observer: observer, renderer: ErrorResponses(), tls: identity.tls)
         } catch {
             await listener.shutdown(grace: .zero)
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw ListenerFailure(name: "mesh", address: meshAddress, underlying: error)
         }
 
@@ -165,7 +186,7 @@ public struct Gatehouse: Sendable {
             for bound in gatewayListeners { await bound.shutdown(grace: .zero) }
             await meshListener.shutdown(grace: .zero)
             await listener.shutdown(grace: .zero)
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw StartupFailure(description: "cannot serve the Gateway's HTTPS servers: \(error)")
         }
 
@@ -179,7 +200,7 @@ public struct Gatehouse: Sendable {
         do {
             try state.writeToken(token)
         } catch {
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw error
         }
         let api = AdminAPI(
@@ -194,17 +215,17 @@ public struct Gatehouse: Sendable {
             let address = mesh.adminMtls
             do {
                 adminMtls.append(.init(service: try AdminServer.makeMutual(
-                    host: address.host, port: address.port, extraHosts: mesh.adminHosts, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
+                    group: group, host: address.host, port: address.port, extraHosts: mesh.adminHosts, api: api, identity: identity, admins: mesh.adminIdentities, logger: logger
                 ) { port in
                     await adminMtlsURL.fulfill("https://\(address.host):\(port)")
                 }))
             } catch {
-                try? await group.shutdownGracefully()
+                await releaseShared()
                 throw StartupFailure(description: "cannot set up the admin API over mutual TLS: \(error)")
             }
         }
         let admin = AdminServer.make(
-            host: adminAddress.host, port: adminAddress.port, extraHosts: mesh.adminHosts, telemetry: telemetry, readiness: readiness, api: api,
+            group: group, host: adminAddress.host, port: adminAddress.port, extraHosts: mesh.adminHosts, telemetry: telemetry, readiness: readiness, api: api,
             token: token, logger: logger
         ) { [logger, snapshot] adminPort in
             var endpoints = StateDirectory.Endpoints(
@@ -225,6 +246,8 @@ public struct Gatehouse: Sendable {
         let services = ServiceGroup(
             configuration: .init(
                 services: [
+                    // Stops last: JWT key refreshes and external authorizers call out until then.
+                    .init(service: outbound),
                     .init(service: runtime),
                     .init(service: accessLog),
                     .init(service: decisions),
@@ -250,11 +273,11 @@ public struct Gatehouse: Sendable {
             try await services.run()
         } catch {
             await sandbox.tearDown()
-            try? await group.shutdownGracefully()
+            await releaseShared()
             throw error
         }
         await sandbox.tearDown()
-        try? await group.shutdownGracefully()
+        await releaseShared()
         logger.info("gatehouse stopped")
     }
 }

@@ -50,7 +50,8 @@ struct RequestPipeline: ExchangeProcessor {
         if !snapshot.authorizationPolicies.isEmpty {
             stages.append(AuthorizeRequest(
                 engine: authorization(for: snapshot), functions: snapshot.functions,
-                trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders))
+                trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders,
+                authorizer: ExternalAuthorizer(client: keys.client)))
         }
         // ⑤ The RateLimitPolicies of that function: token buckets and in-flight caps, per function
         // or per caller; over them → 429. After authorization, so refused callers spend nothing.
@@ -148,18 +149,5 @@ struct MeshTraffic: ExchangeProcessor {
     func begin(_ exchange: ClientExchange) {
         exchange.record.viaMeshListener = true
         next.begin(exchange)
-    }
-}
-
-/// ⑦ Hands each finished exchange's record to telemetry, and its authorization decision (if a
-/// policy applied) to the decision log.
-struct TelemetryObserver: ExchangeObserver {
-    let telemetry: RequestTelemetry
-    let decisions: DecisionRecorder
-
-    func exchangeFinished(_ record: RequestRecord) {
-        for release in record.onFinish { release() }  // what stages held for the request's lifetime
-        telemetry.requestFinished(record)
-        if record.decision != nil { decisions.append(record) }
     }
 }

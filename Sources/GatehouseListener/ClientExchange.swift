@@ -119,6 +119,7 @@ public final class ClientExchange {
         guard !isFinished, responseStarted else { return }
         let unreadBody = !requestComplete && Self.declaresBody(head)
         let closeAfter = !keepAlive || unreadBody || connection.isDraining
+        if closeAfter { connection.closeAfterExchange() }
         finish()
         if closeAfter {
             let channel = context.channel
@@ -160,6 +161,7 @@ public final class ClientExchange {
     /// Ends the exchange by closing the client connection (the response cannot be completed).
     public func abort() {
         guard !isFinished else { return }
+        connection.closeAfterExchange()
         finish()
         context.close(promise: nil)
     }

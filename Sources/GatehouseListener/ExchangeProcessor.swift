@@ -9,9 +9,40 @@ public protocol ExchangeProcessor: Sendable {
     func begin(_ exchange: ClientExchange)
 }
 
-/// Told once per exchange, when it is over: where telemetry is written.
+/// Told about each exchange twice: as it begins and when it is over. Where telemetry is written
+/// (metrics, the access log, the decision log; trace spans and audit records next), from the
+/// request's record and nothing else.
+///
+/// Both are called on the exchange's event loop, on the request path: an observer must not block
+/// or wait, and hands anything slow to a `BoundedBatchWriter` (GatehouseTelemetry).
 public protocol ExchangeObserver: Sendable {
+    /// Once the listener has read and checked the head (the record has its request id, method,
+    /// path, peer), before any stage runs — or before the refusal, for a head the listener refused.
+    func exchangeBegan(_ record: RequestRecord)
+    /// Once, when the exchange has ended however it ended; `record` is final.
     func exchangeFinished(_ record: RequestRecord)
+}
+
+extension ExchangeObserver {
+    public func exchangeBegan(_ record: RequestRecord) {}
+}
+
+/// Several observers told in one declared order, begin and finish alike: the gateway declares its
+/// list once (`GatehouseGateway/ExchangeObservers.swift`), and every listener shares it.
+public struct ExchangeObserverFanOut: ExchangeObserver {
+    public let observers: [any ExchangeObserver]
+
+    public init(_ observers: [any ExchangeObserver]) {
+        self.observers = observers
+    }
+
+    public func exchangeBegan(_ record: RequestRecord) {
+        for observer in observers { observer.exchangeBegan(record) }
+    }
+
+    public func exchangeFinished(_ record: RequestRecord) {
+        for observer in observers { observer.exchangeFinished(record) }
+    }
 }
 
 /// Turns an error into the response a caller sees. Implemented once, at the edge (GatehouseGateway).

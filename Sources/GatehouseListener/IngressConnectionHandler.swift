@@ -40,6 +40,10 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// Set for good once an `Upgrade` request arrives: its connection never carries another request.
     private var pausedForUpgrade = false
     private var drainScheduled = false
+    /// Set once an exchange ended with the connection to be closed after it (a refused request,
+    /// `Connection: close`, an unread body, draining): nothing the client sent after that request
+    /// is taken as another request (RFC 9112 §9.6), even bytes already read and still being parsed.
+    private var closingAfterExchange = false
     private var downstreamAddress: String?
     /// The listener side of the connection, as requests report it: read once per connection.
     private var localAddress: (ip: String?, port: Int)?
@@ -70,6 +74,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closingAfterExchange else { return }
         let part = unwrapInboundIn(data)
         switch part {
         case .head: lastActivity = .now()
@@ -110,6 +115,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             exchange.record.peer = peer?.identity
             exchange.record.sni = peer?.serverName
             exchange.record.overTLS = tls != nil
+            observer.exchangeBegan(exchange.record)
             if case .failure(let refusal) = checked {
                 exchange.fail(refusal)
             } else if let violation = checkLimits(received) {
@@ -176,7 +182,9 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError else {
+        // Past a closing exchange, what follows is not a request (llhttp refuses data after
+        // `Connection: close`): no answer, the connection closes.
+        guard let parserError = error as? HTTPParserError, !closingAfterExchange else {
             context.close(promise: nil)
             return
         }
@@ -197,6 +205,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             loopIndex: loopIndex, limits: limits, downstreamAddress: downstreamAddress, localAddress: localAddress)
         self.exchange = exchange
         queued.removeAll()
+        observer.exchangeBegan(exchange.record)
         exchange.fail(failure)
         context.close(promise: nil)
     }
@@ -226,6 +235,14 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    /// Called by an exchange that ends with the connection, before it finishes: requests pipelined
+    /// behind it are dropped, not served.
+    func closeAfterExchange() {
+        closingAfterExchange = true
+        queued.removeAll()
+        queuedBytes = 0
     }
 
     /// Called by the exchange as it ends, before its last write. Queued requests are started on

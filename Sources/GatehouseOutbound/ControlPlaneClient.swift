@@ -3,6 +3,7 @@ import GatehouseCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 /// HTTP calls Gatehouse makes on its own behalf — JWKS and OIDC discovery, external authorizers —
 /// with the limits a gateway needs and a browser does not:
@@ -13,9 +14,12 @@ import NIOPosix
 ///   response head, so a peer trickling its body would otherwise hold the call for minutes);
 /// - bodies past `maxBodyBytes` are cut, and say so;
 /// - a connection pool of its own, so these calls neither queue behind nor starve other clients.
-public final class ControlPlaneClient: Sendable {
-    public static let shared = ControlPlaneClient()
-
+///
+/// There is no shared instance: whoever owns the event loops makes one (`Gatehouse.run()`, a CLI
+/// command) and passes it to what calls out (`KeyDirectory`, `ExternalAuthorizer`). As a `Service`
+/// it shuts its connections down once graceful shutdown begins; list it before its users in the
+/// `ServiceGroup`, so it stops after them. Outside a group, call `shutdown()` when done.
+public final class ControlPlaneClient: Service, Sendable {
     private let client: HTTPClient
 
     public struct Response: Sendable {
@@ -30,10 +34,22 @@ public final class ControlPlaneClient: Sendable {
         public let description: String
     }
 
-    init() {
+    /// Connections run on `eventLoopGroup`, which must outlive this client (shut it down after `shutdown()`).
+    public init(eventLoopGroup: any EventLoopGroup) {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, decompression: .disabled)
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+    }
+
+    /// Waits for graceful shutdown, then closes every connection.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await shutdown()
+    }
+
+    /// Closes every connection; calls after this fail. Must be called once before the client is released.
+    public func shutdown() async throws {
+        try await client.shutdown()
     }
 
     public func execute(_ request: HTTPClientRequest, timeout: Duration, maxBodyBytes: Int) async throws -> Response {

@@ -24,17 +24,18 @@ public enum AccessLogDestination: Sendable, Hashable {
     }
 }
 
-/// The access log: lines are appended to a bounded buffer on the request path and written by
-/// `run()` every few milliseconds, so a request never waits for a write to a slow terminal or pipe.
+/// The access log: each finished request's record is queued on the request path (a lock and an
+/// append, see `BoundedBatchWriter`) and its line is formatted and written by `run()` every few
+/// milliseconds, off the event loops, so a request never waits for a write to a slow terminal or pipe.
 ///
-/// When the writer falls behind by more than `maxBufferedBytes`, new lines are dropped and counted
+/// When the writer falls behind by more than `maxBufferedBytes` of lines (estimated from each
+/// record before it is formatted) or `maxBufferedRecords` records, new ones are dropped and counted
 /// in `gatehouse_access_log_dropped_total` instead of growing memory.
 public final class AccessLog: Service, Sendable {
     public static let maxBufferedBytes = 4 << 20
+    public static let maxBufferedRecords = 16_384
     private let fd: Int32
-    private let buffer = NIOLockedValueBox<[UInt8]>([])
-    private let dropped: Counter
-    private let flushInterval: Duration
+    private let writer: BoundedBatchWriter<RequestRecord>?
 
     public init(destination: AccessLogDestination, registry: PrometheusCollectorRegistry, flushInterval: Duration = .milliseconds(20)) throws {
         switch destination {
@@ -44,55 +45,55 @@ public final class AccessLog: Service, Sendable {
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
             if fd < 0 { throw AccessLogError(path: path, errno: errno) }
         }
-        self.flushInterval = flushInterval
-        dropped = registry.makeCounter(
-                    descriptor: .named("gatehouse_access_log_dropped_total", help: "Access log lines dropped because the log destination could not keep up."))
+        let dropped = registry.makeCounter(
+            descriptor: .named("gatehouse_access_log_dropped_total", help: "Access log lines dropped because the log destination could not keep up."))
+        guard fd >= 0 else {
+            writer = nil
+            return
+        }
+        let lines = LineBuffer(fd: fd)
+        writer = BoundedBatchWriter(
+            maxEntries: Self.maxBufferedRecords, maxBytes: Self.maxBufferedBytes, cost: AccessLogLine.estimatedBytes,
+            flushInterval: flushInterval, dropped: dropped, sink: { records in lines.write(records) })
     }
 
     public var isEnabled: Bool { fd >= 0 }
 
-    /// Formats the line straight into the shared buffer (no per-line allocation); a line that
-    /// would take the buffer past `maxBufferedBytes` is taken back out and counted as dropped.
+    /// Queues the record's line; never waits (see `BoundedBatchWriter`).
     func append(_ record: RequestRecord) {
-        guard fd >= 0 else { return }
-        let accepted = buffer.withLockedValue { buffer in
-            let before = buffer.count
-            AccessLogLine.format(record, into: &buffer)
-            guard buffer.count <= Self.maxBufferedBytes else {
-                buffer.removeSubrange(before...)
-                return false
-            }
-            return true
-        }
-        if !accepted { dropped.increment() }
+        writer?.append(record)
     }
 
     public func run() async throws {
-        guard fd >= 0 else {
+        guard let writer else {
             // Nothing to write, but a service that returns early would stop the whole group.
             try? await gracefulShutdown()
             return
         }
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.flushInterval) }
-            flush()
-        }
-        flush()
+        try await writer.run()
     }
 
-    /// Writes what is buffered. Called by `run()`, and once more at shutdown.
-    public func flush() {
-        let pending = buffer.withLockedValue { buffer -> [UInt8] in
-            var pending: [UInt8] = []
-            pending.reserveCapacity(buffer.capacity)
-            swap(&pending, &buffer)
-            return pending
-        }
-        guard !pending.isEmpty else { return }
-        pending.withUnsafeBytes { bytes in
+    /// Writes what is queued now. `run()` does so every `flushInterval`, and once more at shutdown.
+    public func flush() async {
+        await writer?.flush()
+    }
+}
+
+/// Formats a batch of records into one reused byte buffer and writes it with as few `write(2)`
+/// calls as the destination allows. Used by one batch at a time (the writer's task).
+private final class LineBuffer: @unchecked Sendable {
+    private let fd: Int32
+    private var bytes: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    func write(_ records: [RequestRecord]) {
+        bytes.removeAll(keepingCapacity: true)
+        for record in records { AccessLogLine.format(record, into: &bytes) }
+        bytes.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0, errno == EINTR { continue }
                 if written <= 0 { return }
                 offset += written

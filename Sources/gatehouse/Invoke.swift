@@ -70,7 +70,12 @@ struct Invoke: AsyncParsableCommand {
         }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
 
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let status = try await withCommandEventLoop { group in try await Self.call(request, on: group, verbose: verbose, ingress: endpoints.ingress) }
+        if status >= 400 { throw ExitCode(1) }
+    }
+
+    private static func call(_ request: HTTPClientRequest, on group: any EventLoopGroup, verbose: Bool, ingress: String) async throws -> UInt {
+        let client = HTTPClient(eventLoopGroupProvider: .shared(group))
         let status: UInt
         do {
             let response = try await client.execute(request, timeout: .seconds(600))
@@ -84,9 +89,9 @@ struct Invoke: AsyncParsableCommand {
             }
         } catch {
             try? await client.shutdown()
-            throw CommandFailure("calling \(endpoints.ingress) failed: \(error)")
+            throw CommandFailure("calling \(ingress) failed: \(error)")
         }
         try await client.shutdown()
-        if status >= 400 { throw ExitCode(1) }
+        return status
     }
 }

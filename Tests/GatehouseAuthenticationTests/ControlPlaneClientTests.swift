@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import GatehouseOutbound
 import GatehouseTesting
+import NIOPosix
 import Testing
 
 @Suite("The control-plane HTTP client")
@@ -9,10 +10,12 @@ struct ControlPlaneClientTests {
     func answers() async throws {
         let server = try await ExtAuthzFixture.start()
         defer { server.stop() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = ControlPlaneClient(eventLoopGroup: group)
         func ask(_ mode: String) async throws -> ControlPlaneClient.Response {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/check/x")
             request.headers.add(name: "x-ext-authz", value: mode)
-            return try await ControlPlaneClient.shared.execute(request, timeout: .seconds(5), maxBodyBytes: 64 * 1024)
+            return try await client.execute(request, timeout: .seconds(5), maxBodyBytes: 64 * 1024)
         }
         #expect(try await ask("allow").status == 200)
         let denied = try await ask("deny")
@@ -22,5 +25,7 @@ struct ControlPlaneClientTests {
         let big = try await ask("big")
         #expect(big.truncated && big.body.readableBytes == 64 * 1024)
         #expect(try await ask("allow").status == 200)
+        try await client.shutdown()
+        try await group.shutdownGracefully()
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 import GatehouseAuthentication
 import GatehouseCore
+import GatehouseOutbound
 import GatehouseTesting
 import Logging
+import NIOPosix
 import Testing
 
 /// Headers as a test writes them; names compared without case.
@@ -21,7 +23,7 @@ let function = FunctionSpec(name: "fn", namespace: "default", labels: ["app": "f
 
 func authenticator(
     _ rules: [RequestAuthenticationSpec.JWTRule], selector: [String: String]? = nil, namespace: String = "default",
-    directory: KeyDirectory = KeyDirectory(logger: Logger(label: "test"))
+    directory: KeyDirectory = KeyDirectory(client: testClient, logger: Logger(label: "test"))
 ) -> JWTAuthenticator {
     JWTAuthenticator(
         policies: [RequestAuthenticationSpec(namespace: namespace, name: "jwt", selector: selector, jwtRules: rules)],
@@ -155,7 +157,7 @@ struct JWTAuthenticatorTests {
     @Test("A verified token is remembered: the second request is answered on the event loop, with claims checked again")
     func cache() async throws {
         let issuer = try TestIssuer()
-        let directory = KeyDirectory(logger: Logger(label: "test"))
+        let directory = KeyDirectory(client: testClient, logger: Logger(label: "test"))
         let checker = authenticator([.init(issuer: issuer.issuer, audiences: ["api"], jwks: try issuer.jwks())], directory: directory)
         let token = try issuer.token(claims: ["aud": "api"])
         guard case .verify = checker.start(function: function.key, headers: Headers.bearer(token), query: nil) else {
@@ -215,3 +217,7 @@ struct JWTAuthenticatorTests {
         #expect(authenticator([rule], namespace: "istio-system").hasRules(for: function.key), "root namespace: mesh-wide")
     }
 }
+
+/// One outbound client for the whole suite, on its own event loop (never shut down: it lives as
+/// long as the test process, and an `HTTPClient` must not be released before its shutdown).
+let testClient = ControlPlaneClient(eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1))

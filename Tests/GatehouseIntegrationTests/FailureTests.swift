@@ -94,7 +94,7 @@ struct FailureTests {
             #expect(try await gatehouse.request("patient").status == 200)
             let impatient = try RawConnection(url: gatehouse.ingress)
             try impatient.send("GET /sleep?ms=3000 HTTP/1.1\r\nHost: patient.default.localhost\r\nX-Request-Id: gave-up\r\n\r\n")
-            try await Task.sleep(for: .milliseconds(500))
+            try await gatehouse.waitForInFlight("patient")  // it reached the instance
             impatient.close()
             let line = try await gatehouse.accessLogLine(requestId: "gave-up")
             #expect(line["response_code"] as? Int == 0)

@@ -45,7 +45,7 @@ struct LifecycleTests {
         defer { gatehouse.removeDirectory() }
         #expect(try await gatehouse.request("drain").status == 200)
         async let slow = gatehouse.request("drain", path: "/sleep?ms=1000")
-        try await Task.sleep(for: .milliseconds(300))
+        try await gatehouse.waitForInFlight("drain")
         kill(gatehouse.process.processIdentifier, SIGTERM)
         #expect(try await slow.status == 200)
         #expect(try await gatehouse.stop() == 0)

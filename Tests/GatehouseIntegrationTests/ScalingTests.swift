@@ -27,9 +27,9 @@ struct ScalingTests {
         try await withGatehouse(config) { gatehouse in
             #expect(try await gatehouse.request("narrow").status == 200)  // warm
             async let busy = gatehouse.request("narrow", path: "/sleep?ms=3000")
-            try await Task.sleep(for: .milliseconds(300))
+            try await gatehouse.waitForInFlight("narrow")
             async let queued = gatehouse.request("narrow", path: "/sleep?ms=10")
-            try await Task.sleep(for: .milliseconds(300))
+            try await gatehouse.waitForQueued("narrow")
             let refused = try await gatehouse.request("narrow", path: "/sleep?ms=10")
             let served = try await [busy, queued]
             #expect(served.map(\.status) == [200, 200])

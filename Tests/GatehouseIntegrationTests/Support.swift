@@ -66,6 +66,27 @@ extension RunningGatehouse.Response {
     var errorCode: String? { json["code"] as? String }
 }
 
+extension RunningGatehouse {
+    /// Waits until the function's pool gauge `name` (`gatehouse_function_inflight_requests`,
+    /// `gatehouse_function_queue_depth`, …) reads `value`: how a test knows a request it sent has
+    /// reached an instance, or is queued, before it sends the next one. Never a sleep.
+    func waitForGauge(_ name: String, function: String, toBe value: Double) async throws {
+        _ = try await eventually("\(name){function=\"\(function)\"} to read \(value)") {
+            sample(try await metrics(), name, containing: ["function=\"\(function)\""]) == value ? true : nil
+        }
+    }
+
+    /// Waits until `count` requests of the function are being served by its instances.
+    func waitForInFlight(_ function: String, count: Double = 1) async throws {
+        try await waitForGauge("gatehouse_function_inflight_requests", function: function, toBe: count)
+    }
+
+    /// Waits until `count` requests of the function wait in its queue for an instance.
+    func waitForQueued(_ function: String, count: Double = 1) async throws {
+        try await waitForGauge("gatehouse_function_queue_depth", function: function, toBe: count)
+    }
+}
+
 /// The value of one sample line in a Prometheus exposition, matched by name and label fragments.
 func sample(_ exposition: String, _ name: String, containing fragments: [String] = []) -> Double? {
     for line in exposition.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {

@@ -10,6 +10,9 @@ struct UpstreamTarget: Sendable {
         case socket(SocketAddress)
         /// Resolved per connection (the remote's addresses may change).
         case host(String, port: Int)
+        /// A channel someone else connects (on the loop given), set up here like any other: tests
+        /// hand in an `EmbeddedChannel` to drive the forwarder without a socket.
+        case dial(@Sendable (any EventLoop) -> EventLoopFuture<any Channel>)
     }
 
     let address: Address
@@ -50,24 +53,23 @@ final class UpstreamConnectionPool {
             }
         }
         let tls = target.tls
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(2))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
-                        try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
-                    }
-                    // Bytes after a 101 (a WebSocket's first frames) go on to the tunnel when the decoder leaves.
-                    try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
-                    try pipeline.addHandler(UpstreamConnectionHandler())
+        let loop = eventLoop
+        func bootstrap() -> ClientBootstrap {
+            ClientBootstrap(group: loop)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(2))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, tls: tls) }
                 }
-            }
+        }
         let connected = switch target.address {
-        case .socket(let address): bootstrap.connect(to: address)
-        case .host(let host, let port): bootstrap.connect(host: host, port: port)
+        case .socket(let address): bootstrap().connect(to: address)
+        case .host(let host, let port): bootstrap().connect(host: host, port: port)
+        case .dial(let dial):
+            dial(eventLoop).flatMapThrowing { channel in
+                try Self.setUp(channel, tls: tls)
+                return channel
+            }
         }
         connected
             .flatMap { channel in
@@ -86,6 +88,18 @@ final class UpstreamConnectionPool {
                     }
                 })
             }
+    }
+
+    /// The handlers every upstream connection gets, in order.
+    private static func setUp(_ channel: any Channel, tls: UpstreamTLS?) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls {
+            try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
+            try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
+        }
+        // Bytes after a 101 (a WebSocket's first frames) go on to the tunnel when the decoder leaves.
+        try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+        try pipeline.addHandler(UpstreamConnectionHandler())
     }
 
     /// Keeps a connection whose last exchange ended cleanly; closes it when the pool is full or closed.

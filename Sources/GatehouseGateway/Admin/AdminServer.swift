@@ -13,7 +13,7 @@ import NIOCore
 /// Served by Hummingbird, away from the ingress's hand-tuned path.
 enum AdminServer {
     static func make(
-        host: String, port: Int, extraHosts: [String] = [], telemetry: RequestTelemetry, readiness: Readiness, api: AdminAPI,
+        group: any EventLoopGroup, host: String, port: Int, extraHosts: [String] = [], telemetry: RequestTelemetry, readiness: Readiness, api: AdminAPI,
         token: AdminToken, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         let router = Router(context: AdminRequestContext.self)
@@ -36,6 +36,7 @@ enum AdminServer {
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            eventLoopGroupProvider: .shared(group),
             logger: logger)
     }
 }
@@ -45,7 +46,7 @@ extension AdminServer {
     /// `Mesh.spec.identity.adminIdentities`: the handshake refuses any other client certificate, the
     /// token is not asked for, and each change is recorded under the caller's SPIFFE ID.
     static func makeMutual(
-        host: String, port: Int, extraHosts: [String] = [], api: AdminAPI, identity: MeshIdentity, admins: [String], logger: Logger,
+        group: any EventLoopGroup, host: String, port: Int, extraHosts: [String] = [], api: AdminAPI, identity: MeshIdentity, admins: [String], logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
         let router = Router(context: AdminRequestContext.self)
@@ -65,6 +66,7 @@ extension AdminServer {
             router: router, server: try .tls(.http1(), configuration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            eventLoopGroupProvider: .shared(group),
             logger: logger)
     }
 }

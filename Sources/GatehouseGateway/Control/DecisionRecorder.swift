@@ -8,81 +8,69 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
-/// Writes authorization decisions to the decision log off the request path: appended to a
-/// bounded buffer as requests finish (each entry cut to `DecisionEntry.maxFieldBytes` per field
-/// there, so the buffer is bounded in bytes too), written in one transaction every `flushInterval`,
-/// pruned past `retention`, and after each write pruned back within `bounds`. Past `maxBuffered`
-/// waiting entries, new ones are dropped and counted (`gatehouse_decision_log_dropped_total`);
-/// the access log still has them.
+/// Writes authorization decisions to the decision log off the request path: queued as requests
+/// finish (each entry cut to `DecisionEntry.maxFieldBytes` per field there, so the queue is bounded
+/// in bytes too) on the shared `BoundedBatchWriter`, written in one transaction every
+/// `flushInterval`, pruned past `retention`, and after each write pruned back within `bounds`. Past
+/// `maxBuffered` waiting entries, new ones are dropped and counted
+/// (`gatehouse_decision_log_dropped_total`); the access log still has them.
 final class DecisionRecorder: Service, Sendable {
     static let maxBuffered = 10_000
 
     private let log: any DecisionLog
     private let retention: Duration
     private let bounds: DecisionLogBounds
-    private let flushInterval: Duration
-    private let buffer = NIOLockedValueBox<[DecisionEntry]>([])
     private let dropped: Counter
     private let logger: Logger
+    /// SQLite writes wait for the disk: they run here, not on a thread Swift concurrency needs for
+    /// everything else. Owned by `Gatehouse.run()`.
+    private let blockingIO: NIOThreadPool
+    private let writer: BoundedBatchWriter<DecisionEntry>
 
     init(log: any DecisionLog, retention: Duration, bounds: DecisionLogBounds = DecisionLogBounds(),
-         registry: PrometheusCollectorRegistry, logger: Logger, flushInterval: Duration = .milliseconds(200)) {
+         registry: PrometheusCollectorRegistry, blockingIO: NIOThreadPool, logger: Logger, flushInterval: Duration = .milliseconds(200)) {
         self.log = log
         self.bounds = bounds
         self.retention = retention
-        self.flushInterval = flushInterval
         self.logger = logger
-        dropped = registry.makeCounter(descriptor: .named(
+        self.blockingIO = blockingIO
+        let dropped = registry.makeCounter(descriptor: .named(
             "gatehouse_decision_log_dropped_total", help: "Authorization decisions not written to the decision log because its writer fell behind."))
+        self.dropped = dropped
+        writer = BoundedBatchWriter(maxEntries: Self.maxBuffered, flushInterval: flushInterval, dropped: dropped) { [log, bounds, logger] entries in
+            _ = try? await blockingIO.runIfActive { Self.write(entries, to: log, bounds: bounds, dropped: dropped, logger: logger) }
+        }
     }
 
     /// Called once per finished request that had a decision, on its event loop.
     func append(_ record: RequestRecord) {
         guard let decision = record.decision, let function = record.destination?.key else { return }
-        let entry = DecisionEntry(
+        writer.append(DecisionEntry(
             requestId: record.requestId, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9),
             function: function.description, method: record.method, host: record.authority,
             path: record.redactedPath ?? record.upstreamPath ?? record.path, sourceAddress: record.downstreamAddress,
             outcome: decision.outcome.rawValue, policy: decision.policy, rule: decision.rule, reason: decision.reason,
             audited: decision.audited, dryRun: decision.dryRun
-        ).bounded()
-        let accepted = buffer.withLockedValue { buffer in
-            guard buffer.count < Self.maxBuffered else { return false }
-            buffer.append(entry)
-            return true
-        }
-        if !accepted { dropped.increment() }
+        ).bounded())
     }
 
+    /// The writer's batches, and every minute a prune past `retention`, until shutdown; the last
+    /// batch is written after shutdown begins.
     func run() async throws {
-        var lastPrune = ContinuousClock.now - .seconds(3600)
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.flushInterval) }
-            await flush()
-            if ContinuousClock.now - lastPrune > .seconds(60) {
-                lastPrune = .now
-                await offload { self.prune() }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.writer.run() }
+            group.addTask {
+                while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                    _ = try? await self.blockingIO.runIfActive { self.prune() }
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+                }
             }
         }
-        await flush()
     }
 
-    /// SQLite writes wait for the disk: they run on NIO's blocking-I/O pool, not on a thread Swift
-    /// concurrency needs for everything else.
-    private func offload(_ work: @escaping @Sendable () -> Void) async {
-        _ = try? await NIOThreadPool.singleton.runIfActive(work)
-    }
-
-    private func flush() async {
-        let entries = buffer.withLockedValue { buffer in
-            defer { buffer.removeAll(keepingCapacity: true) }
-            return buffer
-        }
-        guard !entries.isEmpty else { return }
-        await offload { self.write(entries) }
-    }
-
-    private func write(_ entries: [DecisionEntry]) {
+    private static func write(
+        _ entries: [DecisionEntry], to log: any DecisionLog, bounds: DecisionLogBounds, dropped: Counter, logger: Logger
+    ) {
         do {
             try log.record(entries)
         } catch {

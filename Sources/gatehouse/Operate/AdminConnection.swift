@@ -128,9 +128,13 @@ struct AdminClient {
     }
 
     private func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        try await withCommandEventLoop { group in try await withClient(on: group, body) }
+    }
+
+    private func withClient<T>(on group: any EventLoopGroup, _ body: (HTTPClient) async throws -> T) async throws -> T {
         var configuration = HTTPClient.Configuration()
         if case .identity(let tls) = credential { configuration.tlsConfiguration = tls }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
         do {
             let result = try await body(client)
             try await client.shutdown()

@@ -94,7 +94,9 @@ struct Explain: AsyncParsableCommand {
             port: port ?? ingressPort, headers: headers,
             sourceIP: sourceIP, remoteIP: remoteIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal,
             jwt: jwt, claims: try claims.map(Self.readClaims))
-        let explanation = await RequestExplainer(snapshot: snapshot, keys: KeyDirectory(prefetch: false, logger: quietLogger)).explain(request)
+        let explanation = try await withControlPlaneClient { client in
+            await RequestExplainer(snapshot: snapshot, keys: KeyDirectory(client: client, prefetch: false, logger: quietLogger)).explain(request)
+        }
         if output == .json { return try printJSON(explanation) }
         print(Self.render(explanation), terminator: "")
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseAuthentication
+import GatehouseOutbound
 import GatehouseGateway
 import Logging
 import Yams
@@ -49,6 +50,12 @@ struct PolicyTest: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let (passed, failed) = try await withControlPlaneClient { client in try await runCases(client: client) }
+        print("\(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    private func runCases(client: ControlPlaneClient) async throws -> (passed: Int, failed: Int) {
         var passed = 0, failed = 0
         for file in files {
             let testFile = try Self.read(file)
@@ -56,7 +63,7 @@ struct PolicyTest: AsyncParsableCommand {
             let config = paths.isEmpty
                 ? (testFile.config ?? []).map { $0.hasPrefix("/") ? $0 : directory.appendingPathComponent($0).path } : paths
             guard !config.isEmpty else { throw CommandFailure("\(file): say which config to test, with `config:` or -f") }
-            let explainer = RequestExplainer(snapshot: try loadConfig(config, doing: "no case was run"), keys: KeyDirectory(prefetch: false, logger: quietLogger))
+            let explainer = RequestExplainer(snapshot: try loadConfig(config, doing: "no case was run"), keys: KeyDirectory(client: client, prefetch: false, logger: quietLogger))
             for testCase in testFile.cases {
                 let result = await explainer.explain(testCase.request)
                 let problems = Self.differences(testCase.expect, result)
@@ -77,8 +84,7 @@ struct PolicyTest: AsyncParsableCommand {
                 }
             }
         }
-        print("\(passed) passed, \(failed) failed")
-        if failed > 0 { throw ExitCode(1) }
+        return (passed, failed)
     }
 
     static func differences(_ expect: Expectation, _ result: RequestExplainer.Explanation) -> [String] {

@@ -102,7 +102,7 @@ struct ApplyTests {
             let oldPid = try #require(first.pid)
 
             async let slow = gatehouse.request("fn", path: "/sleep?ms=1500")
-            try await Task.sleep(for: .milliseconds(300))
+            try await gatehouse.waitForInFlight("fn")
             let applied = try await gatehouse.apply("v2.yaml", fixtureFunction(name: "fn", env: [("FIXTURE_CUSTOM", "v2")]))
             #expect(applied.stdout.contains("function default/fn configured"), "\(applied.stderr)")
 
@@ -167,7 +167,10 @@ struct ApplyTests {
                     for _ in 0..<4 {
                         group.addTask {
                             var statuses: [Int] = []
-                            while !applying.isDone { statuses.append(try await gatehouse.request("busy").status) }
+                            while !applying.isDone {
+                                statuses.append(try await gatehouse.request("busy").status)
+                                applying.countServed()
+                            }
                             return statuses
                         }
                     }
@@ -181,7 +184,9 @@ struct ApplyTests {
                 let yaml = fixtureFunction(name: "busy", env: [("FIXTURE_CUSTOM", "\(last)")]) + "---\n" + other(round)
                 let response = try await gatehouse.applyThroughAPI(file: "round-\(round).yaml", yaml)
                 #expect(response.status == 200, "\(response.body)")
-                try await Task.sleep(for: .milliseconds(30))  // let requests run between applies
+                // Requests run between applies: the next apply waits for one answered after this one.
+                let served = applying.served
+                _ = try await eventually("a request answered after apply \(round)") { applying.served > served ? true : nil }
             }
             applying.finish()
             let statuses = try await load.value
@@ -215,6 +220,10 @@ struct ApplyTests {
 final class ManagedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var done = false
+    private var answered = 0
     var isDone: Bool { lock.withLock { done } }
     func finish() { lock.withLock { done = true } }
+    /// Requests answered so far by the load.
+    var served: Int { lock.withLock { answered } }
+    func countServed() { lock.withLock { answered += 1 } }
 }

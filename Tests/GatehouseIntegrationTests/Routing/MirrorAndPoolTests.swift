@@ -56,9 +56,9 @@ struct MirrorAndPoolTests {
         try await withGatehouse(config) { gatehouse in
             _ = try await gatehouse.request("fn")  // warm
             async let busy = gatehouse.request("fn", path: "/sleep?ms=1500")
-            try await Task.sleep(for: .milliseconds(300))
+            try await gatehouse.waitForInFlight("fn")
             async let queued = gatehouse.request("fn", path: "/sleep?ms=10")
-            try await Task.sleep(for: .milliseconds(300))
+            try await gatehouse.waitForQueued("fn")
             let overflow = try await gatehouse.request("fn")
             #expect(overflow.status == 503 && overflow.errorCode == "queue_full", "\(overflow.body)")
             let line = try await gatehouse.accessLogLine(requestId: try #require(overflow.headers.first(name: "x-request-id")))

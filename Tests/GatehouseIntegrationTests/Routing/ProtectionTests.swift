@@ -51,7 +51,7 @@ struct ProtectionTests {
             _ = try await gatehouse.request("fn")  // warm
             async let first = gatehouse.request("fn", path: "/sleep?ms=1500")
             async let second = gatehouse.request("fn", path: "/sleep?ms=1500")
-            try await Task.sleep(for: .milliseconds(500))
+            try await gatehouse.waitForInFlight("fn", count: 2)  // both hold their caller's slots
             let third = try await gatehouse.request("fn")
             #expect(third.status == 429 && third.errorCode == "concurrency_limited", "\(third.body)")
             #expect(try await first.status == 200)

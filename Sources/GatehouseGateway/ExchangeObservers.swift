@@ -1,0 +1,45 @@
+import GatehouseCore
+import GatehouseListener
+import GatehouseTelemetry
+
+/// ⑦ What is told about every exchange, declared once, in the order each record reaches them.
+/// Every listener (ingress, mesh, the Gateways' HTTPS servers) shares this one list.
+///
+/// Each runs on the exchange's event loop and only appends: what writes to a file or a database
+/// sits behind a `BoundedBatchWriter` that the `ServiceGroup` drains.
+extension ExchangeObserverFanOut {
+    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder) -> ExchangeObserverFanOut {
+        ExchangeObserverFanOut([
+            // First, what stages held for the request's lifetime (a caller's in-flight count under a
+            // rate limit) is given back, so no sink delays the next request's admission.
+            ReleaseStageHolds(),
+            // Istio's request metrics, then the access log line (queued; formatted and written off the loop).
+            RecordTelemetry(telemetry: telemetry),
+            // The authorization decision, when a policy applied (queued for the decision log's SQLite).
+            decisions,
+            // Next: the trace span, the audit record.
+        ])
+    }
+}
+
+/// Runs what stages registered in `RequestRecord.onFinish`, once, when the exchange ends.
+struct ReleaseStageHolds: ExchangeObserver {
+    func exchangeFinished(_ record: RequestRecord) {
+        for release in record.onFinish { release() }
+    }
+}
+
+/// Metrics and the access log (`RequestTelemetry`), from the finished record.
+struct RecordTelemetry: ExchangeObserver {
+    let telemetry: RequestTelemetry
+
+    func exchangeFinished(_ record: RequestRecord) {
+        telemetry.requestFinished(record)
+    }
+}
+
+extension DecisionRecorder: ExchangeObserver {
+    func exchangeFinished(_ record: RequestRecord) {
+        if record.decision != nil { append(record) }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import GatehouseCore
+@testable import GatehouseFunctions
+@testable import GatehouseListener
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+/// The forwarder driven in-process: the client's connection and the instance's connection are two
+/// `EmbeddedChannel`s on one `EmbeddedEventLoop` (as the real ones share a loop), with the same
+/// handlers the listener and the upstream pool install. Request bytes go in on the client side and
+/// come out on the instance side; response bytes go the other way.
+final class ForwardingHarness {
+    let loop = EmbeddedEventLoop()
+    let client: EmbeddedChannel
+    let upstream: EmbeddedUpstream
+    let observer = FinishedRecords()
+
+    init() throws {
+        client = EmbeddedChannel(loop: loop)
+        client.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
+        upstream = EmbeddedUpstream(loop: loop)
+        try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try client.pipeline.syncOperations.addHandler(IngressConnectionHandler(
+            processor: ForwardEverything(upstream: upstream), observer: observer, renderer: StatusOnly(),
+            limits: ListenerLimits(), loopIndex: 0, tracker: ConnectionTracker()))
+        try client.connect(to: client.remoteAddress!).wait()
+    }
+
+    func clientSends(_ text: String) throws {
+        try client.writeInbound(ByteBuffer(string: text))
+        loop.run()
+    }
+
+    /// What the client received since the last call.
+    func clientReceived() throws -> String {
+        loop.run()
+        return try Self.drain(client)
+    }
+
+    /// What the instance received on its `index`th connection since the last call.
+    func instanceReceived(connection index: Int = 0) throws -> String {
+        loop.run()
+        return try Self.drain(upstream.channels[index])
+    }
+
+    func instanceSends(_ text: String, connection index: Int = 0) throws {
+        try upstream.channels[index].writeInbound(ByteBuffer(string: text))
+        loop.run()
+    }
+
+    private static func drain(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+}
+
+/// The instance's side: every connection the pool dials is a new connected `EmbeddedChannel`.
+final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
+    // Touched only on the embedded loop (the test's thread).
+    private(set) var channels: [EmbeddedChannel] = []
+    private(set) var released = 0
+    let spec = FunctionSpec(name: "fn", namespace: "default", process: .init(command: ["unused"]))
+    private(set) var instance: FunctionInstance!
+
+    init(loop: EmbeddedEventLoop) {
+        let target = UpstreamTarget(address: .dial { [unowned self] loop in
+            let channel = EmbeddedChannel(loop: loop as! EmbeddedEventLoop)
+            self.channels.append(channel)
+            return channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 9)).map { channel as any Channel }
+        }, tls: nil)
+        instance = FunctionInstance(id: 1, spec: spec, port: 9, upstreamHost: "127.0.0.1:9", target: target, eventLoops: [loop])
+    }
+
+    func acquire(on loop: any EventLoop, callback: @escaping FunctionPool.LeaseCallback) -> FunctionPool.Acquired {
+        .leased(InstanceLease(instance: instance, coldStart: false))
+    }
+    func release(_ lease: InstanceLease) { released += 1 }
+    func cancelWaiting(_ waiterID: Int) -> Bool { false }
+    func reportUnhealthy(_ instance: FunctionInstance) {}
+    func reportAnswer(_ instance: FunctionInstance, status: Int?) {}
+}
+
+/// Routes every request to the one function, as the pipeline would after its stages.
+struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
+    let upstream: EmbeddedUpstream
+
+    func begin(_ exchange: ClientExchange) {
+        exchange.record.destination = FunctionDestination(spec: upstream.spec)
+        ForwardedExchange(client: exchange, pool: upstream).start()
+    }
+}
+
+final class FinishedRecords: ExchangeObserver {
+    private let records = NIOLockedValueBox<[RequestRecord]>([])
+    var all: [RequestRecord] { records.withLockedValue { $0 } }
+    func exchangeFinished(_ record: RequestRecord) { records.withLockedValue { $0.append(record) } }
+}
+
+struct StatusOnly: ErrorRenderer {
+    func render(_ error: GatehouseError, requestId: String) -> RenderedError {
+        let status: HTTPResponseStatus = switch error.code {
+        case .upstreamReset, .upstreamConnectFailure: .badGateway
+        case .upstreamTimeout: .gatewayTimeout
+        case .badRequest: .badRequest
+        default: .internalServerError
+        }
+        return RenderedError(status: status, flags: [], headers: [:], body: error.code.name)
+    }
+}
+
+/// A message's head split into lines: the request or status line, then `name: value` pairs.
+private func headerLines(_ message: String) -> (first: String, headers: [(String, String)], body: String) {
+    let parts = message.components(separatedBy: "\r\n\r\n")
+    let lines = parts[0].components(separatedBy: "\r\n")
+    let headers = lines.dropFirst().map { line -> (String, String) in
+        let colon = line.firstIndex(of: ":")!
+        return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    }
+    return (lines[0], headers, parts.dropFirst().joined(separator: "\r\n\r\n"))
+}
+
+@Suite("The forwarder, in-process")
+struct ForwardedExchangeTests {
+    @Test("A Content-Length request is framed with exactly one Content-Length; the response comes back whole")
+    func contentLength() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("POST /up?x=1 HTTP/1.1\r\nHost: fn.default.localhost\r\nContent-Length: 5\r\nX-Request-Id: fwd-1\r\n\r\nhello")
+        let sent = headerLines(try harness.instanceReceived())
+        #expect(sent.first == "POST /up?x=1 HTTP/1.1")
+        #expect(sent.headers.filter { $0.0 == "content-length" }.map(\.1) == ["5"])
+        #expect(!sent.headers.contains { $0.0 == "transfer-encoding" })
+        #expect(sent.headers.contains { $0 == ("x-request-id", "fwd-1") })
+        #expect(sent.headers.contains { $0 == ("x-forwarded-for", "192.0.2.7") })
+        #expect(sent.body == "hello")
+
+        try harness.instanceSends("HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Fn: yes\r\n\r\nok")
+        let answered = headerLines(try harness.clientReceived())
+        #expect(answered.first == "HTTP/1.1 201 Created")
+        #expect(answered.headers.contains { $0 == ("x-fn", "yes") })
+        #expect(answered.headers.contains { $0 == ("x-request-id", "fwd-1") })
+        #expect(answered.body == "ok")
+        let record = try #require(harness.observer.all.first)
+        #expect(record.responseCode == 201 && record.attempts == 1 && record.bytesReceived == 5 && record.bytesSent == 2)
+        #expect(harness.upstream.released == 1, "the lease is given back when the response ends")
+    }
+
+    @Test("A chunked request goes on chunked, without a Content-Length, its chunks intact")
+    func chunked() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        let sent = headerLines(try harness.instanceReceived())
+        #expect(sent.headers.filter { $0.0 == "transfer-encoding" }.map(\.1) == ["chunked"])
+        #expect(!sent.headers.contains { $0.0 == "content-length" })
+        #expect(sent.body == "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    @Test("The instance's connection is kept alive and reused for the next request")
+    func keptAlive() throws {
+        let harness = try ForwardingHarness()
+        for path in ["/one", "/two"] {
+            try harness.clientSends("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(headerLines(try harness.instanceReceived()).first == "GET \(path) HTTP/1.1")
+            try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\(path.dropFirst())")
+            #expect(headerLines(try harness.clientReceived()).body == String(path.dropFirst()))
+        }
+        #expect(harness.upstream.channels.count == 1)
+    }
+
+    @Test("An instance that closes before answering: 502, flag UC, and the client's connection stays usable")
+    func upstreamReset() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+        _ = try harness.instanceReceived()
+        try harness.upstream.channels[0].close().wait()
+        harness.loop.run()
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        let record = try #require(harness.observer.all.first)
+        #expect(record.responseFlags.contains(.upstreamConnectionTermination))
+        #expect(harness.client.isActive)
+    }
+}
