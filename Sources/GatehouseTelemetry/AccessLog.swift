@@ -80,16 +80,23 @@ public final class AccessLog: Service, Sendable {
 }
 
 /// Formats a batch of records into one reused byte buffer and writes it with as few `write(2)`
-/// calls as the destination allows. Used by one batch at a time (the writer's task).
-private final class LineBuffer: @unchecked Sendable {
+/// calls as the destination allows. The lock is uncontended (the writer's task hands over one
+/// batch at a time); it keeps a `flush()` called meanwhile from interleaving two batches' bytes.
+private final class LineBuffer: Sendable {
     private let fd: Int32
-    private var bytes: [UInt8] = []
+    private let buffer = NIOLockedValueBox<[UInt8]>([])
 
     init(fd: Int32) { self.fd = fd }
 
     func write(_ records: [RequestRecord]) {
-        bytes.removeAll(keepingCapacity: true)
-        for record in records { AccessLogLine.format(record, into: &bytes) }
+        buffer.withLockedValue { bytes in
+            bytes.removeAll(keepingCapacity: true)
+            for record in records { AccessLogLine.format(record, into: &bytes) }
+            Self.write(bytes, to: fd)
+        }
+    }
+
+    private static func write(_ bytes: [UInt8], to fd: Int32) {
         bytes.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {

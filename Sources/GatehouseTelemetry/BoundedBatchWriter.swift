@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// - **Bounded**: past `maxEntries` queued entries, or `maxBytes` of their `cost`, a new entry is
 ///   dropped, counted (`droppedCount`, and the Prometheus counter given, if any) and never blocks.
 /// - **Ordered**: the sink sees entries in the order `append` accepted them, one batch at a time
-///   (a batch is never handed over before the previous one's sink call returned).
+///   (`run()` never hands over a batch before the previous one's sink call returned; a `flush()`
+///   called meanwhile from elsewhere hands over a whole batch too, but its sink call may overlap).
 /// - **Cheap to append**: one lock, one array append, no allocation past the array's growth and no
 ///   task; the array's capacity is kept between batches.
 ///

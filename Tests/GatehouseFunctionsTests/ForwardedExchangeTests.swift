@@ -185,3 +185,34 @@ struct ForwardedExchangeTests {
         #expect(harness.client.isActive)
     }
 }
+
+@Suite("The forwarder, in-process: streaming")
+struct ForwardedStreamingTests {
+    @Test("Body parts that arrive after the head go on as they arrive; the end is sent once")
+    func streamedBody() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("PUT /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello")
+        let first = headerLines(try harness.instanceReceived())
+        #expect(first.headers.filter { $0.0 == "content-length" }.map(\.1) == ["10"])
+        #expect(first.body == "hello")
+        try harness.clientSends("world")
+        #expect(try harness.instanceReceived() == "world", "no re-framing of a Content-Length body")
+        try harness.instanceSends("HTTP/1.1 204 No Content\r\n\r\n")
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 204 No Content\r\n"))
+    }
+
+    @Test("A chunked response is relayed chunked, part by part")
+    func chunkedResponse() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("GET /stream HTTP/1.1\r\nHost: h\r\n\r\n")
+        _ = try harness.instanceReceived()
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n")
+        let head = try harness.clientReceived()
+        #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(head.lowercased().contains("transfer-encoding: chunked"))
+        #expect(head.hasSuffix("3\r\none\r\n"), "the first part is passed on before the rest arrives")
+        try harness.instanceSends("3\r\ntwo\r\n0\r\n\r\n")
+        #expect(try harness.clientReceived() == "3\r\ntwo\r\n0\r\n\r\n")
+        #expect(harness.observer.all.first?.bytesSent == 6)
+    }
+}
