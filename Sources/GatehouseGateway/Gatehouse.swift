@@ -183,7 +183,8 @@ public struct Gatehouse: Sendable {
             throw error
         }
         let api = AdminAPI(
-            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger)
+            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
+            meshPort: meshListener.port)
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()

@@ -18,7 +18,7 @@ enum AccessLogLine {
         key("method", &out)
         appendJSON(record.method, to: &out)
         key("path", &out)
-        appendJSON(record.redactedPath ?? record.path, to: &out)
+        appendJSON(record.path.logged, to: &out)
         key("protocol", &out)
         appendJSON(record.httpProtocol, to: &out)
         key("response_code", &out)
@@ -29,7 +29,7 @@ enum AccessLogLine {
         if let decision = record.decision, decision.outcome == .deny {
             appendJSON(decision.responseCodeDetails, to: &out)
         } else {
-            appendJSON(record.failure.map { $0.code.name } ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
+            appendJSON(record.failure.map { $0.code.name } ?? record.replyDetails ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
         }
         key("bytes_received", &out)
         appendInteger(record.bytesReceived, to: &out)

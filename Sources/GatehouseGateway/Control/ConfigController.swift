@@ -21,7 +21,8 @@ actor ConfigController {
     private let store: any ConfigStore
     private let runtime: FunctionRuntime
     private let remotes: RemoteFunctions
-    private let live: LiveConfig
+    /// The serving config; `explain` against the running gateway reads its stages.
+    let live: LiveConfig
     private let logger: Logger
     /// Applied resources in the order they were first applied.
     private var resources: [StoredResource] = []
