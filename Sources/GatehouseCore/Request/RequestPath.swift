@@ -11,14 +11,14 @@ public struct RequestPath: Sendable, Hashable, CustomStringConvertible {
     public var redacted: String?
 
     /// `target` as the caller sent it (origin form, with its query).
+    /// Most targets need no work: one scan, no copy.
     public init(_ target: String) {
-        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else {
-            value = PathNormalization.normalize(target)
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+        guard PathNormalization.needsWork(target[..<mark]) else {
+            value = target
             return
         }
-        let path = String(target[..<mark])
-        let normalized = PathNormalization.normalize(path)
-        value = normalized == path ? target : normalized + target[mark...]
+        value = PathNormalization.normalize(String(target[..<mark])) + target[mark...]
     }
 
     /// The path without its query.

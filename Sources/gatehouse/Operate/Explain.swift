@@ -178,6 +178,7 @@ struct Explain: AsyncParsableCommand {
             for skipped in route.skipped {
                 text += "Route:     \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))\n"
             }
+            text += "Route:     " + (route.matched.map { "\($0) → \(route.outcome ?? "")" } ?? "none fits (404 NR)") + "\n"
         }
         if let function = explanation.function {
             text += "Function:  \(function) (\(explanation.revision ?? "?"))\n"
