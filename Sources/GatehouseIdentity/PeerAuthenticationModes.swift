@@ -75,6 +75,7 @@ public struct EnforcePeerAuthentication: RequestStage {
         var details: [String: DetailValue] = ["mode": .string(effective.mode.rawValue), "caller": .string(record.peer == nil ? "plaintext" : "mtls")]
         if let policy = effective.policy { details["policy"] = .string(policy) }
         let source = effective.policy.map { "PeerAuthentication \($0)" } ?? "the default (no PeerAuthentication applies)"
+        if case .reject = verdict { return StageExplanation(verdict, details: details) }
         return StageExplanation(verdict, note: "\(function) is \(effective.mode.rawValue) by \(source); the caller is \(caller)", details: details)
     }
 

@@ -15,7 +15,9 @@ public struct EnforceHopLimit: RequestStage {
 
     public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
         let verdict = process(&record, headers: headers)
-        let hops = Int(record.upstreamHeaders.set.first { $0.name == Self.header }?.value ?? "") .map { $0 - 1 } ?? maxHops
+        guard let hops = Int(record.upstreamHeaders.set.first { $0.name == Self.header }?.value ?? "").map({ $0 - 1 }) else {
+            return StageExplanation(verdict, details: ["maxHops": .int(maxHops)])
+        }
         return StageExplanation(verdict, note: "\(hops) hop(s) so far, under the limit of \(maxHops)", details: ["hops": .int(hops), "maxHops": .int(maxHops)])
     }
 
