@@ -84,6 +84,7 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
+        if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
         let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
 

@@ -145,6 +145,21 @@ struct SharedStoreTests {
         }
     }
 
+    @Test("A store outside the state directory is held to the same rules as gatehouse.db: others lose their access to it")
+    func sharedStoreIsPrivate() async throws {
+        let directory = try RunningGatehouse.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let shared = directory.appendingPathComponent("shared.db").path
+        #expect(FileManager.default.createFile(atPath: shared, contents: nil, attributes: [.posixPermissions: 0o644]))
+        try await withGatehouse(fixtureFunction(name: "fn"), arguments: ["--store", shared]) { gatehouse in
+            let mode = try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            #expect(gatehouse.stderr.contains("repaired the mode of \(shared)"))
+            #expect(try await gatehouse.request("fn").status == 200, "the config is kept in it")
+            #expect(try await SQLiteStore(path: shared).resources().map(\.document.key.name) == ["fn"])
+        }
+    }
+
     @Test("A writer that stores a config that does not validate changes nothing served; the error names what failed")
     func invalidStoredConfigKept() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { first in
