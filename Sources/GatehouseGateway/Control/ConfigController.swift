@@ -127,12 +127,18 @@ actor ConfigController {
     /// not, or does not become ready, the running config is kept and an error names what failed;
     /// the next change (from here or elsewhere) starts from what is stored.
     private func catchUp() async throws(ControlError) {
-        let state: StoreState
-        let stored: [StoredRevision]
+        var state: StoreState
+        var stored: [StoredRevision]
         do {
             guard try await store.revision() > storeRevision else { return }
-            state = try await store.state()
-            stored = try await store.revisions(of: nil)
+            // Resources and revisions are two reads: when a commit came in between, read both
+            // again, or a deletion's missing revisions could look like an invalid config.
+            var attempts = 0
+            repeat {
+                state = try await store.state()
+                stored = try await store.revisions(of: nil)
+                attempts += 1
+            } while try await store.revision() != state.revision && attempts < 3
         } catch { throw .store(error) }
         guard state.revision > storeRevision else { return }
         let from = storeRevision
