@@ -17,8 +17,9 @@ import ServiceLifecycle
 /// A whole Gatehouse: the listeners, the request path, the function runtime and telemetry, run as
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
-/// Services start in the order runtime → access log → decision log → JWT keys → admin → mesh
-/// identity → mesh listener → ingress and stop in
+/// Services start in the order runtime → access log → decision log → JWT keys → admin → SIGHUP
+/// reload → store follower (changes other writers commit) → mesh identity → mesh listener →
+/// ingress and stop in
 /// reverse: the ingress drains first, the function instances are stopped last.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
@@ -42,6 +43,10 @@ public struct Gatehouse: Sendable {
         public var decisionRetention: Duration
         /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
         public var decisionBounds = DecisionLogBounds()
+        /// The config database (`--store`); `STATE_DIR/gatehouse.db` when nil. Several `gatehouse`
+        /// processes (each with its own state directory) may share one: each serves what any of
+        /// them applies.
+        public var storePath: String?
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
@@ -79,7 +84,8 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        let store = try SQLiteStore(path: state.databasePath)
+        if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
+        let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
@@ -121,7 +127,7 @@ public struct Gatehouse: Sendable {
         let meshAddress = options.mesh ?? mesh.mesh
         let identity: MeshIdentity
         do {
-            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, logger: logger) { [functionIdentities] authority in
+            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, eventLoop: loops[0], logger: logger) { [functionIdentities] authority in
                 functionIdentities.use(authority)
             }
         } catch {
@@ -233,6 +239,7 @@ public struct Gatehouse: Sendable {
                 ] + adminMtls + [
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
+                    .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: IngressService(
                         listener: meshListener, drainGrace: options.drainGrace,

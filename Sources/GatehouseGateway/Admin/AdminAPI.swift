@@ -33,7 +33,7 @@ struct AdminAPI: Sendable {
         api.get("functions") { request, _ in await functions(request) }
         api.get("functions/:namespace/:name/logs") { request, context in logs(request, context) }
         api.get("functions/:namespace/:name/revisions") { _, context in await revisions(context) }
-        api.get("history") { request, _ in history(request) }
+        api.get("history") { request, _ in await history(request) }
         api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
         api.post("explain") { request, _ in await explain(request) }
     }
