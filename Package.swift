@@ -207,7 +207,7 @@ let package = Package(
         ]),
         // Runs the real `gatehouse` binary on loopback with real function processes.
         .testTarget(name: "GatehouseIntegrationTests", dependencies: [
-            "GatehouseTesting", "GatehouseCore", "GatehouseIdentity", "gatehouse",
+            "GatehouseTesting", "GatehouseCore", "GatehouseIdentity", "GatehouseStore", "gatehouse",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),

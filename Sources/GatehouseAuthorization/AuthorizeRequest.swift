@@ -4,8 +4,7 @@ import GatehouseCore
 /// ③ The authorization stage: runs once routing has chosen the function (its policies are the
 /// ones that apply), records the decision, and refuses a denied request with 403.
 ///
-/// A function no policy applies to costs one dictionary probe. Otherwise the path is normalized —
-/// and the function receives the normalized path — and the request is checked.
+/// A function no policy applies to costs one dictionary probe.
 public struct AuthorizeRequest: RequestStage {
     public let engine: AuthorizationEngine
     /// Headers named by the policies' `request.headers[…]` conditions, per function.
@@ -35,28 +34,15 @@ public struct AuthorizeRequest: RequestStage {
         self.headerNames = headerNames
     }
 
+    public var name: StageName { .authorization }
+
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
         guard let function = record.destination?.key, engine.hasPolicies(for: function) else { return .proceed }
-        // The path the function will get: after a route's rewrite, as the destination's sidecar sees it in Istio.
-        let (path, query) = PathNormalization.split(record.routedPath ?? record.path)
-        let normalized = PathNormalization.normalize(path)
-        if normalized != path {
-            if record.routedPath != nil { record.routedPath = normalized + query } else { record.upstreamPath = normalized + query }
-        }
-        var named: [String: String] = [:]
-        for name in headerNames[function] ?? [] { named[name] = headers.joined(name) }
-        let request = AuthorizationRequest(
-            method: record.method, host: record.authority, path: normalized, destinationPort: record.destinationPort,
-            destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress,
-            remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
-                                         trustedProxies: trustedProxies, peer: record.downstreamAddress),
-            sourcePrincipal: record.peer?.principal, requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
-            presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:],
-            sni: record.sni, headers: named, peerCertificateURI: record.peer?.uri)
+        let request = attributes(of: record, headers: headers)
         if let (policy, rule) = engine.customPolicy(matching: request, function: function),
            let provider = policy.provider.flatMap({ providers[$0] }) {
             let check = ExternalAuthorizer.check(
-                for: provider, method: record.method, host: record.authority, path: record.routedPath ?? record.upstreamPath ?? record.path, headers: headers)
+                for: provider, method: record.method, host: record.authority, path: record.path.value, headers: headers)
             let (authorizer, engine) = (authorizer, engine)
             return .suspend {
                 let outcome = await authorizer.ask(provider, check)
@@ -66,6 +52,63 @@ public struct AuthorizeRequest: RequestStage {
             }
         }
         return Self.decide(request, function: function, engine: engine, record: &record)
+    }
+
+    /// The same decision, with every applying policy's evaluation (`policies`: each with its
+    /// `matchedRule` or the `misses` of its rules). A CUSTOM policy's provider is not asked: the
+    /// note says it would decide first, and the verdict is what follows if it allows.
+    public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
+        guard let function = record.destination?.key, engine.hasPolicies(for: function) else {
+            return StageExplanation(.proceed, note: record.destination.map { "no AuthorizationPolicy applies to \($0.key)" })
+        }
+        let request = attributes(of: record, headers: headers)
+        let (_, evaluations) = engine.explain(request, function: function)
+        let verdict = Self.decide(request, function: function, engine: engine, record: &record)
+        var details: [String: DetailValue] = [
+            "policies": .list(evaluations.map { evaluation in
+                var entry: [String: DetailValue] = [
+                    "policy": .string(evaluation.policy.reference), "action": .string(evaluation.policy.action.rawValue),
+                    "dryRun": .bool(evaluation.policy.dryRun), "misses": .list(evaluation.misses.map(DetailValue.string)),
+                ]
+                if let rule = evaluation.matchedRule { entry["matchedRule"] = .int(rule) }
+                if let source = evaluation.policy.source { entry["source"] = .string("\(source.file):\(source.line)") }
+                return .object(entry)
+            }),
+            "path": .string(String(record.path.path)),
+        ]
+        let decision = record.decision
+        if let decision {
+            details["decision"] = .string(decision.outcome.rawValue)
+            if let policy = decision.policy { details["decidingPolicy"] = .string(policy) }
+            if let rule = decision.rule { details["rule"] = .int(rule) }
+            if !decision.audited.isEmpty { details["audited"] = .list(decision.audited.map(DetailValue.string)) }
+            if !decision.dryRun.isEmpty { details["dryRun"] = .list(decision.dryRun.map(DetailValue.string)) }
+        }
+        var note = decision?.reason
+        if let (policy, rule) = engine.customPolicy(matching: request, function: function) {
+            details["custom"] = .string("\(policy.reference) rule \(rule)")
+            note = "CUSTOM policy \(policy.reference) rule \(rule) matched: provider \(policy.provider ?? "?") decides first "
+                + "(explain does not call it); if it allows: " + (decision?.reason ?? "")
+        }
+        if case .reject(let error) = verdict, let note { return StageExplanation(.reject(GatehouseError(error.code, detail: note)), details: details) }
+        return StageExplanation(verdict, note: note, details: details)
+    }
+
+    /// What policies match against. The path is the one the function will get: normalized at the
+    /// front, after a route's rewrite (as the destination's sidecar sees it in Istio).
+    func attributes(of record: RequestRecord, headers: some RequestHeaders) -> AuthorizationRequest {
+        var named: [String: String] = [:]
+        if let function = record.destination?.key {
+            for name in headerNames[function] ?? [] { named[name] = headers.joined(name) }
+        }
+        return AuthorizationRequest(
+            method: record.method, host: record.authority, path: String(record.path.path), destinationPort: record.destinationPort,
+            destinationIP: record.destinationAddress, sourceIP: record.downstreamAddress,
+            remoteIP: Self.remoteAddress(forwardedFor: trustedProxies > 0 ? headers.joined("x-forwarded-for") : nil,
+                                         trustedProxies: trustedProxies, peer: record.downstreamAddress),
+            sourcePrincipal: record.peer?.principal, requestPrincipal: record.jwt?.principal, audiences: record.jwt?.audiences ?? [],
+            presenter: record.jwt?.presenter, claims: record.jwt?.claims ?? [:],
+            sni: record.sni, headers: named, peerCertificateURI: record.peer?.uri)
     }
 
     /// DENY, then ALLOW policies.

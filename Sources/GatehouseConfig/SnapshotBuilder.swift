@@ -84,6 +84,17 @@ struct SnapshotBuilder {
                 }
             }
         }
+        // A VirtualService without `gateways` binds to mesh callers only (as in Istio): the ingress
+        // still serves the function's host, by the NAME.NAMESPACE convention, past these routes.
+        for service in virtualServices where !service.appliesToIngress {
+            let served = service.hosts.filter { host in self.functions.contains { $0.isNamed(by: host, in: service.namespace) } }
+            guard !served.isEmpty else { continue }
+            notices.append(ConfigNotice(
+                location: service.source ?? SourceLocation(file: "", line: 0, column: 0),
+                message: "VirtualService \(service.reference) routes \(served.joined(separator: ", ")) for mesh callers only "
+                    + "(\(service.gateways.isEmpty ? "it has no `gateways`" : "its `gateways` are only `mesh`")); requests through the ingress "
+                    + "skip its routes and reach the function directly. To route them too, add a gateway: `gateways: [mesh, gatehouse]`"))
+        }
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function

@@ -8,9 +8,9 @@ import NIOHTTP1
 /// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
-        // Responses another component wrote: an authorizer's denial, a route's redirect, direct
-        // response, injected abort or CORS preflight answer.
-        if let passed = error.response, [.deniedByExternalAuthorizer, .redirected, .directResponse, .faultAbort, .corsPreflight].contains(error.code) {
+        // An external authorizer's denial, as it wrote it. (Replies Gatehouse makes itself — a
+        // route's redirect or direct response — are not errors: see `GatewayReply`.)
+        if let passed = error.response, error.code == .deniedByExternalAuthorizer {
             return Self.passOn(passed, code: error.code)
         }
         var (status, flags, message) = Self.mapping(error.code)

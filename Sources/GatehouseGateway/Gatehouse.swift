@@ -19,12 +19,13 @@ import ServiceLifecycle
 /// one `ServiceGroup` until SIGTERM or SIGINT.
 ///
 /// Everything long-lived is a service of the one `ServiceGroup`. They start in the order outbound
-/// client → runtime → access log → decision log → JWT keys → admin (mTLS, then plain) → reload →
-/// mesh identity → mesh listener → ingress → gateway HTTPS listeners, and stop in reverse: the
-/// listeners drain first (no new connections; in-flight requests finish within `drainGrace`), then
-/// the admin servers, then the writers flush what the drained requests left, then the function
-/// instances stop, and the outbound client closes last. The event loops, the blocking-I/O thread
-/// pool and the outbound client are made here and passed in: nothing uses a process-wide singleton.
+/// client → runtime → access log → decision log → JWT keys → admin (mTLS, then plain) → SIGHUP
+/// reload → store follower (changes other writers commit) → mesh identity → mesh listener →
+/// ingress → gateway HTTPS listeners, and stop in reverse: the listeners drain first (no new
+/// connections; in-flight requests finish within `drainGrace`), then the admin servers, then the
+/// writers flush what the drained requests left, then the function instances stop, and the outbound
+/// client closes last. The event loops, the blocking-I/O thread pool and the outbound client are
+/// made here and passed in: nothing uses a process-wide singleton.
 public struct Gatehouse: Sendable {
     public struct Options: Sendable {
         public var stateDirectory: URL
@@ -47,6 +48,10 @@ public struct Gatehouse: Sendable {
         public var decisionRetention: Duration
         /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
         public var decisionBounds = DecisionLogBounds()
+        /// The config database (`--store`); `STATE_DIR/gatehouse.db` when nil. Several `gatehouse`
+        /// processes (each with its own state directory) may share one: each serves what any of
+        /// them applies.
+        public var storePath: String?
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
@@ -84,7 +89,8 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        let store = try SQLiteStore(path: state.databasePath)
+        if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
+        let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
@@ -142,7 +148,7 @@ public struct Gatehouse: Sendable {
         let meshAddress = options.mesh ?? mesh.mesh
         let identity: MeshIdentity
         do {
-            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, logger: logger) { [functionIdentities] authority in
+            identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, eventLoop: loops[0], logger: logger) { [functionIdentities] authority in
                 functionIdentities.use(authority)
             }
         } catch {
@@ -204,7 +210,8 @@ public struct Gatehouse: Sendable {
             throw error
         }
         let api = AdminAPI(
-            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger)
+            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
+            meshPort: meshListener.port)
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()
@@ -255,6 +262,7 @@ public struct Gatehouse: Sendable {
                 ] + adminMtls + [
                     .init(service: admin),
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
+                    .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: IngressService(
                         listener: meshListener, drainGrace: options.drainGrace,

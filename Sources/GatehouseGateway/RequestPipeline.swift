@@ -10,55 +10,68 @@ import GatehouseRouting
 import GatehouseTelemetry
 import NIOCore
 
-/// The request path, declared once. Every request that passes the listener's limits goes
-/// through these steps in this order; the first stage to refuse it ends it.
+/// The request path, declared once. Every request that passes the listener's checks goes
+/// through these steps in this order; the first stage to refuse or answer it ends it.
 ///
-///     listener ─► route ─► peer mode ─► authenticate ─► authorize ─► protect ─► invoke ─► respond
-///                                                     (telemetry writes the record at the end)
+///     listener ─► hop limit ─► route ─► peer authentication ─► jwt ─► authorization ─► rate limit ─► invoke ─► respond
+///                                                           (observers write the record at the end)
 ///
 /// Authentication and authorization follow routing because their policies apply to the function
-/// a request reaches (in Istio, the destination's sidecar enforces them). Protection (rate limits,
-/// breakers) takes its place as it arrives; each is one `RequestStage`.
+/// a request reaches (in Istio, the destination's sidecar enforces them). The same list drives
+/// `gatehouse explain` and `gatehouse test` (`RequestExplainer`): each stage's `explain` is its
+/// `process` without spending anything, so the two cannot disagree.
 struct RequestPipeline: ExchangeProcessor {
     let live: LiveConfig
     /// How many requests may wait on a suspended stage at once (new tokens being verified,
     /// authorizers being asked); past it, 503 and `Retry-After` instead of an unbounded pile.
     let suspensions = ConcurrencyLimit(limit: 4096)
 
+    /// A stage of the declared order: run, or left out of this snapshot because it has nothing
+    /// to do (said by `explain`, which lists every stage).
+    enum Step: Sendable {
+        case run(any RequestStage)
+        case absent(StageName, because: String)
+    }
+
     /// The stages for one config snapshot, in the order requests meet them.
-    static func stages(for snapshot: ConfigSnapshot, keys: KeyDirectory, limiters: RateLimiters) -> [any RequestStage] {
-        var stages: [any RequestStage] = []
+    static func steps(for snapshot: ConfigSnapshot, keys: KeyDirectory, limiters: RateLimiters) -> [Step] {
+        var steps: [Step] = []
         // ⑤ A request that went round too often (a loop of functions calling each other) → 508.
-        if snapshot.mesh.maxHops > 0 { stages.append(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) }
-        stages += [
-            // ④ Which function: a VirtualService's routes for the host, else the Host header's
-            // NAME.NAMESPACE.<domain>; none → 404 NR.
-            hostRouting(for: snapshot)
-        ]
+        steps.append(snapshot.mesh.maxHops > 0
+            ? .run(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) : .absent(.hopLimit, because: "the Mesh's maxHops is 0"))
+        // ④ Which function: a VirtualService's routes for the host, else the Host header's
+        // NAME.NAMESPACE.<domain>; none → 404 NR. A route may answer itself (redirect, direct response).
+        steps.append(.run(hostRouting(for: snapshot)))
         // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
         // ingress, mutual TLS on the mesh listener); left out when every function takes both.
         let peerModes = PeerAuthenticationModes(
             policies: snapshot.peerAuthentications, functions: snapshot.functions, rootNamespace: snapshot.mesh.rootNamespace)
-        if peerModes.restrictsAnything { stages.append(EnforcePeerAuthentication(modes: peerModes)) }
+        steps.append(peerModes.restrictsAnything
+            ? .run(EnforcePeerAuthentication(modes: peerModes))
+            : .absent(.peerAuthentication, because: "every function accepts plaintext and mutual TLS callers (PERMISSIVE)"))
         // ② The JWT rules of the RequestAuthentications that apply to that function; a token that
         // does not verify → 401. Left out when the config has none.
-        if !snapshot.requestAuthentications.isEmpty {
-            stages.append(AuthenticateRequest(authenticator: authentication(for: snapshot, keys: keys)))
-        }
-        // ③ The AuthorizationPolicies that apply to that function; denied → 403. (Without any
-        // policy in the config there is nothing to check, and the stage is left out.)
-        if !snapshot.authorizationPolicies.isEmpty {
-            stages.append(AuthorizeRequest(
+        steps.append(snapshot.requestAuthentications.isEmpty
+            ? .absent(.jwt, because: "no RequestAuthentication is configured: tokens are not checked and name no one")
+            : .run(AuthenticateRequest(authenticator: authentication(for: snapshot, keys: keys))))
+        // ③ The AuthorizationPolicies that apply to that function; denied → 403.
+        steps.append(snapshot.authorizationPolicies.isEmpty
+            ? .absent(.authorization, because: "no AuthorizationPolicy is configured: every request is allowed")
+            : .run(AuthorizeRequest(
                 engine: authorization(for: snapshot), functions: snapshot.functions,
                 trustedProxies: snapshot.mesh.numTrustedProxies, providers: snapshot.mesh.extensionProviders,
-                authorizer: ExternalAuthorizer(client: keys.client)))
-        }
+                authorizer: ExternalAuthorizer(client: keys.client))))
         // ⑤ The RateLimitPolicies of that function: token buckets and in-flight caps, per function
         // or per caller; over them → 429. After authorization, so refused callers spend nothing.
-        if !snapshot.rateLimits.isEmpty {
-            stages.append(EnforceRateLimits(policies: snapshot.rateLimits, functions: snapshot.functions, limiters: limiters))
-        }
-        return stages
+        steps.append(snapshot.rateLimits.isEmpty
+            ? .absent(.rateLimit, because: "no RateLimitPolicy is configured")
+            : .run(EnforceRateLimits(policies: snapshot.rateLimits, functions: snapshot.functions, limiters: limiters)))
+        return steps
+    }
+
+    /// The stages that run, in order: what the gateway's hot path iterates.
+    static func stages(of steps: [Step]) -> [any RequestStage] {
+        steps.compactMap { if case .run(let stage) = $0 { stage } else { nil } }
     }
 
     /// Hosts to revisions: VirtualService routes first, then `NAME.NAMESPACE.<domain>` and tag hosts,
@@ -98,6 +111,9 @@ struct RequestPipeline: ExchangeProcessor {
             case .reject(let error):
                 exchange.fail(error)
                 return
+            case .respond(let reply):
+                exchange.respond(reply)
+                return
             case .suspend(let work):
                 resume(exchange, config: config, at: index, after: work)
                 return
@@ -133,6 +149,7 @@ struct RequestPipeline: ExchangeProcessor {
                 switch resumption(&exchange.record) {
                 case .proceed: run(exchange, config: config, from: index + 1)
                 case .reject(let error): exchange.fail(error)
+                case .respond(let reply): exchange.respond(reply)
                 case .suspend(let more): resume(exchange, config: config, at: index, after: more)
                 }
             }

@@ -65,6 +65,15 @@ extension StateDirectory {
         try repair(identities, info, allowed: 0o711, logger: logger)
     }
 
+    /// A config database outside the state directory (`up --store FILE`), shared with other
+    /// gatehouse processes: checked as `gatehouse.db` is (owner, no link, owner-only), with its
+    /// journal files.
+    static func checkStore(_ path: String, logger: Logger) throws {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            try checkEntry(path + suffix, logger: logger, recursive: false)
+        }
+    }
+
     private static func checkEntry(_ path: String, logger: Logger, recursive: Bool) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }  // not there yet: Gatehouse creates it owner-only

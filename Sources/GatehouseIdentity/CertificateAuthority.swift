@@ -82,7 +82,8 @@ public struct CertificateAuthority: Sendable {
         let old = try String(contentsOf: directory.appendingPathComponent("root-cert.pem"), encoding: .utf8)
         let previous = directory.appendingPathComponent("previous")
         try FileManager.default.createDirectory(at: previous, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let until = Int(now.timeIntervalSince1970) + Int(overlap.components.seconds)
+        // Rounded up: the old root is trusted for at least `overlap`, never a fraction of a second less.
+        let until = Int(now.timeIntervalSince1970.rounded(.up)) + Int(overlap.components.seconds)
         try writePrivate(old, to: previous.appendingPathComponent("\(until).pem"))
         let fresh = try create(trustDomain: trustDomain, now: now)
         try writePrivate(try fresh.key.serializeAsPEM().pemString, to: directory.appendingPathComponent("root-key.pem"))

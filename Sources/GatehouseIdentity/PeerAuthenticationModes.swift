@@ -60,9 +60,23 @@ public struct PeerAuthenticationModes: Sendable {
 /// is STRICT, and a mutual TLS request to one that is DISABLE, with 403 and a recorded decision.
 public struct EnforcePeerAuthentication: RequestStage {
     public let modes: PeerAuthenticationModes
+    public var name: StageName { .peerAuthentication }
 
     public init(modes: PeerAuthenticationModes) {
         self.modes = modes
+    }
+
+    /// Details: the function's `mode` on this port, the `policy` that set it, and the `caller` kind.
+    public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
+        let verdict = process(&record, headers: headers)
+        guard let function = record.destination?.key else { return StageExplanation(verdict) }
+        let effective = modes.mode(for: function, port: record.destinationPort)
+        let caller = record.peer.map { "mutual TLS (\($0.principal ?? $0.uri))" } ?? "plaintext"
+        var details: [String: DetailValue] = ["mode": .string(effective.mode.rawValue), "caller": .string(record.peer == nil ? "plaintext" : "mtls")]
+        if let policy = effective.policy { details["policy"] = .string(policy) }
+        let source = effective.policy.map { "PeerAuthentication \($0)" } ?? "the default (no PeerAuthentication applies)"
+        if case .reject = verdict { return StageExplanation(verdict, details: details) }
+        return StageExplanation(verdict, note: "\(function) is \(effective.mode.rawValue) by \(source); the caller is \(caller)", details: details)
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {

@@ -73,12 +73,15 @@ public final class ClientExchange {
 
     // MARK: Answering
 
-    /// Starts the response. `x-request-id` is added, and `connection` set to match keep-alive.
+    /// Starts the response — the function's or one Gatehouse made — through the response phase:
+    /// the stages' response header edits (a route's `headers.response`, CORS, rate-limit headers)
+    /// apply to either, then `x-request-id` is added and `connection` set to match keep-alive.
     public func sendHead(_ response: HTTPResponseHead) {
         guard !isFinished, !responseStarted else { return }
         responseStarted = true
         var response = response
         record.responseCode = Int(response.status.code)
+        Self.applyResponsePhase(record.responseHeaders, to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         if connection.isDraining { keepAlive = false }
         if !keepAlive {
@@ -142,20 +145,42 @@ public final class ClientExchange {
         }
         let rendered = connection.renderer.render(error, requestId: record.requestId)
         record.responseFlags.formUnion(rendered.flags)
-        // After these, or with a request body still unread, the connection cannot carry another
-        // request: say so in the response.
+        // After these the connection cannot carry another request: say so in the response.
         if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
-            || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout
-            || (!requestComplete && Self.declaresBody(head)) {
+            || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout {
             keepAlive = false
         }
-        var headers = rendered.headers
-        var body = context.channel.allocator.buffer(capacity: rendered.body.utf8.count)
-        body.writeString(rendered.body)
+        sendWhole(status: rendered.status, headers: rendered.headers, body: rendered.body)
+    }
+
+    /// Ends the exchange with a response Gatehouse made itself (a redirect, a direct response, a
+    /// CORS preflight answer): not a failure; the access log shows its `details`.
+    public func respond(_ reply: GatewayReply) {
+        guard !isFinished, !responseStarted else { return }
+        record.replyDetails = reply.details
+        var headers = HTTPHeaders()
+        for (name, value) in reply.headers { headers.add(name: name, value: value) }
+        sendWhole(status: HTTPResponseStatus(statusCode: reply.status), headers: headers, body: reply.body)
+    }
+
+    private func sendWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body text: String) {
+        // With a request body still unread, the connection cannot carry another request.
+        if !requestComplete && Self.declaresBody(head) { keepAlive = false }
+        var headers = headers
+        var body = context.channel.allocator.buffer(capacity: text.utf8.count)
+        body.writeString(text)
         headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
-        sendHead(HTTPResponseHead(version: .http1_1, status: rendered.status, headers: headers))
+        sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
         sendBody(body)
         sendEnd()
+    }
+
+    /// The response phase's header work, the same for every response this exchange sends.
+    private static func applyResponsePhase(_ edits: HeaderEdits, to headers: inout HTTPHeaders) {
+        guard !edits.isEmpty else { return }
+        for name in edits.remove { headers.remove(name: name) }
+        for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in edits.add { headers.add(name: name, value: value) }
     }
 
     /// Ends the exchange by closing the client connection (the response cannot be completed).
@@ -181,6 +206,7 @@ public final class ClientExchange {
         onClientGone = nil
         record.responseCode = Int(response.status.code)
         var response = response
+        Self.applyResponsePhase(record.responseHeaders, to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
 

@@ -6,9 +6,9 @@ import NIOHTTP1
 /// turned into origin-form with the URI's authority as `Host`, so that routing, policies and the
 /// function all see the same path — a policy on `/admin` cannot be sidestepped by writing the
 /// target as `http://host/admin`. Anything else (but `OPTIONS *`) is refused with 400.
-enum RequestTarget {
+public enum RequestTarget {
     /// The head in origin-form, or nil when its target is neither origin- nor absolute-form.
-    static func originForm(_ head: HTTPRequestHead) -> HTTPRequestHead? {
+    public static func originForm(_ head: HTTPRequestHead) -> HTTPRequestHead? {
         let uri = head.uri
         if uri.utf8.first == UInt8(ascii: "/") { return head }
         if uri == "*", head.method == .OPTIONS { return head }

@@ -7,9 +7,18 @@ import GatehouseCore
 public struct EnforceHopLimit: RequestStage {
     public static let header = "x-gatehouse-hops"
     public let maxHops: Int
+    public var name: StageName { .hopLimit }
 
     public init(maxHops: Int) {
         self.maxHops = maxHops
+    }
+
+    public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
+        let verdict = process(&record, headers: headers)
+        guard let hops = Int(record.upstreamHeaders.set.first { $0.name == Self.header }?.value ?? "").map({ $0 - 1 }) else {
+            return StageExplanation(verdict, details: ["maxHops": .int(maxHops)])
+        }
+        return StageExplanation(verdict, note: "\(hops) hop(s) so far, under the limit of \(maxHops)", details: ["hops": .int(hops), "maxHops": .int(maxHops)])
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {

@@ -6,6 +6,7 @@ import GatehouseCore
 /// Runs after authorization, so refused callers spend nothing.
 public struct EnforceRateLimits: RequestStage {
     private let byFunction: [FunctionKey: [PolicyLimiter]]
+    public var name: StageName { .rateLimit }
 
     public init(policies: [RateLimitPolicySpec], functions: [FunctionSpec], limiters: RateLimiters) {
         let all = limiters.retain(policies)
@@ -42,6 +43,54 @@ public struct EnforceRateLimits: RequestStage {
             for (name, value) in headers { record.responseHeaders.setHeader(name, value) }
         }
         return .proceed
+    }
+
+    /// Evaluated without spending: each applying policy's bucket (`tokens` left for this caller,
+    /// `maxTokens`) and in-flight count, and the verdict the next request would get.
+    public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
+        guard let key = record.destination?.key, let limiters = byFunction[key] else {
+            return StageExplanation(.proceed, note: "no RateLimitPolicy applies")
+        }
+        var policies: [DetailValue] = []
+        var notes: [String] = []
+        for limiter in limiters {
+            var entry: [String: DetailValue] = ["policy": .string(limiter.policy.reference)]
+            if !limiter.policy.routes.isEmpty, !limiter.policy.routes.contains(record.routeName ?? "") {
+                entry["applies"] = .bool(false)
+                policies.append(.object(entry))
+                continue
+            }
+            let caller = limiter.key(for: record)
+            entry["key"] = .string(caller.isEmpty ? "(function)" : caller)
+            if let inFlight = limiter.inFlight {
+                let current = inFlight.current(caller)
+                entry["inFlight"] = .int(current)
+                entry["maxInFlight"] = .int(inFlight.limit)
+                if current >= inFlight.limit {
+                    policies.append(.object(entry))
+                    record.responseFlags.insert(.rateLimited)
+                    return StageExplanation(.reject(GatehouseError(
+                        .concurrencyLimited, detail: "\(limiter.policy.reference): \(inFlight.limit) requests of this caller already in flight",
+                        retryAfter: .seconds(1))), details: ["policies": .list(policies)])
+                }
+            }
+            if let buckets = limiter.buckets {
+                let outcome = buckets.peek(caller)
+                entry["tokens"] = .int(outcome.remaining)
+                entry["maxTokens"] = .int(buckets.spec.maxTokens)
+                if !outcome.allowed {
+                    policies.append(.object(entry))
+                    record.responseFlags.insert(.rateLimited)
+                    return StageExplanation(.reject(GatehouseError(
+                        .rateLimited, detail: "\(limiter.policy.reference): token bucket empty", retryAfter: outcome.resetIn,
+                        headers: Self.headers(buckets.spec, outcome))), details: ["policies": .list(policies)])
+                }
+                notes.append("\(limiter.policy.reference): \(outcome.remaining) of \(buckets.spec.maxTokens) tokens left")
+            }
+            policies.append(.object(entry))
+        }
+        return StageExplanation(.proceed, note: notes.isEmpty ? "under every limit" : notes.joined(separator: "; ") + " (explain spends none)",
+                                details: ["policies": .list(policies)])
     }
 
     /// `x-ratelimit-limit`, `-remaining` and `-reset` (seconds to the next fill, rounded up).

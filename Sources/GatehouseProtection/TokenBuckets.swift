@@ -55,6 +55,15 @@ final class TokenBuckets: Sendable {
         }
     }
 
+    /// What `take` would find, without taking: for `explain`.
+    func peek(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
+        state.withLock { state in
+            let bucket = refilled(state.buckets[key] ?? state.buckets[Self.overflowKey].flatMap { state.buckets.count >= Self.maxKeys ? $0 : nil }
+                ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
+            return Outcome(allowed: bucket.tokens > 0, remaining: bucket.tokens, resetIn: spec.fillInterval - (now - bucket.lastFill))
+        }
+    }
+
     /// The bucket with the fills due since its last one.
     private func refilled(_ bucket: Bucket, now: ContinuousClock.Instant) -> Bucket {
         let elapsed = now - bucket.lastFill
@@ -83,6 +92,10 @@ final class InFlightCounts: Sendable {
             counts[key] = current + 1
             return true
         }
+    }
+
+    func current(_ key: String) -> Int {
+        counts.withLock { $0[key, default: 0] }
     }
 
     func leave(_ key: String) {

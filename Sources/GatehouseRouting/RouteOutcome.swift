@@ -26,29 +26,27 @@ extension CompiledRoute {
         if let cors = route.cors, let origin = request.header("origin"),
            cors.allows(origin: origin, regex: { pattern, value in corsOriginRegexes[pattern]?.matches(value) ?? false }) {
             if request.method == "OPTIONS", request.header("access-control-request-method") != nil {
-                return .reject(GatehouseError(
-                    .corsPreflight, detail: "route \(name) answered a CORS preflight", response: .init(status: 200, headers: preflightHeaders(cors, origin: origin), body: "")))
+                return .respond(GatewayReply(status: 200, headers: preflightHeaders(cors, origin: origin), details: "cors_preflight"))
             }
             record.responseHeaders.setHeader("access-control-allow-origin", origin)
             if cors.allowCredentials { record.responseHeaders.setHeader("access-control-allow-credentials", "true") }
             if !cors.exposeHeaders.isEmpty { record.responseHeaders.setHeader("access-control-expose-headers", cors.exposeHeaders.joined(separator: ",")) }
         }
         if let redirect = route.redirect {
-            return .reject(GatehouseError(
-                .redirected, detail: "route \(name) redirects",
-                response: .init(status: redirect.code, headers: [("location", location(redirect, request: request, overTLS: record.overTLS))], body: "")))
+            return .respond(GatewayReply(
+                status: redirect.code, headers: [("location", location(redirect, request: request, overTLS: record.overTLS))], details: "redirected"))
         }
         if let direct = route.directResponse {
-            return .reject(GatehouseError(
-                .directResponse, detail: "route \(name) answers directly",
-                response: .init(status: direct.status, headers: direct.body == nil ? [] : [("content-type", "text/plain")], body: direct.body ?? "")))
+            return .respond(GatewayReply(
+                status: direct.status, headers: direct.body == nil ? [] : [("content-type", "text/plain")], body: direct.body ?? "",
+                details: "direct_response"))
         }
-        guard let destination = pick() else {
+        guard let destination = drawing ? pick() : heaviest() else {
             record.responseFlags.insert(.noRoute)
             return .reject(GatehouseError(.routeNotFound, detail: "route \(name) has no destination with weight"))
         }
         record.destination = destination
-        if let rewritten = rewrittenTarget(request) { record.routedPath = rewritten }
+        if let rewritten = rewrittenTarget(request) { record.path.rewrite(to: rewritten) }
         if let authority = route.rewrite?.authority { record.upstreamHeaders.setHeader("host", authority) }
         apply(route.requestHeaders, to: &record.upstreamHeaders)
         apply(route.responseHeaders, to: &record.responseHeaders)
@@ -59,8 +57,11 @@ extension CompiledRoute {
                 if let mirror = split.pick() { record.mirrors.append(mirror) }
             }
         }
-        guard drawing, let fault = route.fault else { return .proceed }
-        return injectFault(fault, record: &record)
+        guard let fault = route.fault else { return .proceed }
+        if drawing { return injectFault(fault, record: &record) }
+        // Explain: only what is certain.
+        guard let abort = fault.abort, abort.percent >= 100 else { return .proceed }
+        return Self.abort(abort.status, route: name, record: &record)
     }
 
     /// Istio's fault injection: a delay (flag `DI`) for `percent` of requests, then an abort with
@@ -82,9 +83,12 @@ extension CompiledRoute {
 
     private static func abort(_ status: Int, route: String, record: inout RequestRecord) -> StageVerdict {
         record.responseFlags.insert(.faultInjected)
-        return .reject(GatehouseError(
-            .faultAbort, detail: "route \(route) injected an abort",
-            response: .init(status: status, headers: [("content-type", "text/plain")], body: "fault filter abort")))
+        return .respond(GatewayReply(status: status, headers: [("content-type", "text/plain")], body: "fault filter abort", details: "fault_abort"))
+    }
+
+    /// The heaviest destination's heaviest revision: what explain follows.
+    func heaviest() -> FunctionDestination? {
+        destinations.filter { $0.weight > 0 || totalWeight == 0 }.max { $0.weight < $1.weight }?.split.heaviest
     }
 
     /// A destination drawn by weight (the only one, when there is one), then a revision by its split.

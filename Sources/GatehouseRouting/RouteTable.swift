@@ -16,10 +16,13 @@ public struct RouteTable: Sendable {
         var mesh: [CompiledRoute] = []
         var hasIngress = false
         var hasMesh = false
+        /// The VirtualServices naming the host, and which traffic each binds to: for `explain`.
+        var services: [(reference: String, ingress: Bool, mesh: Bool)] = []
 
         mutating func add(_ routes: [CompiledRoute], service: VirtualServiceSpec) {
             if service.appliesToIngress { ingress += routes; hasIngress = true }
             if service.appliesToMesh { mesh += routes; hasMesh = true }
+            services.append((service.reference, service.appliesToIngress, service.appliesToMesh))
         }
 
         func routes(mesh isMesh: Bool) -> [CompiledRoute]? {
@@ -55,6 +58,16 @@ public struct RouteTable: Sendable {
         self.exact = exact
         self.wildcards = wildcards.sorted { $0.key.count > $1.key.count }.map { ($0.key, $0.value) }
         isEmpty = exact.isEmpty && wildcards.isEmpty
+    }
+
+    /// VirtualServices that name `host` but do not bind to this kind of traffic (`gateways`): a
+    /// request that "skips" a route is most often this. For `explain` and `validate`.
+    public func servicesBoundElsewhere(host: String, mesh: Bool) -> [String] {
+        let lowered = host.lowercased()
+        var found: [HostRoutes] = []
+        if let routes = exact[lowered] { found.append(routes) }
+        for (suffix, routes) in wildcards where suffix.isEmpty || lowered.hasSuffix(suffix) { found.append(routes) }
+        return found.flatMap(\.services).filter { mesh ? !$0.mesh : !$0.ingress }.map(\.reference)
     }
 
     /// The routes for `host` (without its port) for this kind of traffic, in the order they are tried;

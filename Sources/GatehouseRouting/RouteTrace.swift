@@ -20,43 +20,25 @@ public struct RouteTrace: Codable, Sendable {
     public var rewrittenPath: String?
 }
 
-extension RouteTable {
-    /// The routes tried for a request, or nil when no VirtualService covers its host (the
-    /// `NAME.NAMESPACE.<domain>` convention applies). `destination` is the heaviest destination of
-    /// the route taken: the one `explain` checks policies for.
-    public func trace(
-        host: String, mesh: Bool, method: String, target: String, headers: [String: String],
-        port: Int = 0, sourcePrincipal: String? = nil
-    ) -> (trace: RouteTrace, destination: TrafficSplit?)? {
-        guard let routes = routes(forHost: HostRouter.hostWithoutPort(host), mesh: mesh) else { return nil }
-        let (path, query) = PathNormalization.split(target)
-        var request = RouteRequest(
-            target: PathNormalization.normalize(path) + query, method: method, hostHeader: host, header: { headers[$0.lowercased()] })
-        request.port = port
-        request.mesh = mesh
-        request.scheme = mesh ? "https" : "http"
-        request.sourceNamespace = sourcePrincipal.flatMap(RouteRequest.namespace(ofPrincipal:))
-        var trace = RouteTrace()
-        for route in routes {
-            let misses = route.misses(request)
-            guard misses.isEmpty else {
-                trace.skipped.append(.init(route: route.name, misses: misses))
-                continue
-            }
-            trace.matched = route.name
-            var record = RequestRecord(
-                requestId: "", startWallNanos: 0, start: .now, method: method, path: target, httpProtocol: "HTTP/1.1", authority: host)
-            if case .reject(let error) = route.apply(to: &record, request: request, drawing: false), let response = error.response {
-                trace.status = response.status
-                let location = response.headers.first { $0.name == "location" }?.value
-                trace.outcome = location.map { "redirect \(response.status) to \($0)" } ?? "direct response \(response.status)"
-                return (trace, nil)
-            }
-            trace.rewrittenPath = record.routedPath
-            trace.outcome = route.destinations.map { "\($0.label) (\($0.weight)%)" }.joined(separator: ", ")
-                + (record.routedPath.map { ", path rewritten to \($0)" } ?? "")
-            return (trace, route.destinations.max { $0.weight < $1.weight }?.split)
+extension RouteTrace {
+    /// What the matched route does with the request, for `explain`.
+    mutating func describe(_ route: CompiledRoute, verdict: StageVerdict, record: RequestRecord) {
+        if case .respond(let reply) = verdict {
+            status = reply.status
+            let location = reply.headers.first { $0.name == "location" }?.value
+            outcome = location.map { "redirect \(reply.status) to \($0)" }
+                ?? (reply.details == "cors_preflight" ? "CORS preflight answered (200)"
+                    : reply.details == "fault_abort" ? "fault injection aborts with \(reply.status)" : "direct response \(reply.status)")
+            return
         }
-        return (trace, nil)
+        rewrittenPath = record.path.beforeRewrite == nil ? nil : record.path.value
+        outcome = route.destinations.map { "\($0.label) (\($0.weight)%)" }.joined(separator: ", ")
+            + (rewrittenPath.map { ", path rewritten to \($0)" } ?? "")
+        if route.destinations.count > 1 { outcome! += "; drawn by weight, explain follows the heaviest" }
+        if let fault = route.route.fault {
+            if let delay = fault.delay { outcome! += "; delays \(delay.percent)% of requests by \(delay.duration)" }
+            if let abort = fault.abort, abort.percent < 100 { outcome! += "; aborts \(abort.percent)% of requests with \(abort.status)" }
+        }
+        if !route.mirrors.isEmpty { outcome! += "; mirrored to \(route.mirrors.count) destination(s)" }
     }
 }

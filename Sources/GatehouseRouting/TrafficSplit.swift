@@ -26,6 +26,11 @@ public final class TrafficSplit: Sendable {
         self.init([(destination, 100)])
     }
 
+    /// The revision with the largest share: what `explain`, which draws nothing, follows.
+    public var heaviest: FunctionDestination? {
+        zip(destinations, percents).max { $0.1 < $1.1 }?.0
+    }
+
     /// A revision drawn by percent; nil when nothing is routed (every share is 0 %).
     public func pick() -> FunctionDestination? {
         guard destinations.count > 1 else { return destinations.first }

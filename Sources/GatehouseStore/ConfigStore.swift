@@ -2,22 +2,96 @@ import Foundation
 import GatehouseCore
 
 /// The seam every piece of applied configuration goes through: SQLite in the state directory on
-/// one node (`SQLiteStore`); a shared database can take its place for a cluster.
+/// one node (`SQLiteStore`); a shared database (PostgreSQL) can take its place for a cluster.
 ///
-/// A commit is durable before it returns: an apply is acknowledged only after its commit.
+/// **Durability.** A commit is durable before it returns: an apply is acknowledged only after it.
+///
+/// **Optimistic concurrency.** Every change names what it expects to find (`ResourceChange.expected`, an `ExpectedVersion`):
+/// nothing, or the version it read. A commit checks all of them inside its one write transaction
+/// and refuses the whole batch with a `.conflict` error (naming the resource and what is there
+/// now) when any differs, so of two writers that read the same version only the first wins —
+/// whether they are two tasks, two processes on one file, or two nodes on one database.
+///
+/// **Revisions and the change feed.** Every commit gets the next store revision (its history
+/// batch number), strictly increasing. `changes(after:)` yields each committed batch after a
+/// revision, whoever wrote it: a consumer that remembers the last revision it applied resumes
+/// from there, and a second writer's changes reach every reader without a restart.
+///
+/// Calls are async and never block the caller's thread on disk I/O.
 public protocol ConfigStore: Sendable {
-    /// Every applied resource, in the order it was first applied.
-    func resources() throws(StoreError) -> [StoredResource]
-    /// Writes one apply or delete: all of `changes` or none of them, with their history entries.
-    func commit(_ changes: [ResourceChange], actor: String, at time: Date) throws(StoreError)
+    /// Every applied resource, in the order it was first applied, and the store revision they are
+    /// at, read together (one read transaction).
+    func state() async throws(StoreError) -> StoreState
+    /// The revision of the newest commit (0 for an empty store). Cheap: callers check it before a
+    /// read-modify-write.
+    func revision() async throws(StoreError) -> Int64
+    /// Writes one apply or delete: all of `changes` or none of them, with their history entries,
+    /// as the next store revision, which it returns. Refused whole (`StoreError.Reason.conflict`)
+    /// when any change's `expected` does not match what is stored.
+    @discardableResult
+    func commit(_ changes: [ResourceChange], actor: String, at time: Date) async throws(StoreError) -> Int64
     /// The newest entries first; nil filters match everything.
-    func history(_ filter: HistoryFilter, limit: Int) throws(StoreError) -> [HistoryEntry]
+    func history(_ filter: HistoryFilter, limit: Int) async throws(StoreError) -> [HistoryEntry]
     /// The stored revisions of one function, or of all when nil, oldest first. A commit that
     /// creates or changes a Function at a new generation stores that revision; deleting the
     /// Function deletes its revisions.
-    func revisions(of function: FunctionKey?) throws(StoreError) -> [StoredRevision]
-    /// Forgets old revisions (retention); the history keeps their diffs.
-    func dropRevisions(_ keys: [RevisionKey]) throws(StoreError)
+    func revisions(of function: FunctionKey?) async throws(StoreError) -> [StoredRevision]
+    /// Forgets old revisions (retention); the history keeps their diffs. Not a config change: it
+    /// makes no store revision.
+    func dropRevisions(_ keys: [RevisionKey]) async throws(StoreError)
+    /// Every batch committed after `revision`, oldest first, by any writer, then each new one as
+    /// it is committed; it ends only when the consuming task is cancelled (or with a `StoreError`
+    /// when the store cannot be read). How quickly a batch arrives is the implementation's to say.
+    func changes(after revision: Int64) -> StoreChanges
+}
+
+extension ConfigStore {
+    /// Every applied resource, in the order it was first applied.
+    public func resources() async throws(StoreError) -> [StoredResource] { try await state().resources }
+}
+
+/// The feed `ConfigStore.changes(after:)` returns.
+public typealias StoreChanges = AsyncThrowingStream<StoreBatch, any Error>
+
+/// What the store holds at one revision.
+public struct StoreState: Sendable, Hashable {
+    public var revision: Int64
+    public var resources: [StoredResource]
+
+    public init(revision: Int64, resources: [StoredResource]) {
+        self.revision = revision
+        self.resources = resources
+    }
+}
+
+/// One commit, as the change feed reports it.
+public struct StoreBatch: Sendable, Hashable {
+    /// The store revision the commit made.
+    public var revision: Int64
+    /// Its history entries, in the order they were written.
+    public var entries: [HistoryEntry]
+
+    public init(revision: Int64, entries: [HistoryEntry]) {
+        self.revision = revision
+        self.entries = entries
+    }
+}
+
+/// What a change expects the store to hold for its resource; the commit is refused otherwise.
+public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
+    /// No such resource: a create.
+    case absent
+    /// The resource as it was read. `revision` (the store revision that last wrote it) is what
+    /// decides: a Function's generation stays put when only its traffic changes, so two writers
+    /// could read the same generation of different content. `generation` is for messages.
+    case version(generation: Int, revision: Int64)
+
+    public var description: String {
+        switch self {
+        case .absent: "absent"
+        case .version(let generation, let revision): "generation \(generation) (store revision \(revision))"
+        }
+    }
 }
 
 /// One immutable revision of a Function: the document as it was applied when the revision was made.
@@ -40,15 +114,21 @@ public struct StoredResource: Sendable, Hashable {
     public var document: ResourceDocument
     /// 1 when created, one more each time its content changes.
     public var generation: Int
+    /// The store revision that last wrote it (0 when not yet committed).
+    public var revision: Int64
     public var appliedAt: Date
     public var appliedBy: String
 
-    public init(document: ResourceDocument, generation: Int, appliedAt: Date, appliedBy: String) {
+    public init(document: ResourceDocument, generation: Int, revision: Int64 = 0, appliedAt: Date, appliedBy: String) {
         self.document = document
         self.generation = generation
+        self.revision = revision
         self.appliedAt = appliedAt
         self.appliedBy = appliedBy
     }
+
+    /// What a change to this resource expects to find.
+    public var version: ExpectedVersion { .version(generation: generation, revision: revision) }
 }
 
 /// One resource created, changed or deleted by an apply or delete.
@@ -62,16 +142,22 @@ public struct ResourceChange: Sendable, Hashable {
     /// The new document; nil for a deletion.
     public var document: ResourceDocument?
     public var generation: Int
+    /// What the writer read, and expects still to be there.
+    public var expected: ExpectedVersion
     /// Where the change came from (`file:line`), for the history.
     public var origin: String
     /// The change as removed (`-`) and added (`+`) lines.
     public var diff: String
 
-    public init(operation: Operation, key: ResourceKey, document: ResourceDocument?, generation: Int, origin: String, diff: String) {
+    public init(
+        operation: Operation, key: ResourceKey, document: ResourceDocument?, generation: Int, expected: ExpectedVersion,
+        origin: String, diff: String
+    ) {
         self.operation = operation
         self.key = key
         self.document = document
         self.generation = generation
+        self.expected = expected
         self.origin = origin
         self.diff = diff
     }
@@ -108,16 +194,35 @@ public struct HistoryFilter: Sendable, Hashable {
 
 /// Why the store could not be read or written; nothing was changed.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public enum Reason: Sendable { case corrupt, locked, failed }
+    public enum Reason: Sendable { case corrupt, locked, failed, conflict }
+
+    /// A commit found something other than what a change expected.
+    public struct Conflict: Sendable, Hashable {
+        public var key: ResourceKey
+        public var expected: ExpectedVersion
+        /// What is stored now; nil when the resource does not exist.
+        public var currentGeneration: Int?
+        public var currentRevision: Int64?
+
+        public init(key: ResourceKey, expected: ExpectedVersion, currentGeneration: Int?, currentRevision: Int64?) {
+            self.key = key
+            self.expected = expected
+            self.currentGeneration = currentGeneration
+            self.currentRevision = currentRevision
+        }
+    }
 
     public var reason: Reason
     public var path: String
     public var detail: String
+    /// Set when `reason` is `.conflict`.
+    public var conflict: Conflict?
 
-    public init(_ reason: Reason, path: String, detail: String) {
+    public init(_ reason: Reason, path: String, detail: String, conflict: Conflict? = nil) {
         self.reason = reason
         self.path = path
         self.detail = detail
+        self.conflict = conflict
     }
 
     public var description: String {
@@ -129,6 +234,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             "\(path) is locked by another process (\(detail)); nothing was changed. Try again when it is done"
         case .failed:
             "cannot use \(path): \(detail); nothing was changed"
+        case .conflict:
+            "\(detail); nothing was changed"
         }
     }
 }

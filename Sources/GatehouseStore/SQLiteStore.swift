@@ -2,19 +2,32 @@ import Foundation
 import GatehouseCore
 import GRDB
 
-/// `ConfigStore` in one SQLite file (`STATE_DIR/gatehouse.db`), through GRDB. The decision log
-/// has its own file (`SQLiteDecisionLog`), so traffic never competes with applies for this one.
+/// `ConfigStore` in one SQLite file (`STATE_DIR/gatehouse.db`, or a file several `gatehouse`
+/// processes share: `up --store`), through GRDB. The decision log has its own file
+/// (`SQLiteDecisionLog`), so traffic never competes with applies for this one.
 ///
 /// SQLite's rollback journal with `synchronous=FULL` (its default) makes a committed
-/// transaction durable before `commit` returns. A second writer waits up to `busyTimeout`.
+/// transaction durable before `commit` returns. A commit runs in one `BEGIN IMMEDIATE`
+/// transaction: it takes the write lock before it reads what it checks, so of two processes that
+/// read the same version only one can write it. A second writer waits up to `busyTimeout`.
+///
+/// The change feed cannot be told by another process that it committed; each feed asks its own
+/// connection for `PRAGMA data_version` (a counter in memory that moves when any other
+/// connection commits; no file is read) every `feedInterval`, and reads the new batches only when
+/// it moved.
 public final class SQLiteStore: ConfigStore {
     public let path: String
     private let database: DatabaseQueue
+    private let busyTimeout: TimeInterval
+    /// How often a change feed checks for commits (default 100 ms).
+    public let feedInterval: Duration
 
     /// Opens or creates the database and brings its schema up to date; a file that is not a
     /// Gatehouse database is refused here, before anything is served from it.
-    public init(path: String, busyTimeout: TimeInterval = 2) throws(StoreError) {
+    public init(path: String, busyTimeout: TimeInterval = 2, feedInterval: Duration = .milliseconds(100)) throws(StoreError) {
         self.path = path
+        self.busyTimeout = busyTimeout
+        self.feedInterval = feedInterval
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "gatehouse.store"
@@ -30,60 +43,111 @@ public final class SQLiteStore: ConfigStore {
         }
     }
 
-    public func resources() throws(StoreError) -> [StoredResource] {
-        try access { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM resource ORDER BY rowid").map { row in
+    public func state() async throws(StoreError) -> StoreState {
+        try await reading { db in
+            let resources = try Row.fetchAll(db, sql: "SELECT * FROM resource ORDER BY rowid").map { row in
                 StoredResource(
                     document: ResourceDocument(
                         key: ResourceKey(group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"]),
                         apiVersion: row["apiVersion"], text: row["text"], file: row["file"], lineOffset: row["lineOffset"]),
-                    generation: row["generation"],
+                    generation: row["generation"], revision: row["revision"],
                     appliedAt: Date(timeIntervalSince1970: row["appliedAt"]),
                     appliedBy: row["appliedBy"])
             }
+            return StoreState(revision: try Self.revision(db), resources: resources)
         }
     }
 
-    public func commit(_ changes: [ResourceChange], actor: String, at time: Date) throws(StoreError) {
-        guard !changes.isEmpty else { return }
-        try access { db in
-            try db.inTransaction {
-                let batch = (try Int64.fetchOne(db, sql: "SELECT MAX(batch) FROM change") ?? 0) + 1
-                for change in changes {
-                    let key = change.key
-                    if let document = change.document {
-                        try db.execute(
-                            sql: """
-                                INSERT INTO resource (apiGroup, kind, namespace, name, apiVersion, text, file, lineOffset, generation, appliedAt, appliedBy)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                ON CONFLICT (apiGroup, kind, namespace, name) DO UPDATE SET
-                                  apiVersion = excluded.apiVersion, text = excluded.text, file = excluded.file,
-                                  lineOffset = excluded.lineOffset, generation = excluded.generation,
-                                  appliedAt = excluded.appliedAt, appliedBy = excluded.appliedBy
-                                """,
-                            arguments: [key.group, key.kind, key.namespace, key.name, document.apiVersion, document.text,
-                                        document.file, document.lineOffset, change.generation, time.timeIntervalSince1970, actor])
-                    } else {
-                        try db.execute(
-                            sql: "DELETE FROM resource WHERE apiGroup = ? AND kind = ? AND namespace = ? AND name = ?",
-                            arguments: [key.group, key.kind, key.namespace, key.name])
-                    }
-                    if key.group == "gatehouse.dev", key.kind == "Function" { try Self.recordRevision(change, db: db, actor: actor, at: time) }
-                    try db.execute(
-                        sql: """
-                            INSERT INTO change (batch, at, actor, operation, apiGroup, kind, namespace, name, generation, origin, diff)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [batch, time.timeIntervalSince1970, actor, change.operation.rawValue, key.group, key.kind,
-                                    key.namespace, key.name, change.generation, change.origin, change.diff])
+    public func revision() async throws(StoreError) -> Int64 {
+        try await reading { db in try Self.revision(db) }
+    }
+
+    static func revision(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT revision FROM store WHERE id = 1") ?? 0
+    }
+
+    /// Thrown inside a commit's transaction (rolling it back) when a change's expectation fails.
+    private struct ConflictFound: Error {
+        let conflict: StoreError.Conflict
+    }
+
+    @discardableResult
+    public func commit(_ changes: [ResourceChange], actor: String, at time: Date) async throws(StoreError) -> Int64 {
+        guard !changes.isEmpty else { return try await revision() }
+        do {
+            return try await database.writeWithoutTransaction { db in
+                var batch: Int64 = 0
+                try db.inTransaction(.immediate) {
+                    for change in changes { try Self.check(change, db: db) }
+                    batch = try Self.revision(db) + 1
+                    try db.execute(sql: "UPDATE store SET revision = ? WHERE id = 1", arguments: [batch])
+                    for change in changes { try Self.write(change, batch: batch, db: db, actor: actor, at: time) }
+                    return .commit
                 }
-                return .commit
+                return batch
             }
+        } catch let error as ConflictFound {
+            let conflict = error.conflict
+            let now = conflict.currentGeneration.map { "it is at generation \($0) now" } ?? "it does not exist now"
+            let wanted = switch conflict.expected {
+            case .absent: "expected it not to exist"
+            case .version(let generation, _): "expected generation \(generation)"
+            }
+            throw StoreError(
+                .conflict, path: path, detail: "\(conflict.key) was changed by another writer (\(wanted); \(now))", conflict: conflict)
+        } catch {
+            throw Self.storeError(error, path: path)
         }
     }
 
-    public func history(_ filter: HistoryFilter, limit: Int) throws(StoreError) -> [HistoryEntry] {
-        try access { db in
+    /// Refuses `change` unless the stored resource is what it expects.
+    private static func check(_ change: ResourceChange, db: Database) throws {
+        let key = change.key
+        let row = try Row.fetchOne(
+            db, sql: "SELECT generation, revision FROM resource WHERE apiGroup = ? AND kind = ? AND namespace = ? AND name = ?",
+            arguments: [key.group, key.kind, key.namespace, key.name])
+        let current: (generation: Int, revision: Int64)? = row.map { ($0["generation"], $0["revision"]) }
+        let matches = switch (change.expected, current) {
+        case (.absent, nil): true
+        case (.version(let generation, let revision), let current?): current.generation == generation && current.revision == revision
+        default: false
+        }
+        guard !matches else { return }
+        throw ConflictFound(conflict: .init(
+            key: key, expected: change.expected, currentGeneration: current?.generation, currentRevision: current?.revision))
+    }
+
+    private static func write(_ change: ResourceChange, batch: Int64, db: Database, actor: String, at time: Date) throws {
+        let key = change.key
+        if let document = change.document {
+            try db.execute(
+                sql: """
+                    INSERT INTO resource (apiGroup, kind, namespace, name, apiVersion, text, file, lineOffset, generation, revision, appliedAt, appliedBy)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (apiGroup, kind, namespace, name) DO UPDATE SET
+                      apiVersion = excluded.apiVersion, text = excluded.text, file = excluded.file,
+                      lineOffset = excluded.lineOffset, generation = excluded.generation, revision = excluded.revision,
+                      appliedAt = excluded.appliedAt, appliedBy = excluded.appliedBy
+                    """,
+                arguments: [key.group, key.kind, key.namespace, key.name, document.apiVersion, document.text,
+                            document.file, document.lineOffset, change.generation, batch, time.timeIntervalSince1970, actor])
+        } else {
+            try db.execute(
+                sql: "DELETE FROM resource WHERE apiGroup = ? AND kind = ? AND namespace = ? AND name = ?",
+                arguments: [key.group, key.kind, key.namespace, key.name])
+        }
+        if key.group == "gatehouse.dev", key.kind == "Function" { try Self.recordRevision(change, db: db, actor: actor, at: time) }
+        try db.execute(
+            sql: """
+                INSERT INTO change (batch, at, actor, operation, apiGroup, kind, namespace, name, generation, origin, diff)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [batch, time.timeIntervalSince1970, actor, change.operation.rawValue, key.group, key.kind,
+                        key.namespace, key.name, change.generation, change.origin, change.diff])
+    }
+
+    public func history(_ filter: HistoryFilter, limit: Int) async throws(StoreError) -> [HistoryEntry] {
+        try await reading { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
             for (column, value) in [("kind", filter.kind), ("namespace", filter.namespace), ("name", filter.name)] {
@@ -93,14 +157,22 @@ public final class SQLiteStore: ConfigStore {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [limit])
-            return try Row.fetchAll(db, sql: "SELECT * FROM change \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
-                HistoryEntry(
-                    id: row["id"], batch: row["batch"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
-                    operation: ResourceChange.Operation(rawValue: row["operation"]) ?? .configured,
-                    group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"],
-                    generation: row["generation"], origin: row["origin"], diff: row["diff"])
-            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM change \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+                .map(Self.historyEntry)
         }
+    }
+
+    static func historyEntry(_ row: Row) -> HistoryEntry {
+        HistoryEntry(
+            id: row["id"], batch: row["batch"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
+            operation: ResourceChange.Operation(rawValue: row["operation"]) ?? .configured,
+            group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"],
+            generation: row["generation"], origin: row["origin"], diff: row["diff"])
+    }
+
+    public func changes(after revision: Int64) -> StoreChanges {
+        let cursor = SQLiteChangeCursor(path: path, after: revision, interval: feedInterval, busyTimeout: busyTimeout)
+        return StoreChanges(unfolding: { try await cursor.next() })
     }
 
     /// A revision is immutable: the first document of a generation is kept. A deleted Function's go.
@@ -119,8 +191,8 @@ public final class SQLiteStore: ConfigStore {
                         document.file, document.lineOffset, time.timeIntervalSince1970, actor])
     }
 
-    public func revisions(of function: FunctionKey?) throws(StoreError) -> [StoredRevision] {
-        try access { db in
+    public func revisions(of function: FunctionKey?) async throws(StoreError) -> [StoredRevision] {
+        try await reading { db in
             let rows = if let function {
                 try Row.fetchAll(
                     db, sql: "SELECT * FROM revision WHERE namespace = ? AND name = ? ORDER BY number",
@@ -140,9 +212,9 @@ public final class SQLiteStore: ConfigStore {
         }
     }
 
-    public func dropRevisions(_ keys: [RevisionKey]) throws(StoreError) {
+    public func dropRevisions(_ keys: [RevisionKey]) async throws(StoreError) {
         guard !keys.isEmpty else { return }
-        try access { db in
+        try await writing { db in
             try db.inTransaction {
                 for key in keys {
                     try db.execute(
@@ -154,9 +226,18 @@ public final class SQLiteStore: ConfigStore {
         }
     }
 
-    private func access<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    /// `body` in one read transaction, on GRDB's queue (not the caller's thread).
+    private func reading<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try database.writeWithoutTransaction(body)
+            return try await database.read(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    private func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await database.writeWithoutTransaction(body)
         } catch {
             throw Self.storeError(error, path: path)
         }
@@ -223,6 +304,18 @@ public final class SQLiteStore: ConfigStore {
             // Decisions now live in decisions.db (SQLiteDecisionLog). The old ones are dropped, not
             // copied: they are kept only for a day, and their rows were unbounded.
             try db.execute(sql: "DROP TABLE IF EXISTS decision")
+        }
+        migrator.registerMigration("v5-revisions-and-versions") { db in
+            // The store revision (the last history batch) and, per resource, the revision that
+            // last wrote it: what a commit checks (optimistic concurrency).
+            try db.execute(sql: """
+                CREATE TABLE store (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL);
+                INSERT INTO store (id, revision) VALUES (1, COALESCE((SELECT MAX(batch) FROM change), 0));
+                ALTER TABLE resource ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+                UPDATE resource SET revision = COALESCE((SELECT MAX(batch) FROM change c WHERE c.apiGroup = resource.apiGroup
+                  AND c.kind = resource.kind AND c.namespace = resource.namespace AND c.name = resource.name), 0);
+                CREATE INDEX change_batch ON change (batch);
+                """)
         }
         return migrator
     }

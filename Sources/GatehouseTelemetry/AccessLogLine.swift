@@ -18,7 +18,7 @@ enum AccessLogLine {
         key("method", &out)
         appendJSON(record.method, to: &out)
         key("path", &out)
-        appendJSON(record.redactedPath ?? record.path, to: &out)
+        appendJSON(record.path.logged, to: &out)
         key("protocol", &out)
         appendJSON(record.httpProtocol, to: &out)
         key("response_code", &out)
@@ -29,7 +29,7 @@ enum AccessLogLine {
         if let decision = record.decision, decision.outcome == .deny {
             appendJSON(decision.responseCodeDetails, to: &out)
         } else {
-            appendJSON(record.failure.map { $0.code.name } ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
+            appendJSON(record.failure.map { $0.code.name } ?? record.replyDetails ?? (record.responseCode == 0 ? "-" : "via_upstream"), to: &out)
         }
         key("bytes_received", &out)
         appendInteger(record.bytesReceived, to: &out)
@@ -108,7 +108,7 @@ enum AccessLogLine {
     /// is the request's own strings, which escaping can only lengthen, so this is a lower bound that
     /// is close for ordinary requests. Used to bound the access log's buffer in bytes.
     static func estimatedBytes(_ record: RequestRecord) -> Int {
-        var bytes = 600 + record.method.utf8.count + (record.redactedPath ?? record.path).utf8.count
+        var bytes = 600 + record.method.utf8.count + record.path.logged.utf8.count
         bytes += record.requestId.utf8.count + record.authority.utf8.count
         bytes += (record.userAgent?.utf8.count ?? 0) + (record.forwardedFor?.utf8.count ?? 0)
         bytes += record.failure?.detail.utf8.count ?? 0

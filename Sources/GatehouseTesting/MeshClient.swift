@@ -7,9 +7,10 @@ import NIOSSL
 
 /// A caller of the mesh listener: mutual TLS with the given certificate (or none), trusting the
 /// given bundle, checking the server's chain but not a host name (SPIFFE identities have none).
+/// Redirects are answers to look at, not to follow.
 public enum MeshClient {
     public static func request(
-        _ url: String, host: String, path: String = "/", certificate: URL?, key: URL?, bundle: URL,
+        _ url: String, host: String, path: String = "/", method: HTTPMethod = .GET, certificate: URL?, key: URL?, bundle: URL,
         headers: [(String, String)] = []
     ) async throws -> RunningGatehouse.Response {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -19,9 +20,10 @@ public enum MeshClient {
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate.path).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key.path, format: .pem))
         }
-        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: .init(tlsConfiguration: tls))
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow))
         do {
             var request = HTTPClientRequest(url: url + path)
+            request.method = method
             request.headers.add(name: "host", value: host)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             let response = try await client.execute(request, timeout: .seconds(20))

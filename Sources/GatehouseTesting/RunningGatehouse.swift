@@ -31,8 +31,9 @@ public final class RunningGatehouse: @unchecked Sendable {
     /// Writes `config` (and the fixture function) into a new temporary directory and starts Gatehouse on it.
     /// With `asUser` (a uid, when the tests run as root), the directory is given to that user and
     /// Gatehouse runs as it, through `setpriv`: what an operator without root gets.
+    /// `applyingConfig: false` starts it with no `-f`: it serves only what its store holds.
     public static func start(
-        config: String, arguments: [String] = [], directory: URL? = nil, asUser: UInt32? = nil
+        config: String, arguments: [String] = [], directory: URL? = nil, asUser: UInt32? = nil, applyingConfig: Bool = true
     ) async throws -> RunningGatehouse {
         let directory = try directory ?? Self.makeTemporaryDirectory()
         try config.write(to: directory.appendingPathComponent("functions.yaml"), atomically: true, encoding: .utf8)
@@ -42,7 +43,7 @@ public final class RunningGatehouse: @unchecked Sendable {
                 chown(path, asUser, asUser)
             }
         }
-        let gatehouse = try RunningGatehouse(directory: directory, arguments: arguments, asUser: asUser)
+        let gatehouse = try RunningGatehouse(directory: directory, arguments: arguments, applyingConfig: applyingConfig, asUser: asUser)
         try await gatehouse.waitUntilUp()
         return gatehouse
     }

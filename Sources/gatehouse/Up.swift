@@ -66,6 +66,11 @@ struct Up: AsyncParsableCommand {
     @Option(help: "The most MiB of decision text kept in decisions.db; past it the oldest go first.")
     var decisionLogMaxMb: Int = DecisionLogBounds().maxBytes >> 20
 
+    @Option(help: ArgumentHelp(
+        "The config database (default STATE_DIR/gatehouse.db).",
+        discussion: "Several gatehouse processes, each with its own --state-dir, may share one file: each serves what any of them applies, within about a second."))
+    var store: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -95,6 +100,7 @@ struct Up: AsyncParsableCommand {
             drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))
+        options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         do {
             try await Gatehouse(options: options, logger: logger).run()

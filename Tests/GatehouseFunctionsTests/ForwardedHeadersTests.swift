@@ -12,7 +12,7 @@ struct ForwardedHeadersTests {
         var forwardedFor: String?
         let head = ForwardedHeaders.upstreamRequest(
             HTTPRequestHead(version: .http1_0, method: .POST, uri: "/greet?x=1", headers: headers),
-            requestId: requestId, clientAddress: client, forwardedFor: &forwardedFor)
+            requestId: requestId, clientAddress: client, forwardedFor: &forwardedFor, path: "/greet?x=1")
         return (head, forwardedFor)
     }
 

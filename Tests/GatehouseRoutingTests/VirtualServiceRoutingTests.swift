@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseConfig
 import GatehouseCore
 import Testing
@@ -25,23 +26,25 @@ struct Routes {
         func joined(_ name: String) -> String? { values[name.lowercased()] }
     }
 
-    /// The record after routing, and the error when the request was answered or refused.
+    /// The record after routing, the error when the request was refused, and the reply when the
+    /// route answered it itself.
     func route(
         _ method: String = "GET", _ target: String, host: String = "hello.default.localhost", headers: [String: String] = [:], mesh: Bool = false
-    ) -> (record: RequestRecord, error: GatehouseError?) {
+    ) -> (record: RequestRecord, error: GatehouseError?, reply: GatewayReply?) {
         var record = RequestRecord(
             requestId: "r", startWallNanos: 0, start: .now, method: method, path: target, httpProtocol: "HTTP/1.1", authority: host)
         record.viaMeshListener = mesh
         switch stage.process(&record, headers: Headers(values: headers)) {
-        case .reject(let error): return (record, error)
-        default: return (record, nil)
+        case .reject(let error): return (record, error, nil)
+        case .respond(let reply): return (record, nil, reply)
+        default: return (record, nil, nil)
         }
     }
 
-    /// `NAMESPACE/NAME` of the function, or the error's code.
+    /// `NAMESPACE/NAME` of the function, the error's code, or the reply's details.
     func target(_ method: String = "GET", _ path: String, host: String = "hello.default.localhost", headers: [String: String] = [:], mesh: Bool = false) -> String {
-        let (record, error) = route(method, path, host: host, headers: headers, mesh: mesh)
-        return error.map { "\($0.code)" } ?? record.destination?.key.description ?? "-"
+        let (record, error, reply) = route(method, path, host: host, headers: headers, mesh: mesh)
+        return error.map { "\($0.code)" } ?? reply?.details ?? record.destination?.key.description ?? "-"
     }
 }
 
@@ -118,10 +121,10 @@ struct VirtualServiceRoutingTests {
                 route: [{destination: {host: api}}]
               - route: [{destination: {host: hello}}]
             """)
-        #expect(routes.route("GET", "/x/../admin/users").error?.response?.status == 403)
-        #expect(routes.route("GET", "/%61dmin").error?.response?.status == 403, "escapes of unreserved characters decoded")
-        let (record, _) = routes.route("GET", "/a/./b?q=1")
-        #expect(record.upstreamPath == "/a/b?q=1")
+        #expect(routes.route("GET", "/x/../admin/users").reply?.status == 403)
+        #expect(routes.route("GET", "/%61dmin").reply?.status == 403, "escapes of unreserved characters decoded")
+        let (record, _, _) = routes.route("GET", "/a/./b?q=1")
+        #expect(record.path.value == "/a/b?q=1")
         #expect(record.destination?.key.name == "hello", "a block with sourceLabels (not checked yet) never matches")
         var https = RequestRecord(requestId: "r", startWallNanos: 0, start: .now, method: "GET", path: "/", httpProtocol: "HTTP/1.1", authority: "hello.default.localhost")
         (https.destinationPort, https.overTLS) = (8443, true)
@@ -146,7 +149,7 @@ struct VirtualServiceRoutingTests {
               - match: [{uri: {prefix: /api}}]
                 route: [{destination: {host: api}}]
             """)
-        let (record, error) = routes.route("GET", "/other")
+        let (record, error, _) = routes.route("GET", "/other")
         #expect(error?.code == .routeNotFound && record.responseFlags.contains(.noRoute))
         #expect(routes.target("GET", "/api/x", host: "shop.example.com:8080") == "default/api")
         #expect(routes.target("GET", "/other", host: "legacy.default.localhost") == "default/legacy")
@@ -223,28 +226,31 @@ struct VirtualServiceRoutingTests {
               - match: [{uri: {exact: /down}}]
                 directResponse: {status: 503, body: {string: "maintenance"}}
             """)
-        let (rewritten, _) = routes.route("GET", "/old/page?x=1")
-        #expect(rewritten.routedPath == "/new/page?x=1")
+        let (rewritten, _, _) = routes.route("GET", "/old/page?x=1")
+        #expect(rewritten.path.value == "/new/page?x=1" && rewritten.path.beforeRewrite == "/old/page?x=1")
         #expect(rewritten.upstreamHeaders.set.contains { $0.name == "host" && $0.value == "hello.internal" })
         #expect(rewritten.upstreamHeaders.set.contains { $0.name == "x-route" && $0.value == "old" })
         #expect(rewritten.upstreamHeaders.add.contains { $0.name == "x-tag" } && rewritten.upstreamHeaders.remove == ["x-debug"])
         #expect(rewritten.responseHeaders.set.contains { $0.name == "cache-control" })
         #expect(rewritten.routeTimeout == .seconds(2))
-        #expect(routes.route("GET", "/users/ada/posts").record.routedPath == "/posts?user=ada")
+        #expect(routes.route("GET", "/users/ada/posts").record.path.value == "/posts?user=ada")
 
-        let (_, redirect) = routes.route("GET", "/moved?a=b", host: "hello.default.localhost:8080")
-        #expect(redirect?.code == .redirected && redirect?.response?.status == 308)
-        #expect(redirect?.response?.headers.first?.value == "http://hello.default.localhost:8080/here?a=b")
-        let (_, direct) = routes.route("GET", "/down")
-        #expect(direct?.response?.status == 503 && direct?.response?.body == "maintenance")
+        let (_, _, redirect) = routes.route("GET", "/moved?a=b", host: "hello.default.localhost:8080")
+        #expect(redirect?.details == "redirected" && redirect?.status == 308)
+        #expect(redirect?.headers.first?.value == "http://hello.default.localhost:8080/here?a=b")
+        let (_, _, direct) = routes.route("GET", "/down")
+        #expect(direct?.status == 503 && direct?.body == "maintenance")
     }
 
     @Test("explain's trace names the route taken and why earlier ones did not fit")
     func trace() throws {
         let routes = try Routes(Self.precedence)
-        let (trace, destination) = try #require(routes.stage.table.trace(
-            host: "hello.default.localhost", mesh: false, method: "GET", target: "/v3/x", headers: [:]))
-        #expect(trace.matched == "versions" && destination?.destinations.first?.key.name == "api")
+        var record = RequestRecord(
+            requestId: "r", startWallNanos: 0, start: .now, method: "GET", path: "/v3/x", httpProtocol: "HTTP/1.1", authority: "hello.default.localhost")
+        let explained = routes.stage.explain(&record, headers: Routes.Headers(values: [:]))
+        guard case .object(let fields)? = explained.details["routes"] else { Issue.record("no routes in \(explained.details)"); return }
+        let trace = try JSONDecoder().decode(RouteTrace.self, from: JSONEncoder().encode(DetailValue.object(fields)))
+        #expect(trace.matched == "versions" && record.destination?.key.name == "api")
         #expect(trace.skipped.map(\.route) == ["exact-admin", "beta-users"])
         #expect(trace.skipped[0].misses == ["uri /v3/x is not exact \"/admin\""])
         #expect(trace.skipped[1].misses == ["header x-beta is absent"])
@@ -277,8 +283,8 @@ struct CorsAndMirrorTests {
     func cors() throws {
         let routes = try Routes(Self.routes)
         let preflight = routes.route("OPTIONS", "/api", headers: ["origin": "https://app.example.com", "access-control-request-method": "POST"])
-        #expect(preflight.error?.response?.status == 200)
-        let headers = Dictionary(uniqueKeysWithValues: (preflight.error?.response?.headers ?? []).map { ($0.name, $0.value) })
+        #expect(preflight.reply?.status == 200 && preflight.reply?.details == "cors_preflight")
+        let headers = Dictionary(uniqueKeysWithValues: (preflight.reply?.headers ?? []).map { ($0.name, $0.value) })
         #expect(headers["access-control-allow-origin"] == "https://app.example.com")
         #expect(headers["access-control-allow-methods"] == "GET,POST" && headers["access-control-max-age"] == "86400")
         #expect(headers["access-control-allow-credentials"] == "true")
@@ -295,7 +301,7 @@ struct CorsAndMirrorTests {
 
     @Test("mirror names the function that gets the copy")
     func mirror() throws {
-        let (record, _) = try Routes(Self.routes).route("GET", "/")
+        let (record, _, _) = try Routes(Self.routes).route("GET", "/")
         #expect(record.mirrors.map(\.key.name) == ["hello-v2"] && record.destination?.key.name == "hello")
     }
 

@@ -22,41 +22,55 @@ struct SQLiteStoreTests {
             apiVersion: "gatehouse.dev/v1", text: text, file: "/cfg/\(name).yaml", lineOffset: 3)
     }
 
-    func change(_ operation: ResourceChange.Operation, _ document: ResourceDocument, generation: Int) -> ResourceChange {
+    func change(
+        _ operation: ResourceChange.Operation, _ document: ResourceDocument, generation: Int, expected: ExpectedVersion = .absent
+    ) -> ResourceChange {
         ResourceChange(
             operation: operation, key: document.key, document: operation == .deleted ? nil : document,
-            generation: generation, origin: document.origin, diff: "+ x")
+            generation: generation, expected: expected, origin: document.origin, diff: "+ x")
+    }
+
+    /// Commits `changes` as a writer that has just read the store: each expects what is there.
+    @discardableResult
+    func commit(_ store: SQLiteStore, _ changes: [ResourceChange], actor: String, at time: Date) async throws -> Int64 {
+        let stored = try await store.resources()
+        let read = changes.map { change in
+            var change = change
+            change.expected = stored.first { $0.document.key == change.key }?.version ?? .absent
+            return change
+        }
+        return try await store.commit(read, actor: actor, at: time)
     }
 
     @Test("Each new generation of a Function is kept as an immutable revision; deleting the Function deletes them")
-    func revisions() throws {
+    func revisions() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: path)
         let key = FunctionKey(namespace: "default", name: "a")
-        try store.commit([change(.created, document("a", "v: 1"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
-        try store.commit([change(.configured, document("a", "v: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
+        try await commit(store, [change(.created, document("a", "v: 1"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
+        try await commit(store, [change(.configured, document("a", "v: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
         // Traffic changed, the generation did not: revision 2 keeps the text it was made with.
-        try store.commit([change(.configured, document("a", "v: 2 # traffic"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 300))
-        try store.commit([change(.created, document("p", "p: 1", kind: "Mesh"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 300))
+        try await commit(store, [change(.configured, document("a", "v: 2 # traffic"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 300))
+        try await commit(store, [change(.created, document("p", "p: 1", kind: "Mesh"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 300))
 
-        let kept = try SQLiteStore(path: path).revisions(of: key)
+        let kept = try await SQLiteStore(path: path).revisions(of: key)
         #expect(kept.map(\.key.name) == ["a-00001", "a-00002"])
         #expect(kept.map(\.document.text) == ["v: 1", "v: 2"])
         #expect(kept.map(\.createdBy) == ["alice", "bob"])
-        #expect(try store.revisions(of: nil).count == 2, "only Functions have revisions")
+        #expect(try await store.revisions(of: nil).count == 2, "only Functions have revisions")
 
-        try store.dropRevisions([RevisionKey(function: key, number: 1)])
-        #expect(try store.revisions(of: key).map(\.key.number) == [2])
-        try store.commit([change(.deleted, document("a", ""), generation: 2)], actor: "alice", at: Date(timeIntervalSince1970: 400))
-        #expect(try store.revisions(of: key).isEmpty)
+        try await store.dropRevisions([RevisionKey(function: key, number: 1)])
+        #expect(try await store.revisions(of: key).map(\.key.number) == [2])
+        try await commit(store, [change(.deleted, document("a", ""), generation: 2)], actor: "alice", at: Date(timeIntervalSince1970: 400))
+        #expect(try await store.revisions(of: key).isEmpty)
     }
 
     @Test("Upgrading a store kept before revisions makes each Function's current spec a revision, dated by its history")
-    func revisionBackfill() throws {
+    func revisionBackfill() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let old = try DatabaseQueue(path: path)
         try SQLiteStore.migrator.migrate(old, upTo: "v2-decisions")
-        try old.write { db in
+        try await old.write { db in
             // Created by alice, deleted, created again by bob, then configured at generation 2 by carol.
             for (id, at, actor, operation, generation) in [(1, 100.0, "alice", "created", 1), (2, 200.0, "alice", "deleted", 1),
                                                             (3, 300.0, "bob", "created", 1), (4, 400.0, "carol", "configured", 2)] {
@@ -71,44 +85,48 @@ struct SQLiteStoreTests {
                 VALUES ('gatehouse.dev', 'Function', 'default', 'a', 'gatehouse.dev/v1', 'v: 2', '/cfg/a.yaml', 0, 2, 500, 'dave')
                 """)
         }
-        let upgraded = try SQLiteStore(path: path).revisions(of: FunctionKey(namespace: "default", name: "a"))
+        let upgraded = try await SQLiteStore(path: path).revisions(of: FunctionKey(namespace: "default", name: "a"))
         #expect(upgraded.map(\.key.name) == ["a-00002"])
         #expect(upgraded.first?.createdBy == "carol" && upgraded.first?.createdAt == Date(timeIntervalSince1970: 400))
         #expect(upgraded.first?.document.text == "v: 2")
+        // The store revision is the last history batch; each resource is at the batch that last wrote it.
+        let state = try await SQLiteStore(path: path).state()
+        #expect(state.revision == 4)
+        #expect(state.resources.map(\.revision) == [4])
     }
 
     @Test("What is committed is there after reopening, in first-applied order, with its history")
-    func commitAndReopen() throws {
+    func commitAndReopen() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let a = document("a", "a: 1"), b = document("b", "b: 1")
         let store = try SQLiteStore(path: path)
-        try store.commit([change(.created, a, generation: 1), change(.created, b, generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
-        try store.commit([change(.configured, document("a", "a: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
+        try await commit(store, [change(.created, a, generation: 1), change(.created, b, generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
+        try await commit(store, [change(.configured, document("a", "a: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
 
         let reopened = try SQLiteStore(path: path)
-        let resources = try reopened.resources()
+        let resources = try await reopened.resources()
         #expect(resources.map(\.document.key.name) == ["a", "b"])
         #expect(resources[0].document.text == "a: 2")
         #expect(resources[0].document.origin == "/cfg/a.yaml:4")
         #expect(resources[0].generation == 2)
         #expect(resources[0].appliedBy == "bob")
 
-        let history = try reopened.history(HistoryFilter(), limit: 10)
+        let history = try await reopened.history(HistoryFilter(), limit: 10)
         #expect(history.map(\.operation) == [.configured, .created, .created])
         #expect(history.map(\.batch) == [2, 1, 1])
-        #expect(try reopened.history(HistoryFilter(kind: "function", name: "b"), limit: 10).map(\.name) == ["b"])
-        #expect(try reopened.history(HistoryFilter(), limit: 1).count == 1)
+        #expect(try await reopened.history(HistoryFilter(kind: "function", name: "b"), limit: 10).map(\.name) == ["b"])
+        #expect(try await reopened.history(HistoryFilter(), limit: 1).count == 1)
     }
 
     @Test("A deletion removes the resource and is kept in the history")
-    func delete() throws {
+    func delete() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: path)
         let a = document("a", "a: 1")
-        try store.commit([change(.created, a, generation: 1)], actor: "alice", at: Date())
-        try store.commit([change(.deleted, a, generation: 1)], actor: "alice", at: Date())
-        #expect(try store.resources().isEmpty)
-        #expect(try store.history(HistoryFilter(name: "a"), limit: 10).map(\.operation) == [.deleted, .created])
+        try await commit(store, [change(.created, a, generation: 1)], actor: "alice", at: Date())
+        try await commit(store, [change(.deleted, a, generation: 1)], actor: "alice", at: Date())
+        #expect(try await store.resources().isEmpty)
+        #expect(try await store.history(HistoryFilter(name: "a"), limit: 10).map(\.operation) == [.deleted, .created])
     }
 
     @Test("A file that is not a database is refused by name, and left as it was")
@@ -213,12 +231,12 @@ struct DecisionLogTests {
     }
 
     @Test("A store that kept decisions in gatehouse.db opens; the old table is dropped and its space given back")
-    func oldDecisionTableDropped() throws {
+    func oldDecisionTableDropped() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let configPath = directory.appendingPathComponent("gatehouse.db").path
         let old = try DatabaseQueue(path: configPath)
         try SQLiteStore.migrator.migrate(old, upTo: "v3-revisions")
-        try old.write { db in
+        try await old.write { db in
             for index in 0..<100 {
                 try db.execute(sql: """
                     INSERT INTO decision (requestId, at, function, method, host, path, sourceAddress, outcome, policy, rule, reason, audited, dryRun)
@@ -229,10 +247,10 @@ struct DecisionLogTests {
         try old.close()
         let before = (try FileManager.default.attributesOfItem(atPath: configPath)[.size] as? Int) ?? 0
         let store = try SQLiteStore(path: configPath)
-        #expect(try store.resources().isEmpty)
+        #expect(try await store.resources().isEmpty)
         let after = (try FileManager.default.attributesOfItem(atPath: configPath)[.size] as? Int) ?? 0
         #expect(before > 5_000_000 && after < 200_000, "\(before) → \(after)")
         let reopened = try DatabaseQueue(path: configPath)
-        #expect(try reopened.read { try $0.tableExists("decision") } == false)
+        #expect(try await reopened.read { try $0.tableExists("decision") } == false)
     }
 }

@@ -49,7 +49,7 @@ struct AccessLogTests {
     func estimate() {
         var record = finishedRequest(to: FunctionDestination(spec: helloSpec), code: 200)
         record.userAgent = "curl/8.5.0"
-        record.path = "/some/longer/path?with=query&and=more"
+        record.path = RequestPath("/some/longer/path?with=query&and=more")
         var bytes: [UInt8] = []
         AccessLogLine.format(record, into: &bytes)
         let estimated = AccessLogLine.estimatedBytes(record)

@@ -34,14 +34,6 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let deniedByExternalAuthorizer = Code("denied_by_external_authorizer")
         /// A CUSTOM policy's external authorizer could not be asked (`statusOnError` is sent).
         public static let externalAuthorizerError = Code("external_authorizer_error")
-        /// A VirtualService route answered with a redirect (its status and `Location` are sent).
-        public static let redirected = Code("redirected")
-        /// A VirtualService route answered itself (`directResponse`: its status and body are sent).
-        public static let directResponse = Code("direct_response")
-        /// A VirtualService route's fault injection aborted the request (its `httpStatus` is sent).
-        public static let faultAbort = Code("fault_abort")
-        /// A VirtualService route's CORS policy answered a preflight request (200 with its headers).
-        public static let corsPreflight = Code("cors_preflight")
         /// A RateLimitPolicy's token bucket is empty (429).
         public static let rateLimited = Code("rate_limited")
         /// A RateLimitPolicy's cap on requests in flight is reached (429).

@@ -34,8 +34,9 @@ public enum PathNormalization {
         return removeDotSegments(String(decoding: bytes, as: UTF8.self))
     }
 
-    /// Whether `path` has an escape, a backslash, or a segment starting with a dot.
-    private static func needsWork(_ path: String) -> Bool {
+    /// Whether `path` has an escape, a backslash, or a segment starting with a dot: whether
+    /// `normalize` could change it.
+    public static func needsWork(_ path: some StringProtocol) -> Bool {
         var previous = UInt8(ascii: "/")  // a leading "." is a dot segment too
         for byte in path.utf8 {
             if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") { return true }

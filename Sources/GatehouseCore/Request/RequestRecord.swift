@@ -10,10 +10,15 @@ public struct RequestRecord: Sendable {
     /// Monotonic start, for durations.
     public var start: ContinuousClock.Instant
     public var method: String
-    public var path: String
+    /// Normalized once, here at the front; see `RequestPath`.
+    public var path: RequestPath
     public var httpProtocol: String
-    /// The `Host` header as the caller sent it.
-    public var authority: String
+    /// The `Host` header in canonical form (lower case, no trailing dot; see `RequestHeadCheck`), with its port.
+    public var authority: String {
+        didSet { host = Self.withoutPort(authority) }
+    }
+    /// `authority` without its port: what routing and policy `hosts` match.
+    public private(set) var host: String
     public var userAgent: String?
     /// The `X-Forwarded-For` value sent on to the function.
     public var forwardedFor: String?
@@ -39,14 +44,8 @@ public struct RequestRecord: Sendable {
     public var upstreamHeaders = HeaderEdits()
     /// Authorization's decision, when any policy applied to the destination.
     public var decision: AccessDecision?
-    /// The path as logs show it when it carried a token (`?access_token=`): the value replaced.
-    public var redactedPath: String?
-    /// The path sent to the function when it differs from the caller's (normalized, as Istio does).
-    public var upstreamPath: String?
     /// The VirtualService route that matched (its `name`, or `VIRTUALSERVICE.INDEX`): `route_name`.
     public var routeName: String?
-    /// The request target after the route's `rewrite`; forwarded instead of `upstreamPath`.
-    public var routedPath: String?
     /// The route's `timeout`, capped by the function's.
     public var routeTimeout: Duration?
     /// The route's retry policy (nil: Istio's default, retrying connect failures).
@@ -73,6 +72,10 @@ public struct RequestRecord: Sendable {
     public var responseFlags: ResponseFlags = []
     /// Why Gatehouse refused or failed the request: for logs only, never sent to the caller.
     public var failure: GatehouseError?
+    /// `response_code_details` of a reply Gatehouse made itself (`GatewayReply.details`).
+    public var replyDetails: String?
+    /// What later stages and sinks keep about the request without a field here (see `RecordExtensions`).
+    public var extensions = RecordExtensions()
     public var duration: Duration?
 
     public init(
@@ -83,9 +86,25 @@ public struct RequestRecord: Sendable {
         self.startWallNanos = startWallNanos
         self.start = start
         self.method = method
-        self.path = path
+        self.path = RequestPath(path)
         self.httpProtocol = httpProtocol
         self.authority = authority
+        self.host = Self.withoutPort(authority)
+    }
+
+    /// `host[:port]` or `[v6][:port]` without the port (and without a trailing dot).
+    public static func withoutPort(_ authority: String) -> String {
+        let bytes = authority.utf8
+        var end = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) { end = bytes.index(after: close) }
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
+        }
+        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: ".") {
+            end = bytes.index(before: end)
+        }
+        return end == bytes.endIndex ? authority : String(authority[..<end])
     }
 }
 

@@ -1,17 +1,50 @@
-/// One step of the request path before the function is invoked (authenticate, authorize, route,
-/// protect). `RequestPipeline` in GatehouseGateway declares their order, once.
+/// One step of the request path before the function is invoked (hop limit, route, peer
+/// authentication, JWT, authorization, rate limit). `RequestPipeline` in GatehouseGateway declares
+/// their order, once; the gateway and `gatehouse explain`/`test` both run that list.
 ///
 /// A stage reads the request and adds facts to its record; it never writes a response or a log
 /// line itself. It runs on the connection's event loop, so it must not block.
 public protocol RequestStage: Sendable {
+    /// How explanations name it (`route`, `jwt`, …): one of `StageName`.
+    var name: StageName { get }
     func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict
+    /// What `explain` runs instead of `process`: the same decision on the same record, but nothing
+    /// is spent (no token taken from a bucket, no external authorizer asked), with what the stage
+    /// looked at. The default runs `process`, for stages that spend nothing.
+    func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation
 }
 
-/// What a stage decided: let the request go on, refuse it with a reason, or first do work that
-/// cannot run on the event loop (verify a signature, fetch keys, ask an external authorizer).
+extension RequestStage {
+    public func explain(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageExplanation {
+        StageExplanation(process(&record, headers: headers))
+    }
+}
+
+/// The stages' names, in the order the pipeline runs them: `explain -o json` prints them.
+public struct StageName: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// The listener's checks of the request head (framing, target, `Host`) and a Gateway server's hosts.
+    public static let request = StageName(rawValue: "request")
+    public static let hopLimit = StageName(rawValue: "hop_limit")
+    public static let route = StageName(rawValue: "route")
+    public static let peerAuthentication = StageName(rawValue: "peer_authentication")
+    public static let jwt = StageName(rawValue: "jwt")
+    public static let authorization = StageName(rawValue: "authorization")
+    public static let rateLimit = StageName(rawValue: "rate_limit")
+}
+
+/// What a stage decided: let the request go on, refuse it with a reason, answer it itself, or first
+/// do work that cannot run on the event loop (verify a signature, fetch keys, ask an authorizer).
 public enum StageVerdict: Sendable {
     case proceed
+    /// A refusal: rendered once, at the edge, from the error's code (401, 403, 404, 429, …).
     case reject(GatehouseError)
+    /// A response the gateway makes itself (a redirect, a direct response, a CORS preflight answer,
+    /// an injected abort): not an error, and it goes through the same response phase as the function's.
+    case respond(GatewayReply)
     /// The pipeline runs `work` off the loop, then — back on the request's event loop, if the
     /// client is still there — applies what it returns to the record; that decides instead.
     case suspend(@Sendable () async -> Resumption)

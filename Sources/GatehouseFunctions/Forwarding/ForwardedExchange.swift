@@ -67,7 +67,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         shadows = client.upgrade != nil ? [] : mirrors.map { destination, mirror in
             let head = ForwardedHeaders.upstreamRequest(
                 client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-                forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
+                forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
                 edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: destination.identity,
                 remote: mirror.spec.remote, overTLS: client.record.overTLS)
             return ShadowExchange(pool: mirror, head: head, loop: client.eventLoop, loopIndex: client.loopIndex)
@@ -151,7 +151,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         connection.handler.delegate = self
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-            forwardedFor: &client.record.forwardedFor, path: client.record.routedPath ?? client.record.upstreamPath,
+            forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
             remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade)
         client.record.upstreamStart = .now
@@ -233,7 +233,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         responseHeadReceived = true
         responseKeepAlive = head.isKeepAlive
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
-        client.sendHead(ForwardedHeaders.downstreamResponse(head, edits: client.record.responseHeaders))
+        client.sendHead(ForwardedHeaders.downstreamResponse(head))
     }
 
     func upstreamResponseBody(_ buffer: ByteBuffer) {
@@ -330,7 +330,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         self.upstream = nil
         if let lease { pool.reportAnswer(lease.instance, status: 101) }
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
-        var response = ForwardedHeaders.downstreamResponse(head, edits: client.record.responseHeaders)
+        var response = ForwardedHeaders.downstreamResponse(head)
         response.headers.replaceOrAdd(name: "connection", value: "upgrade")
         response.headers.replaceOrAdd(name: "upgrade", value: head.headers.first(name: "upgrade") ?? client.upgrade ?? "websocket")
         // On the next turn of the loop: the response decoder is still inside this read.

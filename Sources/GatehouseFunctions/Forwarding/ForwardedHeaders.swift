@@ -24,7 +24,7 @@ enum ForwardedHeaders {
     /// `remote`, a remote function's endpoint: its authority becomes `Host`, its path the prefix.
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
-        path: String? = nil, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
+        path: String, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
         remote: RemoteEndpoint? = nil, overTLS: Bool = false, upgrade: String? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
@@ -62,27 +62,22 @@ enum ForwardedHeaders {
         }
         headers.replaceOrAdd(name: "x-request-id", value: requestId)
         guard let remote else {
-            return HTTPRequestHead(version: .http1_1, method: head.method, uri: path ?? head.uri, headers: headers)
+            return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
         }
         // A remote endpoint is addressed by its own name (a Cloud Function routes by it); the
         // caller's stays in X-Forwarded-Host.
         headers.replaceOrAdd(name: "host", value: remote.authority)
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: remote.target(for: path ?? head.uri), headers: headers)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: remote.target(for: path), headers: headers)
     }
 
     /// The function's response as the client receives it, with the route's header operations.
-    static func downstreamResponse(_ head: HTTPResponseHead, edits: HeaderEdits = HeaderEdits()) -> HTTPResponseHead {
+    static func downstreamResponse(_ head: HTTPResponseHead) -> HTTPResponseHead {
         var head = head
         strip(&head.headers)
         // The body was de-chunked (whatever the coding's spelling); NIO's encoder chunks it again.
         if head.headers.contains(name: "transfer-encoding") {
             head.headers.remove(name: "transfer-encoding")
             head.headers.remove(name: "content-length")
-        }
-        if !edits.isEmpty {
-            for name in edits.remove { head.headers.remove(name: name) }
-            for (name, value) in edits.set { head.headers.replaceOrAdd(name: name, value: value) }
-            for (name, value) in edits.add { head.headers.add(name: name, value: value) }
         }
         head.version = .http1_1
         return head

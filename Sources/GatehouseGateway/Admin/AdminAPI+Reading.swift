@@ -80,7 +80,7 @@ extension AdminAPI {
         let (snapshot, known) = await controller.revisionState(of: key)
         guard let current = snapshot.function(key) else { return Self.error(.notFound, code: "not_found", "no function \(key)") }
         let stored: [StoredRevision]
-        do { stored = try store.revisions(of: key) } catch { return Self.error(.serviceUnavailable, code: "store_unavailable", error.description) }
+        do { stored = try await store.revisions(of: key) } catch { return Self.error(.serviceUnavailable, code: "store_unavailable", error.description) }
         var numbers = Set(known)
         numbers.insert(current.generation)
         let shares = snapshot.routing.shares(of: current)
@@ -147,7 +147,7 @@ extension AdminAPI {
             })
     }
 
-    func history(_ request: Request) -> Response {
+    func history(_ request: Request) async -> Response {
         let query = request.uri.queryParameters
         var kind = query["kind"].map(String.init)
         if let word = kind {
@@ -156,7 +156,7 @@ extension AdminAPI {
         }
         let limit = query["limit"].flatMap { Int($0) }.map { min(max($0, 1), 10_000) } ?? 1000
         do {
-            let entries = try store.history(
+            let entries = try await store.history(
                 HistoryFilter(kind: kind, namespace: query["namespace"].map(String.init), name: query["name"].map(String.init)),
                 limit: limit)
             return Self.json(.ok, entries)

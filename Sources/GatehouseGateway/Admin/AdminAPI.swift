@@ -21,6 +21,8 @@ struct AdminAPI: Sendable {
     let decisions: any DecisionLog
     let ingressPort: Int
     let logger: Logger
+    /// The mesh listener's bound port (`explain --via mesh`).
+    var meshPort = 0
 
     /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
     func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
@@ -31,8 +33,24 @@ struct AdminAPI: Sendable {
         api.get("functions") { request, _ in await functions(request) }
         api.get("functions/:namespace/:name/logs") { request, context in logs(request, context) }
         api.get("functions/:namespace/:name/revisions") { _, context in await revisions(context) }
-        api.get("history") { request, _ in history(request) }
+        api.get("history") { request, _ in await history(request) }
         api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
+        api.post("explain") { request, _ in await explain(request) }
+    }
+
+    /// A described request run through the live stages (`gatehouse explain` without -f): the
+    /// rate-limit buckets and key cache are the ones real requests meet; nothing is spent.
+    func explain(_ request: Request) async -> Response {
+        let body: ExplainRequest
+        switch await decode(ExplainRequest.self, from: request) {
+        case .success(let decoded): body = decoded
+        case .failure(let response): return response
+        }
+        do {
+            return Self.json(.ok, try await RequestExplainer(active: controller.live.active, ingressPort: ingressPort, meshPort: meshPort).explain(body))
+        } catch {
+            return Self.error(.badRequest, code: "bad_request", "\(error)")
+        }
     }
 
     // MARK: Changes

@@ -39,6 +39,11 @@ extension AdminAPI {
         case .notFound: return Self.error(.notFound, code: "not_found", error.description)
         case .notReady: return Self.error(.badRequest, code: "function_not_ready", error.description)
         case .store: return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
+        case .conflict(let conflict):
+            var body = AdminWire.ErrorBody(status: 409, code: "conflict", message: error.description)
+            body.resource = .init(kind: conflict.key.kind, namespace: conflict.key.namespace, name: conflict.key.name)
+            body.currentGeneration = conflict.currentGeneration
+            return json(.conflict, body)
         }
     }
 }

@@ -157,6 +157,10 @@ public enum AdminWire {
         public var code: String
         public var message: String
         public var diagnostics: [Diagnostic]?
+        /// A conflict (409): the resource another writer changed, and its generation now (absent
+        /// when it was deleted).
+        public var resource: ResourceName?
+        public var currentGeneration: Int?
     }
 
     public static var encoder: JSONEncoder {

@@ -5,12 +5,21 @@ import GatehouseFunctions
 import GatehouseStore
 import Logging
 
-/// Changes the running config: every apply, delete and reload goes through here, one at a time.
+/// Changes the running config: every apply, delete, reload and change another writer made to
+/// the store goes through here, one at a time.
 ///
 /// An apply is all-or-nothing: the incoming documents are laid over the stored ones by key
 /// (group, kind, namespace, name), the result is validated whole, committed to the store (durable
 /// before anyone is told), and only then swapped in — the runtime first, so a request that read
 /// the old snapshot still finds its old pool, retired but serving.
+///
+/// The store is the source of truth. Before a change, the controller catches up with what other
+/// writers committed (`catchUp`); the change names, for each resource, the version it was built
+/// on, so a commit by someone else in between (while this one warms up, say) makes the store
+/// refuse it whole (`ControlError.conflict`, HTTP 409) instead of overwriting it. Changes other
+/// writers make arrive through the store's change feed (`StoreFollower` → `follow`) and are
+/// installed exactly as an apply is; a commit of this controller's own is already installed and
+/// is recognized by its store revision.
 actor ConfigController {
     /// Most documents one apply may carry; past it the apply is refused whole (413).
     static let maxDocumentsPerApply = 1000
@@ -21,10 +30,13 @@ actor ConfigController {
     private let store: any ConfigStore
     private let runtime: FunctionRuntime
     private let remotes: RemoteFunctions
-    private let live: LiveConfig
+    /// The serving config; `explain` against the running gateway reads its stages.
+    let live: LiveConfig
     private let logger: Logger
     /// Applied resources in the order they were first applied.
     private var resources: [StoredResource] = []
+    /// The store revision `resources` and `revisions` reflect.
+    private(set) var storeRevision: Int64 = 0
     /// Every stored revision's spec as written (no DestinationRule applied), read once at start.
     private var revisions: [RevisionKey: FunctionSpec] = [:]
     private var changing = false
@@ -50,8 +62,10 @@ actor ConfigController {
     func bootstrap(files: [String], actor: String) async throws(ControlError) -> ChangeSummary? {
         let kept: [StoredResource]
         do {
-            kept = try store.resources()
-            revisions = readRevisions(try store.revisions(of: nil))
+            let state = try await store.state()
+            kept = state.resources
+            storeRevision = state.revision
+            revisions = readRevisions(try await store.revisions(of: nil))
         } catch { throw .store(error) }
         let snapshot: ConfigSnapshot
         do {
@@ -79,6 +93,21 @@ actor ConfigController {
         try await oneAtATime { () async throws(ControlError) in try await deleteNow(keys, actor: actor) }
     }
 
+    /// The change feed reported `revision`: when it is newer than what this controller holds (a
+    /// change another writer made, or one that came in between two of its own), read the store
+    /// and install it. Never throws: a store that cannot be read or a config that does not
+    /// validate is logged, and the running config kept.
+    func follow(_ revision: Int64) async {
+        guard revision > storeRevision else { return }
+        try? await oneAtATime { () async throws(ControlError) in
+            do {
+                try await catchUp()
+            } catch {
+                logger.error("cannot read the changes another writer made to the store; the running configuration was kept", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     // MARK: Steps
 
     /// Runs changes one after another. An actor alone does not: a change awaits its warm-up, and
@@ -93,9 +122,65 @@ actor ConfigController {
         return try await change()
     }
 
+    /// Reads the store when its revision moved past `storeRevision`, makes what it holds this
+    /// controller's `resources` (the store is the truth, even when it does not validate) and
+    /// installs it when it does — validated, warmed up, swapped in as an apply would. When it does
+    /// not, or does not become ready, the running config is kept and an error names what failed;
+    /// the next change (from here or elsewhere) starts from what is stored.
+    private func catchUp() async throws(ControlError) {
+        var state: StoreState
+        var stored: [StoredRevision]
+        do {
+            guard try await store.revision() > storeRevision else { return }
+            // Resources and revisions are two reads: when a commit came in between, read both
+            // again, or a deletion's missing revisions could look like an invalid config.
+            var attempts = 0
+            repeat {
+                state = try await store.state()
+                stored = try await store.revisions(of: nil)
+                attempts += 1
+            } while try await store.revision() != state.revision && attempts < 3
+        } catch { throw .store(error) }
+        guard state.revision > storeRevision else { return }
+        let from = storeRevision
+        resources = state.resources
+        revisions = readRevisions(stored)
+        storeRevision = state.revision
+        let whole: ConfigSnapshot
+        do {
+            whole = try validate(state.resources)
+        } catch {
+            logger.error(
+                "the store holds a configuration that does not validate (written by another writer); the running configuration was kept",
+                metadata: ["revision": "\(state.revision)", "problems": "\(error.description)"])
+            return
+        }
+        if startOnlyChanged(whole) {
+            logger.warning("the store changed Mesh listeners, admin identities, the SVID lifetime or Gateway servers; they take effect at the next start")
+        }
+        do {
+            try await warmUpAndSwap(to: whole)
+        } catch {
+            logger.error(
+                "the configuration another writer stored did not become ready; the running configuration was kept",
+                metadata: ["revision": "\(state.revision)", "error": "\(error.description)"])
+            return
+        }
+        logger.notice("configuration changed in the store", metadata: ["from": "\(from)", "revision": "\(state.revision)"])
+    }
+
+    /// Whether `whole` differs from the running snapshot in what only a restart applies.
+    private func startOnlyChanged(_ whole: ConfigSnapshot) -> Bool {
+        whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
+            || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime || whole.mesh.adminMtls != snapshot.mesh.adminMtls
+            || whole.mesh.adminIdentities != snapshot.mesh.adminIdentities || whole.gateways != snapshot.gateways
+    }
+
     private func applyNow(sources: [(file: String, yaml: String)], actor: String, dryRun: Bool) async throws(ControlError) -> ChangeSummary {
         let incoming: ConfigSnapshot
         do { incoming = try ConfigLoader.load(sources: sources, whole: false) } catch { throw .invalid(error) }
+        // Build on what is stored now, not on what this process last saw.
+        try await catchUp()
         guard incoming.documents.count <= Self.maxDocumentsPerApply else {
             throw .tooLarge("\(incoming.documents.count) documents; one apply takes at most \(Self.maxDocumentsPerApply)")
         }
@@ -125,7 +210,7 @@ actor ConfigController {
             guard let operation else { continue }
             changes.append(ResourceChange(
                 operation: operation, key: document.key, document: document, generation: generation,
-                origin: document.origin, diff: TextDiff.lines(from: previous?.document.text ?? "", to: document.text)))
+                expected: previous?.version ?? .absent, origin: document.origin, diff: TextDiff.lines(from: previous?.document.text ?? "", to: document.text)))
             let updated = StoredResource(document: document, generation: generation, appliedAt: now, appliedBy: actor)
             if let index { next[index] = updated } else { next.append(updated) }
         }
@@ -144,11 +229,12 @@ actor ConfigController {
         guard !dryRun, !changes.isEmpty else { return summary }
         try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: now)
         revisions.merge(created) { _, new in new }
-        forgetOldRevisions(serving: whole)
+        await forgetOldRevisions(serving: whole)
         return summary
     }
 
     private func deleteNow(_ keys: [ResourceKey], actor: String) async throws(ControlError) -> ChangeSummary {
+        try await catchUp()
         let missing = keys.filter { key in !resources.contains { $0.document.key == key } }
         guard missing.isEmpty else { throw .notFound(missing) }
         let next = resources.filter { resource in !keys.contains(resource.document.key) }
@@ -157,7 +243,7 @@ actor ConfigController {
         for resource in resources where keys.contains(resource.document.key) {
             changes.append(ResourceChange(
                 operation: .deleted, key: resource.document.key, document: nil, generation: resource.generation,
-                origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
+                expected: resource.version, origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
         }
         try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: Date())
         let deleted = Set(keys.filter(\.isFunction).map { FunctionKey(namespace: $0.namespace, name: $0.name) })
@@ -233,7 +319,7 @@ actor ConfigController {
 
     /// Keeps at most `maxRevisionsPerFunction` per function, never one that serves or that a
     /// traffic target names (a later apply must still find it).
-    private func forgetOldRevisions(serving snapshot: ConfigSnapshot) {
+    private func forgetOldRevisions(serving snapshot: ConfigSnapshot) async {
         var kept = Set(snapshot.servingRevisions.map(\.revisionKey))
         for shares in snapshot.routing.traffic.values { kept.formUnion(shares.map(\.revision)) }
         var dropped: [RevisionKey] = []
@@ -243,7 +329,7 @@ actor ConfigController {
         }
         guard !dropped.isEmpty else { return }
         do {
-            try store.dropRevisions(dropped)
+            try await store.dropRevisions(dropped)
             for key in dropped { revisions[key] = nil }
         } catch {
             logger.warning("could not forget old revisions", metadata: ["error": "\(error)"])
@@ -262,17 +348,40 @@ actor ConfigController {
             runtime.abandon(transition)
             throw .notReady(failures.map { "\($0.key): \($0.reason)" })
         }
+        let committed: Int64
         do {
-            try store.commit(changes, actor: actor, at: now)
+            committed = try await store.commit(changes, actor: actor, at: now)
         } catch {
             runtime.abandon(transition)
+            if let conflict = error.conflict { throw .conflict(conflict) }
             throw .store(error)
         }
-        resources = next
+        let changed = Set(changes.map(\.key))
+        resources = next.map { resource in
+            var resource = resource
+            if changed.contains(resource.document.key) { resource.revision = committed }
+            return resource
+        }
+        // Another writer committed in between (to other resources): the feed will bring it, and
+        // `catchUp` reads it all then. Until then this controller is behind on those.
+        if committed == storeRevision + 1 { storeRevision = committed }
         swap(to: snapshot, pools: runtime.commit(transition), remote: remote)
         logger.notice(
             "configuration changed",
             metadata: ["actor": "\(actor)", "changes": "\(changes.map { "\($0.operation.rawValue) \($0.key)" }.joined(separator: ", "))"])
+    }
+
+    /// Installs a config that is already stored: warmed up first, so a failure changes nothing.
+    private func warmUpAndSwap(to snapshot: ConfigSnapshot) async throws(ControlError) {
+        let remote: [RevisionKey: RemoteFunction]
+        do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
+        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))
+        let failures = await runtime.warmUp(transition)
+        guard failures.isEmpty else {
+            runtime.abandon(transition)
+            throw .notReady(failures.map { "\($0.key): \($0.reason)" })
+        }
+        swap(to: snapshot, pools: runtime.commit(transition), remote: remote)
     }
 
     private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
@@ -316,6 +425,8 @@ enum ControlError: Error, CustomStringConvertible {
     case notFound([ResourceKey])
     case notReady([String])
     case store(StoreError)
+    /// Another writer changed a resource between this change's read and its commit.
+    case conflict(StoreError.Conflict)
 
     var description: String {
         switch self {
@@ -326,6 +437,9 @@ enum ControlError: Error, CustomStringConvertible {
         case .notReady(let reasons):
             "the new spec did not become ready, so the running one was kept and nothing was changed: \(reasons.joined(separator: "; "))"
         case .store(let error): error.description
+        case .conflict(let conflict):
+            "\(conflict.key) was changed by someone else (\(conflict.currentGeneration.map { "now generation \($0)" } ?? "now deleted")) "
+                + "while this change was being made; nothing was applied. Run it again to apply it over the new version"
         }
     }
 }

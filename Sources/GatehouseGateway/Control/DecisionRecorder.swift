@@ -48,7 +48,7 @@ final class DecisionRecorder: Service, Sendable {
         writer.append(DecisionEntry(
             requestId: record.requestId, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9),
             function: function.description, method: record.method, host: record.authority,
-            path: record.redactedPath ?? record.upstreamPath ?? record.path, sourceAddress: record.downstreamAddress,
+            path: record.path.redacted ?? record.path.value, sourceAddress: record.downstreamAddress,
             outcome: decision.outcome.rawValue, policy: decision.policy, rule: decision.rule, reason: decision.reason,
             audited: decision.audited, dryRun: decision.dryRun
         ).bounded())

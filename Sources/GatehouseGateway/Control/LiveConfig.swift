@@ -32,12 +32,16 @@ final class LiveConfig: Sendable {
 /// upstreams (instance pools and remote functions).
 final class ActiveConfig: Sendable {
     let snapshot: ConfigSnapshot
+    /// Every stage in order, with the ones left out: what `explain` walks.
+    let steps: [RequestPipeline.Step]
+    /// The ones that run: what requests walk.
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
 
     init(snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
         self.snapshot = snapshot
-        self.stages = RequestPipeline.stages(for: snapshot, keys: keys, limiters: limiters)
+        steps = RequestPipeline.steps(for: snapshot, keys: keys, limiters: limiters)
+        stages = RequestPipeline.stages(of: steps)
         self.invoker = FunctionInvoker(pools: pools)
     }
 }

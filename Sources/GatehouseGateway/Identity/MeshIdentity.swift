@@ -5,6 +5,7 @@ import GatehouseIdentity
 import GatehouseListener
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
@@ -13,7 +14,9 @@ import X509
 /// The mesh listener's identity: Gatehouse's CA (in `STATE_DIR/ca`), the gateway's own SVID
 /// (`spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`) and the TLS settings built from them.
 /// As a service it renews the SVID at half its lifetime; new connections get the new certificate,
-/// open ones keep theirs, so renewal drops nothing.
+/// open ones keep theirs, so renewal drops nothing. It watches the CA directory (inotify, see
+/// `DirectoryWatch`) and reloads the CA when a file there changes (`gatehouse ca rotate`), and
+/// again when a replaced root's overlap ends (a timer at that moment): no polling.
 final class MeshIdentity: Service, Sendable {
     /// The CA and what is built from it; replaced whole when the CA in the state directory changes
     /// (`gatehouse ca rotate`) or a replaced root's overlap ends.
@@ -36,13 +39,19 @@ final class MeshIdentity: Service, Sendable {
     /// Told the new CA, so function instances are issued under it from their next renewal.
     private let onChange: @Sendable (CertificateAuthority) -> Void
     private let logger: Logger
-    /// How often the CA directory is looked at for a rotation.
-    static let watchInterval: Duration = .seconds(2)
+    /// How often the CA directory is looked at for a rotation where it cannot be watched.
+    static let fallbackInterval: Duration = .seconds(2)
+    /// Runs the directory watch and the timers.
+    private let eventLoop: any EventLoop
 
     var authority: CertificateAuthority { current.withLockedValue { $0.authority } }
 
-    init(stateDirectory: URL, mesh: MeshSpec, logger: Logger, onChange: @escaping @Sendable (CertificateAuthority) -> Void = { _ in }) throws {
+    init(
+        stateDirectory: URL, mesh: MeshSpec, eventLoop: any EventLoop, logger: Logger,
+        onChange: @escaping @Sendable (CertificateAuthority) -> Void = { _ in }
+    ) throws {
         directory = stateDirectory.appendingPathComponent("ca")
+        self.eventLoop = eventLoop
         let authority: CertificateAuthority
         if let files = mesh.certificateAuthority {
             // The operator's CA; kept in the state directory too, for `gatehouse ca` and the next start.
@@ -181,22 +190,58 @@ final class MeshIdentity: Service, Sendable {
         }
     }
 
+    /// Wakes on a change in the CA directory, at the renewal time and when a replaced root's
+    /// overlap ends — one stream of wake-ups, fed by the watch and by one scheduled timer.
     func run() async throws {
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let watch = await DirectoryWatch.start(directory.path, on: eventLoop, logger: logger) { wake.yield() }
+        if watch == nil { logger.warning("the CA directory is looked at every \(Self.fallbackInterval) instead") }
+        await cancelWhenGracefulShutdown { await self.follow(wakeups, wake: wake, watched: watch != nil) }
+        await watch?.stop()
+    }
+
+    private func follow(_ wakeups: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation, watched: Bool) async {
         var nextRenewal = ContinuousClock.now + lifetime / 2
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(Self.watchInterval, self.lifetime / 2)) }
-            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
-            let rotated = reloadIfChanged()
-            guard rotated || ContinuousClock.now >= nextRenewal else { continue }
-            nextRenewal = ContinuousClock.now + lifetime / 2
-            do {
-                let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
-                tls.replace(try Self.context(for: identity))
-                presented.withLockedValue { $0 = identity }
-                logger.info("mesh listener certificate renewed", metadata: ["notAfter": "\(identity.certificate.notValidAfter)"])
-            } catch {
-                logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])
-            }
+        var timer: Scheduled<Void>?
+        defer { timer?.cancel() }
+        func schedule() {
+            timer?.cancel()
+            var next = nextRenewal
+            if let end = nextOverlapEnd() { next = min(next, end) }
+            if !watched { next = min(next, .now + Self.fallbackInterval) }
+            let (seconds, attoseconds) = max(.zero, next - .now).components
+            timer = eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { wake.yield() }
+        }
+        schedule()
+        for await _ in wakeups {
+            wakeUp(&nextRenewal)
+            schedule()
+        }
+    }
+
+    /// When the earliest replaced root still trusted stops being trusted (its file's name says).
+    private func nextOverlapEnd() -> ContinuousClock.Instant? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("previous").path)) ?? []
+        let now = Date().timeIntervalSince1970
+        guard let until = names.compactMap({ $0.hasSuffix(".pem") ? TimeInterval($0.dropLast(4)) : nil }).filter({ $0 > now }).min() else {
+            return nil
+        }
+        // A little after, so the reload finds it over.
+        return .now + .seconds(until - now) + .milliseconds(50)
+    }
+
+    /// Reloads the CA if it changed; renews the SVID when it did, or when it is due.
+    private func wakeUp(_ nextRenewal: inout ContinuousClock.Instant) {
+        let rotated = reloadIfChanged()
+        guard rotated || ContinuousClock.now >= nextRenewal else { return }
+        nextRenewal = ContinuousClock.now + lifetime / 2
+        do {
+            let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
+            tls.replace(try Self.context(for: identity))
+            presented.withLockedValue { $0 = identity }
+            logger.info("mesh listener certificate renewed", metadata: ["notAfter": "\(identity.certificate.notValidAfter)"])
+        } catch {
+            logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])
         }
     }
 

@@ -10,13 +10,16 @@ import GatehouseStore
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Say what Gatehouse would do with a request, and why: the function it reaches, the decision, every policy.",
+        abstract: "Say what Gatehouse would do with a request, and why: each stage's verdict, the function it reaches, every policy.",
         discussion: """
-            Evaluates a hypothetical request with the same routing and authorization engine the gateway runs, against
-            the files given with -f, or against the running Gatehouse's config. For every AuthorizationPolicy that
-            applies to the function it prints whether it matched, and for each rule that did not, the first condition
-            that failed.
+            Runs a hypothetical request through the gateway's own stages, in order — the listener's checks, hop
+            limit, route, peer authentication, JWT, authorization, rate limit — and prints each stage's verdict and
+            reason. Against the running Gatehouse the stages are its live ones (a rate limit shows the bucket a real
+            request would meet; explain spends no token); with -f, stages built from the files. For every
+            AuthorizationPolicy that applies it prints whether it matched, and for each rule that did not, the first
+            condition that failed. `-o json` prints the schema in docs/reference/explain.md.
               gatehouse explain hello --method DELETE --path /admin -H 'x-team: ops'
+              gatehouse explain ratings --via mesh --source-principal cluster.local/ns/shop/sa/web
             """)
 
     @Argument(help: "The function the request is for (or give --host).")
@@ -37,8 +40,11 @@ struct Explain: AsyncParsableCommand {
     @Option(name: [.customShort("H"), .long], help: "A request header NAME:VALUE (repeatable).")
     var header: [String] = []
 
-    @Option(help: "The port the request arrives on (default: the running ingress's, or the Mesh's with -f).")
+    @Option(help: "The port the request arrives on (default: the listener's that --via names).")
     var port: Int?
+
+    @Option(parsing: .upToNextOption, help: "How the request arrives: ingress (default), mesh, or gateway NAME (a Gateway's HTTPS server).")
+    var via: [String] = []
 
     @Option(help: "The caller's address (the direct peer).")
     var sourceIP: String?
@@ -78,24 +84,42 @@ struct Explain: AsyncParsableCommand {
         }
         if output == .yaml { throw ValidationError("explain prints table or json") }
         if jwt != nil, claims != nil { throw ValidationError("give --jwt or --claims, not both") }
+        let arrival = via.first?.lowercased()
+        if !via.isEmpty, !((arrival == "ingress" || arrival == "mesh") && via.count == 1 || arrival == "gateway" && via.count == 2) {
+            throw ValidationError("--via \(via.joined(separator: " ")): write --via ingress, --via mesh or --via gateway NAME")
+        }
     }
 
     func run() async throws {
         if let requestId { return try await explainRecorded(requestId) }
-        let (snapshot, ingressPort) = try await explainedConfig(paths: paths, connection: connection)
         var headers: [String: String] = [:]
         for entry in header {
             let colon = entry.firstIndex(of: ":")!
             headers[entry[..<colon].trimmingCharacters(in: .whitespaces).lowercased()] =
                 entry[entry.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        let request = RequestExplainer.Request(
-            method: method, host: host ?? "\(function!).\(namespace).\(snapshot.mesh.domain)", path: path,
-            port: port ?? ingressPort, headers: headers,
+        var request = ExplainRequest(
+            method: method, host: host ?? "", path: path, port: port, via: via.isEmpty ? nil : via.joined(separator: " "), headers: headers,
             sourceIP: sourceIP, remoteIP: remoteIP, sourcePrincipal: sourcePrincipal, requestPrincipal: requestPrincipal,
             jwt: jwt, claims: try claims.map(Self.readClaims))
-        let explanation = try await withControlPlaneClient { client in
-            await RequestExplainer(snapshot: snapshot, keys: KeyDirectory(client: client, prefetch: false, logger: quietLogger)).explain(request)
+        let explanation: Explanation
+        if paths.isEmpty {
+            let admin = try connection.connect()
+            if host == nil {
+                let domain = (try? StateDirectory.readEndpoints(in: connection.state.url).domain) ?? MeshSpec().domain
+                request.host = "\(function!).\(namespace).\(domain)"
+            }
+            explanation = try await admin.post("/api/v1/explain", request.sending, as: Explanation.self)
+        } else {
+            let snapshot = try loadConfig(paths, doing: "nothing was evaluated")
+            if host == nil { request.host = "\(function!).\(namespace).\(snapshot.mesh.domain)" }
+            do {
+                explanation = try await withControlPlaneClient { client in
+                    try await RequestExplainer(snapshot: snapshot, keys: KeyDirectory(client: client, prefetch: false, logger: quietLogger)).explain(request)
+                }
+            } catch {
+                throw CommandFailure("\(error)")
+            }
         }
         if output == .json { return try printJSON(explanation) }
         print(Self.render(explanation), terminator: "")
@@ -126,34 +150,46 @@ struct Explain: AsyncParsableCommand {
         }
     }
 
-    static func render(_ explanation: RequestExplainer.Explanation) -> String {
+    static func render(_ explanation: Explanation) -> String {
         let request = explanation.request
         var text = "Request:   \(request.method) \(request.host) \(request.path)"
         if explanation.route?.rewrittenPath != nil {
             text += " (policies see the rewritten \(explanation.normalizedPath))"
-        } else if explanation.normalizedPath != PathNormalization.split(request.path).path {
+        } else if explanation.normalizedPath != request.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) {
             text += " (normalized to \(explanation.normalizedPath))"
         }
+        text += "\nVia:       \(explanation.via)"
         text += "\nCaller:    peer \(request.sourcePrincipal ?? "none (plaintext)")"
         text += request.sourceIP.map { ", address \($0)" } ?? ""
         let authentication = explanation.authentication
         switch authentication.result {
-        case "verified": text += "\nJWT:       verified, \(authentication.principal ?? "?") (RequestAuthentication \(authentication.policy ?? "?"))"
+        case "verified": text += "\nJWT:       verified, \(authentication.principal ?? "?")\(authentication.policy.map { " (RequestAuthentication \($0))" } ?? "")"
         case "assumed": text += "\nJWT:       \(authentication.principal ?? "?") (claims given, taken as verified)"
         case "refused": text += "\nJWT:       refused, \(authentication.reason ?? "")"
-        default: text += "\nJWT:       \(authentication.principal.map { "\($0) (given)" } ?? "none")\(authentication.reason.map { authentication.principal == nil && $0 != "no token" ? " — \($0)" : "" } ?? "")"
+        default: text += "\nJWT:       \(authentication.principal.map { "\($0) (given)" } ?? "none")"
+        }
+        text += "\nStages:\n"
+        let width = explanation.stages.map(\.stage.rawValue.count).max() ?? 0
+        for stage in explanation.stages {
+            let name = stage.stage.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
+            let verdict = stage.verdict.padding(toLength: 11, withPad: " ", startingAt: 0)
+            let status = stage.status.map { "\($0) " } ?? ""
+            text += "  \(name)  \(verdict) \(status)\(stage.code.map { "\($0): " } ?? "")\(stage.reason)\n"
         }
         if let route = explanation.route {
             for skipped in route.skipped {
-                text += "\nRoute:     \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))"
+                text += "Route:     \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))\n"
             }
-            text += "\nRoute:     " + (route.matched.map { "\($0) → \(route.outcome ?? "")" } ?? "none fits (404 NR)")
+            text += "Route:     " + (route.matched.map { "\($0) → \(route.outcome ?? "")" } ?? "none fits (404 NR)") + "\n"
         }
-        guard let function = explanation.function else {
-            return text + "\nResult:    \(explanation.status), \(explanation.reason)\n"
+        if let function = explanation.function {
+            text += "Function:  \(function) (\(explanation.revision ?? "?"))\n"
         }
-        text += "\nFunction:  \(function) (\(explanation.revision ?? "?"))"
-        text += "\nResult:    \(explanation.status) \(explanation.decision == "allow" ? "allowed" : "denied"): \(explanation.reason)\n"
+        let verdict = explanation.stages.first { $0.stage == explanation.decidingStage }?.verdict
+        let outcome = verdict == nil ? "allowed" : verdict == "respond" ? "answered by the gateway"
+            : explanation.decision == "deny" ? "denied" : "refused"
+        text += "Result:    \(explanation.status) \(outcome): \(explanation.reason)\n"
+        if let stage = explanation.decidingStage { text += "Ended by:  \(stage)\n" }
         if explanation.policies.isEmpty { return text }
         text += "Policies that apply (\(explanation.policies.count)):\n"
         for policy in explanation.policies {
@@ -171,34 +207,3 @@ struct Explain: AsyncParsableCommand {
 
 /// Key-fetch warnings are not the CLI's output: the explanation says what failed.
 let quietLogger = Logger(label: "gatehouse.explain") { _ in SwiftLogNoOpLogHandler() }
-
-/// The config to evaluate against — the files given, or what the running Gatehouse has applied (with
-/// its generations) — and the port requests arrive on (the running ingress's, when there is one).
-func explainedConfig(paths: [String], connection: AdminConnectionOptions) async throws -> (ConfigSnapshot, Int?) {
-    if !paths.isEmpty { return (try loadConfig(paths, doing: "nothing was evaluated"), nil) }
-    let resources = try await connection.connect().get("/api/v1/resources", as: [AdminWire.Resource].self)
-    let documents = resources.map { resource in
-        ResourceDocument(
-            key: ResourceKey(group: ResourceKey.group(ofAPIVersion: resource.apiVersion), kind: resource.kind,
-                             namespace: resource.namespace, name: resource.name),
-            apiVersion: resource.apiVersion, text: resource.yaml, file: resource.file, lineOffset: resource.lineOffset)
-    }
-    var snapshot: ConfigSnapshot
-    do {
-        snapshot = try ConfigLoader.load(documents: documents)
-    } catch {
-        throw CommandFailure("the running config does not load here:\n\(error.description)")
-    }
-    let generations = Dictionary(
-        resources.filter { $0.kind == "Function" }.map { ("\($0.namespace)/\($0.name)", $0.generation) }, uniquingKeysWith: { a, _ in a })
-    for index in snapshot.functions.indices {
-        snapshot.functions[index].generation = generations[snapshot.functions[index].key.description] ?? 1
-    }
-    // Again, now that the current revisions are known (the older ones stand in as the current spec).
-    do { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) } catch {
-        throw CommandFailure("the running config does not load here:\n\(error.description)")
-    }
-    let ingress = (connection.admin == nil ? try? StateDirectory.readEndpoints(in: connection.state.url).ingress : nil)
-        .flatMap { URL(string: $0)?.port }
-    return (snapshot, ingress)
-}

@@ -17,9 +17,13 @@ struct PolicyTest: AsyncParsableCommand {
               - name: only billing may call invoices
                 request: {method: POST, host: invoices.default.localhost, path: /pay, headers: {x-team: ops}}
                 expect: {status: 403, decision: deny, policy: default/billing-only}
-            `status` is 404 (no function), 401 (token refused), 403 (denied) or 200 (let through to the function).
-            `decision` and `policy` are optional. A request may carry `claims: {iss: …, sub: …, groups: [a]}`
-            (taken as verified) or a `jwt:` (verified against the config's RequestAuthentications). Exits 1 when a case fails, printing what was expected, what happened and why.
+            Each case runs through the gateway's own stages, as `gatehouse explain` does. `status` is what the caller
+            gets (404 no function, 401 token refused, 403 denied, 429 rate limited, 508 hop limit, a route's redirect
+            or direct response) or 200 (let through to the function). `decision`, `policy`, `function`, `route` and
+            `stage` (the stage that ends the request, or `none`) are optional. A request says how it arrives with
+            `via: ingress | mesh | gateway NAME` (or `port`), and may carry `sourcePrincipal`, `claims: {iss: …, sub: …}`
+            (taken as verified) or a `jwt:` (verified against the config's RequestAuthentications). Rate limits are
+            evaluated without spending tokens. Exits 1 when a case fails, printing what was expected, what happened and why.
             """)
 
     @Argument(help: "Test files (YAML).")
@@ -35,7 +39,7 @@ struct PolicyTest: AsyncParsableCommand {
 
     struct Case: Decodable {
         var name: String
-        var request: RequestExplainer.Request
+        var request: ExplainRequest
         var expect: Expectation
     }
 
@@ -47,6 +51,9 @@ struct PolicyTest: AsyncParsableCommand {
         var function: String?
         /// The VirtualService route it takes (its name, or `NAMESPACE/VS.INDEX`).
         var route: String?
+        /// The stage that ends the request (`route`, `peer_authentication`, `jwt`, …), or `none`
+        /// when it reaches the function.
+        var stage: String?
     }
 
     func run() async throws {
@@ -65,7 +72,14 @@ struct PolicyTest: AsyncParsableCommand {
             guard !config.isEmpty else { throw CommandFailure("\(file): say which config to test, with `config:` or -f") }
             let explainer = RequestExplainer(snapshot: try loadConfig(config, doing: "no case was run"), keys: KeyDirectory(client: client, prefetch: false, logger: quietLogger))
             for testCase in testFile.cases {
-                let result = await explainer.explain(testCase.request)
+                let result: Explanation
+                do {
+                    result = try await explainer.explain(testCase.request)
+                } catch {
+                    failed += 1
+                    print("FAIL  \(testCase.name)  (\(file))\n      \(error)")
+                    continue
+                }
                 let problems = Self.differences(testCase.expect, result)
                 if problems.isEmpty {
                     passed += 1
@@ -74,7 +88,7 @@ struct PolicyTest: AsyncParsableCommand {
                     failed += 1
                     print("FAIL  \(testCase.name)  (\(file))")
                     for problem in problems { print("      \(problem)") }
-                    print("      why: \(result.reason)")
+                    print("      why: \(result.decidingStage.map { "\($0): " } ?? "")\(result.reason)")
                     for skipped in result.route?.skipped ?? [] {
                         print("      route \(skipped.route) did not fit: \(skipped.misses.joined(separator: "; or "))")
                     }
@@ -87,7 +101,7 @@ struct PolicyTest: AsyncParsableCommand {
         return (passed, failed)
     }
 
-    static func differences(_ expect: Expectation, _ result: RequestExplainer.Explanation) -> [String] {
+    static func differences(_ expect: Expectation, _ result: Explanation) -> [String] {
         var problems: [String] = []
         if expect.status != result.status { problems.append("status: expected \(expect.status), got \(result.status)") }
         if let decision = expect.decision, decision.lowercased() != result.decision {
@@ -98,6 +112,9 @@ struct PolicyTest: AsyncParsableCommand {
         }
         if let function = expect.function, function != result.function {
             problems.append("function: expected \(function), got \(result.function ?? "none")")
+        }
+        if let stage = expect.stage, stage != (result.decidingStage?.rawValue ?? "none") {
+            problems.append("deciding stage: expected \(stage), got \(result.decidingStage?.rawValue ?? "none (it reaches the function)")")
         }
         if let route = expect.route, route != result.route?.matched {
             problems.append("route: expected \(route), got \(result.route?.matched ?? "none")")
