@@ -47,8 +47,14 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // ① Sockets, TLS and HTTP/1.1 parsing for the ingress and mesh listeners.
-        .target(name: "GatehouseListener", dependencies: [
+        // The caller's side of a request, whatever carries it: what the pipeline and the forwarder see.
+        .target(name: "GatehouseExchange", dependencies: [
             "GatehouseCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .target(name: "GatehouseListener", dependencies: [
+            "GatehouseCore", "GatehouseExchange",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -97,7 +103,7 @@ let package = Package(
         ]),
         // ⑥ Activator, instance pools, the process runtime, remote functions and the forwarding connection pool.
         .target(name: "GatehouseFunctions", dependencies: [
-            "GatehouseCore", "GatehouseListener",
+            "GatehouseCore", "GatehouseExchange",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -120,7 +126,7 @@ let package = Package(
         ]),
         // The one place that orders the stages, maps errors to HTTP, and runs the services.
         .target(name: "GatehouseGateway", dependencies: [
-            "GatehouseCore", "GatehouseConfig", "GatehouseListener", "GatehouseRouting",
+            "GatehouseCore", "GatehouseConfig", "GatehouseExchange", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
             "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -166,7 +172,7 @@ let package = Package(
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         // Includes an in-process harness: the connection handler on NIO's EmbeddedChannel.
         .testTarget(name: "GatehouseListenerTests", dependencies: [
-            "GatehouseListener", "GatehouseCore",
+            "GatehouseListener", "GatehouseCore", "GatehouseExchange",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,7 +198,7 @@ let package = Package(
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore", "GatehouseConfig"]),
         // Includes the forwarder driven in-process, client and instance on EmbeddedChannels.
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
-            "GatehouseFunctions", "GatehouseCore", "GatehouseListener",
+            "GatehouseFunctions", "GatehouseCore", "GatehouseListener", "GatehouseExchange",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

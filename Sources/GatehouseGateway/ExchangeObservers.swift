@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseExchange
 import GatehouseListener
 import GatehouseTelemetry
 

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
+import GatehouseExchange
 import GatehouseFunctions
 import GatehouseListener
 import GatehouseOutbound
@@ -211,7 +212,8 @@ public struct Gatehouse: Sendable {
         }
         let api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
-            meshPort: meshListener.port)
+            meshPort: meshListener.port,
+            invoker: LocalInvoker(processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits))
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()

@@ -2,6 +2,7 @@ import GatehouseAuthentication
 import GatehouseAuthorization
 import GatehouseConfig
 import GatehouseCore
+import GatehouseExchange
 import GatehouseFunctions
 import GatehouseIdentity
 import GatehouseListener
@@ -96,16 +97,17 @@ struct RequestPipeline: ExchangeProcessor {
             rootNamespace: snapshot.mesh.rootNamespace)
     }
 
-    func begin(_ exchange: ClientExchange) {
+    func begin(_ exchange: any Exchange) {
         // Read once: an apply during this request does not change what it runs on.
         run(exchange, config: live.active, from: 0)
     }
 
     /// Runs the stages from `index` on; a suspending stage continues here, on the exchange's loop.
-    private func run(_ exchange: ClientExchange, config: ActiveConfig, from index: Int) {
+    private func run(_ exchange: any Exchange, config: ActiveConfig, from index: Int) {
         var index = index
+        let headers = exchange.head.headers
         while index < config.stages.count {
-            switch config.stages[index].process(&exchange.record, headers: exchange.head.headers) {
+            switch config.stages[index].process(&exchange.record, headers: headers) {
             case .proceed:
                 index += 1
             case .reject(let error):
@@ -130,7 +132,7 @@ struct RequestPipeline: ExchangeProcessor {
     /// The request body keeps arriving meanwhile: the exchange buffers it (within the body limit)
     /// until the forwarder takes over. A client that left is not served.
     private func resume(
-        _ exchange: ClientExchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
+        _ exchange: any Exchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
     ) {
         guard suspensions.enter() else {
             exchange.fail(GatehouseError(.overloaded, detail: "\(suspensions.limit) requests already wait on authentication or an authorizer", retryAfter: .seconds(1)))
@@ -163,7 +165,7 @@ struct RequestPipeline: ExchangeProcessor {
 struct MeshTraffic: ExchangeProcessor {
     let next: any ExchangeProcessor
 
-    func begin(_ exchange: ClientExchange) {
+    func begin(_ exchange: any Exchange) {
         exchange.record.viaMeshListener = true
         next.begin(exchange)
     }

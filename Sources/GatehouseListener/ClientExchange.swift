@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 
@@ -10,7 +11,7 @@ import Glibc
 ///
 /// Confined to the connection's event loop: every method must be called there. Exactly one of
 /// `sendEnd`, `fail` or `abort` ends it; telemetry is told once, at that moment.
-public final class ClientExchange {
+public final class ClientExchange: Exchange {
     public let head: HTTPRequestHead
     public var record: RequestRecord
     public let eventLoop: any EventLoop
@@ -61,7 +62,7 @@ public final class ClientExchange {
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
             ?? RequestIdentifier.generate(using: &connection.random)
         var record = RequestRecord(
-            requestId: requestId, startWallNanos: Self.wallClockNanos(), start: .now, method: head.method.rawValue,
+            requestId: requestId, startWallNanos: WallClock.nanosSinceEpoch(), start: .now, method: head.method.rawValue,
             path: head.uri, httpProtocol: Self.protocolName(head.version),
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
@@ -81,7 +82,7 @@ public final class ClientExchange {
         responseStarted = true
         var response = response
         record.responseCode = Int(response.status.code)
-        Self.applyResponsePhase(record.responseHeaders, to: &response.headers)
+        record.responseHeaders.apply(to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         if connection.isDraining { keepAlive = false }
         if !keepAlive {
@@ -175,13 +176,6 @@ public final class ClientExchange {
         sendEnd()
     }
 
-    /// The response phase's header work, the same for every response this exchange sends.
-    private static func applyResponsePhase(_ edits: HeaderEdits, to headers: inout HTTPHeaders) {
-        guard !edits.isEmpty else { return }
-        for name in edits.remove { headers.remove(name: name) }
-        for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
-        for (name, value) in edits.add { headers.add(name: name, value: value) }
-    }
 
     /// Ends the exchange by closing the client connection (the response cannot be completed).
     public func abort() {
@@ -206,7 +200,7 @@ public final class ClientExchange {
         onClientGone = nil
         record.responseCode = Int(response.status.code)
         var response = response
-        Self.applyResponsePhase(record.responseHeaders, to: &response.headers)
+        record.responseHeaders.apply(to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
 
@@ -343,9 +337,4 @@ public final class ClientExchange {
         }
     }
 
-    private static func wallClockNanos() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
 }

@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 import NIOSSL

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseExchange
 import NIOHTTP1
 
 /// The checks a request head passes before any stage sees it, and the one canonical form every
@@ -110,25 +111,11 @@ public enum RequestHeadCheck {
         return nil
     }
 
-    /// The body the client declared: what the forwarder frames, whatever header spelled it.
-    public enum Framing: Equatable, Sendable {
-        case none
-        case length(String)
-        case chunked
-    }
+    /// The body the client declared (see `RequestFraming`).
+    public typealias Framing = RequestFraming
 
     /// How a head that passed `check` frames its body.
-    public static func framing(_ head: HTTPRequestHead) -> Framing {
-        var length: String?
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 17 where HeaderScan.named(name, "transfer-encoding"): return .chunked
-            case 14 where HeaderScan.named(name, "content-length"): length = length ?? value
-            default: break
-            }
-        }
-        return length.map { .length($0) } ?? .none
-    }
+    public static func framing(_ head: HTTPRequestHead) -> Framing { RequestFraming.of(head) }
 
     // MARK: Target
 

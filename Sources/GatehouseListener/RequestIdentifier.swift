@@ -1,7 +1,7 @@
 /// `X-Request-Id` handling: a caller's id is kept when it is reasonable, otherwise a new UUID.
-enum RequestIdentifier {
+public enum RequestIdentifier {
     /// Accepts 1…128 visible ASCII characters, so the id is safe to echo in headers and logs.
-    static func accept(_ candidate: String?) -> String? {
+    public static func accept(_ candidate: String?) -> String? {
         guard let candidate, !candidate.isEmpty, candidate.utf8.count <= 128,
               candidate.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
         else { return nil }
@@ -10,7 +10,7 @@ enum RequestIdentifier {
 
     /// A random (version 4) UUID in lowercase text, without Foundation's allocations or a
     /// system call per request.
-    static func generate(using generator: inout Generator) -> String {
+    public static func generate(using generator: inout Generator) -> String {
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -36,15 +36,15 @@ enum RequestIdentifier {
 extension RequestIdentifier {
     /// xoshiro256** seeded from the system's generator: request ids correlate logs, they are not
     /// secrets, so a fast user-space generator (one per connection) is enough.
-    struct Generator: RandomNumberGenerator {
+    public struct Generator: RandomNumberGenerator {
         private var state: (UInt64, UInt64, UInt64, UInt64)
 
-        init() {
+        public init() {
             var system = SystemRandomNumberGenerator()
             state = (system.next(), system.next(), system.next(), system.next() | 1)
         }
 
-        mutating func next() -> UInt64 {
+        public mutating func next() -> UInt64 {
             let result = rotate(state.1 &* 5, 7) &* 9
             let shifted = state.1 << 17
             state.2 ^= state.0

@@ -8,7 +8,12 @@ import NIOHTTP1
 struct Invoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Call a function through the running Gatehouse's ingress and print the response.",
-        discussion: "Exits with status 1 when the response is 4xx or 5xx (its body is still printed).")
+        discussion: """
+            Exits with status 1 when the response is 4xx or 5xx (its body is still printed).
+            With --in-process, the request is handed to the running Gatehouse through its admin API and
+            invoked without a socket — the path events and schedules take — through the same stages,
+            pools, metrics and access log, as ingress traffic.
+            """)
 
     @Argument(help: "The function's name.")
     var name: String
@@ -34,7 +39,11 @@ struct Invoke: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print the status line and response headers to stderr.")
     var verbose = false
 
-    @OptionGroup var state: StateDirectoryOption
+    @Flag(help: "Invoke in-process through the admin API (no ingress socket).")
+    var inProcess = false
+
+    @OptionGroup var connection: AdminConnectionOptions
+    var state: StateDirectoryOption { connection.state }
 
     func validate() throws {
         if data != nil && dataFile != nil { throw ValidationError("use --data or --data-file, not both") }
@@ -59,6 +68,7 @@ struct Invoke: AsyncParsableCommand {
             }
             body = contents
         }
+        if inProcess { return try await invokeInProcess(domain: endpoints.domain, body: body) }
         var request = HTTPClientRequest(url: endpoints.ingress + (path.hasPrefix("/") ? path : "/" + path))
         request.method = HTTPMethod(rawValue: method ?? (body == nil ? "GET" : "POST"))
         request.headers.add(name: "host", value: "\(name).\(namespace).\(endpoints.domain)")
@@ -93,5 +103,22 @@ struct Invoke: AsyncParsableCommand {
         }
         try await client.shutdown()
         return status
+    }
+
+    private func invokeInProcess(domain: String, body: Data?) async throws {
+        let headers = header.map { entry in
+            let colon = entry.firstIndex(of: ":")!
+            return [String(entry[..<colon]).trimmingCharacters(in: .whitespaces), String(entry[entry.index(after: colon)...]).trimmingCharacters(in: .whitespaces)]
+        }
+        let request = AdminWire.InvokeRequest(
+            host: "\(name).\(namespace).\(domain)", method: method ?? (body == nil ? "GET" : "POST"),
+            path: path.hasPrefix("/") ? path : "/" + path, headers: headers, body: body?.base64EncodedString())
+        let response = try await connection.connect().post("/api/v1/invoke", request, as: AdminWire.InvokeResponse.self)
+        if verbose {
+            FileHandle.standardError.write(Data("HTTP/1.1 \(response.status)\n".utf8))
+            for pair in response.headers where pair.count == 2 { FileHandle.standardError.write(Data("\(pair[0]): \(pair[1])\n".utf8)) }
+        }
+        FileHandle.standardOutput.write(Data(base64Encoded: response.body) ?? Data())
+        if response.status >= 400 { throw ExitCode(1) }
     }
 }

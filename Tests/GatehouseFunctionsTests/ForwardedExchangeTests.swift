@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseExchange
 @testable import GatehouseFunctions
 @testable import GatehouseListener
 import NIOConcurrencyHelpers
@@ -88,7 +89,7 @@ final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
 struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
     let upstream: EmbeddedUpstream
 
-    func begin(_ exchange: ClientExchange) {
+    func begin(_ exchange: any Exchange) {
         exchange.record.destination = FunctionDestination(spec: upstream.spec)
         ForwardedExchange(client: exchange, pool: upstream).start()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseExchange
 @testable import GatehouseListener
 import NIOConcurrencyHelpers
 import NIOCore
@@ -15,7 +16,7 @@ final class IngressConnectionHarness {
     let observer: RecordingObserver
 
     /// `answer`: what the processor does with each exchange it is handed (nil: hold it for the test).
-    init(limits: ListenerLimits = ListenerLimits(), answer: (@Sendable (ClientExchange) -> Void)? = nil) throws {
+    init(limits: ListenerLimits = ListenerLimits(), answer: (@Sendable (any Exchange) -> Void)? = nil) throws {
         channel = EmbeddedChannel()
         channel.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
         channel.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 8080)
@@ -49,12 +50,12 @@ final class IngressConnectionHarness {
 /// Hands each exchange to `answer`, or keeps it for the test to answer.
 final class HeldExchanges: ExchangeProcessor, @unchecked Sendable {
     // Only touched on the embedded loop, which is the test's own thread.
-    private(set) var begun: [ClientExchange] = []
-    private let answer: (@Sendable (ClientExchange) -> Void)?
+    private(set) var begun: [any Exchange] = []
+    private let answer: (@Sendable (any Exchange) -> Void)?
 
-    init(answer: (@Sendable (ClientExchange) -> Void)?) { self.answer = answer }
+    init(answer: (@Sendable (any Exchange) -> Void)?) { self.answer = answer }
 
-    func begin(_ exchange: ClientExchange) {
+    func begin(_ exchange: any Exchange) {
         begun.append(exchange)
         answer?(exchange)
     }
@@ -92,7 +93,7 @@ struct PlainErrors: ErrorRenderer {
     }
 }
 
-extension ClientExchange {
+extension Exchange {
     /// Answers 200 with `body` and a `Content-Length`.
     func answer(_ body: String, status: HTTPResponseStatus = .ok) {
         var buffer = ByteBuffer()

@@ -1,5 +1,5 @@
 import GatehouseCore
-import GatehouseListener
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -23,7 +23,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         case done
     }
 
-    private let client: ClientExchange
+    private let client: any Exchange
     private let pool: any FunctionUpstream
     private var phase: Phase = .connecting
     private var lease: InstanceLease?
@@ -60,7 +60,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// The route's mirror copies, one per mirror drawn.
     private let shadows: [ShadowExchange]
 
-    init(client: ClientExchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
+    init(client: any Exchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
         // An upgrade is one conversation with one function: it is not mirrored.

@@ -1,12 +1,12 @@
 import GatehouseCore
-import GatehouseListener
+import GatehouseExchange
 import NIOHTTP1
 
 /// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
 ///
 /// Framing is Gatehouse's own: the client's `Content-Length` and `Transfer-Encoding` never pass
 /// through. The forwarded request carries exactly `content-length: N` or `transfer-encoding: chunked`,
-/// as the listener parsed the body (`RequestHeadCheck.framing`), so NIO's encoder — which chunks only
+/// as the listener parsed the body (`RequestFraming.of`), so NIO's encoder — which chunks only
 /// on that exact spelling — frames what it writes the way the header says.
 enum ForwardedHeaders {
     static let hopByHop: [String] = [
@@ -39,7 +39,7 @@ enum ForwardedHeaders {
             for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
             for (name, value) in edits.add where name.lowercased() != clientCertificate { headers.add(name: name, value: value) }
         }
-        frame(&headers, as: RequestHeadCheck.framing(head), method: head.method, edited: !edits.isEmpty)
+        frame(&headers, as: RequestFraming.of(head), method: head.method, edited: !edits.isEmpty)
         if let peer, let destinationIdentity {
             headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
         }
@@ -84,7 +84,7 @@ enum ForwardedHeaders {
     }
 
     /// Replaces whatever framing headers are there (a stage's edits included) with `framing`.
-    private static func frame(_ headers: inout HTTPHeaders, as framing: RequestHeadCheck.Framing, method: HTTPMethod, edited: Bool) {
+    private static func frame(_ headers: inout HTTPHeaders, as framing: RequestFraming, method: HTTPMethod, edited: Bool) {
         // A head without framing headers, that no stage edited, has none to remove (the common GET).
         if framing != .none || edited {
             headers.remove(name: "content-length")

@@ -1,6 +1,6 @@
 import Foundation
 import GatehouseCore
-import GatehouseListener
+import GatehouseExchange
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

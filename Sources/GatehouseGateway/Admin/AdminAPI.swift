@@ -23,6 +23,8 @@ struct AdminAPI: Sendable {
     let logger: Logger
     /// The mesh listener's bound port (`explain --via mesh`).
     var meshPort = 0
+    /// Invokes functions without a socket (`POST /api/v1/invoke`, `gatehouse invoke --in-process`).
+    var invoker: LocalInvoker?
 
     /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
     func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
@@ -36,6 +38,7 @@ struct AdminAPI: Sendable {
         api.get("history") { request, _ in await history(request) }
         api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
         api.post("explain") { request, _ in await explain(request) }
+        api.post("invoke") { request, _ in await invoke(request) }
     }
 
     /// A described request run through the live stages (`gatehouse explain` without -f): the

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseExchange
 import GatehouseIdentity
 import GatehouseListener
 import Logging
@@ -125,7 +126,7 @@ struct GatewayHostFilter: ExchangeProcessor {
     let servers: [GatewaySpec.Server]
     let next: any ExchangeProcessor
 
-    func begin(_ exchange: ClientExchange) {
+    func begin(_ exchange: any Exchange) {
         let authority = exchange.record.authority
         let host = authority.hasPrefix("[") ? authority : String(authority.split(separator: ":", maxSplits: 1).first ?? "")
         guard servers.contains(where: { $0.serves(host) }) else {

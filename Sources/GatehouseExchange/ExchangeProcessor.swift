@@ -2,11 +2,11 @@ import GatehouseCore
 import NIOCore
 import NIOHTTP1
 
-/// What the listener hands each request to: the gateway's pipeline.
+/// What a listener, or an in-process caller, hands each request to: the gateway's pipeline.
 public protocol ExchangeProcessor: Sendable {
-    /// Called on the connection's event loop once a request head has passed the listener's limits.
-    /// The processor must eventually end the exchange (`sendEnd`, `fail` or `abort`).
-    func begin(_ exchange: ClientExchange)
+    /// Called on the exchange's event loop once a request head has passed the listener's limits.
+    /// The processor must eventually end the exchange (`sendEnd`, `fail`, `respond` or `abort`).
+    func begin(_ exchange: any Exchange)
 }
 
 /// Told about each exchange twice: as it begins and when it is over. Where telemetry is written
@@ -62,17 +62,6 @@ public struct RenderedError: Sendable {
         self.headers = headers
         self.body = body
     }
-}
-
-/// Receives the request body as it arrives, and what happens to the client while it is served.
-/// Set on the exchange by whoever forwards it; called on the exchange's event loop.
-public protocol ExchangeDelegate: AnyObject {
-    func requestBodyPart(_ buffer: ByteBuffer)
-    func requestBodyEnd()
-    /// The client closed its connection before the exchange ended.
-    func clientDisconnected()
-    /// The client connection can take more bytes again (after `isClientWritable` was false).
-    func clientBecameWritable()
 }
 
 extension HTTPHeaders: RequestHeaders {
