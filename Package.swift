@@ -170,6 +170,12 @@ let package = Package(
         ]),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         .testTarget(name: "GatehouseListenerTests", dependencies: ["GatehouseListener", "GatehouseCore"]),
+        .testTarget(name: "GatehouseExchangeTests", dependencies: [
+            "GatehouseExchange", "GatehouseCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseStoreTests", dependencies: [
             "GatehouseStore", "GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
