@@ -80,7 +80,10 @@ public final class LocalExchange: Exchange {
     public func sendBody(_ buffer: ByteBuffer) {
         guard !isFinished, responseHead != nil else { return }
         guard responseBody.readableBytes + buffer.readableBytes <= maxResponseBytes else {
+            // The forwarder is told, as if a client had left: it lets go of the instance.
+            let sink = delegate
             end(.failure(.responseTooLarge(limit: maxResponseBytes)))
+            sink?.clientDisconnected()
             return
         }
         var buffer = buffer

@@ -6,10 +6,8 @@ public struct FunctionSpec: Hashable, Sendable {
     public var name: String
     public var namespace: String
     public var labels: [String: String]
-    /// What runs; empty for a remote function.
-    public var process: ProcessSpec
-    /// Set for a remote function: the endpoint called instead of a process (`spec.remote.url`).
-    public var remote: RemoteEndpoint?
+    /// Which kind of workload serves the function: what the runtime starts, or calls.
+    public var workload: Workload
     public var serviceAccount: String
     public var scaling: Scaling
     /// The most a request may take end to end, queueing and cold start included (504 past it).
@@ -47,11 +45,10 @@ public struct FunctionSpec: Hashable, Sendable {
         source: SourceLocation? = nil,
         remote: RemoteEndpoint? = nil
     ) {
-        self.remote = remote
+        workload = remote.map(Workload.remote) ?? .process(process)
         self.name = name
         self.namespace = namespace
         self.labels = labels
-        self.process = process
         self.serviceAccount = serviceAccount
         self.scaling = scaling
         self.timeout = timeout
@@ -63,6 +60,31 @@ public struct FunctionSpec: Hashable, Sendable {
     }
 
     public static let defaultNamespace = "default"
+
+    /// What serves a function. (WebAssembly modules come next.)
+    public enum Workload: Hashable, Sendable {
+        /// A local process serving HTTP on `$PORT`, started and scaled by Gatehouse (`spec.process`).
+        case process(ProcessSpec)
+        /// An existing HTTP(S) endpoint called instead (`spec.remote.url`): nothing is started.
+        case remote(RemoteEndpoint)
+    }
+
+    /// The process a `.process` workload runs; an empty one for other workloads.
+    public var process: ProcessSpec {
+        get { if case .process(let process) = workload { process } else { ProcessSpec(command: []) } }
+        set { workload = .process(newValue) }
+    }
+
+    /// The endpoint of a `.remote` workload; nil for other workloads.
+    public var remote: RemoteEndpoint? {
+        get { if case .remote(let endpoint) = workload { endpoint } else { nil } }
+        set { workload = newValue.map(Workload.remote) ?? .process(process) }
+    }
+
+    /// Whether Gatehouse runs the workload itself (it has instances and a pool).
+    public var runsLocally: Bool {
+        if case .process = workload { true } else { false }
+    }
 
     public var key: FunctionKey { FunctionKey(namespace: namespace, name: name) }
 

@@ -33,29 +33,16 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var requestEnded = false
     private var responseKeepAlive = true
     private var timeout: Scheduled<Void>?
-    private var connectAttempts = 0
     private var reusedConnection = false
     private var responseHeadReceived = false
     private var staleRetried = false
     private var upstreamPaused = false
-    /// The route's retry policy, and how many retries it still allows.
-    private let retryPolicy: RetryPolicy?
-    private var retriesLeft: Int
-    /// The request body kept for a retry (nil once it outgrew `maxReplayBytes`, or without retries).
-    private var replay: [ByteBuffer]?
-    private var replayBytes = 0
+    /// What a failed attempt leads to: the route's retry policy, the retries left, the kept body.
+    private var budget: AttemptBudget
     private var perTryTimeout: Scheduled<Void>?
-
-    /// Connecting is tried twice (on a replacement instance the second time), as Istio's default
-    /// retry policy retries `connect-failure`: nothing has been sent, so a retry is always safe.
-    static let maxConnectAttempts = 2
 
     /// Request body held while no upstream connection is ready (an instance is starting).
     static let maxPendingBodyBytes = 256 * 1024
-
-    /// The most request body kept to send again on a retry; a larger request is not retried
-    /// (as Envoy's retries are bounded by its buffer limit).
-    static let maxReplayBytes = 64 * 1024
 
     /// The route's mirror copies, one per mirror drawn.
     private let shadows: [ShadowExchange]
@@ -72,9 +59,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
                 remote: mirror.spec.remote, overTLS: client.record.overTLS)
             return ShadowExchange(pool: mirror, head: head, loop: client.eventLoop, loopIndex: client.loopIndex)
         }
-        retryPolicy = client.record.retryPolicy
-        retriesLeft = client.record.retryPolicy?.attempts ?? 0
-        replay = retriesLeft > 0 ? [] : nil
+        budget = AttemptBudget(policy: client.record.retryPolicy)
     }
 
     func start() {
@@ -129,9 +114,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         // dies with it.
         pool.reportUnhealthy(lease.instance)
         self.lease = nil
-        connectAttempts += 1
-        let allowed = retryPolicy?.retriesConnectFailure == true ? max(Self.maxConnectAttempts, 1 + (retryPolicy?.attempts ?? 0)) : Self.maxConnectAttempts
-        if connectAttempts < allowed {
+        if budget.connectFailed() {
             acquireInstance()
             return
         }
@@ -159,7 +142,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         // A retry sends the whole body again; the first attempt what arrived before it connected.
-        for part in client.record.attempts > 1 ? (replay ?? []) : pendingBody {
+        for part in client.record.attempts > 1 ? (budget.replay ?? []) : pendingBody {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
         }
         pendingBody = []
@@ -176,10 +159,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func requestBodyPart(_ buffer: ByteBuffer) {
         for shadow in shadows { shadow.bodyPart(buffer) }
-        if replay != nil {
-            replayBytes += buffer.readableBytes
-            if replayBytes > Self.maxReplayBytes { replay = nil } else { replay?.append(buffer) }
-        }
+        budget.keep(buffer)
         if let upstream, case .forwarding = phase {
             upstream.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
             if !upstream.channel.isWritable { client.pauseReading() }
@@ -224,9 +204,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
         if head.status.code < 200 { return }
         if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
-        if let retryPolicy, retryPolicy.retries(status: Int(head.status.code)) {
-            if canRetry { return retry() }
-            if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        switch budget.after(.status(Int(head.status.code)), retryable: retryable) {
+        case .retry: return retry()
+        case .stop(let limitReached): if limitReached { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         }
         perTryTimeout?.cancel()
         perTryTimeout = nil
@@ -297,9 +277,11 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             return
         }
         if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
-        if let retryPolicy, retryPolicy.retriesReset, !responseHeadReceived {
-            if canRetry { return retry() }
-            if retryPolicy.attempts > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        if !responseHeadReceived {
+            switch budget.after(.reset, retryable: retryable) {
+            case .retry: return retry()
+            case .stop(let limitReached): if limitReached { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+            }
         }
         client.record.responseFlags.insert(.upstreamConnectionTermination)
         finish(failing: GatehouseError(.upstreamReset, detail: "the instance closed the connection before the response ended"))
@@ -349,15 +331,14 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     // MARK: Retries
 
-    /// A retry is possible while the policy allows one, the whole request arrived and is kept, and
-    /// nothing of the response went to the client.
-    private var canRetry: Bool {
-        retriesLeft > 0 && requestEnded && replay != nil && !responseHeadReceived && !client.isFinished
+    /// An attempt can be repeated once the whole request arrived, while nothing of the response
+    /// went to the client.
+    private var retryable: Bool {
+        requestEnded && !responseHeadReceived && !client.isFinished
     }
 
     /// Drops this attempt's connection and lease and starts the next attempt (on any instance).
     private func retry() {
-        retriesLeft -= 1
         perTryTimeout?.cancel()
         perTryTimeout = nil
         discardUpstream()
@@ -369,7 +350,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     /// Envoy's per-try timer starts once the whole request has been sent on.
     private func armPerTryTimeout() {
-        guard let perTry = retryPolicy?.perTryTimeout else { return }
+        guard let perTry = budget.perTryTimeout else { return }
         perTryTimeout = client.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry.nanosecondsClamped)) { [self] in
             attemptTimedOut()
         }
@@ -390,9 +371,10 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         perTryTimeout = nil
         guard case .forwarding = phase, !responseHeadReceived else { return }
         if let lease { pool.reportAnswer(lease.instance, status: nil) }  // a hung instance counts as failing
-        if canRetry { return retry() }
+        let decision = budget.after(.perTryTimeout, retryable: retryable)
+        if decision == .retry { return retry() }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
-        if (retryPolicy?.attempts ?? 0) > 0, retriesLeft == 0 { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        if decision == .stop(retryLimitReached: true) { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         finish(failing: GatehouseError(.upstreamTimeout, detail: "no response within the per-try timeout after \(client.record.attempts) attempts"))
     }
 

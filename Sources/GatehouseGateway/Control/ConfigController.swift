@@ -342,7 +342,7 @@ actor ConfigController {
     ) async throws(ControlError) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))
+        let transition = runtime.prepare(snapshot.servingRevisions.filter(\.runsLocally), percents: Self.percents(snapshot))
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
             runtime.abandon(transition)
@@ -375,7 +375,7 @@ actor ConfigController {
     private func warmUpAndSwap(to snapshot: ConfigSnapshot) async throws(ControlError) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        let transition = runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))
+        let transition = runtime.prepare(snapshot.servingRevisions.filter(\.runsLocally), percents: Self.percents(snapshot))
         let failures = await runtime.warmUp(transition)
         guard failures.isEmpty else {
             runtime.abandon(transition)
@@ -387,7 +387,7 @@ actor ConfigController {
     private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.servingRevisions.filter { $0.remote == nil }, percents: Self.percents(snapshot))), remote: remote)
+        swap(to: snapshot, pools: runtime.commit(runtime.prepare(snapshot.servingRevisions.filter(\.runsLocally), percents: Self.percents(snapshot))), remote: remote)
     }
 
     /// Requests from here on run on `snapshot`, reaching its instance pools and remote functions.

@@ -31,7 +31,7 @@ final class RemoteFunctions: Sendable {
         var prepared: [RevisionKey: RemoteFunction] = [:]
         let running = current.withLockedValue { $0 }
         for spec in snapshot.servingRevisions {
-            guard let endpoint = spec.remote else { continue }
+            guard case .remote(let endpoint) = spec.workload else { continue }
             let rule = DestinationRuleSpec.rule(for: spec, in: snapshot.destinationRules, rootNamespace: snapshot.mesh.rootNamespace)
             if let entry = running[spec.revisionKey], entry.function.spec.runsLike(spec), entry.rule == rule?.tls {
                 prepared[spec.revisionKey] = entry.function
