@@ -45,19 +45,14 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     static let maxPendingBodyBytes = 256 * 1024
 
     /// The route's mirror copies, one per mirror drawn.
-    private let shadows: [ShadowExchange]
+    private let shadows: [MirrorExchange]
 
     init(client: any Exchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
         // An upgrade is one conversation with one function: it is not mirrored.
         shadows = client.upgrade != nil ? [] : mirrors.map { destination, mirror in
-            let head = ForwardedHeaders.upstreamRequest(
-                client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
-                forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
-                edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: destination.identity,
-                remote: mirror.spec.remote, overTLS: client.record.overTLS)
-            return ShadowExchange(pool: mirror, head: head, loop: client.eventLoop, loopIndex: client.loopIndex)
+            MirrorExchange(of: client, to: destination, pool: mirror)
         }
         budget = AttemptBudget(policy: client.record.retryPolicy)
     }

@@ -1,0 +1,112 @@
+import GatehouseCore
+import GatehouseExchange
+import NIOCore
+import NIOHTTP1
+
+/// A VirtualService mirror: a copy of the request sent to another function once the request has
+/// fully arrived, and forgotten — its answer is read and dropped, and nothing about it (failure,
+/// slowness, status) reaches the caller or the access log. As Envoy's shadows, the copy's `Host`
+/// ends in `-shadow` (a remote function is addressed by its own name: the mark goes to
+/// `X-Forwarded-Host`).
+///
+/// The copy is an in-process exchange carried by the same transport as the request itself
+/// (`ForwardedExchange`: leases, kept-alive connections, TLS to a remote), with the mirror
+/// function's timeout and no retries. Only bodies up to `maxBodyBytes` are mirrored (the copy is
+/// held until it is sent). Confined to the request's event loop.
+final class MirrorExchange: Exchange {
+    static let maxBodyBytes = 64 * 1024
+
+    let head: HTTPRequestHead
+    var record: RequestRecord
+    let eventLoop: any EventLoop
+    let loopIndex: Int
+    var upgrade: String? { nil }
+    private(set) var isFinished = false
+    var onClientGone: (() -> Void)?
+    var isClientWritable: Bool { true }
+    var delegate: (any ExchangeDelegate)? {
+        didSet { replay() }
+    }
+
+    private let pool: any FunctionUpstream
+    private var body: [ByteBuffer] = []
+    private var bodyBytes = 0
+    private var sent = false
+
+    init(of original: any Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
+        var head = original.head
+        let host = original.head.headers.first(name: "host") ?? original.record.authority
+        head.headers.replaceOrAdd(name: "host", value: host + "-shadow")
+        self.head = head
+        self.pool = pool
+        eventLoop = original.eventLoop
+        loopIndex = original.loopIndex
+        let source = original.record
+        var record = RequestRecord(
+            requestId: source.requestId, startWallNanos: source.startWallNanos, start: .now, method: source.method,
+            path: source.path.value, httpProtocol: source.httpProtocol, authority: host + "-shadow")
+        record.downstreamAddress = source.downstreamAddress
+        record.peer = source.peer
+        record.overTLS = source.overTLS
+        record.upstreamHeaders = source.upstreamHeaders
+        record.destination = destination
+        self.record = record
+    }
+
+    // MARK: Fed by the request's own forwarder
+
+    func bodyPart(_ buffer: ByteBuffer) {
+        guard !isFinished, !sent else { return }
+        bodyBytes += buffer.readableBytes
+        if bodyBytes > Self.maxBodyBytes { return abandon() }
+        body.append(buffer)
+    }
+
+    /// The request has fully arrived: the copy is sent.
+    func end() {
+        guard !isFinished, !sent else { return }
+        sent = true
+        ForwardedExchange(client: self, pool: pool).start()
+    }
+
+    /// The original request went away unfinished: nothing more is sent, and what the copy holds
+    /// (a lease, a connection) is let go.
+    func abandon() {
+        guard !isFinished else { return }
+        let sink = delegate
+        finish()
+        sink?.clientDisconnected()
+    }
+
+    // MARK: Exchange: the answer is read and dropped
+
+    func sendHead(_ response: HTTPResponseHead) {}
+    func sendBody(_ buffer: ByteBuffer) {}
+    func flush() {}
+    func sendEnd() { finish() }
+    func fail(_ error: GatehouseError) { finish() }
+    func respond(_ reply: GatewayReply) { finish() }
+    func abort() { finish() }
+    func pauseReading() {}
+    func resumeReading() {}
+
+    func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
+        upstream.close(promise: nil)
+        finish()
+    }
+
+    private func replay() {
+        guard let delegate, !isFinished else { return }
+        let parts = body
+        body = []
+        for part in parts { delegate.requestBodyPart(part) }
+        delegate.requestBodyEnd()
+    }
+
+    private func finish() {
+        isFinished = true
+        body = []
+        delegate = nil
+        onClientGone = nil
+    }
+}
