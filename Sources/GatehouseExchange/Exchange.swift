@@ -3,46 +3,65 @@ import NIOCore
 import NIOHTTP1
 
 /// The caller's side of one request, whatever carries it: a client connection (`ClientExchange`,
-/// in GatehouseListener) or an in-process caller (`LocalExchange`: event delivery, schedules, async
-/// calls). The pipeline and the forwarder see only this, so a function is invoked the same way —
-/// same stages, pools, retries, metrics and logs — however the request arrived.
+/// in GatehouseListener), an in-process caller (`LocalExchange`: event delivery, schedules, async
+/// calls) or a mirror's copy (`MirrorExchange`). The pipeline and the forwarder see only this, so
+/// a function is invoked the same way — same stages, pools, retries, metrics and logs — however
+/// the request arrived.
+///
+/// A base class rather than a protocol, for the hot path: the record, the head and the loop are
+/// final stored properties, read and written in place from any module (through a protocol, every
+/// read of `record` copied the whole record); what differs per caller is overridden.
 ///
 /// Confined to `eventLoop`: every member must be used there. Exactly one of `sendEnd`, `fail`,
 /// `respond` or `abort` ends it; the observer is told once, at that moment.
-public protocol Exchange: AnyObject {
+open class Exchange {
     /// The request head, checked (framing, target, canonical `Host`).
-    var head: HTTPRequestHead { get }
-    var record: RequestRecord { get set }
-    var eventLoop: any EventLoop { get }
+    public final let head: HTTPRequestHead
+    public final var record: RequestRecord
+    public final let eventLoop: any EventLoop
     /// Index of `eventLoop` in the group, for per-loop upstream connection pools.
-    var loopIndex: Int { get }
+    public final let loopIndex: Int
     /// A WebSocket upgrade request's `Upgrade` value (never for an in-process caller).
-    var upgrade: String? { get }
-    var isFinished: Bool { get }
-    /// Set by the forwarder; body parts that arrived before it was set are replayed to it.
-    var delegate: (any ExchangeDelegate)? { get set }
+    public final let upgrade: String?
+
+    public init(head: HTTPRequestHead, record: RequestRecord, eventLoop: any EventLoop, loopIndex: Int, upgrade: String? = nil) {
+        self.head = head
+        self.record = record
+        self.eventLoop = eventLoop
+        self.loopIndex = loopIndex
+        self.upgrade = upgrade
+    }
+
+    /// Set by the forwarder; body parts that arrived before it was set are replayed to it
+    /// (subclasses observe it).
+    open var delegate: (any ExchangeDelegate)?
     /// Called once if the caller leaves while a stage's work runs: the pipeline cancels that work.
-    var onClientGone: (() -> Void)? { get set }
+    open var onClientGone: (() -> Void)?
+    open var isFinished: Bool { false }
     /// Whether the caller can take more response bytes now (back-pressure on the upstream).
-    var isClientWritable: Bool { get }
+    open var isClientWritable: Bool { true }
 
     /// Starts the response, through the response phase (the stages' response header edits).
-    func sendHead(_ response: HTTPResponseHead)
-    func sendBody(_ buffer: ByteBuffer)
-    func flush()
-    func sendEnd()
+    open func sendHead(_ response: HTTPResponseHead) { fatalError("\(Self.self) must override sendHead") }
+    open func sendBody(_ buffer: ByteBuffer) { fatalError("\(Self.self) must override sendBody") }
+    open func flush() {}
+    open func sendEnd() { fatalError("\(Self.self) must override sendEnd") }
     /// Ends the exchange with an error response (rendered once, at the edge), or by aborting it if
     /// a response has already started.
-    func fail(_ error: GatehouseError)
+    open func fail(_ error: GatehouseError) { fatalError("\(Self.self) must override fail") }
     /// Ends the exchange with a response Gatehouse made itself (not a failure).
-    func respond(_ reply: GatewayReply)
+    open func respond(_ reply: GatewayReply) { fatalError("\(Self.self) must override respond") }
     /// Ends the exchange without a complete response.
-    func abort()
+    open func abort() { fatalError("\(Self.self) must override abort") }
     /// Stops taking request body from the caller until `resumeReading`.
-    func pauseReading()
-    func resumeReading()
-    /// Sends the function's 101 and joins the caller and `upstream` into a byte tunnel.
-    func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void)
+    open func pauseReading() {}
+    open func resumeReading() {}
+    /// Sends the function's 101 and joins the caller and `upstream` into a byte tunnel. Only a
+    /// connection can: others close `upstream` and abort.
+    open func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
+        upstream.close(promise: nil)
+        abort()
+    }
 }
 
 /// Receives the request body as it arrives, and what happens to the caller while it is served.

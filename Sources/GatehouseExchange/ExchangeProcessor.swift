@@ -6,7 +6,7 @@ import NIOHTTP1
 public protocol ExchangeProcessor: Sendable {
     /// Called on the exchange's event loop once a request head has passed the listener's limits.
     /// The processor must eventually end the exchange (`sendEnd`, `fail`, `respond` or `abort`).
-    func begin(_ exchange: any Exchange)
+    func begin(_ exchange: Exchange)
 }
 
 /// Told about each exchange twice: as it begins and when it is over. Where telemetry is written

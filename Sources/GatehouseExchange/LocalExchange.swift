@@ -26,15 +26,9 @@ public final class LocalExchange: Exchange {
         case responseTooLarge(limit: Int)
     }
 
-    public let head: HTTPRequestHead
-    public var record: RequestRecord
-    public let eventLoop: any EventLoop
-    public let loopIndex: Int
-    public var upgrade: String? { nil }
-    public private(set) var isFinished = false
-    public var onClientGone: (() -> Void)?
-    public var isClientWritable: Bool { true }
-    public var delegate: (any ExchangeDelegate)? {
+    private var finished = false
+    public override var isFinished: Bool { finished }
+    public override var delegate: (any ExchangeDelegate)? {
         didSet { replayBody() }
     }
 
@@ -53,22 +47,20 @@ public final class LocalExchange: Exchange {
         renderer: any ErrorRenderer, observer: any ExchangeObserver, maxResponseBytes: Int,
         completion: @escaping (Result<Response, Failure>) -> Void
     ) {
-        self.head = head
         self.body = body
-        self.record = record
-        self.record.bytesReceived = body?.readableBytes ?? 0
-        self.eventLoop = eventLoop
-        self.loopIndex = loopIndex
         self.renderer = renderer
         self.observer = observer
         self.maxResponseBytes = maxResponseBytes
         self.completion = completion
         responseBody = ByteBuffer()
+        var record = record
+        record.bytesReceived = body?.readableBytes ?? 0
+        super.init(head: head, record: record, eventLoop: eventLoop, loopIndex: loopIndex)
     }
 
     // MARK: Answering
 
-    public func sendHead(_ response: HTTPResponseHead) {
+    public override func sendHead(_ response: HTTPResponseHead) {
         guard !isFinished, responseHead == nil else { return }
         var response = response
         record.responseCode = Int(response.status.code)
@@ -77,7 +69,7 @@ public final class LocalExchange: Exchange {
         responseHead = response
     }
 
-    public func sendBody(_ buffer: ByteBuffer) {
+    public override func sendBody(_ buffer: ByteBuffer) {
         guard !isFinished, responseHead != nil else { return }
         guard responseBody.readableBytes + buffer.readableBytes <= maxResponseBytes else {
             // The forwarder is told, as if a client had left: it lets go of the instance.
@@ -91,14 +83,14 @@ public final class LocalExchange: Exchange {
         responseBody.writeBuffer(&buffer)
     }
 
-    public func flush() {}
+    public override func flush() {}
 
-    public func sendEnd() {
+    public override func sendEnd() {
         guard !isFinished, let responseHead else { return }
         end(.success(Response(status: Int(responseHead.status.code), headers: responseHead.headers, body: responseBody, requestId: record.requestId)))
     }
 
-    public func fail(_ error: GatehouseError) {
+    public override func fail(_ error: GatehouseError) {
         guard !isFinished else { return }
         record.failure = error
         guard responseHead == nil else {
@@ -110,7 +102,7 @@ public final class LocalExchange: Exchange {
         sendWhole(status: rendered.status, headers: rendered.headers, body: rendered.body)
     }
 
-    public func respond(_ reply: GatewayReply) {
+    public override func respond(_ reply: GatewayReply) {
         guard !isFinished, responseHead == nil else { return }
         record.replyDetails = reply.details
         var headers = HTTPHeaders()
@@ -118,7 +110,7 @@ public final class LocalExchange: Exchange {
         sendWhole(status: HTTPResponseStatus(statusCode: reply.status), headers: headers, body: reply.body)
     }
 
-    public func abort() {
+    public override func abort() {
         end(.failure(.aborted))
     }
 
@@ -134,15 +126,8 @@ public final class LocalExchange: Exchange {
         gone?()
     }
 
-    // The body is all here: nothing to pause.
-    public func pauseReading() {}
-    public func resumeReading() {}
-
-    /// An in-process request is never an upgrade.
-    public func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
-        upstream.close(promise: nil)
-        abort()
-    }
+    // The body is all here: nothing to pause (the base class's no-ops); an in-process request is
+    // never an upgrade (the base class refuses a tunnel).
 
     // MARK: Helpers
 
@@ -163,8 +148,8 @@ public final class LocalExchange: Exchange {
     }
 
     private func end(_ result: Result<Response, Failure>) {
-        guard !isFinished else { return }
-        isFinished = true
+        guard !finished else { return }
+        finished = true
         delegate = nil
         onClientGone = nil
         record.duration = .now - record.start

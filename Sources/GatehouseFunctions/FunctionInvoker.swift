@@ -13,7 +13,7 @@ public struct FunctionInvoker: Sendable {
     }
 
     /// Runs on the exchange's event loop; the exchange ends when the function's response does.
-    public func invoke(_ exchange: any Exchange, destination: FunctionDestination) {
+    public func invoke(_ exchange: Exchange, destination: FunctionDestination) {
         guard let pool = pools[destination.revisionKey] else {
             exchange.record.responseFlags.insert(.noRoute)
             exchange.fail(GatehouseError(.routeNotFound, detail: "revision \(destination.revisionKey) has no pool"))

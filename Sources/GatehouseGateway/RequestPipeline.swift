@@ -97,13 +97,13 @@ struct RequestPipeline: ExchangeProcessor {
             rootNamespace: snapshot.mesh.rootNamespace)
     }
 
-    func begin(_ exchange: any Exchange) {
+    func begin(_ exchange: Exchange) {
         // Read once: an apply during this request does not change what it runs on.
         run(exchange, config: live.active, from: 0)
     }
 
     /// Runs the stages from `index` on; a suspending stage continues here, on the exchange's loop.
-    private func run(_ exchange: any Exchange, config: ActiveConfig, from index: Int) {
+    private func run(_ exchange: Exchange, config: ActiveConfig, from index: Int) {
         var index = index
         let headers = exchange.head.headers
         while index < config.stages.count {
@@ -132,7 +132,7 @@ struct RequestPipeline: ExchangeProcessor {
     /// The request body keeps arriving meanwhile: the exchange buffers it (within the body limit)
     /// until the forwarder takes over. A client that left is not served.
     private func resume(
-        _ exchange: any Exchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
+        _ exchange: Exchange, config: ActiveConfig, at index: Int, after work: @escaping @Sendable () async -> StageVerdict.Resumption
     ) {
         guard suspensions.enter() else {
             exchange.fail(GatehouseError(.overloaded, detail: "\(suspensions.limit) requests already wait on authentication or an authorizer", retryAfter: .seconds(1)))
@@ -165,7 +165,7 @@ struct RequestPipeline: ExchangeProcessor {
 struct MeshTraffic: ExchangeProcessor {
     let next: any ExchangeProcessor
 
-    func begin(_ exchange: any Exchange) {
+    func begin(_ exchange: Exchange) {
         exchange.record.viaMeshListener = true
         next.begin(exchange)
     }

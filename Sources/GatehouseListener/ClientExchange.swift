@@ -12,23 +12,14 @@ import Glibc
 /// Confined to the connection's event loop: every method must be called there. Exactly one of
 /// `sendEnd`, `fail` or `abort` ends it; telemetry is told once, at that moment.
 public final class ClientExchange: Exchange {
-    public let head: HTTPRequestHead
-    public var record: RequestRecord
-    public let eventLoop: any EventLoop
-    /// Index of `eventLoop` in the listener's group, for per-loop pools.
-    public let loopIndex: Int
-
     /// Set by the forwarder; body parts that arrived before it was set are replayed to it.
-    public var delegate: (any ExchangeDelegate)? {
+    public override var delegate: (any ExchangeDelegate)? {
         didSet { replayBufferedBody() }
     }
 
-    /// Called once if the client leaves while no forwarder is attached (a stage's work is running):
-    /// the pipeline cancels that work.
-    public var onClientGone: (() -> Void)?
-
     public private(set) var responseStarted = false
-    public private(set) var isFinished = false
+    private var finished = false
+    public override var isFinished: Bool { finished }
     public private(set) var requestComplete = false
 
     private let connection: IngressConnectionHandler
@@ -42,22 +33,15 @@ public final class ClientExchange: Exchange {
     /// Body held before the forwarder takes it; past this the client is not read until it does.
     static let maxBufferedBeforeDelegate = 256 * 1024
     private var keepAlive: Bool
-    /// A WebSocket upgrade request's `Upgrade` value: passed on to the function, and the
-    /// connection becomes a tunnel if it answers 101 (it cannot carry another request either way).
-    public let upgrade: String?
 
     init(
         head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
         loopIndex: Int, limits: ListenerLimits, downstreamAddress: String?, localAddress: (ip: String?, port: Int)?,
         upgrade: String? = nil
     ) {
-        self.head = head
         self.connection = connection
         self.context = context
-        self.eventLoop = context.eventLoop
-        self.loopIndex = loopIndex
         self.limits = limits
-        self.upgrade = upgrade
         self.keepAlive = head.isKeepAlive && upgrade == nil
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
             ?? RequestIdentifier.generate(using: &connection.random)
@@ -69,7 +53,9 @@ public final class ClientExchange: Exchange {
         record.downstreamAddress = downstreamAddress
         record.destinationAddress = localAddress?.ip
         record.destinationPort = localAddress?.port ?? 0
-        self.record = record
+        // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
+        // becomes a tunnel if it answers 101 (it cannot carry another request either way).
+        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade)
     }
 
     // MARK: Answering
@@ -77,7 +63,7 @@ public final class ClientExchange: Exchange {
     /// Starts the response — the function's or one Gatehouse made — through the response phase:
     /// the stages' response header edits (a route's `headers.response`, CORS, rate-limit headers)
     /// apply to either, then `x-request-id` is added and `connection` set to match keep-alive.
-    public func sendHead(_ response: HTTPResponseHead) {
+    public override func sendHead(_ response: HTTPResponseHead) {
         guard !isFinished, !responseStarted else { return }
         responseStarted = true
         var response = response
@@ -93,33 +79,33 @@ public final class ClientExchange: Exchange {
         context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
     }
 
-    public func sendBody(_ buffer: ByteBuffer) {
+    public override func sendBody(_ buffer: ByteBuffer) {
         guard !isFinished, responseStarted else { return }
         record.bytesSent += buffer.readableBytes
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
     }
 
-    public func flush() {
+    public override func flush() {
         guard !isFinished else { return }
         context.flush()
     }
 
     /// Whether the client can take more response bytes now (for back-pressure on the upstream).
-    public var isClientWritable: Bool { context.channel.isWritable }
+    public override var isClientWritable: Bool { context.channel.isWritable }
 
     /// Stops reading the request body from the client until `resumeReading` (back-pressure when
     /// the body cannot be passed on as fast as it arrives). Undone when the exchange ends.
-    public func pauseReading() {
+    public override func pauseReading() {
         if !isFinished { connection.setPausedForExchange(true, context: context) }
     }
 
-    public func resumeReading() {
+    public override func resumeReading() {
         if !isFinished { connection.setPausedForExchange(false, context: context) }
     }
 
     /// Ends the response. A connection whose request body was not read to its end is closed
     /// (a request without a body may end after an early response: its end is simply skipped).
-    public func sendEnd() {
+    public override func sendEnd() {
         guard !isFinished, responseStarted else { return }
         let unreadBody = !requestComplete && Self.declaresBody(head)
         let closeAfter = !keepAlive || unreadBody || connection.isDraining
@@ -137,7 +123,7 @@ public final class ClientExchange: Exchange {
 
     /// Ends the exchange with an error response, or by closing the connection if a response
     /// has already started (its status can no longer change).
-    public func fail(_ error: GatehouseError) {
+    public override func fail(_ error: GatehouseError) {
         guard !isFinished else { return }
         record.failure = error
         guard !responseStarted else {
@@ -156,7 +142,7 @@ public final class ClientExchange: Exchange {
 
     /// Ends the exchange with a response Gatehouse made itself (a redirect, a direct response, a
     /// CORS preflight answer): not a failure; the access log shows its `details`.
-    public func respond(_ reply: GatewayReply) {
+    public override func respond(_ reply: GatewayReply) {
         guard !isFinished, !responseStarted else { return }
         record.replyDetails = reply.details
         var headers = HTTPHeaders()
@@ -178,7 +164,7 @@ public final class ClientExchange: Exchange {
 
 
     /// Ends the exchange by closing the client connection (the response cannot be completed).
-    public func abort() {
+    public override func abort() {
         guard !isFinished else { return }
         connection.closeAfterExchange()
         finish()
@@ -192,10 +178,10 @@ public final class ClientExchange: Exchange {
     /// both ways with back-pressure until either side closes or nothing passes either way for the
     /// listener's idle timeout (`--client-idle-timeout`). Then the access log gets the exchange
     /// (bytes both ways, duration) and `onClose` runs.
-    public func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
+    public override func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
         guard !isFinished, !responseStarted, upgrade != nil else { return }
         responseStarted = true
-        isFinished = true
+        finished = true
         delegate = nil
         onClientGone = nil
         record.responseCode = Int(response.status.code)
@@ -311,7 +297,7 @@ public final class ClientExchange: Exchange {
     }
 
     private func finish() {
-        isFinished = true
+        finished = true
         delegate = nil
         onClientGone = nil
         record.duration = .now - record.start

@@ -89,7 +89,7 @@ final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
 struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
     let upstream: EmbeddedUpstream
 
-    func begin(_ exchange: any Exchange) {
+    func begin(_ exchange: Exchange) {
         exchange.record.destination = FunctionDestination(spec: upstream.spec)
         ForwardedExchange(client: exchange, pool: upstream).start()
     }

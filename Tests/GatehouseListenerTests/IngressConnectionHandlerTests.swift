@@ -9,7 +9,7 @@ import Testing
 /// response bytes out, the observer's view beside them.
 @Suite("One client connection, in-process")
 struct IngressConnectionHandlerTests {
-    static let echoPath: @Sendable (any Exchange) -> Void = { $0.answer("path \($0.head.uri)\n") }
+    static let echoPath: @Sendable (Exchange) -> Void = { $0.answer("path \($0.head.uri)\n") }
 
     @Test("A processor's own answer is framed, carries x-request-id, and keeps the connection")
     func directAnswer() throws {

@@ -16,7 +16,7 @@ final class IngressConnectionHarness {
     let observer: RecordingObserver
 
     /// `answer`: what the processor does with each exchange it is handed (nil: hold it for the test).
-    init(limits: ListenerLimits = ListenerLimits(), answer: (@Sendable (any Exchange) -> Void)? = nil) throws {
+    init(limits: ListenerLimits = ListenerLimits(), answer: (@Sendable (Exchange) -> Void)? = nil) throws {
         channel = EmbeddedChannel()
         channel.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
         channel.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 8080)
@@ -50,12 +50,12 @@ final class IngressConnectionHarness {
 /// Hands each exchange to `answer`, or keeps it for the test to answer.
 final class HeldExchanges: ExchangeProcessor, @unchecked Sendable {
     // Only touched on the embedded loop, which is the test's own thread.
-    private(set) var begun: [any Exchange] = []
-    private let answer: (@Sendable (any Exchange) -> Void)?
+    private(set) var begun: [Exchange] = []
+    private let answer: (@Sendable (Exchange) -> Void)?
 
-    init(answer: (@Sendable (any Exchange) -> Void)?) { self.answer = answer }
+    init(answer: (@Sendable (Exchange) -> Void)?) { self.answer = answer }
 
-    func begin(_ exchange: any Exchange) {
+    func begin(_ exchange: Exchange) {
         begun.append(exchange)
         answer?(exchange)
     }

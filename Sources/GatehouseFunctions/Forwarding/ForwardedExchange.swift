@@ -23,7 +23,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         case done
     }
 
-    private let client: any Exchange
+    private let client: Exchange
     private let pool: any FunctionUpstream
     private var phase: Phase = .connecting
     private var lease: InstanceLease?
@@ -47,7 +47,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// The route's mirror copies, one per mirror drawn.
     private let shadows: [MirrorExchange]
 
-    init(client: any Exchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
+    init(client: Exchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
         // An upgrade is one conversation with one function: it is not mirrored.

@@ -16,15 +16,9 @@ import NIOHTTP1
 final class MirrorExchange: Exchange {
     static let maxBodyBytes = 64 * 1024
 
-    let head: HTTPRequestHead
-    var record: RequestRecord
-    let eventLoop: any EventLoop
-    let loopIndex: Int
-    var upgrade: String? { nil }
-    private(set) var isFinished = false
-    var onClientGone: (() -> Void)?
-    var isClientWritable: Bool { true }
-    var delegate: (any ExchangeDelegate)? {
+    private var finished = false
+    override var isFinished: Bool { finished }
+    override var delegate: (any ExchangeDelegate)? {
         didSet { replay() }
     }
 
@@ -33,14 +27,11 @@ final class MirrorExchange: Exchange {
     private var bodyBytes = 0
     private var sent = false
 
-    init(of original: any Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
+    init(of original: Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
         var head = original.head
         let host = original.head.headers.first(name: "host") ?? original.record.authority
         head.headers.replaceOrAdd(name: "host", value: host + "-shadow")
-        self.head = head
         self.pool = pool
-        eventLoop = original.eventLoop
-        loopIndex = original.loopIndex
         let source = original.record
         var record = RequestRecord(
             requestId: source.requestId, startWallNanos: source.startWallNanos, start: .now, method: source.method,
@@ -50,13 +41,13 @@ final class MirrorExchange: Exchange {
         record.overTLS = source.overTLS
         record.upstreamHeaders = source.upstreamHeaders
         record.destination = destination
-        self.record = record
+        super.init(head: head, record: record, eventLoop: original.eventLoop, loopIndex: original.loopIndex)
     }
 
     // MARK: Fed by the request's own forwarder
 
     func bodyPart(_ buffer: ByteBuffer) {
-        guard !isFinished, !sent else { return }
+        guard !finished, !sent else { return }
         bodyBytes += buffer.readableBytes
         if bodyBytes > Self.maxBodyBytes { return abandon() }
         body.append(buffer)
@@ -64,7 +55,7 @@ final class MirrorExchange: Exchange {
 
     /// The request has fully arrived: the copy is sent.
     func end() {
-        guard !isFinished, !sent else { return }
+        guard !finished, !sent else { return }
         sent = true
         ForwardedExchange(client: self, pool: pool).start()
     }
@@ -72,7 +63,7 @@ final class MirrorExchange: Exchange {
     /// The original request went away unfinished: nothing more is sent, and what the copy holds
     /// (a lease, a connection) is let go.
     func abandon() {
-        guard !isFinished else { return }
+        guard !finished else { return }
         let sink = delegate
         finish()
         sink?.clientDisconnected()
@@ -80,20 +71,12 @@ final class MirrorExchange: Exchange {
 
     // MARK: Exchange: the answer is read and dropped
 
-    func sendHead(_ response: HTTPResponseHead) {}
-    func sendBody(_ buffer: ByteBuffer) {}
-    func flush() {}
-    func sendEnd() { finish() }
-    func fail(_ error: GatehouseError) { finish() }
-    func respond(_ reply: GatewayReply) { finish() }
-    func abort() { finish() }
-    func pauseReading() {}
-    func resumeReading() {}
-
-    func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
-        upstream.close(promise: nil)
-        finish()
-    }
+    override func sendHead(_ response: HTTPResponseHead) {}
+    override func sendBody(_ buffer: ByteBuffer) {}
+    override func sendEnd() { finish() }
+    override func fail(_ error: GatehouseError) { finish() }
+    override func respond(_ reply: GatewayReply) { finish() }
+    override func abort() { finish() }
 
     private func replay() {
         guard let delegate, !isFinished else { return }
@@ -104,7 +87,7 @@ final class MirrorExchange: Exchange {
     }
 
     private func finish() {
-        isFinished = true
+        finished = true
         body = []
         delegate = nil
         onClientGone = nil

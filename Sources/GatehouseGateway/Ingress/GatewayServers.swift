@@ -126,7 +126,7 @@ struct GatewayHostFilter: ExchangeProcessor {
     let servers: [GatewaySpec.Server]
     let next: any ExchangeProcessor
 
-    func begin(_ exchange: any Exchange) {
+    func begin(_ exchange: Exchange) {
         let authority = exchange.record.authority
         let host = authority.hasPrefix("[") ? authority : String(authority.split(separator: ":", maxSplits: 1).first ?? "")
         guard servers.contains(where: { $0.serves(host) }) else {
