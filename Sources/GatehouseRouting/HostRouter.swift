@@ -49,16 +49,6 @@ public struct HostRouter: Sendable {
     /// `host:port` → `host`; bracketed IPv6 literals keep their brackets; a trailing dot is dropped.
     /// Works on UTF-8 bytes: this runs for every request.
     static func hostWithoutPort(_ host: String) -> String {
-        let bytes = host.utf8
-        var end = bytes.endIndex
-        if bytes.first == UInt8(ascii: "[") {
-            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) { end = bytes.index(after: close) }
-        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
-            end = colon
-        }
-        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: ".") {
-            end = bytes.index(before: end)
-        }
-        return end == bytes.endIndex ? host : String(host[..<end])
+        RequestRecord.withoutPort(host)
     }
 }

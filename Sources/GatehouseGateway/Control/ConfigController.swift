@@ -340,14 +340,7 @@ actor ConfigController {
     private func commit(
         _ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
     ) async throws(ControlError) {
-        let remote: [RevisionKey: RemoteFunction]
-        do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
-        let transition = runtime.prepare(snapshot.servingRevisions.filter(\.runsLocally), percents: Self.percents(snapshot))
-        let failures = await runtime.warmUp(transition)
-        guard failures.isEmpty else {
-            runtime.abandon(transition)
-            throw .notReady(failures.map { "\($0.key): \($0.reason)" })
-        }
+        let (remote, transition) = try await warmUp(snapshot)
         let committed: Int64
         do {
             committed = try await store.commit(changes, actor: actor, at: now)
@@ -373,6 +366,13 @@ actor ConfigController {
 
     /// Installs a config that is already stored: warmed up first, so a failure changes nothing.
     private func warmUpAndSwap(to snapshot: ConfigSnapshot) async throws(ControlError) {
+        let (remote, transition) = try await warmUp(snapshot)
+        swap(to: snapshot, pools: runtime.commit(transition), remote: remote)
+    }
+
+    /// The snapshot's remote functions and instance pools, ready (new instances started and
+    /// accepting); on failure everything prepared is let go and nothing changed.
+    private func warmUp(_ snapshot: ConfigSnapshot) async throws(ControlError) -> ([RevisionKey: RemoteFunction], FunctionRuntime.Transition) {
         let remote: [RevisionKey: RemoteFunction]
         do { remote = try remotes.prepare(snapshot) } catch { throw .notReady([error.description]) }
         let transition = runtime.prepare(snapshot.servingRevisions.filter(\.runsLocally), percents: Self.percents(snapshot))
@@ -381,7 +381,7 @@ actor ConfigController {
             runtime.abandon(transition)
             throw .notReady(failures.map { "\($0.key): \($0.reason)" })
         }
-        swap(to: snapshot, pools: runtime.commit(transition), remote: remote)
+        return (remote, transition)
     }
 
     private func install(_ snapshot: ConfigSnapshot) throws(ControlError) {
