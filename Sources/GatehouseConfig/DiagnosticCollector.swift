@@ -20,4 +20,9 @@ final class DiagnosticCollector {
     func report(at location: SourceLocation, field: String, _ message: String, fix: String? = nil) {
         diagnostics.append(ConfigDiagnostic(location: location, field: field, message: message, fix: fix))
     }
+
+    /// Puts a better-placed message where an earlier one was (one mistake, one message).
+    func replace(at index: Int, with diagnostic: ConfigDiagnostic) {
+        diagnostics[index] = diagnostic
+    }
 }

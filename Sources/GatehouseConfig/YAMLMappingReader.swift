@@ -10,6 +10,8 @@ final class YAMLMappingReader {
     let diagnostics: DiagnosticCollector
     private var knownKeys: [String] = []
     private var ignoredKeys: Set<String> = []
+    /// Required keys found missing, and where their diagnostic is.
+    private var missingRequired: [String: Int] = [:]
 
     init(mapping: Node.Mapping, path: String, diagnostics: DiagnosticCollector) {
         self.mapping = mapping
@@ -31,6 +33,7 @@ final class YAMLMappingReader {
     /// Like `field`, but a missing value is reported, with `fix` saying what to add.
     func required(_ key: String, fix: String) -> YAMLValue? {
         guard let value = field(key) else {
+            missingRequired[key] = diagnostics.diagnostics.count
             diagnostics.report(at: location, field: fieldPath(key), "missing required field `\(key)`", fix: fix)
             return nil
         }
@@ -48,7 +51,15 @@ final class YAMLMappingReader {
             let key = keyNode.scalar?.string ?? keyNode.shortDescription
             guard !knownKeys.contains(key), !ignoredKeys.contains(key) else { continue }
             let allowed = knownKeys.map { "`\($0)`" }.joined(separator: ", ")
-            let fix = Spelling.suggestion(for: key, among: knownKeys).map { "did you mean `\($0)`?" } ?? "remove it"
+            let suggestion = Spelling.suggestion(for: key, among: knownKeys)
+            if let suggestion, let index = missingRequired.removeValue(forKey: suggestion) {
+                // One mistake, one message: the misspelling of a required field, said where it is.
+                diagnostics.replace(at: index, with: ConfigDiagnostic(
+                    location: diagnostics.location(of: keyNode.mark, fallback: location), field: fieldPath(key),
+                    message: "unknown field `\(key)`; the required field `\(suggestion)` is missing", fix: "did you mean `\(suggestion)`?"))
+                continue
+            }
+            let fix = suggestion.map { "did you mean `\($0)`?" } ?? "remove it"
             diagnostics.report(
                 at: diagnostics.location(of: keyNode.mark, fallback: location),
                 field: fieldPath(key),

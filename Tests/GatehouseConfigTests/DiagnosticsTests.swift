@@ -77,3 +77,39 @@ struct DiagnosticsTests {
         #expect(ConfigError(diagnostics: [whole, noLine]).description == whole.description + "\n" + noLine.description)
     }
 }
+
+@Suite("One mistake, one message")
+struct OneMessageTests {
+    @Test("A misspelled required field is one diagnostic, at the misspelling, naming the field meant")
+    func misspelledRequired() {
+        let found = diagnostics("""
+        apiVersion: gatehouse.dev/v1
+        kind: Function
+        metadata:
+          name: hello
+        spec:
+          process:
+            comand: ["./server"]
+        """)
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.field == "spec.process.comand")
+        #expect(found.first?.location.line == 7)
+        #expect(found.first?.message.contains("required field `command` is missing") == true)
+        #expect(found.first?.fix == "did you mean `command`?")
+    }
+
+    @Test("A missing field with no look-alike, and an unknown key that resembles nothing required, stay two messages")
+    func unrelated() {
+        let found = diagnostics("""
+        apiVersion: gatehouse.dev/v1
+        kind: Function
+        metadata:
+          name: hello
+        spec:
+          process:
+            arg: ["x"]
+        """)
+        #expect(found.map(\.field).sorted() == ["spec.process.arg", "spec.process.command"], "\(found)")
+        #expect(found.first { $0.field == "spec.process.arg" }?.fix == "did you mean `args`?")
+    }
+}
