@@ -56,7 +56,9 @@ public final class KeyDirectory: Service, Sendable {
 
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: Self.tick)
+            // A shutdown ends the wait at once (Ctrl-C returns when nothing is in flight).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tick) }
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
             // Concurrently: one slow issuer must not hold up the others' refreshes.
             let current = sources.withLock { Array($0.bySource.values) }
             await withTaskGroup(of: Void.self) { group in
