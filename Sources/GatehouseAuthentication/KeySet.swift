@@ -5,7 +5,7 @@ import JWTKit
 ///
 /// A key without `alg` is bound to every algorithm its type allows (RSA: RS and PS; EC and OKP:
 /// the one their curve names), each as a separate signer, so no token can fix a key's algorithm
-/// for the tokens after it (NOTES.md: jwt-kit otherwise lets the first token seen decide).
+/// for the tokens after it (jwt-kit otherwise lets the first token seen fix a key's algorithm: one bogus token would make every valid one fail).
 /// Private parts are dropped; encryption keys and keys jwt-kit cannot read are skipped.
 struct KeySet: Sendable {
     struct Key: Sendable {

@@ -161,8 +161,8 @@ final class MeshIdentity: Service, Sendable {
     }
 
     /// Leaves whose chain passed `check`, by the leaf's DER bytes (certificates sent beside it make
-    /// no new entry); at most `capacity`, each until its chain's earliest `notValidAfter`. The trust
-    /// bundle does not change while the process runs.
+    /// no new entry); at most `capacity`, each until its chain's earliest `notValidAfter`. Emptied
+    /// whenever the trust bundle changes (a rotation, an overlap that ended: `reloadIfChanged`).
     final class VerifiedChains: Sendable {
         static let capacity = 10_000
         private let entries = Mutex<[[UInt8]: (identity: PeerIdentity, until: Date)]>([:])
