@@ -321,6 +321,17 @@ enum VirtualServiceDecoder {
         operations.set = mapping.field("set")?.stringMap() ?? [:]
         operations.add = mapping.field("add")?.stringMap() ?? [:]
         operations.remove = (mapping.field("remove")?.stringList() ?? []).map { $0.lowercased() }
+        // Framing and hop-by-hop headers are Gatehouse's to write (`HeaderEdits.reservedNames`).
+        for operation in ["set", "add", "remove"] {
+            guard let field = mapping.field(operation) else { continue }
+            let names = operation == "remove" ? operations.remove : Array((operation == "set" ? operations.set : operations.add).keys)
+            let reserved = names.filter { HeaderEdits.reservedNames.contains($0.lowercased()) }.sorted()
+            if !reserved.isEmpty {
+                field.report(
+                    "\(reserved.map { "`\($0)`" }.joined(separator: ", ")) \(reserved.count == 1 ? "is a framing or hop-by-hop header" : "are framing or hop-by-hop headers") that Gatehouse writes itself",
+                    fix: "remove \(reserved.count == 1 ? "it" : "them") from `\(operation)`")
+            }
+        }
         return operations
     }
 }

@@ -213,7 +213,9 @@ public struct Gatehouse: Sendable {
         let api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
             meshPort: meshListener.port,
-            invoker: LocalInvoker(processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits))
+            invoker: LocalInvoker(
+                processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
+                ingress: (ingressAddress.host, ingressPort)))
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()

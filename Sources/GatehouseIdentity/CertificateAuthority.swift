@@ -62,7 +62,9 @@ public struct CertificateAuthority: Sendable {
         let previous = directory.appendingPathComponent("previous")
         var bundle = current.bundle
         for name in (try? FileManager.default.contentsOfDirectory(atPath: previous.path)) ?? [] {
-            guard name.hasSuffix(".pem"), let until = TimeInterval(name.dropLast(4)) else { continue }
+            // Whole seconds, as `rotate` names them: `inf` or `1e30` would be trusted forever.
+            guard name.hasSuffix(".pem"), let seconds = Int64(name.dropLast(4)) else { continue }
+            let until = TimeInterval(seconds)
             let file = previous.appendingPathComponent(name)
             if until > now.timeIntervalSince1970 {
                 bundle += (try? readCertificates(file)) ?? []

@@ -27,9 +27,11 @@ public protocol ConfigStore: Sendable {
     func revision() async throws(StoreError) -> Int64
     /// Writes one apply or delete: all of `changes` or none of them, with their history entries,
     /// as the next store revision, which it returns. Refused whole (`StoreError.Reason.conflict`)
-    /// when any change's `expected` does not match what is stored.
+    /// when any change's `expected` does not match what is stored, or — with `basedOn` — when
+    /// anything was committed since that revision: the whole config was validated as of it, and
+    /// two changes valid alone (a route to a function, the function's deletion) may not be together.
     @discardableResult
-    func commit(_ changes: [ResourceChange], actor: String, at time: Date) async throws(StoreError) -> Int64
+    func commit(_ changes: [ResourceChange], basedOn: Int64?, actor: String, at time: Date) async throws(StoreError) -> Int64
     /// The newest entries first; nil filters match everything.
     func history(_ filter: HistoryFilter, limit: Int) async throws(StoreError) -> [HistoryEntry]
     /// The stored revisions of one function, or of all when nil, oldest first. A commit that

@@ -69,23 +69,36 @@ public final class SQLiteStore: ConfigStore {
     /// Thrown inside a commit's transaction (rolling it back) when a change's expectation fails.
     private struct ConflictFound: Error {
         let conflict: StoreError.Conflict
+        /// The store moved past the change's basis (not this resource's version).
+        var storeMoved = false
     }
 
     @discardableResult
-    public func commit(_ changes: [ResourceChange], actor: String, at time: Date) async throws(StoreError) -> Int64 {
+    public func commit(_ changes: [ResourceChange], basedOn: Int64? = nil, actor: String, at time: Date) async throws(StoreError) -> Int64 {
         guard !changes.isEmpty else { return try await revision() }
         do {
             return try await database.writeWithoutTransaction { db in
                 var batch: Int64 = 0
                 try db.inTransaction(.immediate) {
                     for change in changes { try Self.check(change, db: db) }
-                    batch = try Self.revision(db) + 1
+                    let current = try Self.revision(db)
+                    if let basedOn, current != basedOn, let first = changes.first {
+                        // Another writer committed since the config was validated: the change is
+                        // refused whole, naming the revision it would have had to be built on.
+                        throw ConflictFound(conflict: .init(key: first.key, expected: first.expected, currentGeneration: nil, currentRevision: current), storeMoved: true)
+                    }
+                    batch = current + 1
                     try db.execute(sql: "UPDATE store SET revision = ? WHERE id = 1", arguments: [batch])
                     for change in changes { try Self.write(change, batch: batch, db: db, actor: actor, at: time) }
                     return .commit
                 }
                 return batch
             }
+        } catch let error as ConflictFound where error.storeMoved {
+            throw StoreError(
+                .conflict, path: path,
+                detail: "the config was changed by another writer (store revision \(error.conflict.currentRevision ?? 0), this change was validated against \(basedOn ?? 0))",
+                conflict: error.conflict)
         } catch let error as ConflictFound {
             let conflict = error.conflict
             let now = conflict.currentGeneration.map { "it is at generation \($0) now" } ?? "it does not exist now"

@@ -59,6 +59,8 @@ struct VirtualServiceDecodingTests {
         ("      - redirect: {uri: /x, redirectCode: 200}", "spec.http[0].redirect.redirectCode", "write 301, 302, 303, 307 or 308"),
         ("      - route: [{destination: {host: hello}}]\n        retries: {attempts: 2, retryOn: \"5xx,connect-falure\"}", "spec.http[0].retries.retryOn", "write `connect-failure`"),
         ("      - route: [{destination: {host: hello}}]\n        fault: {abort: {httpStatus: 700, percentage: {value: 5}}}", "spec.http[0].fault.abort.httpStatus", "write e.g. `httpStatus: 503`"),
+        ("      - route: [{destination: {host: hello}}]\n        headers: {response: {set: {Content-Length: \"0\", x-ok: \"1\"}}}", "spec.http[0].headers.response.set", "remove it from `set`"),
+        ("      - route: [{destination: {host: hello}}]\n        headers: {request: {remove: [transfer-encoding, connection]}}", "spec.http[0].headers.request.remove", "remove them from `remove`"),
     ])
     func mistakes(_ http: String, _ field: String, _ fix: String) {
         let found = diagnostics(Self.document(http))

@@ -48,3 +48,15 @@ struct AttemptBudgetTests {
         #expect(budget.connectFailed() == false, "1 + 3 attempts in all")
     }
 }
+
+@Suite("Mirror copies")
+struct MirrorHostTests {
+    @Test("The shadow host is Envoy's: -shadow after the name, before the port", arguments: [
+        ("api.example.com", "api.example.com-shadow"),
+        ("hello.default.localhost:8080", "hello.default.localhost-shadow:8080"),
+        ("[::1]:9", "[::1]-shadow:9"),
+    ])
+    func shadowHost(_ authority: String, _ expected: String) {
+        #expect(MirrorExchange.shadowAuthority(authority) == expected)
+    }
+}

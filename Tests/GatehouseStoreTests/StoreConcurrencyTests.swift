@@ -57,6 +57,23 @@ struct StoreConcurrencyTests {
         #expect(try await store.revision() == 2)
     }
 
+    @Test("A change validated against an older store revision is refused, even when it touches other resources")
+    func wholeStoreBasis() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: path)
+        try await store.commit([change(document("fn", "fn: 1"), generation: 1, expected: .absent)], actor: "t", at: Date())
+        let basis = try await store.revision()
+        // Another writer deletes the function meanwhile...
+        let stored = try await store.state().resources[0]
+        try await store.commit([change(stored.document, generation: 1, expected: stored.version, delete: true)], actor: "other", at: Date())
+        // ...so a route to it, validated while it existed, must not land beside the deletion.
+        let route = change(document("route", "to: fn", kind: "VirtualService"), generation: 1, expected: .absent)
+        let found = await conflict { try await store.commit([route], basedOn: basis, actor: "t", at: Date()) }
+        #expect(found?.currentRevision == basis + 1)
+        #expect(try await store.state().resources.isEmpty, "nothing of the refused change was written")
+        #expect(try await store.commit([route], basedOn: basis + 1, actor: "t", at: Date()) == basis + 2)
+    }
+
     @Test("A change built on a version that is no longer stored is refused, with the whole batch")
     func staleVersionRefused() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }

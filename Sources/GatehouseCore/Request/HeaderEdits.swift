@@ -12,6 +12,13 @@ public struct HeaderEdits: Sendable, Hashable {
 
     public var isEmpty: Bool { remove.isEmpty && set.isEmpty && add.isEmpty }
 
+    /// Framing and hop-by-hop headers: Gatehouse writes them itself on both sides (a wrong
+    /// `Content-Length` desynchronizes whatever proxy sits in front), so no route edits them —
+    /// refused when a VirtualService is validated, skipped when edits are applied.
+    public static let reservedNames: Set<String> = [
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection",
+    ]
+
     public mutating func setHeader(_ name: String, _ value: String) {
         set.removeAll { $0.name.lowercased() == name.lowercased() }
         set.append((name, value))

@@ -29,19 +29,25 @@ final class MirrorExchange: Exchange {
 
     init(of original: Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
         var head = original.head
-        let host = original.head.headers.first(name: "host") ?? original.record.authority
-        head.headers.replaceOrAdd(name: "host", value: host + "-shadow")
+        let shadow = Self.shadowAuthority(original.head.headers.first(name: "host") ?? original.record.authority)
+        head.headers.replaceOrAdd(name: "host", value: shadow)
         self.pool = pool
         let source = original.record
         var record = RequestRecord(
             requestId: source.requestId, startWallNanos: source.startWallNanos, start: .now, method: source.method,
-            path: source.path.value, httpProtocol: source.httpProtocol, authority: host + "-shadow")
+            path: source.path.value, httpProtocol: source.httpProtocol, authority: shadow)
         record.downstreamAddress = source.downstreamAddress
         record.peer = source.peer
         record.overTLS = source.overTLS
         record.upstreamHeaders = source.upstreamHeaders
         record.destination = destination
         super.init(head: head, record: record, eventLoop: original.eventLoop, loopIndex: original.loopIndex)
+    }
+
+    /// Envoy's shadow host: `-shadow` after the host name, before any port (`api:8080` → `api-shadow:8080`).
+    static func shadowAuthority(_ authority: String) -> String {
+        let host = RequestRecord.withoutPort(authority)
+        return host + "-shadow" + authority.dropFirst(host.count)
     }
 
     // MARK: Fed by the request's own forwarder

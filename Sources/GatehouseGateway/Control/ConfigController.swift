@@ -37,6 +37,9 @@ actor ConfigController {
     private var resources: [StoredResource] = []
     /// The store revision `resources` and `revisions` reflect.
     private(set) var storeRevision: Int64 = 0
+    /// The stored revision was read but is not what is served: it did not become ready (an
+    /// instance failed to start) or did not validate. `retryIfBehind` tries it again.
+    private(set) var behindStore = false
     /// Every stored revision's spec as written (no DestinationRule applied), read once at start.
     private var revisions: [RevisionKey: FunctionSpec] = [:]
     private var changing = false
@@ -146,13 +149,21 @@ actor ConfigController {
         resources = state.resources
         revisions = readRevisions(stored)
         storeRevision = state.revision
+        try await installStored(revision: state.revision, from: from)
+    }
+
+    /// Installs `resources` as read from the store at `revision`; on failure keeps the running
+    /// config, logs why, and marks this controller behind the store (retried by `retryIfBehind`).
+    private func installStored(revision: Int64, from: Int64) async throws(ControlError) {
+        // Only a config that validates is worth trying again; one that does not waits for the next change.
+        behindStore = false
         let whole: ConfigSnapshot
         do {
-            whole = try validate(state.resources)
+            whole = try validate(resources)
         } catch {
             logger.error(
                 "the store holds a configuration that does not validate (written by another writer); the running configuration was kept",
-                metadata: ["revision": "\(state.revision)", "problems": "\(error.description)"])
+                metadata: ["revision": "\(revision)", "problems": "\(error.description)"])
             return
         }
         if startOnlyChanged(whole) {
@@ -161,12 +172,27 @@ actor ConfigController {
         do {
             try await warmUpAndSwap(to: whole)
         } catch {
+            behindStore = true
             logger.error(
-                "the configuration another writer stored did not become ready; the running configuration was kept",
-                metadata: ["revision": "\(state.revision)", "error": "\(error.description)"])
+                "the configuration another writer stored did not become ready; the running configuration was kept, and it is tried again",
+                metadata: ["revision": "\(revision)", "error": "\(error.description)"])
             return
         }
-        logger.notice("configuration changed in the store", metadata: ["from": "\(from)", "revision": "\(state.revision)"])
+        logger.notice("configuration changed in the store", metadata: ["from": "\(from)", "revision": "\(revision)"])
+    }
+
+    /// When the stored config was read but is not served (it did not become ready, or did not
+    /// validate), tries to install it again: a function that failed to start for a passing reason
+    /// does not leave this node serving an old config until the next change.
+    /// Returns whether it is still behind.
+    func retryIfBehind() async -> Bool {
+        guard behindStore else { return false }
+        try? await oneAtATime { () async throws(ControlError) in
+            guard behindStore else { return }
+            do { try await catchUp() } catch { return }
+            if behindStore { try await installStored(revision: storeRevision, from: storeRevision) }
+        }
+        return behindStore
     }
 
     /// Whether `whole` differs from the running snapshot in what only a restart applies.
@@ -216,6 +242,7 @@ actor ConfigController {
         }
 
         let whole = try validate(next, adding: created)
+        let basis = storeRevision
         var notices = incoming.notices.map(\.description)
         if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
             || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime || whole.mesh.adminMtls != snapshot.mesh.adminMtls
@@ -227,7 +254,7 @@ actor ConfigController {
         }
         let summary = ChangeSummary(items: items, notices: notices, dryRun: dryRun)
         guard !dryRun, !changes.isEmpty else { return summary }
-        try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: now)
+        try await commit(changes, basedOn: basis, resulting: next, snapshot: whole, actor: actor, at: now)
         revisions.merge(created) { _, new in new }
         await forgetOldRevisions(serving: whole)
         return summary
@@ -239,13 +266,14 @@ actor ConfigController {
         guard missing.isEmpty else { throw .notFound(missing) }
         let next = resources.filter { resource in !keys.contains(resource.document.key) }
         let whole = try validate(next)
+        let basis = storeRevision
         var changes: [ResourceChange] = []
         for resource in resources where keys.contains(resource.document.key) {
             changes.append(ResourceChange(
                 operation: .deleted, key: resource.document.key, document: nil, generation: resource.generation,
                 expected: resource.version, origin: resource.document.origin, diff: TextDiff.lines(from: resource.document.text, to: "")))
         }
-        try await commit(changes, resulting: next, snapshot: whole, actor: actor, at: Date())
+        try await commit(changes, basedOn: basis, resulting: next, snapshot: whole, actor: actor, at: Date())
         let deleted = Set(keys.filter(\.isFunction).map { FunctionKey(namespace: $0.namespace, name: $0.name) })
         revisions = revisions.filter { !deleted.contains($0.key.function) }
         return ChangeSummary(
@@ -338,12 +366,12 @@ actor ConfigController {
 
     /// Warm up, make durable, swap — in that order, so a failure at any step changes nothing.
     private func commit(
-        _ changes: [ResourceChange], resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
+        _ changes: [ResourceChange], basedOn basis: Int64, resulting next: [StoredResource], snapshot: ConfigSnapshot, actor: String, at now: Date
     ) async throws(ControlError) {
         let (remote, transition) = try await warmUp(snapshot)
         let committed: Int64
         do {
-            committed = try await store.commit(changes, actor: actor, at: now)
+            committed = try await store.commit(changes, basedOn: basis, actor: actor, at: now)
         } catch {
             runtime.abandon(transition)
             if let conflict = error.conflict { throw .conflict(conflict) }

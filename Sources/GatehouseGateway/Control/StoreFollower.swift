@@ -13,21 +13,37 @@ struct StoreFollower: Service {
     let controller: ConfigController
     let logger: Logger
     var retryDelay: Duration = .seconds(1)
+    /// How soon a stored config that did not become ready is tried again (doubling while it
+    /// keeps failing, up to a minute).
+    var installRetryInterval: Duration = .seconds(2)
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    for try await batch in store.changes(after: await controller.storeRevision) {
-                        await controller.follow(batch.revision)
+            await withDiscardingTaskGroup { group in
+                group.addTask { await follow() }
+                group.addTask {
+                    var delay = installRetryInterval
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: delay)
+                        delay = await controller.retryIfBehind() ? min(delay * 2, .seconds(60)) : installRetryInterval
                     }
-                    return
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("the store's change feed failed; following it again", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: retryDelay)
                 }
+            }
+        }
+    }
+
+    private func follow() async {
+        while !Task.isCancelled {
+            do {
+                for try await batch in store.changes(after: await controller.storeRevision) {
+                    await controller.follow(batch.revision)
+                }
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("the store's change feed failed; following it again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: retryDelay)
             }
         }
     }

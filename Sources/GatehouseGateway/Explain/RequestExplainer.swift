@@ -81,7 +81,23 @@ public struct RequestExplainer: Sendable {
                 run.conclude(stage.name, verdict, note: note, details: details)
             }
         }
-        return run.finish(record: record)
+        var explanation = run.finish(record: record)
+        redactTokens(in: &explanation, path: record.path)
+        return explanation
+    }
+
+    /// What `explain` echoes of the request carries no token: the query parameters and headers
+    /// RequestAuthentication reads tokens from are shown as `(given)`, as `Authorization` always is.
+    private func redactTokens(in explanation: inout Explanation, path: RequestPath) {
+        if let redacted = path.redacted {
+            explanation.request.path = redacted
+            if let index = explanation.stages.firstIndex(where: { $0.stage == .request }) {
+                explanation.stages[index].details?["path"] = .string(redacted)
+            }
+        }
+        let tokenHeaders = Set(snapshot.requestAuthentications.flatMap(\.jwtRules).flatMap(\.fromHeaders).map { $0.name.lowercased() })
+        guard !tokenHeaders.isEmpty, let headers = explanation.request.headers else { return }
+        explanation.request.headers = Dictionary(uniqueKeysWithValues: headers.map { ($0.key, tokenHeaders.contains($0.key.lowercased()) ? "(given)" : $0.value) })
     }
 
     private func arrival(of request: ExplainRequest) throws -> (Arrival, Int) {

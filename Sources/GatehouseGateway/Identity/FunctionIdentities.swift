@@ -31,6 +31,10 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
     private let setup = NIOLockedValueBox<Setup?>(nil)
     /// The TLS client contexts remote functions call out with (`ISTIO_MUTUAL`), by SPIFFE ID, each
     /// until half its SVID's lifetime has passed.
+    /// How many running instances use each folder. Instance numbers are per pool, so two pools of
+    /// one function (a revision being replaced, a warm-up abandoned while another starts) can name
+    /// the same folder: it is removed when the last of them exits, not under the other's feet.
+    private let folderUsers = NIOLockedValueBox<[String: Int]>([:])
     private let clientContexts = NIOLockedValueBox<[SPIFFEID: (context: NIOSSLContext, renewAt: ContinuousClock.Instant)]>([:])
     private let logger: Logger
 
@@ -81,8 +85,10 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
     }
 
     func provision(_ spec: FunctionSpec, instance: Int, owner: FunctionUser?) throws -> [String: String] {
-        guard let setup = setup.withLockedValue({ $0 }) else { return [:] }
         let place = folder(spec, instance)
+        // Counted first: `release` follows every `provision`, whether it succeeded or not.
+        folderUsers.withLockedValue { $0[place.path, default: 0] += 1 }
+        guard let setup = setup.withLockedValue({ $0 }) else { return [:] }
         if let owner {
             // Traverse-only above the instance's folder, so its user can reach it and nothing else.
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
@@ -118,7 +124,13 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
     }
 
     func release(_ spec: FunctionSpec, instance: Int) {
-        try? FileManager.default.removeItem(at: folder(spec, instance))
+        let place = folder(spec, instance)
+        let last = folderUsers.withLockedValue { users -> Bool in
+            let left = (users[place.path] ?? 1) - 1
+            users[place.path] = left > 0 ? left : nil
+            return left <= 0
+        }
+        if last { try? FileManager.default.removeItem(at: place) }
     }
 
     private func id(_ spec: FunctionSpec, _ setup: Setup) -> SPIFFEID {

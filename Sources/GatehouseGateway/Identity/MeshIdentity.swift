@@ -223,11 +223,13 @@ final class MeshIdentity: Service, Sendable {
     private func nextOverlapEnd() -> ContinuousClock.Instant? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("previous").path)) ?? []
         let now = Date().timeIntervalSince1970
-        guard let until = names.compactMap({ $0.hasSuffix(".pem") ? TimeInterval($0.dropLast(4)) : nil }).filter({ $0 > now }).min() else {
+        // Whole seconds since the epoch, as `ca rotate` names them; anything else (`inf`, `1e30`, a
+        // hostile name) is not a time and is skipped, and a far one waits a day at most.
+        guard let until = names.compactMap({ $0.hasSuffix(".pem") ? Int64($0.dropLast(4)).map(TimeInterval.init) : nil }).filter({ $0 > now }).min() else {
             return nil
         }
         // A little after, so the reload finds it over.
-        return .now + .seconds(until - now) + .milliseconds(50)
+        return .now + .seconds(min(until - now, 86_400)) + .milliseconds(50)
     }
 
     /// Reloads the CA if it changed; renews the SVID when it did, or when it is due.

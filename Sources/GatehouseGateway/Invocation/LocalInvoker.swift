@@ -33,14 +33,18 @@ public struct LocalInvoker: Sendable {
     let observer: any ExchangeObserver
     let renderer: any ErrorRenderer
     let limits: ListenerLimits
+    /// The ingress listener's address: an in-process request is ingress traffic, so policies on
+    /// `destination.port`, `portLevelMtls` and `ports` see what a request to the ingress would.
+    let ingress: (host: String, port: Int)
     /// The largest response body an in-process caller takes.
     let maxResponseBytes: Int
     private let next = NIOLockedValueBox(0)
 
     init(
         processor: any ExchangeProcessor, loops: [any EventLoop], observer: any ExchangeObserver, renderer: any ErrorRenderer,
-        limits: ListenerLimits, maxResponseBytes: Int = 16 << 20
+        limits: ListenerLimits, ingress: (host: String, port: Int), maxResponseBytes: Int = 16 << 20
     ) {
+        self.ingress = ingress
         self.processor = processor
         self.loops = loops
         self.observer = observer
@@ -74,7 +78,8 @@ public struct LocalInvoker: Sendable {
         }
         let loop = loops[index]
         let exchange = NIOLoopBoundBox<LocalExchange?>.makeEmptyBox(valueType: LocalExchange.self, eventLoop: loop)
-        let (processor, observer, renderer, maxResponseBytes) = (processor, observer, renderer, maxResponseBytes)
+        let cancelled = NIOLockedValueBox(false)
+        let (processor, observer, renderer, maxResponseBytes, ingress) = (processor, observer, renderer, maxResponseBytes, ingress)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<LocalExchange.Response, LocalInvocationFailure>, Never>) in
                 loop.execute {
@@ -84,6 +89,8 @@ public struct LocalInvoker: Sendable {
                         requestId: requestId, startWallNanos: WallClock.nanosSinceEpoch(), start: .now, method: head.method.rawValue,
                         path: head.uri, httpProtocol: "HTTP/1.1", authority: head.headers.first(name: "host") ?? "")
                     record.userAgent = head.headers.first(name: "user-agent")
+                    record.destinationAddress = ingress.host
+                    record.destinationPort = ingress.port
                     let local = LocalExchange(
                         head: head, body: request.body, record: record, eventLoop: loop, loopIndex: index, renderer: renderer,
                         observer: observer, maxResponseBytes: maxResponseBytes
@@ -96,14 +103,16 @@ public struct LocalInvoker: Sendable {
                 }
             }
         } onCancel: {
+            cancelled.withLockedValue { $0 = true }
             loop.execute { exchange.value?.cancel() }
         }
     }
 
-    /// Framing is Gatehouse's to write (from the body it holds), never the caller's.
+    /// Framing is Gatehouse's to write (from the body it holds), never the caller's; and only
+    /// Gatehouse says who a verified peer is (`x-forwarded-client-cert`), as on the ingress.
     private static func framedByGatehouse(_ name: String) -> Bool {
         let lowered = name.lowercased()
-        return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host"
+        return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host" || lowered == "x-forwarded-client-cert"
     }
 
 }

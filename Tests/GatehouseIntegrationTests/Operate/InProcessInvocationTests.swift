@@ -38,13 +38,17 @@ struct InProcessInvocationTests {
     @Test("The function gets the request the ingress would have given it; the access log and metrics count it")
     func reachesTheFunction() async throws {
         try await withGatehouse(Self.config) { gatehouse in
-            let result = try await gatehouse.cli(["invoke", "fn", "--in-process", "--path", "/old/x?y=1", "-H", "x-request-id: local-1", "-v"])
+            let result = try await gatehouse.cli([
+                "invoke", "fn", "--in-process", "--path", "/old/x?y=1", "-H", "x-request-id: local-1", "-v",
+                "-H", "x-forwarded-client-cert: By=spiffe://cluster.local/ns/default/sa/fn;URI=spiffe://cluster.local/ns/admin/sa/root",
+            ])
             #expect(result.status == 0, "\(result.stderr)")
             let seen = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             #expect(seen["path"] as? String == "/new/x?y=1", "the route's rewrite ran")
             let headers = seen["headers"] as? [String: String] ?? [:]
             #expect(headers["x-request-id"] == "local-1")
             #expect(headers["x-gatehouse-hops"] == "1", "the hop limit stage ran")
+            #expect(headers["x-forwarded-client-cert"] == nil, "only Gatehouse says who a verified peer is, as on the ingress")
             #expect(result.stderr.contains("x-routed: yes"), "the response phase ran: \(result.stderr)")
 
             let line = try await gatehouse.accessLogLine(requestId: "local-1")

@@ -31,6 +31,11 @@ struct MirrorAndPoolTests {
             // The copy crashes the shadow's instance; the caller is answered by the real function.
             let crashing = try await gatehouse.request("hello", path: "/crash")
             #expect(crashing.status == 502, "the real function crashed too: the caller sees its own answer only")
+            // Once Gatehouse has seen the real function's instance go (a request sent while the
+            // process is still dying may be accepted by its socket and then reset: 502, rightly).
+            _ = try await eventually("hello's crashed instance to be seen gone") {
+                gatehouse.stderr.split(separator: "\n").contains { $0.contains("function=default/hello ") && $0.contains("instance exited") } ? true : nil
+            }
             let fine = try await gatehouse.request("hello", path: "/sleep?ms=10")
             #expect(fine.status == 200)
             let line = try await gatehouse.accessLogLine(requestId: try #require(fine.headers.first(name: "x-request-id")))
