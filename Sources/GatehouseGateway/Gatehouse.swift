@@ -11,6 +11,7 @@ import GatehouseRouting
 import GatehouseStore
 import GatehouseTelemetry
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -282,7 +283,7 @@ public struct Gatehouse: Sendable {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
-            try await services.run()
+            try await Self.run(services, logger: logger)
         } catch {
             await sandbox.tearDown()
             await releaseShared()
@@ -291,6 +292,32 @@ public struct Gatehouse: Sendable {
         await sandbox.tearDown()
         await releaseShared()
         logger.info("gatehouse stopped")
+    }
+}
+
+extension Gatehouse {
+    /// Runs the group. The first SIGTERM or SIGINT drains (the group's graceful shutdown); a second
+    /// one — a second Ctrl-C — stops at once: in-flight requests are cut instead of waited for,
+    /// and the instances are still stopped.
+    static func run(_ services: ServiceGroup, logger: Logger) async throws {
+        let group = Task { try await services.run() }
+        let seen = NIOLockedValueBox(0)
+        // The group traps these signals for its own sources; a second source sees them too.
+        let sources = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
+        for source in sources {
+            source.setEventHandler {
+                let count = seen.withLockedValue { count in
+                    count += 1
+                    return count
+                }
+                guard count == 2 else { return }
+                logger.notice("second signal: stopping now, without waiting for requests in flight")
+                group.cancel()
+            }
+            source.resume()
+        }
+        defer { for source in sources { source.cancel() } }
+        try await withTaskCancellationHandler { try await group.value } onCancel: { group.cancel() }
     }
 }
 

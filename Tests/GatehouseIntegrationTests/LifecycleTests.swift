@@ -51,6 +51,34 @@ struct LifecycleTests {
         #expect(try await gatehouse.stop() == 0)
     }
 
+    @Test("A second Ctrl-C stops at once: the request in flight is cut instead of drained, and no instance is left")
+    func secondInterrupt() async throws {
+        // A drain long enough that only the second signal can end it before the request does.
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "cut"), arguments: ["--drain-seconds", "120"])
+        defer { gatehouse.removeDirectory() }
+        #expect(try await gatehouse.request("cut").status == 200)
+        let instance = try #require(try await gatehouse.request("cut").pid)
+        // Well within the client's 60 s timeout: drained, it would be answered 200.
+        let slow = Task { try await gatehouse.request("cut", path: "/sleep?ms=30000") }
+        try await gatehouse.waitForInFlight("cut")
+        gatehouse.signal(SIGINT)
+        // Two signals sent at once are one to the kernel: the second follows once the first is seen
+        // (the drain has begun when the admin listener says not ready).
+        _ = try await eventually("the drain to begin") {
+            try await RunningGatehouse.send(url: gatehouse.admin + "/readyz", host: nil, method: .GET, headers: [], body: nil).status == 503 ? true : nil
+        }
+        gatehouse.signal(SIGINT)
+        let outcome = await slow.result
+        // Cut: the client saw the connection end, or an error status — never the function's 200.
+        switch outcome {
+        case .success(let response): #expect(response.status != 200, "the request was drained, not cut")
+        case .failure: break
+        }
+        #expect(try await gatehouse.stop() == 0)
+        #expect(gatehouse.stderr.contains("second signal: stopping now"))
+        #expect(!processIsAlive(instance), "the function instance was stopped too")
+    }
+
     @Test("After Gatehouse is killed with SIGKILL, the next start on the same state directory ends its orphans")
     func restartReapsOrphans() async throws {
         let first = try await RunningGatehouse.start(config: fixtureFunction(name: "orphan"))
