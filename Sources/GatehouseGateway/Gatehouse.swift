@@ -54,6 +54,9 @@ public struct Gatehouse: Sendable {
         /// processes (each with its own state directory) may share one: each serves what any of
         /// them applies.
         public var storePath: String?
+        /// Say once, in a few lines for a person, where everything is once it serves
+        /// (`StartupSummary`); false: as structured log lines (`--log-format json`).
+        public var startupSummary = true
 
         public init(
             stateDirectory: URL, ingress: ListenAddress? = nil, admin: ListenAddress? = nil,
@@ -141,8 +144,12 @@ public struct Gatehouse: Sendable {
         let mesh = snapshot.mesh
         // Before any instance starts (they are launched once the services run): said once.
         sandbox.useUsers(mesh.functionUsers)
-        for gap in await sandbox.setUp() { logger.warning("isolation: \(gap)") }
-        if snapshot.functions.isEmpty { logger.warning("no functions configured; every request will get 404 until one is applied") }
+        // Said once: in the summary for a person, or as warnings in structured logs.
+        let gaps = await sandbox.setUp().map { "isolation: \($0)" }
+        if !options.startupSummary { for gap in gaps { logger.warning("\(gap)") } }
+        if snapshot.functions.isEmpty, !options.startupSummary {
+            logger.warning("no functions configured; every request will get 404 until one is applied")
+        }
         let pipeline = RequestPipeline(live: live)
 
         let ingressAddress = options.ingress ?? mesh.ingress
@@ -247,12 +254,22 @@ public struct Gatehouse: Sendable {
             endpoints.adminMtls = await adminMtlsURL.value
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
-            logger.info("gatehouse is up", metadata: [
-                "ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)", "mesh": "\(endpoints.mesh ?? "")",
-            ])
-            for spec in snapshot.functions {
-                logger.info("function \(spec.key) at \(HostRouter.url(for: spec, domain: mesh.domain, port: ingressPort))")
+            let functions = snapshot.functions.map { spec in
+                (name: spec.key.description, url: HostRouter.url(for: spec, domain: mesh.domain, port: ingressPort))
             }
+            guard options.startupSummary else {
+                logger.info("gatehouse is up", metadata: [
+                    "ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)", "mesh": "\(endpoints.mesh ?? "")",
+                    "state": "\(state.url.path)",
+                ])
+                for function in functions { logger.info("function \(function.name) at \(function.url)") }
+                return
+            }
+            let summary = StartupSummary(
+                ingress: endpoints.ingress, mesh: endpoints.mesh, admin: endpoints.admin, adminMtls: endpoints.adminMtls,
+                stateDirectory: state.url.path, tokenFile: StateDirectory.tokenFile(in: state.url).path, functions: functions,
+                accessLog: options.accessLog, notEnforced: gaps)
+            FileHandle.standardError.write(Data(summary.text.utf8))
         }
 
         let services = ServiceGroup(

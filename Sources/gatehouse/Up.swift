@@ -74,6 +74,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "text (a summary once it serves, then a line per event, for a person) or json (one object per line, for log pipelines).")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         // SIGHUP means "reload" (handled once everything runs); until then it must not end the process.
         signal(SIGHUP, SIG_IGN)
@@ -82,10 +85,15 @@ struct Up: AsyncParsableCommand {
         umask(0o077)
         _ = try loadConfig(paths)  // the files alone first: their errors, before anything starts
         let token = try adminTokenFile.map(readToken)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+        LoggingSystem.bootstrap { [logLevel, logFormat] label in
+            switch logFormat {
+            case .json:
+                return JSONLogHandler(label: label, logLevel: logLevel)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
         }
         let logger = Logger(label: "gatehouse")
         guard decisionLogMaxEntries > 0, decisionLogMaxMb > 0 else {
@@ -100,6 +108,7 @@ struct Up: AsyncParsableCommand {
             drainGrace: .seconds(drainSeconds), configFiles: paths, adminToken: token,
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))
+        options.startupSummary = logFormat == .text
         options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         do {
@@ -170,4 +179,12 @@ func loadConfig(_ paths: [String], doing consequence: String = "nothing was star
     } catch {
         throw CommandFailure("invalid configuration, \(consequence):\n\(error.description)")
     }
+}
+
+/// How `gatehouse up` writes its own log (the access log is separate: `--access-log`).
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    /// For a person: a short summary once it serves, then one line per event.
+    case text
+    /// One JSON object per line, for production log pipelines.
+    case json
 }

@@ -51,6 +51,39 @@ struct LifecycleTests {
         #expect(try await gatehouse.stop() == 0)
     }
 
+    @Test("up says once, in a few lines, where each listener is, the state, the functions' URLs and what is not enforced")
+    func startupSummary() async throws {
+        try await withGatehouse(fixtureFunction(name: "hello")) { gatehouse in
+            let text = try await eventually("the summary") { gatehouse.stderr.contains("gatehouse is up\n") ? gatehouse.stderr : nil }
+            let summary = text.components(separatedBy: "gatehouse is up\n")[1]
+            #expect(summary.contains("  ingress       \(gatehouse.ingress)\n"), "\(summary)")
+            #expect(summary.contains("  mesh          \(gatehouse.mesh)  (mutual TLS"), "\(summary)")
+            #expect(summary.contains("  admin         \(gatehouse.admin)  (token in \(gatehouse.stateDirectory.path)/admin.token)"), "\(summary)")
+            #expect(summary.contains("  state         \(gatehouse.stateDirectory.path)\n"))
+            let port = try #require(URL(string: gatehouse.ingress)?.port)
+            #expect(summary.contains("  functions     default/hello  http://hello.default.\(gatehouse.domain):\(port)/"), "\(summary)")
+            #expect(text.components(separatedBy: "gatehouse is up").count == 2, "said once")
+        }
+    }
+
+    @Test("--log-format json: every line Gatehouse logs is one JSON object, the start included")
+    func jsonLogs() async throws {
+        try await withGatehouse(fixtureFunction(name: "hello"), arguments: ["--log-format", "json"]) { gatehouse in
+            let lines = try await eventually("the start to be logged") {
+                let lines = gatehouse.stderr.split(separator: "\n")
+                return lines.contains { $0.contains("\"gatehouse is up\"") } ? lines : nil
+            }
+            for line in lines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["message"] is String && object?["time"] is String, "\(line)")
+            }
+            let up = try #require(lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["message"] as? String == "gatehouse is up" })
+            #expect((up["metadata"] as? [String: String])?["ingress"] == gatehouse.ingress)
+            #expect((up["time"] as? String)?.hasSuffix("Z") == true)
+        }
+    }
+
     @Test("A second Ctrl-C stops at once: the request in flight is cut instead of drained, and no instance is left")
     func secondInterrupt() async throws {
         // A drain long enough that only the second signal can end it before the request does.
