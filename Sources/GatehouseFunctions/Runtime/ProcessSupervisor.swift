@@ -96,6 +96,7 @@ struct ProcessSupervisor: Sendable {
                         // Another user's process bound the port first: never send it requests.
                         instance.rememberStderr("port \(instance.port) is held by another user's process (uids \(others)), not the function's")
                         try? execution.send(signal: .kill, toProcessGroup: true)
+                        try? execution.send(signal: .kill, toProcessGroup: false)
                     } else {
                         pool.instanceReady(instance)
                     }
@@ -110,9 +111,16 @@ struct ProcessSupervisor: Sendable {
             }
             group.addTask {
                 for await grace in instance.stopRequests {
+                    // The process itself too, not only its group: a child still between fork and
+                    // exec has no group of its own yet. (One can stay there for good: swift-subprocess
+                    // drops to the function's user with glibc's setgroups/setuid in a child made by a
+                    // raw clone, and glibc's set-ID lock, held by another thread at the clone, is
+                    // never released in it. The startup timeout then stops it here.)
                     try? execution.send(signal: .terminate, toProcessGroup: true)
+                    try? execution.send(signal: .terminate, toProcessGroup: false)
                     try? await Task.sleep(for: grace)
                     try? execution.send(signal: .kill, toProcessGroup: true)
+                    try? execution.send(signal: .kill, toProcessGroup: false)
                     break
                 }
                 return .stop
