@@ -38,6 +38,8 @@ open class Exchange {
     /// Called once if the caller leaves while a stage's work runs: the pipeline cancels that work.
     open var onClientGone: (() -> Void)?
     open var isFinished: Bool { false }
+    /// Whether a response head went out (its status can no longer change).
+    open var responseStarted: Bool { false }
     /// Whether the caller can take more response bytes now (back-pressure on the upstream).
     open var isClientWritable: Bool { true }
 
@@ -49,8 +51,25 @@ open class Exchange {
     /// Ends the exchange with an error response (rendered once, at the edge), or by aborting it if
     /// a response has already started.
     open func fail(_ error: GatehouseError) { fatalError("\(Self.self) must override fail") }
-    /// Ends the exchange with a response Gatehouse made itself (not a failure).
-    open func respond(_ reply: GatewayReply) { fatalError("\(Self.self) must override respond") }
+    /// Ends the exchange with a response Gatehouse made itself (not a failure): the access log
+    /// shows its `details`, and it goes through the response phase like the function's.
+    open func respond(_ reply: GatewayReply) {
+        guard !isFinished, !responseStarted else { return }
+        record.replyDetails = reply.details
+        var headers = HTTPHeaders()
+        for (name, value) in reply.headers { headers.add(name: name, value: value) }
+        sendWhole(status: HTTPResponseStatus(statusCode: reply.status), headers: headers, body: reply.body)
+    }
+
+    /// A response whose body is all here (a gateway reply, a rendered error): framed by its
+    /// length, sent, and ended.
+    open func sendWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {
+        var headers = headers
+        headers.replaceOrAdd(name: "content-length", value: String(body.utf8.count))
+        sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        sendBody(ByteBuffer(string: body))
+        sendEnd()
+    }
     /// Ends the exchange without a complete response.
     open func abort() { fatalError("\(Self.self) must override abort") }
     /// Stops taking request body from the caller until `resumeReading`.

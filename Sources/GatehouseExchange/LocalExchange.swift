@@ -28,6 +28,7 @@ public final class LocalExchange: Exchange {
 
     private var finished = false
     public override var isFinished: Bool { finished }
+    public override var responseStarted: Bool { responseHead != nil }
     public override var delegate: (any ExchangeDelegate)? {
         didSet { replayBody() }
     }
@@ -102,14 +103,6 @@ public final class LocalExchange: Exchange {
         sendWhole(status: rendered.status, headers: rendered.headers, body: rendered.body)
     }
 
-    public override func respond(_ reply: GatewayReply) {
-        guard !isFinished, responseHead == nil else { return }
-        record.replyDetails = reply.details
-        var headers = HTTPHeaders()
-        for (name, value) in reply.headers { headers.add(name: name, value: value) }
-        sendWhole(status: HTTPResponseStatus(statusCode: reply.status), headers: headers, body: reply.body)
-    }
-
     public override func abort() {
         end(.failure(.aborted))
     }
@@ -130,14 +123,6 @@ public final class LocalExchange: Exchange {
     // never an upgrade (the base class refuses a tunnel).
 
     // MARK: Helpers
-
-    private func sendWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body text: String) {
-        var headers = headers
-        headers.replaceOrAdd(name: "content-length", value: String(text.utf8.count))
-        sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
-        sendBody(ByteBuffer(string: text))
-        sendEnd()
-    }
 
     private func replayBody() {
         guard let delegate, !isFinished, !bodyDelivered else { return }

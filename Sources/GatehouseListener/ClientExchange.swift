@@ -17,7 +17,8 @@ public final class ClientExchange: Exchange {
         didSet { replayBufferedBody() }
     }
 
-    public private(set) var responseStarted = false
+    private var started = false
+    public override var responseStarted: Bool { started }
     private var finished = false
     public override var isFinished: Bool { finished }
     public private(set) var requestComplete = false
@@ -65,7 +66,7 @@ public final class ClientExchange: Exchange {
     /// apply to either, then `x-request-id` is added and `connection` set to match keep-alive.
     public override func sendHead(_ response: HTTPResponseHead) {
         guard !isFinished, !responseStarted else { return }
-        responseStarted = true
+        started = true
         var response = response
         record.responseCode = Int(response.status.code)
         record.responseHeaders.apply(to: &response.headers)
@@ -142,24 +143,10 @@ public final class ClientExchange: Exchange {
 
     /// Ends the exchange with a response Gatehouse made itself (a redirect, a direct response, a
     /// CORS preflight answer): not a failure; the access log shows its `details`.
-    public override func respond(_ reply: GatewayReply) {
-        guard !isFinished, !responseStarted else { return }
-        record.replyDetails = reply.details
-        var headers = HTTPHeaders()
-        for (name, value) in reply.headers { headers.add(name: name, value: value) }
-        sendWhole(status: HTTPResponseStatus(statusCode: reply.status), headers: headers, body: reply.body)
-    }
-
-    private func sendWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body text: String) {
+    public override func sendWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {
         // With a request body still unread, the connection cannot carry another request.
         if !requestComplete && Self.declaresBody(head) { keepAlive = false }
-        var headers = headers
-        var body = context.channel.allocator.buffer(capacity: text.utf8.count)
-        body.writeString(text)
-        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
-        sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
-        sendBody(body)
-        sendEnd()
+        super.sendWhole(status: status, headers: headers, body: body)
     }
 
 
@@ -180,7 +167,7 @@ public final class ClientExchange: Exchange {
     /// (bytes both ways, duration) and `onClose` runs.
     public override func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
         guard !isFinished, !responseStarted, upgrade != nil else { return }
-        responseStarted = true
+        started = true
         finished = true
         delegate = nil
         onClientGone = nil

@@ -10,16 +10,13 @@ struct StoreConcurrencyTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-store-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try temporaryStoreFolder()
     }
 
     var path: String { directory.appendingPathComponent("gatehouse.db").path }
 
     func document(_ name: String, _ text: String, kind: String = "Function") -> ResourceDocument {
-        ResourceDocument(
-            key: ResourceKey(group: "gatehouse.dev", kind: kind, namespace: "default", name: name),
-            apiVersion: "gatehouse.dev/v1", text: text, file: "/cfg/\(name).yaml", lineOffset: 0)
+        storedDocument(name, text, kind: kind, lineOffset: 0)
     }
 
     func change(_ document: ResourceDocument, generation: Int, expected: ExpectedVersion, delete: Bool = false) -> ResourceChange {

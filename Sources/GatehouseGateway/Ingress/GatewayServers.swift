@@ -127,8 +127,7 @@ struct GatewayHostFilter: ExchangeProcessor {
     let next: any ExchangeProcessor
 
     func begin(_ exchange: Exchange) {
-        let authority = exchange.record.authority
-        let host = authority.hasPrefix("[") ? authority : String(authority.split(separator: ":", maxSplits: 1).first ?? "")
+        let host = exchange.record.host
         guard servers.contains(where: { $0.serves(host) }) else {
             exchange.record.responseFlags.insert(.noRoute)
             exchange.fail(GatehouseError(.routeNotFound, detail: "host \(host) is not among this gateway server's hosts"))
