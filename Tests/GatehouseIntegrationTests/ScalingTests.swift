@@ -11,9 +11,12 @@ struct ScalingTests {
     @Test("With concurrency 1, a second concurrent request gets a second instance")
     func scaleOut() async throws {
         try await withGatehouse(fixtureFunction(name: "busy", scaling: "concurrency: 1, maxInstances: 2")) { gatehouse in
-            async let first = gatehouse.request("busy", path: "/sleep?ms=1500")
-            async let second = gatehouse.request("busy", path: "/sleep?ms=1500")
-            let (a, b) = try await (first, second)
+            // The first holds its instance (concurrency 1) well past any cold start of the second's;
+            // the second is sent once the first is in flight, so it can only be served by a new one.
+            async let first = gatehouse.request("busy", path: "/sleep?ms=8000")
+            try await gatehouse.waitForInFlight("busy")
+            let b = try await gatehouse.request("busy", path: "/sleep?ms=10")
+            let a = try await first
             #expect(a.status == 200 && b.status == 200)
             #expect(a.pid != nil && b.pid != nil && a.pid != b.pid)
             let metrics = try await gatehouse.metrics()
