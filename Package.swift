@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.31.0"),
     ],
     targets: [
         // Resources, durations, the per-request record, errors: no I/O.
@@ -124,11 +125,25 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // OpenTelemetry's OTLP trace messages, generated from opentelemetry-proto (scripts/generate-otlp.sh).
+        .target(name: "GatehouseOTLP", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["README.md"]),
+        // ⑦ Traces: the spans of each request, kept for `gatehouse trace` and exported over OTLP/HTTP.
+        .target(name: "GatehouseTracing", dependencies: [
+            "GatehouseCore", "GatehouseOTLP", "GatehouseOutbound", "GatehouseTelemetry",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The one place that orders the stages, maps errors to HTTP, and runs the services.
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseExchange", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
-            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound",
+            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound", "GatehouseTracing",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -147,6 +162,7 @@ let package = Package(
         .executableTarget(name: "gatehouse", dependencies: [
             "GatehouseGateway", "GatehouseConfig", "GatehouseCore", "GatehouseListener", "GatehouseTelemetry",
             "GatehouseStore", "GatehouseAuthorization", "GatehouseAuthentication", "GatehouseIdentity", "GatehouseOutbound",
+            "GatehouseTracing",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -209,6 +225,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        .testTarget(name: "GatehouseTracingTests", dependencies: [
+            "GatehouseTracing", "GatehouseCore", "GatehouseOTLP",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .testTarget(name: "GatehouseTelemetryTests", dependencies: [
             "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions",

@@ -2,6 +2,7 @@ import GatehouseCore
 import GatehouseExchange
 import GatehouseListener
 import GatehouseTelemetry
+import GatehouseTracing
 
 /// ⑦ What is told about every exchange, declared once, in the order each record reaches them.
 /// Every listener (ingress, mesh, the Gateways' HTTPS servers) shares this one list.
@@ -9,7 +10,7 @@ import GatehouseTelemetry
 /// Each runs on the exchange's event loop and only appends: what writes to a file or a database
 /// sits behind a `BoundedBatchWriter` that the `ServiceGroup` drains.
 extension ExchangeObserverFanOut {
-    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder) -> ExchangeObserverFanOut {
+    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder, tracing: Tracing) -> ExchangeObserverFanOut {
         ExchangeObserverFanOut([
             // First, what stages held for the request's lifetime (a caller's in-flight count under a
             // rate limit) is given back, so no sink delays the next request's admission.
@@ -18,7 +19,9 @@ extension ExchangeObserverFanOut {
             RecordTelemetry(telemetry: telemetry),
             // The authorization decision, when a policy applied (queued for the decision log's SQLite).
             decisions,
-            // Next: the trace span, the audit record.
+            // The request's spans: kept for `gatehouse trace`, and queued for export when sampled.
+            RecordTrace(tracing: tracing),
+            // Next: the audit record.
         ])
     }
 }
@@ -36,6 +39,15 @@ struct RecordTelemetry: ExchangeObserver {
 
     func exchangeFinished(_ record: RequestRecord) {
         telemetry.requestFinished(record)
+    }
+}
+
+/// The trace store and the span exporter (`Tracing`), from the finished record.
+struct RecordTrace: ExchangeObserver {
+    let tracing: Tracing
+
+    func exchangeFinished(_ record: RequestRecord) {
+        tracing.requestFinished(record)
     }
 }
 

@@ -10,6 +10,7 @@ import GatehouseProtection
 import GatehouseRouting
 import GatehouseStore
 import GatehouseTelemetry
+import GatehouseTracing
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -164,7 +165,10 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
         }
-        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions)
+        let traces = RecentTraces()
+        let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)
+        let tracing = Tracing(recent: traces, exporter: exporter) { _ in TracingPolicy() }
+        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions, tracing: tracing)
         let listener: IngressListener
         let meshListener: IngressListener
         do {
@@ -220,7 +224,7 @@ public struct Gatehouse: Sendable {
         }
         let api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
-            meshPort: meshListener.port,
+            meshPort: meshListener.port, traces: traces, meshId: mesh.trustDomain,
             invoker: LocalInvoker(
                 processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
                 ingress: (ingressAddress.host, ingressPort)))
@@ -280,6 +284,7 @@ public struct Gatehouse: Sendable {
                     .init(service: runtime),
                     .init(service: accessLog),
                     .init(service: decisions),
+                    .init(service: exporter),
                     .init(service: keys),
                 ] + adminMtls + [
                     .init(service: admin),

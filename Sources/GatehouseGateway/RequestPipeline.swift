@@ -141,6 +141,8 @@ struct RequestPipeline: ExchangeProcessor {
         let loop = exchange.eventLoop
         let bound = NIOLoopBound(exchange, eventLoop: loop)
         let suspensions = suspensions
+        let started = ContinuousClock.now
+        let kind: RecordedSpan.Kind = config.stages[index].name == .jwt ? .jwtVerification : .externalAuthorization
         let task = Task {
             let resumption = await work()
             suspensions.leave()
@@ -148,7 +150,16 @@ struct RequestPipeline: ExchangeProcessor {
                 let exchange = bound.value
                 guard !exchange.isFinished else { return }
                 exchange.onClientGone = nil
-                switch resumption(&exchange.record) {
+                let verdict = resumption(&exchange.record)
+                // The work off the loop is a span of its own: a JWT that missed the cache, an authorizer's answer.
+                var span = RecordedSpan(
+                    kind: kind, id: exchange.record.trace.spanId.child(UInt64(exchange.record.spans.count + 1)), start: started, end: .now)
+                if case .reject(let error) = verdict {
+                    span.failed = true
+                    span.detail = error.detail
+                }
+                exchange.record.spans.append(span)
+                switch verdict {
                 case .proceed: run(exchange, config: config, from: index + 1)
                 case .reject(let error): exchange.fail(error)
                 case .respond(let reply): exchange.respond(reply)

@@ -16,6 +16,8 @@ import Foundation
 /// - `GET /flaky?key=K&fail=N[&status=503][&mode=hang|reset]` → counts requests per key; the first
 ///   N answer `status` (or, with `mode=hang`, answer only after 5 s; with `mode=reset`, close the
 ///   connection unanswered), later ones 200. Every answer's JSON has `attempt`, the count.
+/// - `GET /call?host=H&path=P` → calls function H through `GATEHOUSE_MESH_URL` with its SVID, passing
+///   `x-gatehouse-hops`, `traceparent` and `tracestate` on; JSON with the status and body it got.
 /// - `GET /loop` → calls itself through `GATEHOUSE_MESH_URL`, passing `x-gatehouse-hops` on, and
 ///   answers with the status that call got.
 /// - `GET /environ` → JSON with the whole environment the process got.
@@ -110,8 +112,10 @@ public enum FunctionFixture {
                     mesh = urllib.parse.urlparse(os.environ["GATEHOUSE_MESH_URL"])
                     connection = http.client.HTTPSConnection(mesh.hostname, mesh.port, context=context, timeout=10)
                     passed = {"Host": query["host"][0]}
-                    if self.headers.get("x-gatehouse-hops"):
-                        passed["x-gatehouse-hops"] = self.headers["x-gatehouse-hops"]  # as trace headers are passed on
+                    # Passed on as an Istio application passes on trace headers, so the hop joins the trace.
+                    for name in ["x-gatehouse-hops", "traceparent", "tracestate"]:
+                        if self.headers.get(name):
+                            passed[name] = self.headers[name]
                     connection.request("GET", query.get("path", ["/"])[0], headers=passed)
                     answer = connection.getresponse()
                     body = answer.read().decode()

@@ -5,6 +5,11 @@
 public struct RequestRecord: Sendable {
     /// From the caller's `X-Request-Id` when it is sane, otherwise generated.
     public var requestId: String
+    /// The request's place in its distributed trace: taken from the caller's headers or started at
+    /// the front (`TraceContext.extract`); `.none` for a record that is only explained.
+    public var trace = TraceContext.none
+    /// Timed work under the gateway's span (queueing, a cold start, attempts, …), in start order.
+    public var spans: [RecordedSpan] = []
     /// Wall-clock start (for `start_time`), nanoseconds since the Unix epoch.
     public var startWallNanos: Int64
     /// Monotonic start, for durations.

@@ -72,7 +72,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         let bound = NIOLoopBound(self, eventLoop: loop)
         switch pool.acquire(on: loop, callback: { result in bound.value.leaseArrived(result) }) {
         case .leased(let lease): connect(lease)
-        case .waiting(let waiterID): phase = .waitingForInstance(waiterID: waiterID)
+        case .waiting(let waiterID):
+            phase = .waitingForInstance(waiterID: waiterID)
+            client.record.spans.append(RecordedSpan(kind: .queue, id: nextSpanId(), start: .now))
         case .rejected(let error): finish(failing: error)
         }
     }
@@ -83,6 +85,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             if case .success(let lease) = result { pool.release(lease) }
             return
         }
+        let leased = if case .success = result { true } else { false }
+        endSpan(.queue, failed: !leased)
         switch result {
         case .success(let lease): connect(lease)
         case .failure(let error): finish(failing: error)
@@ -94,6 +98,11 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         phase = .connecting
         client.record.coldStart = lease.coldStart
         client.record.upstreamHost = lease.instance.upstreamHost
+        if lease.coldStart, let ready = lease.instance.readyAt {
+            var span = RecordedSpan(kind: .coldStart, id: nextSpanId(), start: lease.instance.createdAt, end: ready)
+            span.detail = "instance \(lease.instance.id) on \(lease.instance.upstreamHost)"
+            client.record.spans.append(span)
+        }
         let connections = lease.instance.connectionPools[client.loopIndex].value
         connections.acquire(fresh: staleRetried) { [self] result in
             switch result {
@@ -127,13 +136,17 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         upstream = connection
         reusedConnection = connection.reused
         connection.handler.delegate = self
+        client.record.attempts += 1
+        let attemptSpan = nextSpanId()
+        client.record.spans.append(RecordedSpan(kind: .upstreamAttempt, id: attemptSpan, start: .now, detail: lease?.instance.upstreamHost))
+        if client.record.trace.sampled == nil { client.record.decideSampling() }
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
-            remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade)
+            remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade,
+            trace: client.record.trace, parentSpan: client.record.trace.isMirror ? client.record.trace.spanId : attemptSpan)
         client.record.upstreamStart = .now
-        client.record.attempts += 1
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         // A retry sends the whole body again; the first attempt what arrived before it connected.
@@ -200,12 +213,13 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if head.status.code < 200 { return }
         if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
         switch budget.after(.status(Int(head.status.code)), retryable: retryable) {
-        case .retry: return retry()
+        case .retry: return retry(after: "answered \(head.status.code)", status: Int(head.status.code))
         case .stop(let limitReached): if limitReached { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         }
         perTryTimeout?.cancel()
         perTryTimeout = nil
         responseHeadReceived = true
+        setAttemptStatus(Int(head.status.code))
         responseKeepAlive = head.isKeepAlive
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
         client.sendHead(ForwardedHeaders.downstreamResponse(head))
@@ -242,6 +256,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         upstream.handler.delegate = nil
         // Read the pool before `endPhase` gives the lease back.
         let connections = lease?.instance.connectionPools[client.loopIndex].value
+        endSpan(.upstreamAttempt)
         endPhase()
         if responseKeepAlive, requestEnded, let connections {
             connections.release(upstream)
@@ -274,7 +289,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
         if !responseHeadReceived {
             switch budget.after(.reset, retryable: retryable) {
-            case .retry: return retry()
+            case .retry: return retry(after: "the connection closed before a response")
             case .stop(let limitReached): if limitReached { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
             }
         }
@@ -333,7 +348,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     }
 
     /// Drops this attempt's connection and lease and starts the next attempt (on any instance).
-    private func retry() {
+    private func retry(after reason: String, status: Int = 0) {
+        setAttemptStatus(status)
+        endSpan(.upstreamAttempt, failed: true, detail: reason)
         perTryTimeout?.cancel()
         perTryTimeout = nil
         discardUpstream()
@@ -367,7 +384,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard case .forwarding = phase, !responseHeadReceived else { return }
         if let lease { pool.reportAnswer(lease.instance, status: nil) }  // a hung instance counts as failing
         let decision = budget.after(.perTryTimeout, retryable: retryable)
-        if decision == .retry { return retry() }
+        if decision == .retry { return retry(after: "no response within the per-try timeout") }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
         if decision == .stop(retryLimitReached: true) { client.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
         finish(failing: GatehouseError(.upstreamTimeout, detail: "no response within the per-try timeout after \(client.record.attempts) attempts"))
@@ -385,6 +402,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     }
 
     private func finish(failing error: GatehouseError) {
+        endSpan(.upstreamAttempt, failed: true, detail: error.detail)
         discardUpstream()
         endPhase()
         client.fail(error)
@@ -407,6 +425,26 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         perTryTimeout?.cancel()
         perTryTimeout = nil
         releaseLease()
+    }
+
+    // MARK: Spans
+
+    /// The next child span's id under the gateway's span (derived, not drawn: see `SpanID.child`).
+    private func nextSpanId() -> SpanID {
+        client.record.trace.spanId.child(UInt64(client.record.spans.count + 1))
+    }
+
+    /// Ends the latest open span of `kind`, if there is one.
+    private func endSpan(_ kind: RecordedSpan.Kind, failed: Bool = false, detail: String? = nil) {
+        guard let index = client.record.spans.lastIndex(where: { $0.kind == kind && $0.end == nil }) else { return }
+        client.record.spans[index].end = .now
+        client.record.spans[index].failed = failed
+        if let detail { client.record.spans[index].detail = detail }
+    }
+
+    private func setAttemptStatus(_ status: Int) {
+        guard let index = client.record.spans.lastIndex(where: { $0.kind == .upstreamAttempt && $0.end == nil }) else { return }
+        client.record.spans[index].status = status
     }
 
     private func releaseLease() {

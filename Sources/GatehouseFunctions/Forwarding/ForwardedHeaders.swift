@@ -25,10 +25,12 @@ enum ForwardedHeaders {
     static func upstreamRequest(
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
         path: String, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
-        remote: RemoteEndpoint? = nil, overTLS: Bool = false, upgrade: String? = nil
+        remote: RemoteEndpoint? = nil, overTLS: Bool = false, upgrade: String? = nil,
+        trace: TraceContext? = nil, parentSpan: SpanID? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers)
+        if let trace, let parentSpan, trace.isValid { propagate(trace, parent: parentSpan, into: &headers) }
         if let upgrade {
             // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew).
             headers.add(name: "connection", value: "upgrade")
@@ -108,6 +110,27 @@ enum ForwardedHeaders {
         // A caller may name its own hop-by-hop headers, but not `Host`: the function gets the
         // canonical host whatever `Connection` says (framing is set afresh after this).
         for token in named where !token.isEmpty && token.lowercased() != "host" { headers.remove(name: String(token)) }
+    }
+
+    /// The trace context the function continues: the caller's trace headers are replaced by
+    /// Gatehouse's, naming `parent` (this attempt's span) as the function's parent span.
+    static func propagate(_ trace: TraceContext, parent: SpanID, into headers: inout HTTPHeaders) {
+        // Most callers send none: one pass over the names' first bytes before any removal.
+        if headers.contains(where: { header in
+            guard let first = header.name.utf8.first else { return false }
+            return (first | 0x20 == UInt8(ascii: "t") || first | 0x20 == UInt8(ascii: "b") || first | 0x20 == UInt8(ascii: "x"))
+                && TraceContext.headerNames.contains(header.name.lowercased())
+        }) {
+            for name in TraceContext.headerNames { headers.remove(name: name) }
+        }
+        headers.add(name: "traceparent", value: trace.traceparent(parent: parent))
+        if let state = trace.traceState { headers.add(name: "tracestate", value: state) }
+        if trace.b3 {
+            headers.add(name: "x-b3-traceid", value: trace.traceId.description)
+            headers.add(name: "x-b3-spanid", value: parent.description)
+            headers.add(name: "x-b3-parentspanid", value: trace.spanId.description)
+            headers.add(name: "x-b3-sampled", value: trace.sampled == true ? "1" : "0")
+        }
     }
 
     /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.

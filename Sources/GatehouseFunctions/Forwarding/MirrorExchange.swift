@@ -26,13 +26,18 @@ final class MirrorExchange: Exchange {
     private var body: [ByteBuffer] = []
     private var bodyBytes = 0
     private var sent = false
+    /// The request this copies: its record gets the mirror's span while it is still under way.
+    private let original: Exchange
+    private let spanId: SpanID
 
     init(of original: Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
         var head = original.head
         let shadow = Self.shadowAuthority(original.head.headers.first(name: "host") ?? original.record.authority)
         head.headers.replaceOrAdd(name: "host", value: shadow)
         self.pool = pool
+        self.original = original
         let source = original.record
+        spanId = source.trace.spanId.child(0x6D69_7272 &+ UInt64(ObjectIdentifier(destination).hashValue & 0xFFFF))
         var record = RequestRecord(
             requestId: source.requestId, startWallNanos: source.startWallNanos, start: .now, method: source.method,
             path: source.path.value, httpProtocol: source.httpProtocol, authority: shadow)
@@ -41,6 +46,7 @@ final class MirrorExchange: Exchange {
         record.overTLS = source.overTLS
         record.upstreamHeaders = source.upstreamHeaders
         record.destination = destination
+        record.trace = source.trace.mirrored(as: spanId)
         super.init(head: head, record: record, eventLoop: original.eventLoop, loopIndex: original.loopIndex)
     }
 
@@ -63,6 +69,9 @@ final class MirrorExchange: Exchange {
     func end() {
         guard !finished, !sent else { return }
         sent = true
+        if !original.isFinished {
+            original.record.spans.append(RecordedSpan(kind: .mirror, id: spanId, start: .now, detail: record.destination?.serviceHost))
+        }
         ForwardedExchange(client: self, pool: pool).start()
     }
 
@@ -93,6 +102,12 @@ final class MirrorExchange: Exchange {
     }
 
     private func finish() {
+        if sent, !finished, !original.isFinished,
+           let index = original.record.spans.lastIndex(where: { $0.id == spanId && $0.end == nil }) {
+            original.record.spans[index].end = .now
+            original.record.spans[index].status = record.responseCode
+            original.record.spans[index].failed = record.responseCode == 0 || record.responseCode >= 500
+        }
         finished = true
         body = []
         delegate = nil

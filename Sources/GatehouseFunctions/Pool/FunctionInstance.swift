@@ -14,6 +14,12 @@ public final class FunctionInstance: Sendable {
     let connectionPools: [NIOLoopBoundBox<UpstreamConnectionPool>]
     private let stopRequest: AsyncStream<Duration>.Continuation
     let stopRequests: AsyncStream<Duration>
+    /// When the instance was asked for (its process spawned right after) and when it became ready:
+    /// a cold start's span.
+    public let createdAt = ContinuousClock.now
+    private let ready = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    public var readyAt: ContinuousClock.Instant? { ready.withLockedValue { $0 } }
+    func markReady() { ready.withLockedValue { if $0 == nil { $0 = .now } } }
     /// The last lines the process wrote to stderr, for the log line when it fails to start.
     let stderrTail = NIOLockedValueBox<[String]>([])
 

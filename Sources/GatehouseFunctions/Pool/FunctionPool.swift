@@ -110,6 +110,7 @@ public final class FunctionPool: Sendable {
     // MARK: Called by the supervisor and the runtime
 
     func instanceReady(_ instance: FunctionInstance) {
+        instance.markReady()
         var coldStart: Duration?
         apply { state in
             if let started = state.startedAt.removeValue(forKey: instance.id) {

@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseFunctions
 import GatehouseRouting
 import GatehouseStore
+import GatehouseTracing
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -23,6 +24,10 @@ struct AdminAPI: Sendable {
     let logger: Logger
     /// The mesh listener's bound port (`explain --via mesh`).
     var meshPort = 0
+    /// Recent requests' traces (`gatehouse trace`).
+    var traces: RecentTraces?
+    /// `istio.mesh_id` on the spans the API shows.
+    var meshId = "cluster.local"
     /// Invokes functions without a socket (`POST /api/v1/invoke`, `gatehouse invoke --in-process`).
     var invoker: LocalInvoker?
 
@@ -37,6 +42,8 @@ struct AdminAPI: Sendable {
         api.get("functions/:namespace/:name/revisions") { _, context in await revisions(context) }
         api.get("history") { request, _ in await history(request) }
         api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
+        api.get("traces") { request, _ in traceList(request) }
+        api.get("traces/:id") { _, context in trace(context.parameters.get("id") ?? "") }
         api.post("explain") { request, _ in await explain(request) }
         api.post("invoke") { request, _ in await invoke(request) }
     }

@@ -89,6 +89,7 @@ public struct LocalInvoker: Sendable {
                         requestId: requestId, startWallNanos: WallClock.nanosSinceEpoch(), start: .now, method: head.method.rawValue,
                         path: head.uri, httpProtocol: "HTTP/1.1", authority: head.headers.first(name: "host") ?? "")
                     record.userAgent = head.headers.first(name: "user-agent")
+                    record.trace = TraceContext.extract(from: head.headers, using: &random)
                     record.destinationAddress = ingress.host
                     record.destinationPort = ingress.port
                     let local = LocalExchange(
