@@ -66,6 +66,13 @@ public struct RenderedError: Sendable {
 
 extension HTTPHeaders: RequestHeaders {
     public func first(_ name: String) -> String? { first(name: name) }
+    /// One pass, comparing lengths before names: most headers are ruled out without a comparison.
+    public func containsAny(of names: [String]) -> Bool {
+        contains { header in
+            let count = header.name.utf8.count
+            return names.contains { $0.utf8.count == count && header.name.lowercased() == $0 }
+        }
+    }
     public func joined(_ name: String) -> String? {
         let values = self[name]
         return values.isEmpty ? nil : values.joined(separator: ",")

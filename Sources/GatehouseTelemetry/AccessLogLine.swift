@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// One request as a JSON line with the keys of Istio's default JSON access log format, plus
-/// `cold_start` (and `error_detail` when Gatehouse failed the request). Internal failure details
+/// `trace_id`, `cold_start` (and `error_detail` when Gatehouse failed the request). Internal failure details
 /// stay here and in the log, never in a response.
 ///
 /// Written straight into UTF-8 bytes: this runs once per request, and building a `String` piece by
@@ -45,6 +45,11 @@ enum AccessLogLine {
         appendOptionalJSON(record.userAgent, to: &out)
         key("request_id", &out)
         appendJSON(record.requestId, to: &out)
+        if record.trace.isValid {
+            // The trace the request belongs to: `gatehouse trace` and a collector find it by this.
+            key("trace_id", &out)
+            appendJSON(record.trace.traceId.description, to: &out)
+        }
         key("authority", &out)
         appendJSON(record.authority, to: &out)
         key("upstream_host", &out)
@@ -109,7 +114,7 @@ enum AccessLogLine {
     /// is close for ordinary requests. Used to bound the access log's buffer in bytes.
     static func estimatedBytes(_ record: RequestRecord) -> Int {
         var bytes = 600 + record.method.utf8.count + record.path.logged.utf8.count
-        bytes += record.requestId.utf8.count + record.authority.utf8.count
+        bytes += record.requestId.utf8.count + record.authority.utf8.count + 45
         bytes += (record.userAgent?.utf8.count ?? 0) + (record.forwardedFor?.utf8.count ?? 0)
         bytes += record.failure?.detail.utf8.count ?? 0
         bytes += record.decision.map { $0.reason.utf8.count + ($0.policy?.utf8.count ?? 0) } ?? 0

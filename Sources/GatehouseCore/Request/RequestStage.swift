@@ -58,4 +58,10 @@ public protocol RequestHeaders {
     func first(_ name: String) -> String?
     /// Every value of the header joined with `,`, as Envoy presents repeated headers; nil when absent.
     func joined(_ name: String) -> String?
+    /// Whether any of the headers named (lowercase) is present.
+    func containsAny(of names: [String]) -> Bool
+}
+
+extension RequestHeaders {
+    public func containsAny(of names: [String]) -> Bool { names.contains { first($0) != nil } }
 }

@@ -14,6 +14,8 @@ public struct TraceContext: Sendable {
     public var callerSampled: Bool?
     /// The caller's `tracestate`, passed on unchanged.
     public var traceState: String?
+    /// The caller sent trace headers (valid or not): they are removed before Gatehouse's are added.
+    public var callerSentHeaders = false
     /// The caller spoke B3: the function is sent B3 headers too, so a B3-only application propagates.
     public var b3 = false
     /// A mirror's copy: its record is not observed, so the function is told `spanId` (the original's
@@ -70,6 +72,19 @@ public struct TraceContext: Sendable {
 
     /// The `traceparent` value naming `span` as the parent of whatever the receiver does.
     public func traceparent(parent span: SpanID) -> String {
-        "00-\(traceId)-\(span)-\(sampled == true ? "01" : "00")"
+        // Written in place: this runs for every forwarded request.
+        String(unsafeUninitializedCapacity: 55) { out in
+            out[0] = UInt8(ascii: "0")
+            out[1] = UInt8(ascii: "0")
+            out[2] = UInt8(ascii: "-")
+            Hex.write(traceId.high, into: out, at: 3)
+            Hex.write(traceId.low, into: out, at: 19)
+            out[35] = UInt8(ascii: "-")
+            Hex.write(span.value, into: out, at: 36)
+            out[52] = UInt8(ascii: "-")
+            out[53] = UInt8(ascii: "0")
+            out[54] = sampled == true ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            return 55
+        }
     }
 }

@@ -81,11 +81,16 @@ enum Hex {
 
     static func text(_ value: UInt64) -> String {
         String(unsafeUninitializedCapacity: 16) { out in
-            for position in 0..<16 {
-                let nibble = UInt8(truncatingIfNeeded: value >> UInt64((15 - position) * 4)) & 0xF
-                out[position] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-            }
+            write(value, into: out, at: 0)
             return 16
+        }
+    }
+
+    /// 16 lowercase hex digits of `value` at `offset`.
+    static func write(_ value: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        for position in 0..<16 {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt64((15 - position) * 4)) & 0xF
+            out[offset + position] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
         }
     }
 }

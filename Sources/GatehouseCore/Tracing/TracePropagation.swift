@@ -11,6 +11,16 @@ extension TraceContext {
     /// The caller's context continued by a new span of the gateway's, or a new trace.
     public static func extract(from headers: some RequestHeaders, using generator: inout some RandomNumberGenerator) -> TraceContext {
         let span = SpanID(generator.next())
+        // Most requests carry none: one pass, then a new trace.
+        guard headers.containsAny(of: headerNames) else {
+            return TraceContext(traceId: .random(using: &generator), spanId: span)
+        }
+        var context = continued(from: headers, span: span, using: &generator)
+        context.callerSentHeaders = true
+        return context
+    }
+
+    private static func continued(from headers: some RequestHeaders, span: SpanID, using generator: inout some RandomNumberGenerator) -> TraceContext {
         if let parent = headers.joined("traceparent"), var context = w3c(parent, span: span) {
             context.traceState = headers.joined("tracestate").flatMap(acceptedTraceState)
             return context

@@ -115,12 +115,7 @@ enum ForwardedHeaders {
     /// The trace context the function continues: the caller's trace headers are replaced by
     /// Gatehouse's, naming `parent` (this attempt's span) as the function's parent span.
     static func propagate(_ trace: TraceContext, parent: SpanID, into headers: inout HTTPHeaders) {
-        // Most callers send none: one pass over the names' first bytes before any removal.
-        if headers.contains(where: { header in
-            guard let first = header.name.utf8.first else { return false }
-            return (first | 0x20 == UInt8(ascii: "t") || first | 0x20 == UInt8(ascii: "b") || first | 0x20 == UInt8(ascii: "x"))
-                && TraceContext.headerNames.contains(header.name.lowercased())
-        }) {
+        if trace.callerSentHeaders {
             for name in TraceContext.headerNames { headers.remove(name: name) }
         }
         headers.add(name: "traceparent", value: trace.traceparent(parent: parent))

@@ -86,3 +86,95 @@ struct TraceTests {
         }
     }
 }
+
+@Suite("Trace export: spans to a real OTLP/HTTP collector, decoded with opentelemetry-proto", .serialized)
+struct TraceExportTests {
+    /// The Mesh's `opentelemetry` provider pointing at `collector`, and a mesh-wide Telemetry.
+    static func exporting(to collector: OTLPCollector, path: String = "/v1/traces", sampling: Double = 100) -> String {
+        """
+        apiVersion: gatehouse.dev/v1
+        kind: Mesh
+        metadata: {name: mesh}
+        spec:
+          extensionProviders:
+          - name: otel
+            opentelemetry:
+              service: 127.0.0.1
+              port: \(collector.port)
+              http: {path: \(path), timeout: 5s}
+        ---
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: mesh-default, namespace: istio-system}
+        spec:
+          tracing:
+          - providers: [{name: otel}]
+            randomSamplingPercentage: \(sampling)
+            customTags:
+              team: {literal: {value: payments}}
+              tenant: {header: {name: x-tenant, defaultValue: none}}
+
+        """
+    }
+
+    @Test("A function → function call through the mesh is one trace: server spans, attempts, the cold start, a refusal with its reason")
+    func exported() async throws {
+        let collector = try await OTLPCollector.start()
+        defer { collector.stop() }
+        let config = TraceTests.twoHops + "---\n" + Self.exporting(to: collector)
+        try await withGatehouse(config) { gatehouse in
+            let call = try await gatehouse.request(
+                "frontend", path: "/call?host=billing.default.\(gatehouse.domain)&path=/charge", headers: [("x-tenant", "acme")])
+            #expect(call.json["status"] as? Int == 403, "\(call.body)")
+            let spans = try await collector.spans(until: { spans in spans.filter { $0.kind == "SERVER" }.count >= 2 })
+            let servers = spans.filter { $0.kind == "SERVER" }
+            #expect(servers.count == 2, "\(spans.map(\.name))")
+            #expect(Set(spans.map(\.traceId)).count == 1, "one trace across both hops")
+            let outer = try #require(servers.first { $0.string("gatehouse.listener") == "ingress" })
+            let inner = try #require(servers.first { $0.string("gatehouse.listener") == "mesh" })
+            #expect(outer.service == "frontend.default" && inner.service == "billing.default")
+            let attempt = try #require(spans.first { $0.name == "upstream attempt 1" && $0.parentSpanId == outer.spanId })
+            #expect(inner.parentSpanId == attempt.spanId, "the mesh hop's parent is the attempt that called frontend")
+            #expect(spans.contains { $0.name == "cold_start" && $0.parentSpanId == outer.spanId }, "frontend started for this request")
+            #expect(inner.int("http.response.status_code") == 403)
+            #expect(inner.string("gatehouse.reason")?.isEmpty == false, "a refusal says why")
+            #expect(inner.string("gatehouse.source.principal") == "cluster.local/ns/default/sa/frontend")
+            #expect(outer.string("http.request.method") == "GET" && outer.string("istio.canonical_service") == "frontend")
+            #expect(outer.bool("gatehouse.cold_start") == true)
+            #expect(outer.string("team") == "payments" && outer.string("tenant") == "acme", "custom tags: literal and header")
+            #expect(inner.string("tenant") == "none", "a header tag's default when the header is absent")
+            #expect(outer.statusCode == "UNSET" && inner.statusCode == "UNSET", "4xx is not a server error")
+        }
+    }
+
+    @Test("A collector that refuses spans costs requests nothing: they succeed, and the dropped spans are counted")
+    func collectorDown() async throws {
+        let collector = try await OTLPCollector.start()
+        defer { collector.stop() }
+        let config = fixtureFunction(name: "fn") + "---\n" + Self.exporting(to: collector, path: "/refuse/v1/traces")
+        try await withGatehouse(config) { gatehouse in
+            for _ in 0..<3 { #expect(try await gatehouse.request("fn").status == 200) }
+            let dropped = try await eventually("spans counted as dropped", timeout: .seconds(10)) { () async throws -> String? in
+                let metrics = try await gatehouse.metrics()
+                return metrics.split(separator: "\n").first { $0.hasPrefix("gatehouse_trace_spans_dropped_total{reason=\"export_failed\"}") && !$0.hasSuffix(" 0") }.map(String.init)
+            }
+            #expect(dropped.hasPrefix("gatehouse_trace_spans_dropped_total"))
+        }
+    }
+
+    @Test("Sampling 0 %: nothing is exported unless the caller's traceparent says sampled; every request is kept locally")
+    func sampling() async throws {
+        let collector = try await OTLPCollector.start()
+        defer { collector.stop() }
+        let config = fixtureFunction(name: "fn") + "---\n" + Self.exporting(to: collector, sampling: 0)
+        try await withGatehouse(config) { gatehouse in
+            let unsampled = try await gatehouse.request("fn")
+            let sampled = try await gatehouse.request("fn", headers: [("traceparent", "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+            #expect(unsampled.status == 200 && sampled.status == 200)
+            let spans = try await collector.spans(until: { $0.contains { $0.kind == "SERVER" } })
+            #expect(Set(spans.map(\.traceId)) == ["5bf92f3577b34da6a3ce929d0e0e4736"], "only the caller-sampled trace is exported")
+            let kept = try await gatehouse.cli(["trace", try #require(unsampled.headers.first(name: "x-request-id"))])
+            #expect(kept.status == 0, "an unsampled request is still kept locally: \(kept.stderr)")
+        }
+    }
+}
