@@ -5,6 +5,8 @@
 public struct RequestRecord: Sendable {
     /// From the caller's `X-Request-Id` when it is sane, otherwise generated.
     public var requestId: String
+    /// W3C trace id (32 lowercase hex) of the request's trace; set at the front.
+    public var traceId: String?
     /// Wall-clock start (for `start_time`), nanoseconds since the Unix epoch.
     public var startWallNanos: Int64
     /// Monotonic start, for durations.
