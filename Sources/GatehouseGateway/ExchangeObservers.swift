@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseExchange
 import GatehouseListener
+import GatehouseStore
 import GatehouseTelemetry
 
 /// ⑦ What is told about every exchange, declared once, in the order each record reaches them.
@@ -9,7 +10,7 @@ import GatehouseTelemetry
 /// Each runs on the exchange's event loop and only appends: what writes to a file or a database
 /// sits behind a `BoundedBatchWriter` that the `ServiceGroup` drains.
 extension ExchangeObserverFanOut {
-    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder) -> ExchangeObserverFanOut {
+    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder, audit: AuditTrail) -> ExchangeObserverFanOut {
         ExchangeObserverFanOut([
             // First, what stages held for the request's lifetime (a caller's in-flight count under a
             // rate limit) is given back, so no sink delays the next request's admission.
@@ -18,7 +19,10 @@ extension ExchangeObserverFanOut {
             RecordTelemetry(telemetry: telemetry),
             // The authorization decision, when a policy applied (queued for the decision log's SQLite).
             decisions,
-            // Next: the trace span, the audit record.
+            // Next: the trace span.
+            // Denials, AUDIT matches and refused credentials, with the verified identities
+            // (queued for the audit log's hash chain in audit.db).
+            RecordAudit(audit: audit),
         ])
     }
 }
@@ -42,5 +46,14 @@ struct RecordTelemetry: ExchangeObserver {
 extension DecisionRecorder: ExchangeObserver {
     func exchangeFinished(_ record: RequestRecord) {
         if record.decision != nil { append(record) }
+    }
+}
+
+/// The audit record of a request that was denied, audited or refused a credential (`AuditEvent.request`).
+struct RecordAudit: ExchangeObserver {
+    let audit: AuditTrail
+
+    func exchangeFinished(_ record: RequestRecord) {
+        if let event = AuditEvent.request(record) { audit.enqueue(event) }
     }
 }
