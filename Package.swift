@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "GatehouseStore", dependencies: [
             "GatehouseCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // SHA-256 for the audit log's hash chain.
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // ① Sockets, TLS and HTTP/1.1 parsing for the ingress and mesh listeners.
         // The caller's side of a request, whatever carries it: what the pipeline and the forwarder see.
@@ -116,9 +118,12 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // ⑦ Metrics and the access log, written once per request from its record.
+        // ⑦ Metrics, the access log and the audit log, written once per request from its record.
         .target(name: "GatehouseTelemetry", dependencies: [
-            "GatehouseCore", "GatehouseFunctions",
+            "GatehouseCore", "GatehouseFunctions", "GatehouseStore", "GatehouseIdentity",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -203,6 +208,7 @@ let package = Package(
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
         .testTarget(name: "GatehouseStoreTests", dependencies: [
             "GatehouseStore", "GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthenticationTests", dependencies: [
@@ -231,7 +237,9 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .testTarget(name: "GatehouseTelemetryTests", dependencies: [
-            "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions",
+            "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions", "GatehouseStore", "GatehouseIdentity",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseExchange
 import GatehouseListener
+import GatehouseStore
 import GatehouseTelemetry
 import GatehouseTracing
 
@@ -10,7 +11,7 @@ import GatehouseTracing
 /// Each runs on the exchange's event loop and only appends: what writes to a file or a database
 /// sits behind a `BoundedBatchWriter` that the `ServiceGroup` drains.
 extension ExchangeObserverFanOut {
-    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder, tracing: Tracing) -> ExchangeObserverFanOut {
+    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder, tracing: Tracing, audit: AuditTrail) -> ExchangeObserverFanOut {
         ExchangeObserverFanOut([
             // First, what stages held for the request's lifetime (a caller's in-flight count under a
             // rate limit) is given back, so no sink delays the next request's admission.
@@ -21,7 +22,9 @@ extension ExchangeObserverFanOut {
             decisions,
             // The request's spans: kept for `gatehouse trace`, and queued for export when sampled.
             RecordTrace(tracing: tracing),
-            // Next: the audit record.
+            // Denials, AUDIT matches and refused credentials, with the verified identities
+            // (queued for the audit log's hash chain in audit.db).
+            RecordAudit(audit: audit),
         ])
     }
 }
@@ -54,5 +57,14 @@ struct RecordTrace: ExchangeObserver {
 extension DecisionRecorder: ExchangeObserver {
     func exchangeFinished(_ record: RequestRecord) {
         if record.decision != nil { append(record) }
+    }
+}
+
+/// The audit record of a request that was denied, audited or refused a credential (`AuditEvent.request`).
+struct RecordAudit: ExchangeObserver {
+    let audit: AuditTrail
+
+    func exchangeFinished(_ record: RequestRecord) {
+        if let event = AuditEvent.request(record) { audit.enqueue(event) }
     }
 }

@@ -51,6 +51,8 @@ public struct Gatehouse: Sendable {
         public var decisionRetention: Duration
         /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
         public var decisionBounds = DecisionLogBounds()
+        /// The audit log's retention, bounds and checkpoint schedule (`audit.db`).
+        public var audit = AuditTrail.Settings()
         /// The config database (`--store`); `STATE_DIR/gatehouse.db` when nil. Several `gatehouse`
         /// processes (each with its own state directory) may share one: each serves what any of
         /// them applies.
@@ -98,6 +100,7 @@ public struct Gatehouse: Sendable {
         if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
         let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
+        let auditLog = try SQLiteAuditLog(path: state.auditPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
@@ -134,9 +137,10 @@ public struct Gatehouse: Sendable {
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
         let controller = ConfigController(store: store, runtime: runtime, remotes: remotes, live: live, logger: logger)
+        let bootstrap: ChangeSummary?
         do {
-            let summary = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
-            for notice in summary?.notices ?? [] { logger.notice("\(notice)") }
+            bootstrap = try await controller.bootstrap(files: options.configFiles, actor: "\(Self.userName) (gatehouse up -f)")
+            for notice in bootstrap?.notices ?? [] { logger.notice("\(notice)") }
         } catch {
             await releaseShared()
             throw StartupFailure(description: error.description)
@@ -165,10 +169,21 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
         }
+        // Checkpoints are signed under the CA the mesh identity follows (rotations included).
+        let auditSigner = AuditSigner(
+            directory: StateDirectory.auditDirectory(in: state.url), trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace
+        ) { [identity] in identity.authority }
+        let audit = AuditTrail(log: auditLog, signer: auditSigner, settings: options.audit, registry: registry, logger: logger)
+        do {
+            try await recordStart(audit, identity: identity, bootstrap: bootstrap, state: state)
+        } catch {
+            await releaseShared()
+            throw StartupFailure(description: "cannot write the audit log \(state.auditPath): \(error)")
+        }
         let traces = RecentTraces()
         let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)
         let tracing = Tracing(recent: traces, exporter: exporter) { _ in TracingPolicy() }
-        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions, tracing: tracing)
+        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions, tracing: tracing, audit: audit)
         let listener: IngressListener
         let meshListener: IngressListener
         do {
@@ -222,12 +237,14 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw error
         }
-        let api = AdminAPI(
+        var api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
             meshPort: meshListener.port, traces: traces, meshId: mesh.trustDomain,
             invoker: LocalInvoker(
                 processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
                 ingress: (ingressAddress.host, ingressPort)))
+        api.audit = audit
+        api.stateDirectory = state.url
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()
@@ -285,10 +302,13 @@ public struct Gatehouse: Sendable {
                     .init(service: accessLog),
                     .init(service: decisions),
                     .init(service: exporter),
+                    // Stops after the listeners and the admin API: their last records, then
+                    // `gatehouse.stopped` and a final checkpoint.
+                    .init(service: audit),
                     .init(service: keys),
                 ] + adminMtls + [
                     .init(service: admin),
-                    .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger)),
+                    .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger, audit: audit)),
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: IngressService(

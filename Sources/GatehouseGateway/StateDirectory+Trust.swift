@@ -32,11 +32,12 @@ extension StateDirectory {
     }
 
     /// Files directly in the state directory that hold secrets or the config.
-    static let sensitiveFiles = ["admin.token", "admin.token.new"] + ["gatehouse.db", "decisions.db"].flatMap { name in
+    static let sensitiveFiles = ["admin.token", "admin.token.new"] + ["gatehouse.db", "decisions.db", "audit.db"].flatMap { name in
         ["", "-journal", "-wal", "-shm"].map { name + $0 }
     }
-    /// Folders whose whole tree is sensitive: the CA's keys, gateway credentials, instance records.
-    static let sensitiveTrees = ["ca", "credentials", "instances"]
+    /// Folders whose whole tree is sensitive: the CA's keys, gateway credentials, instance records,
+    /// the audit signing key.
+    static let sensitiveTrees = ["ca", "credentials", "instances", "audit"]
 
     /// Checks the directory itself (before the lock is taken in it).
     static func checkDirectory(_ url: URL, logger: Logger) throws {

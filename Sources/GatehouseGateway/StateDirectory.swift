@@ -78,6 +78,12 @@ public final class StateDirectory: Sendable {
     /// The decision log (`explain --request-id`), apart from the config so traffic never delays an apply.
     public var decisionsPath: String { url.appendingPathComponent("decisions.db").path }
 
+    /// The audit log (hash chain and signed checkpoints), apart from both: see `SQLiteAuditLog`.
+    public var auditPath: String { Self.auditPath(in: url) }
+    public static func auditPath(in url: URL) -> String { url.appendingPathComponent("audit.db").path }
+    /// The audit signing key and certificate.
+    public static func auditDirectory(in url: URL) -> URL { url.appendingPathComponent("audit") }
+
     /// The admin API's bearer token, readable by the owner only.
     public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }
 

@@ -40,6 +40,12 @@ public struct CertificateAuthority: Sendable {
     /// and `signer-key.pem`. A new one is made in a private directory beside it and renamed into place
     /// whole, so two processes starting on a new state directory end up with one CA.
     public static func loadOrCreate(in directory: URL, trustDomain: String) throws -> CertificateAuthority {
+        try openOrCreate(in: directory, trustDomain: trustDomain).authority
+    }
+
+    /// `loadOrCreate`, saying whether this call made the root (for the audit log's `ca.root_created`).
+    public static func openOrCreate(in directory: URL, trustDomain: String) throws -> (authority: CertificateAuthority, created: Bool) {
+        var created = false
         if !FileManager.default.fileExists(atPath: directory.path) {
             let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -47,9 +53,9 @@ public struct CertificateAuthority: Sendable {
             let authority = try create(trustDomain: trustDomain)
             try Self.writePrivate(try authority.key.serializeAsPEM().pemString, to: staging.appendingPathComponent("root-key.pem"))
             try Self.writePrivate(try authority.root.serializeAsPEM().pemString, to: staging.appendingPathComponent("root-cert.pem"))
-            _ = rename(staging.path, directory.path)  // fails if another process won: then load theirs
+            created = rename(staging.path, directory.path) == 0  // fails if another process won: then load theirs
         }
-        return try load(from: directory)
+        return (try load(from: directory), created)
     }
 
     /// The CA kept in `directory` (see `loadOrCreate`), its bundle extended by the roots a rotation

@@ -15,8 +15,9 @@ public struct SVIDVerifier: Sendable {
         self.bundle = bundle
     }
 
-    /// The peer's SPIFFE ID, or why the chain is refused.
-    public func verify(_ chain: [Certificate]) async -> Result<SPIFFEID, IdentityError> {
+    /// The peer's SPIFFE ID, or why the chain is refused. `validationTime`: when the chain must
+    /// be valid (now for a peer; a signature's time for an audit checkpoint).
+    public func verify(_ chain: [Certificate], at validationTime: Date = Date()) async -> Result<SPIFFEID, IdentityError> {
         guard let leaf = chain.first else { return .failure(IdentityError("no certificate")) }
         let id: SPIFFEID
         switch Self.spiffeID(of: leaf) {
@@ -47,7 +48,7 @@ public struct SVIDVerifier: Sendable {
             return .failure(IdentityError("the leaf is not for client authentication (extended key usage)"))
         }
         var verifier = Verifier(rootCertificates: CertificateStore(bundle)) {
-            RFC5280Policy()
+            RFC5280Policy(validationTime: validationTime)
             SPIFFELeafPolicy()
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))

@@ -66,6 +66,21 @@ struct Up: AsyncParsableCommand {
     @Option(help: "The most MiB of decision text kept in decisions.db; past it the oldest go first.")
     var decisionLogMaxMb: Int = DecisionLogBounds().maxBytes >> 20
 
+    @Option(help: "How long audit records are kept (a duration such as 2160h, 90 days); cut at the checkpoint before.")
+    var auditRetention: String = "2160h"
+
+    @Option(help: "The most audit records kept in audit.db; past it the oldest go, cut at a checkpoint.")
+    var auditMaxRecords: Int = AuditBounds().maxRecords
+
+    @Option(help: "The most MiB of audit record JSON kept in audit.db; past it the oldest go, cut at a checkpoint.")
+    var auditMaxMb: Int = AuditBounds().maxBytes >> 20
+
+    @Option(help: "Sign an audit checkpoint after this many records.")
+    var auditCheckpointRecords: Int = AuditCheckpointSchedule().everyRecords
+
+    @Option(help: "Sign an audit checkpoint this long after the last one when any record is unsigned (a duration such as 60s).")
+    var auditCheckpointInterval: String = "60s"
+
     @Option(help: ArgumentHelp(
         "The config database (default STATE_DIR/gatehouse.db).",
         discussion: "Several gatehouse processes, each with its own --state-dir, may share one file: each serves what any of them applies, within about a second."))
@@ -111,6 +126,7 @@ struct Up: AsyncParsableCommand {
         options.startupSummary = logFormat == .text
         options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
+        options.audit = try auditSettings()
         do {
             try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {
@@ -137,6 +153,19 @@ struct Up: AsyncParsableCommand {
             throw ValidationError("--admin-token-file \(path): the token must be one word of at least 16 characters")
         }
         return AdminToken(token)
+    }
+
+    private func auditSettings() throws -> AuditTrail.Settings {
+        guard auditMaxRecords > 0, auditMaxMb > 0, auditCheckpointRecords > 0 else {
+            throw ValidationError(
+                "--audit-max-records, --audit-max-mb and --audit-checkpoint-records must be positive; leave them out for 1000000, 256 and 1000")
+        }
+        var settings = AuditTrail.Settings()
+        settings.retention = try positiveDuration(auditRetention, flag: "--audit-retention")
+        settings.bounds = AuditBounds(maxRecords: auditMaxRecords, maxBytes: auditMaxMb << 20)
+        settings.schedule = AuditCheckpointSchedule(
+            everyRecords: auditCheckpointRecords, interval: try positiveDuration(auditCheckpointInterval, flag: "--audit-checkpoint-interval"))
+        return settings
     }
 
     private func idleTimeout() throws -> Duration {

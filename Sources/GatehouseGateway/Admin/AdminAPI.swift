@@ -5,6 +5,7 @@ import GatehouseFunctions
 import GatehouseRouting
 import GatehouseStore
 import GatehouseTracing
+import GatehouseTelemetry
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -30,6 +31,10 @@ struct AdminAPI: Sendable {
     var meshId = "cluster.local"
     /// Invokes functions without a socket (`POST /api/v1/invoke`, `gatehouse invoke --in-process`).
     var invoker: LocalInvoker?
+    /// The audit log: every change is written to it, durably, before the change is acknowledged.
+    var audit: AuditTrail?
+    /// For the trust bundle `GET /api/v1/audit/verify` checks checkpoints against (`STATE_DIR/ca`).
+    var stateDirectory: URL?
 
     /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
     func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
@@ -46,6 +51,8 @@ struct AdminAPI: Sendable {
         api.get("traces/:id") { _, context in trace(context.parameters.get("id") ?? "") }
         api.post("explain") { request, _ in await explain(request) }
         api.post("invoke") { request, _ in await invoke(request) }
+        api.get("audit") { request, _ in await auditRecords(request) }
+        api.get("audit/verify") { _, _ in await auditVerify() }
     }
 
     /// A described request run through the live stages (`gatehouse explain` without -f): the
@@ -74,6 +81,9 @@ struct AdminAPI: Sendable {
         do {
             let summary = try await controller.apply(
                 sources: body.files.map { ($0.name, $0.content) }, actor: actor(request, context), dryRun: body.dryRun ?? false)
+            if let refusal = await audited(.adminChange(summary, operation: "apply", origin: origin(request, context), files: body.files.map(\.name))) {
+                return refusal
+            }
             return Self.json(.ok, report(summary))
         } catch {
             return Self.error(error)
@@ -92,7 +102,9 @@ struct AdminAPI: Sendable {
             keys.append(ResourceKey(group: kind.group, kind: kind.kind, namespace: name.namespace, name: name.name))
         }
         do {
-            return Self.json(.ok, report(try await controller.delete(keys, actor: actor(request, context))))
+            let summary = try await controller.delete(keys, actor: actor(request, context))
+            if let refusal = await audited(.adminChange(summary, operation: "delete", origin: origin(request, context))) { return refusal }
+            return Self.json(.ok, report(summary))
         } catch {
             return Self.error(error)
         }
@@ -107,10 +119,37 @@ struct AdminAPI: Sendable {
     /// Who made a change: the credential (the token, or the caller's verified SPIFFE ID), and the
     /// user the CLI says it runs as.
     func actor(_ request: Request, _ context: AdminRequestContext) -> String {
-        let claimed = request.headers[Self.actorHeader].map { value in
+        let claimed = claimedActor(request)
+        return "\(claimed.map { "\($0) " } ?? "")(\(context.adminIdentity ?? "admin token"))"
+    }
+
+    /// `X-Gatehouse-Actor`, printable ASCII only, at most 128 characters.
+    func claimedActor(_ request: Request) -> String? {
+        request.headers[Self.actorHeader].map { value in
             String(value.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }.prefix(128).map(Character.init))
         }
-        return "\(claimed.map { "\($0) " } ?? "")(\(context.adminIdentity ?? "admin token"))"
+    }
+
+    /// The audit log's account of who called: the claim, the credential verified, the address.
+    func origin(_ request: Request, _ context: AdminRequestContext) -> AdminOrigin {
+        AdminOrigin(
+            actor: claimedActor(request), credential: context.adminIdentity == nil ? "admin token" : "admin svid",
+            identity: context.adminIdentity, remote: context.remoteAddress)
+    }
+
+    /// Writes a change's audit record (durable) before the change is acknowledged; nil when it is
+    /// written, or the answer saying it could not be (the change itself was made and stays).
+    func audited(_ event: AuditEvent?) async -> Response? {
+        guard let audit, let event else { return nil }
+        do {
+            try await audit.record(event)
+            return nil
+        } catch {
+            logger.error("a change was applied but its audit record could not be written", metadata: ["error": "\(error)"])
+            return Self.error(
+                .internalServerError, code: "audit_unavailable",
+                "the change was applied, but its audit record could not be written (\(error)); fix the audit log (STATE_DIR/audit.db) before making more changes")
+        }
     }
 
     /// A request body read and decoded, or the response refusing it.

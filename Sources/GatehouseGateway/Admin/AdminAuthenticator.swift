@@ -1,4 +1,6 @@
 import Foundation
+import GatehouseStore
+import GatehouseTelemetry
 import Hummingbird
 import Logging
 
@@ -10,6 +12,8 @@ struct AdminAuthenticator: RouterMiddleware {
 
     let token: AdminToken
     let logger: Logger
+    /// Refusals are authentication failures: queued for the audit log too.
+    var audit: AuditTrail?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let offered = request.headers[.authorization].flatMap { value -> Substring? in
@@ -18,6 +22,9 @@ struct AdminAuthenticator: RouterMiddleware {
             return value.dropFirst(prefix.count)
         }
         guard let offered, token.matches(offered) else {
+            audit?.enqueue(.adminRefused(
+                method: "\(request.method)", path: request.uri.path, remote: context.remoteAddress,
+                reason: offered == nil ? "no bearer token" : "wrong token"))
             logger.warning(
                 "admin API call refused",
                 metadata: [

@@ -31,7 +31,7 @@ enum AdminServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: telemetry.exposition())))
         }
-        api.register(on: router, authenticator: AdminAuthenticator(token: token, logger: logger))
+        api.register(on: router, authenticator: AdminAuthenticator(token: token, logger: logger, audit: api.audit))
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),

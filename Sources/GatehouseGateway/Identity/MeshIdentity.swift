@@ -45,6 +45,8 @@ final class MeshIdentity: Service, Sendable {
     private let eventLoop: any EventLoop
 
     var authority: CertificateAuthority { current.withLockedValue { $0.authority } }
+    /// This start made the CA's root (a new state directory): said once in the audit log.
+    let createdRoot: Bool
 
     init(
         stateDirectory: URL, mesh: MeshSpec, eventLoop: any EventLoop, logger: Logger,
@@ -53,6 +55,7 @@ final class MeshIdentity: Service, Sendable {
         directory = stateDirectory.appendingPathComponent("ca")
         self.eventLoop = eventLoop
         let authority: CertificateAuthority
+        var createdRoot = false
         if let files = mesh.certificateAuthority {
             // The operator's CA; kept in the state directory too, for `gatehouse ca` and the next start.
             authority = try CertificateAuthority.load(
@@ -60,13 +63,14 @@ final class MeshIdentity: Service, Sendable {
                 roots: files.rootCertFile.map { URL(fileURLWithPath: $0) })
             try authority.store(in: directory)
         } else {
-            authority = try CertificateAuthority.loadOrCreate(in: directory, trustDomain: mesh.trustDomain)
+            (authority, createdRoot) = try CertificateAuthority.openOrCreate(in: directory, trustDomain: mesh.trustDomain)
         }
         if let domain = authority.trustDomain, domain != mesh.trustDomain {
             throw IdentityError(
                 "the CA in \(stateDirectory.path)/ca was made for trust domain \(domain), but the Mesh says \(mesh.trustDomain); "
                     + "use trustDomain: \(domain), or a new state directory")
         }
+        self.createdRoot = createdRoot
         trustDomain = mesh.trustDomain
         meshTrustDomains = mesh.meshTrustDomains
         gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GatehouseCore
 import GatehouseIdentity
+import GatehouseStore
+import GatehouseTelemetry
 import X509
 
 /// `gatehouse ca …`: the mesh's certificate authority, kept in the state directory.
@@ -12,12 +14,16 @@ struct CA: AsyncParsableCommand {
         subcommands: [Bundle.self, Issue.self, Rotate.self])
 
     /// The CA `up` uses (`STATE_DIR/ca`), made now if this state directory has none yet.
-    static func authority(_ state: StateDirectoryOption, trustDomain: String) throws -> CertificateAuthority {
+    /// A root made here is written to the audit log before it is used.
+    static func authority(_ state: StateDirectoryOption, trustDomain: String) async throws -> CertificateAuthority {
+        let opened: (authority: CertificateAuthority, created: Bool)
         do {
-            return try CertificateAuthority.loadOrCreate(in: state.url.appendingPathComponent("ca"), trustDomain: trustDomain)
+            opened = try CertificateAuthority.openOrCreate(in: state.url.appendingPathComponent("ca"), trustDomain: trustDomain)
         } catch {
             throw CommandFailure("\(error)")
         }
+        if opened.created { try await LocalAudit.rootCreated(opened.authority, state: state.url) }
+        return opened.authority
     }
 
     struct Bundle: AsyncParsableCommand {
@@ -29,7 +35,7 @@ struct CA: AsyncParsableCommand {
         var trustDomain = "cluster.local"
 
         func run() async throws {
-            for root in try CA.authority(state, trustDomain: trustDomain).bundle { print(try root.serializeAsPEM().pemString) }
+            for root in try await CA.authority(state, trustDomain: trustDomain).bundle { print(try root.serializeAsPEM().pemString) }
         }
     }
 
@@ -60,7 +66,17 @@ struct CA: AsyncParsableCommand {
                 let current = try CertificateAuthority.load(from: directory)
                 let rotated = try CertificateAuthority.rotate(
                     in: directory, overlap: Duration(parsing: overlap)!, trustDomain: current.trustDomain ?? "cluster.local")
+                // The record vouches for the replaced root, so checkpoints it signed still verify once it is gone.
+                var event = AuditEvent(kind: .caRotated, at: Date())
+                event.action = "rotate"
+                event.rootFingerprint = try AuditSigner.fingerprint(rotated.root)
+                event.previousRootFingerprint = try AuditSigner.fingerprint(current.root)
+                event.notAfter = rotated.root.notValidAfter
+                event.detail = "the old root stays trusted for \(overlap)"
+                try await LocalAudit.record(event, state: state.url, authority: rotated)
                 print("new root until \(rotated.root.notValidAfter.formatted(.iso8601)); the old one is trusted for \(overlap) more")
+            } catch let failure as CommandFailure {
+                throw failure
             } catch {
                 throw CommandFailure("\(error)")
             }
@@ -98,11 +114,18 @@ struct CA: AsyncParsableCommand {
 
         func run() async throws {
             let id = SPIFFEID(spiffeId)!
-            let authority = try CA.authority(state, trustDomain: id.trustDomain)
+            let authority = try await CA.authority(state, trustDomain: id.trustDomain)
             if let domain = authority.trustDomain, domain != id.trustDomain {
                 throw CommandFailure("this CA is for trust domain \(domain), not \(id.trustDomain); use spiffe://\(domain)/…")
             }
             let identity = try authority.issueIdentity(id, lifetime: Duration(parsing: ttl)!)
+            // Recorded before the key is handed out: an SVID nobody audited is never written.
+            var event = AuditEvent(kind: .caSVIDIssued, at: Date())
+            event.action = "issue"
+            event.spiffeId = id.description
+            event.serial = identity.certificate.serialNumber.description
+            event.notAfter = identity.certificate.notValidAfter
+            try await LocalAudit.record(event, state: state.url, authority: authority)
             let directory = URL(fileURLWithPath: out)
             try identity.write(to: directory)
             print("issued \(id) until \(identity.certificate.notValidAfter.formatted(.iso8601)) into \(directory.path)")

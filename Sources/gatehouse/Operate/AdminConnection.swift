@@ -88,6 +88,11 @@ struct AdminClient {
         try decode(T.self, from: try await send(path, method: .GET, body: nil))
     }
 
+    /// The answer's bytes, for bodies in another encoding than `AdminWire`'s (the audit log's).
+    func get(_ path: String) async throws -> Data {
+        Data(try await send(path, method: .GET, body: nil).readableBytesView)
+    }
+
     func post<T: Decodable>(_ path: String, _ body: some Encodable, as type: T.Type) async throws -> T {
         try decode(T.self, from: try await send(path, method: .POST, body: try AdminWire.encoder.encode(body)))
     }

@@ -1,0 +1,290 @@
+import Foundation
+import GRDB
+
+/// The audit log in its own SQLite file, `STATE_DIR/audit.db`, in tables an operator can read with
+/// `sqlite3`: `audit_record` (the chain: `seq`, `at`, `kind`, indexed columns, `body` — the
+/// canonical JSON the hash covers —, `prev`, `hash`), `audit_checkpoint`, `audit_signer` (each
+/// signing certificate's chain, once) and `audit_anchor` (where the chain starts after retention).
+///
+/// Its own file, not `gatehouse.db` or `decisions.db`: records are written with every request
+/// that is denied, so they must never hold the lock an apply needs; and unlike the decision log
+/// (a day of every decision, pruned freely) the chain is kept for months, cut only at checkpoints.
+///
+/// WAL journal with `synchronous=FULL`: a commit is on disk before `append` returns (an admin
+/// change is acknowledged only after its record is), and a reader — `gatehouse audit verify`
+/// while Gatehouse runs — never blocks the writer. Every write is one `BEGIN IMMEDIATE`
+/// transaction that reads the head first, so several processes may append to one chain.
+public final class SQLiteAuditLog: AuditLog {
+    public let path: String
+    private let database: DatabaseQueue
+
+    /// Opens (creating when absent, owner-only) the log at `path`. `readOnly`: for verifying or
+    /// reading a state directory another process holds; nothing is created or changed.
+    public init(path: String, readOnly: Bool = false, busyTimeout: TimeInterval = 5) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "gatehouse.audit"
+        configuration.readonly = readOnly
+        if !readOnly {
+            configuration.journalMode = .wal
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        }
+        do {
+            if readOnly {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw StoreError(.failed, path: path, detail: "there is no audit log here (Gatehouse writes it from its first start on)")
+                }
+            } else {
+                try PrivateFile.create(path)
+            }
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            if readOnly {
+                let present = try database.read { try $0.tableExists("audit_record") }
+                guard present else { throw StoreError(.corrupt, path: path, detail: "no audit_record table: this is not an audit log") }
+            } else {
+                try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
+                try Self.migrator.migrate(database)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw SQLiteStore.storeError(error, path: path)
+        }
+    }
+
+    public func append(_ events: [AuditEvent]) async throws(StoreError) -> [AuditRecord] {
+        guard !events.isEmpty else { return [] }
+        return try await write { db in try Self.append(events, db) }
+    }
+
+    @discardableResult
+    public func checkpoint(_ sign: @escaping @Sendable (AuditHead) throws -> (AuditCheckpoint, AuditSignerChain)?) async throws(StoreError) -> AuditCheckpoint? {
+        try await write { db in
+            guard let (checkpoint, signer) = try sign(try Self.head(db)) else { return nil }
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO audit_signer (fingerprint, spiffeId, chain) VALUES (?, ?, ?)",
+                arguments: [signer.fingerprint, signer.spiffeId, signer.pem])
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_checkpoint (seq, hash, previous, at, signer, signerFingerprint, signature)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [checkpoint.seq, checkpoint.hash, checkpoint.previous, checkpoint.at, checkpoint.signer,
+                            checkpoint.signerFingerprint, checkpoint.signature])
+            return checkpoint
+        }
+    }
+
+    public func head() async throws(StoreError) -> AuditHead {
+        try await read { db in try Self.head(db) }
+    }
+
+    public func records(_ query: AuditQuery) async throws(StoreError) -> [AuditRecord] {
+        try await read { db in
+            var conditions: [String] = []
+            var arguments: [any DatabaseValueConvertible] = []
+            func add(_ condition: String, _ values: any DatabaseValueConvertible...) {
+                conditions.append(condition)
+                arguments += values
+            }
+            if let since = query.since { add("at >= ?", AuditCoding.timestamp(since)) }
+            if let until = query.until { add("at <= ?", AuditCoding.timestamp(until)) }
+            if let principal = query.principal {
+                add("(sourcePrincipal = ? OR sourcePrincipal = ? OR requestPrincipal = ?)", principal, "spiffe://" + principal, principal)
+            }
+            if let function = query.function { add("function = ?", function) }
+            if let decision = query.decision { add("decision = ?", decision.lowercased()) }
+            if let action = query.action { add("action = ? COLLATE NOCASE", action) }
+            if let kind = query.kind { add("kind = ?", kind) }
+            if let after = query.after { add("seq > ?", after) }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let order = query.after == nil ? "DESC" : "ASC"
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_record \(filter) ORDER BY seq \(order) LIMIT ?",
+                arguments: StatementArguments(arguments + [max(0, query.limit)]))
+            let records = rows.map(Self.record)
+            return query.after == nil ? records.reversed() : records
+        }
+    }
+
+    public func walk() async throws(StoreError) -> AuditChainWalk.Result {
+        try await read { db in
+            let anchor = try Row.fetchOne(db, sql: "SELECT seq, hash, at FROM audit_anchor WHERE id = 1").map { row in
+                AuditAnchor(seq: row["seq"], hash: row["hash"], at: AuditCoding.date(row["at"]) ?? Date(timeIntervalSince1970: 0))
+            }
+            let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoint ORDER BY seq").map { row in
+                AuditCheckpoint(
+                    seq: row["seq"], hash: row["hash"], previous: row["previous"], at: row["at"], signer: row["signer"],
+                    signerFingerprint: row["signerFingerprint"], signature: row["signature"])
+            }
+            let signers = try Row.fetchAll(db, sql: "SELECT * FROM audit_signer").map { row in
+                AuditSignerChain(fingerprint: row["fingerprint"], spiffeId: row["spiffeId"], pem: row["chain"])
+            }
+            var walk = AuditChainWalk(anchor: anchor, checkpoints: checkpoints, signers: signers)
+            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_record ORDER BY seq")
+            while let row = try cursor.next() {
+                walk.visit(Self.walkRow(row))
+                if walk.problem != nil { break }
+            }
+            return walk.finish()
+        }
+    }
+
+    public func prune(olderThan cutoff: Date?, toFit bounds: AuditBounds, at now: Date) async throws(StoreError) -> AuditRecord? {
+        try await write { db in
+            guard let totals = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(length(body)), 0) AS bytes, MIN(seq) AS first, MAX(seq) AS last FROM audit_record"),
+                let first: Int64 = totals["first"], let last: Int64 = totals["last"] else { return nil }
+            let count: Int = totals["n"], bytes: Int = totals["bytes"]
+            // The newest record that must go; the cut is the newest checkpoint at or before it.
+            var target: Int64 = 0
+            var reasons: [String] = []
+            if let cutoff, let old = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_record WHERE at < ?", arguments: [AuditCoding.timestamp(cutoff)]) {
+                target = old
+                reasons.append("older than \(AuditCoding.timestamp(cutoff))")
+            }
+            if count > bounds.maxRecords {
+                target = max(target, first + Int64(count - bounds.maxRecords / 10 * 9) - 1)
+                reasons.append("more than \(bounds.maxRecords) records")
+            }
+            if bytes > bounds.maxBytes {
+                var left = bytes
+                let cursor = try Row.fetchCursor(db, sql: "SELECT seq, length(body) AS size FROM audit_record ORDER BY seq")
+                while left > bounds.maxBytes / 10 * 9, let row = try cursor.next() {
+                    left -= row["size"] as Int
+                    target = max(target, row["seq"])
+                }
+                reasons.append("more than \(bounds.maxBytes >> 20) MiB")
+            }
+            guard target > 0,
+                  let cut = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoint WHERE seq <= ? AND seq <= ?", arguments: [target, last]),
+                  let cutHash = try String.fetchOne(db, sql: "SELECT hash FROM audit_record WHERE seq = ?", arguments: [cut])
+            else { return nil }
+            try db.execute(sql: "DELETE FROM audit_record WHERE seq <= ?", arguments: [cut])
+            let removed = db.changesCount
+            try db.execute(sql: "DELETE FROM audit_checkpoint WHERE seq < ?", arguments: [cut])
+            try db.execute(sql: "DELETE FROM audit_signer WHERE fingerprint NOT IN (SELECT signerFingerprint FROM audit_checkpoint)")
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO audit_anchor (id, seq, hash, at) VALUES (1, ?, ?, ?)",
+                arguments: [cut, cutHash, AuditCoding.timestamp(now)])
+            var event = AuditEvent(kind: .pruned, at: now)
+            event.anchorSeq = cut
+            event.count = removed
+            event.detail = "retention: " + reasons.joined(separator: ", ")
+            return try Self.append([event], db).first
+        }
+    }
+
+    /// Gives the pages pruning freed back to the file system (outside any transaction).
+    public func compact() async throws(StoreError) {
+        do {
+            try await database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA incremental_vacuum") }
+        } catch {
+            throw SQLiteStore.storeError(error, path: path)
+        }
+    }
+
+    // MARK: Rows
+
+    private static func append(_ events: [AuditEvent], _ db: Database) throws -> [AuditRecord] {
+        let head = try head(db)
+        var previous = head.hash, seq = head.seq
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO audit_record (seq, at, kind, requestId, traceId, sourcePrincipal, requestPrincipal, function, decision, action, body, prev, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var records: [AuditRecord] = []
+        for event in events {
+            seq += 1
+            let record = AuditRecord.chained(event, seq: seq, after: previous)
+            let row = AuditChainWalk.Row(record)
+            try insert.execute(arguments: [
+                row.seq, row.at, row.kind, row.requestId, row.traceId, row.sourcePrincipal, row.requestPrincipal, row.function,
+                row.decision, row.action, row.body, row.previousHash, row.hash,
+            ])
+            previous = record.hash
+            records.append(record)
+        }
+        return records
+    }
+
+    private static func head(_ db: Database) throws -> AuditHead {
+        let checkpointSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoint") ?? 0
+        if let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_record ORDER BY seq DESC LIMIT 1") {
+            return AuditHead(seq: last["seq"], hash: last["hash"], checkpointSeq: checkpointSeq)
+        }
+        if let anchor = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_anchor WHERE id = 1") {
+            return AuditHead(seq: anchor["seq"], hash: anchor["hash"], checkpointSeq: checkpointSeq)
+        }
+        return AuditHead(seq: 0, hash: AuditRecord.genesis, checkpointSeq: checkpointSeq)
+    }
+
+    private static func walkRow(_ row: Row) -> AuditChainWalk.Row {
+        AuditChainWalk.Row(
+            seq: row["seq"], at: row["at"], kind: row["kind"], requestId: row["requestId"], traceId: row["traceId"],
+            sourcePrincipal: row["sourcePrincipal"], requestPrincipal: row["requestPrincipal"], function: row["function"],
+            decision: row["decision"], action: row["action"], body: row["body"], previousHash: row["prev"], hash: row["hash"])
+    }
+
+    /// A stored record; one whose content no longer decodes is shown as `unreadable` (verify names it).
+    private static func record(_ row: Row) -> AuditRecord {
+        let stored = walkRow(row)
+        let event = (try? AuditCoding.decoder.decode(AuditEvent.self, from: Data(stored.body.utf8))) ?? {
+            var event = AuditEvent(kind: AuditKind("unreadable"), at: AuditCoding.date(stored.at) ?? Date(timeIntervalSince1970: 0))
+            event.seq = stored.seq
+            event.detail = "this record's content does not decode; run gatehouse audit verify"
+            return event
+        }()
+        return AuditRecord(seq: stored.seq, event: event, body: stored.body, previousHash: stored.previousHash, hash: stored.hash)
+    }
+
+    // MARK: Access
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await database.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw SQLiteStore.storeError(error, path: path)
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await database.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw SQLiteStore.storeError(error, path: path)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("audit-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_record (
+                  seq INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, requestId TEXT, traceId TEXT,
+                  sourcePrincipal TEXT, requestPrincipal TEXT, function TEXT, decision TEXT, action TEXT,
+                  body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+                CREATE INDEX audit_record_at ON audit_record (at);
+                CREATE INDEX audit_record_request ON audit_record (requestId);
+                CREATE TABLE audit_checkpoint (
+                  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, previous INTEGER NOT NULL, at TEXT NOT NULL,
+                  signer TEXT NOT NULL, signerFingerprint TEXT NOT NULL, signature TEXT NOT NULL);
+                CREATE TABLE audit_signer (fingerprint TEXT PRIMARY KEY, spiffeId TEXT NOT NULL, chain TEXT NOT NULL);
+                CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL);
+                """)
+        }
+        return migrator
+    }
+}
