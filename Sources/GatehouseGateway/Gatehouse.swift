@@ -164,7 +164,7 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
         }
-        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions)
+        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, live: live, decisions: decisions)
         let listener: IngressListener
         let meshListener: IngressListener
         do {
