@@ -21,6 +21,8 @@ public struct ConfigSnapshot: Sendable {
     public var virtualServices: [VirtualServiceSpec]
     /// Enforced on the request path (`GatehouseProtection`).
     public var rateLimits: [RateLimitPolicySpec]
+    /// Resolved per revision into `TelemetryPolicy` values (`telemetryPolicies`).
+    public var telemetries: [TelemetrySpec]
     /// Which revisions serve and how traffic reaches them; set on apply (`RevisionResolver`).
     public var routing = RevisionRouting()
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
@@ -39,6 +41,7 @@ public struct ConfigSnapshot: Sendable {
         gateways: [GatewaySpec] = [],
         virtualServices: [VirtualServiceSpec] = [],
         rateLimits: [RateLimitPolicySpec] = [],
+        telemetries: [TelemetrySpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = []
     ) {
@@ -50,11 +53,16 @@ public struct ConfigSnapshot: Sendable {
         self.gateways = gateways
         self.virtualServices = virtualServices
         self.rateLimits = rateLimits
+        self.telemetries = telemetries
         self.mesh = mesh
         self.functions = functions
         self.istioResources = istioResources
         self.notices = notices
     }
+
+    /// Istio's Telemetry precedence over this snapshot's Telemetries and Mesh: each revision's
+    /// policy, and the mesh-wide one for requests that reach no function.
+    public var telemetryPolicies: TelemetryPolicies { TelemetryPolicies(telemetries: telemetries, mesh: mesh) }
 
     /// The specs that run instances: every serving revision (each function's current spec, before
     /// `routing` is resolved).

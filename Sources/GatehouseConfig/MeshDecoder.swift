@@ -88,12 +88,25 @@ enum MeshDecoder {
             identity.reportUnknownKeys()
         }
         for entry in spec.field("extensionProviders")?.sequence() ?? [] {
-            if let provider = extensionProvider(entry) {
-                if mesh.extensionProviders.contains(where: { $0.name == provider.name }) {
-                    entry.report("a second extension provider named \"\(provider.name)\"", fix: "give each provider its own name")
-                }
-                mesh.extensionProviders.append(provider)
+            guard let provider = extensionProvider(entry) else { continue }
+            let names = mesh.extensionProviders.map(\.name) + mesh.tracingProviders.map(\.name)
+            if names.contains(where: { $0.lowercased() == provider.name.lowercased() }) {
+                entry.report("a second extension provider named \"\(provider.name)\"", fix: "give each provider its own name")
+            } else if BuiltInTelemetryProvider.names.contains(provider.name.lowercased()) {
+                entry.report(
+                    "\"\(provider.name)\" is the name of a built-in provider (Gatehouse's \(provider.name == BuiltInTelemetryProvider.accessLog ? "access log" : "metrics"))",
+                    fix: "give this provider another name")
             }
+            switch provider {
+            case .externalAuthorizer(let authorizer): mesh.extensionProviders.append(authorizer)
+            case .openTelemetry(let collector): mesh.tracingProviders.append(collector)
+            }
+        }
+        if let defaults = spec.field("defaultProviders")?.mapping() {
+            mesh.defaultProviders = defaultProviders(defaults)
+        }
+        if let field = spec.field("defaultConfig")?.mapping(), let sampling = tracingSampling(field) {
+            mesh.tracingSampling = sampling
         }
         if let listeners = spec.field("listeners")?.mapping() {
             if let ingress = listenAddress(listeners.field("ingress")) { mesh.ingress = ingress }
@@ -125,16 +138,37 @@ enum MeshDecoder {
         return ipv6 && !bracketed ? "[\(name)]" : name
     }
 
-    /// Istio's `extensionProviders[].envoyExtAuthzHttp`; the other provider kinds are refused by name.
-    private static func extensionProvider(_ value: YAMLValue) -> ExtAuthzProvider? {
+    /// One `extensionProviders` entry: an external authorizer or a trace collector.
+    enum ExtensionProvider {
+        case externalAuthorizer(ExtAuthzProvider)
+        case openTelemetry(OpenTelemetryProvider)
+
+        var name: String {
+            switch self {
+            case .externalAuthorizer(let provider): provider.name
+            case .openTelemetry(let provider): provider.name
+            }
+        }
+    }
+
+    /// Istio's `extensionProviders[]`: `envoyExtAuthzHttp` or `opentelemetry`; the other provider
+    /// kinds are refused by name.
+    private static func extensionProvider(_ value: YAMLValue) -> ExtensionProvider? {
         guard let entry = value.mapping() else { return nil }
         defer { entry.reportUnknownKeys() }
-        let name = entry.required("name", fix: "add `name:`, the name CUSTOM policies use")?.string()
+        let name = entry.required("name", fix: "add `name:`, the name CUSTOM policies or Telemetry providers use")?.string()
         for other in ["envoyExtAuthzGrpc", "zipkin", "lightstep", "datadog", "stackdriver", "opencensus", "skywalking",
-                      "opentelemetry", "prometheus", "envoyFileAccessLog", "envoyHttpAls", "envoyTcpAls", "envoyOtelAls"] {
-            entry.field(other)?.report("`\(other)` providers are not supported", fix: "use `envoyExtAuthzHttp`")
+                      "prometheus", "envoyFileAccessLog", "envoyHttpAls", "envoyTcpAls", "envoyOtelAls", "sds"] {
+            entry.field(other)?.report(
+                "`\(other)` providers are not supported",
+                fix: "use `envoyExtAuthzHttp` (external authorizer) or `opentelemetry` (traces over OTLP/HTTP); "
+                    + "the access log and Prometheus metrics are built in as `envoy` and `prometheus`")
         }
-        guard let http = entry.required("envoyExtAuthzHttp", fix: "add `envoyExtAuthzHttp:` with `service` and `port`")?.mapping(),
+        if let collector = entry.field("opentelemetry") {
+            guard let name, let mapping = collector.mapping() else { return nil }
+            return openTelemetryProvider(mapping, name: name).map(ExtensionProvider.openTelemetry)
+        }
+        guard let http = entry.required("envoyExtAuthzHttp", fix: "add `envoyExtAuthzHttp:` with `service` and `port`, or `opentelemetry:`")?.mapping(),
               let name else { return nil }
         defer { http.reportUnknownKeys() }
         guard let service = http.required("service", fix: "add `service:`, the authorizer's host name or address")?.string(),
@@ -163,7 +197,7 @@ enum MeshDecoder {
         if let body = http.field("includeRequestBodyInCheck") {
             body.report("sending the request body to the authorizer is not supported", fix: "remove `includeRequestBodyInCheck`")
         }
-        return provider
+        return .externalAuthorizer(provider)
     }
 
     private static func nonEmptyString(_ value: YAMLValue?) -> String? {

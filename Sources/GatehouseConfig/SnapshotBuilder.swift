@@ -14,6 +14,8 @@ struct SnapshotBuilder {
     private var gateways: [GatewaySpec] = []
     private var virtualServices: [VirtualServiceSpec] = []
     private var rateLimits: [RateLimitPolicySpec] = []
+    private var telemetries: [TelemetrySpec] = []
+    private var telemetryProviders: [TelemetryDecoder.ProviderReference] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -52,6 +54,13 @@ struct SnapshotBuilder {
             let (rule, unenforced) = DestinationRuleDecoder.decode(envelope)
             destinationRules.append(rule)
             noteUnenforced(unenforced, of: envelope)
+        case .istio where envelope.kind == "Telemetry":
+            let decoded = TelemetryDecoder.decode(envelope)
+            telemetries.append(decoded.spec)
+            telemetryProviders += decoded.providers
+            for notice in decoded.notices {
+                notices.append(ConfigNotice(location: envelope.location, message: "\(envelope.resourceDescription): \(notice)"))
+            }
         case .istio:
             notices.append(ConfigNotice(
                 location: envelope.location, message: "\(envelope.resourceDescription): accepted, not enforced yet"))
@@ -95,6 +104,13 @@ struct SnapshotBuilder {
                     + "(\(service.gateways.isEmpty ? "it has no `gateways`" : "its `gateways` are only `mesh`")); requests through the ingress "
                     + "skip its routes and reach the function directly. To route them too, add a gateway: `gateways: [mesh, gatehouse]`"))
         }
+        // Istio picks one Telemetry per level; the others are said to lose, not silently dropped.
+        for (loser, winner) in TelemetryPolicies(telemetries: telemetries, mesh: mesh).shadowed(revisions: self.functions) {
+            notices.append(ConfigNotice(
+                location: loser.source ?? SourceLocation(file: "", line: 0, column: 0),
+                message: "Telemetry \(loser.reference) is ignored where Telemetry \(winner.reference) applies: one Telemetry per level "
+                    + (loser.isNamespaceWide ? "(namespace-wide)" : "(per workload)") + ", the first by name (Istio takes the oldest)"))
+        }
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function
@@ -110,6 +126,7 @@ struct SnapshotBuilder {
             gateways: gateways,
             virtualServices: virtualServices,
             rateLimits: rateLimits,
+            telemetries: telemetries,
             notices: notices,
             documents: documents)
     }
@@ -117,7 +134,7 @@ struct SnapshotBuilder {
     /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS
     /// servers sharing a port with different TLS modes (one listener has one mode).
     func crossDocumentProblems() -> [ConfigDiagnostic] {
-        var problems = unknownProviders() + unknownDestinations()
+        var problems = unknownProviders() + unknownDestinations() + unknownTelemetryProviders()
         var modes: [Int: (GatewaySpec, GatewaySpec.ServerTLS.Mode)] = [:]
         var clientCAs: [Int: (GatewaySpec, String)] = [:]
         for gateway in gateways {
@@ -177,6 +194,46 @@ struct SnapshotBuilder {
                 message: "CUSTOM policy \(policy.reference) names provider \"\(name)\", which is not declared; \(known)",
                 fix: Spelling.suggestion(for: name, among: providers).map { "did you mean \"\($0)\"?" }
                     ?? "add it to the Mesh's `extensionProviders` (envoyExtAuthzHttp with service and port)")
+        }
+    }
+
+    /// Every provider a Telemetry or the Mesh's `defaultProviders` names must be one its section can
+    /// use: a declared `opentelemetry` provider for tracing, `envoy` for access logging, `prometheus`
+    /// for metrics.
+    private func unknownTelemetryProviders() -> [ConfigDiagnostic] {
+        let mesh = mesh ?? MeshSpec()
+        var references = telemetryProviders
+        let meshLocation = mesh.source ?? SourceLocation(file: "", line: 0, column: 0)
+        for (section, names) in [(TelemetryDecoder.ProviderReference.Section.tracing, mesh.defaultProviders.tracing),
+                                 (.accessLogging, mesh.defaultProviders.accessLogging), (.metrics, mesh.defaultProviders.metrics)] {
+            for name in names ?? [] {
+                references.append(.init(name: name, section: section, location: meshLocation, field: "spec.defaultProviders.\(section.rawValue)"))
+            }
+        }
+        return references.compactMap { reference in
+            let usable: [String]
+            let kind: String
+            switch reference.section {
+            case .tracing:
+                usable = mesh.tracingProviders.map(\.name)
+                kind = "tracing providers (opentelemetry)"
+            case .accessLogging:
+                usable = [BuiltInTelemetryProvider.accessLog]
+                kind = "access-logging providers"
+            case .metrics:
+                usable = [BuiltInTelemetryProvider.metrics]
+                kind = "metrics providers"
+            }
+            guard !usable.contains(where: { $0.lowercased() == reference.name.lowercased() }) else { return nil }
+            let declared = usable.isEmpty ? "the Mesh declares no \(kind)" : "\(kind): \(usable.joined(separator: ", "))"
+            let elsewhere = mesh.extensionProviders.contains { $0.name == reference.name } ? " (it is an external authorizer)" : ""
+            return ConfigDiagnostic(
+                location: reference.location, field: reference.field,
+                message: "\(reference.section.rawValue) provider \"\(reference.name)\" is not declared\(elsewhere); \(declared)",
+                fix: Spelling.suggestion(for: reference.name, among: usable).map { "did you mean \"\($0)\"?" }
+                    ?? (reference.section == .tracing
+                        ? "declare it in the Mesh: `extensionProviders: [{name: \(reference.name), opentelemetry: {service: …, port: 4318, http: {path: /v1/traces}}}]`"
+                        : "write `\(usable[0])`"))
         }
     }
 

@@ -11,13 +11,14 @@ import GatehouseTracing
 /// Each runs on the exchange's event loop and only appends: what writes to a file or a database
 /// sits behind a `BoundedBatchWriter` that the `ServiceGroup` drains.
 extension ExchangeObserverFanOut {
-    static func gateway(telemetry: RequestTelemetry, decisions: DecisionRecorder, tracing: Tracing, audit: AuditTrail) -> ExchangeObserverFanOut {
+    static func gateway(telemetry: RequestTelemetry, live: LiveConfig, decisions: DecisionRecorder, tracing: Tracing, audit: AuditTrail) -> ExchangeObserverFanOut {
         ExchangeObserverFanOut([
             // First, what stages held for the request's lifetime (a caller's in-flight count under a
             // rate limit) is given back, so no sink delays the next request's admission.
             ReleaseStageHolds(),
-            // Istio's request metrics, then the access log line (queued; formatted and written off the loop).
-            RecordTelemetry(telemetry: telemetry),
+            // Istio's request metrics, then the access log line (queued; formatted and written off
+            // the loop), as the destination's Telemetry policy says.
+            RecordTelemetry(telemetry: telemetry, live: live),
             // The authorization decision, when a policy applied (queued for the decision log's SQLite).
             decisions,
             // The request's spans: kept for `gatehouse trace`, and queued for export when sampled.
@@ -39,9 +40,11 @@ struct ReleaseStageHolds: ExchangeObserver {
 /// Metrics and the access log (`RequestTelemetry`), from the finished record.
 struct RecordTelemetry: ExchangeObserver {
     let telemetry: RequestTelemetry
+    let live: LiveConfig
 
     func exchangeFinished(_ record: RequestRecord) {
-        telemetry.requestFinished(record)
+        // A routed request carries its policy; only one that reached no function reads the config.
+        telemetry.requestFinished(record, unrouted: record.destination == nil ? live.active.unroutedTelemetry : .default)
     }
 }
 

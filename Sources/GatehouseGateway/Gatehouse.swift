@@ -182,8 +182,8 @@ public struct Gatehouse: Sendable {
         }
         let traces = RecentTraces()
         let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)
-        let tracing = Tracing(recent: traces, exporter: exporter) { _ in TracingPolicy() }
-        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, decisions: decisions, tracing: tracing, audit: audit)
+        let tracing = Tracing(recent: traces, exporter: exporter) { [live] in live.active.unroutedTelemetry.policy.tracing }
+        let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, live: live, decisions: decisions, tracing: tracing, audit: audit)
         let listener: IngressListener
         let meshListener: IngressListener
         do {

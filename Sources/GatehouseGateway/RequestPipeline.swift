@@ -35,14 +35,16 @@ struct RequestPipeline: ExchangeProcessor {
     }
 
     /// The stages for one config snapshot, in the order requests meet them.
-    static func steps(for snapshot: ConfigSnapshot, keys: KeyDirectory, limiters: RateLimiters) -> [Step] {
+    static func steps(
+        for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil, keys: KeyDirectory, limiters: RateLimiters
+    ) -> [Step] {
         var steps: [Step] = []
         // ⑤ A request that went round too often (a loop of functions calling each other) → 508.
         steps.append(snapshot.mesh.maxHops > 0
             ? .run(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) : .absent(.hopLimit, because: "the Mesh's maxHops is 0"))
         // ④ Which function: a VirtualService's routes for the host, else the Host header's
         // NAME.NAMESPACE.<domain>; none → 404 NR. A route may answer itself (redirect, direct response).
-        steps.append(.run(hostRouting(for: snapshot)))
+        steps.append(.run(hostRouting(for: snapshot, telemetry: telemetry ?? snapshot.telemetryPolicies)))
         // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
         // ingress, mutual TLS on the mesh listener); left out when every function takes both.
         let peerModes = PeerAuthenticationModes(
@@ -77,9 +79,11 @@ struct RequestPipeline: ExchangeProcessor {
 
     /// Hosts to revisions: VirtualService routes first, then `NAME.NAMESPACE.<domain>` and tag hosts,
     /// both splitting a function's traffic among its revisions.
-    static func hostRouting(for snapshot: ConfigSnapshot) -> RouteByHost {
+    /// Each revision's destination carries its Telemetry policy, resolved here once.
+    static func hostRouting(for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil) -> RouteByHost {
         let router = HostRouter(
-            functions: snapshot.functions, routing: snapshot.routing, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
+            functions: snapshot.functions, routing: snapshot.routing, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain,
+            telemetry: telemetry ?? snapshot.telemetryPolicies)
         let table = RouteTable(
             services: snapshot.virtualServices, functions: snapshot.functions, targets: router.targets, domain: snapshot.mesh.domain)
         return RouteByHost(router: router, table: table)
@@ -99,7 +103,16 @@ struct RequestPipeline: ExchangeProcessor {
 
     func begin(_ exchange: Exchange) {
         // Read once: an apply during this request does not change what it runs on.
-        run(exchange, config: live.active, from: 0)
+        let config = live.active
+        // Headers a Telemetry expression reads (an access log filter, a metric tag) are kept for
+        // the observers, which see only the record; with none to read, nothing is stored.
+        let names = config.telemetry.headerNames
+        if !names.isEmpty {
+            let headers = exchange.head.headers
+            exchange.record.extensions[TelemetryHeaders.self] = TelemetryHeaders(
+                values: names.compactMap { name in headers.first(name: name).map { (name, $0) } } as [(String, String)])
+        }
+        run(exchange, config: config, from: 0)
     }
 
     /// Runs the stages from `index` on; a suspending stage continues here, on the exchange's loop.

@@ -10,9 +10,12 @@ public struct HostRouter: Sendable {
     public let domain: String
     public let targets: RevisionTargets
 
-    public init(functions: [FunctionSpec], routing: RevisionRouting = RevisionRouting(), domain: String, trustDomain: String = "cluster.local") {
+    public init(
+        functions: [FunctionSpec], routing: RevisionRouting = RevisionRouting(), domain: String, trustDomain: String = "cluster.local",
+        telemetry: TelemetryPolicies = .none
+    ) {
         let domain = domain.lowercased()
-        let targets = RevisionTargets(functions: functions, routing: routing, trustDomain: trustDomain)
+        let targets = RevisionTargets(functions: functions, routing: routing, trustDomain: trustDomain, telemetry: telemetry)
         var routes: [String: TrafficSplit] = [:]
         for spec in functions {
             routes[Self.host(spec.name, spec.namespace, domain)] = targets.splits[spec.key]

@@ -48,11 +48,12 @@ public struct RevisionTargets: Sendable {
     public let tagged: [FunctionKey: [String: FunctionDestination]]
     public let subsets: [SubsetKey: FunctionDestination]
 
-    public init(functions: [FunctionSpec], routing: RevisionRouting, trustDomain: String) {
-        // One destination per serving revision, shared by every way of reaching it.
+    public init(functions: [FunctionSpec], routing: RevisionRouting, trustDomain: String, telemetry: TelemetryPolicies = .none) {
+        // One destination per serving revision, shared by every way of reaching it; its telemetry
+        // is resolved here, once, so a request only reads it.
         var destinations: [RevisionKey: FunctionDestination] = [:]
         for spec in routing.servingSpecs(current: functions) {
-            destinations[spec.revisionKey] = FunctionDestination(spec: spec, trustDomain: trustDomain)
+            destinations[spec.revisionKey] = FunctionDestination(spec: spec, trustDomain: trustDomain, telemetry: telemetry.policy(for: spec))
         }
         var splits: [FunctionKey: TrafficSplit] = [:]
         var tagged: [FunctionKey: [String: FunctionDestination]] = [:]

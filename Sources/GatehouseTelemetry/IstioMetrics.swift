@@ -17,20 +17,25 @@ final class IstioMetrics: Sendable {
     static let sizeBuckets: [Double] = (0...8).map { pow10($0) }
 
     private struct SeriesKey: Hashable {
-        var destination: ObjectIdentifier?
+        /// The destination (or, for requests that reach no function, the mesh policy) whose
+        /// telemetry policy made the series' labels.
+        var owner: ObjectIdentifier?
         var responseCode: Int
         var flags: UInt16
         /// The mutual TLS caller's SPIFFE ID; nil over plaintext.
         var peer: String?
+        /// What tag overrides read from the request, in `MetricsPolicy` order; empty when none does.
+        var overrideValues: [String]
     }
 
     private struct Series: Sendable {
-        /// Held so that the destination's `ObjectIdentifier` in the key cannot be reused by another object.
-        let destination: FunctionDestination?
-        let requests: Counter
-        let duration: ValueHistogram
-        let requestBytes: ValueHistogram
-        let responseBytes: ValueHistogram
+        /// Held so that the owner's `ObjectIdentifier` in the key cannot be reused by another object.
+        let owner: (any AnyObject & Sendable)?
+        /// nil: the metric is disabled for this workload (Telemetry `metrics.overrides`).
+        let requests: Counter?
+        let duration: ValueHistogram?
+        let requestBytes: ValueHistogram?
+        let responseBytes: ValueHistogram?
     }
 
     private let registry: PrometheusCollectorRegistry
@@ -40,34 +45,81 @@ final class IstioMetrics: Sendable {
         self.registry = registry
     }
 
-    func record(_ record: RequestRecord) {
+    /// Records the finished request under `policy` (its destination's, or the mesh's for a request
+    /// that reached no function, then `owner` is the object that holds that policy).
+    func record(_ record: RequestRecord, policy: MetricsPolicy, owner: (any AnyObject & Sendable)?) {
+        guard policy.disabled.count < IstioMetric.allCases.count else { return }
+        let owner: (any AnyObject & Sendable)? = record.destination.map { $0 as any AnyObject & Sendable } ?? owner
         let key = SeriesKey(
-            destination: record.destination.map(ObjectIdentifier.init), responseCode: record.responseCode,
-            flags: record.responseFlags.rawValue, peer: record.peer?.uri)
+            owner: owner.map(ObjectIdentifier.init), responseCode: record.responseCode,
+            flags: record.responseFlags.rawValue, peer: record.peer?.uri,
+            overrideValues: policy.readsRequest ? Self.overrideValues(policy, record) : [])
         let series = self.series.withLockedValue { cache in
             if let existing = cache[key] { return existing }
-            let made = makeSeries(for: record)
+            let made = makeSeries(for: record, policy: policy, owner: owner)
             cache[key] = made
             return made
         }
-        series.requests.increment()
-        series.duration.record(Double((record.duration ?? .zero).nanosecondsClamped) / 1e6)
-        series.requestBytes.record(Double(record.bytesReceived))
-        series.responseBytes.record(Double(record.bytesSent))
+        series.requests?.increment()
+        series.duration?.record(Double((record.duration ?? .zero).nanosecondsClamped) / 1e6)
+        series.requestBytes?.record(Double(record.bytesReceived))
+        series.responseBytes?.record(Double(record.bytesSent))
     }
 
-    private func makeSeries(for record: RequestRecord) -> Series {
-        let labels = Self.labels(for: record)
+    private func makeSeries(for record: RequestRecord, policy: MetricsPolicy, owner: (any AnyObject & Sendable)?) -> Series {
+        let standard = Self.labels(for: record)
+        func labels(_ metric: IstioMetric) -> [(String, String)]? {
+            guard policy.records(metric) else { return nil }
+            return Self.applying(policy.tagOverrides[metric] ?? [], to: standard, record: record)
+        }
         return Series(
-            destination: record.destination,
-            requests: registry.makeCounter(
-                    descriptor: .named("istio_requests_total", help: "Requests handled, by source, destination, response code and response flags (Istio standard metric)."), labels: labels),
-            duration: registry.makeValueHistogram(
-                    descriptor: .named("istio_request_duration_milliseconds", help: "Time from the first request byte to the last response byte, in milliseconds (Istio standard metric)."), labels: labels, buckets: Self.durationBuckets),
-            requestBytes: registry.makeValueHistogram(
-                    descriptor: .named("istio_request_bytes", help: "Request body sizes in bytes (Istio standard metric)."), labels: labels, buckets: Self.sizeBuckets),
-            responseBytes: registry.makeValueHistogram(
-                    descriptor: .named("istio_response_bytes", help: "Response body sizes in bytes (Istio standard metric)."), labels: labels, buckets: Self.sizeBuckets))
+            owner: owner,
+            requests: labels(.requestCount).map { labels in registry.makeCounter(
+                    descriptor: .named("istio_requests_total", help: "Requests handled, by source, destination, response code and response flags (Istio standard metric)."), labels: labels) },
+            duration: labels(.requestDuration).map { labels in registry.makeValueHistogram(
+                    descriptor: .named("istio_request_duration_milliseconds", help: "Time from the first request byte to the last response byte, in milliseconds (Istio standard metric)."), labels: labels, buckets: Self.durationBuckets) },
+            requestBytes: labels(.requestSize).map { labels in registry.makeValueHistogram(
+                    descriptor: .named("istio_request_bytes", help: "Request body sizes in bytes (Istio standard metric)."), labels: labels, buckets: Self.sizeBuckets) },
+            responseBytes: labels(.responseSize).map { labels in registry.makeValueHistogram(
+                    descriptor: .named("istio_response_bytes", help: "Response body sizes in bytes (Istio standard metric)."), labels: labels, buckets: Self.sizeBuckets) })
+    }
+
+    /// Telemetry `tagOverrides`: REMOVE drops the label (swift-prometheus keys each series by its
+    /// whole label set, so series of one metric may carry different label names, which Prometheus
+    /// allows); UPSERT replaces its value, or adds the label at the end.
+    static func applying(_ overrides: [TagOverride], to standard: [(String, String)], record: RequestRecord) -> [(String, String)] {
+        guard !overrides.isEmpty else { return standard }
+        var labels = standard
+        for override in overrides {
+            switch override.operation {
+            case .remove:
+                labels.removeAll { $0.0 == override.name }
+            case .upsert(let operand):
+                let value = tagValue(operand, record)
+                if let index = labels.firstIndex(where: { $0.0 == override.name }) {
+                    labels[index].1 = value
+                } else {
+                    labels.append((override.name, value))
+                }
+            }
+        }
+        // A family cannot mix labelled and unlabelled series: with every label removed, keep the reporter.
+        return labels.isEmpty ? [("reporter", "destination")] : labels
+    }
+
+    /// An UPSERT's value for this request; `unknown` when the request lacks it (as Istio fills labels).
+    private static func tagValue(_ operand: TelemetryOperand, _ record: RequestRecord) -> String {
+        operand.value(of: record, headers: record.extensions[TelemetryHeaders.self])?.text ?? "unknown"
+    }
+
+    private static func overrideValues(_ policy: MetricsPolicy, _ record: RequestRecord) -> [String] {
+        var values: [String] = []
+        for metric in IstioMetric.allCases {
+            for override in policy.tagOverrides[metric] ?? [] {
+                if case .upsert(let operand) = override.operation, case .attribute = operand { values.append(tagValue(operand, record)) }
+            }
+        }
+        return values
     }
 
     /// Istio's standard labels, in the order Istio's docs list them.

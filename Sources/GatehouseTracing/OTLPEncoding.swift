@@ -8,7 +8,7 @@ import SwiftProtobuf
 enum OTLPEncoding {
     static let scopeName = "gatehouse"
 
-    static func request(_ spans: [FinishedSpan], version: String) -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest {
+    static func request(_ spans: [FinishedSpan], version: String, maxValueLength: Int = .max) -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest {
         var byService: [String: [FinishedSpan]] = [:]
         var order: [String] = []
         for span in spans {
@@ -22,14 +22,14 @@ enum OTLPEncoding {
             var scope = Opentelemetry_Proto_Trace_V1_ScopeSpans()
             scope.scope.name = scopeName
             scope.scope.version = version
-            scope.spans = byService[service, default: []].map(span)
+            scope.spans = byService[service, default: []].map { span($0, maxValueLength: maxValueLength) }
             resource.scopeSpans = [scope]
             return resource
         }
         return request
     }
 
-    static func span(_ span: FinishedSpan) -> Opentelemetry_Proto_Trace_V1_Span {
+    static func span(_ span: FinishedSpan, maxValueLength: Int = .max) -> Opentelemetry_Proto_Trace_V1_Span {
         var encoded = Opentelemetry_Proto_Trace_V1_Span()
         encoded.traceID = bytes(hex: span.traceId)
         encoded.spanID = bytes(hex: span.spanId)
@@ -43,7 +43,7 @@ enum OTLPEncoding {
         }
         encoded.startTimeUnixNano = UInt64(max(0, span.startNanos))
         encoded.endTimeUnixNano = UInt64(max(0, span.endNanos))
-        encoded.attributes = span.attributes.map { keyValue($0.key, $0.value) }
+        encoded.attributes = span.attributes.map { keyValue($0.key, $0.value, maxLength: maxValueLength) }
         if span.failed {
             encoded.status.code = .error
             if let message = span.statusMessage { encoded.status.message = message }
@@ -51,11 +51,12 @@ enum OTLPEncoding {
         return encoded
     }
 
-    private static func keyValue(_ key: String, _ value: FinishedSpan.Value) -> Opentelemetry_Proto_Common_V1_KeyValue {
+    private static func keyValue(_ key: String, _ value: FinishedSpan.Value, maxLength: Int = .max) -> Opentelemetry_Proto_Common_V1_KeyValue {
         var pair = Opentelemetry_Proto_Common_V1_KeyValue()
         pair.key = key
         switch value {
-        case .string(let text): pair.value.stringValue = text
+        // The provider's `maxTagLength`, as Envoy cuts tag values.
+        case .string(let text): pair.value.stringValue = text.count > maxLength ? String(text.prefix(maxLength)) : text
         case .int(let number): pair.value.intValue = number
         case .bool(let flag): pair.value.boolValue = flag
         }

@@ -97,7 +97,7 @@ public final class SpanExporter: Service, Sendable {
     }
 
     static func post(_ spans: [FinishedSpan], to provider: OpenTelemetryProvider, client: ControlPlaneClient, version: String) async throws {
-        let body: [UInt8] = try OTLPEncoding.request(spans, version: version).serializedBytes()
+        let body: [UInt8] = try OTLPEncoding.request(spans, version: version, maxValueLength: provider.maxTagLength).serializedBytes()
         var request = HTTPClientRequest(url: provider.endpoint)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/x-protobuf")

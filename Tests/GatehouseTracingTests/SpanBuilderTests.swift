@@ -83,6 +83,11 @@ struct SpanBuilderTests {
         #expect(encoded[0].startTimeUnixNano == 1_700_000_000_000_000_000)
         #expect(encoded[3].status.code == .error && encoded[4].status.code == .unset)
         #expect(encoded[0].attributes.first { $0.key == "http.request.method" }?.value.stringValue == "GET")
+
+        let cut = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(
+            serializedBytes: try OTLPEncoding.request(spans, version: "test", maxValueLength: 8).serializedBytes() as [UInt8])
+        let server = try #require(cut.resourceSpans.first?.scopeSpans.first?.spans.first)
+        #expect(server.attributes.first { $0.key == "server.address" }?.value.stringValue == "hello.de", "maxTagLength cuts values")
     }
 
     @Test("The tree puts a mesh hop under the attempt that called it and says where it failed")

@@ -123,13 +123,17 @@ public final class FunctionDestination: Sendable {
     public let serviceHost: String
     /// The function's SPIFFE ID (`spiffe://TRUST_DOMAIN/ns/NS/sa/SERVICE_ACCOUNT`): who it is to its callers.
     public let identity: String
+    /// Its tracing, access logging and metrics, resolved from the Telemetry resources when the
+    /// snapshot was built (`TelemetryPolicies`).
+    public let telemetry: TelemetryPolicy
 
-    public init(spec: FunctionSpec, trustDomain: String = "cluster.local") {
+    public init(spec: FunctionSpec, trustDomain: String = "cluster.local", telemetry: TelemetryPolicy = .default) {
         self.spec = spec
         self.key = spec.key
         self.revisionKey = spec.revisionKey
         self.revision = spec.revision
         self.serviceHost = spec.serviceHost
         self.identity = "spiffe://\(trustDomain)/ns/\(spec.namespace)/sa/\(spec.serviceAccount)"
+        self.telemetry = telemetry
     }
 }

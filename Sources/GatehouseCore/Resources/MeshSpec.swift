@@ -50,6 +50,14 @@ public struct MeshSpec: Hashable, Sendable {
     public var maxHops: Int = 16
     /// External authorizers CUSTOM AuthorizationPolicies name (Istio's `meshConfig.extensionProviders`).
     public var extensionProviders: [ExtAuthzProvider] = []
+    /// Trace collectors Telemetry `tracing` rules name (`extensionProviders[].opentelemetry`).
+    /// Provider names are unique across both lists.
+    public var tracingProviders: [OpenTelemetryProvider] = []
+    /// `spec.defaultProviders`: the providers used where no Telemetry names any.
+    public var defaultProviders = DefaultTelemetryProviders()
+    /// `spec.defaultConfig.tracing.sampling` (meshConfig's): the percentage of requests traced when
+    /// no Telemetry sets `randomSamplingPercentage`; 1 % as in Istio.
+    public var tracingSampling: Double = 1.0
     public var source: SourceLocation?
 
     /// The trust domain and its aliases: the SVIDs that are mesh identities.

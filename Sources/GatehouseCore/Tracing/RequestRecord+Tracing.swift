@@ -1,13 +1,12 @@
 extension RequestRecord {
-    /// Istio's default share of traces exported when no `Telemetry` says otherwise
-    /// (`meshConfig.defaultConfig.tracing.sampling`).
-    public static let defaultSamplingPercentage = 1.0
-
     /// Decides, once, whether this request's spans are exported: the caller's decision when it sent
-    /// one, otherwise the destination's `randomSamplingPercentage`.
+    /// one, otherwise the destination's `randomSamplingPercentage` (`mesh`'s for a request that
+    /// reached no function).
     @discardableResult
-    public mutating func decideSampling() -> Bool {
-        trace.decideSampling(percentage: Self.defaultSamplingPercentage)
+    public mutating func decideSampling(mesh: TracingPolicy? = nil) -> Bool {
+        let percentage = destination?.telemetry.tracing.randomSamplingPercentage
+            ?? mesh?.randomSamplingPercentage ?? TelemetryPolicy.default.tracing.randomSamplingPercentage
+        return trace.decideSampling(percentage: percentage)
     }
 
     /// The W3C trace id, when the request belongs to a trace.

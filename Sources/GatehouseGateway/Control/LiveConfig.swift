@@ -3,6 +3,7 @@ import GatehouseConfig
 import GatehouseCore
 import GatehouseFunctions
 import GatehouseProtection
+import GatehouseTelemetry
 import NIOConcurrencyHelpers
 
 /// The config the request path reads. An apply builds a whole new `ActiveConfig` and swaps it in;
@@ -37,10 +38,17 @@ final class ActiveConfig: Sendable {
     /// The ones that run: what requests walk.
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
+    /// Istio's Telemetry precedence over this snapshot; each revision's policy is already on its
+    /// `FunctionDestination` (resolved with the routes).
+    let telemetry: TelemetryPolicies
+    /// The mesh-wide policy, for requests that reach no function.
+    let unroutedTelemetry: UnroutedTelemetry
 
     init(snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
         self.snapshot = snapshot
-        steps = RequestPipeline.steps(for: snapshot, keys: keys, limiters: limiters)
+        telemetry = snapshot.telemetryPolicies
+        unroutedTelemetry = UnroutedTelemetry(policy: telemetry.mesh)
+        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters)
         stages = RequestPipeline.stages(of: steps)
         self.invoker = FunctionInvoker(pools: pools)
     }

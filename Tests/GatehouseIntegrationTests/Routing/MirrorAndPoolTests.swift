@@ -60,7 +60,8 @@ struct MirrorAndPoolTests {
             """
         try await withGatehouse(config) { gatehouse in
             _ = try await gatehouse.request("fn")  // warm
-            async let busy = gatehouse.request("fn", path: "/sleep?ms=1500")
+            // Long enough that the second request is queued behind it even on a loaded machine.
+            async let busy = gatehouse.request("fn", path: "/sleep?ms=5000")
             try await gatehouse.waitForInFlight("fn")
             async let queued = gatehouse.request("fn", path: "/sleep?ms=10")
             try await gatehouse.waitForQueued("fn")
