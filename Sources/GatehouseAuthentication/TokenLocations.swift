@@ -41,15 +41,7 @@ struct TokenLocations: Sendable {
 
     /// The path with these parameters' values replaced, so that logs never hold a token.
     static func redacting(_ names: [String], in path: String) -> String? {
-        guard let mark = path.firstIndex(of: "?") else { return nil }
-        var changed = false
-        let pairs = path[path.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let name = String(parts[0]).removingPercentEncoding, names.contains(name) else { return String(pair) }
-            changed = true
-            return parts[0] + "=REDACTED"
-        }
-        return changed ? path[..<mark] + "?" + pairs.joined(separator: "&") : nil
+        QueryRedaction.redacting(names, in: path)
     }
 
     /// Every token this rule's locations hold in the request.

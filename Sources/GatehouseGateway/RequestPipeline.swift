@@ -155,7 +155,11 @@ struct RequestPipeline: ExchangeProcessor {
         let bound = NIOLoopBound(exchange, eventLoop: loop)
         let suspensions = suspensions
         let started = ContinuousClock.now
-        let kind: RecordedSpan.Kind = config.stages[index].name == .jwt ? .jwtVerification : .externalAuthorization
+        let kind: RecordedSpan.Kind = switch config.stages[index].name {
+        case .jwt: .jwtVerification
+        case .authorization: .externalAuthorization
+        default: .faultDelay  // the route stage waits only for a fault's delay
+        }
         let task = Task {
             let resumption = await work()
             suspensions.leave()

@@ -40,6 +40,13 @@ final class IstioMetrics: Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let series = NIOLockedValueBox<[SeriesKey: Series]>([:])
+    /// Series whose labels come from the request (Telemetry `tagOverrides` UPSERT of a header, the
+    /// path, …): past `maxRequestDerivedSeries` of them, new values are recorded as `other`, so a
+    /// caller cannot grow `/metrics` and memory without bound.
+    private let requestDerived = NIOLockedValueBox(0)
+    static let maxRequestDerivedSeries = 1_000
+    /// Longest label value taken from a request, in bytes.
+    static let maxTagValueBytes = 256
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -50,13 +57,25 @@ final class IstioMetrics: Sendable {
     func record(_ record: RequestRecord, policy: MetricsPolicy, owner: (any AnyObject & Sendable)?) {
         guard policy.disabled.count < IstioMetric.allCases.count else { return }
         let owner: (any AnyObject & Sendable)? = record.destination.map { $0 as any AnyObject & Sendable } ?? owner
-        let key = SeriesKey(
+        var key = SeriesKey(
             owner: owner.map(ObjectIdentifier.init), responseCode: record.responseCode,
             flags: record.responseFlags.rawValue, peer: record.peer?.uri,
-            overrideValues: policy.readsRequest ? Self.overrideValues(policy, record) : [])
+            overrideValues: policy.readsRequest ? Self.overrideValues(policy, record, overflow: false) : [])
         let series = self.series.withLockedValue { cache in
             if let existing = cache[key] { return existing }
-            let made = makeSeries(for: record, policy: policy, owner: owner)
+            var overflow = false
+            if !key.overrideValues.isEmpty {
+                overflow = requestDerived.withLockedValue { count in
+                    guard count < Self.maxRequestDerivedSeries else { return true }
+                    count += 1
+                    return false
+                }
+                if overflow {
+                    key.overrideValues = Self.overrideValues(policy, record, overflow: true)
+                    if let existing = cache[key] { return existing }
+                }
+            }
+            let made = makeSeries(for: record, policy: policy, owner: owner, overflow: overflow)
             cache[key] = made
             return made
         }
@@ -66,11 +85,11 @@ final class IstioMetrics: Sendable {
         series.responseBytes?.record(Double(record.bytesSent))
     }
 
-    private func makeSeries(for record: RequestRecord, policy: MetricsPolicy, owner: (any AnyObject & Sendable)?) -> Series {
+    private func makeSeries(for record: RequestRecord, policy: MetricsPolicy, owner: (any AnyObject & Sendable)?, overflow: Bool) -> Series {
         let standard = Self.labels(for: record)
         func labels(_ metric: IstioMetric) -> [(String, String)]? {
             guard policy.records(metric) else { return nil }
-            return Self.applying(policy.tagOverrides[metric] ?? [], to: standard, record: record)
+            return Self.applying(policy.tagOverrides[metric] ?? [], to: standard, record: record, overflow: overflow)
         }
         return Series(
             owner: owner,
@@ -87,7 +106,9 @@ final class IstioMetrics: Sendable {
     /// Telemetry `tagOverrides`: REMOVE drops the label (swift-prometheus keys each series by its
     /// whole label set, so series of one metric may carry different label names, which Prometheus
     /// allows); UPSERT replaces its value, or adds the label at the end.
-    static func applying(_ overrides: [TagOverride], to standard: [(String, String)], record: RequestRecord) -> [(String, String)] {
+    static func applying(
+        _ overrides: [TagOverride], to standard: [(String, String)], record: RequestRecord, overflow: Bool = false
+    ) -> [(String, String)] {
         guard !overrides.isEmpty else { return standard }
         var labels = standard
         for override in overrides {
@@ -95,7 +116,7 @@ final class IstioMetrics: Sendable {
             case .remove:
                 labels.removeAll { $0.0 == override.name }
             case .upsert(let operand):
-                let value = tagValue(operand, record)
+                let value = tagValue(operand, record, overflow: overflow)
                 if let index = labels.firstIndex(where: { $0.0 == override.name }) {
                     labels[index].1 = value
                 } else {
@@ -107,16 +128,24 @@ final class IstioMetrics: Sendable {
         return labels.isEmpty ? [("reporter", "destination")] : labels
     }
 
-    /// An UPSERT's value for this request; `unknown` when the request lacks it (as Istio fills labels).
-    private static func tagValue(_ operand: TelemetryOperand, _ record: RequestRecord) -> String {
-        operand.value(of: record, headers: record.extensions[TelemetryHeaders.self])?.text ?? "unknown"
+    /// An UPSERT's value for this request; `unknown` when the request lacks it (as Istio fills labels),
+    /// `other` past the bound on request-derived series, cut to `maxTagValueBytes`.
+    private static func tagValue(_ operand: TelemetryOperand, _ record: RequestRecord, overflow: Bool = false) -> String {
+        if overflow, case .attribute = operand { return "other" }
+        let value = operand.value(of: record, headers: record.extensions[TelemetryHeaders.self])?.text ?? "unknown"
+        guard value.utf8.count > maxTagValueBytes else { return value }
+        var cut = value.utf8.prefix(maxTagValueBytes)
+        while !cut.isEmpty, String(cut) == nil { cut = cut.dropLast() }  // on a character boundary
+        return String(cut) ?? ""
     }
 
-    private static func overrideValues(_ policy: MetricsPolicy, _ record: RequestRecord) -> [String] {
+    private static func overrideValues(_ policy: MetricsPolicy, _ record: RequestRecord, overflow: Bool) -> [String] {
         var values: [String] = []
         for metric in IstioMetric.allCases {
             for override in policy.tagOverrides[metric] ?? [] {
-                if case .upsert(let operand) = override.operation, case .attribute = operand { values.append(tagValue(operand, record)) }
+                if case .upsert(let operand) = override.operation, case .attribute = operand {
+                    values.append(tagValue(operand, record, overflow: overflow))
+                }
             }
         }
         return values

@@ -35,7 +35,7 @@ enum OTLPEncoding {
         encoded.spanID = bytes(hex: span.spanId)
         if let parent = span.parentSpanId { encoded.parentSpanID = bytes(hex: parent) }
         if let state = span.traceState { encoded.traceState = state }
-        encoded.name = span.name
+        encoded.name = cut(span.name, to: maxValueLength)
         encoded.kind = switch span.kind {
         case .server: .server
         case .client: .client
@@ -46,7 +46,7 @@ enum OTLPEncoding {
         encoded.attributes = span.attributes.map { keyValue($0.key, $0.value, maxLength: maxValueLength) }
         if span.failed {
             encoded.status.code = .error
-            if let message = span.statusMessage { encoded.status.message = message }
+            if let message = span.statusMessage { encoded.status.message = cut(message, to: maxValueLength) }
         }
         return encoded
     }
@@ -56,11 +56,26 @@ enum OTLPEncoding {
         pair.key = key
         switch value {
         // The provider's `maxTagLength`, as Envoy cuts tag values.
-        case .string(let text): pair.value.stringValue = text.count > maxLength ? String(text.prefix(maxLength)) : text
+        case .string(let text): pair.value.stringValue = cut(text, to: maxLength)
         case .int(let number): pair.value.intValue = number
         case .bool(let flag): pair.value.boolValue = flag
         }
         return pair
+    }
+
+    /// `text` in at most `maxBytes` UTF-8 bytes, cut on a character boundary.
+    static func cut(_ text: String, to maxBytes: Int) -> String {
+        guard text.utf8.count > maxBytes else { return text }
+        var bytes = 0
+        var end = text.startIndex
+        for index in text.indices {
+            let next = text.index(after: index)
+            let size = text.utf8.distance(from: index, to: next)
+            if bytes + size > maxBytes { break }
+            bytes += size
+            end = next
+        }
+        return String(text[..<end])
     }
 
     /// Ids are lowercase hex here (they were written by `TraceID`/`SpanID`).

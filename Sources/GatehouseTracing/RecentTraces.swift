@@ -1,4 +1,5 @@
 import GatehouseCore
+import NIOCore
 import Synchronization
 
 /// The requests Gatehouse keeps to answer `gatehouse trace`, whether or not a collector is
@@ -6,6 +7,8 @@ import Synchronization
 /// `failedCapacity` that failed or were refused, so a flood of successes never pushes out the one
 /// request somebody is looking for. Sampling applies to export only.
 ///
+/// Bounded in count and in bytes (a record holds the request's path, authority, user agent, …,
+/// each up to the header limit): past `maxBytes` for a buffer, its oldest records go first.
 /// Records are kept as they finished (spans are built when asked for), so keeping one costs a copy
 /// under a lock, not the building of its spans.
 public final class RecentTraces: Sendable {
@@ -14,14 +17,15 @@ public final class RecentTraces: Sendable {
     private let state: Mutex<State>
 
     private struct State {
-        var recent: Ring
-        var failed: Ring
+        var recent: Buffer
+        var failed: Buffer
     }
 
-    public init(recentCapacity: Int = 1024, failedCapacity: Int = 256) {
+    public init(recentCapacity: Int = 1024, failedCapacity: Int = 256, maxBytes: Int = 8 << 20) {
         self.recentCapacity = recentCapacity
         self.failedCapacity = failedCapacity
-        state = Mutex(State(recent: Ring(capacity: recentCapacity), failed: Ring(capacity: failedCapacity)))
+        state = Mutex(State(
+            recent: Buffer(capacity: recentCapacity, maxBytes: maxBytes), failed: Buffer(capacity: failedCapacity, maxBytes: maxBytes / 2)))
     }
 
     /// A request failed when Gatehouse refused or failed it, or the function answered 5xx.
@@ -29,23 +33,34 @@ public final class RecentTraces: Sendable {
         record.failure != nil || record.responseCode >= 500 || record.responseCode == 0
     }
 
+    /// About how many bytes a kept record holds: its strings, which the request controls.
+    static func estimatedBytes(_ record: RequestRecord) -> Int {
+        var bytes = 512 + record.path.value.utf8.count + (record.path.redacted?.utf8.count ?? 0) + (record.path.beforeRewrite?.utf8.count ?? 0)
+        bytes += record.requestId.utf8.count + record.authority.utf8.count * 2
+        bytes += (record.userAgent?.utf8.count ?? 0) + (record.forwardedFor?.utf8.count ?? 0) + (record.trace.traceState?.utf8.count ?? 0)
+        bytes += (record.failure?.detail.utf8.count ?? 0) + (record.decision?.reason.utf8.count ?? 0)
+        return bytes + record.spans.count * 96
+    }
+
     public func add(_ record: RequestRecord) {
         guard record.trace.isValid else { return }
         var kept = record
         kept.onFinish = []  // ran already; closures are not kept alive by the store
         let failed = Self.failed(record)
+        let bytes = Self.estimatedBytes(record)
         state.withLock { state in
-            if failed { state.failed.append(kept) } else { state.recent.append(kept) }
+            if failed { state.failed.append(kept, bytes: bytes) } else { state.recent.append(kept, bytes: bytes) }
         }
     }
 
-    /// Every kept request of the trace `id` names (a trace id, or the request id of one of its
-    /// requests), oldest first.
+    /// Every kept request of the trace `id` names — a trace id (32 hex digits), or else the request
+    /// id of one of its requests — oldest first.
     public func requests(of id: String) -> [RequestRecord] {
-        let wanted = id.lowercased()
+        let asTraceId = id.utf8.count == 32 ? TraceID(hex: id.lowercased())?.description : nil
         return state.withLock { state in
             let all = state.recent.elements + state.failed.elements
-            let traceId = all.first { $0.requestId == id }?.trace.traceId.description ?? wanted
+            // A trace id is matched as one first: a caller choosing an X-Request-Id cannot shadow it.
+            guard let traceId = asTraceId ?? all.first(where: { $0.requestId == id })?.trace.traceId.description else { return [] }
             return all.filter { $0.trace.traceId.description == traceId }.sorted { $0.startWallNanos < $1.startWallNanos }
         }
     }
@@ -62,25 +77,26 @@ public final class RecentTraces: Sendable {
         }
     }
 
-    /// A fixed-size buffer that overwrites its oldest element.
-    private struct Ring {
+    /// Oldest first out, bounded by count and by estimated bytes.
+    private struct Buffer {
         let capacity: Int
-        var storage: [RequestRecord] = []
-        var next = 0
+        let maxBytes: Int
+        var storage = CircularBuffer<(record: RequestRecord, bytes: Int)>()
+        var bytes = 0
 
-        init(capacity: Int) {
+        init(capacity: Int, maxBytes: Int) {
             self.capacity = max(1, capacity)
+            self.maxBytes = maxBytes
         }
 
-        mutating func append(_ record: RequestRecord) {
-            if storage.count < capacity {
-                storage.append(record)
-            } else {
-                storage[next] = record
+        mutating func append(_ record: RequestRecord, bytes size: Int) {
+            storage.append((record, size))
+            bytes += size
+            while storage.count > capacity || (bytes > maxBytes && storage.count > 1) {
+                bytes -= storage.removeFirst().bytes
             }
-            next = (next + 1) % capacity
         }
 
-        var elements: [RequestRecord] { storage }
+        var elements: [RequestRecord] { storage.map(\.record) }
     }
 }

@@ -52,7 +52,7 @@ public struct SpanBuilder: Sendable {
                 kind = .client
             case .externalAuthorization:
                 kind = .client
-            case .queue, .coldStart, .jwtVerification:
+            case .queue, .coldStart, .jwtVerification, .faultDelay:
                 break
             }
             if recorded.status > 0 { attributes.append(.init("http.response.status_code", .int(Int64(recorded.status)))) }
@@ -71,6 +71,12 @@ public struct SpanBuilder: Sendable {
         record.responseCode >= 500 || record.responseCode == 0
     }
 
+    /// A target's path and its query (without the `?`), as OpenTelemetry's `url.path` and `url.query`.
+    static func split(_ target: String) -> (path: Substring, query: Substring?) {
+        guard let mark = target.firstIndex(of: "?") else { return (target[...], nil) }
+        return (target[..<mark], target[target.index(after: mark)...])
+    }
+
     /// Envoy's cluster name for the function's service, as Istio's spans show it.
     static func cluster(_ destination: FunctionDestination) -> String {
         "outbound|80|\(destination.revision)|\(destination.serviceHost)"
@@ -79,7 +85,7 @@ public struct SpanBuilder: Sendable {
     private func serverAttributes(_ record: RequestRecord) -> [FinishedSpan.Attribute] {
         var attributes: [FinishedSpan.Attribute] = [
             .init("http.request.method", .string(record.method)),
-            .init("url.path", .string(record.path.logged)),
+            .init("url.path", .string(String(Self.split(record.path.logged).path))),
             .init("url.scheme", .string(record.overTLS ? "https" : "http")),
             .init("server.address", .string(record.host)),
             .init("network.protocol.version", .string(record.httpProtocol.replacingPrefix("HTTP/"))),
@@ -88,6 +94,8 @@ public struct SpanBuilder: Sendable {
             .init("istio.mesh_id", .string(meshId)),
             .init("gatehouse.listener", .string(record.viaMeshListener ? "mesh" : "ingress")),
         ]
+        // Credentials in the query are redacted (`QueryRedaction`), as in the access log.
+        if let query = Self.split(record.path.logged).query { attributes.append(.init("url.query", .string(String(query)))) }
         if record.destinationPort > 0 { attributes.append(.init("server.port", .int(Int64(record.destinationPort)))) }
         if record.responseCode > 0 { attributes.append(.init("http.response.status_code", .int(Int64(record.responseCode)))) }
         if let address = record.downstreamAddress {

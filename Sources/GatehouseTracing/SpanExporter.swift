@@ -28,8 +28,10 @@ public final class SpanExporter: Service, Sendable {
         }
     }
 
-    /// Requests waiting for export, at most (Envoy's OpenTelemetry tracer batches likewise).
+    /// Requests waiting for export, at most (Envoy's OpenTelemetry tracer batches likewise), and
+    /// their estimated bytes at most (a record holds strings the request controls).
     public static let maxQueued = 2_048
+    public static let maxQueuedBytes = 16 << 20
     /// A collector's answer body is read up to this (its error message, for the log).
     static let maxAnswerBytes = 4_096
 
@@ -49,7 +51,10 @@ public final class SpanExporter: Service, Sendable {
         exported = registry.makeCounter(
             name: "gatehouse_trace_spans_exported_total", labels: [], help: "Spans a collector accepted over OTLP/HTTP.")
         let (exported, failed) = (exported, exportFailedDrops)
-        writer = BoundedBatchWriter(maxEntries: Self.maxQueued, flushInterval: flushInterval, dropped: nil) { items in
+        writer = BoundedBatchWriter(
+            maxEntries: Self.maxQueued, maxBytes: Self.maxQueuedBytes, cost: { RecentTraces.estimatedBytes($0.record) },
+            flushInterval: flushInterval, dropped: nil
+        ) { items in
             await Self.export(items, client: client, meshId: meshId, version: version, exported: exported, failed: failed, logger: logger)
         }
     }

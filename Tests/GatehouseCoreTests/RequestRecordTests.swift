@@ -56,3 +56,20 @@ struct RequestRecordTests {
         #expect(record.extensions[Session.self] == nil && record.extensions[Attempt.self] == 3)
     }
 }
+
+@Suite("Credentials in the query are redacted in what is written down, whatever policy applies")
+struct QueryRedactionTests {
+    @Test("Well-known credential parameters become REDACTED in `logged`; the value the function gets is unchanged",
+          arguments: [
+            ("/a?access_token=s3cret&x=1", "/a?access_token=REDACTED&x=1"),
+            ("/a?x=1&API_KEY=k&sig=abc", "/a?x=1&API_KEY=REDACTED&sig=REDACTED"),
+            ("/cb?code=xyz&state=ok", "/cb?code=REDACTED&state=ok"),
+            ("/a?acc%65ss_token=s", "/a?acc%65ss_token=REDACTED"),
+            ("/a?plain=1", "/a?plain=1"),
+          ])
+    func redacted(target: String, logged: String) {
+        let path = RequestPath(target)
+        #expect(path.value == target)
+        #expect(path.logged == logged)
+    }
+}

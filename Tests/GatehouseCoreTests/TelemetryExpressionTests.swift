@@ -86,4 +86,16 @@ struct TelemetryExpressionTests {
         #expect(throws: TelemetryExpressionError.self) { try TelemetryOperand(parsingTagValue: "request.host == 'x'") }
         #expect(throws: TelemetryExpressionError.self) { try TelemetryOperand(parsingTagValue: "42") }
     }
+
+    @Test("A hostile expression is refused at config time, never a crash: deep nesting, long chains")
+    func bounded() {
+        let nested = String(repeating: "(", count: 10_000) + "response.code == 200" + String(repeating: ")", count: 10_000)
+        #expect(throws: TelemetryExpressionError.self) { try TelemetryExpression(parsing: nested) }
+        let negated = String(repeating: "!", count: 100) + "true"
+        #expect(throws: TelemetryExpressionError.self) { try TelemetryExpression(parsing: negated) }
+        let chain = Array(repeating: "response.code == 200", count: 1_000).joined(separator: " && ")
+        #expect(throws: TelemetryExpressionError.self) { try TelemetryExpression(parsing: chain) }
+        let fine = String(repeating: "(", count: 30) + "response.code == 200" + String(repeating: ")", count: 30)
+        #expect((try? TelemetryExpression(parsing: fine)) != nil)
+    }
 }

@@ -80,4 +80,21 @@ struct TelemetryPolicyEnforcementTests {
         #expect(series.allSatisfy { $0.label("source_app") == nil })
         #expect(exposition.samples("istio_request_bytes_count").allSatisfy { $0.label("source_app") == "unknown" }, "other metrics keep it")
     }
+
+    @Test("Labels from the request are bounded: past the series limit new values are `other`, and long ones are cut")
+    func requestDerivedBound() throws {
+        let telemetry = try Self.telemetry(logTo: "/dev/null")
+        let overrides: [TagOverride] = [.init(name: "tenant", operation: .upsert(.attribute(.requestHeader("x-tenant"))))]
+        let destination = Self.destination(TelemetryPolicy(metrics: .init(tagOverrides: [.requestCount: overrides])))
+        let hostile = IstioMetrics.maxRequestDerivedSeries + 50
+        for n in 0..<hostile {
+            var record = finishedRequest(to: destination, code: 200)
+            record.extensions[TelemetryHeaders.self] = TelemetryHeaders(values: [("x-tenant", "t\(n)-" + String(repeating: "x", count: 1_000))])
+            telemetry.requestFinished(record)
+        }
+        let series = Exposition(telemetry.exposition()).samples("istio_requests_total")
+        #expect(series.count == IstioMetrics.maxRequestDerivedSeries + 1, "the first ones, then one `other`")
+        #expect(series.filter { $0.label("tenant") == "other" }.count == 1)
+        #expect(series.allSatisfy { ($0.label("tenant")?.utf8.count ?? 0) <= IstioMetrics.maxTagValueBytes })
+    }
 }

@@ -7,18 +7,20 @@ public struct RequestPath: Sendable, Hashable, CustomStringConvertible {
     public private(set) var value: String
     /// The value before a route rewrote it; nil when none did.
     public private(set) var beforeRewrite: String?
-    /// How logs show it when its query carried a token (`?access_token=`): the value replaced.
+    /// How logs show it when its query carried a credential (`?access_token=`, see
+    /// `QueryRedaction`): the value replaced.
     public var redacted: String?
 
     /// `target` as the caller sent it (origin form, with its query).
     /// Most targets need no work: one scan, no copy.
     public init(_ target: String) {
         let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
-        guard PathNormalization.needsWork(target[..<mark]) else {
+        if PathNormalization.needsWork(target[..<mark]) {
+            value = PathNormalization.normalize(String(target[..<mark])) + target[mark...]
+        } else {
             value = target
-            return
         }
-        value = PathNormalization.normalize(String(target[..<mark])) + target[mark...]
+        if mark != target.endIndex { redacted = QueryRedaction.redacting(QueryRedaction.alwaysRedacted, in: value) }
     }
 
     /// The path without its query.

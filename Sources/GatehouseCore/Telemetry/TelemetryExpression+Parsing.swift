@@ -11,8 +11,17 @@ extension TelemetryExpression {
         + "request.url_path, request.protocol, request.id, request.useragent or request.headers['name'] (with 'strings'), "
         + "true, false, joined with &&, || and !, grouped with ( )"
 
+    /// Longest expression accepted, in bytes: evaluation recurses once per operator, and a chain
+    /// this long stays far from the stack's limit.
+    public static let maxLength = 4_096
+    /// Deepest nesting of `(` and `!` accepted (the parser recurses once per level).
+    public static let maxDepth = 64
+
     /// Parses a filter expression once, at config time.
     public init(parsing text: String) throws(TelemetryExpressionError) {
+        guard text.utf8.count <= Self.maxLength else {
+            throw TelemetryExpressionError(message: "the expression is \(text.utf8.count) bytes long; at most \(Self.maxLength) are accepted")
+        }
         var parser = try ExpressionParser(text)
         let expression = try parser.disjunction()
         try parser.expectEnd()
@@ -50,6 +59,7 @@ private struct ExpressionParser {
 
     private var tokens: [Token]
     private var position = 0
+    private var depth = 0
 
     init(_ text: String) throws(TelemetryExpressionError) {
         tokens = try Self.tokenize(Array(text.unicodeScalars))
@@ -81,6 +91,11 @@ private struct ExpressionParser {
     }
 
     private mutating func unary() throws(TelemetryExpressionError) -> TelemetryExpression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= TelemetryExpression.maxDepth else {
+            throw TelemetryExpressionError(message: "the expression nests `(` or `!` more than \(TelemetryExpression.maxDepth) deep")
+        }
         if take("!") { return .not(try unary()) }
         if take("(") {
             let inner = try disjunction()

@@ -12,6 +12,8 @@ public struct RecordedSpan: Sendable {
         case jwtVerification = "jwt_verification"
         /// Asking a CUSTOM policy's external authorizer.
         case externalAuthorization = "external_authorization"
+        /// A VirtualService fault's injected delay.
+        case faultDelay = "fault_delay"
         /// One request sent to the function (retries are further attempts).
         case upstreamAttempt = "upstream_attempt"
         /// A mirror copy sent to another function.

@@ -50,6 +50,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     init(client: Exchange, pool: any FunctionUpstream, mirrors: [(FunctionDestination, any FunctionUpstream)] = []) {
         self.client = client
         self.pool = pool
+        // Decided before the mirrors copy the trace context, so they follow the original's decision.
+        if client.record.trace.sampled == nil { client.record.decideSampling() }
         // An upgrade is one conversation with one function: it is not mirrored.
         shadows = client.upgrade != nil ? [] : mirrors.map { destination, mirror in
             MirrorExchange(of: client, to: destination, pool: mirror)
@@ -139,7 +141,6 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         client.record.attempts += 1
         let attemptSpan = nextSpanId()
         client.record.spans.append(RecordedSpan(kind: .upstreamAttempt, id: attemptSpan, start: .now, detail: lease?.instance.upstreamHost))
-        if client.record.trace.sampled == nil { client.record.decideSampling() }
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
