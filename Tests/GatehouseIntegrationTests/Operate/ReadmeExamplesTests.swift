@@ -19,6 +19,18 @@ import Glibc
 /// folder; an elided id (`5c0e…`) in a command is the value an earlier output showed under it.
 /// A block without a command shows what the running `gatehouse up` printed (its summary on stderr,
 /// access log lines on stdout; a `{…}` block wrapped over several lines is one line).
+///
+/// Examples that need a running Gatehouse but are not run here, and why:
+/// - README, the 401 for an expired token (`notRun` below): it needs a token from an issuer
+///   Gatehouse can fetch keys from; `RequestAuthenticationTests.hostileTokens` checks that answer.
+/// - docs/tracing.md, the `frontend` → `billing` trace tree: it needs two functions that call each
+///   other, which examples/ does not have; `TraceTests` ("A request refused one hop deep") checks
+///   the same facts, not the printed lines.
+/// - docs/admin-api.md, the JSON bodies of `/api/v1/apply`, `delete`, `invoke`, the errors and the
+///   409: shapes with illustrative values, not a session; `ApplyTests`, `SharedStoreTests` and
+///   `InProcessInvocationTests` check their fields.
+/// - docs/reference/explain.md's `-o json` (a STRICT PeerAuthentication in namespace `shop`) and
+///   audit.md's command synopses and `sqlite3` line: no session shows their output.
 @Suite("README examples")
 struct ReadmeExamplesTests {
     static let root = URL(fileURLWithPath: #filePath)
