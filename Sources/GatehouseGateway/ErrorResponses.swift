@@ -6,7 +6,9 @@ import NIOHTTP1
 /// The one place where Gatehouse's errors become HTTP responses: status, response flag, and a
 /// message that helps the caller without revealing internals (the detail goes to the access log).
 ///
-/// Every body has the same shape: `{"status", "code", "message", "requestId"}`.
+/// Every body Gatehouse writes has the same shape: `{"status", "code", "message", "requestId"}`, plus
+/// `reason` (a fixed code such as `jwt_expired`) when the error carries one. The one exception is a
+/// CUSTOM authorizer's denial, passed on as the authorizer wrote it (as Envoy's ext_authz does).
 struct ErrorResponses: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
         // An external authorizer's denial, as it wrote it. (Replies Gatehouse makes itself — a

@@ -105,9 +105,7 @@ struct Up: AsyncParsableCommand {
             case .json:
                 return JSONLogHandler(label: label, logLevel: logLevel)
             case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = logLevel
-                return handler
+                return TextLogHandler(logLevel: logLevel)
             }
         }
         let logger = Logger(label: "gatehouse")

@@ -16,7 +16,8 @@ import X509
 /// As a service it renews the SVID at half its lifetime; new connections get the new certificate,
 /// open ones keep theirs, so renewal drops nothing. It watches the CA directory (inotify, see
 /// `DirectoryWatch`) and reloads the CA when a file there changes (`gatehouse ca rotate`), and
-/// again when a replaced root's overlap ends (a timer at that moment): no polling.
+/// again when a replaced root's overlap ends (a timer at that moment). It polls only where
+/// inotify is unavailable (every `fallbackInterval`).
 final class MeshIdentity: Service, Sendable {
     /// The CA and what is built from it; replaced whole when the CA in the state directory changes
     /// (`gatehouse ca rotate`) or a replaced root's overlap ends.
