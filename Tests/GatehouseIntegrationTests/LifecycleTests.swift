@@ -44,7 +44,7 @@ struct LifecycleTests {
         let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "drain"))
         defer { gatehouse.removeDirectory() }
         #expect(try await gatehouse.request("drain").status == 200)
-        async let slow = gatehouse.request("drain", path: "/sleep?ms=1000")
+        async let slow = gatehouse.request("drain", path: "/sleep?ms=3000")
         try await gatehouse.waitForInFlight("drain")
         kill(gatehouse.process.processIdentifier, SIGTERM)
         #expect(try await slow.status == 200)
