@@ -238,6 +238,8 @@ let package = Package(
         ]),
         .testTarget(name: "GatehouseTelemetryTests", dependencies: [
             "GatehouseTelemetry", "GatehouseCore", "GatehouseFunctions", "GatehouseStore", "GatehouseIdentity",
+            // Holds audit.db's lock from the outside, as another process would.
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Prometheus", package: "swift-prometheus"),

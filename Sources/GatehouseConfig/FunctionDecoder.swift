@@ -25,7 +25,16 @@ enum FunctionDecoder {
         } else if let process = spec.required("process", fix: "add `process:` with `command: [\"./server\"]` (or `remote: {url: https://…}`)")?.mapping() {
             function.process = decodeProcess(process)
         }
-        if let serviceAccount = spec.field("serviceAccount")?.string() { function.serviceAccount = serviceAccount }
+        if let value = spec.field("serviceAccount"), let serviceAccount = value.string() {
+            // Gatehouse's own identities: a function holding one could act as the gateway or sign audit checkpoints.
+            if ReservedServiceAccounts.contains(serviceAccount) {
+                value.report(
+                    "service account \"\(serviceAccount)\" is reserved for Gatehouse itself (\(ReservedServiceAccounts.all.sorted().joined(separator: ", ")))",
+                    fix: "write another name, e.g. `serviceAccount: \(envelope.name)`")
+            } else {
+                function.serviceAccount = serviceAccount
+            }
+        }
         if let scaling = spec.field("scaling")?.mapping() {
             function.scaling = decodeScaling(scaling)
         }

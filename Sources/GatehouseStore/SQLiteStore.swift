@@ -333,3 +333,27 @@ public final class SQLiteStore: ConfigStore {
         return migrator
     }
 }
+
+extension SQLiteStore {
+    /// The stored documents of one kind, read from `path` read only (nothing is migrated or
+    /// created): for commands that must not change a state directory another process holds.
+    /// Empty when there is no database there.
+    public static func storedDocuments(kind: String, path: String) throws(StoreError) -> [ResourceDocument] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            return try database.read { db in
+                guard try db.tableExists("resource") else { return [] }
+                return try Row.fetchAll(db, sql: "SELECT * FROM resource WHERE kind = ? ORDER BY rowid", arguments: [kind]).map { row in
+                    ResourceDocument(
+                        key: ResourceKey(group: row["apiGroup"], kind: row["kind"], namespace: row["namespace"], name: row["name"]),
+                        apiVersion: row["apiVersion"], text: row["text"], file: row["file"], lineOffset: row["lineOffset"])
+                }
+            }
+        } catch {
+            throw storeError(error, path: path)
+        }
+    }
+}

@@ -118,6 +118,14 @@ struct FunctionDecodingTests {
         }
     }
 
+    @Test("a Function may not run as a service account Gatehouse keeps for itself", arguments: ["gatehouse-audit", "gatehouse"])
+    func reservedServiceAccount(account: String) {
+        let found = diagnostics(functionDocument(spec: "  serviceAccount: \(account)"))
+        #expect(found.map(\.field) == ["spec.serviceAccount"], "\(found)")
+        #expect(found.first?.message.contains("reserved for Gatehouse itself") == true)
+        #expect(found.first?.fix == "write another name, e.g. `serviceAccount: hello`")
+    }
+
     @Test("a word where a number belongs names the field, the value and an example")
     func wrongType() {
         let found = diagnostics(functionDocument(spec: """

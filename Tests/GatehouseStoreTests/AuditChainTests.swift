@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseStore
+import GRDB
 import Testing
 
 @Suite("The audit hash chain")
@@ -45,7 +46,9 @@ struct AuditChainTests {
 
     @Test("An intact chain walks clean")
     func intact() {
-        #expect(Self.walk(Self.chain(5).map(AuditChainWalk.Row.init)) == nil)
+        let records = Self.chain(5)
+        let checkpoint = AuditCheckpoint(seq: 5, hash: records[4].hash, previous: 0, at: "x", signer: "s", signerFingerprint: "f", signature: "")
+        #expect(Self.walk(records.map(AuditChainWalk.Row.init), checkpoints: [checkpoint]) == nil)
     }
 
     @Test("An edited record is named as changed")
@@ -118,18 +121,177 @@ struct AuditChainTests {
         let log = try SQLiteAuditLog(path: directory.appendingPathComponent("audit.db").path)
         for batch in 0..<6 {
             _ = try await log.append((1...5).map { Self.event(batch * 5 + $0) })
-            // An unsigned stand-in: the walk checks hashes and links, not signatures.
-            try await log.checkpoint { head in
-                (AuditCheckpoint(seq: head.seq, hash: head.hash, previous: head.checkpointSeq, at: "x", signer: "s", signerFingerprint: "f", signature: ""),
-                 AuditSignerChain(fingerprint: "f", spiffeId: "s", pem: ""))
-            }
+            try await Self.checkpoint(log)
         }
-        let pruned = try #require(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 12), at: Self.clock))
-        #expect(pruned.event.kind == .pruned && pruned.event.anchorSeq == 20 && pruned.event.count == 20, "\(pruned.event)")
+        // Each batch: 5 records, the checkpoint over the 5th, its audit.checkpoint record.
+        #expect(try await log.head().unsigned == 0, "a checkpoint's own record calls for no other checkpoint")
+        let pruned = try #require(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 15), at: Self.clock))
+        #expect(pruned.event.kind == .pruned && pruned.event.anchorSeq == 23 && pruned.event.count == 23, "\(pruned.event)")
         let walk = try await log.walk()
         #expect(walk.problem == nil, "\(String(describing: walk.problem))")
-        #expect(walk.anchor?.seq == 20 && walk.firstSeq == 21 && walk.lastSeq == 31)
+        #expect(walk.anchor?.seq == 23 && walk.firstSeq == 24 && walk.lastSeq == 37)
         let head = try await log.head()
-        #expect(head.seq == 31 && head.checkpointSeq == 30)
+        #expect(head.seq == 37 && head.checkpointSeq == 35)
+        #expect(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 15), at: Self.clock) == nil, "no cut at the anchor again")
+    }
+
+    // MARK: Checkpoints in the chain, and retention
+
+    /// An unsigned stand-in checkpoint: the walk checks hashes and links, not signatures.
+    static func checkpoint(_ log: SQLiteAuditLog) async throws {
+        try await log.checkpoint { head in
+            guard head.unsigned > 0 else { return nil }
+            return (AuditCheckpoint(seq: head.seq, hash: head.hash, previous: head.checkpointSeq, at: "x", signer: "s", signerFingerprint: "f", signature: ""),
+                    AuditSignerChain(fingerprint: "f", spiffeId: "s", pem: ""))
+        }
+    }
+
+    /// A fresh log in a directory of its own, removed when `body` returns.
+    static func withLog(_ body: (SQLiteAuditLog, String) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("audit.db").path
+        try await body(try SQLiteAuditLog(path: path), path)
+    }
+
+    static func started(_ index: Int) -> AuditEvent {
+        AuditEvent(kind: .started, at: clock.addingTimeInterval(Double(index)))
+    }
+
+    /// What an attacker with write access to audit.db does: sets `seq`, `prev` and `hash` of
+    /// every record left (in order) as a writer would have (the reviewer's rehash.py).
+    static func rehash(_ path: String, keeping keep: (AuditEvent) -> Bool) throws {
+        let database = try DatabaseQueue(path: path)
+        try database.write { db in
+            let bodies = try String.fetchAll(db, sql: "SELECT body FROM audit_record ORDER BY seq")
+            try db.execute(sql: "DELETE FROM audit_record")
+            var previous = AuditRecord.genesis, seq: Int64 = 0
+            for body in bodies {
+                let event = try AuditCoding.decoder.decode(AuditEvent.self, from: Data(body.utf8))
+                guard keep(event) else { continue }
+                seq += 1
+                let row = AuditChainWalk.Row(AuditRecord.chained(event, seq: seq, after: previous))
+                try db.execute(
+                    sql: "INSERT INTO audit_record (seq, at, kind, requestId, function, decision, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [row.seq, row.at, row.kind, row.requestId, row.function, row.decision, row.body, row.previousHash, row.hash])
+                previous = row.hash
+            }
+        }
+    }
+
+    static func sql(_ path: String, _ statement: String) throws {
+        try DatabaseQueue(path: path).write { try $0.execute(sql: statement) }
+    }
+
+    @Test("Deleting a checkpoint row is seen: the checkpoint's own record in the chain names it")
+    func checkpointRowRemoved() async throws {
+        try await Self.withLog { log, path in
+            for batch in 0..<3 {
+                _ = try await log.append((1...3).map { Self.event(batch * 3 + $0) })
+                try await Self.checkpoint(log)
+            }
+            #expect(try await log.walk().problem == nil)
+            // Records 1–3, checkpoint over 3 and its record 4; 5–7, over 7, record 8; …
+            try Self.sql(path, "DELETE FROM audit_checkpoint WHERE seq = 7")
+            let problem = try #require(try await log.walk().problem)
+            #expect(problem.kind == .checkpoint && problem.seq == 7 && problem.message.contains("the checkpoint at record 7 was removed"), "\(problem)")
+        }
+    }
+
+    @Test("Deleting every checkpoint and rehashing the chain without the records of one is seen: no checkpoint covers them")
+    func everyCheckpointRemoved() async throws {
+        try await Self.withLog { log, path in
+            _ = try await log.append([Self.started(0)] + (1...3).map(Self.event))
+            try await Self.checkpoint(log)
+            _ = try await log.append((4...6).map(Self.event))
+            try await Self.checkpoint(log)
+            try Self.sql(path, "DELETE FROM audit_checkpoint; DELETE FROM audit_signer")
+            try Self.rehash(path) { $0.kind != .checkpointed && $0.requestId != "r-2" }
+            let problem = try #require(try await log.walk().problem, "a rewritten chain with no checkpoint must not verify")
+            #expect(problem.kind == .checkpoint && problem.seq == 1 && problem.message.contains("under no checkpoint"), "\(problem)")
+        }
+    }
+
+    @Test("Deleting the checkpoints after a start and rehashing the records after them is seen: a start is always checkpointed")
+    func startUncovered() async throws {
+        try await Self.withLog { log, path in
+            _ = try await log.append([Self.started(0), Self.event(1)])
+            try await Self.checkpoint(log)
+            _ = try await log.append([Self.started(2), Self.event(3), Self.event(4)])
+            try await Self.checkpoint(log)
+            // Keep the first checkpoint (over record 2) and its record 3; edit what follows.
+            try Self.sql(path, "DELETE FROM audit_checkpoint WHERE seq > 2")
+            try Self.rehash(path) { !($0.kind == .checkpointed && $0.seq != 3) && $0.requestId != "r-4" }
+            let problem = try #require(try await log.walk().problem)
+            #expect(problem.kind == .checkpoint && problem.seq == 4 && problem.message.contains("gatehouse.started"), "\(problem)")
+        }
+    }
+
+    @Test("Cutting the tail with its checkpoints passes the file alone; a checkpoint kept outside shows it")
+    func truncatedBeforeOutsideAnchor() async throws {
+        try await Self.withLog { log, path in
+            _ = try await log.append([Self.started(0)] + (1...3).map(Self.event))
+            try await Self.checkpoint(log)
+            _ = try await log.append((4...6).map(Self.event))
+            try await Self.checkpoint(log)
+            let kept = try #require(try await log.latestCheckpoint())
+            let whole = try await log.walk(outside: kept)
+            #expect(kept.seq == 8 && whole.problem == nil)
+            try Self.sql(path, "DELETE FROM audit_record WHERE seq > 5; DELETE FROM audit_checkpoint WHERE seq > 5")
+            #expect(try await log.walk().problem == nil, "the documented limit: the file alone cannot show it")
+            let problem = try #require(try await log.walk(outside: kept).problem)
+            #expect(problem.kind == .removed && problem.seq == 6 && problem.message.contains("kept outside"), "\(problem)")
+        }
+    }
+
+    @Test("Retention by age cuts only the prefix that is all older: one old-dated record does not take newer ones along")
+    func retentionByAge() async throws {
+        try await Self.withLog { log, _ in
+            let old = Self.clock.addingTimeInterval(-100 * 86400)
+            func events(_ ids: ClosedRange<Int>, at: Date) -> [AuditEvent] {
+                ids.map { var event = Self.event($0); event.at = at; return event }
+            }
+            _ = try await log.append(events(1...3, at: old))
+            try await Self.checkpoint(log)
+            _ = try await log.append(events(4...6, at: Self.clock))
+            try await Self.checkpoint(log)
+            // A request that began long ago (its record carries its start time), then new ones.
+            _ = try await log.append(events(7...7, at: old) + events(8...9, at: Self.clock))
+            try await Self.checkpoint(log)
+            let pruned = try #require(try await log.prune(olderThan: Self.clock.addingTimeInterval(-90 * 86400), toFit: AuditBounds(), at: Self.clock))
+            #expect(pruned.event.anchorSeq == 3, "\(pruned.event)")
+            let kept = try await log.records(AuditQuery(limit: 100)).compactMap(\.event.requestId)
+            #expect(kept == (4...9).map { "r-\($0)" }, "\(kept)")
+            #expect(try await log.walk().problem == nil)
+        }
+    }
+
+    @Test("Size bounds never cut admin, CA or start records younger than the retention: they are carried forward")
+    func boundsKeepAdminRecords() async throws {
+        try await Self.withLog { log, _ in
+            var change = AuditEvent(kind: .adminChanged, at: Self.clock)
+            change.action = "apply"
+            change.actor = "alice@host"
+            _ = try await log.append([Self.started(0), change])
+            try await Self.checkpoint(log)
+            for batch in 0..<5 {
+                var refused = (1...10).map { index -> AuditEvent in
+                    var event = AuditEvent(kind: .adminRefused, at: Self.clock)
+                    event.reason = "wrong token \(batch * 10 + index)"
+                    return event
+                }
+                refused[0].sourceAddress = "127.0.0.1:1"
+                _ = try await log.append(refused)
+                try await Self.checkpoint(log)
+            }
+            let pruned = try #require(try await log.prune(olderThan: Self.clock.addingTimeInterval(-86400), toFit: AuditBounds(maxRecords: 20), at: Self.clock))
+            #expect(pruned.event.detail?.contains("carried forward") == true, "\(pruned.event)")
+            let changes = try await log.records(AuditQuery(kind: "admin.changed", limit: 10))
+            #expect(changes.count == 1 && changes[0].event.actor == "alice@host" && changes[0].event.carriedFrom == 2, "\(changes.map(\.event))")
+            #expect(try await log.records(AuditQuery(kind: "gatehouse.started", limit: 10)).count == 1)
+            let walk = try await log.walk()
+            #expect(walk.problem == nil && (walk.anchor?.seq ?? 0) > 2, "\(String(describing: walk.problem))")
+        }
     }
 }

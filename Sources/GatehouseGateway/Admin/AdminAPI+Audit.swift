@@ -29,12 +29,47 @@ extension AdminAPI {
         guard let audit, let stateDirectory else { return Self.error(.notFound, code: "not_found", "this gatehouse keeps no audit log") }
         do {
             let bundle = try AuditVerifier.trustBundle(caDirectory: stateDirectory.appendingPathComponent("ca"))
-            return Self.auditJSON(try await AuditVerifier(bundle: bundle).verify(audit.log))
+            return Self.auditJSON(try await AuditVerifier(bundle: bundle, auditIdentity: audit.auditIdentity).verify(audit.log))
         } catch let error as StoreError {
             return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
         } catch {
             return Self.error(.serviceUnavailable, code: "store_unavailable", "\(error)")
         }
+    }
+
+    /// `GET /api/v1/audit/checkpoint`: the newest signed checkpoint, to keep outside the state
+    /// directory (`gatehouse audit checkpoint`, then `verify --anchor FILE`).
+    func auditCheckpoint() async -> Response {
+        guard let audit else { return Self.error(.notFound, code: "not_found", "this gatehouse keeps no audit log") }
+        do {
+            guard let checkpoint = try await audit.log.latestCheckpoint() else {
+                return Self.error(.notFound, code: "not_found", "the audit log has no checkpoint yet")
+            }
+            return Self.auditJSON(checkpoint)
+        } catch {
+            return Self.error(.serviceUnavailable, code: "store_unavailable", error.description)
+        }
+    }
+
+    /// Writes a change's `admin.requested` record before the change: nil when written, else the
+    /// answer refusing the change (nothing was changed).
+    func intended(_ event: AuditEvent) async -> Response? {
+        guard let audit else { return nil }
+        do {
+            try await audit.record(event)
+            return nil
+        } catch {
+            logger.error("a change was refused: its audit record could not be written", metadata: ["error": "\(error)"])
+            return Self.error(
+                .serviceUnavailable, code: "audit_unavailable",
+                "nothing was changed: the audit log (STATE_DIR/audit.db) cannot be written (\(error)); fix it and try again")
+        }
+    }
+
+    /// Records that a requested change was refused; best effort (the change did not happen).
+    func failed(_ event: AuditEvent) async {
+        guard let audit else { return }
+        do { try await audit.record(event) } catch { logger.error("could not write an admin.failed audit record", metadata: ["error": "\(error)"]) }
     }
 
     struct QueryProblem: Error, CustomStringConvertible { let description: String }

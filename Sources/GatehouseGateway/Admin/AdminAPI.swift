@@ -53,6 +53,7 @@ struct AdminAPI: Sendable {
         api.post("invoke") { request, _ in await invoke(request) }
         api.get("audit") { request, _ in await auditRecords(request) }
         api.get("audit/verify") { _, _ in await auditVerify() }
+        api.get("audit/checkpoint") { _, _ in await auditCheckpoint() }
     }
 
     /// A described request run through the live stages (`gatehouse explain` without -f): the
@@ -78,14 +79,20 @@ struct AdminAPI: Sendable {
         case .success(let decoded): body = decoded
         case .failure(let response): return response
         }
+        let origin = origin(request, context), files = body.files.map(\.name), dryRun = body.dryRun ?? false
+        let requestId = UUID().uuidString.lowercased()
+        // The intent is on disk before anything changes: no change goes live unaudited.
+        if !dryRun, let refusal = await intended(.adminRequest(operation: "apply", origin: origin, requestId: requestId, files: files)) {
+            return refusal
+        }
         do {
-            let summary = try await controller.apply(
-                sources: body.files.map { ($0.name, $0.content) }, actor: actor(request, context), dryRun: body.dryRun ?? false)
-            if let refusal = await audited(.adminChange(summary, operation: "apply", origin: origin(request, context), files: body.files.map(\.name))) {
+            let summary = try await controller.apply(sources: body.files.map { ($0.name, $0.content) }, actor: actor(request, context), dryRun: dryRun)
+            if let refusal = await audited(AuditEvent.adminChange(summary, operation: "apply", origin: origin, files: files).map { $0.with(requestId: requestId) }) {
                 return refusal
             }
             return Self.json(.ok, report(summary))
         } catch {
+            if !dryRun { await failed(.adminFailure(operation: "apply", origin: origin, requestId: requestId, reason: "\(error)")) }
             return Self.error(error)
         }
     }
@@ -101,11 +108,16 @@ struct AdminAPI: Sendable {
             guard let kind = ResourceKinds.resolve(name.kind) else { return Self.unknownKind(name.kind) }
             keys.append(ResourceKey(group: kind.group, kind: kind.kind, namespace: name.namespace, name: name.name))
         }
+        let origin = origin(request, context), requestId = UUID().uuidString.lowercased()
+        if let refusal = await intended(.adminRequest(operation: "delete", origin: origin, requestId: requestId, deleting: keys)) { return refusal }
         do {
             let summary = try await controller.delete(keys, actor: actor(request, context))
-            if let refusal = await audited(.adminChange(summary, operation: "delete", origin: origin(request, context))) { return refusal }
+            if let refusal = await audited(AuditEvent.adminChange(summary, operation: "delete", origin: origin).map { $0.with(requestId: requestId) }) {
+                return refusal
+            }
             return Self.json(.ok, report(summary))
         } catch {
+            await failed(.adminFailure(operation: "delete", origin: origin, requestId: requestId, reason: "\(error)"))
             return Self.error(error)
         }
     }
@@ -138,7 +150,8 @@ struct AdminAPI: Sendable {
     }
 
     /// Writes a change's audit record (durable) before the change is acknowledged; nil when it is
-    /// written, or the answer saying it could not be (the change itself was made and stays).
+    /// written, or the answer saying it could not be (the change itself was made and stays; its
+    /// `admin.requested` record, written before, says what was asked).
     func audited(_ event: AuditEvent?) async -> Response? {
         guard let audit, let event else { return nil }
         do {

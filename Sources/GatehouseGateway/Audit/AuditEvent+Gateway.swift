@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import GatehouseStore
 import NIOCore
 
@@ -18,6 +19,37 @@ extension AuditEvent {
             AuditChange(kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, result: $0.result, generation: $0.generation)
         }
         if !files.isEmpty { event.detail = "files: " + files.joined(separator: ", ") }
+        return event.bounded()
+    }
+
+    /// This event tied to the admin call that caused it.
+    func with(requestId: String) -> AuditEvent {
+        var event = self
+        event.requestId = requestId
+        return event
+    }
+
+    /// An admin change about to be made, written before it is (`admin.requested`): if the log
+    /// cannot take it, nothing changes. `requestId` ties it to its `admin.changed` / `admin.failed`.
+    static func adminRequest(operation: String, origin: AdminOrigin, requestId: String, files: [String] = [], deleting: [ResourceKey] = []) -> AuditEvent {
+        var event = AuditEvent(kind: .adminRequested, at: Date())
+        event.action = operation
+        event.requestId = requestId
+        origin.describe(&event)
+        if !deleting.isEmpty {
+            event.changes = deleting.map { AuditChange(kind: $0.kind, namespace: $0.namespace, name: $0.name, result: "requested", generation: 0) }
+        }
+        if !files.isEmpty { event.detail = "files: " + files.joined(separator: ", ") }
+        return event.bounded()
+    }
+
+    /// A requested change that was refused (invalid, a conflict): nothing changed.
+    static func adminFailure(operation: String, origin: AdminOrigin, requestId: String, reason: String) -> AuditEvent {
+        var event = AuditEvent(kind: .adminFailed, at: Date())
+        event.action = operation
+        event.requestId = requestId
+        origin.describe(&event)
+        event.reason = reason
         return event.bounded()
     }
 

@@ -74,7 +74,7 @@ final class MeshIdentity: Service, Sendable {
         self.createdRoot = createdRoot
         trustDomain = mesh.trustDomain
         meshTrustDomains = mesh.meshTrustDomains
-        gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: "gatehouse")
+        gatewayID = SPIFFEID(trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, serviceAccount: ReservedServiceAccounts.gateway)
         lifetime = mesh.svidLifetime
         self.logger = logger
         self.onChange = onChange

@@ -14,10 +14,17 @@ import Foundation
 /// - a checkpoint whose record is gone or has another hash than the one signed: records at or
 ///   before it were removed or rewritten (a chain rewritten whole hashes consistently; only the
 ///   signature shows it). A checkpoint whose predecessor is gone: a checkpoint was removed.
+/// - an `audit.checkpoint` record (each checkpoint appends one) whose checkpoint is gone: a
+///   checkpoint was removed — so deleting every checkpoint and rehashing the chain needs those
+///   records gone too, and then:
+/// - records and no checkpoint, or a `gatehouse.started` record no checkpoint covers (one is
+///   signed at every start): checkpoints were removed;
+/// - a checkpoint kept outside (`outside`, from `gatehouse audit checkpoint`) whose record is gone
+///   or has another hash: the chain was cut or rewritten after it.
 ///
-/// Records after the last checkpoint can be removed, or appended, without a trace here: nothing
-/// signed them yet (docs/security.md says what to do about it). Signatures are checked by
-/// `AuditVerifier`, which needs the trust bundle.
+/// Records after the last checkpoint can still be removed together with the checkpoints after
+/// them, or appended, without a trace in the file alone: only a checkpoint kept elsewhere shows
+/// that (docs/security.md). Signatures are checked by `AuditVerifier`, which needs the trust bundle.
 public struct AuditChainWalk: Sendable {
     /// One stored record as read, columns and all.
     public struct Row: Sendable {
@@ -82,6 +89,8 @@ public struct AuditChainWalk: Sendable {
         public var checkpoints: [AuditCheckpoint] = []
         public var signers: [String: AuditSignerChain] = [:]
         public var rotations: [Rotation] = []
+        /// The newest record a checkpoint vouches for: its seq, or its own `audit.checkpoint` record.
+        public var signedSeq: Int64?
     }
 
     private var result = Result()
@@ -92,9 +101,17 @@ public struct AuditChainWalk: Sendable {
     /// The record the last checkpoint seen covered, for the `previous` link.
     private var lastCheckpointSeq: Int64?
     private var anchorPruneSeen = false
+    private let checkpointHashes: [Int64: String]
+    /// The newest `gatehouse.started` record (not carried forward): a checkpoint must cover it.
+    private var latestStart: Int64?
+    /// A checkpoint the operator kept outside the state directory.
+    private let outside: AuditCheckpoint?
 
-    /// `checkpoints` in any order; `signers` by fingerprint.
-    public init(anchor: AuditAnchor?, checkpoints: [AuditCheckpoint], signers: [AuditSignerChain]) {
+    /// `checkpoints` in any order; `signers` by fingerprint; `outside`: a checkpoint exported
+    /// earlier (`gatehouse audit checkpoint`), which the chain must still reach and match.
+    public init(anchor: AuditAnchor?, checkpoints: [AuditCheckpoint], signers: [AuditSignerChain], outside: AuditCheckpoint? = nil) {
+        self.outside = outside
+        checkpointHashes = Dictionary(checkpoints.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
         result.anchor = anchor
         result.checkpoints = checkpoints.sorted { $0.seq < $1.seq }
         result.signers = Dictionary(signers.map { ($0.fingerprint, $0) }, uniquingKeysWith: { first, _ in first })
@@ -161,6 +178,22 @@ public struct AuditChainWalk: Sendable {
             result.rotations.append(Rotation(seq: row.seq, previousRootFingerprint: root))
         }
         if event.kind == .pruned, let anchor = result.anchor, event.anchorSeq == anchor.seq { anchorPruneSeen = true }
+        if event.kind == .started, event.carriedFrom == nil { latestStart = row.seq }
+        if event.kind == .checkpointed {
+            // Each checkpoint appends this record in its own transaction, right after what it signed.
+            guard let signed = event.checkpointSeq, signed == row.seq - 1 else {
+                return fail(.changed, row.seq, "record \(row.seq) was changed: an audit.checkpoint record must follow the record its checkpoint signed")
+            }
+            guard let hash = checkpointHashes[signed], hash == event.checkpointHash else {
+                return fail(.checkpoint, signed, "the checkpoint at record \(signed) was removed: record \(row.seq) says it was signed, and it is not kept (audit_checkpoint)")
+            }
+            result.signedSeq = row.seq
+        }
+        if let outside, outside.seq == row.seq, outside.hash != row.hash {
+            let after = lastCheckpointSeq ?? result.anchor?.seq ?? 0
+            return fail(.rewritten, after + 1,
+                "records after \(after) and up to \(row.seq) were changed, removed or inserted and the chain rewritten: the checkpoint kept outside (record \(row.seq)) signed another hash")
+        }
         while nextCheckpoint < result.checkpoints.count, result.checkpoints[nextCheckpoint].seq == row.seq {
             let checkpoint = result.checkpoints[nextCheckpoint]
             nextCheckpoint += 1
@@ -176,6 +209,7 @@ public struct AuditChainWalk: Sendable {
                     "records after \(after) and up to \(row.seq) were changed, removed or inserted and the chain rewritten: the checkpoint at record \(row.seq) signed another hash")
             }
             lastCheckpointSeq = checkpoint.seq
+            result.signedSeq = max(result.signedSeq ?? 0, checkpoint.seq)
         }
     }
 
@@ -190,6 +224,20 @@ public struct AuditChainWalk: Sendable {
         if let anchor = result.anchor, !anchorPruneSeen {
             fail(.checkpoint, anchor.seq + 1,
                 "the chain starts after record \(anchor.seq), but no audit.pruned record says retention cut it there: records before it may have been removed")
+        }
+        if let first = result.firstSeq, result.checkpoints.isEmpty {
+            fail(.checkpoint, first,
+                "records \(first)–\(last) are under no checkpoint: checkpoints were removed (Gatehouse signs one at every start)")
+        }
+        if let latestStart, (lastCheckpointSeq ?? 0) < latestStart {
+            fail(.checkpoint, latestStart,
+                "record \(latestStart) (gatehouse.started) is under no checkpoint: the checkpoints after it were removed (Gatehouse signs one at every start)")
+        }
+        if let outside, outside.seq > last {
+            fail(.removed, last + 1,
+                "records after \(last) were removed: the checkpoint kept outside signed record \(outside.seq), which is not in the chain")
+        } else if let outside, let anchor = result.anchor, outside.seq == anchor.seq, outside.hash != anchor.hash {
+            fail(.rewritten, anchor.seq, "the chain was rewritten: its anchor (record \(anchor.seq)) is not the checkpoint kept outside")
         }
         return result
     }

@@ -86,13 +86,17 @@ public struct AuditHead: Sendable, Hashable {
     public var hash: String
     /// The record the newest checkpoint covers (0: none yet).
     public var checkpointSeq: Int64
+    /// The newest checkpoint's own `audit.checkpoint` record (or `checkpointSeq` without one):
+    /// that record needs no checkpoint of its own, or each would call for the next.
+    public var signedSeq: Int64
 
-    public init(seq: Int64, hash: String, checkpointSeq: Int64) {
+    public init(seq: Int64, hash: String, checkpointSeq: Int64, signedSeq: Int64? = nil) {
         self.seq = seq
         self.hash = hash
         self.checkpointSeq = checkpointSeq
+        self.signedSeq = signedSeq ?? checkpointSeq
     }
 
     /// Records not yet covered by a checkpoint.
-    public var unsigned: Int64 { seq - checkpointSeq }
+    public var unsigned: Int64 { seq - signedSeq }
 }

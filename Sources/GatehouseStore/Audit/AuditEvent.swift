@@ -70,6 +70,13 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     public var anchorSeq: Int64?
     /// Anything else worth a sentence (a start's pid and version, why a prune ran).
     public var detail: String?
+    /// `audit.checkpoint`: the record a checkpoint signed, and the hash it signed. In the chain, so
+    /// removing a checkpoint row is seen (its record names it).
+    public var checkpointSeq: Int64?
+    public var checkpointHash: String?
+    /// A record retention carried forward (`audit.pruned`): the number it had first. Admin, CA and
+    /// start/stop records are kept for the whole retention time, whatever the size bounds cut.
+    public var carriedFrom: Int64?
 
     public init(kind: AuditKind, at: Date) {
         self.kind = kind
@@ -99,8 +106,12 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let authenticationFailed = AuditKind("authentication.failed")
     /// The admin API refused a call for a missing or wrong credential.
     public static let adminRefused = AuditKind("admin.refused")
+    /// An admin change is about to be made (written, durably, before it is): who asked, for what.
+    public static let adminRequested = AuditKind("admin.requested")
     /// Resources were applied or deleted.
     public static let adminChanged = AuditKind("admin.changed")
+    /// A requested admin change was refused (invalid config, a conflict); nothing changed.
+    public static let adminFailed = AuditKind("admin.failed")
     public static let caRootCreated = AuditKind("ca.root_created")
     public static let caRotated = AuditKind("ca.rotated")
     public static let caSVIDIssued = AuditKind("ca.svid_issued")
@@ -110,6 +121,14 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let recordsDropped = AuditKind("audit.dropped")
     /// Retention removed the records up to a checkpoint; the chain starts after it.
     public static let pruned = AuditKind("audit.pruned")
+    /// A checkpoint was signed over the record before this one (`checkpointSeq`, `checkpointHash`).
+    public static let checkpointed = AuditKind("audit.checkpoint")
+
+    /// What size and count bounds never remove before the retention time: what an auditor asks
+    /// about first, and what a flood of refused requests must not push out.
+    public static let kept: Set<AuditKind> = [
+        adminRequested, adminChanged, adminFailed, caRootCreated, caRotated, caSVIDIssued, started, stopped,
+    ]
 }
 
 /// One resource an admin change touched.

@@ -11,27 +11,37 @@ public protocol AuditLog: Sendable {
     func append(_ events: [AuditEvent]) async throws(StoreError) -> [AuditRecord]
 
     /// Runs `sign` on the head inside one write transaction and stores the checkpoint it returns
-    /// (nil: nothing to sign), with its signer's chain. Two writers cannot both checkpoint on the
-    /// same previous checkpoint.
+    /// (nil: nothing to sign), with its signer's chain, and appends its `audit.checkpoint` record.
+    /// Two writers cannot both checkpoint on the same previous checkpoint.
     @discardableResult
     func checkpoint(_ sign: @escaping @Sendable (AuditHead) throws -> (AuditCheckpoint, AuditSignerChain)?) async throws(StoreError) -> AuditCheckpoint?
 
     func head() async throws(StoreError) -> AuditHead
 
+    /// The newest checkpoint: what an operator keeps elsewhere (`gatehouse audit checkpoint`).
+    func latestCheckpoint() async throws(StoreError) -> AuditCheckpoint?
+
     /// Matching records, oldest first (see `AuditQuery`).
     func records(_ query: AuditQuery) async throws(StoreError) -> [AuditRecord]
 
-    /// Walks the whole chain and its checkpoints in one consistent read (see `AuditChainWalk`).
-    /// Signatures are not checked here: that needs the trust bundle (`AuditVerifier`).
-    func walk() async throws(StoreError) -> AuditChainWalk.Result
+    /// Walks the whole chain and its checkpoints in one consistent read (see `AuditChainWalk`),
+    /// and checks it still reaches `outside` (a checkpoint kept elsewhere). Signatures are not
+    /// checked here: that needs the trust bundle (`AuditVerifier`).
+    func walk(outside: AuditCheckpoint?) async throws(StoreError) -> AuditChainWalk.Result
 
-    /// Cuts the chain at the newest checkpoint that lets what stays fit `bounds` (and drops what is
-    /// older than `cutoff`), keeps that checkpoint as the anchor and appends an `audit.pruned`
-    /// record, in one transaction. Nil when nothing was cut.
+    /// Cuts the chain at the newest checkpoint that lets what stays fit `bounds` (and drops the
+    /// oldest records while all are older than `cutoff`), keeps that checkpoint as the anchor and
+    /// appends an `audit.pruned` record, in one transaction. Records of `AuditKind.kept` kinds
+    /// younger than `cutoff` that the bounds cut are appended again after it (`carriedFrom`).
+    /// Nil when nothing was cut.
     func prune(olderThan cutoff: Date?, toFit bounds: AuditBounds, at now: Date) async throws(StoreError) -> AuditRecord?
 
     /// Gives the space pruning freed back to the file system (may do nothing).
     func compact() async throws(StoreError)
+}
+
+extension AuditLog {
+    public func walk() async throws(StoreError) -> AuditChainWalk.Result { try await walk(outside: nil) }
 }
 
 /// How large the audit log may grow. Retention only ever cuts at a checkpoint, so the log may hold

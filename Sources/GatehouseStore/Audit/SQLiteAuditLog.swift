@@ -72,7 +72,18 @@ public final class SQLiteAuditLog: AuditLog {
                     """,
                 arguments: [checkpoint.seq, checkpoint.hash, checkpoint.previous, checkpoint.at, checkpoint.signer,
                             checkpoint.signerFingerprint, checkpoint.signature])
+            // The checkpoint in the chain too: deleting its row is then a record naming what is gone.
+            var event = AuditEvent(kind: .checkpointed, at: checkpoint.date ?? Date())
+            event.checkpointSeq = checkpoint.seq
+            event.checkpointHash = checkpoint.hash
+            _ = try Self.append([event], db)
             return checkpoint
+        }
+    }
+
+    public func latestCheckpoint() async throws(StoreError) -> AuditCheckpoint? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM audit_checkpoint ORDER BY seq DESC LIMIT 1").map(Self.checkpoint)
         }
     }
 
@@ -108,20 +119,16 @@ public final class SQLiteAuditLog: AuditLog {
         }
     }
 
-    public func walk() async throws(StoreError) -> AuditChainWalk.Result {
+    public func walk(outside: AuditCheckpoint?) async throws(StoreError) -> AuditChainWalk.Result {
         try await read { db in
             let anchor = try Row.fetchOne(db, sql: "SELECT seq, hash, at FROM audit_anchor WHERE id = 1").map { row in
                 AuditAnchor(seq: row["seq"], hash: row["hash"], at: AuditCoding.date(row["at"]) ?? Date(timeIntervalSince1970: 0))
             }
-            let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoint ORDER BY seq").map { row in
-                AuditCheckpoint(
-                    seq: row["seq"], hash: row["hash"], previous: row["previous"], at: row["at"], signer: row["signer"],
-                    signerFingerprint: row["signerFingerprint"], signature: row["signature"])
-            }
+            let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoint ORDER BY seq").map(Self.checkpoint)
             let signers = try Row.fetchAll(db, sql: "SELECT * FROM audit_signer").map { row in
                 AuditSignerChain(fingerprint: row["fingerprint"], spiffeId: row["spiffeId"], pem: row["chain"])
             }
-            var walk = AuditChainWalk(anchor: anchor, checkpoints: checkpoints, signers: signers)
+            var walk = AuditChainWalk(anchor: anchor, checkpoints: checkpoints, signers: signers, outside: outside)
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_record ORDER BY seq")
             while let row = try cursor.next() {
                 walk.visit(Self.walkRow(row))
@@ -140,9 +147,15 @@ public final class SQLiteAuditLog: AuditLog {
             // The newest record that must go; the cut is the newest checkpoint at or before it.
             var target: Int64 = 0
             var reasons: [String] = []
-            if let cutoff, let old = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_record WHERE at < ?", arguments: [AuditCoding.timestamp(cutoff)]) {
-                target = old
-                reasons.append("older than \(AuditCoding.timestamp(cutoff))")
+            let cutoffText = cutoff.map(AuditCoding.timestamp)
+            if let cutoffText {
+                // Only the prefix that is all older: a request's record carries its start time, so
+                // one old-dated record must not take the newer ones before it along.
+                let young = try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM audit_record WHERE at >= ?", arguments: [cutoffText])
+                if (young ?? last + 1) > first {
+                    target = (young ?? last + 1) - 1
+                    reasons.append("older than \(cutoffText)")
+                }
             }
             if count > bounds.maxRecords {
                 target = max(target, first + Int64(count - bounds.maxRecords / 10 * 9) - 1)
@@ -159,21 +172,49 @@ public final class SQLiteAuditLog: AuditLog {
             }
             guard target > 0,
                   let cut = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoint WHERE seq <= ? AND seq <= ?", arguments: [target, last]),
-                  let cutHash = try String.fetchOne(db, sql: "SELECT hash FROM audit_record WHERE seq = ?", arguments: [cut])
+                  cut >= first, // not the anchor again: that would cut nothing
+                  let signed = try String.fetchOne(db, sql: "SELECT hash FROM audit_checkpoint WHERE seq = ?", arguments: [cut])
             else { return nil }
+            let carried = try Self.checkedPrefix(through: cut, signed: signed, keptSince: cutoffText, db)
             try db.execute(sql: "DELETE FROM audit_record WHERE seq <= ?", arguments: [cut])
             let removed = db.changesCount
             try db.execute(sql: "DELETE FROM audit_checkpoint WHERE seq < ?", arguments: [cut])
             try db.execute(sql: "DELETE FROM audit_signer WHERE fingerprint NOT IN (SELECT signerFingerprint FROM audit_checkpoint)")
             try db.execute(
                 sql: "INSERT OR REPLACE INTO audit_anchor (id, seq, hash, at) VALUES (1, ?, ?, ?)",
-                arguments: [cut, cutHash, AuditCoding.timestamp(now)])
+                arguments: [cut, signed, AuditCoding.timestamp(now)])
             var event = AuditEvent(kind: .pruned, at: now)
             event.anchorSeq = cut
             event.count = removed
             event.detail = "retention: " + reasons.joined(separator: ", ")
-            return try Self.append([event], db).first
+                + (carried.isEmpty ? "" : "; \(carried.count) admin, CA and start/stop record(s) younger than the retention carried forward")
+            return try Self.append([event] + carried, db).first
         }
+    }
+
+    /// Checks the records about to be cut still chain to the checkpoint they end at (so nothing
+    /// edited in them is carried forward, and nothing is deleted that `verify` would have flagged),
+    /// and returns the ones to keep: `AuditKind.kept` kinds at or after `keptSince`.
+    private static func checkedPrefix(through cut: Int64, signed: String, keptSince: String?, _ db: Database) throws -> [AuditEvent] {
+        var previous = try String.fetchOne(db, sql: "SELECT hash FROM audit_anchor WHERE id = 1") ?? AuditRecord.genesis
+        var carried: [AuditEvent] = []
+        let cursor = try Row.fetchCursor(db, sql: "SELECT seq, kind, at, body, prev, hash FROM audit_record WHERE seq <= ? ORDER BY seq", arguments: [cut])
+        while let row = try cursor.next() {
+            let seq: Int64 = row["seq"], body: String = row["body"], hash: String = row["hash"]
+            guard row["prev"] == previous, AuditRecord.link(previous, body) == hash else {
+                throw StoreError(.corrupt, path: "audit.db", detail: "record \(seq) does not chain (run gatehouse audit verify); retention keeps it until it is looked at")
+            }
+            previous = hash
+            let kind = AuditKind(row["kind"] as String)
+            guard AuditKind.kept.contains(kind), keptSince.map({ (row["at"] as String) >= $0 }) ?? true,
+                  var event = try? AuditCoding.decoder.decode(AuditEvent.self, from: Data(body.utf8)) else { continue }
+            event.carriedFrom = event.carriedFrom ?? seq
+            carried.append(event)
+        }
+        guard previous == signed else {
+            throw StoreError(.corrupt, path: "audit.db", detail: "the records up to \(cut) do not match its checkpoint (run gatehouse audit verify); retention keeps them")
+        }
+        return carried
     }
 
     /// Gives the pages pruning freed back to the file system (outside any transaction).
@@ -212,7 +253,9 @@ public final class SQLiteAuditLog: AuditLog {
     private static func head(_ db: Database) throws -> AuditHead {
         let checkpointSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoint") ?? 0
         if let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_record ORDER BY seq DESC LIMIT 1") {
-            return AuditHead(seq: last["seq"], hash: last["hash"], checkpointSeq: checkpointSeq)
+            let recorded = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM audit_record WHERE seq = ? AND kind = ?", arguments: [checkpointSeq + 1, AuditKind.checkpointed.rawValue]) ?? false
+            return AuditHead(seq: last["seq"], hash: last["hash"], checkpointSeq: checkpointSeq, signedSeq: recorded ? checkpointSeq + 1 : checkpointSeq)
         }
         if let anchor = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_anchor WHERE id = 1") {
             return AuditHead(seq: anchor["seq"], hash: anchor["hash"], checkpointSeq: checkpointSeq)
@@ -220,7 +263,13 @@ public final class SQLiteAuditLog: AuditLog {
         return AuditHead(seq: 0, hash: AuditRecord.genesis, checkpointSeq: checkpointSeq)
     }
 
-    private static func walkRow(_ row: Row) -> AuditChainWalk.Row {
+    private static func checkpoint(_ row: Row) -> AuditCheckpoint {
+        AuditCheckpoint(
+            seq: row["seq"], hash: row["hash"], previous: row["previous"], at: row["at"], signer: row["signer"],
+            signerFingerprint: row["signerFingerprint"], signature: row["signature"])
+    }
+
+    static func walkRow(_ row: Row) -> AuditChainWalk.Row {
         AuditChainWalk.Row(
             seq: row["seq"], at: row["at"], kind: row["kind"], requestId: row["requestId"], traceId: row["traceId"],
             sourcePrincipal: row["sourcePrincipal"], requestPrincipal: row["requestPrincipal"], function: row["function"],

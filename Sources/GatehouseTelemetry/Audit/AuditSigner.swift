@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatehouseCore
 import GatehouseIdentity
 import GatehouseStore
 import NIOConcurrencyHelpers
@@ -13,9 +14,10 @@ import X509
 /// mode 0600, in a 0700 folder) and never logged. A new pair is issued when there is none, when
 /// it has lived half its seven days, or when the CA's signer changed (a rotation), so every
 /// checkpoint is signed under the CA of its time. A function's SVID cannot sign checkpoints:
-/// verification accepts only the `gatehouse-audit` service account.
+/// verification accepts only this exact ID, and no Function nor `gatehouse ca issue` may use the
+/// `gatehouse-audit` service account (`ReservedServiceAccounts`).
 public final class AuditSigner: Sendable {
-    public static let serviceAccount = "gatehouse-audit"
+    public static let serviceAccount = ReservedServiceAccounts.audit
     static let lifetime: Duration = .seconds(7 * 24 * 3600)
 
     public let id: SPIFFEID

@@ -31,6 +31,9 @@ public final class AuditTrail: Service, Sendable {
         /// The least time between two prunes (each sums the stored records); shorter when
         /// checkpoints come more often (a prune can only cut at a new checkpoint anyway).
         public var pruneInterval: Duration = .seconds(10)
+        /// The most `admin.refused` records queued per second; past it they are counted and said
+        /// in one record, so a flood of bad credentials neither fills the queue nor the log.
+        public var maxRefusedPerSecond = 20
 
         public init() {}
     }
@@ -54,8 +57,13 @@ public final class AuditTrail: Service, Sendable {
         ) { events in await chain.write(events) }
     }
 
+    /// The one SPIFFE ID that signs this log's checkpoints (what verify pins).
+    public var auditIdentity: String { chain.signer.id.description }
+
     /// From the request path: queued, never waits; dropped and counted when the queue is full.
+    /// Refused admin calls past `maxRefusedPerSecond` are only counted (one record says how many).
     public func enqueue(_ event: AuditEvent) {
+        if event.kind == .adminRefused, !chain.admitRefusal() { return }
         if !writer.append(event) { chain.noteDropped() }
     }
 
@@ -63,6 +71,12 @@ public final class AuditTrail: Service, Sendable {
     @discardableResult
     public func record(_ event: AuditEvent) async throws(StoreError) -> AuditRecord {
         try await chain.recordNow(event)
+    }
+
+    /// Writes what is queued now (what `run()` does every `flushInterval`): for callers that own
+    /// no `ServiceGroup`, and tests.
+    public func flush() async {
+        await writer.flush()
     }
 
     /// Signs a checkpoint now, when any record is unsigned.
@@ -105,6 +119,10 @@ public final class AuditTrail: Service, Sendable {
             var lastCheckpointSeq: Int64 = 0
             var lastCheckpointAt = ContinuousClock.now
             var lastPruneAt: ContinuousClock.Instant?
+            /// Refused admin calls: this second's count, and those only counted.
+            var refusalSecond = ContinuousClock.now
+            var refusalsThisSecond = 0
+            var refusalsCounted = 0
         }
 
         init(log: any AuditLog, signer: AuditSigner, settings: Settings, dropped: Counter, logger: Logger) {
@@ -120,12 +138,27 @@ public final class AuditTrail: Service, Sendable {
             state.withLockedValue { $0.unreported += count }
         }
 
+        /// Whether a refused admin call gets its own record (false: counted for a summary).
+        func admitRefusal() -> Bool {
+            let now = ContinuousClock.now
+            return state.withLockedValue { state in
+                if now - state.refusalSecond >= .seconds(1) {
+                    state.refusalSecond = now
+                    state.refusalsThisSecond = 0
+                }
+                state.refusalsThisSecond += 1
+                if state.refusalsThisSecond <= settings.maxRefusedPerSecond { return true }
+                state.refusalsCounted += 1
+                return false
+            }
+        }
+
         /// One batch from the queue, led by an `audit.dropped` record when records were lost.
         func write(_ events: [AuditEvent]) async {
             var batch = events
-            let lost = state.withLockedValue { state in
-                defer { state.unreported = 0 }
-                return state.unreported
+            let (lost, refusals) = state.withLockedValue { state in
+                defer { (state.unreported, state.refusalsCounted) = (0, 0) }
+                return (state.unreported, state.refusalsCounted)
             }
             if lost > 0 {
                 var gap = AuditEvent(kind: .recordsDropped, at: Date())
@@ -133,12 +166,21 @@ public final class AuditTrail: Service, Sendable {
                 gap.detail = "the audit writer fell behind; this many records were dropped here (gatehouse_audit_records_dropped_total)"
                 batch.insert(gap, at: 0)
             }
+            if refusals > 0 {
+                var summary = AuditEvent(kind: .adminRefused, at: Date())
+                summary.decision = "deny"
+                summary.count = refusals
+                summary.detail = "more than \(settings.maxRefusedPerSecond) refused admin calls a second: this many were counted, not recorded one by one"
+                batch.append(summary)
+            }
             do {
                 let records = try await log.append(batch)
                 await afterWrite(lastSeq: records.last?.seq)
             } catch {
-                // Said in the chain by the next batch that is written.
-                noteDropped(events.count)
+                // Said in the chain by the next batch that is written: the drops this batch was
+                // to report as well as its own records (and the counted refusals again).
+                state.withLockedValue { $0.refusalsCounted += refusals }
+                noteDropped(lost + events.count)
                 dropped.increment(by: Int64(events.count))
                 logger.error("could not write \(events.count) audit record(s): \(error)")
             }
@@ -163,7 +205,8 @@ public final class AuditTrail: Service, Sendable {
             do {
                 let checkpoint = try await log.checkpoint { head in try signer.sign(head, at: Date()) }
                 state.withLockedValue { state in
-                    if let checkpoint { state.lastCheckpointSeq = checkpoint.seq }
+                    // Its own audit.checkpoint record follows it and needs no checkpoint.
+                    if let checkpoint { state.lastCheckpointSeq = checkpoint.seq + 1 }
                     state.lastCheckpointAt = .now
                 }
             } catch {

@@ -6,8 +6,10 @@ import GatehouseStore
 import X509
 
 /// `gatehouse audit verify`: walks the chain (`AuditLog.walk`), then checks every checkpoint's
-/// signature and that its signer is the `gatehouse-audit` identity under a trusted root. Reports
-/// the first problem by record number.
+/// signature and that its signer is exactly Gatehouse's audit identity,
+/// `spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse-audit`, under a trusted root, with every
+/// certificate of its chain valid when the checkpoint says it was signed. Reports the first
+/// problem by record number.
 ///
 /// Trusted roots are the trust bundle given (the CA's current roots and those a rotation still
 /// keeps), plus each root a `ca.rotated` record says it replaced — for checkpoints before that
@@ -15,13 +17,23 @@ import X509
 /// chain that a trusted key signed later, so nobody can bring their own root by appending a record.
 public struct AuditVerifier: Sendable {
     public let bundle: [Certificate]
+    /// The one SPIFFE ID that signs checkpoints (the mesh's trust domain and root namespace): any
+    /// other — a function's, whatever its service account — is refused.
+    public let auditIdentity: String
 
-    public init(bundle: [Certificate]) {
+    public init(bundle: [Certificate], auditIdentity: String) {
         self.bundle = bundle
+        self.auditIdentity = auditIdentity
     }
 
-    public func verify(_ log: any AuditLog) async throws(StoreError) -> AuditVerification {
-        let walk = try await log.walk()
+    /// `spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse-audit`.
+    public static func auditIdentity(trustDomain: String, rootNamespace: String) -> String {
+        SPIFFEID(trustDomain: trustDomain, namespace: rootNamespace, serviceAccount: AuditSigner.serviceAccount).description
+    }
+
+    /// `outside`: a checkpoint kept elsewhere (`gatehouse audit checkpoint`); the chain must still reach it.
+    public func verify(_ log: any AuditLog, outside: AuditCheckpoint? = nil) async throws(StoreError) -> AuditVerification {
+        let walk = try await log.walk(outside: outside)
         let signatureProblem = await checkpointProblem(walk)
         let problems = [walk.problem, signatureProblem].compactMap { $0 }
         // The lowest record wins; on a tie, what the chain itself shows.
@@ -30,7 +42,7 @@ public struct AuditVerifier: Sendable {
         return AuditVerification(
             ok: problem == nil, records: walk.records, firstSeq: walk.firstSeq, lastSeq: walk.lastSeq, anchorSeq: walk.anchor?.seq,
             checkpoints: walk.checkpoints.count, lastCheckpointSeq: lastCheckpoint,
-            unsigned: max(0, (walk.lastSeq ?? 0) - (lastCheckpoint ?? 0)), problem: problem)
+            unsigned: max(0, (walk.lastSeq ?? 0) - (walk.signedSeq ?? 0)), problem: problem)
     }
 
     /// What a signer's chain proves, once checked.
@@ -59,7 +71,7 @@ public struct AuditVerifier: Sendable {
             case .rotation(let rotation):
                 if covered { trusted.insert(rotation.previousRootFingerprint) }
             case .checkpoint(let checkpoint):
-                if let reason = Self.problem(with: checkpoint, signers: signers, trusted: trusted) {
+                if let reason = problem(with: checkpoint, signers: signers, trusted: trusted) {
                     first = AuditProblem(kind: .checkpoint, seq: checkpoint.seq, message: "the checkpoint at record \(checkpoint.seq) \(reason)")
                 } else {
                     covered = true
@@ -69,7 +81,7 @@ public struct AuditVerifier: Sendable {
         return first
     }
 
-    private static func problem(with checkpoint: AuditCheckpoint, signers: [String: Result<Signer, IdentityError>], trusted: Set<String>) -> String? {
+    private func problem(with checkpoint: AuditCheckpoint, signers: [String: Result<Signer, IdentityError>], trusted: Set<String>) -> String? {
         guard let found = signers[checkpoint.signerFingerprint] else { return "names a signing certificate that is not kept (audit_signer)" }
         let signer: Signer
         switch found {
@@ -80,11 +92,11 @@ public struct AuditVerifier: Sendable {
               let signature = try? P256.Signing.ECDSASignature(derRepresentation: der),
               signer.key.isValidSignature(signature, for: Data(checkpoint.payload.utf8))
         else { return "does not verify: its signature does not match what it states" }
-        guard checkpoint.signer == signer.id, signer.id.hasSuffix("/sa/\(AuditSigner.serviceAccount)") else {
-            return "is signed by \(signer.id), which is not Gatehouse's audit identity (sa/\(AuditSigner.serviceAccount))"
+        guard checkpoint.signer == signer.id, signer.id == auditIdentity else {
+            return "is signed by \(signer.id), which is not Gatehouse's audit identity (\(auditIdentity))"
         }
         guard let date = checkpoint.date, date >= signer.notBefore, date <= signer.notAfter else {
-            return "was signed at \(checkpoint.at), outside its certificate's validity"
+            return "was signed at \(checkpoint.at), when its certificate chain was not valid"
         }
         guard trusted.contains(signer.rootFingerprint) else {
             return "is signed under a root that is not in the trust bundle"
@@ -92,8 +104,10 @@ public struct AuditVerifier: Sendable {
         return nil
     }
 
-    /// The chain's leaf checked as an SVID up to the chain's own root (RFC 5280, at the middle of
-    /// the leaf's life); whether that root is trusted is decided per checkpoint.
+    /// The chain's leaf checked as an SVID up to the chain's own root (RFC 5280) at a time when
+    /// every certificate in it is valid; a checkpoint must be dated within that same window, which
+    /// is checking the chain at the checkpoint's own time (only validity periods depend on time).
+    /// Whether the root is trusted is decided per checkpoint.
     static func check(_ stored: AuditSignerChain) async -> Result<Signer, IdentityError> {
         let certificates: [Certificate]
         do {
@@ -107,18 +121,22 @@ public struct AuditVerifier: Sendable {
         guard let key = P256.Signing.PublicKey(leaf.publicKey), let fingerprint = try? AuditSigner.fingerprint(leaf),
               fingerprint == stored.fingerprint
         else { return .failure(IdentityError("its certificate is not the one named")) }
-        let middle = leaf.notValidBefore.addingTimeInterval(leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore) / 2)
+        let notBefore = certificates.map(\.notValidBefore).max()!, notAfter = certificates.map(\.notValidAfter).min()!
+        guard notBefore <= notAfter else { return .failure(IdentityError("its certificates were never valid at the same time")) }
+        let middle = notBefore.addingTimeInterval(notAfter.timeIntervalSince(notBefore) / 2)
         switch await SVIDVerifier(trustDomain: nil, bundle: [root]).verify(Array(certificates.dropLast()), at: middle) {
         case .failure(let error): return .failure(error)
         case .success(let id):
             guard let rootFingerprint = try? AuditSigner.fingerprint(root) else { return .failure(IdentityError("its root does not encode")) }
-            return .success(Signer(key: key, id: id.description, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, rootFingerprint: rootFingerprint))
+            return .success(Signer(key: key, id: id.description, notBefore: notBefore, notAfter: notAfter, rootFingerprint: rootFingerprint))
         }
     }
 
     /// A verifier trusting the roots in `bundleFile` (PEM), or else those in `caDirectory`.
-    public static func trusting(bundleFile: String?, caDirectory: URL) throws -> AuditVerifier {
-        AuditVerifier(bundle: try bundleFile.map { try readCertificates(URL(fileURLWithPath: $0)) } ?? trustBundle(caDirectory: caDirectory))
+    public static func trusting(bundleFile: String?, caDirectory: URL, auditIdentity: String) throws -> AuditVerifier {
+        AuditVerifier(
+            bundle: try bundleFile.map { try readCertificates(URL(fileURLWithPath: $0)) } ?? trustBundle(caDirectory: caDirectory),
+            auditIdentity: auditIdentity)
     }
 
     /// The roots in a CA directory: `root-cert.pem` and every replaced root still kept in

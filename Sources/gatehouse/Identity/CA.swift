@@ -107,6 +107,12 @@ struct CA: AsyncParsableCommand {
             guard SPIFFEID(spiffeId) != nil else {
                 throw ValidationError("--spiffe-id \(spiffeId) is not a SPIFFE ID; write e.g. spiffe://cluster.local/ns/default/sa/billing")
             }
+            // Gatehouse's own identities are never handed out: one could sign audit checkpoints.
+            let segments = SPIFFEID(spiffeId)!.path.split(separator: "/").map(String.init)
+            if let index = segments.firstIndex(of: "sa"), index + 1 < segments.count, ReservedServiceAccounts.contains(segments[index + 1]) {
+                throw ValidationError(
+                    "--spiffe-id \(spiffeId): service account \(segments[index + 1]) is reserved for Gatehouse itself; issue the workload another service account")
+            }
             guard let lifetime = Duration(parsing: ttl), lifetime > .zero, lifetime <= .seconds(90 * 24 * 3600) else {
                 throw ValidationError("--ttl \(ttl): write a duration between 1s and 2160h, e.g. 24h")
             }

@@ -9,19 +9,16 @@ import GatehouseTelemetry
 /// the command says it is done. A running Gatehouse may be appending to the same chain: each
 /// write is its own transaction on the chain's current head.
 enum LocalAudit {
-    /// The state directory's mesh root namespace is not known here; the signer's SPIFFE ID uses
-    /// Istio's default (verification checks the `gatehouse-audit` service account, not the namespace).
-    static let namespace = "istio-system"
-
     static func record(_ event: AuditEvent, state: URL, authority: CertificateAuthority) async throws {
         var event = event
         event.actor = event.actor ?? AdminClient.actor
         event.credential = event.credential ?? "local"
         do {
+            // The identity the running Gatehouse signs as: the stored Mesh's trust domain and root namespace.
+            let mesh = try StateDirectory.storedMesh(in: state)
             let log = try SQLiteAuditLog(path: StateDirectory.auditPath(in: state))
             let signer = AuditSigner(
-                directory: StateDirectory.auditDirectory(in: state), trustDomain: authority.trustDomain ?? "cluster.local",
-                namespace: namespace) { authority }
+                directory: StateDirectory.auditDirectory(in: state), trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace) { authority }
             _ = try await log.append([event.bounded()])
             try await log.checkpoint { head in try signer.sign(head, at: Date()) }
         } catch {

@@ -15,8 +15,10 @@ struct AuditCommand: AsyncParsableCommand {
               gatehouse audit --since 1h --decision deny
               gatehouse audit export --since 24h > audit.jsonl
               gatehouse audit verify --state-dir /var/lib/gatehouse --offline
+              gatehouse audit checkpoint > /elsewhere/audit-anchor.json
+              gatehouse audit verify --bundle /elsewhere/bundle.pem --anchor /elsewhere/audit-anchor.json
             """,
-        subcommands: [List.self, Export.self, Verify.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Export.self, Verify.self, Checkpoint.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Print audit records, oldest first (the default).")
@@ -92,17 +94,27 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the hash chain and every checkpoint's signature; exit 1 naming the first record changed, removed or inserted.",
             discussion: """
-                Records after the last checkpoint are chained but not signed yet: removing them from the end
-                cannot be seen. Keep checkpoints elsewhere too (gatehouse audit export) to close that gap.
+                Cutting off the end of the chain together with its last checkpoints cannot be seen from the
+                file alone. Keep the latest checkpoint elsewhere (gatehouse audit checkpoint > FILE) and pass
+                it with --anchor FILE: verify then fails if the chain no longer reaches it. With --bundle or
+                --anchor, verify reads STATE_DIR/audit.db itself (read only), never the running Gatehouse.
                 """)
 
         @Option(name: .shortAndLong, help: "table (a sentence) or json.")
         var output: OutputFormat = .table
 
+        @Option(help: "A checkpoint kept outside the state directory (gatehouse audit checkpoint): the chain must still reach it.")
+        var anchor: String?
+
         @OptionGroup var source: AuditSourceOptions
 
         func run() async throws {
-            let result = try await source.verify(try source.open())
+            let outside = try anchor.map { file -> AuditCheckpoint in
+                do { return try AuditCoding.decoder.decode(AuditCheckpoint.self, from: Data(contentsOf: URL(fileURLWithPath: file))) } catch {
+                    throw CommandFailure("--anchor \(file): not a checkpoint from gatehouse audit checkpoint (\(error))")
+                }
+            }
+            let result = try await source.verify(try source.open(local: anchor != nil), outside: outside)
             if output == .json { try printJSON(result) } else { print(result.summary) }
             if !result.ok { throw ExitCode(1) }
         }

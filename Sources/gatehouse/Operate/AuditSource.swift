@@ -5,15 +5,19 @@ import GatehouseStore
 import GatehouseTelemetry
 
 /// Where `gatehouse audit` reads from: the running Gatehouse's admin API, or — with `--offline`,
-/// or when no Gatehouse runs on the state directory — `STATE_DIR/audit.db` itself, opened read
-/// only (safe while another process holds the state directory).
+/// `--bundle`, or when no Gatehouse runs on the state directory — `STATE_DIR/audit.db` itself,
+/// opened read only (safe while another process holds the state directory).
+///
+/// `verify --bundle` never asks the running Gatehouse: the API (found through `endpoints.json`,
+/// which a writer of the state directory controls) would check against the state directory's
+/// own roots and ignore the bundle — the one thing that makes the check independent.
 struct AuditSourceOptions: ParsableArguments {
     @OptionGroup var connection: AdminConnectionOptions
 
     @Flag(help: "Read STATE_DIR/audit.db directly (read only), not the running Gatehouse's admin API.")
     var offline = false
 
-    @Option(help: "Trust bundle (PEM) checkpoints must chain to, for verify (default: the roots in STATE_DIR/ca).")
+    @Option(help: "Trust bundle (PEM) checkpoints must chain to, for verify (default: the roots in STATE_DIR/ca). Implies --offline.")
     var bundle: String?
 
     enum Source {
@@ -21,13 +25,15 @@ struct AuditSourceOptions: ParsableArguments {
         case file(SQLiteAuditLog)
     }
 
-    func open() throws -> Source {
+    /// `local`: read the file even when a Gatehouse runs (as `--offline` and `--bundle` do).
+    func open(local: Bool = false) throws -> Source {
         let state = connection.state.url
+        let offline = offline || local || bundle != nil
         if !offline, connection.admin != nil || connection.cert != nil || Self.running(in: state) {
             return .api(try connection.connect())
         }
         let path = StateDirectory.auditPath(in: state)
-        if !offline { FileHandle.standardError.write(Data("no gatehouse is running on \(state.path); reading \(path) directly\n".utf8)) }
+        if !self.offline, !local, bundle == nil { FileHandle.standardError.write(Data("no gatehouse is running on \(state.path); reading \(path) directly\n".utf8)) }
         do {
             return .file(try SQLiteAuditLog(path: path, readOnly: true))
         } catch {
@@ -61,7 +67,7 @@ struct AuditSourceOptions: ParsableArguments {
         }
     }
 
-    func verify(_ source: Source) async throws -> AuditVerification {
+    func verify(_ source: Source, outside: AuditCheckpoint? = nil) async throws -> AuditVerification {
         switch source {
         case .api(let client):
             do { return try AuditCoding.decoder.decode(AuditVerification.self, from: try await client.get("/api/v1/audit/verify")) } catch let error as CommandFailure {
@@ -70,13 +76,32 @@ struct AuditSourceOptions: ParsableArguments {
                 throw CommandFailure("unexpected answer from the admin API: \(error)")
             }
         case .file(let log):
+            let state = connection.state.url
             let verifier: AuditVerifier
             do {
-                verifier = try AuditVerifier.trusting(bundleFile: bundle, caDirectory: connection.state.url.appendingPathComponent("ca"))
+                let mesh = try StateDirectory.storedMesh(in: state)
+                verifier = try AuditVerifier.trusting(
+                    bundleFile: bundle, caDirectory: state.appendingPathComponent("ca"),
+                    auditIdentity: AuditVerifier.auditIdentity(trustDomain: mesh.trustDomain, rootNamespace: mesh.rootNamespace))
             } catch {
                 throw CommandFailure("\(error); pass --bundle FILE with the mesh's trust bundle (gatehouse ca bundle)")
             }
-            do { return try await verifier.verify(log) } catch { throw CommandFailure(error.description) }
+            do { return try await verifier.verify(log, outside: outside) } catch { throw CommandFailure(error.description) }
+        }
+    }
+
+    /// The newest signed checkpoint, or nil when there is none yet.
+    func latestCheckpoint(_ source: Source) async throws -> AuditCheckpoint? {
+        switch source {
+        case .file(let log):
+            do { return try await log.latestCheckpoint() } catch { throw CommandFailure(error.description) }
+        case .api(let client):
+            do { return try AuditCoding.decoder.decode(AuditCheckpoint.self, from: try await client.get("/api/v1/audit/checkpoint")) } catch let error as CommandFailure {
+                if error.description.contains("no checkpoint yet") { return nil }
+                throw error
+            } catch {
+                throw CommandFailure("unexpected answer from the admin API: \(error)")
+            }
         }
     }
 }
