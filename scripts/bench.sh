@@ -13,6 +13,9 @@
 #                                         # through a VirtualService of 1 or 100 routes (timeout, retries)
 #   PROFILE=split TARGETS="envoy external" scripts/bench.sh
 #                                         # the host split 50/50 between two revisions (spec.traffic)
+#   PROFILE=trace1|trace100 TARGETS="envoy external" scripts/bench.sh
+#                                         # spans exported over OTLP/HTTP at 1 % or 100 % sampling, to a
+#                                         # collector that discards them (on the load generator's core)
 #
 # Not part of CI. Everything listens on 127.0.0.1 and is stopped by pid by the harness.
 set -euo pipefail
@@ -89,6 +92,41 @@ if [[ ${PROFILE:-} == vs1 || ${PROFILE:-} == vs100 ]]; then
     fi
     printf '  - name: main\n    timeout: 10s\n    retries: {attempts: 2, retryOn: "5xx,reset"}\n    route: [{destination: {host: hello}}]\n'
   } >>"$WORK/hello.yaml"
+fi
+
+# PROFILE=trace1 / trace100: a mesh-wide Telemetry exporting spans to an OTLP/HTTP collector that
+# accepts and discards them, run on the load generator's core so the gateway's core pays only for
+# building, encoding and posting spans.
+if [[ ${PROFILE:-} == trace1 || ${PROFILE:-} == trace100 ]]; then
+  percent=${PROFILE#trace}
+  cat >>"$WORK/hello.yaml" <<YAML
+---
+apiVersion: gatehouse.dev/v1
+kind: Mesh
+metadata: {name: mesh}
+spec:
+  extensionProviders:
+  - name: otel
+    opentelemetry: {service: 127.0.0.1, port: 18490, http: {path: /v1/traces}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing: [{providers: [{name: otel}], randomSamplingPercentage: $percent}]
+YAML
+  taskset -c 1 python3 -c '
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+ThreadingHTTPServer(("127.0.0.1", 18490), Sink).serve_forever()' &
+  collector=$!
+  trap 'kill $collector 2>/dev/null' EXIT
 fi
 
 mkdir -p "$WORK/run" "$WORK/results"

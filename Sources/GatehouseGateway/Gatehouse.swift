@@ -57,6 +57,8 @@ public struct Gatehouse: Sendable {
         /// processes (each with its own state directory) may share one: each serves what any of
         /// them applies.
         public var storePath: String?
+        /// Recent requests kept in memory for `gatehouse trace` (and, apart, 256 failed ones); 0: none.
+        public var keptTraces = 1024
         /// Say once, in a few lines for a person, where everything is once it serves
         /// (`StartupSummary`); false: as structured log lines (`--log-format json`).
         public var startupSummary = true
@@ -180,7 +182,7 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw StartupFailure(description: "cannot write the audit log \(state.auditPath): \(error)")
         }
-        let traces = RecentTraces()
+        let traces = options.keptTraces > 0 ? RecentTraces(recentCapacity: options.keptTraces) : nil
         let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)
         let tracing = Tracing(recent: traces, exporter: exporter) { [live] in live.active.unroutedTelemetry.policy.tracing }
         let observer = ExchangeObserverFanOut.gateway(telemetry: telemetry, live: live, decisions: decisions, tracing: tracing, audit: audit)

@@ -256,7 +256,16 @@ public final class RunningGatehouse: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Removes the state directory; a Gatehouse still running (a test that failed before stopping
+    /// it) is stopped first — SIGTERM, so it stops its instances, then SIGKILL after 10 s — so that
+    /// no test leaves processes behind.
     public func removeDirectory() {
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGTERM)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -44,12 +44,12 @@ public final class SpanExporter: Service, Sendable {
         client: ControlPlaneClient, registry: PrometheusCollectorRegistry, meshId: String, version: String, logger: Logger,
         flushInterval: Duration = .milliseconds(200)
     ) {
-        let name = "gatehouse_trace_spans_dropped_total"
-        let help = "Spans not exported: the export queue was full, or the collector failed or refused them."
-        queueFullDrops = registry.makeCounter(name: name, labels: [("reason", "queue_full")], help: help)
-        exportFailedDrops = registry.makeCounter(name: name, labels: [("reason", "export_failed")], help: help)
+        let dropped = MetricNameDescriptor.named(
+            "gatehouse_trace_spans_dropped_total", help: "Spans not exported: the export queue was full, or the collector failed or refused them.")
+        queueFullDrops = registry.makeCounter(descriptor: dropped, labels: [("reason", "queue_full")])
+        exportFailedDrops = registry.makeCounter(descriptor: dropped, labels: [("reason", "export_failed")])
         exported = registry.makeCounter(
-            name: "gatehouse_trace_spans_exported_total", labels: [], help: "Spans a collector accepted over OTLP/HTTP.")
+            descriptor: .named("gatehouse_trace_spans_exported_total", help: "Spans a collector accepted over OTLP/HTTP."))
         let (exported, failed) = (exported, exportFailedDrops)
         writer = BoundedBatchWriter(
             maxEntries: Self.maxQueued, maxBytes: Self.maxQueuedBytes, cost: { RecentTraces.estimatedBytes($0.record) },

@@ -5,7 +5,8 @@ import GatehouseCore
 /// when sampled and a `Telemetry` names a collector, queued for export. Called on the request's
 /// event loop; never waits.
 public struct Tracing: Sendable {
-    public let recent: RecentTraces
+    /// Nil when `up --kept-traces 0` keeps none.
+    public let recent: RecentTraces?
     public let exporter: SpanExporter?
     /// The tracing settings for requests that reached no function (the mesh-wide Telemetry's);
     /// a routed request's are on its destination.
@@ -14,7 +15,7 @@ public struct Tracing: Sendable {
     private let environment: [String: String]
 
     public init(
-        recent: RecentTraces, exporter: SpanExporter?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        recent: RecentTraces?, exporter: SpanExporter?, environment: [String: String] = ProcessInfo.processInfo.environment,
         unrouted: @escaping @Sendable () -> TracingPolicy
     ) {
         self.recent = recent
@@ -25,7 +26,7 @@ public struct Tracing: Sendable {
 
     public func requestFinished(_ record: RequestRecord) {
         guard record.trace.isValid else { return }
-        recent.add(record)
+        recent?.add(record)
         guard let exporter else { return }
         let settings = record.destination?.telemetry.tracing ?? unrouted()
         guard settings.reportsSpans else { return }

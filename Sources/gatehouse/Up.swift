@@ -60,6 +60,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "How long authorization decisions are kept for `explain --request-id` (a duration such as 24h).")
     var decisionRetention: String = "24h"
 
+    @Option(help: "Recent requests kept in memory for `gatehouse trace` (failed ones are kept apart, 256 more); 0 keeps none.")
+    var keptTraces: Int = 1024
+
     @Option(help: "The most authorization decisions kept in decisions.db; past it the oldest go first.")
     var decisionLogMaxEntries: Int = DecisionLogBounds().maxEntries
 
@@ -125,6 +128,8 @@ struct Up: AsyncParsableCommand {
         options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         options.audit = try auditSettings()
+        guard keptTraces >= 0 else { throw ValidationError("--kept-traces takes 0 or more") }
+        options.keptTraces = keptTraces
         do {
             try await Gatehouse(options: options, logger: logger).run()
         } catch let error as StateDirectory.Busy {

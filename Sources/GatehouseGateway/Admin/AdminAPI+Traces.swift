@@ -7,7 +7,7 @@ import Hummingbird
 /// `GET /api/v1/traces?slow=500ms&errors=true&limit=N` (recent requests), from the trace store.
 extension AdminAPI {
     func trace(_ id: String) -> Response {
-        guard let traces else { return Self.error(.notFound, code: "not_found", "traces are not kept") }
+        guard let traces else { return Self.error(.notFound, code: "not_found", "traces are not kept (gatehouse up --kept-traces 0)") }
         let records = traces.requests(of: id)
         guard let first = records.first else {
             return Self.error(
