@@ -64,6 +64,11 @@ public struct ConfigSnapshot: Sendable {
     /// policy, and the mesh-wide one for requests that reach no function.
     public var telemetryPolicies: TelemetryPolicies { TelemetryPolicies(telemetries: telemetries, mesh: mesh) }
 
+    /// Some Telemetry (or the Mesh's `defaultProviders`) names a trace collector.
+    public var exportsTraces: Bool {
+        !(mesh.defaultProviders.tracing ?? []).isEmpty || telemetries.contains { $0.tracing.contains { !$0.providers.isEmpty } }
+    }
+
     /// The specs that run instances: every serving revision (each function's current spec, before
     /// `routing` is resolved).
     public var servingRevisions: [FunctionSpec] { routing.servingSpecs(current: functions) }

@@ -135,7 +135,8 @@ public struct Gatehouse: Sendable {
         let keys = KeyDirectory(client: outbound, logger: logger)
         let limiters = RateLimiters()
         let live = LiveConfig(
-            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters), keys: keys, limiters: limiters)
+            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters), keys: keys, limiters: limiters,
+            keepsTraces: options.keptTraces > 0)
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
         let controller = ConfigController(store: store, runtime: runtime, remotes: remotes, live: live, logger: logger)
@@ -191,7 +192,7 @@ public struct Gatehouse: Sendable {
         do {
             listener = try await IngressListener.bind(
                 host: ingressAddress.host, port: ingressAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses())
+                limits: options.limits, processor: pipeline, observer: observer, renderer: ErrorResponses(), traces: live.traces)
         } catch {
             await releaseShared()
             throw ListenerFailure(name: "ingress", address: ingressAddress, underlying: error)
@@ -200,7 +201,8 @@ public struct Gatehouse: Sendable {
             // The same request path; requests here carry the peer's verified identity.
             meshListener = try await IngressListener.bind(
                 host: meshAddress.host, port: meshAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: MeshTraffic(next: pipeline), observer: observer, renderer: ErrorResponses(), tls: identity.tls)
+                limits: options.limits, processor: MeshTraffic(next: pipeline), observer: observer, renderer: ErrorResponses(), tls: identity.tls,
+                traces: live.traces)
         } catch {
             await listener.shutdown(grace: .zero)
             await releaseShared()
@@ -215,7 +217,7 @@ public struct Gatehouse: Sendable {
                 gatewayListeners.append(try await IngressListener.bind(
                     host: ingressAddress.host, port: server.port, eventLoops: loops, group: group, limits: options.limits,
                     processor: GatewayHostFilter(servers: server.servers, next: pipeline), observer: observer,
-                    renderer: ErrorResponses(), tls: server.tls))
+                    renderer: ErrorResponses(), tls: server.tls, traces: live.traces))
                 logger.info("gateway server listening", metadata: ["url": "https://\(ingressAddress.host):\(server.port)"])
             }
         } catch {

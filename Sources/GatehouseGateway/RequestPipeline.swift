@@ -169,13 +169,15 @@ struct RequestPipeline: ExchangeProcessor {
                 exchange.onClientGone = nil
                 let verdict = resumption(&exchange.record)
                 // The work off the loop is a span of its own: a JWT that missed the cache, an authorizer's answer.
-                var span = RecordedSpan(
-                    kind: kind, id: exchange.record.trace.spanId.child(UInt64(exchange.record.spans.count + 1)), start: started, end: .now)
-                if case .reject(let error) = verdict {
-                    span.failed = true
-                    span.detail = error.detail
+                if exchange.record.trace.isValid {
+                    var span = RecordedSpan(
+                        kind: kind, id: exchange.record.trace.spanId.child(UInt64(exchange.record.spans.count + 1)), start: started, end: .now)
+                    if case .reject(let error) = verdict {
+                        span.failed = true
+                        span.detail = error.detail
+                    }
+                    exchange.record.spans.append(span)
                 }
-                exchange.record.spans.append(span)
                 switch verdict {
                 case .proceed: run(exchange, config: config, from: index + 1)
                 case .reject(let error): exchange.fail(error)

@@ -1,6 +1,6 @@
 import Foundation
 import SwiftASN1
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 /// Checks a peer's certificate chain as an X.509-SVID of this mesh: a path to a root of the trust
 /// bundle (RFC 5280: signatures, validity, CA constraints) whose leaf is not a CA, may sign, and
@@ -48,7 +48,7 @@ public struct SVIDVerifier: Sendable {
             return .failure(IdentityError("the leaf is not for client authentication (extended key usage)"))
         }
         var verifier = Verifier(rootCertificates: CertificateStore(bundle)) {
-            RFC5280Policy(validationTime: validationTime)
+            RFC5280Policy(fixedExpiryValidationTime: validationTime)
             SPIFFELeafPolicy()
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))

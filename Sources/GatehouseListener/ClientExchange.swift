@@ -51,7 +51,7 @@ public final class ClientExchange: Exchange {
             path: head.uri, httpProtocol: Self.protocolName(head.version),
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
-        record.trace = TraceContext.extract(from: head.headers, using: &connection.random)
+        if connection.traces.isOn { record.trace = TraceContext.extract(from: head.headers, using: &connection.random) }
         record.downstreamAddress = downstreamAddress
         record.destinationAddress = localAddress?.ip
         record.destinationPort = localAddress?.port ?? 0

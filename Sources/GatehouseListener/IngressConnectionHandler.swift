@@ -54,11 +54,15 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var lastBodyActivity = NIODeadline.now()
     private(set) var isDraining = false
     var random = RequestIdentifier.Generator()
+    /// Whether requests join traces (see `TraceSwitch`).
+    let traces: TraceSwitch
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
-        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil
+        limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil,
+        traces: TraceSwitch = TraceSwitch()
     ) {
+        self.traces = traces
         self.peer = peer
         self.tls = tls
         self.processor = processor

@@ -26,7 +26,8 @@ public final class IngressListener: Sendable {
     /// MUTUAL gateway servers, server-only for SIMPLE ones.
     public static func bind(
         host: String, port: Int, eventLoops: [any EventLoop], group: any EventLoopGroup, limits: ListenerLimits,
-        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer, tls: ListenerTLS? = nil
+        processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer, tls: ListenerTLS? = nil,
+        traces: TraceSwitch = TraceSwitch()
     ) async throws -> IngressListener {
         let tracker = ConnectionTracker()
         let channel = try await ServerBootstrap(group: group)
@@ -51,7 +52,7 @@ public final class IngressListener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         IngressConnectionHandler(
                             processor: processor, observer: observer, renderer: renderer, limits: limits,
-                            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls))
+                            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces))
                 }
             }
             .bind(host: host, port: port)

@@ -91,7 +91,7 @@ struct SpanBuilderTests {
     }
 
     @Test("The tree puts a mesh hop under the attempt that called it and says where it failed")
-    func rendered() {
+    func rendered() throws {
         let builder = SpanBuilder(meshId: "cluster.local")
         let outer = Self.retriedColdStart()
         var inner = RequestRecord(
@@ -107,9 +107,9 @@ struct SpanBuilderTests {
         let text = TraceTree.render(report)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("trace 4bf92f3577b34da6a3ce929d0e0e4736 · 2 requests through Gatehouse"))
-        let mesh = try? #require(lines.first { $0.contains("POST billing.default.localhost") })
-        #expect(mesh?.contains("mesh") == true && mesh?.contains("only-frontend") == true)
-        #expect(mesh?.hasPrefix("   ") == true, "the mesh hop sits under the second attempt, indented")
+        let mesh = try #require(lines.first { $0.contains("POST billing.default.localhost") } as String?)
+        #expect(mesh.contains("mesh") && mesh.contains("only-frontend"))
+        #expect(mesh.hasPrefix("   "), "the mesh hop sits under the second attempt, indented")
         #expect(lines.firstIndex { $0.contains("upstream attempt 2") }! < lines.firstIndex { $0.contains("POST billing") }!)
     }
 }

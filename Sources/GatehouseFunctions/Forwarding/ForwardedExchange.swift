@@ -76,7 +76,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         case .leased(let lease): connect(lease)
         case .waiting(let waiterID):
             phase = .waitingForInstance(waiterID: waiterID)
-            client.record.spans.append(RecordedSpan(kind: .queue, id: nextSpanId(), start: .now))
+            if client.record.trace.isValid { client.record.spans.append(RecordedSpan(kind: .queue, id: nextSpanId(), start: .now)) }
         case .rejected(let error): finish(failing: error)
         }
     }
@@ -100,7 +100,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         phase = .connecting
         client.record.coldStart = lease.coldStart
         client.record.upstreamHost = lease.instance.upstreamHost
-        if lease.coldStart, let ready = lease.instance.readyAt {
+        if lease.coldStart, client.record.trace.isValid, let ready = lease.instance.readyAt {
             var span = RecordedSpan(kind: .coldStart, id: nextSpanId(), start: lease.instance.createdAt, end: ready)
             span.detail = "instance \(lease.instance.id) on \(lease.instance.upstreamHost)"
             client.record.spans.append(span)
@@ -140,7 +140,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         connection.handler.delegate = self
         client.record.attempts += 1
         let attemptSpan = nextSpanId()
-        client.record.spans.append(RecordedSpan(kind: .upstreamAttempt, id: attemptSpan, start: .now, detail: lease?.instance.upstreamHost))
+        if client.record.trace.isValid {
+            client.record.spans.append(RecordedSpan(kind: .upstreamAttempt, id: attemptSpan, start: .now, detail: lease?.instance.upstreamHost))
+        }
         let head = ForwardedHeaders.upstreamRequest(
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.path.value,

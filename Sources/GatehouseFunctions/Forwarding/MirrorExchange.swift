@@ -69,7 +69,7 @@ final class MirrorExchange: Exchange {
     func end() {
         guard !finished, !sent else { return }
         sent = true
-        if !original.isFinished {
+        if !original.isFinished, original.record.trace.isValid {
             original.record.spans.append(RecordedSpan(kind: .mirror, id: spanId, start: .now, detail: record.destination?.serviceHost))
         }
         ForwardedExchange(client: self, pool: pool).start()

@@ -20,7 +20,7 @@ extension AdminAPI {
     }
 
     func traceList(_ request: Request) -> Response {
-        guard let traces else { return Self.json(.ok, [TraceSummary]()) }
+        guard let traces else { return Self.error(.notFound, code: "not_found", "traces are not kept (gatehouse up --kept-traces 0)") }
         let query = request.uri.queryParameters
         var slowerThan: Duration?
         if let text = query["slow"] {

@@ -14,17 +14,23 @@ final class LiveConfig: Sendable {
     let keys: KeyDirectory
     /// So do rate-limit counters: an apply does not refill the buckets of unchanged policies.
     let limiters: RateLimiters
+    /// On while traces are kept or a snapshot exports them; set at every install.
+    let traces: TraceSwitch
+    private let keepsTraces: Bool
 
-    init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters) {
+    init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters, keepsTraces: Bool = true) {
         current = NIOLockedValueBox(initial)
         self.keys = keys
         self.limiters = limiters
+        self.keepsTraces = keepsTraces
+        traces = TraceSwitch(on: keepsTraces || initial.snapshot.exportsTraces)
     }
 
     var active: ActiveConfig { current.withLockedValue { $0 } }
 
     func install(_ config: ActiveConfig) {
         current.withLockedValue { $0 = config }
+        traces.set(keepsTraces || config.snapshot.exportsTraces)
         keys.retain(config.snapshot.requestAuthentications)
     }
 }

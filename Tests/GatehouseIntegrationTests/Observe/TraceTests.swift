@@ -75,6 +75,19 @@ struct TraceTests {
         }
     }
 
+    @Test("Tracing off (no traces kept, no Telemetry exporting): trace headers pass through untouched, none are added")
+    func off() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn"), arguments: ["--kept-traces", "0"]) { gatehouse in
+            let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let seen = try #require(try await gatehouse.request("fn", headers: [("traceparent", caller)]).json["headers"] as? [String: String])
+            #expect(seen["traceparent"] == caller, "passed on as sent, as a proxy without a tracer does")
+            let fresh = try #require(try await gatehouse.request("fn").json["headers"] as? [String: String])
+            #expect(fresh["traceparent"] == nil)
+            let asked = try await gatehouse.cli(["trace", "--errors"])
+            #expect(asked.status != 0 && asked.stderr.contains("--kept-traces 0"), "\(asked.stderr)")
+        }
+    }
+
     @Test("An unknown id is a clear 'not kept' error; a list needs --slow or --errors")
     func unknown() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
