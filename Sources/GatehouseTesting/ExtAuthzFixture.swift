@@ -5,39 +5,19 @@ import Foundation
 /// a body and a header. Each answer names the path it was asked about (`x-ext-authz-path`).
 /// `x-ext-authz: redirect` gets a 302 to a login page, `fail` a 500, `big` a 403 with a 100 KB body.
 public final class ExtAuthzFixture: @unchecked Sendable {
-    public let port: Int
-    private let process: Process
+    private let server: PythonServer
+    public var port: Int { server.port }
 
     public static func start() async throws -> ExtAuthzFixture {
-        // A free port can be taken by a parallel test before the fixture binds it: then the fixture
-        // exits, and it is started again on another.
-        for _ in 0..<3 {
-            let fixture = try ExtAuthzFixture(port: LoopbackPort.free())
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, fixture.process.isRunning {
-                if let response = try? await RunningGatehouse.send(
-                    url: "http://127.0.0.1:\(fixture.port)/ready", host: nil, method: .GET, headers: [("x-ext-authz", "allow")], body: nil),
-                   response.status == 200 { return fixture }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            fixture.stop()
-        }
-        throw OIDCProvider.Unavailable(description: "the ext_authz fixture did not start")
+        ExtAuthzFixture(server: try await PythonServer.start(
+            source, readyPath: "/ready", headers: [("x-ext-authz", "allow")], name: "the ext_authz fixture"))
     }
 
-    private init(port: Int) throws {
-        self.port = port
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.source, String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+    private init(server: PythonServer) {
+        self.server = server
     }
 
-    /// SIGKILL: the test runner's threads block SIGTERM, and children inherit that mask.
-    public func stop() { LoopbackPort.kill(process) }
+    public func stop() { server.stop() }
 
     deinit { stop() }
 

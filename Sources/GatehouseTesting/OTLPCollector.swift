@@ -7,8 +7,8 @@ import Foundation
 /// (key → value), `statusCode` (`UNSET`, `ERROR`), `statusMessage`, `start`, `end`.
 /// `POST /v1/traces` answers 200; `POST /refuse/v1/traces` answers 503 (a collector that is down).
 public final class OTLPCollector: @unchecked Sendable {
-    public let port: Int
-    private let process: Process
+    private let server: PythonServer
+    public var port: Int { server.port }
 
     public struct Span: Decodable, Sendable {
         public var traceId: String
@@ -49,32 +49,17 @@ public final class OTLPCollector: @unchecked Sendable {
     }
 
     public static func start() async throws -> OTLPCollector {
-        for _ in 0..<3 {
-            let collector = try OTLPCollector(port: LoopbackPort.free())
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, collector.process.isRunning {
-                if let response = try? await RunningGatehouse.send(
-                    url: "http://127.0.0.1:\(collector.port)/spans", host: nil, method: .GET, headers: [], body: nil),
-                   response.status == 200 { return collector }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            collector.stop()
-        }
-        throw OIDCProvider.Unavailable(description: "the OTLP collector fixture did not start (is PyPI opentelemetry-proto installed?)")
+        OTLPCollector(server: try await PythonServer.start(
+            source, readyPath: "/spans", name: "the OTLP collector fixture (is PyPI opentelemetry-proto installed?)"))
     }
 
-    private init(port: Int) throws {
-        self.port = port
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.source, String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+    private init(server: PythonServer) {
+        self.server = server
     }
 
-    public func stop() { LoopbackPort.kill(process) }
+    public func stop() { server.stop() }
+
+    deinit { stop() }
 
     /// Every span received so far.
     public func spans() async throws -> [Span] {
