@@ -26,9 +26,9 @@ import Glibc
 /// - docs/tracing.md, the `frontend` → `billing` trace tree: it needs two functions that call each
 ///   other, which examples/ does not have; `TraceTests` ("A request refused one hop deep") checks
 ///   the same facts, not the printed lines.
-/// - docs/admin-api.md, the JSON bodies of `/api/v1/apply`, `delete`, `invoke`, the errors and the
-///   409: shapes with illustrative values, not a session; `ApplyTests`, `SharedStoreTests` and
-///   `InProcessInvocationTests` check their fields.
+/// - docs/admin-api.md's JSON: `AdminAPIExamplesTests` sends its request bodies and compares its
+///   answers' keys with the real ones, but for the 409 (two writers racing), whose fields
+///   `SharedStoreTests` checks.
 /// - docs/reference/explain.md's `-o json` (a STRICT PeerAuthentication in namespace `shop`) and
 ///   audit.md's command synopses and `sqlite3` line: no session shows their output.
 @Suite("README examples")
