@@ -220,9 +220,10 @@ final class Walkthrough: @unchecked Sendable {
 
     /// The command with the README's ports, binary, `/tmp/` and elided ids made concrete.
     func substituted(_ command: String, line: Int) -> String? {
-        var text = command.replacingOccurrences(of: ReadmeExamplesTests.gatehouseCommand, with: "'\(GatehouseBinary.url.path)'")
+        // The README's `/tmp/` first: the binary's own path may be under /tmp (a CI clone is).
+        var text = command.replacingOccurrences(of: "/tmp/", with: folder.path + "/")
         for (shown, actual) in ports { text = text.replacingOccurrences(of: ":\(shown)", with: ":\(actual)") }
-        text = text.replacingOccurrences(of: "/tmp/", with: folder.path + "/")
+        text = text.replacingOccurrences(of: ReadmeExamplesTests.gatehouseCommand, with: "'\(GatehouseBinary.url.path)'")
         let elided = try! Regex("[0-9a-f]{4,}…")
         for found in text.matches(of: elided).reversed() {
             // Only at a word's start: `eyJ…` or `cafe…` inside a word is text cut short, not an id.
