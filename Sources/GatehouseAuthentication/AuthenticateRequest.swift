@@ -64,7 +64,8 @@ public struct AuthenticateRequest: RequestStage {
         guard let function = record.destination?.key, authenticator.hasRules(for: function) else { return .proceed }
         record.upstreamHeaders.remove += authenticator.outputHeaders(for: function)
         let query = record.path.query.isEmpty ? nil : record.path.query.dropFirst()
-        if query != nil { record.path.redacted = authenticator.redactedPath(record.path.logged, function: function) }
+        // On top of the front's redaction (`QueryRedaction`): nil means this rule's names were absent.
+        if query != nil, let redacted = authenticator.redactedPath(record.path.logged, function: function) { record.path.redacted = redacted }
         switch authenticator.start(function: function, headers: headers, query: query) {
         case .anonymous:
             return .proceed

@@ -108,7 +108,7 @@ public struct JWTAuthenticator: Sendable {
     /// `path` with token-carrying query parameters redacted; nil when it carries none.
     public func redactedPath(_ path: String, function: FunctionKey) -> String? {
         guard let names = tokenParameters[function], !names.isEmpty else { return nil }
-        return TokenLocations.redacting(names, in: path)
+        return QueryRedaction.redacting(names, in: path)
     }
 
     /// Finds the token and answers from the cache when it can; runs on the event loop.

@@ -39,11 +39,6 @@ struct TokenLocations: Sendable {
 
     var parameterNames: [String] { params }
 
-    /// The path with these parameters' values replaced, so that logs never hold a token.
-    static func redacting(_ names: [String], in path: String) -> String? {
-        QueryRedaction.redacting(names, in: path)
-    }
-
     /// Every token this rule's locations hold in the request.
     func tokens(in request: some RequestHeaders, query: Substring?) -> [(token: String, location: TokenLocation)] {
         var found: [(String, TokenLocation)] = []

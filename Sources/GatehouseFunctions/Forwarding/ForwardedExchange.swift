@@ -53,8 +53,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         // Decided before the mirrors copy the trace context, so they follow the original's decision.
         if client.record.trace.sampled == nil { client.record.decideSampling() }
         // An upgrade is one conversation with one function: it is not mirrored.
-        shadows = client.upgrade != nil ? [] : mirrors.map { destination, mirror in
-            MirrorExchange(of: client, to: destination, pool: mirror)
+        shadows = client.upgrade != nil ? [] : mirrors.enumerated().map { index, pair in
+            MirrorExchange(of: client, to: pair.0, pool: pair.1, index: index)
         }
         budget = AttemptBudget(policy: client.record.retryPolicy)
     }

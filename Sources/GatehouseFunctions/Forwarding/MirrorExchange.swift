@@ -30,14 +30,16 @@ final class MirrorExchange: Exchange {
     private let original: Exchange
     private let spanId: SpanID
 
-    init(of original: Exchange, to destination: FunctionDestination, pool: any FunctionUpstream) {
+    /// `index`: the mirror's place among the route's mirrors, which names its span.
+    init(of original: Exchange, to destination: FunctionDestination, pool: any FunctionUpstream, index: Int = 0) {
         var head = original.head
         let shadow = Self.shadowAuthority(original.head.headers.first(name: "host") ?? original.record.authority)
         head.headers.replaceOrAdd(name: "host", value: shadow)
         self.pool = pool
         self.original = original
         let source = original.record
-        spanId = source.trace.spanId.child(0x6D69_7272 &+ UInt64(ObjectIdentifier(destination).hashValue & 0xFFFF))
+        // Apart from the numbered children the forwarder derives (1, 2, …): one id per mirror.
+        spanId = source.trace.spanId.child(0x6D69_7272_0000 &+ UInt64(index))
         var record = RequestRecord(
             requestId: source.requestId, startWallNanos: source.startWallNanos, start: .now, method: source.method,
             path: source.path.value, httpProtocol: source.httpProtocol, authority: shadow)

@@ -152,6 +152,10 @@ struct RequestAuthenticationTests {
             #expect(valid.status == 200, "no policy requires a principal; a valid token passes")
             let line = try await gatehouse.accessLogLine(requestId: try #require(valid.headers.first(name: "x-request-id")))
             #expect(line["path"] as? String == "/?access_token=REDACTED", "a token in the query is not logged")
+            // The JWT rule's redaction adds to the front's: an API key stays redacted beside no token.
+            let keyed = try await gatehouse.request("fn", path: "/?api_key=k3y&x=1")
+            let keyedLine = try await gatehouse.accessLogLine(requestId: try #require(keyed.headers.first(name: "x-request-id")))
+            #expect(keyedLine["path"] as? String == "/?api_key=REDACTED&x=1")
 
             // The body keeps arriving while the token is verified off the event loop; none of it is lost.
             let body = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
