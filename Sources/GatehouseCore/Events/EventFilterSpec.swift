@@ -1,6 +1,6 @@
 /// One of a Trigger's `filters` (Knative's "new trigger filters", the CloudEvents Subscriptions
-/// API dialect). A Trigger's events must match every filter in its list and its
-/// `filter.attributes` (exact values; an empty value means "any, but present").
+/// API dialect). A Trigger's events must match every filter in its list; its `filter.attributes`
+/// count only when the list is empty, as in Knative. Compiled into an `EventFilter`.
 public indirect enum EventFilterSpec: Sendable, Hashable {
     /// Every attribute equals its value.
     case exact([String: String])

@@ -4,7 +4,8 @@ public struct TriggerSpec: Sendable, Hashable {
     public var name: String
     /// The Broker's name, in the Trigger's namespace.
     public var broker: String
-    /// `filter.attributes`: exact values; "" matches any value of an attribute that is present.
+    /// `filter.attributes`: exact values; "" matches any non-empty value of an attribute that is
+    /// present. Ignored when `filters` is not empty, as in Knative (`EventFilter`).
     public var attributes: [String: String]
     /// `filters`: each must match.
     public var filters: [EventFilterSpec]
