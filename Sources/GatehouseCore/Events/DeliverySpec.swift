@@ -2,10 +2,10 @@
 /// event is retried, and where it goes when it cannot be delivered. A Trigger's own fields win
 /// over its Broker's, field by field.
 public struct DeliverySpec: Sendable, Hashable {
-    public enum BackoffPolicy: String, Sendable, Hashable {
-        /// `backoffDelay * 2^n` before retry n (n from 0): Knative's default.
+    public enum BackoffPolicy: String, Sendable, Hashable, CaseIterable {
+        /// `backoffDelay × 2^(n-1)` before retry n (n from 1): Knative's default.
         case exponential
-        /// `backoffDelay * (n + 1)`.
+        /// `backoffDelay × n` before retry n (see `DeliveryPolicy.backoff(beforeRetry:)`).
         case linear
     }
 
@@ -17,11 +17,14 @@ public struct DeliverySpec: Sendable, Hashable {
     /// Each attempt's timeout, from an ISO 8601 duration.
     public var timeout: Duration?
     public var deadLetterSink: EventDestination?
+    /// Knative's `retryAfterMax`: how long a 429/503 `Retry-After` may make a retry wait.
+    public var retryAfterMax: Duration?
 
     public init(
         retry: Int? = nil, backoffPolicy: BackoffPolicy? = nil, backoffDelay: Duration? = nil, timeout: Duration? = nil,
-        deadLetterSink: EventDestination? = nil
+        deadLetterSink: EventDestination? = nil, retryAfterMax: Duration? = nil
     ) {
+        self.retryAfterMax = retryAfterMax
         self.retry = retry
         self.backoffPolicy = backoffPolicy
         self.backoffDelay = backoffDelay
