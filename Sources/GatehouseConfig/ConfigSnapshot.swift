@@ -23,6 +23,11 @@ public struct ConfigSnapshot: Sendable {
     public var rateLimits: [RateLimitPolicySpec]
     /// Resolved per revision into `TelemetryPolicy` values (`telemetryPolicies`).
     public var telemetries: [TelemetrySpec]
+    /// Knative Eventing: each sorted by namespace, then name.
+    public var brokers: [BrokerSpec]
+    public var triggers: [TriggerSpec]
+    public var pingSources: [PingSourceSpec]
+    public var eventPolicies: [EventPolicySpec]
     /// Which revisions serve and how traffic reaches them; set on apply (`RevisionResolver`).
     public var routing = RevisionRouting()
     /// Non-fatal remarks: Istio kinds accepted but not enforced yet, unsupported kinds ignored.
@@ -43,8 +48,16 @@ public struct ConfigSnapshot: Sendable {
         rateLimits: [RateLimitPolicySpec] = [],
         telemetries: [TelemetrySpec] = [],
         notices: [ConfigNotice] = [],
-        documents: [ResourceDocument] = []
+        documents: [ResourceDocument] = [],
+        brokers: [BrokerSpec] = [],
+        triggers: [TriggerSpec] = [],
+        pingSources: [PingSourceSpec] = [],
+        eventPolicies: [EventPolicySpec] = []
     ) {
+        self.brokers = brokers.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        self.triggers = triggers.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        self.pingSources = pingSources.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        self.eventPolicies = eventPolicies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         self.documents = documents
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications

@@ -9,6 +9,9 @@ struct DocumentEnvelope {
         case gatehouse
         /// A known Istio kind under a served version: envelope checked, spec kept as is.
         case istio
+        /// Knative Eventing's `Broker`, `Trigger`, `PingSource`, `EventPolicy` under a version
+        /// Knative serves: every field of the spec is checked, as for Gatehouse's own kinds.
+        case knative
         /// Claims a group Gatehouse or Istio owns but with a kind or version they do not serve: already reported.
         case rejected
         /// Anything else: noticed and ignored.
@@ -30,6 +33,14 @@ struct DocumentEnvelope {
     var root: YAMLMappingReader
 
     static let gatehouseAPIVersion = "gatehouse.dev/v1"
+    /// The Knative Eventing kinds Gatehouse runs, under the versions Knative serves them.
+    static let knativeServedVersions: [String: Set<String>] = [
+        "Broker": ["eventing.knative.dev/v1"],
+        "Trigger": ["eventing.knative.dev/v1"],
+        "EventPolicy": ["eventing.knative.dev/v1alpha1"],
+        "PingSource": ["sources.knative.dev/v1", "sources.knative.dev/v1beta2"],
+    ]
+    static let knativeGroups: Set<String> = ["eventing.knative.dev", "sources.knative.dev"]
     static let gatehouseKinds = ["Function", "Mesh", "RateLimitPolicy"]
 
     /// Kubernetes `ObjectMeta` bookkeeping that tools add and Gatehouse does not use.
@@ -89,12 +100,24 @@ struct DocumentEnvelope {
             }
             guard gatehouseKinds.contains(kind) else {
                 let suggestion = Spelling.suggestion(for: kind, among: gatehouseKinds)
+                // Events are Knative's kinds, under Knative's groups.
+                let knative = knativeServedVersions[kind].map { "write `apiVersion: \($0.sorted()[0])` (Knative's kind)" }
                 kindValue.report(
                     "unknown kind \"\(kind)\" for \(gatehouseAPIVersion); known kinds: \(gatehouseKinds.joined(separator: ", "))",
-                    fix: suggestion.map { "did you mean `\($0)`?" } ?? "write `kind: Function` or `kind: Mesh`")
+                    fix: knative ?? suggestion.map { "did you mean `\($0)`?" } ?? "write `kind: Function` or `kind: Mesh`")
                 return .rejected
             }
             return .gatehouse
+        }
+        if let served = knativeServedVersions[kind], served.contains(apiVersion) || knativeGroups.contains(String(group(of: apiVersion))) {
+            guard served.contains(apiVersion) else {
+                let versions = served.sorted()
+                value.report(
+                    "\(kind) is not served under \"\(apiVersion)\"; Knative serves it as \(versions.joined(separator: ", "))",
+                    fix: "write `apiVersion: \(versions.first { !$0.hasSuffix("beta2") } ?? versions[0])`")
+                return .rejected
+            }
+            return .knative
         }
         // Only Istio's own groups count as Istio: the Kubernetes Gateway API also has a `Gateway` kind.
         if let served = IstioResource.servedVersions[kind], served.contains(apiVersion) || group(of: apiVersion).hasSuffix("istio.io") {

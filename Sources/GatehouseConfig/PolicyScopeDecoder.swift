@@ -3,28 +3,46 @@ import GatehouseCore
 /// The scope fields Istio's security policies share: `selector.matchLabels` or `targetRefs`, not both.
 enum PolicyScopeDecoder {
     static func decode(_ spec: YAMLMappingReader) -> (selector: [String: String]?, targetNames: [String]) {
+        let scope = decode(spec, allowingTriggers: false)
+        return (scope.selector, scope.targetNames)
+    }
+
+    /// As `decode`, and `targetRefs` may also name Knative Triggers (`RateLimitPolicy`): their
+    /// names come back apart from the functions'.
+    static func decode(
+        _ spec: YAMLMappingReader, allowingTriggers: Bool
+    ) -> (selector: [String: String]?, targetNames: [String], triggerNames: [String]) {
         var selector: [String: String]?
         var targetNames: [String] = []
+        var triggerNames: [String] = []
         if let mapping = spec.field("selector")?.mapping() {
             selector = mapping.field("matchLabels")?.stringMap() ?? [:]
             mapping.reportUnknownKeys()
         }
-        if let single = spec.field("targetRef") {
-            targetNames += targetName(single).map { [$0] } ?? []
+        let references = (spec.field("targetRef").map { [$0] } ?? []) + (spec.field("targetRefs")?.sequence() ?? [])
+        for value in references {
+            switch target(value, allowingTriggers: allowingTriggers) {
+            case .function(let name): targetNames.append(name)
+            case .trigger(let name): triggerNames.append(name)
+            case nil: break
+            }
         }
-        for value in spec.field("targetRefs")?.sequence() ?? [] {
-            if let name = targetName(value) { targetNames.append(name) }
-        }
-        if selector != nil, !targetNames.isEmpty {
+        if selector != nil, !targetNames.isEmpty || !triggerNames.isEmpty {
             spec.diagnostics.report(
                 at: spec.location, field: spec.fieldPath("targetRefs"), "`selector` and `targetRefs` cannot both be set",
                 fix: "keep one of them")
         }
-        return (selector, targetNames)
+        return (selector, targetNames, triggerNames)
     }
 
-    /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`, or no group).
-    private static func targetName(_ value: YAMLValue) -> String? {
+    private enum Target {
+        case function(String)
+        case trigger(String)
+    }
+
+    /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`,
+    /// or no group); where allowed, a `Trigger` (`eventing.knative.dev`, or no group).
+    private static func target(_ value: YAMLValue, allowingTriggers: Bool) -> Target? {
         guard let reference = value.mapping() else { return nil }
         defer { reference.reportUnknownKeys() }
         let kind = reference.required("kind", fix: "add `kind: Service`")?.string()
@@ -32,13 +50,16 @@ enum PolicyScopeDecoder {
         let name = reference.required("name", fix: "add `name:` with the function's name")?.string()
         _ = reference.field("namespace")
         guard let kind, let name else { return nil }
+        if allowingTriggers, kind == "Trigger", group == "eventing.knative.dev" || group.isEmpty { return .trigger(name) }
         guard (kind == "Service" && group.isEmpty) || (kind == "Function" && (group == "gatehouse.dev" || group.isEmpty)) else {
             reference.diagnostics.report(
                 at: reference.location, field: reference.fieldPath("kind"),
-                "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function",
-                fix: "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name")
+                "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function\(allowingTriggers ? " or a Trigger" : "")",
+                fix: allowingTriggers
+                    ? "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name, or `kind: Trigger` and a Trigger's name"
+                    : "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name")
             return nil
         }
-        return name
+        return .function(name)
     }
 }

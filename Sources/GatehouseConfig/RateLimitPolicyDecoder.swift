@@ -10,8 +10,9 @@ enum RateLimitPolicyDecoder {
             return policy
         }
         defer { spec.reportUnknownKeys() }
-        // Scoped as Istio's policies are: `selector.matchLabels` or `targetRefs`.
-        (policy.selector, policy.functions) = PolicyScopeDecoder.decode(spec)
+        // Scoped as Istio's policies are: `selector.matchLabels` or `targetRefs` (which may also
+        // name Knative Triggers: the broker's deliveries to them are limited).
+        (policy.selector, policy.functions, policy.triggers) = PolicyScopeDecoder.decode(spec, allowingTriggers: true)
         policy.routes = spec.field("routes")?.stringList() ?? []
         if let key = spec.field("perCaller")?.oneOf(
             RateLimitPolicySpec.CallerKey.self, what: "perCaller", key: "perCaller",

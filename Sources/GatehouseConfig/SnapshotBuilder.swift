@@ -5,17 +5,21 @@ import Yams
 /// (one Mesh, one document per resource key).
 struct SnapshotBuilder {
     private var mesh: MeshSpec?
-    private var functions: [FunctionSpec] = []
+    private(set) var functions: [FunctionSpec] = []
     private var istioResources: [IstioResource] = []
     private var authorizationPolicies: [AuthorizationPolicySpec] = []
     private var requestAuthentications: [RequestAuthenticationSpec] = []
     private var peerAuthentications: [PeerAuthenticationSpec] = []
     private var destinationRules: [DestinationRuleSpec] = []
     private var gateways: [GatewaySpec] = []
-    private var virtualServices: [VirtualServiceSpec] = []
-    private var rateLimits: [RateLimitPolicySpec] = []
+    private(set) var virtualServices: [VirtualServiceSpec] = []
+    private(set) var rateLimits: [RateLimitPolicySpec] = []
     private var telemetries: [TelemetrySpec] = []
     private var telemetryProviders: [TelemetryDecoder.ProviderReference] = []
+    private(set) var brokers: [BrokerSpec] = []
+    private(set) var triggers: [TriggerSpec] = []
+    private(set) var pingSources: [PingSourceSpec] = []
+    private(set) var eventPolicies: [EventPolicySpec] = []
     private var notices: [ConfigNotice] = []
     private var documents: [ResourceDocument] = []
     private var documentLocations: [ResourceKey: SourceLocation] = [:]
@@ -23,7 +27,7 @@ struct SnapshotBuilder {
     /// Decodes one YAML document (already known not to be empty, `text` as written) into the snapshot.
     mutating func add(_ node: Node, text: String, diagnostics: DiagnosticCollector) {
         guard let envelope = DocumentEnvelope.read(node, diagnostics: diagnostics) else { return }
-        if envelope.family == .gatehouse || envelope.family == .istio {
+        if envelope.family == .gatehouse || envelope.family == .istio || envelope.family == .knative {
             guard keep(envelope, text: text, diagnostics: diagnostics) else { return }
         }
         if envelope.family == .istio {
@@ -61,6 +65,8 @@ struct SnapshotBuilder {
             for notice in decoded.notices {
                 notices.append(ConfigNotice(location: envelope.location, message: "\(envelope.resourceDescription): \(notice)"))
             }
+        case .knative:
+            addKnative(envelope)
         case .istio:
             notices.append(ConfigNotice(
                 location: envelope.location, message: "\(envelope.resourceDescription): accepted, not enforced yet"))
@@ -70,6 +76,31 @@ struct SnapshotBuilder {
                 message: "\(envelope.apiVersion) \(envelope.resourceDescription): not supported (ignored)"))
         case .rejected:
             break
+        }
+    }
+
+    private mutating func addKnative(_ envelope: DocumentEnvelope) {
+        let remarks: [String]
+        switch envelope.kind {
+        case "Broker":
+            let decoded = BrokerDecoder.decode(envelope)
+            brokers.append(decoded.spec)
+            remarks = decoded.notices
+        case "Trigger":
+            let decoded = TriggerDecoder.decode(envelope)
+            if let spec = decoded.spec { triggers.append(spec) }
+            remarks = decoded.notices
+        case "PingSource":
+            let decoded = PingSourceDecoder.decode(envelope)
+            if let spec = decoded.spec { pingSources.append(spec) }
+            remarks = decoded.notices
+        default:
+            let decoded = EventPolicyDecoder.decode(envelope)
+            eventPolicies.append(decoded.spec)
+            remarks = decoded.notices
+        }
+        for remark in remarks {
+            notices.append(ConfigNotice(location: envelope.location, message: "\(envelope.resourceDescription): \(remark)"))
         }
     }
 
@@ -111,6 +142,7 @@ struct SnapshotBuilder {
                 message: "Telemetry \(loser.reference) is ignored where Telemetry \(winner.reference) applies: one Telemetry per level "
                     + (loser.isNamespaceWide ? "(namespace-wide)" : "(per workload)") + ", the first by name (Istio takes the oldest)"))
         }
+        notices += eventNotices(mesh: mesh)
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function
@@ -128,7 +160,11 @@ struct SnapshotBuilder {
             rateLimits: rateLimits,
             telemetries: telemetries,
             notices: notices,
-            documents: documents)
+            documents: documents,
+            brokers: brokers,
+            triggers: triggers,
+            pingSources: pingSources,
+            eventPolicies: eventPolicies)
     }
 
     /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS

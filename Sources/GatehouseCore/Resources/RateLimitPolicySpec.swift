@@ -29,8 +29,12 @@ public struct RateLimitPolicySpec: Hashable, Sendable {
 
     public var namespace: String
     public var name: String
-    /// `targetRefs` function names; with `selector` nil too, every function in the namespace.
+    /// `targetRefs` function names; with `selector` nil and `triggers` empty too, every function
+    /// in the namespace.
     public var functions: [String]
+    /// `targetRefs` of kind `Trigger` (`eventing.knative.dev`): the broker's deliveries to these
+    /// Triggers share the policy's token bucket and concurrency cap.
+    public var triggers: [String]
     public var selector: [String: String]?
     /// Only requests that took one of these VirtualService routes (by route name); empty: all.
     public var routes: [String]
@@ -41,8 +45,10 @@ public struct RateLimitPolicySpec: Hashable, Sendable {
 
     public init(
         namespace: String, name: String, functions: [String] = [], selector: [String: String]? = nil, routes: [String] = [],
-        perCaller: CallerKey = .none, tokenBucket: TokenBucket? = nil, maxConcurrentRequests: Int? = nil, source: SourceLocation? = nil
+        perCaller: CallerKey = .none, tokenBucket: TokenBucket? = nil, maxConcurrentRequests: Int? = nil, source: SourceLocation? = nil,
+        triggers: [String] = []
     ) {
+        self.triggers = triggers
         self.namespace = namespace
         self.name = name
         self.functions = functions
@@ -56,11 +62,16 @@ public struct RateLimitPolicySpec: Hashable, Sendable {
 
     public var reference: String { "\(namespace)/\(name)" }
 
-    /// Whether the policy covers `function`.
+    /// Whether the policy covers `function`. A policy that names only Triggers covers no function.
     public func applies(to function: FunctionSpec) -> Bool {
         guard function.namespace == namespace else { return false }
-        if !functions.isEmpty { return functions.contains(function.name) }
+        if !functions.isEmpty || !triggers.isEmpty { return functions.contains(function.name) }
         if let selector { return selector.allSatisfy { function.labels[$0.key] == $0.value } }
         return true
+    }
+
+    /// Whether the policy limits deliveries to `trigger` (named in `targetRefs`).
+    public func applies(to trigger: TriggerSpec) -> Bool {
+        trigger.namespace == namespace && triggers.contains(trigger.name)
     }
 }

@@ -18,6 +18,10 @@ public enum ResourceKinds {
         Kind(group: "security.istio.io", kind: "RequestAuthentication", aliases: ["requestauthentication", "requestauthentications", "ra"]),
         Kind(group: "security.istio.io", kind: "AuthorizationPolicy", aliases: ["authorizationpolicy", "authorizationpolicies", "ap"]),
         Kind(group: "telemetry.istio.io", kind: "Telemetry", aliases: ["telemetry", "telemetries"]),
+        Kind(group: "eventing.knative.dev", kind: "Broker", aliases: ["broker", "brokers"]),
+        Kind(group: "eventing.knative.dev", kind: "Trigger", aliases: ["trigger", "triggers"]),
+        Kind(group: "sources.knative.dev", kind: "PingSource", aliases: ["pingsource", "pingsources"]),
+        Kind(group: "eventing.knative.dev", kind: "EventPolicy", aliases: ["eventpolicy", "eventpolicies"]),
     ]
 
     /// The kind a user's word names, or nil.
