@@ -145,10 +145,18 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The one place that orders the stages, maps errors to HTTP, and runs the services.
+        // Knative Eventing's broker: CloudEvents over HTTP, durable delivery to triggers, schedules, async calls.
+        .target(name: "GatehouseEvents", dependencies: [
+            "GatehouseCore", "GatehouseConfig", "GatehouseStore", "GatehouseExchange", "GatehouseProtection", "GatehouseTelemetry",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "GatehouseGateway", dependencies: [
             "GatehouseCore", "GatehouseConfig", "GatehouseExchange", "GatehouseListener", "GatehouseRouting",
             "GatehouseFunctions", "GatehouseTelemetry", "GatehouseStore", "GatehouseAuthorization",
-            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound", "GatehouseTracing",
+            "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound", "GatehouseTracing", "GatehouseEvents",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -231,6 +239,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        .testTarget(name: "GatehouseEventsTests", dependencies: [
+            "GatehouseEvents", "GatehouseCore", "GatehouseStore", "GatehouseConfig",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "GatehouseTracingTests", dependencies: [
             "GatehouseTracing", "GatehouseCore", "GatehouseOTLP",

@@ -41,7 +41,8 @@ enum PolicyScopeDecoder {
     }
 
     /// `targetRefs` may name a function: kind `Service` (core group) or `Function` (`gatehouse.dev`,
-    /// or no group); where allowed, a `Trigger` (`eventing.knative.dev`, or no group).
+    /// or no group); a `Broker` (`eventing.knative.dev`, or no group: its ingress); where allowed, a
+    /// `Trigger` (`eventing.knative.dev`, or no group).
     private static func target(_ value: YAMLValue, allowingTriggers: Bool) -> Target? {
         guard let reference = value.mapping() else { return nil }
         defer { reference.reportUnknownKeys() }
@@ -51,13 +52,15 @@ enum PolicyScopeDecoder {
         _ = reference.field("namespace")
         guard let kind, let name else { return nil }
         if allowingTriggers, kind == "Trigger", group == "eventing.knative.dev" || group.isEmpty { return .trigger(name) }
+        // A Broker's ingress is a workload of its own (publishing goes through the policies).
+        if kind == "Broker", group == "eventing.knative.dev" || group.isEmpty { return .function(FunctionSpec.brokerIngressName(name)) }
         guard (kind == "Service" && group.isEmpty) || (kind == "Function" && (group == "gatehouse.dev" || group.isEmpty)) else {
             reference.diagnostics.report(
                 at: reference.location, field: reference.fieldPath("kind"),
-                "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function\(allowingTriggers ? " or a Trigger" : "")",
+                "targetRefs kind \"\(kind)\"\(group.isEmpty ? "" : " in group \"\(group)\"") is not a function or a Broker\(allowingTriggers ? " or a Trigger" : "")",
                 fix: allowingTriggers
-                    ? "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name, or `kind: Trigger` and a Trigger's name"
-                    : "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name")
+                    ? "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name, `kind: Broker`, or `kind: Trigger` and a Trigger's name"
+                    : "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name, or `kind: Broker` and a Broker's name")
             return nil
         }
         return .function(name)

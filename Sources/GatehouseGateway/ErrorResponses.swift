@@ -72,6 +72,10 @@ struct ErrorResponses: ErrorRenderer {
         case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
         case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")
         case .externalAuthorizerError: return (.forbidden, .unauthorizedExternalService, "The external authorizer could not be asked.")
+        case .invalidEvent: return (.badRequest, [], "The request is not a valid CloudEvent.")
+        case .deniedByEventPolicy: return (.forbidden, [], "No EventPolicy allows this sender to publish this event.")
+        case .eventStoreFull: return (.serviceUnavailable, [], "The broker holds as many undelivered events as it may; retry later.")
+        case .eventStoreFailed: return (.serviceUnavailable, [], "The event could not be stored; retry later.")
         default: return (.internalServerError, [], "Gatehouse could not handle the request.")
         }
     }

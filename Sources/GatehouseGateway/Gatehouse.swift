@@ -2,6 +2,7 @@ import Foundation
 import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
+import GatehouseEvents
 import GatehouseExchange
 import GatehouseFunctions
 import GatehouseListener
@@ -59,6 +60,8 @@ public struct Gatehouse: Sendable {
         public var storePath: String?
         /// Recent requests kept in memory for `gatehouse trace` (and, apart, 256 failed ones); 0: none.
         public var keptTraces = 1024
+        /// This node's name: whose event leases are whose (default the host name).
+        public var nodeName = ProcessInfo.processInfo.hostName
         /// Say once, in a few lines for a person, where everything is once it serves
         /// (`StartupSummary`); false: as structured log lines (`--log-format json`).
         public var startupSummary = true
@@ -103,6 +106,7 @@ public struct Gatehouse: Sendable {
         let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
         let auditLog = try SQLiteAuditLog(path: state.auditPath)
+        let eventStore = try SQLiteEventStore(path: state.eventsPath)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
@@ -134,9 +138,11 @@ public struct Gatehouse: Sendable {
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities, sandbox: sandbox), logger: logger)
         let keys = KeyDirectory(client: outbound, logger: logger)
         let limiters = RateLimiters()
+        let eventBroker = EventBroker(store: eventStore, metrics: EventMetrics(registry: registry))
+        let events = EventsWiring(broker: eventBroker, calls: AsyncCalls(broker: eventBroker))
         let live = LiveConfig(
-            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters), keys: keys, limiters: limiters,
-            keepsTraces: options.keptTraces > 0)
+            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters, events: events), keys: keys, limiters: limiters,
+            keepsTraces: options.keptTraces > 0, events: events)
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
         let controller = ConfigController(store: store, runtime: runtime, remotes: remotes, live: live, logger: logger)
@@ -241,12 +247,27 @@ public struct Gatehouse: Sendable {
             await releaseShared()
             throw error
         }
+        let localInvoker = LocalInvoker(
+            processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
+            ingress: (ingressAddress.host, ingressPort))
         var api = AdminAPI(
             controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
             meshPort: meshListener.port, traces: traces, meshId: mesh.trustDomain,
-            invoker: LocalInvoker(
-                processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
-                ingress: (ingressAddress.host, ingressPort)))
+            invoker: localInvoker)
+        let eventInvoker = LocalEventInvoker(invoker: localInvoker, trustDomains: mesh.meshTrustDomains)
+        let nodeName = options.nodeName
+        let eventsService = EventsService(
+            dispatcher: EventDispatcher(broker: eventBroker, invoker: eventInvoker, owner: nodeName, logger: logger) { [live] in
+                let active = live.active
+                return (active.brokers, active.snapshot.rateLimits)
+            },
+            scheduler: PingScheduler(broker: eventBroker, logger: logger) { [live] in
+                let active = live.active
+                return (active.brokers, active.snapshot.pingSources)
+            },
+            calls: AsyncCallRunner(calls: events.calls, invoker: eventInvoker, owner: nodeName, logger: logger))
+        api.events = events
+        api.dispatcher = eventsService.dispatcher
         api.audit = audit
         api.stateDirectory = state.url
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
@@ -315,6 +336,8 @@ public struct Gatehouse: Sendable {
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger, audit: audit)),
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
+                    // Stops right after the listeners: deliveries and async calls use the instance pools.
+                    .init(service: eventsService),
                     .init(service: IngressService(
                         listener: meshListener, drainGrace: options.drainGrace,
                         idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2, options.limits.requestBodyIdleTimeout / 2), readiness: readiness)),

@@ -2,12 +2,14 @@ import GatehouseAuthentication
 import GatehouseAuthorization
 import GatehouseConfig
 import GatehouseCore
+import GatehouseEvents
 import GatehouseExchange
 import GatehouseFunctions
 import GatehouseIdentity
 import GatehouseListener
 import GatehouseProtection
 import GatehouseRouting
+import GatehouseStore
 import GatehouseTelemetry
 import NIOCore
 
@@ -36,15 +38,25 @@ struct RequestPipeline: ExchangeProcessor {
 
     /// The stages for one config snapshot, in the order requests meet them.
     static func steps(
-        for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil, keys: KeyDirectory, limiters: RateLimiters
+        for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil, keys: KeyDirectory, limiters: RateLimiters,
+        brokers: BrokerDirectory? = nil
     ) -> [Step] {
+        let brokers = brokers ?? BrokerDirectory(snapshot: snapshot)
+        // Policies look workloads up by name: the functions, and each Broker's built-in ingress.
+        var snapshot = snapshot
+        let workloads = brokers.workloads
         var steps: [Step] = []
         // ⑤ A request that went round too often (a loop of functions calling each other) → 508.
         steps.append(snapshot.mesh.maxHops > 0
             ? .run(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) : .absent(.hopLimit, because: "the Mesh's maxHops is 0"))
         // ④ Which function: a VirtualService's routes for the host, else the Host header's
         // NAME.NAMESPACE.<domain>; none → 404 NR. A route may answer itself (redirect, direct response).
-        steps.append(.run(hostRouting(for: snapshot, telemetry: telemetry ?? snapshot.telemetryPolicies)))
+        // The broker ingress host first (`/NAMESPACE/BROKER` → the Broker's workload), when any Broker exists.
+        let routing = hostRouting(for: snapshot, telemetry: telemetry ?? snapshot.telemetryPolicies)
+        steps.append(workloads.isEmpty
+            ? .run(routing)
+            : .run(RouteToBroker(directory: brokers, telemetry: telemetry ?? snapshot.telemetryPolicies, next: routing)))
+        snapshot.functions += workloads
         // ② Whether the function accepts this kind of caller (PeerAuthentication: plaintext on the
         // ingress, mutual TLS on the mesh listener); left out when every function takes both.
         let peerModes = PeerAuthenticationModes(
@@ -137,6 +149,22 @@ struct RequestPipeline: ExchangeProcessor {
         guard let destination = exchange.record.destination else {
             exchange.fail(GatehouseError(.routeNotFound, detail: "no stage chose a destination"))
             return
+        }
+        if let events = config.events {
+            // ⑥ A Broker's ingress: the events are stored, 202 once durable.
+            if let broker = destination.spec.broker {
+                guard let entry = config.brokers.brokers[BrokerRef(namespace: broker.namespace, name: broker.name)] else {
+                    exchange.fail(GatehouseError(.routeNotFound, detail: "Broker \(broker.namespace)/\(broker.name) is gone"))
+                    return
+                }
+                events.broker.publish(exchange, to: entry, in: config.brokers)
+                return
+            }
+            // ⑥ `Prefer: respond-async`: stored, 202 with the call's id; it runs in the background.
+            if AsyncCalls.isRequested(exchange) {
+                events.calls.accept(exchange)
+                return
+            }
         }
         // ⑥ The activator: a warm instance now, or a queued wait while one starts.
         config.invoker.invoke(exchange, destination: destination)

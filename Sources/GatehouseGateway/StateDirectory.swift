@@ -80,6 +80,8 @@ public final class StateDirectory: Sendable {
 
     /// The audit log (hash chain and signed checkpoints), apart from both: see `SQLiteAuditLog`.
     public var auditPath: String { Self.auditPath(in: url) }
+    /// Accepted events, their deliveries, fired schedules and async calls (`SQLiteEventStore`).
+    public var eventsPath: String { url.appendingPathComponent("events.db").path }
     public static func auditPath(in url: URL) -> String { url.appendingPathComponent("audit.db").path }
     /// The audit signing key and certificate.
     public static func auditDirectory(in url: URL) -> URL { url.appendingPathComponent("audit") }

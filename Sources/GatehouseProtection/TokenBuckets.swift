@@ -9,12 +9,12 @@ import Synchronization
 /// full ones and loses nothing; if every kept bucket is in use, new callers share one overflow bucket.
 /// Room is looked for at most once per `fillInterval` (buckets fill no faster), so callers churning
 /// keys cannot make every request scan the table.
-final class TokenBuckets: Sendable {
-    struct Outcome: Sendable {
-        let allowed: Bool
-        let remaining: Int
+public final class TokenBuckets: Sendable {
+    public struct Outcome: Sendable {
+        public let allowed: Bool
+        public let remaining: Int
         /// Until the next fill.
-        let resetIn: Duration
+        public let resetIn: Duration
     }
 
     private struct Bucket {
@@ -25,7 +25,7 @@ final class TokenBuckets: Sendable {
     static let maxKeys = 100_000
     static let overflowKey = "\u{0}overflow"
 
-    let spec: RateLimitPolicySpec.TokenBucket
+    public let spec: RateLimitPolicySpec.TokenBucket
     private struct State {
         var buckets: [String: Bucket] = [:]
         var lastRoomSearch: ContinuousClock.Instant?
@@ -33,11 +33,11 @@ final class TokenBuckets: Sendable {
 
     private let state = Mutex(State())
 
-    init(_ spec: RateLimitPolicySpec.TokenBucket) {
+    public init(_ spec: RateLimitPolicySpec.TokenBucket) {
         self.spec = spec
     }
 
-    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
+    public func take(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
         state.withLock { state in
             var key = key
             if state.buckets[key] == nil, state.buckets.count >= Self.maxKeys {
@@ -56,7 +56,7 @@ final class TokenBuckets: Sendable {
     }
 
     /// What `take` would find, without taking: for `explain`.
-    func peek(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
+    public func peek(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
         state.withLock { state in
             let bucket = refilled(state.buckets[key] ?? state.buckets[Self.overflowKey].flatMap { state.buckets.count >= Self.maxKeys ? $0 : nil }
                 ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)

@@ -11,7 +11,7 @@ import NIOSSL
 public enum MeshClient {
     public static func request(
         _ url: String, host: String, path: String = "/", method: HTTPMethod = .GET, certificate: URL?, key: URL?, bundle: URL,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [], body: [UInt8]? = nil
     ) async throws -> RunningGatehouse.Response {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(bundle.path)
@@ -26,6 +26,7 @@ public enum MeshClient {
             request.method = method
             request.headers.add(name: "host", value: host)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             let response = try await client.execute(request, timeout: .seconds(20))
             let body = try await response.body.collect(upTo: 1 << 20)
             try await client.shutdown()

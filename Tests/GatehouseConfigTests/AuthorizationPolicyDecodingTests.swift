@@ -61,7 +61,7 @@ struct AuthorizationPolicyDecodingTests {
         ("  selector: {matchLabels: {app: a}}\n  targetRefs: [{kind: Service, name: a}]", "spec.targetRefs", "keep one of them"),
         ("  rules: [{from: []}]", "spec.rules[0].from", "remove `from` to match any source, or list at least one"),
         ("  rules: [{to: [{operation: {}}]}]", "spec.rules[0].to[0].operation", "name at least one of hosts, ports, methods, paths (or their not forms)"),
-        ("  targetRefs: [{kind: Deployment, name: a}]", "spec.targetRefs[0].kind", "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name"),
+        ("  targetRefs: [{kind: Deployment, name: a}]", "spec.targetRefs[0].kind", "use `kind: Service` (or `kind: Function` with `group: gatehouse.dev`) and the function's name, or `kind: Broker` and a Broker's name"),
     ])
     func mistakes(_ spec: String, _ field: String, _ fix: String) {
         let found = diagnostics("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n" + spec + "\n")

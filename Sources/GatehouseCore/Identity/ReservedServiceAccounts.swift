@@ -12,5 +12,8 @@ public enum ReservedServiceAccounts {
 
     public static let all: Set<String> = [gateway, audit]
 
-    public static func contains(_ serviceAccount: String) -> Bool { all.contains(serviceAccount) }
+    /// The service accounts the broker delivers events as: `gatehouse-broker.BROKER.TRIGGER`.
+    public static let brokerPrefix = "gatehouse-broker."
+
+    public static func contains(_ serviceAccount: String) -> Bool { all.contains(serviceAccount) || serviceAccount.hasPrefix(brokerPrefix) }
 }

@@ -46,6 +46,14 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let upgradeRefused = Code("upgrade_refused")
         /// The request body stopped arriving for longer than the body idle timeout.
         public static let requestTimeout = Code("request_timeout")
+        /// The request is not a CloudEvent Gatehouse accepts (400; `reason` names what is wrong).
+        public static let invalidEvent = Code("invalid_event")
+        /// No EventPolicy on the Broker allows this sender or event (403).
+        public static let deniedByEventPolicy = Code("denied_by_event_policy")
+        /// The event store is at its bound (503, retry later).
+        public static let eventStoreFull = Code("event_store_full")
+        /// The event could not be stored (503): nothing was acknowledged.
+        public static let eventStoreFailed = Code("event_store_failed")
     }
 
     public var code: Code

@@ -67,6 +67,9 @@ public struct FunctionSpec: Hashable, Sendable {
         case process(ProcessSpec)
         /// An existing HTTP(S) endpoint called instead (`spec.remote.url`): nothing is started.
         case remote(RemoteEndpoint)
+        /// Built in: a Broker's ingress (`FunctionSpec.brokerIngress`). Not a function anyone
+        /// declares: the workload policies see when events are published to that Broker.
+        case broker(namespace: String, name: String)
     }
 
     /// The process a `.process` workload runs; an empty one for other workloads.

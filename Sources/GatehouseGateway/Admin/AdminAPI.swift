@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseConfig
 import GatehouseCore
+import GatehouseEvents
 import GatehouseFunctions
 import GatehouseRouting
 import GatehouseStore
@@ -35,6 +36,10 @@ struct AdminAPI: Sendable {
     var audit: AuditTrail?
     /// For the trust bundle `GET /api/v1/audit/verify` checks checkpoints against (`STATE_DIR/ca`).
     var stateDirectory: URL?
+    /// The event store behind the Brokers and async calls (`/api/v1/triggers`, `dead-letters`, `calls`).
+    var events: EventsWiring?
+    /// Each trigger's gates (in flight, breaker), for `describe trigger`.
+    var dispatcher: EventDispatcher?
 
     /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
     func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
@@ -54,6 +59,7 @@ struct AdminAPI: Sendable {
         api.get("audit") { request, _ in await auditRecords(request) }
         api.get("audit/verify") { _, _ in await auditVerify() }
         api.get("audit/checkpoint") { _, _ in await auditCheckpoint() }
+        registerEvents(on: api)
     }
 
     /// A described request run through the live stages (`gatehouse explain` without -f): the

@@ -1,6 +1,7 @@
 import GatehouseAuthentication
 import GatehouseConfig
 import GatehouseCore
+import GatehouseEvents
 import GatehouseFunctions
 import GatehouseProtection
 import GatehouseTelemetry
@@ -18,8 +19,9 @@ final class LiveConfig: Sendable {
     let traces: TraceSwitch
     private let keepsTraces: Bool
 
-    init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters, keepsTraces: Bool = true) {
+    init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters, keepsTraces: Bool = true, events: EventsWiring? = nil) {
         current = NIOLockedValueBox(initial)
+        self.events = events
         self.keys = keys
         self.limiters = limiters
         self.keepsTraces = keepsTraces
@@ -27,6 +29,9 @@ final class LiveConfig: Sendable {
     }
 
     var active: ActiveConfig { current.withLockedValue { $0 } }
+
+    /// The event machinery every snapshot after the first is built with (set once at start).
+    let events: EventsWiring?
 
     func install(_ config: ActiveConfig) {
         current.withLockedValue { $0 = config }
@@ -49,13 +54,28 @@ final class ActiveConfig: Sendable {
     let telemetry: TelemetryPolicies
     /// The mesh-wide policy, for requests that reach no function.
     let unroutedTelemetry: UnroutedTelemetry
+    /// The Brokers, Triggers and EventPolicies of this snapshot, compiled.
+    let brokers: BrokerDirectory
+    /// Where published events and async calls go; nil when this process keeps no event store (tests of the pipeline alone).
+    let events: EventsWiring?
 
-    init(snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters) {
+    init(
+        snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters,
+        events: EventsWiring? = nil
+    ) {
         self.snapshot = snapshot
         telemetry = snapshot.telemetryPolicies
         unroutedTelemetry = UnroutedTelemetry(policy: telemetry.mesh)
-        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters)
+        brokers = BrokerDirectory(snapshot: snapshot)
+        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, brokers: brokers)
         stages = RequestPipeline.stages(of: steps)
         self.invoker = FunctionInvoker(pools: pools)
+        self.events = events
     }
+}
+
+/// The long-lived event machinery the request path hands publishing and async calls to.
+struct EventsWiring: Sendable {
+    let broker: EventBroker
+    let calls: AsyncCalls
 }

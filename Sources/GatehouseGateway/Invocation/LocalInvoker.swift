@@ -18,13 +18,21 @@ public struct LocalInvoker: Sendable {
         public var path: String
         public var headers: [(name: String, value: String)]
         public var body: ByteBuffer?
+        /// A mesh identity Gatehouse itself vouches for (a trigger's, an async caller's): the
+        /// request is then mesh traffic from that peer, as if it came over the mesh listener with
+        /// its SVID. Nil: ingress traffic from no one.
+        public var peer: PeerIdentity?
 
-        public init(method: HTTPMethod = .GET, host: String, path: String = "/", headers: [(name: String, value: String)] = [], body: ByteBuffer? = nil) {
+        public init(
+            method: HTTPMethod = .GET, host: String, path: String = "/", headers: [(name: String, value: String)] = [], body: ByteBuffer? = nil,
+            peer: PeerIdentity? = nil
+        ) {
             self.method = method
             self.host = host
             self.path = path
             self.headers = headers
             self.body = body
+            self.peer = peer
         }
     }
 
@@ -92,6 +100,11 @@ public struct LocalInvoker: Sendable {
                     record.trace = TraceContext.extract(from: head.headers, using: &random)
                     record.destinationAddress = ingress.host
                     record.destinationPort = ingress.port
+                    if let peer = request.peer {
+                        record.peer = peer
+                        record.overTLS = true
+                        record.viaMeshListener = true
+                    }
                     let local = LocalExchange(
                         head: head, body: request.body, record: record, eventLoop: loop, loopIndex: index, renderer: renderer,
                         observer: observer, maxResponseBytes: maxResponseBytes

@@ -5,9 +5,9 @@ import GatehouseGateway
 
 struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a function in detail: URL, revision, instances, last cold start, where it was applied from.")
+        abstract: "Show a function or a trigger in detail: a function's URL, revision, instances and last cold start; a trigger's filter, sink, delivery counts and breaker.")
 
-    @Argument(help: "`function`.")
+    @Argument(help: "`function` or `trigger`.")
     var kind: String
 
     @Argument(help: "The function's name.")
@@ -19,13 +19,14 @@ struct Describe: AsyncParsableCommand {
     @OptionGroup var connection: AdminConnectionOptions
 
     func validate() throws {
-        guard ResourceKinds.resolve(kind)?.kind == "Function" else {
-            throw ValidationError("describe works on functions: `gatehouse describe function NAME`")
+        guard ["Function", "Trigger"].contains(ResourceKinds.resolve(kind)?.kind) else {
+            throw ValidationError("describe works on functions and triggers: `gatehouse describe function NAME`, `gatehouse describe trigger NAME`")
         }
     }
 
     func run() async throws {
         let client = try connection.connect()
+        if ResourceKinds.resolve(kind)?.kind == "Trigger" { return try await describeTrigger(client) }
         let functions = try await client.get(
             "/api/v1/functions?namespace=\(namespace.queryEscaped)&name=\(name.queryEscaped)", as: [AdminWire.FunctionStatus].self)
         guard let function = functions.first else { throw CommandFailure("function \(namespace)/\(name) not found") }
@@ -58,6 +59,30 @@ struct Describe: AsyncParsableCommand {
         if function.instances.isEmpty { print("  none (scaled to zero)") }
         for instance in function.instances {
             print("  #\(instance.id)  \(instance.revision ?? function.revision)  port \(instance.port)  \(instance.ready ? "ready" : "starting")  \(instance.inflight) in flight")
+        }
+    }
+}
+
+extension Describe {
+    /// Filter, sink, identity, counts (`Delivered:`, `Retried:`, `Dead-lettered:`), the breaker and recent deliveries.
+    func describeTrigger(_ client: AdminClient) async throws {
+        let report = try await client.get("/api/v1/triggers/\(namespace.queryEscaped)/\(name.queryEscaped)", as: AdminWire.TriggerReport.self)
+        var lines = [
+            ("Name", report.name), ("Namespace", report.namespace),
+            ("Broker", report.broker + (report.ready ? "" : " (does not exist: nothing is delivered)")),
+            ("Filter", report.filter), ("Subscriber", report.subscriber), ("Dead-letter sink", report.deadLetterSink ?? "none"),
+            ("Identity", report.identity),
+            ("State", report.paused ? "paused by its circuit breaker after \(report.consecutiveFailures) failed deliveries" + (report.resumesAt.map { ", resumes at \($0)" } ?? "") : "delivering"),
+            ("In flight", "\(report.inflight) of \(report.concurrency)"),
+            ("Delivered", String(report.delivered)), ("Retried", String(report.retried)), ("Dead-lettered", String(report.deadLettered)),
+            ("Pending", String(report.pending) + (report.oldestPending.map { " (oldest accepted \($0))" } ?? "")),
+        ]
+        if report.recent.isEmpty { lines.append(("Recent", "no deliveries yet")) }
+        for (label, value) in lines { print("\((label + ":").padding(toLength: 18, withPad: " ", startingAt: 0))\(value)") }
+        guard !report.recent.isEmpty else { return }
+        print("Recent deliveries:")
+        for outcome in report.recent {
+            print("  \(outcome.at)  \(outcome.result)  \(outcome.status.map(String.init) ?? "-")  \(outcome.eventType)  \(outcome.eventId)" + (outcome.reason.map { "  (\($0))" } ?? ""))
         }
     }
 }

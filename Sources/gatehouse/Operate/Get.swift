@@ -63,6 +63,9 @@ struct Get: AsyncParsableCommand {
                 })
             return
         }
+        if Self.eventingKinds.contains(resolved.kind), output != .yaml {
+            return try await printEventing(resolved.kind, query: query, client: client)
+        }
         let resources = try await client.get("/api/v1/resources?\(query)", as: [AdminWire.Resource].self)
         try requireFound(resources.isEmpty)
         switch output {
@@ -75,6 +78,44 @@ struct Get: AsyncParsableCommand {
             printTable(
                 ["NAMESPACE", "NAME", "KIND", "GENERATION", "APPLIED", "FROM"],
                 resources.map { [$0.namespace, $0.name, $0.kind, "\($0.generation)", age($0.appliedAt), $0.origin] })
+        }
+    }
+
+    static let eventingKinds: Set<String> = ["Broker", "Trigger", "PingSource"]
+
+    /// Knative's kinds with their status: `-o json` as `kubectl get -o json` prints them (one
+    /// object when named, else a `List`).
+    private func printEventing(_ kind: String, query: String, client: AdminClient) async throws {
+        let data = try await client.get("/api/v1/eventing?\(query)")
+        let objects = (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+        try requireFound(objects.isEmpty)
+        if output == .json {
+            let value: Any = name != nil && objects.count == 1 ? objects[0] : ["apiVersion": "v1", "kind": "List", "items": objects]
+            let json = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: json, as: UTF8.self))
+            return
+        }
+        func field(_ object: [String: Any], _ path: String...) -> String {
+            var value: Any? = object
+            for key in path { value = (value as? [String: Any])?[key] }
+            return value.map { "\($0)" } ?? "-"
+        }
+        func ready(_ object: [String: Any]) -> String {
+            let conditions = (object["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+            let condition = conditions.first { $0["type"] as? String == "Ready" }
+            return (condition?["status"] as? String ?? "Unknown") + ((condition?["reason"] as? String).map { " (\($0))" } ?? "")
+        }
+        switch kind {
+        case "Broker":
+            printTable(["NAMESPACE", "NAME", "URL", "READY"], objects.map { [field($0, "metadata", "namespace"), field($0, "metadata", "name"), field($0, "status", "address", "url"), ready($0)] })
+        case "Trigger":
+            printTable(["NAMESPACE", "NAME", "BROKER", "SUBSCRIBER_URI", "READY"], objects.map {
+                [field($0, "metadata", "namespace"), field($0, "metadata", "name"), field($0, "spec", "broker"), field($0, "status", "subscriberUri"), ready($0)]
+            })
+        default:
+            printTable(["NAMESPACE", "NAME", "SCHEDULE", "SINK", "READY"], objects.map {
+                [field($0, "metadata", "namespace"), field($0, "metadata", "name"), field($0, "spec", "schedule"), field($0, "status", "sinkUri"), ready($0)]
+            })
         }
     }
 

@@ -1,0 +1,238 @@
+import Foundation
+import GatehouseConfig
+import GatehouseCore
+import GatehouseStore
+import Logging
+import NIOHTTP1
+
+/// Delivers what Brokers accepted: leases due deliveries from the store (within each trigger's
+/// gates), sends each to its subscriber in binary mode as the trigger's own mesh identity, and
+/// settles it — delivered, retried after Knative's back-off, or dead-lettered — in the store.
+/// At least once: a delivery is settled only after its answer, so one interrupted by a crash is
+/// sent again after the restart (its lease released at start).
+public final class EventDispatcher: Sendable {
+    let broker: EventBroker
+    let invoker: any EventInvoker
+    /// The config now in force (read at each round; a deleted trigger's pending deliveries are dropped).
+    let config: @Sendable () -> (directory: BrokerDirectory, rateLimits: [RateLimitPolicySpec])
+    /// This node's name: whose leases are whose.
+    let owner: String
+    let logger: Logger
+    let gates = TriggerGates()
+
+    /// A delivery attempt's timeout when the trigger's `delivery.timeout` says nothing.
+    public static let defaultTimeout = Duration.seconds(60)
+    /// Longest a round waits when nothing wakes it (picks up work another process stored).
+    static let idlePoll = Duration.seconds(1)
+
+    public init(
+        broker: EventBroker, invoker: any EventInvoker, owner: String, logger: Logger,
+        config: @escaping @Sendable () -> (directory: BrokerDirectory, rateLimits: [RateLimitPolicySpec])
+    ) {
+        self.broker = broker
+        self.invoker = invoker
+        self.owner = owner
+        self.logger = logger
+        self.config = config
+    }
+
+    /// Runs until the task is cancelled; deliveries in flight are let finish their attempt.
+    public func run() async {
+        do {
+            try await broker.store.releaseLeases(owner: owner)
+        } catch {
+            logger.error("events: could not release this node's leases at start", metadata: ["error": "\(error)"])
+        }
+        var knownTriggers: Set<TriggerRef>?
+        var lastBacklog = ContinuousClock.now - Self.backlogInterval
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let (directory, rateLimits) = config()
+                let triggers = Set(directory.triggers.keys)
+                if knownTriggers != triggers {
+                    knownTriggers = triggers
+                    _ = try? await broker.store.dropDeliveries(keeping: triggers)
+                }
+                if ContinuousClock.now - lastBacklog >= Self.backlogInterval {
+                    lastBacklog = .now
+                    await reportBacklog(directory)
+                }
+                let slots = await gates.slots(for: directory, policies: rateLimits, now: broker.now())
+                let leased: [LeasedDelivery]
+                do {
+                    leased = slots.isEmpty ? [] : try await broker.store.lease(owner: owner, now: broker.now(), leaseFor: leaseTime(directory), slots: slots)
+                } catch {
+                    logger.error("events: leasing deliveries failed", metadata: ["error": "\(error)"])
+                    leased = []
+                }
+                for delivery in leased {
+                    await gates.started(delivery.trigger)
+                    group.addTask { await self.deliver(delivery, directory: directory) }
+                }
+                if leased.isEmpty { await broker.wakeup.wait(timeout: await idleWait(triggers: triggers)) }
+            }
+        }
+    }
+
+    /// How often the queue gauges are refreshed from the store.
+    static let backlogInterval = Duration.seconds(5)
+
+    /// The queue depth and the oldest undelivered event's age per trigger (0 for an empty queue).
+    private func reportBacklog(_ directory: BrokerDirectory) async {
+        guard let backlog = try? await broker.store.backlog() else { return }
+        let now = broker.now()
+        for (ref, trigger) in directory.triggers {
+            let entry = backlog[ref]
+            broker.metrics.backlog(
+                trigger: ref, broker: trigger.broker, depth: entry?.count ?? 0,
+                oldestAgeSeconds: entry?.oldestAcceptedAt.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+        }
+    }
+
+    /// Long enough for the slowest trigger's attempt, so a live node's lease never lapses mid-attempt.
+    private func leaseTime(_ directory: BrokerDirectory) -> Duration {
+        let longest = directory.triggers.values.map { $0.delivery.timeout ?? Self.defaultTimeout }.max() ?? Self.defaultTimeout
+        return longest * 2 + .seconds(30)
+    }
+
+    /// Until the next due delivery or breaker resumption, at most `idlePoll`.
+    private func idleWait(triggers: Set<TriggerRef>) async -> Duration {
+        var wait = Self.idlePoll
+        if let due = try? await broker.store.nextDue(for: triggers) {
+            wait = min(wait, .milliseconds(max(1, Int((due.timeIntervalSince(broker.now()) * 1000).rounded(.up)))))
+        }
+        if let resume = await gates.nextResume() {
+            wait = min(wait, .milliseconds(max(1, Int((resume.timeIntervalSince(broker.now()) * 1000).rounded(.up)))))
+        }
+        return wait
+    }
+
+    private func deliver(_ delivery: LeasedDelivery, directory: BrokerDirectory) async {
+        guard let trigger = directory.triggers[delivery.trigger] else {
+            await settle(delivery, .dropped(reason: "the trigger was deleted"), succeeded: true, directory: directory)
+            return
+        }
+        let destination = delivery.phase == .subscriber ? trigger.spec.subscriber : trigger.delivery.deadLetterSink
+        guard let destination else {
+            await settle(delivery, .dropped(reason: "the dead-letter sink was removed"), succeeded: true, directory: directory)
+            return
+        }
+        let (host, path) = destination.address(domain: directory.domain)
+        broker.metrics.processing(trigger: delivery.trigger, broker: delivery.broker, seconds: broker.now().timeIntervalSince(delivery.acceptedAt))
+        var event = delivery.event
+        let ttl = event.extensions.removeValue(forKey: EventBroker.ttlExtension).flatMap { Int($0) } ?? EventBroker.defaultTTL
+        var headers = event.binaryModeHeaders
+        if let traceparent = event.extensions["traceparent"] { headers.append(("traceparent", traceparent)) }
+        if let tracestate = event.extensions["tracestate"] { headers.append(("tracestate", tracestate)) }
+        headers.append(("prefer", "reply"))
+        let started = ContinuousClock.now
+        let answer = await invoker.send(OutgoingCall(
+            host: host, path: path, headers: headers, body: event.data ?? [], identity: trigger.identity,
+            timeout: trigger.delivery.timeout ?? Self.defaultTimeout))
+        broker.metrics.dispatched(
+            trigger: delivery.trigger, broker: delivery.broker, eventType: event.type, status: answer.status ?? 0,
+            seconds: (ContinuousClock.now - started).seconds)
+
+        if let status = answer.status, (200..<300).contains(status) {
+            if delivery.phase == .subscriber, case .response(_, let replyHeaders, let body) = answer {
+                await acceptReply(headers: replyHeaders, body: body, ttl: ttl - 1, trigger: trigger, directory: directory)
+            }
+            await settle(delivery, .delivered(status: status), succeeded: true, directory: directory)
+            return
+        }
+        let reason = Self.describe(answer)
+        // `attempts` counts the ones before this; this one is number attempts + 1.
+        if trigger.delivery.shouldRetry(afterAttempt: delivery.attempts + 1, status: answer.status) {
+            let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1)
+            await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: answer.status, reason: reason), succeeded: false, directory: directory)
+            return
+        }
+        guard delivery.phase == .subscriber else {
+            logger.warning("events: the dead-letter sink did not take an event; it is dropped", metadata: [
+                "trigger": "\(delivery.trigger)", "event_id": "\(event.id)", "reason": "\(reason)"])
+            await settle(delivery, .dropped(reason: "dead-letter sink: \(reason)"), succeeded: false, directory: directory)
+            return
+        }
+        var dead = delivery.event
+        dead.extensions.removeValue(forKey: EventBroker.ttlExtension)
+        switch answer {
+        case .response(_, _, let body): dead = dead.deadLettered(destination: "http://\(host)\(path)", status: answer.status, responseBody: body)
+        case .failed(let why): dead = dead.deadLettered(destination: "http://\(host)\(path)", status: nil, responseBody: Array(why.utf8))
+        }
+        broker.metrics.deadLettered(trigger: delivery.trigger, broker: delivery.broker)
+        await settle(
+            delivery, .deadLetter(event: dead, status: answer.status, reason: reason, toSink: trigger.delivery.deadLetterSink != nil),
+            succeeded: false, directory: directory)
+    }
+
+    /// A subscriber's reply that is a CloudEvent goes back into the broker, one hop older.
+    private func acceptReply(headers: [(name: String, value: String)], body: [UInt8], ttl: Int, trigger: BrokerDirectory.Trigger, directory: BrokerDirectory) async {
+        let httpHeaders = HTTPHeaders(headers)
+        guard CloudEvent.isEvent(headers: httpHeaders), let brokerEntry = directory.brokers[trigger.broker] else { return }
+        guard ttl > 0 else {
+            logger.notice("events: a reply was dropped: its TTL ran out (a loop of triggers?)", metadata: ["trigger": "\(trigger.ref)"])
+            return
+        }
+        switch broker.decoder.decode(headers: httpHeaders, body: body) {
+        case .success(var events):
+            for index in events.indices { events[index].extensions[EventBroker.ttlExtension] = String(ttl) }
+            // A reply comes from the broker itself: no EventPolicy applies to it.
+            var unguarded = brokerEntry
+            unguarded.policies = []
+            if case .failure(let refusal) = await broker.accept(events, to: unguarded, in: directory, from: .source(kind: "Trigger", namespace: trigger.ref.namespace, name: trigger.ref.name), traceparent: nil) {
+                logger.warning("events: a reply could not be stored", metadata: ["trigger": "\(trigger.ref)", "error": "\(refusal)"])
+            }
+        case .failure(let error):
+            logger.notice("events: a reply that looked like a CloudEvent was not one; ignored", metadata: ["trigger": "\(trigger.ref)", "reason": "\(error.reason)"])
+        }
+    }
+
+    private func settle(_ delivery: LeasedDelivery, _ outcome: DeliveryOutcome, succeeded: Bool, directory: BrokerDirectory) async {
+        do {
+            try await broker.store.settle(delivery.id, owner: owner, outcome: outcome, now: broker.now())
+        } catch {
+            // Left leased: delivered again once the lease lapses (at least once).
+            logger.error("events: settling a delivery failed", metadata: ["trigger": "\(delivery.trigger)", "error": "\(error)"])
+        }
+        switch await gates.finished(delivery.trigger, succeeded: succeeded, now: broker.now()) {
+        case .paused(let until, let pause)?:
+            broker.metrics.paused(trigger: delivery.trigger, broker: delivery.broker, true)
+            logger.warning("events: a trigger's subscriber keeps failing; its deliveries are paused", metadata: [
+                "trigger": "\(delivery.trigger)", "pause": "\(pause)", "until": "\(until)"])
+        case .resumed?:
+            broker.metrics.paused(trigger: delivery.trigger, broker: delivery.broker, false)
+            logger.notice("events: a paused trigger's subscriber answers again; deliveries resume", metadata: ["trigger": "\(delivery.trigger)"])
+        case nil:
+            break
+        }
+        broker.wakeup.signal()
+    }
+
+    static func describe(_ answer: CallAnswer) -> String {
+        switch answer {
+        case .response(let status, _, _): "the subscriber answered \(status)"
+        case .failed(let reason): reason
+        }
+    }
+}
+
+extension EventDispatcher {
+    /// A trigger's gates as `describe trigger` shows them.
+    public struct GateState: Sendable {
+        public var inflight: Int
+        public var concurrency: Int
+        public var paused: Bool
+        public var consecutiveFailures: Int
+        /// Seconds until a paused trigger is tried again.
+        public var resumesIn: TimeInterval?
+    }
+
+    /// Nil until the dispatcher has seen the trigger.
+    public func state(of trigger: TriggerRef) async -> GateState? {
+        guard let (inflight, concurrency, breaker) = await gates.snapshot(trigger) else { return nil }
+        let now = broker.now()
+        return GateState(
+            inflight: inflight, concurrency: concurrency, paused: breaker.name != "closed", consecutiveFailures: breaker.consecutiveFailures,
+            resumesIn: breaker.resumesAt.map { max(0, $0.timeIntervalSince(now)) })
+    }
+}
