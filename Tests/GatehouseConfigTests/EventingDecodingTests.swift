@@ -220,6 +220,20 @@ struct EventingDecodingTests {
         #expect(snapshot.pingSources.first?.schedule == "* * * * *", "Knative's default schedule")
     }
 
+    @Test("Part of a config (what one apply sends) says nothing about what may exist elsewhere")
+    func partialConfig() throws {
+        let snapshot = try ConfigLoader.load(sources: [("t.yaml", """
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: t, namespace: shop}
+            spec:
+              broker: default
+              subscriber: {ref: {apiVersion: gatehouse.dev/v1, kind: Function, name: orders}}
+            """)], whole: false)
+        #expect(snapshot.notices.isEmpty, "\(snapshot.notices)")
+        #expect(snapshot.triggers.count == 1)
+    }
+
     @Test("filter.attributes beside filters is said to be ignored, as Knative ignores it")
     func attributesIgnored() throws {
         let snapshot = try ConfigLoader.load(yaml: Self.function + """
