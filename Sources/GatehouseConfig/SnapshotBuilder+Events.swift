@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// What only the whole configuration reveals about Knative resources. Knative accepts a Trigger
+/// What only the whole configuration reveals about Knative resources (read with `whole: true`). Knative accepts a Trigger
 /// whose Broker or subscriber does not exist yet (it is simply not ready), so these are notices,
 /// not errors: applying the missing piece later makes it work.
 extension SnapshotBuilder {

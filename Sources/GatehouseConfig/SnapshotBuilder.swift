@@ -142,7 +142,6 @@ struct SnapshotBuilder {
                 message: "Telemetry \(loser.reference) is ignored where Telemetry \(winner.reference) applies: one Telemetry per level "
                     + (loser.isNamespaceWide ? "(namespace-wide)" : "(per workload)") + ", the first by name (Istio takes the oldest)"))
         }
-        notices += eventNotices(mesh: mesh)
         // A DestinationRule's connection pool limits tighten the function's own scaling.
         let functions = functions.map { function in
             DestinationRuleSpec.rule(for: function, in: destinationRules, rootNamespace: mesh.rootNamespace)?.apply(to: function) ?? function

@@ -34,8 +34,9 @@ enum TriggerDecoder {
 
     /// `broker: NAME`, or `brokerRef: {kind: Broker, name: NAME}` — one of them.
     private static func brokerName(_ spec: YAMLMappingReader) -> String? {
-        let name = spec.field("broker")
         let reference = spec.field("brokerRef")
+        // `required` so that a misspelt `broker` is one message, at the misspelling.
+        let name = reference == nil ? spec.required("broker", fix: "add `broker: default`") : spec.field("broker")
         if name != nil, reference != nil {
             spec.diagnostics.report(
                 at: spec.location, field: spec.fieldPath("brokerRef"), "`broker` and `brokerRef` cannot both be set",
@@ -43,10 +44,7 @@ enum TriggerDecoder {
             return nil
         }
         if let name { return name.string() }
-        guard let reference else {
-            spec.diagnostics.report(at: spec.location, field: spec.fieldPath("broker"), "missing required field `broker`", fix: "add `broker: default`")
-            return nil
-        }
+        guard let reference else { return nil }
         guard let mapping = reference.mapping() else { return nil }
         defer { mapping.reportUnknownKeys() }
         let kind = mapping.field("kind")?.string() ?? "Broker"

@@ -59,7 +59,7 @@ extension Duration {
                 guard !fraction.isEmpty else { throw .malformed }
                 sawFraction = true
             }
-            guard !whole.isEmpty || !fraction.isEmpty, let unit = bytes.first else { throw .malformed }
+            guard !whole.isEmpty, let unit = bytes.first else { throw .malformed }
             bytes = bytes.dropFirst()
             let (unitRank, scale): (Int, Int64)
             switch (inTime, unit) {

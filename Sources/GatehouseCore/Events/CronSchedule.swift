@@ -12,6 +12,7 @@ import Foundation
 public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
         public var message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

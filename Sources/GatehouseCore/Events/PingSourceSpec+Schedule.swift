@@ -6,6 +6,9 @@ extension PingSourceSpec {
     /// stored, so a schedule may not write more than this each minute.
     public static let maxDataBytes = 64 * 1024
 
+    /// The `type` of the events a PingSource sends, as Knative's.
+    public static let eventType = "dev.knative.sources.ping"
+
     /// The schedule, parsed (nil only for a spec not read from configuration, which checks it).
     public var cronSchedule: CronSchedule? { try? CronSchedule(parsing: schedule) }
 
