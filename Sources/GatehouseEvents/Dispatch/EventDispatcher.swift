@@ -20,7 +20,8 @@ public final class EventDispatcher: Sendable {
     let logger: Logger
     let gates = TriggerGates()
 
-    /// A delivery attempt's timeout when the trigger's `delivery.timeout` says nothing.
+    /// A delivery attempt's timeout to a URI when the trigger's `delivery.timeout` says nothing
+    /// (to a Function: the function's own `timeout`).
     public static let defaultTimeout = Duration.seconds(60)
     /// Longest a round waits when nothing wakes it (picks up work another process stored).
     static let idlePoll = Duration.seconds(1)
@@ -91,7 +92,8 @@ public final class EventDispatcher: Sendable {
 
     /// Long enough for the slowest trigger's attempt, so a live node's lease never lapses mid-attempt.
     private func leaseTime(_ directory: BrokerDirectory) -> Duration {
-        let longest = directory.triggers.values.map { $0.delivery.timeout ?? Self.defaultTimeout }.max() ?? Self.defaultTimeout
+        let longest = directory.triggers.values.map { directory.attemptTimeout($0.delivery, to: $0.spec.subscriber, fallback: Self.defaultTimeout) }.max()
+            ?? Self.defaultTimeout
         return longest * 2 + .seconds(30)
     }
 
@@ -128,7 +130,7 @@ public final class EventDispatcher: Sendable {
         let started = ContinuousClock.now
         let answer = await invoker.send(OutgoingCall(
             host: host, path: path, headers: headers, body: event.data ?? [], identity: trigger.identity,
-            timeout: trigger.delivery.timeout ?? Self.defaultTimeout))
+            timeout: directory.attemptTimeout(trigger.delivery, to: destination, fallback: Self.defaultTimeout)))
         broker.metrics.dispatched(
             trigger: delivery.trigger, broker: delivery.broker, eventType: event.type, status: answer.status ?? 0,
             seconds: (ContinuousClock.now - started).seconds)
@@ -143,7 +145,7 @@ public final class EventDispatcher: Sendable {
         let reason = Self.describe(answer)
         // `attempts` counts the ones before this; this one is number attempts + 1.
         if trigger.delivery.shouldRetry(afterAttempt: delivery.attempts + 1, status: answer.status) {
-            let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1)
+            let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1, retryAfter: Self.retryAfter(answer))
             await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: answer.status, reason: reason), succeeded: false, directory: directory)
             return
         }
@@ -206,6 +208,14 @@ public final class EventDispatcher: Sendable {
             break
         }
         broker.wakeup.signal()
+    }
+
+    /// A 429 or 503's `Retry-After` in seconds (the HTTP-date form is not honoured).
+    static func retryAfter(_ answer: CallAnswer) -> Duration? {
+        guard case .response(let status, let headers, _) = answer, status == 429 || status == 503,
+              let value = headers.first(where: { $0.name.lowercased() == "retry-after" })?.value, let seconds = Int(value), seconds >= 0
+        else { return nil }
+        return .seconds(seconds)
     }
 
     static func describe(_ answer: CallAnswer) -> String {

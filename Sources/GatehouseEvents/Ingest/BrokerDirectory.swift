@@ -41,10 +41,13 @@ public struct BrokerDirectory: Sendable {
     public let trustDomain: String
     /// Functions are `NAME.NAMESPACE.<domain>`: where deliveries to a Function ref go.
     public let domain: String
+    /// Each function's own `timeout`: an attempt's when the delivery sets none.
+    let functionTimeouts: [FunctionKey: Duration]
 
     public init(snapshot: ConfigSnapshot) {
         trustDomain = snapshot.mesh.trustDomain
         domain = snapshot.mesh.domain
+        functionTimeouts = Dictionary(snapshot.functions.map { ($0.key, $0.timeout) }, uniquingKeysWith: { first, _ in first })
         hosts = [Self.ingressHost(domain: snapshot.mesh.domain), "broker-ingress.knative-eventing.svc.cluster.local"]
         var brokers: [BrokerRef: Broker] = [:]
         var triggers: [TriggerRef: Trigger] = [:]
@@ -97,6 +100,16 @@ public struct BrokerDirectory: Sendable {
     }
 
     public static func ingressHost(domain: String) -> String { "broker-ingress.\(domain)" }
+
+    /// How long one attempt to `destination` may take: the delivery's `timeout`, else the
+    /// function's own `timeout`, else `fallback` (a URI destination).
+    public func attemptTimeout(_ delivery: DeliveryPolicy, to destination: EventDestination, fallback: Duration) -> Duration {
+        if let timeout = delivery.timeout { return timeout }
+        if case .function(let namespace, let name, _) = destination.target, let timeout = functionTimeouts[FunctionKey(namespace: namespace, name: name)] {
+            return timeout
+        }
+        return fallback
+    }
 
     public static func serviceAccount(broker: String, trigger: String) -> String {
         ReservedServiceAccounts.brokerPrefix + broker + "." + trigger
