@@ -143,16 +143,19 @@ public final class EventDispatcher: Sendable {
             return
         }
         let reason = Self.describe(answer)
+        // For the breaker, only a subscriber that is down or overloaded fails (what Knative
+        // retries); one that answers "not this event" (a 400, a 403) is alive.
+        let subscriberFailed = trigger.delivery.isRetryable(status: answer.status)
         // `attempts` counts the ones before this; this one is number attempts + 1.
         if trigger.delivery.shouldRetry(afterAttempt: delivery.attempts + 1, status: answer.status) {
             let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1, retryAfter: Self.retryAfter(answer))
-            await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: answer.status, reason: reason), succeeded: false, directory: directory)
+            await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: answer.status, reason: reason), succeeded: !subscriberFailed, directory: directory)
             return
         }
         guard delivery.phase == .subscriber else {
             logger.warning("events: the dead-letter sink did not take an event; it is dropped", metadata: [
                 "trigger": "\(delivery.trigger)", "event_id": "\(event.id)", "reason": "\(reason)"])
-            await settle(delivery, .dropped(reason: "dead-letter sink: \(reason)"), succeeded: false, directory: directory)
+            await settle(delivery, .dropped(reason: "dead-letter sink: \(reason)"), succeeded: !subscriberFailed, directory: directory)
             return
         }
         var dead = delivery.event
@@ -164,7 +167,7 @@ public final class EventDispatcher: Sendable {
         broker.metrics.deadLettered(trigger: delivery.trigger, broker: delivery.broker)
         await settle(
             delivery, .deadLetter(event: dead, status: answer.status, reason: reason, toSink: trigger.delivery.deadLetterSink != nil),
-            succeeded: false, directory: directory)
+            succeeded: !subscriberFailed, directory: directory)
     }
 
     /// A subscriber's reply that is a CloudEvent goes back into the broker, one hop older.

@@ -28,7 +28,7 @@ import Testing
         spec:
           broker: default
           filters:
-            - suffix: {type: .fail}
+            - exact: {type: job.fail}
           subscriber:
             ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: flaky}
           delivery:
@@ -57,6 +57,17 @@ import Testing
             attributes: {type: question.asked.reply}
           subscriber:
             ref: {apiVersion: gatehouse.dev/v1, kind: Function, name: answers}
+        ---
+        apiVersion: eventing.knative.dev/v1
+        kind: Trigger
+        metadata: {name: breaker, namespace: default}
+        spec:
+          broker: default
+          filter:
+            attributes: {type: breaker.fail}
+          subscriber:
+            ref: {apiVersion: gatehouse.dev/v1, kind: Function, name: flaky}
+          delivery: {retry: 0}
         ---
         \(CloudEventsFixture.function(name: "orders", records: records))
         ---
@@ -156,6 +167,29 @@ import Testing
         }
     }
 
+    @Test func aSubscriberThatKeepsFailingPausesItsTrigger() async throws {
+        try await Self.withEvents(Self.config) { gatehouse, records in
+            for index in 0..<8 {
+                #expect(try Self.publish(gatehouse, ["type": "breaker.fail", "source": "/b", "id": "b-\(index)"]).status == 202)
+            }
+            // Five consecutive failures open the breaker: the trigger is paused, visibly.
+            let described = try await eventually("the trigger paused") { () -> String? in
+                let out = try await gatehouse.cli(["describe", "trigger", "breaker"]).stdout
+                return out.contains("State:            paused") ? out : nil
+            }
+            #expect(described.contains("resumes at"), "\(described)")
+            let paused = try await eventually("gatehouse_trigger_paused is 1") {
+                sample(try await gatehouse.metrics(), "gatehouse_trigger_paused", containing: ["trigger_name=\"breaker\""]) == 1 ? true : nil
+            }
+            #expect(paused)
+            // Nothing is lost meanwhile: what was not tried yet is still pending.
+            let pending = describedCount(described, "Pending") ?? 0
+            let tried = CloudEventsFixture.received(by: "flaky", in: records).count
+            #expect(pending + describedCount(described, "Dead-lettered")! == 8, "\(described)")
+            #expect(tried >= 5)
+        }
+    }
+
     @Test func aReplyEventGoesBackIntoTheBroker() async throws {
         try await Self.withEvents(Self.config) { gatehouse, records in
             #expect(try Self.publish(gatehouse, ["type": "question.asked", "source": "/q", "id": "q-1", "subject": "life"]).status == 202)
@@ -189,5 +223,5 @@ import Testing
 /// The number on `describe trigger`'s line labelled `label:` (`Delivered:`, `Retried:`, …).
 func describedCount(_ described: String, _ label: String) -> Int? {
     described.split(separator: "\n").first { $0.hasPrefix(label + ":") }
-        .flatMap { Int($0.dropFirst(label.count + 1).trimmingCharacters(in: .whitespaces)) }
+        .flatMap { line in line.dropFirst(label.count + 1).split(separator: " ").first.flatMap { Int($0) } }
 }

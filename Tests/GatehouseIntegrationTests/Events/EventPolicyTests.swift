@@ -87,4 +87,47 @@ import Testing
             #expect(CloudEventsFixture.received(by: "orders", in: records).count == 1)
         }
     }
+
+    @Test func istioPoliciesApplyToTheBrokerIngressAsAWorkload() async throws {
+        let config = """
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: closed, namespace: default}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: limited, namespace: default}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: no-publishing, namespace: default}
+            spec:
+              targetRefs: [{group: eventing.knative.dev, kind: Broker, name: closed}]
+              action: DENY
+              rules: [{}]
+            ---
+            apiVersion: gatehouse.dev/v1
+            kind: RateLimitPolicy
+            metadata: {name: two-events, namespace: default}
+            spec:
+              targetRefs: [{group: eventing.knative.dev, kind: Broker, name: limited}]
+              tokenBucket: {maxTokens: 2, tokensPerFill: 2, fillInterval: 1h}
+            """
+        try await withGatehouse(config) { gatehouse in
+            func publish(_ broker: String) async throws -> RunningGatehouse.Response {
+                try await RunningGatehouse.send(
+                    url: gatehouse.ingress + "/default/\(broker)", host: "broker-ingress.\(gatehouse.domain)", method: .POST,
+                    headers: [("ce-specversion", "1.0"), ("ce-id", UUID().uuidString), ("ce-source", "/s"), ("ce-type", "t")], body: nil)
+            }
+            let denied = try await publish("closed")
+            #expect(denied.status == 403)
+            #expect(denied.body.contains("denied_by_policy"), "\(denied.body)")
+            #expect(try await publish("limited").status == 202)
+            #expect(try await publish("limited").status == 202)
+            #expect(try await publish("limited").status == 429)
+            // The denial names the policy in the access log, with the Broker's workload as the destination.
+            let line = try await eventually("the denial's access log line") { gatehouse.accessLog.first { ($0["response_code"] as? Int) == 403 } }
+            #expect((line["response_code_details"] as? String)?.contains("no-publishing") == true, "\(line)")
+        }
+    }
 }
