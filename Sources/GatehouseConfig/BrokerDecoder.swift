@@ -5,6 +5,11 @@ import GatehouseCore
 /// nothing here (Gatehouse's broker is built in), so it is accepted with a notice.
 enum BrokerDecoder {
     static func decode(_ envelope: DocumentEnvelope) -> (spec: BrokerSpec, notices: [String]) {
+        // One DNS label, no dots: the name is part of a trigger's service account
+        // (`gatehouse-broker.BROKER.TRIGGER`), which must read one way only.
+        if let nameValue = envelope.nameValue, let problem = NameRules.dns1123LabelProblem(envelope.name) {
+            nameValue.report(problem, fix: "write `name: \(NameRules.suggestedLabel(for: envelope.name))`")
+        }
         var broker = BrokerSpec(namespace: envelope.namespace, name: envelope.name, labels: envelope.labels, source: envelope.location)
         var notices: [String] = []
         defer { envelope.root.reportUnknownKeys() }

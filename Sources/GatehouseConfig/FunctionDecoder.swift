@@ -29,7 +29,7 @@ enum FunctionDecoder {
             // Gatehouse's own identities: a function holding one could act as the gateway or sign audit checkpoints.
             if ReservedServiceAccounts.contains(serviceAccount) {
                 value.report(
-                    "service account \"\(serviceAccount)\" is reserved for Gatehouse itself (\((ReservedServiceAccounts.all.sorted() + [ReservedServiceAccounts.brokerPrefix + "*"]).joined(separator: ", ")))",
+                    "service account \"\(serviceAccount)\" is reserved for Gatehouse itself (\((ReservedServiceAccounts.all.sorted() + [ReservedServiceAccounts.brokerPrefix + "*", ReservedServiceAccounts.pingSourcePrefix + "*"]).joined(separator: ", ")))",
                     fix: "write another name, e.g. `serviceAccount: \(envelope.name)`")
             } else {
                 function.serviceAccount = serviceAccount

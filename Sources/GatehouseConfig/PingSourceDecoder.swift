@@ -7,6 +7,11 @@ import GatehouseCore
 /// Gatehouse's bound on the data (`PingSourceSpec.maxDataBytes`).
 enum PingSourceDecoder {
     static func decode(_ envelope: DocumentEnvelope) -> (spec: PingSourceSpec?, notices: [String]) {
+        // One DNS label, no dots: the name is part of a trigger's service account
+        // (`gatehouse-broker.BROKER.TRIGGER`), which must read one way only.
+        if let nameValue = envelope.nameValue, let problem = NameRules.dns1123LabelProblem(envelope.name) {
+            nameValue.report(problem, fix: "write `name: \(NameRules.suggestedLabel(for: envelope.name))`")
+        }
         var notices: [String] = []
         defer { envelope.root.reportUnknownKeys() }
         guard let spec = envelope.root.required("spec", fix: "add `spec:` with `schedule:` and `sink:`")?.mapping() else {

@@ -4,6 +4,11 @@ import GatehouseCore
 /// (or a `brokerRef` in the same namespace), a `subscriber`, filters that Knative would accept.
 enum TriggerDecoder {
     static func decode(_ envelope: DocumentEnvelope) -> (spec: TriggerSpec?, notices: [String]) {
+        // One DNS label, no dots: the name is part of a trigger's service account
+        // (`gatehouse-broker.BROKER.TRIGGER`), which must read one way only.
+        if let nameValue = envelope.nameValue, let problem = NameRules.dns1123LabelProblem(envelope.name) {
+            nameValue.report(problem, fix: "write `name: \(NameRules.suggestedLabel(for: envelope.name))`")
+        }
         var notices: [String] = []
         defer { envelope.root.reportUnknownKeys() }
         guard let spec = envelope.root.required("spec", fix: "add `spec:` with `broker:` and `subscriber:`")?.mapping() else {

@@ -38,7 +38,7 @@ public final class EventMetrics: Sendable {
     func dispatched(trigger: TriggerRef, broker: BrokerRef, eventType: String, status: Int, seconds: Double) {
         let labels = [
             ("broker_name", broker.name), ("event_type", boundedType(eventType, broker: broker)), ("filter_type", "trigger"),
-            ("namespace_name", trigger.namespace), ("response_code", String(status)), ("response_code_class", status == 0 ? "none" : "\(status / 100)xx"),
+            ("namespace_name", trigger.namespace), ("response_code", Self.boundedCode(status)), ("response_code_class", status == 0 ? "none" : "\(status / 100)xx"),
             ("trigger_name", trigger.name), ("unique_name", "gatehouse"),
         ]
         registry.makeCounter(descriptor: .named("mt_broker_filter_event_count", help: "Delivery attempts to a Trigger's subscriber, by response code."), labels: labels)
@@ -93,6 +93,13 @@ public final class EventMetrics: Sendable {
             return value
         }
     }
+
+    /// The subscriber chooses its status: unusual ones share `other` (their class still shows).
+    static func boundedCode(_ status: Int) -> String {
+        commonCodes.contains(status) ? String(status) : "other"
+    }
+
+    static let commonCodes: Set<Int> = [0, 200, 201, 202, 204, 400, 401, 403, 404, 408, 409, 410, 413, 415, 422, 429, 500, 501, 502, 503, 504]
 
     static let millisecondBuckets: [Double] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
 }

@@ -130,6 +130,12 @@ public enum RequestHeadCheck {
             if byte == UInt8(ascii: "#") {
                 return GatehouseError(.badRequest, detail: "fragment in the request target", reason: "fragment_in_path")
             }
+            // Control characters, spaces and raw non-ASCII: the HTTP parser refuses them on a
+            // connection, but an in-process caller's target (a callback URL, a destination path)
+            // did not come through one, and a CR LF here would end the request line upstream.
+            if byte <= 0x20 || byte >= 0x7F {
+                return GatehouseError(.badRequest, detail: "a control character, space or non-ASCII byte in the request target", reason: "invalid_path")
+            }
             if byte == UInt8(ascii: "?") { inQuery = true }  // the query is the function's to read
             // `%00` in the path: normalization would decode it into a NUL.
             if !inQuery, previous == (UInt8(ascii: "%"), UInt8(ascii: "0")), byte == UInt8(ascii: "0") {

@@ -118,7 +118,7 @@ struct FunctionDecodingTests {
         }
     }
 
-    @Test("a Function may not run as a service account Gatehouse keeps for itself", arguments: ["gatehouse-audit", "gatehouse"])
+    @Test("a Function may not run as a service account Gatehouse keeps for itself", arguments: ["gatehouse-audit", "gatehouse", "gatehouse-broker.default.orders"])
     func reservedServiceAccount(account: String) {
         let found = diagnostics(functionDocument(spec: "  serviceAccount: \(account)"))
         #expect(found.map(\.field) == ["spec.serviceAccount"], "\(found)")

@@ -76,6 +76,18 @@ struct RequestHeadCheckTests {
         #expect(error.code == GatehouseError.Code.badRequest)
     }
 
+    // An in-process caller's target (an async call's callback) never went through the HTTP parser.
+    @Test("A raw control character, space or non-ASCII byte in the target is 400", arguments: [
+        "/cb HTTP/1.1\r\nX-Forwarded-Client-Cert: URI=spiffe://x\r\nX: y", "/a\nb", "/a\u{7F}", "/caf\u{E9}", "/a?q=\r\n", "/a\tb",
+    ])
+    func rawTargets(_ target: String) {
+        guard case .failure(let error) = RequestHeadCheck.check(head(.GET, target, [("host", "h")])) else {
+            Issue.record("\(target.debugDescription) should be refused")
+            return
+        }
+        #expect(error.reason == "invalid_path")
+    }
+
     @Test("A query may hold what a path may not", arguments: ["/a?x=%00", "/a?q=1%23"])
     func queries(_ target: String) {
         #expect((try? RequestHeadCheck.check(head(.GET, target, [("host", "h")])).get()) != nil)

@@ -15,5 +15,10 @@ public enum ReservedServiceAccounts {
     /// The service accounts the broker delivers events as: `gatehouse-broker.BROKER.TRIGGER`.
     public static let brokerPrefix = "gatehouse-broker."
 
-    public static func contains(_ serviceAccount: String) -> Bool { all.contains(serviceAccount) || serviceAccount.hasPrefix(brokerPrefix) }
+    /// The service accounts a PingSource delivers to its sink as: `gatehouse-pingsource.NAME`.
+    public static let pingSourcePrefix = "gatehouse-pingsource."
+
+    public static func contains(_ serviceAccount: String) -> Bool {
+        all.contains(serviceAccount) || serviceAccount.hasPrefix(brokerPrefix) || serviceAccount.hasPrefix(pingSourcePrefix)
+    }
 }

@@ -13,10 +13,13 @@ public struct CloudEventDecoder: Sendable {
     public var maxBatch: Int
     /// Extension attributes on one event, default 64.
     public var maxExtensions: Int
+    /// One attribute's value, default 4 KiB.
+    public var maxAttributeBytes: Int
 
-    public init(maxBatch: Int = 100, maxExtensions: Int = 64) {
+    public init(maxBatch: Int = 100, maxExtensions: Int = 64, maxAttributeBytes: Int = 4096) {
         self.maxBatch = maxBatch
         self.maxExtensions = maxExtensions
+        self.maxAttributeBytes = maxAttributeBytes
     }
 
     public func decode(headers: HTTPHeaders, body: [UInt8]) -> Result<[CloudEvent], CloudEventFormatError> {
@@ -151,6 +154,10 @@ public struct CloudEventDecoder: Sendable {
         }
         for (name, value) in attributes where value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             throw CloudEventFormatError(reason: "invalid_attribute_value", detail: "attribute \(name) has control characters")
+        }
+        // Delivered as `ce-` headers: an attribute a header could not carry is refused here, not at delivery.
+        for (name, value) in attributes where value.utf8.count > maxAttributeBytes {
+            throw CloudEventFormatError(reason: "attribute_too_large", detail: "attribute \(name) has \(value.utf8.count) bytes; at most \(maxAttributeBytes)")
         }
         return CloudEvent(
             id: attributes["id"]!, source: attributes["source"]!, specVersion: specVersion, type: attributes["type"]!,

@@ -56,6 +56,8 @@ public final class AsyncCallRunner: Sendable {
         let answer = await invoker.send(OutgoingCall(
             method: call.method, host: call.host, path: call.path, headers: call.headers.map { ($0.name, $0.value) }, body: call.body,
             identity: call.sourcePrincipal, timeout: Self.timeout))
+        // Shutting down: left leased, the call runs again at the next start.
+        guard !Task.isCancelled else { return }
         let now = calls.broker.now()
         let result: AsyncCallResult
         switch answer {

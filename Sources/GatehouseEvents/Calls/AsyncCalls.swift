@@ -35,10 +35,10 @@ public final class AsyncCalls: Sendable {
     public func accept(_ exchange: Exchange) {
         let loop = exchange.eventLoop
         let bound = NIOLoopBound(exchange, eventLoop: loop)
-        exchange.delegate = BodyCollector { [self] body in
+        exchange.delegate = BodyCollector { [self] outcome in
             let exchange = bound.value
             exchange.delegate = nil
-            guard let body else { return }
+            guard case .complete(let body) = outcome else { return }  // the caller left (the listener bounds the size)
             var callback: String?
             if let value = exchange.head.headers.first(name: Self.callbackHeader) {
                 guard Self.callbackAddress(value) != nil else {
@@ -48,9 +48,14 @@ public final class AsyncCalls: Sendable {
                 callback = value
             }
             let call = AsyncCall(
-                id: Self.newID(), method: exchange.head.method.rawValue, host: exchange.record.authority, path: exchange.record.path.value,
+                // The path as the caller sent it (a route's rewrite is applied again when it runs).
+                id: Self.newID(), method: exchange.head.method.rawValue, host: exchange.record.authority,
+                path: exchange.record.path.beforeRewrite ?? exchange.record.path.value,
                 headers: Self.forwardedHeaders(exchange.head.headers), body: body, callback: callback,
-                sourcePrincipal: exchange.record.peer.flatMap { $0.isExternal ? nil : $0.uri }, acceptedAt: broker.now())
+                // Replayed as mesh traffic: only a caller of the mesh listener keeps its identity (a
+                // Gateway's MUTUAL client runs as no one, and policies that need it refuse the run).
+                sourcePrincipal: exchange.record.viaMeshListener ? exchange.record.peer.flatMap { $0.isExternal ? nil : $0.uri } : nil,
+                acceptedAt: broker.now())
             Task {
                 let outcome: Result<AcceptOutcome, StoreError>
                 do throws(StoreError) { outcome = .success(try await broker.store.acceptCall(call, now: broker.now())) } catch { outcome = .failure(error) }
@@ -99,10 +104,15 @@ public final class AsyncCalls: Sendable {
     ]
 
     /// `http://HOST[:PORT]/PATH` → host and path; the host is one Gatehouse serves or the call fails there.
+    /// The path stays percent-encoded as written (decoding `%0D%0A` would put a line break in the
+    /// request line); the head check refuses anything raw that is not printable ASCII.
     static func callbackAddress(_ value: String) -> (host: String, path: String)? {
-        guard let url = URL(string: value), url.scheme == "http", let host = url.host, !host.isEmpty else { return nil }
-        let path = url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? "")
-        return (url.port.map { "\(host):\($0)" } ?? host, path)
+        guard let components = URLComponents(string: value), components.scheme == "http", let host = components.host, !host.isEmpty,
+              components.user == nil, components.password == nil, components.fragment == nil
+        else { return nil }
+        let path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
+            + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+        return (components.port.map { "\(host):\($0)" } ?? host, path)
     }
 }
 

@@ -37,7 +37,8 @@ public final class EventDispatcher: Sendable {
         self.config = config
     }
 
-    /// Runs until the task is cancelled; deliveries in flight are let finish their attempt.
+    /// Runs until the task is cancelled. An attempt in flight then is cut, not failed: its
+    /// delivery stays leased and is due again at the next start (`releaseLeases`).
     public func run() async {
         do {
             try await broker.store.releaseLeases(owner: owner)
@@ -70,7 +71,9 @@ public final class EventDispatcher: Sendable {
                     await gates.started(delivery.trigger)
                     group.addTask { await self.deliver(delivery, directory: directory) }
                 }
-                if leased.isEmpty { await broker.wakeup.wait(timeout: await idleWait(triggers: triggers)) }
+                // Only triggers that may start a delivery count: a saturated one is woken by a settle,
+                // a paused one by its breaker's resume time.
+                if leased.isEmpty { await broker.wakeup.wait(timeout: await idleWait(triggers: Set(slots.keys))) }
             }
         }
     }
@@ -92,15 +95,18 @@ public final class EventDispatcher: Sendable {
 
     /// Long enough for the slowest trigger's attempt, so a live node's lease never lapses mid-attempt.
     private func leaseTime(_ directory: BrokerDirectory) -> Duration {
-        let longest = directory.triggers.values.map { directory.attemptTimeout($0.delivery, to: $0.spec.subscriber, fallback: Self.defaultTimeout) }.max()
-            ?? Self.defaultTimeout
+        let longest = directory.triggers.values.flatMap { trigger in
+            ([trigger.spec.subscriber] + (trigger.delivery.deadLetterSink.map { [$0] } ?? [])).map {
+                directory.attemptTimeout(trigger.delivery, to: $0, fallback: Self.defaultTimeout)
+            }
+        }.max() ?? Self.defaultTimeout
         return longest * 2 + .seconds(30)
     }
 
     /// Until the next due delivery or breaker resumption, at most `idlePoll`.
     private func idleWait(triggers: Set<TriggerRef>) async -> Duration {
         var wait = Self.idlePoll
-        if let due = try? await broker.store.nextDue(for: triggers) {
+        if !triggers.isEmpty, let due = try? await broker.store.nextDue(for: triggers) {
             wait = min(wait, .milliseconds(max(1, Int((due.timeIntervalSince(broker.now()) * 1000).rounded(.up)))))
         }
         if let resume = await gates.nextResume() {
@@ -131,13 +137,21 @@ public final class EventDispatcher: Sendable {
         let answer = await invoker.send(OutgoingCall(
             host: host, path: path, headers: headers, body: event.data ?? [], identity: trigger.identity,
             timeout: directory.attemptTimeout(trigger.delivery, to: destination, fallback: Self.defaultTimeout)))
+        // Shutting down: the attempt was cut, not failed. Left leased, it is due again at the next start.
+        guard !Task.isCancelled else { return }
         broker.metrics.dispatched(
             trigger: delivery.trigger, broker: delivery.broker, eventType: event.type, status: answer.status ?? 0,
             seconds: (ContinuousClock.now - started).seconds)
 
         if let status = answer.status, (200..<300).contains(status) {
-            if delivery.phase == .subscriber, case .response(_, let replyHeaders, let body) = answer {
-                await acceptReply(headers: replyHeaders, body: body, ttl: ttl - 1, trigger: trigger, directory: directory)
+            if delivery.phase == .subscriber, case .response(_, let replyHeaders, let body) = answer,
+               let why = await acceptReply(headers: replyHeaders, body: body, ttl: ttl - 1, trigger: trigger, directory: directory)
+            {
+                // The reply could not be stored (the store at its bound): the delivery is tried
+                // again later rather than its reply lost, as Knative retries it.
+                let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1)
+                await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: status, reason: why), succeeded: true, directory: directory)
+                return
             }
             await settle(delivery, .delivered(status: status), succeeded: true, directory: directory)
             return
@@ -170,25 +184,39 @@ public final class EventDispatcher: Sendable {
             succeeded: !subscriberFailed, directory: directory)
     }
 
-    /// A subscriber's reply that is a CloudEvent goes back into the broker, one hop older.
-    private func acceptReply(headers: [(name: String, value: String)], body: [UInt8], ttl: Int, trigger: BrokerDirectory.Trigger, directory: BrokerDirectory) async {
+    /// A subscriber's reply that is a CloudEvent goes back into the broker, one hop older — one
+    /// event (binary or structured mode; a batch is not a reply, as Knative's broker reads it), sent
+    /// as the trigger: the Broker's EventPolicies judge it like any publisher's. A reason only when
+    /// it should have been stored and could not be (then why); nil otherwise.
+    private func acceptReply(
+        headers: [(name: String, value: String)], body: [UInt8], ttl: Int, trigger: BrokerDirectory.Trigger, directory: BrokerDirectory
+    ) async -> String? {
         let httpHeaders = HTTPHeaders(headers)
-        guard CloudEvent.isEvent(headers: httpHeaders), let brokerEntry = directory.brokers[trigger.broker] else { return }
+        guard CloudEvent.isEvent(headers: httpHeaders), let brokerEntry = directory.brokers[trigger.broker] else { return nil }
+        guard CloudEventDecoder.mediaType(httpHeaders.first(name: "content-type") ?? "") != "application/cloudevents-batch+json" else {
+            logger.notice("events: a batch in reply was ignored (a reply is one event)", metadata: ["trigger": "\(trigger.ref)"])
+            return nil
+        }
         guard ttl > 0 else {
             logger.notice("events: a reply was dropped: its TTL ran out (a loop of triggers?)", metadata: ["trigger": "\(trigger.ref)"])
-            return
+            return nil
         }
         switch broker.decoder.decode(headers: httpHeaders, body: body) {
         case .success(var events):
             for index in events.indices { events[index].extensions[EventBroker.ttlExtension] = String(ttl) }
-            // A reply comes from the broker itself: no EventPolicy applies to it.
-            var unguarded = brokerEntry
-            unguarded.policies = []
-            if case .failure(let refusal) = await broker.accept(events, to: unguarded, in: directory, from: .source(kind: "Trigger", namespace: trigger.ref.namespace, name: trigger.ref.name), traceparent: nil) {
-                logger.warning("events: a reply could not be stored", metadata: ["trigger": "\(trigger.ref)", "error": "\(refusal)"])
+            let principal = trigger.identity.hasPrefix("spiffe://") ? String(trigger.identity.dropFirst("spiffe://".count)) : trigger.identity
+            switch await broker.accept(events, to: brokerEntry, in: directory, from: .caller(names: [trigger.identity, principal]), traceparent: nil) {
+            case .success:
+                return nil
+            case .failure(.denied(let decision)):
+                logger.notice("events: an EventPolicy refuses the trigger's reply; dropped", metadata: ["trigger": "\(trigger.ref)", "reason": "\(decision.reason)"])
+                return nil
+            case .failure(.notStored(let error)):
+                return "its reply could not be stored: \(error.detail)"
             }
         case .failure(let error):
             logger.notice("events: a reply that looked like a CloudEvent was not one; ignored", metadata: ["trigger": "\(trigger.ref)", "reason": "\(error.reason)"])
+            return nil
         }
     }
 

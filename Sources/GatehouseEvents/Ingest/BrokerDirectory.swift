@@ -80,7 +80,7 @@ public struct BrokerDirectory: Sendable {
             let trigger = Trigger(
                 spec: triggerSpec, ref: ref, broker: brokerRef, filter: EventFilter(attributes: [:], filters: []),
                 delivery: DeliveryPolicy(trigger: nil, broker: nil),
-                identity: "spiffe://\(snapshot.mesh.trustDomain)/ns/\(source.namespace)/sa/\(ReservedServiceAccounts.brokerPrefix)pingsource.\(source.name)")
+                identity: "spiffe://\(snapshot.mesh.trustDomain)/ns/\(source.namespace)/sa/\(ReservedServiceAccounts.pingSourcePrefix)\(source.name)")
             brokers[brokerRef] = Broker(spec: spec, workload: .brokerIngress(for: spec), triggers: [trigger], policies: [], isSourceSink: true)
             triggers[ref] = trigger
         }

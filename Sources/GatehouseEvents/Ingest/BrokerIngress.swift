@@ -13,39 +13,51 @@ extension EventBroker {
         let bound = NIOLoopBound(exchange, eventLoop: loop)
         let started = ContinuousClock.now
         let ref = BrokerRef(namespace: broker.spec.namespace, name: broker.spec.name)
-        exchange.delegate = BodyCollector { [self] body in
+        exchange.delegate = BodyCollector(limit: Self.maxPublishBytes) { [self] outcome in
             let exchange = bound.value
             exchange.delegate = nil
-            guard let body else { return }  // the publisher left: nothing acknowledged
-            let events: [CloudEvent]
-            switch decoder.decode(headers: exchange.head.headers, body: body) {
-            case .success(let decoded):
-                events = decoded
-            case .failure(let error):
-                metrics.published(broker: ref, eventType: "", status: 400, seconds: (ContinuousClock.now - started).seconds)
-                exchange.fail(GatehouseError(.invalidEvent, detail: error.detail, reason: error.reason))
+            let body: [UInt8]
+            switch outcome {
+            case .complete(let bytes): body = bytes
+            case .clientGone: return  // the publisher left: nothing acknowledged
+            case .tooLarge:
+                metrics.published(broker: ref, eventType: "", status: 413, seconds: (ContinuousClock.now - started).seconds)
+                exchange.fail(GatehouseError(.bodyTooLarge, detail: "a publish request's body is at most \(Self.maxPublishBytes) bytes"))
                 return
             }
             let sender = EventSender(record: exchange.record)
             let trace = exchange.record.trace
             let traceparent = trace.isValid ? trace.traceparent(parent: trace.spanId) : nil
-            let eventType = events.first?.type ?? ""
+            let headers = exchange.head.headers
             Task {
-                let outcome = await accept(events, to: broker, in: directory, from: sender, traceparent: traceparent)
+                // Decoded off the event loop: a JSON body of up to a mebibyte is not the loop's to parse.
+                let outcome: Result<Int, EventBroker.Refusal>
+                var eventType = ""
+                var count = 0
+                switch decoder.decode(headers: headers, body: body) {
+                case .success(let events):
+                    eventType = events.first?.type ?? ""
+                    count = events.count
+                    outcome = await accept(events, to: broker, in: directory, from: sender, traceparent: traceparent)
+                case .failure(let error):
+                    outcome = .failure(.notStored(GatehouseError(.invalidEvent, detail: error.detail, reason: error.reason)))
+                }
+                let (eventTypeSeen, countSeen) = (eventType, count)
                 loop.execute {
+                    let (eventType, count) = (eventTypeSeen, countSeen)
                     let exchange = bound.value
                     guard !exchange.isFinished else { return }
                     let status: Int
                     switch outcome {
-                    case .success(let count):
+                    case .success(let stored):
                         status = 202
-                        exchange.respond(GatewayReply(status: 202, details: "accepted \(count) of \(events.count) events into Broker \(ref)"))
+                        exchange.respond(GatewayReply(status: 202, details: "accepted \(stored) of \(count) events into Broker \(ref)"))
                     case .failure(.denied(let decision)):
                         status = 403
                         exchange.record.decision = decision
                         exchange.fail(GatehouseError(.deniedByEventPolicy, detail: decision.reason))
                     case .failure(.notStored(let error)):
-                        status = 503
+                        status = error.code == .invalidEvent ? 400 : 503
                         exchange.fail(error)
                     }
                     self.metrics.published(broker: ref, eventType: eventType, status: status, seconds: (ContinuousClock.now - started).seconds)
@@ -53,6 +65,10 @@ extension EventBroker {
             }
         }
     }
+
+    /// A publish request's largest body (one event, or a batch of them): events are stored and
+    /// held until delivered, so they are kept small; a function call's body can be larger.
+    public static let maxPublishBytes = 1 << 20
 }
 
 extension Duration {

@@ -3,15 +3,16 @@ import GatehouseCore
 /// Who publishes an event, as EventPolicies see it: a verified caller of the broker ingress, or a
 /// source Gatehouse runs itself (a PingSource).
 public enum EventSender: Sendable, Hashable {
-    /// The names a caller may be matched by: its JWT's `sub` and `iss/sub`, its SPIFFE ID with and
-    /// without `spiffe://` (Istio's principal form). Empty: anonymous.
+    /// The names a caller may be matched by: its JWT's `iss/sub` (Istio's request principal — the
+    /// bare `sub` is not enough when several issuers are trusted), its SPIFFE ID with and without
+    /// `spiffe://` (Istio's principal form). Empty: anonymous.
     case caller(names: [String])
     case source(kind: String, namespace: String, name: String)
 
     /// From what the stages verified about a request.
     public init(record: RequestRecord) {
         var names: [String] = []
-        if let jwt = record.jwt { names += [jwt.subject, jwt.principal] }
+        if let jwt = record.jwt { names.append(jwt.principal) }
         if let peer = record.peer {
             names.append(peer.uri)
             if let principal = peer.principal { names.append(principal) }

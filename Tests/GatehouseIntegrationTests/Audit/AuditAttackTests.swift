@@ -82,7 +82,11 @@ struct AuditAttackTests {
     func reservedIdentities() async throws {
         let directory = try RunningGatehouse.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        for id in ["spiffe://cluster.local/ns/default/sa/gatehouse-audit", "spiffe://cluster.local/ns/istio-system/sa/gatehouse"] {
+        for id in [
+            "spiffe://cluster.local/ns/default/sa/gatehouse-audit", "spiffe://cluster.local/ns/istio-system/sa/gatehouse",
+            // A trigger's delivery identity: a workload holding it could pass for the broker.
+            "spiffe://cluster.local/ns/default/sa/gatehouse-broker.default.orders",
+        ] {
             let result = try await RunningGatehouse.runCLI([
                 "ca", "issue", "--spiffe-id", id, "--out", directory.appendingPathComponent("out").path, "--state-dir", directory.path,
             ])

@@ -67,13 +67,14 @@ import Testing
             let ids = { (function: String) in
                 Set(CloudEventsFixture.received(by: function, in: records).compactMap { ($0["attributes"] as? [String: Any])?["id"] as? String })
             }
-            _ = try await eventually("every accepted event delivered", timeout: .seconds(90)) { ids("sink").isSuperset(of: accepted) ? true : nil }
-            _ = try await eventually("every doomed event dead-lettered", timeout: .seconds(90)) { ids("dead") == Set(doomed) ? true : nil }
+            _ = try await eventually("every accepted event delivered", timeout: .seconds(150)) { ids("sink").isSuperset(of: accepted) ? true : nil }
+            _ = try await eventually("every doomed event dead-lettered", timeout: .seconds(150)) { ids("dead") == Set(doomed) ? true : nil }
             #expect(ids("sink").isDisjoint(with: doomed))
             for letter in CloudEventsFixture.received(by: "dead", in: records) {
                 #expect((letter["attributes"] as? [String: Any])?["knativeerrorcode"] as? String == "500")
             }
         } catch {
+            for trigger in ["all", "doomed"] { print((try? await second.cli(["describe", "trigger", trigger]).stdout) ?? "") }
             print("--- gatehouse stderr ---\n\(second.stderr)")
             _ = try? await second.stop()
             throw error
