@@ -65,16 +65,22 @@ public final class SQLiteEventStore: EventStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "gatehouse.events"
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let database: DatabasePool
         let totals: PendingTotals
         do {
             try PrivateFile.create(path)
             database = try DatabasePool(path: path, configuration: configuration)
             try database.writeWithoutTransaction { db in
-                try Self.checkOwnership(db, path: path)
-                // Only takes effect while the file has no tables, which is when it is new.
-                try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                // Not in `prepareDatabase`: GRDB sets NORMAL after it when it turns WAL on.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                let isNew = try Self.checkOwnership(db, path: path)
+                // Incremental auto-vacuum (`prune` gives pages back after a burst) can only be set
+                // on a file without tables, and GRDB already wrote one page turning WAL on:
+                // VACUUM makes it take, instantly while the file is empty.
+                if isNew, try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "VACUUM")
+                }
             }
             try Self.migrator.migrate(database)
             totals = try database.write { db in try PendingTotals.recount(db) }
