@@ -17,6 +17,7 @@ import Synchronization
 /// **Group commit.** Concurrent `accept`/`fire`/`acceptCall` calls share transactions
 /// (`GroupCommit`): one fsync per batch, each caller resumed when its batch is durable. With
 /// `groupCommit: false` each call is its own transaction (for measuring what batching buys).
+/// Settles are batched the same way (without the fsync).
 /// Within a batch each call is its own savepoint: a call refused (`.full`) or failing leaves
 /// the others' writes in.
 ///
@@ -44,6 +45,7 @@ public final class SQLiteEventStore: EventStore {
     /// queues for a commit (confirmed from the file before refusing), and a gauge.
     let knownTotals: Mutex<PendingTotals>
     let durableWrites: GroupCommit<DurableWrite, DurableWriteOutcome>?
+    let settles: GroupCommit<SettleWrite, Void>?
     /// Transactions that stored accepted events, schedule ticks or calls (for tests and benchmarks).
     let durableCommits = Atomic<Int>(0)
 
@@ -92,6 +94,7 @@ public final class SQLiteEventStore: EventStore {
         self.database = database
         self.knownTotals = Mutex(totals)
         durableWrites = groupCommit ? GroupCommit() : nil
+        settles = groupCommit ? GroupCommit() : nil
     }
 
     /// Pending deliveries and calls and their bytes, as of this process's last transaction.
