@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import GatehouseStore
+@testable import GatehouseStore
 import GRDB
 import Testing
 
@@ -133,6 +133,16 @@ struct AuditChainTests {
         let head = try await log.head()
         #expect(head.seq == 37 && head.checkpointSeq == 35)
         #expect(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 15), at: Self.clock) == nil, "no cut at the anchor again")
+    }
+
+    @Test("An append is fsynced before it returns: WAL with synchronous FULL on the writing connection")
+    func durableSettings() async throws {
+        try await Self.withLog { log, _ in
+            let settings = try await log.database.read { db in
+                try ["journal_mode", "synchronous", "auto_vacuum"].map { try String.fetchOne(db, sql: "PRAGMA \($0)") ?? "" }
+            }
+            #expect(settings == ["wal", "2", "2"], "WAL, synchronous FULL, incremental auto-vacuum")
+        }
     }
 
     // MARK: Checkpoints in the chain, and retention

@@ -16,7 +16,7 @@ import GRDB
 /// transaction that reads the head first, so several processes may append to one chain.
 public final class SQLiteAuditLog: AuditLog {
     public let path: String
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating when absent, owner-only) the log at `path`. `readOnly`: for verifying or
     /// reading a state directory another process holds; nothing is created or changed.
@@ -26,10 +26,7 @@ public final class SQLiteAuditLog: AuditLog {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "gatehouse.audit"
         configuration.readonly = readOnly
-        if !readOnly {
-            configuration.journalMode = .wal
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        }
+        if !readOnly { configuration.journalMode = .wal }
         do {
             if readOnly {
                 guard FileManager.default.fileExists(atPath: path) else {
@@ -43,7 +40,17 @@ public final class SQLiteAuditLog: AuditLog {
                 let present = try database.read { try $0.tableExists("audit_record") }
                 guard present else { throw StoreError(.corrupt, path: path, detail: "no audit_record table: this is not an audit log") }
             } else {
-                try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
+                try database.writeWithoutTransaction { db in
+                    // Here, not in `prepareDatabase`: GRDB sets NORMAL after that when it turns WAL on.
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    // Settable only on a file without tables, and GRDB already wrote a page turning
+                    // WAL on: VACUUM makes it take (instant while the file is empty).
+                    let isNew = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") == 0
+                    if isNew, try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 {
+                        try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                        try db.execute(sql: "VACUUM")
+                    }
+                }
                 try Self.migrator.migrate(database)
             }
         } catch let error as StoreError {

@@ -62,72 +62,6 @@ extension SQLiteEventStore {
         return "delivery \(id) for \(trigger) could not be read (\(unreadable)); it was dropped"
     }
 
-    /// Applies an outcome to a delivery `owner` still leases; anything else is left alone (the
-    /// lease expired and another node took it, or it was released or dropped meanwhile).
-    ///
-    /// Counts: `Delivered` counts deliveries to the subscriber; a dead-letter-phase delivery to the
-    /// sink is recorded as an outcome (reason `to the dead-letter sink`) but not counted again.
-    /// `Retried` counts every retry scheduled, in either phase. A `deadLetter` outcome in the
-    /// dead-letter phase records the dead letter and finishes (never a second sink round).
-    public func settle(_ delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date) async throws(StoreError) {
-        let at = EventRowCoding.seconds(now)
-        let deadLetterBody = if case .deadLetter(let event, _, _, _) = outcome { EventRowCoding.encode(event) } else { Data() }
-        try await write(durable: false) { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT d.id, d.event, d.trigger, d.phase, d.overrideSize, e.broker, e.eventId, e.type
-                FROM delivery d LEFT JOIN event e ON e.id = d.event WHERE d.id = ? AND d.owner = ?
-                """, arguments: [delivery, owner])
-            else { return }
-            let trigger: String = (try? row.checked("trigger")) ?? "?"
-            let eventId: String = (try? row.checked("eventId")) ?? "?", eventType: String = (try? row.checked("type")) ?? "?"
-            let inDeadLetterPhase = (try? row.checked("phase", as: String.self)) == LeasedDelivery.Phase.deadLetter.rawValue
-            let overrideSize: Int = (try? row.checked("overrideSize")) ?? 0
-            func record(_ result: String, _ status: Int?, _ reason: String?) throws {
-                try Self.recordOutcome(trigger: trigger, at: now, eventId: eventId, eventType: eventType, result: result, status: status, reason: reason, db)
-            }
-            switch outcome {
-            case .delivered(let status):
-                try Self.remove(delivery: delivery, event: try? row.checked("event"), overrideSize: overrideSize, db)
-                if inDeadLetterPhase {
-                    try record("delivered", status, "to the dead-letter sink")
-                } else {
-                    try Self.tally(trigger, delivered: 1, db)
-                    try record("delivered", status, nil)
-                }
-            case .retry(let due, let status, let reason):
-                try db.execute(
-                    sql: "UPDATE delivery SET owner = NULL, due = ?, attempts = attempts + 1 WHERE id = ?",
-                    arguments: [EventRowCoding.seconds(due), delivery])
-                try Self.tally(trigger, retried: 1, db)
-                try record("retried", status, reason)
-            case .deadLetter(_, let status, let reason, let toSink):
-                let continues = toSink && !inDeadLetterPhase
-                try db.execute(
-                    sql: """
-                        INSERT INTO dead_letter (at, broker, trigger, eventId, body, status, reason, sentToSink)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [at, (try? row.checked("broker", as: String.self)) ?? "?", trigger, eventId, deadLetterBody, status, reason, continues])
-                try Self.tally(trigger, deadLettered: 1, db)
-                try record("dead-lettered", status, reason)
-                if continues {
-                    try db.execute(
-                        sql: """
-                            UPDATE delivery SET phase = 'deadLetter', owner = NULL, due = ?, attempts = 0, override = ?, overrideSize = ?
-                            WHERE id = ?
-                            """,
-                        arguments: [at, deadLetterBody, deadLetterBody.count, delivery])
-                    try PendingTotals.add(pending: 0, bytes: deadLetterBody.count - overrideSize, db)
-                } else {
-                    try Self.remove(delivery: delivery, event: try? row.checked("event"), overrideSize: overrideSize, db)
-                }
-            case .dropped(let reason):
-                try Self.remove(delivery: delivery, event: try? row.checked("event"), overrideSize: overrideSize, db)
-                try record("dropped", nil, reason)
-            }
-        }
-    }
-
     /// Deletes a delivery, and its event when no other delivery needs it, keeping the totals.
     static func remove(delivery: DeliveryID, event: Int64?, overrideSize: Int, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM delivery WHERE id = ?", arguments: [delivery])
@@ -140,7 +74,7 @@ extension SQLiteEventStore {
         try PendingTotals.add(pending: -1, bytes: -bytes, db)
     }
 
-    private static func tally(_ trigger: String, delivered: Int = 0, retried: Int = 0, deadLettered: Int = 0, _ db: Database) throws {
+    static func tally(_ trigger: String, delivered: Int = 0, retried: Int = 0, deadLettered: Int = 0, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO trigger_stats (trigger, delivered, retried, deadLettered) VALUES (?, ?, ?, ?)

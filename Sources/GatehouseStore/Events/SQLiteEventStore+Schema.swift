@@ -61,10 +61,11 @@ extension SQLiteEventStore {
     static let firstMigration = "events-v1"
 
     /// Refuses a SQLite file that holds someone else's tables (a mistyped path, another store's
-    /// file), or a newer Gatehouse's schema, before anything is written to it.
-    static func checkOwnership(_ db: Database, path: String) throws {
+    /// file), or a newer Gatehouse's schema, before anything is written to it. True when the
+    /// file has no tables yet (new).
+    static func checkOwnership(_ db: Database, path: String) throws -> Bool {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        guard !tables.isEmpty else { return }
+        guard !tables.isEmpty else { return true }
         let ours = try tables.contains("grdb_migrations")
             && String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").contains(firstMigration)
         guard ours else {
@@ -73,5 +74,6 @@ extension SQLiteEventStore {
         if try migrator.hasBeenSuperseded(db) {
             throw StoreError(.failed, path: path, detail: "it was written by a newer Gatehouse (its schema has steps this one does not know)")
         }
+        return false
     }
 }

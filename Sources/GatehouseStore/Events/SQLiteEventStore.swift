@@ -17,6 +17,7 @@ import Synchronization
 /// **Group commit.** Concurrent `accept`/`fire`/`acceptCall` calls share transactions
 /// (`GroupCommit`): one fsync per batch, each caller resumed when its batch is durable. With
 /// `groupCommit: false` each call is its own transaction (for measuring what batching buys).
+/// Settles are batched the same way (without the fsync).
 /// Within a batch each call is its own savepoint: a call refused (`.full`) or failing leaves
 /// the others' writes in.
 ///
@@ -44,6 +45,7 @@ public final class SQLiteEventStore: EventStore {
     /// queues for a commit (confirmed from the file before refusing), and a gauge.
     let knownTotals: Mutex<PendingTotals>
     let durableWrites: GroupCommit<DurableWrite, DurableWriteOutcome>?
+    let settles: GroupCommit<SettleWrite, Void>?
     /// Transactions that stored accepted events, schedule ticks or calls (for tests and benchmarks).
     let durableCommits = Atomic<Int>(0)
 
@@ -65,16 +67,22 @@ public final class SQLiteEventStore: EventStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "gatehouse.events"
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let database: DatabasePool
         let totals: PendingTotals
         do {
             try PrivateFile.create(path)
             database = try DatabasePool(path: path, configuration: configuration)
             try database.writeWithoutTransaction { db in
-                try Self.checkOwnership(db, path: path)
-                // Only takes effect while the file has no tables, which is when it is new.
-                try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                // Not in `prepareDatabase`: GRDB sets NORMAL after it when it turns WAL on.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                let isNew = try Self.checkOwnership(db, path: path)
+                // Incremental auto-vacuum (`prune` gives pages back after a burst) can only be set
+                // on a file without tables, and GRDB already wrote one page turning WAL on:
+                // VACUUM makes it take, instantly while the file is empty.
+                if isNew, try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "VACUUM")
+                }
             }
             try Self.migrator.migrate(database)
             totals = try database.write { db in try PendingTotals.recount(db) }
@@ -86,6 +94,7 @@ public final class SQLiteEventStore: EventStore {
         self.database = database
         self.knownTotals = Mutex(totals)
         durableWrites = groupCommit ? GroupCommit() : nil
+        settles = groupCommit ? GroupCommit() : nil
     }
 
     /// Pending deliveries and calls and their bytes, as of this process's last transaction.

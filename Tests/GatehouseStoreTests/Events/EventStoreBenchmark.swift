@@ -11,16 +11,14 @@ import Testing
 /// `backlog()` takes at 100 000 deliveries.
 @Suite("EventStoreBenchmark", .enabled(if: ProcessInfo.processInfo.environment["GATEHOUSE_EVENTS_BENCH"] != nil), .serialized)
 struct EventStoreBenchmark {
-    static let writers = 32
-
-    func accepts(groupCommit: Bool, seconds: Double) async throws -> (perSecond: Double, commits: Int, accepts: Int) {
+    func accepts(groupCommit: Bool, writers: Int, seconds: Double) async throws -> (perSecond: Double, commits: Int, accepts: Int) {
         let folder = try EventStoreFolder()
         defer { folder.remove() }
         let store = try folder.open(bounds: EventStoreBounds(maxPending: 10_000_000, maxPendingBytes: 1 << 40), groupCommit: groupCommit)
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
-            for writer in 0..<Self.writers {
+            for writer in 0..<writers {
                 group.addTask {
                     var count = 0
                     while ContinuousClock.now < deadline {
@@ -38,9 +36,9 @@ struct EventStoreBenchmark {
 
     @Test("accepts per second, group commit on and off")
     func acceptRate() async throws {
-        for groupCommit in [false, true, false, true] {
-            let result = try await accepts(groupCommit: groupCommit, seconds: 5)
-            print("events-bench accept groupCommit=\(groupCommit) writers=\(Self.writers): \(Int(result.perSecond))/s, "
+        for (groupCommit, writers) in [(false, 32), (true, 32), (true, 1), (false, 32), (true, 32), (true, 1)] {
+            let result = try await accepts(groupCommit: groupCommit, writers: writers, seconds: 5)
+            print("events-bench accept groupCommit=\(groupCommit) writers=\(writers): \(Int(result.perSecond))/s, "
                 + "\(result.accepts) accepts in \(result.commits) commits (\(String(format: "%.1f", Double(result.accepts) / Double(max(1, result.commits)))) per commit)")
         }
     }
@@ -62,16 +60,30 @@ struct EventStoreBenchmark {
             let backlog = try await store.backlog()
             print("events-bench backlog(): \(backlog.values.map(\.count).reduce(0, +)) deliveries, \(backlog.count) triggers in \(ContinuousClock.now - clock)")
         }
-        clock = ContinuousClock.now
-        var settled = 0
-        while settled < 5_000 {
-            let leased = try await store.lease(owner: "a", now: t0.addingTimeInterval(200), leaseFor: .seconds(30), slots: Dictionary(uniqueKeysWithValues: triggers.map { ($0, 10) }))
-            for delivery in leased {
-                try await store.settle(delivery.id, owner: "a", outcome: .delivered(status: 200), now: t0)
+        for concurrent in [false, true, false, true] {
+            clock = ContinuousClock.now
+            var settled = 0
+            while settled < 5_000 {
+                let leased = try await store.lease(
+                    owner: "a", now: t0.addingTimeInterval(200), leaseFor: .seconds(30), slots: Dictionary(uniqueKeysWithValues: triggers.map { ($0, 10) }))
+                if concurrent {
+                    // As a dispatcher settles: each delivery's task on its own, all at once.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for delivery in leased {
+                            group.addTask { try await store.settle(delivery.id, owner: "a", outcome: .delivered(status: 200), now: t0) }
+                        }
+                        try await group.waitForAll()
+                    }
+                } else {
+                    for delivery in leased {
+                        try await store.settle(delivery.id, owner: "a", outcome: .delivered(status: 200), now: t0)
+                    }
+                }
+                settled += leased.count
             }
-            settled += leased.count
+            let elapsed = ContinuousClock.now - clock
+            print("events-bench lease(10 triggers × 10) + settle \(concurrent ? "100 concurrently" : "one after another"): \(settled) in \(elapsed), "
+                + "\(Int(Double(settled) / EventRowCoding.seconds(elapsed)))/s")
         }
-        let elapsed = ContinuousClock.now - clock
-        print("events-bench lease(10 triggers × 10) + settle one by one: \(settled) in \(elapsed), \(Int(Double(settled) / EventRowCoding.seconds(elapsed)))/s")
     }
 }

@@ -72,6 +72,22 @@ struct EventStoreCallTests {
         #expect(result.headers == [.init(name: "gatehouse-result-truncated", value: String(big.count))])
     }
 
+    @Test("A call id already stored is an error for that call only, not for the others committed with it")
+    func duplicateIdFailsAlone() async throws {
+        defer { folder.remove() }
+        let store = try folder.open()
+        _ = try await store.acceptCall(call("c0"), now: t0)
+        let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+            for id in ["c0", "c1", "c2", "c0", "c3"] {
+                group.addTask { (id, (try? await store.acceptCall(self.call(id), now: t0)) == .accepted) }
+            }
+            return await group.reduce(into: [String: [Bool]]()) { $0[$1.0, default: []].append($1.1) }
+        }
+        #expect(outcomes == ["c0": [false, false], "c1": [true], "c2": [true], "c3": [true]])
+        #expect(try await store.leaseCalls(owner: "a", now: t0, leaseFor: .seconds(5), limit: 10).map(\.id).sorted() == ["c0", "c1", "c2", "c3"])
+        #expect(store.pendingTotals.pending == 4)
+    }
+
     @Test("Calls count toward the pending bounds")
     func callsAreBounded() async throws {
         defer { folder.remove() }

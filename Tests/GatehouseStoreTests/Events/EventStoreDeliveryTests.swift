@@ -178,6 +178,27 @@ struct EventStoreDeliveryTests {
         #expect(history.recent.map(\.result) == ["dropped"] && history.recent[0].reason == "trigger deleted")
     }
 
+    @Test("Concurrent settles (batched into shared transactions) are all applied")
+    func concurrentSettles() async throws {
+        defer { folder.remove() }
+        let store = try folder.open()
+        _ = try await store.accept((0..<100).map { newEvent("e\($0)") }, now: t0)
+        let leased = try await store.leaseAll(now: t0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, delivery) in leased.enumerated() {
+                let outcome: DeliveryOutcome = index.isMultiple(of: 2)
+                    ? .delivered(status: 200) : .retry(at: t0.addingTimeInterval(60), status: 503, reason: "busy")
+                group.addTask { try await store.settle(delivery.id, owner: "node-a", outcome: outcome, now: t0) }
+            }
+            // A settle by the wrong owner in the same batches changes nothing.
+            group.addTask { try await store.settle(leased[1].id, owner: "node-b", outcome: .delivered(status: 200), now: t0) }
+            try await group.waitForAll()
+        }
+        let history = try await store.deliveryHistory(of: ordersTrigger, limit: 10)
+        #expect(history.delivered == 50 && history.retried == 50 && history.pending == 50)
+        #expect(try await store.leaseAll(now: t0.addingTimeInterval(60)).map(\.attempts) == Array(repeating: 1, count: 50))
+    }
+
     @Test("describe's counts are kept; its outcomes are the newest few, bounded before and after prune")
     func boundedOutcomes() async throws {
         defer { folder.remove() }

@@ -62,12 +62,16 @@ struct EventStoreHostileFileTests {
         #expect(try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int == 0, "nothing was written through the link")
     }
 
-    @Test("The file is created owner-only")
-    func ownerOnly() throws {
+    @Test("The file is created owner-only, in WAL mode, with commits fsynced")
+    func ownerOnly() async throws {
         defer { folder.remove() }
-        _ = try folder.open()
+        let store = try folder.open()
         let mode = try FileManager.default.attributesOfItem(atPath: folder.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
+        let settings = try await store.database.writeWithoutTransaction { db in
+            try ["journal_mode", "synchronous", "auto_vacuum"].map { try String.fetchOne(db, sql: "PRAGMA \($0)") ?? "" }
+        }
+        #expect(settings == ["wal", "2", "2"], "WAL, synchronous FULL, incremental auto-vacuum")
     }
 
     @Test("An undecodable event is taken out of the queue and reported; the others are delivered")
