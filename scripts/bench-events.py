@@ -5,9 +5,11 @@ long an accepted event takes to reach a warm function. See docs/performance.md (
     scripts/bench-events.py [--bin .build/release/gatehouse] [--seconds 10] [--latency-events 500]
 
 Runs a release Gatehouse on free ports in a temporary state directory, with
-  - Broker `sink`: no triggers (accepting = storing, nothing else),
+  - Broker `sink`: no triggers (an event no trigger wants is acknowledged and not stored),
+  - Broker `stored`: one Trigger held back by a RateLimitPolicy (one delivery an hour), so each
+    202 is a durable write of the event and its delivery, and nothing else competes,
   - Broker `fanout`: one Trigger to a warm Python function that records, per event, the time from
-    the `time` attribute the publisher set to the moment the function received it;
+    the `ce-sentns` attribute the publisher set to the moment the function received it;
 then wrk (POST, 32 connections, binary mode) against each, and a paced publisher for latency.
 Everything on 127.0.0.1; stopped by pid. Not part of CI.
 """
@@ -71,6 +73,24 @@ metadata: {{name: sink, namespace: default}}
 ---
 apiVersion: eventing.knative.dev/v1
 kind: Broker
+metadata: {{name: stored, namespace: default}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {{name: held, namespace: default}}
+spec:
+  broker: stored
+  subscriber: {{ref: {{apiVersion: gatehouse.dev/v1, kind: Function, name: receiver}}}}
+---
+apiVersion: gatehouse.dev/v1
+kind: RateLimitPolicy
+metadata: {{name: hold, namespace: default}}
+spec:
+  targetRefs: [{{kind: Trigger, name: held}}]
+  tokenBucket: {{maxTokens: 1, tokensPerFill: 1, fillInterval: 1h}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
 metadata: {{name: fanout, namespace: default}}
 ---
 apiVersion: eventing.knative.dev/v1
@@ -112,7 +132,7 @@ spec:
         with open(lua, "w") as f:
             f.write(LUA)
         results = {}
-        for broker in ["sink", "fanout"]:
+        for broker in ["sink", "stored", "fanout"]:
             env = dict(os.environ, PATH=os.environ["PATH"])
             script = LUA.replace("PATH)", f'"/default/{broker}")')
             with open(lua, "w") as f:

@@ -112,12 +112,24 @@ public struct EventStoreBounds: Sendable, Hashable {
     public var maxDeadLetters: Int
     /// Outcomes kept per trigger for `describe trigger`, default 50.
     public var outcomesPerTrigger: Int
+    /// Async call results kept (until they expire), default 10 000; past it the oldest go first.
+    public var maxKeptResults: Int
+    /// Their bytes, default 256 MiB.
+    public var maxKeptResultBytes: Int
+    /// A dead letter's data kept for `gatehouse events dead-letters` (the sink gets it whole), default 4 KiB.
+    public var deadLetterDataBytes: Int
 
-    public init(maxPending: Int = 100_000, maxPendingBytes: Int = 256 << 20, maxDeadLetters: Int = 10_000, outcomesPerTrigger: Int = 50) {
+    public init(
+        maxPending: Int = 100_000, maxPendingBytes: Int = 256 << 20, maxDeadLetters: Int = 10_000, outcomesPerTrigger: Int = 50,
+        maxKeptResults: Int = 10_000, maxKeptResultBytes: Int = 256 << 20, deadLetterDataBytes: Int = 4096
+    ) {
         self.maxPending = maxPending
         self.maxPendingBytes = maxPendingBytes
         self.maxDeadLetters = maxDeadLetters
         self.outcomesPerTrigger = outcomesPerTrigger
+        self.maxKeptResults = maxKeptResults
+        self.maxKeptResultBytes = maxKeptResultBytes
+        self.deadLetterDataBytes = deadLetterDataBytes
     }
 }
 

@@ -62,14 +62,17 @@ extension SQLiteEventStore {
             kept.body = Array(kept.body.prefix(Self.maxResultBytes))
         }
         let encoded = EventRowCoding.encode(kept)
+        let (maxResults, maxBytes) = (bounds.maxKeptResults, bounds.maxKeptResultBytes)
         try await write(durable: true) { db in
             guard let size = try Int.fetchOne(
                 db, sql: "SELECT size FROM async_call WHERE id = ? AND owner = ? AND done = 0", arguments: [id, owner])
             else { return }
+            // A done call's `size` is its result's: what the kept results' bound counts.
             try db.execute(
-                sql: "UPDATE async_call SET done = 1, owner = NULL, request = NULL, size = 0, result = ?, keepUntil = ? WHERE id = ?",
-                arguments: [encoded, EventRowCoding.seconds(keepUntil), id])
+                sql: "UPDATE async_call SET done = 1, owner = NULL, request = NULL, size = ?, result = ?, keepUntil = ? WHERE id = ?",
+                arguments: [encoded.count, encoded, EventRowCoding.seconds(keepUntil), id])
             try PendingTotals.add(pending: -1, bytes: -size, db)
+            try Self.trimResults(maxResults: maxResults, maxBytes: maxBytes, db)
         }
     }
 
@@ -96,5 +99,21 @@ extension SQLiteEventStore {
         }
         report(problem.map { [$0] } ?? [])
         return state
+    }
+
+    /// Keeps the done results within their bounds, dropping those that expire first: callers get
+    /// their 202 at once, so results must not pile up faster than they expire.
+    static func trimResults(maxResults: Int, maxBytes: Int, _ db: Database) throws {
+        guard let totals = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM async_call WHERE done = 1") else { return }
+        var (count, bytes): (Int, Int) = (totals["count"], totals["bytes"])
+        guard count > maxResults || bytes > maxBytes else { return }
+        let oldest = try Row.fetchCursor(db, sql: "SELECT id, size FROM async_call WHERE done = 1 ORDER BY keepUntil, id")
+        var dropped: [String] = []
+        while count > maxResults || bytes > maxBytes, let row = try oldest.next() {
+            dropped.append(row["id"])
+            count -= 1
+            bytes -= row["size"] as Int
+        }
+        for id in dropped { try db.execute(sql: "DELETE FROM async_call WHERE id = ?", arguments: [id]) }
     }
 }

@@ -10,6 +10,8 @@ struct SettleWrite: Sendable {
     let now: Date
     /// The dead-letter event, encoded on the caller's thread (empty for other outcomes).
     let deadLetterBody: Data
+    /// The same event with its data cut to `EventStoreBounds.deadLetterDataBytes`: the dead-letter record.
+    let deadLetterRecord: Data
 }
 
 extension SQLiteEventStore {
@@ -25,8 +27,15 @@ extension SQLiteEventStore {
     /// `Retried` counts every retry scheduled, in either phase. A `deadLetter` outcome in the
     /// dead-letter phase records the dead letter and finishes (never a second sink round).
     public func settle(_ delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date) async throws(StoreError) {
-        let deadLetterBody = if case .deadLetter(let event, _, _, _) = outcome { EventRowCoding.encode(event) } else { Data() }
-        let work = SettleWrite(delivery: delivery, owner: owner, outcome: outcome, now: now, deadLetterBody: deadLetterBody)
+        var deadLetterBody = Data(), deadLetterRecord = Data()
+        if case .deadLetter(var event, _, _, _) = outcome {
+            deadLetterBody = EventRowCoding.encode(event)
+            // The record `events dead-letters` lists keeps the start of the data; the sink gets it whole.
+            if let data = event.data, data.count > bounds.deadLetterDataBytes { event.data = Array(data.prefix(bounds.deadLetterDataBytes)) }
+            deadLetterRecord = EventRowCoding.encode(event)
+        }
+        let work = SettleWrite(
+            delivery: delivery, owner: owner, outcome: outcome, now: now, deadLetterBody: deadLetterBody, deadLetterRecord: deadLetterRecord)
         guard let settles else { return try await commitSettles([work])[0].get() }
         try await settles.submit(work) { writes in await self.commitSettles(writes) }
     }
@@ -64,6 +73,7 @@ extension SQLiteEventStore {
             """, arguments: [work.delivery, work.owner])
         else { return }
         let delivery = work.delivery, now = work.now, at = EventRowCoding.seconds(work.now), deadLetterBody = work.deadLetterBody
+        let deadLetterRecord = work.deadLetterRecord
         let trigger: String = (try? row.checked("trigger")) ?? "?"
         let eventId: String = (try? row.checked("eventId")) ?? "?", eventType: String = (try? row.checked("type")) ?? "?"
         let inDeadLetterPhase = (try? row.checked("phase", as: String.self)) == LeasedDelivery.Phase.deadLetter.rawValue
@@ -93,7 +103,7 @@ extension SQLiteEventStore {
                     INSERT INTO dead_letter (at, broker, trigger, eventId, body, status, reason, sentToSink)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [at, (try? row.checked("broker", as: String.self)) ?? "?", trigger, eventId, deadLetterBody, status, reason, continues])
+                arguments: [at, (try? row.checked("broker", as: String.self)) ?? "?", trigger, eventId, deadLetterRecord, status, reason, continues])
             try Self.tally(trigger, deadLettered: 1, db)
             try record("dead-lettered", status, reason)
             if continues {

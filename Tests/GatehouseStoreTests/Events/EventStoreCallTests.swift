@@ -43,6 +43,24 @@ struct EventStoreCallTests {
         #expect(rows == 0)
     }
 
+    @Test("Kept results stay within their bounds: the ones that expire first go")
+    func resultsBounded() async throws {
+        defer { folder.remove() }
+        let store = try folder.open(bounds: EventStoreBounds(maxKeptResults: 3))
+        for index in 0..<5 {
+            _ = try await store.acceptCall(call("c\(index)"), now: t0)
+        }
+        _ = try await store.leaseCalls(owner: "a", now: t0, leaseFor: .seconds(60), limit: 10)
+        for index in 0..<5 {
+            let result = AsyncCallResult(status: 200, headers: [], body: Array("r\(index)".utf8), completedAt: t0)
+            try await store.complete(call: "c\(index)", owner: "a", result: result, keepUntil: t0.addingTimeInterval(3600 + Double(index)))
+        }
+        for index in 0..<5 {
+            let kept = try await store.call("c\(index)", now: t0) != nil
+            #expect(kept == (index >= 2), "c\(index)")
+        }
+    }
+
     @Test("A call whose lease expired or was released is pending and leased again")
     func leaseExpiresAndReleases() async throws {
         defer { folder.remove() }

@@ -265,4 +265,20 @@ struct EventStoreDeliveryTests {
         #expect(try await store.dropDeliveries(keeping: []) == 1)
         #expect(store.pendingTotals == PendingTotals(pending: 0, bytes: 0))
     }
+
+    @Test("A dead letter's record keeps the start of the data; the dead-letter sink's delivery keeps it whole")
+    func deadLetterRecordBounded() async throws {
+        defer { folder.remove() }
+        let store = try folder.open(bounds: EventStoreBounds(deadLetterDataBytes: 16))
+        let big = Array(repeating: UInt8(ascii: "x"), count: 1000)
+        #expect(try await store.accept([newEvent("e1", data: big)], now: t0) == .accepted)
+        let leased = try await store.lease(owner: "a", now: t0, leaseFor: .seconds(60), slots: [ordersTrigger: 1])
+        let delivery = try #require(leased.first)
+        try await store.settle(delivery.id, owner: "a", outcome: .deadLetter(event: delivery.event, status: 500, reason: "no", toSink: true), now: t0)
+        let letter = try #require(try await store.deadLetters(broker: nil, limit: 10).first)
+        #expect(letter.event.data?.count == 16)
+        let again = try await store.lease(owner: "a", now: t0.addingTimeInterval(1), leaseFor: .seconds(60), slots: [ordersTrigger: 1])
+        #expect(again.first?.phase == .deadLetter)
+        #expect(again.first?.event.data?.count == 1000)
+    }
 }
