@@ -34,6 +34,8 @@ public struct StageName: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let route = StageName(rawValue: "route")
     public static let peerAuthentication = StageName(rawValue: "peer_authentication")
     public static let jwt = StageName(rawValue: "jwt")
+    /// A LoginPolicy's session cookie, or a redirect to its provider.
+    public static let login = StageName(rawValue: "login")
     public static let authorization = StageName(rawValue: "authorization")
     public static let rateLimit = StageName(rawValue: "rate_limit")
     /// `X-Gatehouse-Assertion`: the verified caller, signed for the function.
