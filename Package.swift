@@ -159,6 +159,7 @@ let package = Package(
             "GatehouseAuthentication", "GatehouseIdentity", "GatehouseProtection", "GatehouseOutbound", "GatehouseTracing", "GatehouseEvents",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

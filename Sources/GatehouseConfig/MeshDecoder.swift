@@ -34,6 +34,16 @@ enum MeshDecoder {
             mesh.rootNamespace = value
         }
         if let value = nonEmptyString(spec.field("domain")) { mesh.domain = value }
+        if let field = spec.field("issuer"), let value = nonEmptyString(field) {
+            // `iss` of every assertion and the base of the metadata (RFC 8414 §2: no query, no fragment).
+            if let url = URL(string: value), url.scheme == "https" || url.scheme == "http", url.host != nil,
+               url.query == nil, url.fragment == nil, !value.hasSuffix("/") {
+                mesh.issuer = value
+            } else {
+                field.report("\"\(value)\" is not an issuer URL (http or https, a host, no query, fragment or trailing slash)",
+                             fix: "write the URL that reaches the ingress, e.g. \"https://gatehouse.example.com\"")
+            }
+        }
         if let field = spec.field("numTrustedProxies"), let count = field.int() {
             if (0...16).contains(count) {
                 mesh.numTrustedProxies = count

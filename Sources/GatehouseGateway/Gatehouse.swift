@@ -140,8 +140,9 @@ public struct Gatehouse: Sendable {
         let limiters = RateLimiters()
         let eventBroker = EventBroker(store: eventStore, metrics: EventMetrics(registry: registry))
         let events = EventsWiring(broker: eventBroker, calls: AsyncCalls(broker: eventBroker))
+        let issuer = GatehouseIssuer()
         let live = LiveConfig(
-            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters, events: events), keys: keys, limiters: limiters,
+            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters, issuer: issuer, events: events), keys: keys, limiters: limiters,
             keepsTraces: options.keptTraces > 0, events: events)
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)
@@ -240,6 +241,17 @@ public struct Gatehouse: Sendable {
             meshURL: "https://\(meshAddress.host):\(meshListener.port)"))
         let readiness = Readiness()
         let ingressPort = listener.port
+        // Gatehouse as an issuer: its key under the CA, before the first request is forwarded.
+        let assertionKeys = AssertionKeyStore(
+            directory: StateDirectory.issuerDirectory(in: state.url), issuerURL: mesh.issuerURL(ingressPort: ingressPort),
+            trustDomain: mesh.trustDomain, namespace: mesh.rootNamespace, issuer: issuer, logger: logger
+        ) { [identity] in identity.authority }
+        do {
+            try assertionKeys.refresh()
+        } catch {
+            await releaseShared()
+            throw StartupFailure(description: "cannot set up the assertion signing key in \(state.url.path)/issuer: \(error)")
+        }
         let token = options.adminToken ?? .random()
         do {
             try state.writeToken(token)
@@ -336,6 +348,7 @@ public struct Gatehouse: Sendable {
                     .init(service: ReloadOnHangup(controller: controller, files: options.configFiles, logger: logger, audit: audit)),
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
+                    .init(service: assertionKeys),
                     // Stops right after the listeners: deliveries and async calls use the instance pools.
                     .init(service: eventsService),
                     .init(service: IngressService(

@@ -16,7 +16,7 @@ import NIOCore
 /// The request path, declared once. Every request that passes the listener's checks goes
 /// through these steps in this order; the first stage to refuse or answer it ends it.
 ///
-///     listener ─► hop limit ─► route ─► peer authentication ─► jwt ─► authorization ─► rate limit ─► invoke ─► respond
+///     listener ─► well-known ─► hop limit ─► route ─► peer authentication ─► jwt ─► authorization ─► rate limit ─► assertion ─► invoke ─► respond
 ///                                                           (observers write the record at the end)
 ///
 /// Authentication and authorization follow routing because their policies apply to the function
@@ -39,13 +39,15 @@ struct RequestPipeline: ExchangeProcessor {
     /// The stages for one config snapshot, in the order requests meet them.
     static func steps(
         for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil, keys: KeyDirectory, limiters: RateLimiters,
-        brokers: BrokerDirectory? = nil
+        issuer: GatehouseIssuer = GatehouseIssuer(), brokers: BrokerDirectory? = nil
     ) -> [Step] {
         let brokers = brokers ?? BrokerDirectory(snapshot: snapshot)
         // Policies look workloads up by name: the functions, and each Broker's built-in ingress.
         var snapshot = snapshot
         let workloads = brokers.workloads
         var steps: [Step] = []
+        // Gatehouse's JWKS and OAuth metadata, on every host: nothing to route, nobody to check.
+        steps.append(.run(ServeIssuerDocuments(issuer: issuer)))
         // ⑤ A request that went round too often (a loop of functions calling each other) → 508.
         steps.append(snapshot.mesh.maxHops > 0
             ? .run(EnforceHopLimit(maxHops: snapshot.mesh.maxHops)) : .absent(.hopLimit, because: "the Mesh's maxHops is 0"))
@@ -81,6 +83,9 @@ struct RequestPipeline: ExchangeProcessor {
         steps.append(snapshot.rateLimits.isEmpty
             ? .absent(.rateLimit, because: "no RateLimitPolicy is configured")
             : .run(EnforceRateLimits(policies: snapshot.rateLimits, functions: snapshot.functions, limiters: limiters)))
+        // ② The verified caller (end user or mesh peer), signed for the function: X-Gatehouse-Assertion.
+        // Last, so a refused request costs no signature; a cached token, so an admitted one costs none either.
+        steps.append(.run(IssueAssertion(issuer: issuer)))
         return steps
     }
 
@@ -185,6 +190,7 @@ struct RequestPipeline: ExchangeProcessor {
         let started = ContinuousClock.now
         let kind: RecordedSpan.Kind = switch config.stages[index].name {
         case .jwt: .jwtVerification
+        case .assertion: .assertionSigning
         case .authorization: .externalAuthorization
         default: .faultDelay  // the route stage waits only for a fault's delay
         }

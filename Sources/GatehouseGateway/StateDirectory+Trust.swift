@@ -36,8 +36,8 @@ extension StateDirectory {
         ["", "-journal", "-wal", "-shm"].map { name + $0 }
     }
     /// Folders whose whole tree is sensitive: the CA's keys, gateway credentials, instance records,
-    /// the audit signing key.
-    static let sensitiveTrees = ["ca", "credentials", "instances", "audit"]
+    /// the audit signing key, the assertion signing keys, the login sessions and their keys.
+    static let sensitiveTrees = ["ca", "credentials", "instances", "audit", "issuer", "login"]
 
     /// Checks the directory itself (before the lock is taken in it).
     static func checkDirectory(_ url: URL, logger: Logger) throws {

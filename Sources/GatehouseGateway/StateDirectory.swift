@@ -86,6 +86,9 @@ public final class StateDirectory: Sendable {
     /// The audit signing key and certificate.
     public static func auditDirectory(in url: URL) -> URL { url.appendingPathComponent("audit") }
 
+    /// The key that signs `X-Gatehouse-Assertion`, its certificate, and the one it replaced (`AssertionKeyStore`).
+    public static func issuerDirectory(in url: URL) -> URL { url.appendingPathComponent("issuer") }
+
     /// The admin API's bearer token, readable by the owner only.
     public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }
 

@@ -98,9 +98,10 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         case .head(var received):
             requestOpen = true
             lastBodyActivity = .now()
-            // Only Gatehouse says who a verified peer is: a caller's own claim is gone before any
-            // stage (policies, authorizers) can read it.
-            if received.headers.contains(name: "x-forwarded-client-cert") { received.headers.remove(name: "x-forwarded-client-cert") }
+            // Only Gatehouse says who a verified peer or user is: a caller's own claim is gone before
+            // any stage (policies, authorizers) can read it.
+            if received.headers.contains(name: IdentityHeaders.clientCertificate) { received.headers.remove(name: IdentityHeaders.clientCertificate) }
+            if received.headers.contains(name: IdentityHeaders.assertion) { received.headers.remove(name: IdentityHeaders.assertion) }
             // Framing, target and host are settled before any stage runs (see RequestHeadCheck).
             let checked: Result<HTTPRequestHead, GatehouseError> = RequestTarget.originForm(received).map(RequestHeadCheck.check)
                 ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))

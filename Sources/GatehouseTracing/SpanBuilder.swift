@@ -52,7 +52,7 @@ public struct SpanBuilder: Sendable {
                 kind = .client
             case .externalAuthorization:
                 kind = .client
-            case .queue, .coldStart, .jwtVerification, .faultDelay:
+            case .queue, .coldStart, .jwtVerification, .assertionSigning, .faultDelay:
                 break
             }
             if recorded.status > 0 { attributes.append(.init("http.response.status_code", .int(Int64(recorded.status)))) }

@@ -30,6 +30,12 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let overloaded = Code("overloaded")
         /// The request carries a JWT that RequestAuthentication refused (401).
         public static let invalidToken = Code("invalid_token")
+        /// 401: a LoginPolicy applies and the caller has no session (an API client; a browser is redirected).
+        public static let loginRequired = Code("login_required")
+        /// 400: a login callback that cannot be completed (state invalid, expired or replayed; the provider refused).
+        public static let loginRefused = Code("login_refused")
+        /// 502: the identity provider could not be reached or answered nonsense.
+        public static let loginProviderUnavailable = Code("login_provider_unavailable")
         /// A CUSTOM policy's external authorizer denied the request (its status is sent).
         public static let deniedByExternalAuthorizer = Code("denied_by_external_authorizer")
         /// A CUSTOM policy's external authorizer could not be asked (`statusOnError` is sent).

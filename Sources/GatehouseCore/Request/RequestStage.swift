@@ -28,12 +28,18 @@ public struct StageName: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
     /// The listener's checks of the request head (framing, target, `Host`) and a Gateway server's hosts.
     public static let request = StageName(rawValue: "request")
+    /// Gatehouse's own documents (its JWKS, its OAuth metadata), answered on every host before routing.
+    public static let wellKnown = StageName(rawValue: "well_known")
     public static let hopLimit = StageName(rawValue: "hop_limit")
     public static let route = StageName(rawValue: "route")
     public static let peerAuthentication = StageName(rawValue: "peer_authentication")
     public static let jwt = StageName(rawValue: "jwt")
+    /// A LoginPolicy's session cookie, or a redirect to its provider.
+    public static let login = StageName(rawValue: "login")
     public static let authorization = StageName(rawValue: "authorization")
     public static let rateLimit = StageName(rawValue: "rate_limit")
+    /// `X-Gatehouse-Assertion`: the verified caller, signed for the function.
+    public static let assertion = StageName(rawValue: "assertion")
 }
 
 /// What a stage decided: let the request go on, refuse it with a reason, answer it itself, or first

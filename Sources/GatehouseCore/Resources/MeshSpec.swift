@@ -58,6 +58,9 @@ public struct MeshSpec: Hashable, Sendable {
     /// `spec.defaultConfig.tracing.sampling` (meshConfig's): the percentage of requests traced when
     /// no Telemetry sets `randomSamplingPercentage`; 1 % as in Istio.
     public var tracingSampling: Double = 1.0
+    /// `spec.issuer`: Gatehouse's issuer URL as the functions and OAuth clients see it (an `https://`
+    /// URL that reaches the ingress); nil: `http://gatehouse.<domain>:<ingress port>` (`issuerURL`).
+    public var issuer: String?
     public var source: SourceLocation?
 
     /// The trust domain and its aliases: the SVIDs that are mesh identities.
@@ -100,4 +103,13 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+}
+
+extension MeshSpec {
+    /// Gatehouse's issuer URL (`iss` of `X-Gatehouse-Assertion`, the base of its metadata):
+    /// `spec.issuer` when set, else `http://gatehouse.<domain>` with the ingress's port unless it is 80.
+    public func issuerURL(ingressPort: Int) -> String {
+        if let issuer { return issuer }
+        return "http://gatehouse.\(domain)" + (ingressPort == 80 ? "" : ":\(ingressPort)")
+    }
 }

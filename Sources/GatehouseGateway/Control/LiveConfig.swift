@@ -15,12 +15,15 @@ final class LiveConfig: Sendable {
     let keys: KeyDirectory
     /// So do rate-limit counters: an apply does not refill the buckets of unchanged policies.
     let limiters: RateLimiters
+    /// And Gatehouse's signing keys and the assertions it signed (`AssertionKeyStore` installs the keys).
+    let issuer: GatehouseIssuer
     /// On while traces are kept or a snapshot exports them; set at every install.
     let traces: TraceSwitch
     private let keepsTraces: Bool
 
     init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters, keepsTraces: Bool = true, events: EventsWiring? = nil) {
         current = NIOLockedValueBox(initial)
+        issuer = initial.issuer
         self.events = events
         self.keys = keys
         self.limiters = limiters
@@ -58,16 +61,19 @@ final class ActiveConfig: Sendable {
     let brokers: BrokerDirectory
     /// Where published events and async calls go; nil when this process keeps no event store (tests of the pipeline alone).
     let events: EventsWiring?
+    /// Gatehouse as an issuer: the same one for every snapshot.
+    let issuer: GatehouseIssuer
 
     init(
         snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters,
-        events: EventsWiring? = nil
+        issuer: GatehouseIssuer = GatehouseIssuer(), events: EventsWiring? = nil
     ) {
         self.snapshot = snapshot
+        self.issuer = issuer
         telemetry = snapshot.telemetryPolicies
         unroutedTelemetry = UnroutedTelemetry(policy: telemetry.mesh)
         brokers = BrokerDirectory(snapshot: snapshot)
-        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, brokers: brokers)
+        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, issuer: issuer, brokers: brokers)
         stages = RequestPipeline.stages(of: steps)
         self.invoker = FunctionInvoker(pools: pools)
         self.events = events

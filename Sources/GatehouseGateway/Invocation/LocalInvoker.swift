@@ -123,10 +123,11 @@ public struct LocalInvoker: Sendable {
     }
 
     /// Framing is Gatehouse's to write (from the body it holds), never the caller's; and only
-    /// Gatehouse says who a verified peer is (`x-forwarded-client-cert`), as on the ingress.
+    /// Gatehouse says who a verified caller is (`x-forwarded-client-cert`, `x-gatehouse-assertion`), as on the ingress.
     private static func framedByGatehouse(_ name: String) -> Bool {
         let lowered = name.lowercased()
-        return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host" || lowered == "x-forwarded-client-cert"
+        return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host"
+            || lowered == IdentityHeaders.clientCertificate || lowered == IdentityHeaders.assertion
     }
 
 }

@@ -1,0 +1,52 @@
+import GatehouseCore
+
+/// Who an assertion says is calling, and for which function: everything that goes into its claims
+/// besides the times. Also the key of the assertion cache, so two requests of the same caller to
+/// the same function share one signed token, and a change of any claim gets a new one.
+public struct AssertionSubject: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        /// An end user: a JWT RequestAuthentication verified, or a login session.
+        case user
+        /// A mesh workload: the SPIFFE ID its SVID proved over mutual TLS.
+        case workload
+    }
+
+    /// `aud`: the function's service host, `NAME.NAMESPACE.svc.cluster.local`.
+    public var audience: String
+    /// `sub`: a user's request principal (`ISSUER/SUBJECT`), or a workload's SPIFFE ID.
+    public var subject: String
+    public var kind: Kind
+    public var email: String?
+    public var groups: [String]?
+    /// The verified token's `act` (RFC 8693 delegation chain), as it was.
+    public var actor: ClaimValue?
+
+    public init(audience: String, subject: String, kind: Kind, email: String? = nil, groups: [String]? = nil, actor: ClaimValue? = nil) {
+        self.audience = audience
+        self.subject = subject
+        self.kind = kind
+        self.email = email
+        self.groups = groups
+        self.actor = actor
+    }
+
+    /// The verified caller of a routed request: its end user when it has one (a user reached the
+    /// function, whichever workload relayed it), else its mesh peer; nil for an anonymous caller or
+    /// a partner mesh's certificate (verified, but no identity of this mesh).
+    public init?(record: RequestRecord) {
+        guard let destination = record.destination else { return nil }
+        if let jwt = record.jwt {
+            var groups: [String]?
+            if let claim = jwt.claims["groups"] { groups = claim.strings }
+            var email: String?
+            if case .string(let value) = jwt.claims["email"] { email = value }
+            var actor: ClaimValue?
+            if case .object = jwt.claims["act"] { actor = jwt.claims["act"] }
+            self.init(audience: destination.serviceHost, subject: jwt.principal, kind: .user, email: email, groups: groups, actor: actor)
+        } else if let peer = record.peer, peer.principal != nil {
+            self.init(audience: destination.serviceHost, subject: peer.uri, kind: .workload)
+        } else {
+            return nil
+        }
+    }
+}
