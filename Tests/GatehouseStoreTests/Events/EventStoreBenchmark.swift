@@ -5,8 +5,9 @@ import Testing
 @testable import GatehouseStore
 
 /// Numbers for docs/performance.md, not assertions: run with
-/// `GATEHOUSE_EVENTS_BENCH=1 swift test --filter EventStoreBenchmark` (a release build:
-/// `-c release`). Prints accepts/second with group commit on and off (32 concurrent writers, one
+/// `GATEHOUSE_EVENTS_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter EventStoreBenchmark`
+/// on a quiet machine (fsync latency, which bounds commits per second, swings 10× when other
+/// processes write to the disk: compare on and off within one run). Prints accepts/second with group commit on and off (32 concurrent writers, one
 /// event of ~100 bytes and one trigger per accept), lease+settle throughput, and how long
 /// `backlog()` takes at 100 000 deliveries.
 @Suite("EventStoreBenchmark", .enabled(if: ProcessInfo.processInfo.environment["GATEHOUSE_EVENTS_BENCH"] != nil), .serialized)
