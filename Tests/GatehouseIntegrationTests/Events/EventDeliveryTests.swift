@@ -131,6 +131,26 @@ import Testing
             }
             #expect(deliveredAfter.contains("Filter:"))
             #expect(!CloudEventsFixture.received(by: "orders", in: records).contains { ($0["attributes"] as? [String: Any])?["id"] as? String == "o-3" })
+
+            // The CLI publishes through the same stages.
+            let sent = try await gatehouse.cli(["events", "send", "--broker", "default", "--type", "order.created", "--id", "o-cli", "--data", #"{"n": 2}"#])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            let viaCLI = try await eventually("o-cli delivered") { Self.received("orders", records, id: "o-cli") }
+            #expect((viaCLI["data"] as? [String: Any])?["n"] as? Int == 2)
+
+            // Knative's metric names with its labels, and the queue gauges.
+            let metrics = try await eventually("the queue gauge") { () -> String? in
+                let text = try await gatehouse.metrics()
+                return text.contains("gatehouse_event_queue_depth{") ? text : nil
+            }
+            #expect(sample(metrics, "mt_broker_ingress_event_count", containing: ["broker_name=\"default\"", "event_type=\"order.created\"", "response_code=\"202\""]) == 3)
+            #expect(sample(metrics, "mt_broker_filter_event_count", containing: ["trigger_name=\"orders\"", "response_code=\"200\""]).map { $0 >= 2 } == true)
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+                // Knative's counters end in `_count`, not `_total`, as its exporter writes them: the one complaint to allow.
+                for complaint in try promtoolComplaints(metrics) where !complaint.contains("istio_request_duration_milliseconds") {
+                    #expect(complaint.contains("mt_broker_") && complaint.contains("_total"), "unexpected promtool complaint: \(complaint)")
+                }
+            }
         }
     }
 
