@@ -157,6 +157,28 @@ import Testing
         }
     }
 
+    @Test func aDeliveryContinuesThePublishersTrace() async throws {
+        try await Self.withEvents(Self.config) { gatehouse, records in
+            let traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+            let response = try await RunningGatehouse.send(
+                url: gatehouse.ingress + "/default/default", host: "broker-ingress.\(gatehouse.domain)", method: .POST,
+                headers: [("ce-specversion", "1.0"), ("ce-id", "t-1"), ("ce-source", "/t"), ("ce-type", "order.created"),
+                          ("content-type", "application/json"), ("traceparent", "00-\(traceId)-00f067aa0ba902b7-01")],
+                body: Array("{}".utf8))
+            #expect(response.status == 202)
+            let delivered = try await eventually("t-1 delivered") { Self.received("orders", records, id: "t-1") }
+            // The event carries the publish request's context (distributed tracing extension).
+            #expect((delivered["attributes"] as? [String: Any])?["traceparent"].map { "\($0)".contains(traceId) } == true)
+            // One trace: the publish and the delivery through the stages, as `gatehouse trace` shows it.
+            let trace = try await eventually("both requests in the trace") { () -> [String: Any]? in
+                let out = try await gatehouse.cli(["trace", traceId, "-o", "json"])
+                guard out.status == 0, let json = try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any] else { return nil }
+                return (json["requests"] as? Int ?? 0) >= 2 ? json : nil
+            }
+            #expect(trace["traceId"] as? String == traceId)
+        }
+    }
+
     @Test func aMalformedEventIs400NamingTheMissingAttribute() async throws {
         try await Self.withEvents(Self.config) { gatehouse, _ in
             let response = try await RunningGatehouse.send(
