@@ -244,6 +244,13 @@ actor ConfigController {
         let whole = try validate(next, adding: created)
         let basis = storeRevision
         var notices = incoming.notices.map(\.description)
+        // What only the whole config reveals about what this apply brings (a Trigger whose Broker
+        // or subscriber is still missing) is said too, once.
+        let applied = incoming.documents.map { "\($0.key.kind) \($0.key.namespace)/\($0.key.name):" }
+        let said = Set(incoming.notices.map(\.message))
+        for notice in whole.notices where !said.contains(notice.message) && applied.contains(where: { notice.message.hasPrefix($0) }) {
+            notices.append(notice.description)
+        }
         if whole.mesh.ingress != snapshot.mesh.ingress || whole.mesh.admin != snapshot.mesh.admin || whole.mesh.mesh != snapshot.mesh.mesh
             || whole.mesh.svidLifetime != snapshot.mesh.svidLifetime || whole.mesh.adminMtls != snapshot.mesh.adminMtls
             || whole.mesh.adminIdentities != snapshot.mesh.adminIdentities {

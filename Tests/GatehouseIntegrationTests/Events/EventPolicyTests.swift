@@ -131,3 +131,25 @@ import Testing
         }
     }
 }
+
+/// Knative accepts a Trigger whose Broker does not exist yet; the apply says so.
+@Suite struct EventApplyTests {
+    @Test func applyingATriggerWithoutItsBrokerSaysSo() async throws {
+        try await withGatehouse(fixtureFunction()) { gatehouse in
+            let file = gatehouse.directory.appendingPathComponent("trigger.yaml")
+            try """
+                apiVersion: eventing.knative.dev/v1
+                kind: Trigger
+                metadata: {name: early, namespace: default}
+                spec:
+                  broker: later
+                  subscriber: {ref: {apiVersion: gatehouse.dev/v1, kind: Function, name: fn}}
+                """.write(to: file, atomically: true, encoding: .utf8)
+            let applied = try await gatehouse.cli(["apply", "-f", file.path])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            #expect((applied.stdout + applied.stderr).contains("Broker \"later\" does not exist"), "\(applied.stdout)\(applied.stderr)")
+            let triggers = try await gatehouse.cli(["get", "triggers"])
+            #expect(triggers.stdout.contains("False (BrokerDoesNotExist)"), "\(triggers.stdout)")
+        }
+    }
+}
