@@ -46,7 +46,8 @@ public enum CloudEventsFixture {
         """
     }
 
-    /// Every event `function` recorded, in order (one JSON object each: its attributes, extensions and data).
+    /// Every event `function` recorded, in order (one JSON object each: its attributes, extensions,
+    /// data, and `xfcc`, the `X-Forwarded-Client-Cert` it came with).
     public static func received(by function: String, in records: URL) -> [[String: Any]] {
         guard let text = try? String(contentsOf: records.appendingPathComponent("\(function).jsonl"), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -69,12 +70,14 @@ public enum CloudEventsFixture {
         from cloudevents.http import CloudEvent, to_binary
 
         def record(event):
+            import flask
             attributes = dict(event.get_attributes())
             data = event.get_data()
             if isinstance(data, (bytes, bytearray)):
                 data = data.decode("utf-8", "replace")
+            caller = flask.request.headers.get("X-Forwarded-Client-Cert")
             with open(os.environ["RECORD_FILE"], "a") as f:
-                f.write(json.dumps({"attributes": attributes, "data": data}) + "\n")
+                f.write(json.dumps({"attributes": attributes, "data": data, "xfcc": caller}) + "\n")
 
         @functions_framework.cloud_event
         def receive(event):

@@ -43,7 +43,9 @@ enum ForwardedHeaders {
         }
         frame(&headers, as: RequestFraming.of(head), method: head.method, edited: !edits.isEmpty)
         if let peer, let destinationIdentity {
-            headers.add(name: clientCertificate, value: "By=\(destinationIdentity);Hash=\(peer.certificateHash);URI=\(peer.uri)")
+            // An identity Gatehouse vouches for in-process (a trigger delivering) has no certificate: no `Hash=`.
+            let hash = peer.certificateHash.isEmpty ? "" : ";Hash=\(peer.certificateHash)"
+            headers.add(name: clientCertificate, value: "By=\(destinationIdentity)\(hash);URI=\(peer.uri)")
         }
         let host = head.headers.first(name: "host") ?? ""
         let client = clientAddress ?? "unknown"

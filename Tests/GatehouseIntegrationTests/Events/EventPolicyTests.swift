@@ -77,6 +77,9 @@ import Testing
             // Trigger `allowed` delivers; `intruder`'s deliveries are 403 (not retried: Knative retries no 403) and dead-lettered.
             let delivered = try await eventually("p-1 delivered") { EventDeliveryTests.received("orders", records, id: "p-1") }
             #expect((delivered["attributes"] as? [String: Any])?["type"] as? String == "com.example.paid")
+            // The function learns who delivered, as from any mesh caller (no certificate hash: vouched for in-process).
+            #expect((delivered["xfcc"] as? String)?.hasSuffix(";URI=spiffe://cluster.local/ns/default/sa/gatehouse-broker.secure.allowed") == true, "\(delivered)")
+            #expect((delivered["xfcc"] as? String)?.contains("Hash=") == false)
             let letters = try await eventually("the intruder's delivery dead-lettered") { () -> String? in
                 let out = try await gatehouse.cli(["events", "dead-letters", "-o", "json"]).stdout
                 return out.contains("default/intruder") ? out : nil
