@@ -101,6 +101,23 @@ struct LoginFlowTests {
             #expect(claims["sub"] as? String == "\(provider.issuer)/alice")
             #expect(claims["email"] as? String == "alice@example.com")
 
+            // An apply keeps the sessions (and the provider's client): the same cookie still names alice.
+            let changed = Self.config(issuer: provider.issuer).replacingOccurrences(of: "provider: sso\n", with: "provider: sso\n  sessionLifetime: 2h\n")
+            let applied = try await gatehouse.apply("functions-2.yaml", changed)
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let afterApply = try await browser.get("http://\(Self.host)/hello")
+            #expect(afterApply.status == 200, "\(afterApply.body)")
+
+            // explain runs the same stage without starting a login: a browser would be redirected, an API client refused.
+            for (accept, verdict, status) in [("text/html", "respond", 302), ("application/json", "refuse", 401)] {
+                let result = try await gatehouse.cli(["explain", "fn", "--header", "accept: \(accept)", "-o", "json"])
+                #expect(result.status == 0, "\(result.stderr)")
+                let explained = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+                let stage = (explained["stages"] as? [[String: Any]])?.first { $0["stage"] as? String == "login" }
+                #expect(stage?["verdict"] as? String == verdict, "\(accept): \(result.stdout)")
+                #expect(explained["status"] as? Int == status, "\(accept)")
+            }
+
             // An API client (no text/html) is not redirected: 401 with a challenge.
             let api = try await gatehouse.request("fn", headers: [("accept", "application/json")])
             #expect(api.status == 401)
