@@ -153,10 +153,19 @@ struct LoginFlowTests {
                 #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600, "\(name)")
             }
 
-            // The session survives a restart.
+            // The session survives a restart, and a rotation of the cookie keys: the current key, made
+            // long ago, is retired at start and kept as the previous one, which still opens the cookie.
             _ = try await gatehouse.stop()
+            let keysFile = gatehouse.stateDirectory.appendingPathComponent("login/cookie-keys")
+            let keys = try String(contentsOf: keysFile, encoding: .utf8).split(separator: "\n")
+            #expect(keys.count == 1)
+            let aged = keys[0].split(separator: " ").prefix(2).joined(separator: " ") + " 0\n"
+            try aged.write(to: keysFile, atomically: true, encoding: .utf8)
             let restarted = try await gatehouse.restart()
             do {
+                let rotated = try String(contentsOf: keysFile, encoding: .utf8).split(separator: "\n")
+                #expect(rotated.count == 2 && rotated[1] + "\n" == aged, "the old key is kept as the previous one")
+                #expect(try FileManager.default.attributesOfItem(atPath: keysFile.path)[.posixPermissions] as? Int == 0o600)
                 browser.ingress = restarted.ingress
                 let again = try await browser.get("http://\(Self.host)/hello")
                 #expect(again.status == 200, "\(again.body)")
