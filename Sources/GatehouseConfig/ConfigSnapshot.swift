@@ -21,6 +21,8 @@ public struct ConfigSnapshot: Sendable {
     public var virtualServices: [VirtualServiceSpec]
     /// Enforced on the request path (`GatehouseProtection`).
     public var rateLimits: [RateLimitPolicySpec]
+    /// Enforced on the request path (`RequireLogin`): the functions whose callers must be logged-in people.
+    public var loginPolicies: [LoginPolicySpec]
     /// Resolved per revision into `TelemetryPolicy` values (`telemetryPolicies`).
     public var telemetries: [TelemetrySpec]
     /// Knative Eventing: each sorted by namespace, then name.
@@ -46,6 +48,7 @@ public struct ConfigSnapshot: Sendable {
         gateways: [GatewaySpec] = [],
         virtualServices: [VirtualServiceSpec] = [],
         rateLimits: [RateLimitPolicySpec] = [],
+        loginPolicies: [LoginPolicySpec] = [],
         telemetries: [TelemetrySpec] = [],
         notices: [ConfigNotice] = [],
         documents: [ResourceDocument] = [],
@@ -66,6 +69,7 @@ public struct ConfigSnapshot: Sendable {
         self.gateways = gateways
         self.virtualServices = virtualServices
         self.rateLimits = rateLimits
+        self.loginPolicies = loginPolicies
         self.telemetries = telemetries
         self.mesh = mesh
         self.functions = functions

@@ -98,8 +98,8 @@ enum MeshDecoder {
             identity.reportUnknownKeys()
         }
         for entry in spec.field("extensionProviders")?.sequence() ?? [] {
-            guard let provider = extensionProvider(entry) else { continue }
-            let names = mesh.extensionProviders.map(\.name) + mesh.tracingProviders.map(\.name)
+            guard let provider = extensionProvider(entry, directory: envelope.location.directory) else { continue }
+            let names = mesh.extensionProviders.map(\.name) + mesh.tracingProviders.map(\.name) + mesh.loginProviders.map(\.name)
             if names.contains(where: { $0.lowercased() == provider.name.lowercased() }) {
                 entry.report("a second extension provider named \"\(provider.name)\"", fix: "give each provider its own name")
             } else if BuiltInTelemetryProvider.names.contains(provider.name.lowercased()) {
@@ -110,6 +110,7 @@ enum MeshDecoder {
             switch provider {
             case .externalAuthorizer(let authorizer): mesh.extensionProviders.append(authorizer)
             case .openTelemetry(let collector): mesh.tracingProviders.append(collector)
+            case .oidc(let login): mesh.loginProviders.append(login)
             }
         }
         if let defaults = spec.field("defaultProviders")?.mapping() {
@@ -148,22 +149,24 @@ enum MeshDecoder {
         return ipv6 && !bracketed ? "[\(name)]" : name
     }
 
-    /// One `extensionProviders` entry: an external authorizer or a trace collector.
+    /// One `extensionProviders` entry: an external authorizer, a trace collector or an OIDC provider people log in with.
     enum ExtensionProvider {
         case externalAuthorizer(ExtAuthzProvider)
         case openTelemetry(OpenTelemetryProvider)
+        case oidc(OIDCLoginProvider)
 
         var name: String {
             switch self {
             case .externalAuthorizer(let provider): provider.name
             case .openTelemetry(let provider): provider.name
+            case .oidc(let provider): provider.name
             }
         }
     }
 
-    /// Istio's `extensionProviders[]`: `envoyExtAuthzHttp` or `opentelemetry`; the other provider
-    /// kinds are refused by name.
-    private static func extensionProvider(_ value: YAMLValue) -> ExtensionProvider? {
+    /// Istio's `extensionProviders[]`: `envoyExtAuthzHttp` or `opentelemetry`, and Gatehouse's `oidc`;
+    /// the other provider kinds are refused by name.
+    private static func extensionProvider(_ value: YAMLValue, directory: String) -> ExtensionProvider? {
         guard let entry = value.mapping() else { return nil }
         defer { entry.reportUnknownKeys() }
         let name = entry.required("name", fix: "add `name:`, the name CUSTOM policies or Telemetry providers use")?.string()
@@ -178,7 +181,11 @@ enum MeshDecoder {
             guard let name, let mapping = collector.mapping() else { return nil }
             return openTelemetryProvider(mapping, name: name).map(ExtensionProvider.openTelemetry)
         }
-        guard let http = entry.required("envoyExtAuthzHttp", fix: "add `envoyExtAuthzHttp:` with `service` and `port`, or `opentelemetry:`")?.mapping(),
+        if let login = entry.field("oidc") {
+            guard let name, let mapping = login.mapping() else { return nil }
+            return oidcProvider(mapping, name: name, directory: directory).map(ExtensionProvider.oidc)
+        }
+        guard let http = entry.required("envoyExtAuthzHttp", fix: "add `envoyExtAuthzHttp:` with `service` and `port`, `opentelemetry:` or `oidc:`")?.mapping(),
               let name else { return nil }
         defer { http.reportUnknownKeys() }
         guard let service = http.required("service", fix: "add `service:`, the authorizer's host name or address")?.string(),

@@ -14,6 +14,7 @@ struct SnapshotBuilder {
     private var gateways: [GatewaySpec] = []
     private(set) var virtualServices: [VirtualServiceSpec] = []
     private(set) var rateLimits: [RateLimitPolicySpec] = []
+    private var loginPolicies: [LoginPolicySpec] = []
     private var telemetries: [TelemetrySpec] = []
     private var telemetryProviders: [TelemetryDecoder.ProviderReference] = []
     private(set) var brokers: [BrokerSpec] = []
@@ -40,6 +41,8 @@ struct SnapshotBuilder {
             addFunction(FunctionDecoder.decode(envelope), envelope: envelope)
         case .gatehouse where envelope.kind == "RateLimitPolicy":
             rateLimits.append(RateLimitPolicyDecoder.decode(envelope))
+        case .gatehouse where envelope.kind == "LoginPolicy":
+            loginPolicies.append(LoginPolicyDecoder.decode(envelope))
         case .gatehouse:
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
@@ -157,6 +160,7 @@ struct SnapshotBuilder {
             gateways: gateways,
             virtualServices: virtualServices,
             rateLimits: rateLimits,
+            loginPolicies: loginPolicies,
             telemetries: telemetries,
             notices: notices,
             documents: documents,
@@ -169,7 +173,7 @@ struct SnapshotBuilder {
     /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS
     /// servers sharing a port with different TLS modes (one listener has one mode).
     func crossDocumentProblems() -> [ConfigDiagnostic] {
-        var problems = unknownProviders() + unknownDestinations() + unknownTelemetryProviders()
+        var problems = unknownProviders() + unknownLoginProviders() + unknownDestinations() + unknownTelemetryProviders()
         var modes: [Int: (GatewaySpec, GatewaySpec.ServerTLS.Mode)] = [:]
         var clientCAs: [Int: (GatewaySpec, String)] = [:]
         for gateway in gateways {
@@ -229,6 +233,22 @@ struct SnapshotBuilder {
                 message: "CUSTOM policy \(policy.reference) names provider \"\(name)\", which is not declared; \(known)",
                 fix: Spelling.suggestion(for: name, among: providers).map { "did you mean \"\($0)\"?" }
                     ?? "add it to the Mesh's `extensionProviders` (envoyExtAuthzHttp with service and port)")
+        }
+    }
+
+    /// A LoginPolicy must name an `oidc` provider the Mesh declares.
+    private func unknownLoginProviders() -> [ConfigDiagnostic] {
+        let mesh = mesh ?? MeshSpec()
+        let providers = mesh.loginProviders.map(\.name)
+        return loginPolicies.compactMap { policy in
+            guard !policy.provider.isEmpty, !providers.contains(policy.provider) else { return nil }
+            let known = providers.isEmpty ? "the Mesh declares no `oidc` extensionProviders" : "declared: \(providers.joined(separator: ", "))"
+            let elsewhere = (mesh.extensionProviders.map(\.name) + mesh.tracingProviders.map(\.name)).contains(policy.provider) ? " (it is not an `oidc` provider)" : ""
+            return ConfigDiagnostic(
+                location: policy.source ?? SourceLocation(file: "", line: 0, column: 0), field: "spec.provider",
+                message: "LoginPolicy \(policy.reference) names provider \"\(policy.provider)\", which is not declared\(elsewhere); \(known)",
+                fix: Spelling.suggestion(for: policy.provider, among: providers).map { "did you mean \"\($0)\"?" }
+                    ?? "add it to the Mesh: `extensionProviders: [{name: \(policy.provider), oidc: {issuer: …, clientID: …, clientSecretFile: …}}]`")
         }
     }
 

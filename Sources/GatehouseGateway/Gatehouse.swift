@@ -107,6 +107,11 @@ public struct Gatehouse: Sendable {
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
         let auditLog = try SQLiteAuditLog(path: state.auditPath)
         let eventStore = try SQLiteEventStore(path: state.eventsPath)
+        // People logged in at the gateway: their sessions survive a restart, sealed with kept keys.
+        let loginDirectory = StateDirectory.loginDirectory(in: state.url)
+        let loginSessions = try LoginSessions(
+            sealer: LoginCookieKeys.load(directory: loginDirectory),
+            store: SQLiteLoginSessions(path: loginDirectory.appendingPathComponent("sessions.db").path))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
@@ -141,8 +146,10 @@ public struct Gatehouse: Sendable {
         let eventBroker = EventBroker(store: eventStore, metrics: EventMetrics(registry: registry))
         let events = EventsWiring(broker: eventBroker, calls: AsyncCalls(broker: eventBroker))
         let issuer = GatehouseIssuer()
+        let login = LoginWiring(sessions: loginSessions, clients: LoginClients(keys: keys))
         let live = LiveConfig(
-            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters, issuer: issuer, events: events), keys: keys, limiters: limiters,
+            ActiveConfig(snapshot: ConfigSnapshot(), pools: [:], keys: keys, limiters: limiters, issuer: issuer, events: events, login: login),
+            keys: keys, limiters: limiters,
             keepsTraces: options.keptTraces > 0, events: events)
         let remotes = RemoteFunctions(
             eventLoops: loops, credentials: state.url.appendingPathComponent("credentials"), identities: functionIdentities)

@@ -16,7 +16,7 @@ import NIOCore
 /// The request path, declared once. Every request that passes the listener's checks goes
 /// through these steps in this order; the first stage to refuse or answer it ends it.
 ///
-///     listener ─► well-known ─► hop limit ─► route ─► peer authentication ─► jwt ─► authorization ─► rate limit ─► assertion ─► invoke ─► respond
+///     listener ─► well-known ─► hop limit ─► route ─► peer authentication ─► jwt ─► login ─► authorization ─► rate limit ─► assertion ─► invoke ─► respond
 ///                                                           (observers write the record at the end)
 ///
 /// Authentication and authorization follow routing because their policies apply to the function
@@ -39,7 +39,7 @@ struct RequestPipeline: ExchangeProcessor {
     /// The stages for one config snapshot, in the order requests meet them.
     static func steps(
         for snapshot: ConfigSnapshot, telemetry: TelemetryPolicies? = nil, keys: KeyDirectory, limiters: RateLimiters,
-        issuer: GatehouseIssuer = GatehouseIssuer(), brokers: BrokerDirectory? = nil
+        issuer: GatehouseIssuer = GatehouseIssuer(), brokers: BrokerDirectory? = nil, login: LoginWiring? = nil
     ) -> [Step] {
         let brokers = brokers ?? BrokerDirectory(snapshot: snapshot)
         // Policies look workloads up by name: the functions, and each Broker's built-in ingress.
@@ -71,6 +71,12 @@ struct RequestPipeline: ExchangeProcessor {
         steps.append(snapshot.requestAuthentications.isEmpty
             ? .absent(.jwt, because: "no RequestAuthentication is configured: tokens are not checked and name no one")
             : .run(AuthenticateRequest(authenticator: authentication(for: snapshot, keys: keys))))
+        // ② Login at the gateway (LoginPolicy): a session cookie makes the request a verified end
+        // user; without one a browser is sent to the provider, an API client gets 401. After the JWT
+        // stage, so only a token that verified stands in for a login; it answers its callback and logout.
+        steps.append(snapshot.loginPolicies.isEmpty
+            ? .absent(.login, because: "no LoginPolicy is configured: nobody is asked to log in")
+            : .run(requireLogin(for: snapshot, login: login ?? .ephemeral(keys: keys))))
         // ③ The AuthorizationPolicies that apply to that function; denied → 403.
         steps.append(snapshot.authorizationPolicies.isEmpty
             ? .absent(.authorization, because: "no AuthorizationPolicy is configured: every request is allowed")
@@ -110,6 +116,13 @@ struct RequestPipeline: ExchangeProcessor {
         JWTAuthenticator(
             policies: snapshot.requestAuthentications, functions: snapshot.functions,
             rootNamespace: snapshot.mesh.rootNamespace, directory: keys)
+    }
+
+    static func requireLogin(for snapshot: ConfigSnapshot, login: LoginWiring) -> RequireLogin {
+        let gate = LoginGate(
+            policies: snapshot.loginPolicies, functions: snapshot.functions, rootNamespace: snapshot.mesh.rootNamespace,
+            providers: snapshot.mesh.loginProviders, clients: login.clients)
+        return RequireLogin(gate: gate, sessions: login.sessions)
     }
 
     static func authorization(for snapshot: ConfigSnapshot) -> AuthorizationEngine {
@@ -192,6 +205,7 @@ struct RequestPipeline: ExchangeProcessor {
         case .jwt: .jwtVerification
         case .assertion: .assertionSigning
         case .authorization: .externalAuthorization
+        case .login: .loginProvider
         default: .faultDelay  // the route stage waits only for a fault's delay
         }
         let task = Task {

@@ -89,6 +89,9 @@ public final class StateDirectory: Sendable {
     /// The key that signs `X-Gatehouse-Assertion`, its certificate, and the one it replaced (`AssertionKeyStore`).
     public static func issuerDirectory(in url: URL) -> URL { url.appendingPathComponent("issuer") }
 
+    /// The login sessions (`sessions.db`) and the keys that seal their cookies (`cookie-keys`): `LoginCookieKeys`.
+    public static func loginDirectory(in url: URL) -> URL { url.appendingPathComponent("login") }
+
     /// The admin API's bearer token, readable by the owner only.
     public static func tokenFile(in url: URL) -> URL { url.appendingPathComponent("admin.token") }
 

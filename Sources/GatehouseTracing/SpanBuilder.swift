@@ -50,7 +50,7 @@ public struct SpanBuilder: Sendable {
             case .mirror:
                 name = "mirror \(recorded.detail ?? "")"
                 kind = .client
-            case .externalAuthorization:
+            case .externalAuthorization, .loginProvider:
                 kind = .client
             case .queue, .coldStart, .jwtVerification, .assertionSigning, .faultDelay:
                 break

@@ -63,7 +63,7 @@ struct QueryRedactionTests {
           arguments: [
             ("/a?access_token=s3cret&x=1", "/a?access_token=REDACTED&x=1"),
             ("/a?x=1&API_KEY=k&sig=abc", "/a?x=1&API_KEY=REDACTED&sig=REDACTED"),
-            ("/cb?code=xyz&state=ok", "/cb?code=REDACTED&state=ok"),
+            ("/cb?code=xyz&state=ok&other=1", "/cb?code=REDACTED&state=REDACTED&other=1"),
             ("/a?acc%65ss_token=s", "/a?acc%65ss_token=REDACTED"),
             ("/a?plain=1", "/a?plain=1"),
           ])

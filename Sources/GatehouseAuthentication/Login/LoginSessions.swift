@@ -13,6 +13,12 @@ public final class LoginSessions: Sendable {
     private let store: (any LoginSessionStore)?
     private let sessions = NIOLockedValueBox<[String: LoginSession]>([:])
 
+    /// Memory only: the sessions end with the process (`explain`, tests of the pipeline).
+    public init(sealer: CookieSealer) {
+        self.sealer = sealer
+        store = nil
+    }
+
     public init(sealer: CookieSealer, store: (any LoginSessionStore)?, now: Int64 = Int64(Date().timeIntervalSince1970)) throws {
         self.sealer = sealer
         self.store = store

@@ -4,10 +4,11 @@ import Foundation
 /// (the access log, spans, the decision and audit logs, `gatehouse trace`); the function still gets
 /// the request as sent.
 public enum QueryRedaction {
-    /// Redacted for every request, whatever policy applies: OAuth's and common API-key spellings.
+    /// Redacted for every request, whatever policy applies: OAuth's and common API-key spellings
+    /// (`code` and `state` are the login callback's).
     /// A RequestAuthentication's `fromParams` are redacted too (by the JWT stage).
     public static let alwaysRedacted = [
-        "access_token", "id_token", "refresh_token", "token", "code", "client_secret", "api_key", "apikey", "key",
+        "access_token", "id_token", "refresh_token", "token", "code", "state", "client_secret", "api_key", "apikey", "key",
         "password", "sig", "signature", "x-amz-signature", "x-goog-signature",
     ]
 

@@ -53,6 +53,8 @@ public struct MeshSpec: Hashable, Sendable {
     /// Trace collectors Telemetry `tracing` rules name (`extensionProviders[].opentelemetry`).
     /// Provider names are unique across both lists.
     public var tracingProviders: [OpenTelemetryProvider] = []
+    /// OpenID Connect providers LoginPolicies name (`extensionProviders[].oidc`); names unique across all three lists.
+    public var loginProviders: [OIDCLoginProvider] = []
     /// `spec.defaultProviders`: the providers used where no Telemetry names any.
     public var defaultProviders = DefaultTelemetryProviders()
     /// `spec.defaultConfig.tracing.sampling` (meshConfig's): the percentage of requests traced when

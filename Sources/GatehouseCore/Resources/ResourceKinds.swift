@@ -11,6 +11,7 @@ public enum ResourceKinds {
         Kind(group: "gatehouse.dev", kind: "Function", aliases: ["function", "functions", "fn", "fns"]),
         Kind(group: "gatehouse.dev", kind: "Mesh", aliases: ["mesh", "meshes"]),
         Kind(group: "gatehouse.dev", kind: "RateLimitPolicy", aliases: ["ratelimitpolicy", "ratelimitpolicies", "rl"]),
+        Kind(group: "gatehouse.dev", kind: "LoginPolicy", aliases: ["loginpolicy", "loginpolicies"]),
         Kind(group: "networking.istio.io", kind: "Gateway", aliases: ["gateway", "gateways", "gw"]),
         Kind(group: "networking.istio.io", kind: "VirtualService", aliases: ["virtualservice", "virtualservices", "vs"]),
         Kind(group: "networking.istio.io", kind: "DestinationRule", aliases: ["destinationrule", "destinationrules", "dr"]),

@@ -12,6 +12,8 @@ public struct RecordedSpan: Sendable {
         case jwtVerification = "jwt_verification"
         /// Asking a CUSTOM policy's external authorizer.
         case externalAuthorization = "external_authorization"
+        /// Asking the OIDC provider during a login (discovery, the code exchange, a refresh) or keeping a session.
+        case loginProvider = "login_provider"
         /// Signing the caller's assertion for the function (once per caller and function every half-minute).
         case assertionSigning = "assertion_signing"
         /// A VirtualService fault's injected delay.

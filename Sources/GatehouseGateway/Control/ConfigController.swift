@@ -429,7 +429,8 @@ actor ConfigController {
     private func swap(to snapshot: ConfigSnapshot, pools: [RevisionKey: FunctionPool], remote: [RevisionKey: RemoteFunction]) {
         var upstreams: [RevisionKey: any FunctionUpstream] = pools
         for (key, function) in remote { upstreams[key] = function }
-        live.install(ActiveConfig(snapshot: snapshot, pools: upstreams, keys: live.keys, limiters: live.limiters, issuer: live.issuer, events: live.events))
+        live.install(ActiveConfig(
+            snapshot: snapshot, pools: upstreams, keys: live.keys, limiters: live.limiters, issuer: live.issuer, events: live.events, login: live.login))
         remotes.commit(remote, rules: snapshot)
     }
 

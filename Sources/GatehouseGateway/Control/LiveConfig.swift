@@ -24,6 +24,7 @@ final class LiveConfig: Sendable {
     init(_ initial: ActiveConfig, keys: KeyDirectory, limiters: RateLimiters, keepsTraces: Bool = true, events: EventsWiring? = nil) {
         current = NIOLockedValueBox(initial)
         issuer = initial.issuer
+        login = initial.login
         self.events = events
         self.keys = keys
         self.limiters = limiters
@@ -35,11 +36,14 @@ final class LiveConfig: Sendable {
 
     /// The event machinery every snapshot after the first is built with (set once at start).
     let events: EventsWiring?
+    /// The login sessions and OIDC clients every snapshot's login stage shares (taken from the first).
+    let login: LoginWiring
 
     func install(_ config: ActiveConfig) {
         current.withLockedValue { $0 = config }
         traces.set(keepsTraces || config.snapshot.exportsTraces)
-        keys.retain(config.snapshot.requestAuthentications)
+        // The login providers' keys too: their ID tokens are verified through the same directory.
+        keys.retain(config.snapshot.requestAuthentications + LoginWiring.keyRules(for: config.snapshot.mesh))
     }
 }
 
@@ -63,17 +67,22 @@ final class ActiveConfig: Sendable {
     let events: EventsWiring?
     /// Gatehouse as an issuer: the same one for every snapshot.
     let issuer: GatehouseIssuer
+    /// The login sessions and OIDC clients: the same for every snapshot.
+    let login: LoginWiring
 
     init(
         snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters,
-        issuer: GatehouseIssuer = GatehouseIssuer(), events: EventsWiring? = nil
+        issuer: GatehouseIssuer = GatehouseIssuer(), events: EventsWiring? = nil, login: LoginWiring? = nil
     ) {
         self.snapshot = snapshot
         self.issuer = issuer
+        let login = login ?? .ephemeral(keys: keys)
+        self.login = login
         telemetry = snapshot.telemetryPolicies
         unroutedTelemetry = UnroutedTelemetry(policy: telemetry.mesh)
         brokers = BrokerDirectory(snapshot: snapshot)
-        steps = RequestPipeline.steps(for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, issuer: issuer, brokers: brokers)
+        steps = RequestPipeline.steps(
+            for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, issuer: issuer, brokers: brokers, login: login)
         stages = RequestPipeline.stages(of: steps)
         self.invoker = FunctionInvoker(pools: pools)
         self.events = events

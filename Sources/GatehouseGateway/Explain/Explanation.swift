@@ -8,7 +8,7 @@ import GatehouseRouting
 public struct Explanation: Codable, Sendable {
     /// One stage's verdict.
     public struct Stage: Codable, Sendable {
-        /// `request`, `hop_limit`, `route`, `peer_authentication`, `jwt`, `authorization`, `rate_limit`.
+        /// `request`, `hop_limit`, `route`, `peer_authentication`, `jwt`, `login`, `authorization`, `rate_limit`.
         public var stage: StageName
         /// `pass`, `refuse` (the request ends with an error status), `respond` (the gateway
         /// answers it itself: a redirect, direct response, preflight), `skip` (not configured),
