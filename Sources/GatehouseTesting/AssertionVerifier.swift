@@ -24,7 +24,7 @@ public enum AssertionVerifier {
             except Exception as error:
                 print(json.dumps({"ok": False, "error": type(error).__name__ + ": " + str(error)}))
             """
-        let (_, output) = try PythonPackages.run(["python3", "-c", script, token, jwksURL, audience, issuer])
+        let (_, output) = try await PythonPackages.runOffPool(["python3", "-c", script, token, jwksURL, audience, issuer])
         guard let object = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
             throw Refused(description: "PyJWT printed no verdict: \(output)")
         }

@@ -57,9 +57,9 @@ public enum CloudEventsFixture {
     /// `Host: host`; the answer's status and body.
     public static func publish(
         url: String, host: String, attributes: [String: String], data: String?, mode: String = "binary", in directory: URL
-    ) throws -> (status: Int, body: String) {
+    ) async throws -> (status: Int, body: String) {
         let arguments = try String(decoding: JSONSerialization.data(withJSONObject: ["url": url, "host": host, "attributes": attributes, "data": data as Any, "mode": mode]), as: UTF8.self)
-        let result = try PythonPackages.run(["python3", directory.appendingPathComponent(publisherName).path, arguments])
+        let result = try await PythonPackages.runOffPool(["python3", directory.appendingPathComponent(publisherName).path, arguments])
         let parts = result.output.split(separator: " ", maxSplits: 1).map(String.init)
         return (Int(parts.first ?? "") ?? 0, parts.count > 1 ? parts[1] : "")
     }

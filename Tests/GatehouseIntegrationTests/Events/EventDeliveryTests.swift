@@ -102,8 +102,8 @@ import Testing
 
     static func publish(
         _ gatehouse: RunningGatehouse, _ attributes: [String: String], data: String? = #"{"n": 1}"#, mode: String = "binary", broker: String = "default/default"
-    ) throws -> (status: Int, body: String) {
-        try CloudEventsFixture.publish(
+    ) async throws -> (status: Int, body: String) {
+        try await CloudEventsFixture.publish(
             url: gatehouse.ingress + "/" + broker, host: "broker-ingress.\(gatehouse.domain)", attributes: attributes, data: data, mode: mode,
             in: gatehouse.directory)
     }
@@ -114,11 +114,11 @@ import Testing
 
     @Test func eventsReachTheTriggersWhoseFiltersMatchInBothModes() async throws {
         try await Self.withEvents(Self.config) { gatehouse, records in
-            let binary = try Self.publish(gatehouse, ["type": "order.created", "source": "/shop", "id": "o-1"])
+            let binary = try await Self.publish(gatehouse, ["type": "order.created", "source": "/shop", "id": "o-1"])
             #expect(binary.status == 202, "\(binary.body)")
-            let structured = try Self.publish(gatehouse, ["type": "order.created", "source": "/shop", "id": "o-2"], mode: "structured")
+            let structured = try await Self.publish(gatehouse, ["type": "order.created", "source": "/shop", "id": "o-2"], mode: "structured")
             #expect(structured.status == 202, "\(structured.body)")
-            #expect(try Self.publish(gatehouse, ["type": "order.cancelled", "source": "/shop", "id": "o-3"]).status == 202)
+            #expect(try await Self.publish(gatehouse, ["type": "order.cancelled", "source": "/shop", "id": "o-3"]).status == 202)
             let first = try await eventually("o-1 delivered") { Self.received("orders", records, id: "o-1") }
             _ = try await eventually("o-2 delivered") { Self.received("orders", records, id: "o-2") }
             // Binary mode, as Knative's broker delivers: the function sees the attributes and the data as sent.
@@ -188,7 +188,7 @@ import Testing
             #expect(response.body.contains("missing_attribute_type"), "\(response.body)")
             #expect(response.body.contains("requestId"))
             // An unknown broker is 404, a GET is 405.
-            #expect(try Self.publish(gatehouse, ["type": "t", "source": "/s"], broker: "default/nope").status == 404)
+            #expect(try await Self.publish(gatehouse, ["type": "t", "source": "/s"], broker: "default/nope").status == 404)
             let get = try await RunningGatehouse.send(url: gatehouse.ingress + "/default/default", host: "broker-ingress.\(gatehouse.domain)", method: .GET, headers: [], body: nil)
             #expect(get.status == 405)
         }
@@ -196,7 +196,7 @@ import Testing
 
     @Test func aFailingSubscriberIsRetriedThenDeadLetteredWithKnativesExtensions() async throws {
         try await Self.withEvents(Self.config) { gatehouse, records in
-            #expect(try Self.publish(gatehouse, ["type": "job.fail", "source": "/jobs", "id": "j-1"]).status == 202)
+            #expect(try await Self.publish(gatehouse, ["type": "job.fail", "source": "/jobs", "id": "j-1"]).status == 202)
             let dead = try await eventually("j-1 dead-lettered") { Self.received("dead", records, id: "j-1") }
             let attributes = dead["attributes"] as? [String: Any] ?? [:]
             #expect(attributes["knativeerrorcode"] as? String == "500")
@@ -215,7 +215,7 @@ import Testing
     @Test func aSubscriberThatKeepsFailingPausesItsTrigger() async throws {
         try await Self.withEvents(Self.config) { gatehouse, records in
             for index in 0..<8 {
-                #expect(try Self.publish(gatehouse, ["type": "breaker.fail", "source": "/b", "id": "b-\(index)"]).status == 202)
+                #expect(try await Self.publish(gatehouse, ["type": "breaker.fail", "source": "/b", "id": "b-\(index)"]).status == 202)
             }
             // Five consecutive failures open the breaker: the trigger is paused, visibly.
             let described = try await eventually("the trigger paused") { () -> String? in
@@ -237,9 +237,9 @@ import Testing
 
     @Test func aReplyEventGoesBackIntoTheBroker() async throws {
         try await Self.withEvents(Self.config) { gatehouse, records in
-            #expect(try Self.publish(gatehouse, ["type": "question.asked", "source": "/q", "id": "q-1", "subject": "life"]).status == 202)
+            #expect(try await Self.publish(gatehouse, ["type": "question.asked", "source": "/q", "id": "q-1", "subject": "life"]).status == 202)
             // No subject: the CESQL filter does not match.
-            #expect(try Self.publish(gatehouse, ["type": "question.asked", "source": "/q", "id": "q-2"]).status == 202)
+            #expect(try await Self.publish(gatehouse, ["type": "question.asked", "source": "/q", "id": "q-2"]).status == 202)
             let answer = try await eventually("the reply delivered") {
                 CloudEventsFixture.received(by: "answers", in: records).first
             }
