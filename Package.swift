@@ -316,4 +316,6 @@ if ProcessInfo.processInfo.environment["GATEHOUSE_FUZZ"] != nil {
             name: "FuzzConfig",
             dependencies: ["GatehouseConfig", "GatehouseRouting", "GatehouseCore"],
             path: "Fuzz/Sources/FuzzConfig"))
+    package.targets.append(
+        .executableTarget(name: "FuzzEventExpressions", dependencies: ["GatehouseCore"], path: "Fuzz/Sources/FuzzEventExpressions"))
 }

@@ -2,7 +2,7 @@
 # Runs Gatehouse's libFuzzer harnesses for a bounded time each (docs/security.md, "Fuzzing").
 # Not part of CI or `swift test`: the harnesses exist only with GATEHOUSE_FUZZ set (Package.swift).
 #
-#   scripts/fuzz.sh [seconds-per-target] [target...]     default: 120 s, FuzzRequestHead FuzzConfig
+#   scripts/fuzz.sh [seconds-per-target] [target...]     default: 120 s, FuzzRequestHead FuzzConfig FuzzEventExpressions
 #
 # Builds the harnesses in .build-fuzz (debug, -sanitize=fuzzer; FUZZ_ASAN=1 adds AddressSanitizer
 # in .build-fuzz-asan), copies the seed corpus (Fuzz/corpus) to a temporary work corpus, runs the
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-120}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzConfig)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzConfig FuzzEventExpressions)
 
 export SWIFT_DETERMINISTIC_HASHING=1 GATEHOUSE_FUZZ=1
 # Swift's own crash reporter would take the signal first and libFuzzer would not save the input.
@@ -38,6 +38,7 @@ for target in "${targets[@]}"; do
     case $target in
         FuzzRequestHead) seeds=request-head; dict=http.dict; max_len=4096 ;;
         FuzzConfig) seeds=config; dict=yaml.dict; max_len=16384 ;;
+        FuzzEventExpressions) seeds=event-expressions; dict=events.dict; max_len=4096 ;;
         *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     mkdir -p "$work/$target/corpus" "$work/$target/findings"
