@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import NIOHTTP1
 
@@ -30,15 +31,11 @@ extension CloudEvent {
         var out = ""
         for byte in value.utf8 {
             if byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "%") {
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                out += String(format: "%%%02X", byte)
             } else {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             }
         }
         return out
     }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -82,7 +82,7 @@ public final class AsyncCalls: Sendable {
     /// 128 random bits, hex: the id is the capability to read the result.
     static func newID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(16) }.joined()
+        return (0..<2).map { _ in String(format: "%016llx", generator.next() as UInt64) }.joined()
     }
 
     /// What the function gets when the call runs: the caller's headers less hop-by-hop ones, the
@@ -114,8 +114,4 @@ public final class AsyncCalls: Sendable {
             + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         return (components.port.map { "\(host):\($0)" } ?? host, path)
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

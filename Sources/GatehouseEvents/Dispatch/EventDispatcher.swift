@@ -141,7 +141,7 @@ public final class EventDispatcher: Sendable {
         guard !Task.isCancelled else { return }
         broker.metrics.dispatched(
             trigger: delivery.trigger, broker: delivery.broker, eventType: event.type, status: answer.status ?? 0,
-            seconds: (ContinuousClock.now - started).seconds)
+            seconds: (ContinuousClock.now - started).timeInterval)
 
         if let status = answer.status, (200..<300).contains(status) {
             if delivery.phase == .subscriber, case .response(_, let replyHeaders, let body) = answer,
@@ -150,7 +150,7 @@ public final class EventDispatcher: Sendable {
                 // The reply could not be stored (the store at its bound): the delivery is tried
                 // again later rather than its reply lost, as Knative retries it.
                 let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1)
-                await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: status, reason: why), succeeded: true, directory: directory)
+                await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.timeInterval), status: status, reason: why), succeeded: true, directory: directory)
                 return
             }
             await settle(delivery, .delivered(status: status), succeeded: true, directory: directory)
@@ -163,7 +163,7 @@ public final class EventDispatcher: Sendable {
         // `attempts` counts the ones before this; this one is number attempts + 1.
         if trigger.delivery.shouldRetry(afterAttempt: delivery.attempts + 1, status: answer.status) {
             let wait = trigger.delivery.backoff(beforeRetry: delivery.attempts + 1, retryAfter: Self.retryAfter(answer))
-            await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.seconds), status: answer.status, reason: reason), succeeded: !subscriberFailed, directory: directory)
+            await settle(delivery, .retry(at: broker.now().addingTimeInterval(wait.timeInterval), status: answer.status, reason: reason), succeeded: !subscriberFailed, directory: directory)
             return
         }
         guard delivery.phase == .subscriber else {

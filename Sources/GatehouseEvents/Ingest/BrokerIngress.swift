@@ -21,7 +21,7 @@ extension EventBroker {
             case .complete(let bytes): body = bytes
             case .clientGone: return  // the publisher left: nothing acknowledged
             case .tooLarge:
-                metrics.published(broker: ref, eventType: "", status: 413, seconds: (ContinuousClock.now - started).seconds)
+                metrics.published(broker: ref, eventType: "", status: 413, seconds: (ContinuousClock.now - started).timeInterval)
                 exchange.fail(GatehouseError(.bodyTooLarge, detail: "a publish request's body is at most \(Self.maxPublishBytes) bytes"))
                 return
             }
@@ -60,7 +60,7 @@ extension EventBroker {
                         status = error.code == .invalidEvent ? 400 : 503
                         exchange.fail(error)
                     }
-                    self.metrics.published(broker: ref, eventType: eventType, status: status, seconds: (ContinuousClock.now - started).seconds)
+                    self.metrics.published(broker: ref, eventType: eventType, status: status, seconds: (ContinuousClock.now - started).timeInterval)
                 }
             }
         }
@@ -69,8 +69,4 @@ extension EventBroker {
     /// A publish request's largest body (one event, or a batch of them): events are stored and
     /// held until delivered, so they are kept small; a function call's body can be larger.
     public static let maxPublishBytes = 1 << 20
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
