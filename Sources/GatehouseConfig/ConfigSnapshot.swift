@@ -23,6 +23,8 @@ public struct ConfigSnapshot: Sendable {
     public var rateLimits: [RateLimitPolicySpec]
     /// Enforced on the request path (`RequireLogin`): the functions whose callers must be logged-in people.
     public var loginPolicies: [LoginPolicySpec]
+    /// Who may act for whom at the token endpoint (RFC 8693 exchange); none → no exchange is allowed.
+    public var delegationPolicies: [DelegationPolicySpec]
     /// Resolved per revision into `TelemetryPolicy` values (`telemetryPolicies`).
     public var telemetries: [TelemetrySpec]
     /// Knative Eventing: each sorted by namespace, then name.
@@ -55,8 +57,10 @@ public struct ConfigSnapshot: Sendable {
         brokers: [BrokerSpec] = [],
         triggers: [TriggerSpec] = [],
         pingSources: [PingSourceSpec] = [],
-        eventPolicies: [EventPolicySpec] = []
+        eventPolicies: [EventPolicySpec] = [],
+        delegationPolicies: [DelegationPolicySpec] = []
     ) {
+        self.delegationPolicies = delegationPolicies
         self.brokers = brokers.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         self.triggers = triggers.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         self.pingSources = pingSources.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
