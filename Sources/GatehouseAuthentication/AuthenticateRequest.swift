@@ -5,10 +5,25 @@ import GatehouseCore
 /// claims. A function no rule applies to costs one dictionary probe.
 public struct AuthenticateRequest: RequestStage {
     public let authenticator: JWTAuthenticator
+    /// Gatehouse as an implicit issuer: a token its token endpoint issued (`at+jwt`) is accepted by
+    /// its audience, with no RequestAuthentication. nil while no DelegationPolicy is configured.
+    public let issued: GatehouseIssuer?
+    /// The functions a DelegationPolicy names: their protected resource metadata lists Gatehouse.
+    public let delegatedAudiences: Set<FunctionKey>
     public var name: StageName { .jwt }
 
-    public init(authenticator: JWTAuthenticator) {
+    public init(authenticator: JWTAuthenticator, issued: GatehouseIssuer? = nil, delegatedAudiences: Set<FunctionKey> = []) {
         self.authenticator = authenticator
+        self.issued = issued
+        self.delegatedAudiences = delegatedAudiences
+    }
+
+    /// Who issues tokens `function` accepts: its rules' issuers, then Gatehouse if it is an audience of delegation.
+    func authorizationServers(for function: FunctionKey) -> [String] {
+        var servers: [String] = []
+        for (_, rule) in authenticator.rules(for: function) where !servers.contains(rule.issuer) { servers.append(rule.issuer) }
+        if delegatedAudiences.contains(function), let issuer = issued?.issuer { servers.append(issuer) }
+        return servers
     }
 
     /// The same verification (keys are fetched if the rule names them by URL). The note and
@@ -61,7 +76,26 @@ public struct AuthenticateRequest: RequestStage {
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
-        guard let function = record.destination?.key, authenticator.hasRules(for: function) else { return .proceed }
+        guard let destination = record.destination else { return .proceed }
+        let function = destination.key
+        // RFC 9728 on the host of a function that takes tokens (any other's path is the function's own).
+        if record.path.path.hasPrefix(IssuerPaths.protectedResource) {
+            let servers = authorizationServers(for: function)
+            if !servers.isEmpty, let reply = ProtectedResourceMetadata.document(for: record, servers: servers) { return .respond(reply) }
+        }
+        // A delegated token seen before: one cache probe (only while delegation is configured).
+        let bearer = issued != nil ? TokenLocations.bearer(in: headers) : nil
+        if let issued, let bearer, let jwt = issued.cachedIssued(bearer) {
+            return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record)
+        }
+        guard authenticator.hasRules(for: function) else {
+            // No rule reads tokens here: only Gatehouse's own are verified, the rest ignored as before.
+            guard let issued, let bearer, issued.claimsToHaveIssued(bearer) else { return .proceed }
+            return .suspend {
+                let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
+                return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
+            }
+        }
         record.upstreamHeaders.remove += authenticator.outputHeaders(for: function)
         let query = record.path.query.isEmpty ? nil : record.path.query.dropFirst()
         // On top of the front's redaction (`QueryRedaction`): nil means this rule's names were absent.
@@ -73,10 +107,31 @@ public struct AuthenticateRequest: RequestStage {
             return Self.conclude(result, record: &record)
         case .verify(let pending):
             let authenticator = authenticator
+            let issued = issued
             return .suspend {
+                // Off the loop, where the token is parsed anyway: Gatehouse's own, or the rules'.
+                if let issued, let bearer, issued.claimsToHaveIssued(bearer) {
+                    let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
+                    return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
+                }
                 let result = await authenticator.verify(pending)
                 return { record in Self.conclude(result, record: &record) }
             }
+        }
+    }
+
+    /// A delegated token: valid only for the function it was issued for. The function gets
+    /// `X-Gatehouse-Assertion` (with the chain) instead of the token.
+    static func concludeIssued(_ result: Result<VerifiedJWT, AuthenticationFailure>, audience: String, record: inout RequestRecord) -> StageVerdict {
+        switch result {
+        case .success(let jwt) where jwt.audiences.contains(audience):
+            record.jwt = jwt
+            if !record.upstreamHeaders.remove.contains("authorization") { record.upstreamHeaders.remove.append("authorization") }
+            return .proceed
+        case .success:
+            return conclude(.failure(.audienceNotAllowed), record: &record)
+        case .failure(let failure):
+            return conclude(.failure(failure), record: &record)
         }
     }
 
@@ -91,7 +146,9 @@ public struct AuthenticateRequest: RequestStage {
             var decision = AccessDecision(outcome: .deny, reason: "RequestAuthentication refused the token (\(failure.code)): \(failure.sentence)")
             decision.refusedToken = failure.code
             record.decision = decision
-            return .reject(GatehouseError(.invalidToken, detail: failure.sentence, reason: failure.code))
+            // RFC 6750 §3 with RFC 9728 §5.1: where to learn which issuers this function trusts.
+            let challenge = ProtectedResourceMetadata.challenge(for: record, error: "invalid_token", description: failure.code)
+            return .reject(GatehouseError(.invalidToken, detail: failure.sentence, reason: failure.code, headers: [("www-authenticate", challenge)]))
         }
     }
 }

@@ -76,6 +76,11 @@ struct TokenLocations: Sendable {
     /// The token after the prefix, spaces around it trimmed. The default `Bearer ` prefix is compared
     /// without case, as Envoy does. Works on bytes: a token is hundreds of ASCII bytes, and this runs
     /// on every request to a function with JWT rules.
+    /// The token of an `Authorization: Bearer …` header, if any: where a delegated token is presented.
+    static func bearer(in request: some RequestHeaders) -> String? {
+        request.first("authorization").flatMap { strip(prefix: "Bearer ", from: $0) }
+    }
+
     private static func strip(prefix: String, from value: String) -> String? {
         let bytes = value.utf8
         var start = bytes.startIndex

@@ -10,6 +10,8 @@ struct UnverifiedToken {
     let algorithm: String
     let keyID: String?
     let issuer: String?
+    /// The header's `typ` (RFC 7515 §4.1.9): `at+jwt` marks a token Gatehouse issued to be presented.
+    let type: String?
     /// The payload segment as sent (base64url), forwarded by `outputPayloadToHeader`.
     let payloadSegment: Substring
 
@@ -33,6 +35,7 @@ struct UnverifiedToken {
         self.algorithm = algorithm
         self.keyID = header["kid"] as? String
         self.issuer = payload["iss"] as? String
+        self.type = header["typ"] as? String
         self.payloadSegment = parts[1]
     }
 

@@ -197,6 +197,8 @@ enum PolicyMatcher {
         case "request.auth.principal": return (request.requestPrincipal.map { [$0] } ?? [], false)
         case "request.auth.audiences": return (request.audiences, false)
         case "request.auth.presenter": return (request.presenter.map { [$0] } ?? [], false)
+        // Gatehouse's shorthand: every agent in the token's `act` chain, not only the current one.
+        case "request.auth.actors": return (ActorChain(claim: request.claims["act"]).actors, false)
         case "connection.sni": return (request.sni.map { [$0] } ?? [], false)
         case "connection.uri_san_peer_certificate": return (request.peerCertificateURI.map { [$0] } ?? [], false)
         default: return ([], false)

@@ -16,7 +16,7 @@ enum RateLimitPolicyDecoder {
         policy.routes = spec.field("routes")?.stringList() ?? []
         if let key = spec.field("perCaller")?.oneOf(
             RateLimitPolicySpec.CallerKey.self, what: "perCaller", key: "perCaller",
-            otherwise: "write sourcePrincipal, requestPrincipal, remoteAddress or none") {
+            otherwise: "write sourcePrincipal, requestPrincipal, actor, remoteAddress or none") {
             policy.perCaller = key
         }
         if let bucket = spec.field("tokenBucket")?.mapping() {

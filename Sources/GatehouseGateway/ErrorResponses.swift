@@ -21,7 +21,7 @@ struct ErrorResponses: ErrorRenderer {
         if let passed = error.response { status = HTTPResponseStatus(statusCode: passed.status) }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
-        if error.code == .invalidToken {
+        if error.code == .invalidToken, !error.headers.contains(where: { $0.name == "www-authenticate" }) {
             // RFC 6750 §3; the reason code names the failed check, never a key or a claim value.
             headers.add(name: "www-authenticate", value: "Bearer error=\"invalid_token\", error_description=\"\(error.reason ?? "invalid")\"")
         }

@@ -68,9 +68,12 @@ struct RequestPipeline: ExchangeProcessor {
             : .absent(.peerAuthentication, because: "every function accepts plaintext and mutual TLS callers (PERMISSIVE)"))
         // ② The JWT rules of the RequestAuthentications that apply to that function; a token that
         // does not verify → 401. Left out when the config has none.
-        steps.append(snapshot.requestAuthentications.isEmpty
-            ? .absent(.jwt, because: "no RequestAuthentication is configured: tokens are not checked and name no one")
-            : .run(AuthenticateRequest(authenticator: authentication(for: snapshot, keys: keys))))
+        // With a DelegationPolicy, also the tokens Gatehouse's own token endpoint issued (for their audience only).
+        steps.append(snapshot.requestAuthentications.isEmpty && snapshot.delegationPolicies.isEmpty
+            ? .absent(.jwt, because: "no RequestAuthentication or DelegationPolicy is configured: tokens are not checked and name no one")
+            : .run(AuthenticateRequest(
+                authenticator: authentication(for: snapshot, keys: keys), issued: snapshot.delegationPolicies.isEmpty ? nil : issuer,
+                delegatedAudiences: delegatedAudiences(for: snapshot))))
         // ② Login at the gateway (LoginPolicy): a session cookie makes the request a verified end
         // user; without one a browser is sent to the provider, an API client gets 401. After the JWT
         // stage, so only a token that verified stands in for a login; it answers its callback and logout.
@@ -118,6 +121,22 @@ struct RequestPipeline: ExchangeProcessor {
             rootNamespace: snapshot.mesh.rootNamespace, directory: keys)
     }
 
+    /// The functions some DelegationPolicy applies to: the audiences agents may get tokens for.
+    static func delegatedAudiences(for snapshot: ConfigSnapshot) -> Set<FunctionKey> {
+        Set(snapshot.functions.filter { function in
+            snapshot.delegationPolicies.contains { $0.applies(to: function, rootNamespace: snapshot.mesh.rootNamespace) }
+        }.map(\.key))
+    }
+
+    /// The token endpoint of this snapshot: its DelegationPolicies, and the JWT rules that verify
+    /// the people's tokens (and the agents' own).
+    static func tokenExchange(for snapshot: ConfigSnapshot, keys: KeyDirectory, issuer: GatehouseIssuer) -> TokenExchange {
+        TokenExchange(
+            issuer: issuer, authenticator: authentication(for: snapshot, keys: keys),
+            rules: DelegationRules(policies: snapshot.delegationPolicies, functions: snapshot.functions, rootNamespace: snapshot.mesh.rootNamespace),
+            functions: snapshot.functions, domain: snapshot.mesh.domain, trustDomain: snapshot.mesh.trustDomain)
+    }
+
     static func requireLogin(for snapshot: ConfigSnapshot, login: LoginWiring) -> RequireLogin {
         let gate = LoginGate(
             policies: snapshot.loginPolicies, functions: snapshot.functions, rootNamespace: snapshot.mesh.rootNamespace,
@@ -134,6 +153,11 @@ struct RequestPipeline: ExchangeProcessor {
     func begin(_ exchange: Exchange) {
         // Read once: an apply during this request does not change what it runs on.
         let config = live.active
+        // The token endpoint (RFC 8693) takes a body and answers itself, on every host, before routing.
+        if exchange.record.path.path == IssuerPaths.token {
+            TokenEndpoint.serve(exchange, with: config.tokenExchange)
+            return
+        }
         // Headers a Telemetry expression reads (an access log filter, a metric tag) are kept for
         // the observers, which see only the record; with none to read, nothing is stored.
         let names = config.telemetry.headerNames

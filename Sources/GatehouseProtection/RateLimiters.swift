@@ -22,6 +22,7 @@ final class PolicyLimiter: Sendable {
         // caller, and `spiffe://…` never collides with a mesh principal.
         case .sourcePrincipal: record.peer.map { $0.principal ?? $0.uri } ?? ""
         case .requestPrincipal: record.jwt?.principal ?? ""
+        case .actor: record.jwt?.actors.first ?? ""
         case .remoteAddress: record.downstreamAddress ?? ""
         }
     }

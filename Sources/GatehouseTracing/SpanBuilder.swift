@@ -118,7 +118,12 @@ public struct SpanBuilder: Sendable {
         if record.attempts > 0 { attributes.append(.init("gatehouse.attempts", .int(Int64(record.attempts)))) }
         if let upstream = record.upstreamHost { attributes.append(.init("upstream_host", .string(upstream))) }
         if let peer = record.peer { attributes.append(.init("gatehouse.source.principal", .string(peer.principal ?? peer.uri))) }
-        if let jwt = record.jwt { attributes.append(.init("gatehouse.request.principal", .string(jwt.principal))) }
+        if let jwt = record.jwt {
+            attributes.append(.init("gatehouse.request.principal", .string(jwt.principal)))
+            // The agents acting for that person, the current one first (RFC 8693 `act`), comma-separated.
+            let actors = jwt.actors
+            if !actors.isEmpty { attributes.append(.init("gatehouse.request.actors", .string(actors.joined(separator: ",")))) }
+        }
         if let decision = record.decision {
             attributes.append(.init("gatehouse.decision", .string(decision.outcome.rawValue)))
             if let policy = decision.policy { attributes.append(.init("gatehouse.policy", .string(policy))) }

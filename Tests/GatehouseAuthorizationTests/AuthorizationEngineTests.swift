@@ -252,3 +252,39 @@ struct PathNormalizationTests {
         }
     }
 }
+
+/// Delegated tokens: `request.auth.claims[act][sub]` is the current agent (Istio's nested claims),
+/// and Gatehouse's `request.auth.actors` is any agent of the chain.
+@Suite("AuthorizationPolicy sees the agents acting for a person")
+struct DelegationConditionTests {
+    static let chain: ClaimValue = .object(["sub": .string("spiffe://cluster.local/ns/default/sa/bot"),
+                                            "act": .object(["sub": .string("spiffe://cluster.local/ns/default/sa/planner")])])
+
+    static func request(path: String, act: ClaimValue?) -> AuthorizationRequest {
+        AuthorizationRequest(
+            method: "GET", host: "fn.foo.localhost", path: path, destinationPort: 8080, requestPrincipal: "https://idp/alice",
+            claims: act.map { ["act": $0] } ?? [:])
+    }
+
+    @Test("A DENY on /admin for any agent: the person reaches it, an agent (current or earlier in the chain) does not")
+    func denyAgents() {
+        typealias T = AuthorizationEngineTests
+        var rule = T.to(paths: ["/admin*"])
+        rule.when = [.init(key: "request.auth.actors", match: .init(["*"]))]
+        let engine = AuthorizationEngine(policies: [T.policy("no-agents", .deny, rules: [rule])], functions: [T.fn], rootNamespace: "istio-system")
+        #expect(engine.decide(Self.request(path: "/admin", act: nil), function: T.fn.key).outcome == .allow)
+        #expect(engine.decide(Self.request(path: "/admin", act: Self.chain), function: T.fn.key).outcome == .deny)
+        #expect(engine.decide(Self.request(path: "/public", act: Self.chain), function: T.fn.key).outcome == .allow)
+
+        var planner = T.to(paths: ["/admin*"])
+        planner.when = [.init(key: "request.auth.actors", match: .init(["*/sa/planner"]))]
+        let earlier = AuthorizationEngine(policies: [T.policy("no-planner", .deny, rules: [planner])], functions: [T.fn], rootNamespace: "istio-system")
+        #expect(earlier.decide(Self.request(path: "/admin", act: Self.chain), function: T.fn.key).outcome == .deny, "an earlier agent counts too")
+
+        let current = AuthorizationEngine(
+            policies: [T.policy("bot-only", rules: [T.when("request.auth.claims[act][sub]", ["spiffe://cluster.local/ns/default/sa/bot"])])],
+            functions: [T.fn], rootNamespace: "istio-system")
+        #expect(current.decide(Self.request(path: "/", act: Self.chain), function: T.fn.key).outcome == .allow)
+        #expect(current.decide(Self.request(path: "/", act: nil), function: T.fn.key).outcome == .deny)
+    }
+}

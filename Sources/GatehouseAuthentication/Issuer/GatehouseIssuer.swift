@@ -15,10 +15,18 @@ public final class GatehouseIssuer: Sendable {
     public let lifetime: Duration
     private let ring = NIOLockedValueBox<IssuerKeyRing?>(nil)
     private let cache: AssertionCache
-    private let clock: @Sendable () -> Date
+    let clock: @Sendable () -> Date
+    /// Checks the tokens Gatehouse issued when they come back (as bearer tokens, or to be exchanged again).
+    let verifier = IssuedTokenVerifier()
+    /// How long a token issued at the token endpoint is valid (RFC 8693 tokens are short-lived).
+    public let delegatedLifetime: Duration
 
-    public init(lifetime: Duration = .seconds(60), cacheCapacity: Int = 10_000, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        lifetime: Duration = .seconds(60), delegatedLifetime: Duration = .seconds(300), cacheCapacity: Int = 10_000,
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.lifetime = lifetime
+        self.delegatedLifetime = delegatedLifetime
         cache = AssertionCache(capacity: cacheCapacity)
         self.clock = clock
     }
@@ -28,6 +36,7 @@ public final class GatehouseIssuer: Sendable {
     public func install(_ ring: IssuerKeyRing) {
         self.ring.withLockedValue { $0 = ring }
         cache.removeAll()
+        verifier.install(ring)
     }
 
     public var keyRing: IssuerKeyRing? { ring.withLockedValue { $0 } }
@@ -67,11 +76,11 @@ public final class GatehouseIssuer: Sendable {
         }
     }
 
-    static func sign(_ claims: some JWTPayload, with key: AssertionSigningKey) async throws -> String {
+    static func sign(_ claims: some JWTPayload, with key: AssertionSigningKey, type: String = IssuedTokenType.assertion) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: try ES256PrivateKey(backing: key.key), kid: JWKIdentifier(string: key.kid))
         var header = JWTHeader()
-        header.typ = "JWT"
+        header.typ = type
         return try await keys.sign(claims, kid: JWKIdentifier(string: key.kid), header: header)
     }
 

@@ -22,13 +22,17 @@ public struct IssuerKeyRing: Sendable {
         metadataDocument = Self.json(Self.metadata(issuer: issuer))
     }
 
-    /// RFC 8414 metadata: what an OAuth client needs to find the keys. The agents half adds `token_endpoint`.
+    /// RFC 8414 metadata: what an OAuth client needs to find the keys and the token endpoint
+    /// (RFC 8693 exchange; agents authenticate with their SVID or a JWT of their own).
     static func metadata(issuer: String) -> [String: Any] {
         [
             "issuer": issuer,
             "jwks_uri": issuer + IssuerPaths.jwks,
+            "token_endpoint": issuer + IssuerPaths.token,
+            "grant_types_supported": [TokenExchangeRequest.grantType],
+            "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "id_token_signing_alg_values_supported": ["ES256"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
         ]
     }
 

@@ -10,11 +10,15 @@ public struct VerifiedJWT: Sendable, Hashable {
     /// `exp` and `nbf`, seconds since the Unix epoch, when present.
     public var expires: Int64?
     public var notBefore: Int64?
+    /// Set for a token Gatehouse issued at its token endpoint: its `sub` is already the person's
+    /// own `ISSUER/SUBJECT`, which policies match as they would the person's own token.
+    public var delegatedPrincipal: String?
 
     public init(
         issuer: String, subject: String, audiences: [String] = [], presenter: String? = nil,
-        claims: [String: ClaimValue] = [:], expires: Int64? = nil, notBefore: Int64? = nil
+        claims: [String: ClaimValue] = [:], expires: Int64? = nil, notBefore: Int64? = nil, delegatedPrincipal: String? = nil
     ) {
+        self.delegatedPrincipal = delegatedPrincipal
         self.issuer = issuer
         self.subject = subject
         self.audiences = audiences
@@ -24,8 +28,11 @@ public struct VerifiedJWT: Sendable, Hashable {
         self.notBefore = notBefore
     }
 
-    /// `iss/sub`, Istio's request principal.
-    public var principal: String { "\(issuer)/\(subject)" }
+    /// `iss/sub`, Istio's request principal; for a delegated token, the person it was issued for.
+    public var principal: String { delegatedPrincipal ?? "\(issuer)/\(subject)" }
+
+    /// The agents acting for the subject (RFC 8693 `act`), the current one first; empty when none.
+    public var actors: [String] { ActorChain(claim: claims["act"]).actors }
 }
 
 /// A JWT claim: a string, a list, a nested object. Numbers and booleans are kept as their JSON text.

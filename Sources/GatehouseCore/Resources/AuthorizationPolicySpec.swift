@@ -102,9 +102,10 @@ public struct AuthorizationPolicySpec: Hashable, Sendable {
     /// take a name in brackets. Plus one of Envoy's attributes, `connection.uri_san_peer_certificate`
     /// (the verified client certificate's URI SAN): the only way a policy sees a partner's
     /// certificate from another trust domain, which has no `source.principal` (see `PeerIdentity`).
+    /// And Gatehouse's `request.auth.actors`: every agent of a delegated token's `act` chain.
     public static let conditionKeys = [
         "request.headers", "source.ip", "remote.ip", "source.namespace", "source.principal",
-        "request.auth.principal", "request.auth.audiences", "request.auth.presenter", "request.auth.claims",
+        "request.auth.principal", "request.auth.audiences", "request.auth.presenter", "request.auth.claims", "request.auth.actors",
         "destination.ip", "destination.port", "connection.sni", "connection.uri_san_peer_certificate",
     ]
 }

@@ -69,6 +69,8 @@ final class ActiveConfig: Sendable {
     let issuer: GatehouseIssuer
     /// The login sessions and OIDC clients: the same for every snapshot.
     let login: LoginWiring
+    /// `POST /.gatehouse/oauth2/token`: this snapshot's DelegationPolicies and JWT rules.
+    let tokenExchange: TokenExchange
 
     init(
         snapshot: ConfigSnapshot, pools: [RevisionKey: any FunctionUpstream], keys: KeyDirectory, limiters: RateLimiters,
@@ -84,6 +86,7 @@ final class ActiveConfig: Sendable {
         steps = RequestPipeline.steps(
             for: snapshot, telemetry: telemetry, keys: keys, limiters: limiters, issuer: issuer, brokers: brokers, login: login)
         stages = RequestPipeline.stages(of: steps)
+        tokenExchange = RequestPipeline.tokenExchange(for: snapshot, keys: keys, issuer: issuer)
         self.invoker = FunctionInvoker(pools: pools)
         self.events = events
     }

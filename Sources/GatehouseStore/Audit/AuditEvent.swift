@@ -16,6 +16,8 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     public var sourcePrincipal: String?
     /// A verified JWT's `iss/sub` (Istio's request principal).
     public var requestPrincipal: String?
+    /// The agents acting for `requestPrincipal` (RFC 8693 `act`), the current one first.
+    public var actors: [String]?
     /// The caller's network address (the direct peer).
     public var sourceAddress: String?
 
@@ -104,6 +106,10 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     /// A request's credential was refused: a JWT (never the token itself), or plaintext where
     /// mutual TLS is required.
     public static let authenticationFailed = AuditKind("authentication.failed")
+    /// The token endpoint issued a delegated token: for whom, to which function, through which agents.
+    public static let tokenExchanged = AuditKind("token.exchanged")
+    /// The token endpoint refused an exchange (the reason code says which check failed).
+    public static let tokenRefused = AuditKind("token.refused")
     /// The admin API refused a call for a missing or wrong credential.
     public static let adminRefused = AuditKind("admin.refused")
     /// An admin change is about to be made (written, durably, before it is): who asked, for what.

@@ -109,7 +109,10 @@ public final class SQLiteAuditLog: AuditLog {
             if let since = query.since { add("at >= ?", AuditCoding.timestamp(since)) }
             if let until = query.until { add("at <= ?", AuditCoding.timestamp(until)) }
             if let principal = query.principal {
-                add("(sourcePrincipal = ? OR sourcePrincipal = ? OR requestPrincipal = ?)", principal, "spiffe://" + principal, principal)
+                // An agent is found by the records of what it did for people, too (`actors` in the body).
+                add(
+                    "(sourcePrincipal = ? OR sourcePrincipal = ? OR requestPrincipal = ? OR EXISTS (SELECT 1 FROM json_each(body, '$.actors') WHERE value IN (?, ?)))",
+                    principal, "spiffe://" + principal, principal, principal, "spiffe://" + principal)
             }
             if let function = query.function { add("function = ?", function) }
             if let decision = query.decision { add("decision = ?", decision.lowercased()) }

@@ -8,6 +8,7 @@ extension AuditEvent {
     /// an authorization denial, or an allowed request an AUDIT policy matched. Identities are the
     /// verified ones only: a refused token names no one.
     public static func request(_ record: RequestRecord) -> AuditEvent? {
+        if let exchange = record.extensions[TokenExchangeNote.self] { return tokenExchange(exchange, record: record) }
         let decision = record.decision
         let kind: AuditKind
         if decision?.refusedToken != nil || record.failure.map({ Self.peerRefusals.contains($0.code) }) == true {
@@ -22,6 +23,7 @@ extension AuditEvent {
         var event = AuditEvent(kind: kind, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9))
         event.sourcePrincipal = record.peer?.uri
         event.requestPrincipal = record.jwt?.principal
+        if let actors = record.jwt?.actors, !actors.isEmpty { event.actors = actors }
         event.sourceAddress = record.downstreamAddress
         event.requestId = record.requestId
         event.traceId = record.traceId
@@ -40,6 +42,26 @@ extension AuditEvent {
         return event.bounded()
     }
 
+    /// A request to the token endpoint: the grant or the refusal, with the whole chain.
+    static func tokenExchange(_ note: TokenExchangeNote, record: RequestRecord) -> AuditEvent {
+        var event = AuditEvent(kind: note.granted ? .tokenExchanged : .tokenRefused, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9))
+        event.sourcePrincipal = record.peer?.uri
+        event.requestPrincipal = note.subject
+        if !note.actors.isEmpty { event.actors = note.actors }
+        event.sourceAddress = record.downstreamAddress
+        event.requestId = record.requestId
+        event.traceId = record.traceId
+        event.method = record.method
+        event.host = record.authority
+        event.path = record.path.value
+        event.function = note.audience
+        event.responseCode = record.responseCode == 0 ? nil : record.responseCode
+        event.decision = note.granted ? "allow" : "deny"
+        event.policy = note.policy
+        event.reason = note.reason
+        return event.bounded()
+    }
+
     static let peerRefusals: Set<GatehouseError.Code> = [.mtlsRequired, .mtlsNotAccepted]
 
     /// This event with every text field within `DecisionEntry.maxFieldBytes` (a caller chooses
@@ -49,6 +71,7 @@ extension AuditEvent {
         let cut = { (text: String?) in text.map { DecisionEntry.truncated($0) } }
         event.sourcePrincipal = cut(sourcePrincipal)
         event.requestPrincipal = cut(requestPrincipal)
+        event.actors = actors.map { Array($0.prefix(ActorChain.maximumDepth)).map { DecisionEntry.truncated($0) } }
         event.sourceAddress = cut(sourceAddress)
         event.requestId = cut(requestId)
         event.traceId = cut(traceId)
@@ -64,7 +87,7 @@ extension AuditEvent {
 
     /// Roughly the bytes this event holds, for the writer's byte bound (cheap: on the event loop).
     var estimatedBytes: Int {
-        256 + [sourcePrincipal, requestPrincipal, requestId, path, host, reason, function, policy, detail]
+        256 + (actors?.reduce(0) { $0 + $1.utf8.count } ?? 0) + [sourcePrincipal, requestPrincipal, requestId, path, host, reason, function, policy, detail]
             .reduce(0) { $0 + ($1?.utf8.count ?? 0) } + (audited?.reduce(0) { $0 + $1.utf8.count } ?? 0)
     }
 }

@@ -183,6 +183,10 @@ enum AuditTable {
     }
 
     static func who(_ event: AuditEvent) -> String {
+        // A person through agents: `alice via bot ← planner` (the current agent first).
+        if let person = event.requestPrincipal, let actors = event.actors, !actors.isEmpty {
+            return "\(person) via \(actors.joined(separator: " ← "))"
+        }
         if let principal = event.sourcePrincipal ?? event.requestPrincipal { return principal }
         if let actor = event.actor { return "\(actor) (\(event.credential ?? "?"))" }
         return event.sourceAddress ?? event.credential ?? "-"
