@@ -155,7 +155,7 @@ struct RequestPipeline: ExchangeProcessor {
         let config = live.active
         // The token endpoint (RFC 8693) takes a body and answers itself, on every host, before routing.
         if exchange.record.path.path == IssuerPaths.token {
-            TokenEndpoint.serve(exchange, with: config.tokenExchange)
+            TokenEndpoint.serve(exchange, with: config.tokenExchange, suspensions: suspensions)
             return
         }
         // Headers a Telemetry expression reads (an access log filter, a metric tag) are kept for

@@ -130,6 +130,10 @@ public struct TokenExchange: Sendable {
         if issuer.claimsToHaveIssued(token) {
             switch await issuer.verifyIssued(token, types: [IssuedTokenType.accessToken, IssuedTokenType.assertion]) {
             case .success(let jwt):
+                // An assertion about a mesh workload names no person: nobody to act for.
+                guard !jwt.principal.hasPrefix("spiffe://") else {
+                    throw OAuthError(.invalidGrant, reason: "exchange_subject_not_a_person", "the subject token names a workload, not a person")
+                }
                 let addressedToActor = jwt.audiences.contains { audience in
                     functionsByHost[audience].map { spiffeID(of: $0) == actor } ?? false
                 }

@@ -1,7 +1,7 @@
 import GatehouseCore
 import JWTKit
 
-/// The claims of `X-Gatehouse-Assertion` (and of what Gatehouse signs later for the agents half).
+/// The claims of `X-Gatehouse-Assertion` (a delegated token's are `DelegatedTokenClaims`).
 /// Optional claims are left out when unknown, never sent empty.
 struct AssertionClaims: JWTPayload {
     var iss: String

@@ -10,6 +10,8 @@ public enum QueryRedaction {
     public static let alwaysRedacted = [
         "access_token", "id_token", "refresh_token", "token", "code", "state", "client_secret", "api_key", "apikey", "key",
         "password", "sig", "signature", "x-amz-signature", "x-goog-signature",
+        // The token endpoint's (read from the body only; redacted should a client put them in the URL).
+        "subject_token", "actor_token", "client_assertion",
     ]
 
     /// `path` with the named query parameters' values replaced; nil when it carries none.

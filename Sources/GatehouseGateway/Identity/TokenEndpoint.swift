@@ -8,7 +8,8 @@ import NIOCore
 /// that authenticates with its SVID calls it on the mesh listener. Answers are never cached
 /// (RFC 6749 §5.1) and every one, granted or refused, is audited with the chain.
 enum TokenEndpoint {
-    static func serve(_ exchange: Exchange, with tokens: TokenExchange) {
+    /// `suspensions`: the pipeline's bound on requests waiting off the loop; an exchange is one of them.
+    static func serve(_ exchange: Exchange, with tokens: TokenExchange, suspensions: ConcurrencyLimit) {
         guard exchange.record.method == "POST" else {
             exchange.respond(GatewayReply(
                 status: 405, headers: [("allow", "POST"), ("content-type", "text/plain")], body: "method not allowed\n", details: "token_endpoint"))
@@ -33,7 +34,12 @@ enum TokenEndpoint {
                 return
             }
             let peer = exchange.record.peer
+            guard suspensions.enter() else {
+                exchange.fail(GatehouseError(.overloaded, detail: "\(suspensions.limit) requests already wait off the event loop", retryAfter: .seconds(1)))
+                return
+            }
             Task {
+                defer { suspensions.leave() }
                 let result: Result<TokenExchange.Issued, TokenExchange.Refused>
                 do throws(OAuthError) {
                     result = await tokens.exchange(try TokenExchangeRequest(form: body), peer: peer)

@@ -132,6 +132,10 @@ struct TokenExchangeTests {
             #expect(asserted["sub"] as? String == "\(provider.issuer)/alice")
             #expect((asserted["act"] as? [String: Any])?["sub"] as? String == Self.bot)
 
+            // An assertion is for the function to read, never a bearer credential.
+            let replayed = try await gatehouse.request("hello", headers: [("authorization", "Bearer \(assertion)")])
+            #expect(replayed.status == 401, "an X-Gatehouse-Assertion is not accepted as a token")
+
             // A DENY on /admin for any agent; alice herself may reach it.
             #expect(try await gatehouse.request("hello", path: "/admin", headers: [("authorization", "Bearer \(token)")]).status == 403)
             #expect(try await gatehouse.request("hello", path: "/admin", headers: [("authorization", "Bearer \(alice)")]).status == 200)
