@@ -1,19 +1,10 @@
 import GatehouseCore
 
-/// Istio's string matching: `*` is "present and not empty", `abc*` a prefix, `*abc` a suffix,
-/// anything else exact.
-///
-/// Compared as UTF-8 bytes, as Envoy compares them: Swift's `String` comparison would apply Unicode
-/// canonical equivalence, which is both slower and not what the proxy on the wire does.
+/// Istio's string matching (`IstioStringMatch`, shared with the delegation rules), plus the host
+/// and path forms only AuthorizationPolicy has.
 enum StringMatch {
     static func matches(_ pattern: String, _ value: String, caseInsensitive: Bool = false) -> Bool {
-        if caseInsensitive { return matches(pattern.lowercased(), value.lowercased()) }
-        let pattern = pattern.utf8, value = value.utf8
-        let star = UInt8(ascii: "*")
-        if pattern.count == 1, pattern.first == star { return !value.isEmpty }
-        if pattern.last == star { return value.starts(with: pattern.dropLast()) }
-        if pattern.first == star { return value.count >= pattern.count - 1 && value.reversed().starts(with: pattern.dropFirst().reversed()) }
-        return pattern.elementsEqual(value)
+        IstioStringMatch.matches(pattern, value, caseInsensitive: caseInsensitive)
     }
 
     /// Hosts compare case-insensitively, and a pattern without a port matches the host on any port.

@@ -85,8 +85,8 @@ public enum ConfigLoader {
         if diagnostics.isEmpty, whole { diagnostics = builder.crossDocumentProblems() }
         guard diagnostics.isEmpty else { throw ConfigError(diagnostics: diagnostics) }
         var snapshot = builder.build()
-        // Only the whole config can tell that a Trigger's Broker or subscriber is missing.
-        if whole { snapshot.notices += builder.eventNotices(mesh: snapshot.mesh) }
+        // Only the whole config can tell that a Trigger's Broker or subscriber, or a policy's target, is missing.
+        if whole { snapshot.notices += builder.eventNotices(mesh: snapshot.mesh) + builder.delegationNotices() }
         // Traffic and subsets as far as files alone can tell; an apply resolves them against the store.
         if resolve { try RevisionResolver.resolve(&snapshot, revisions: [:], lenient: true) }
         return snapshot

@@ -5,7 +5,7 @@ import Yams
 struct DocumentEnvelope {
     /// How strictly the rest of the document is read.
     enum Family {
-        /// `gatehouse.dev/v1` `Function` / `Mesh` / `RateLimitPolicy` / `LoginPolicy`: every field is checked.
+        /// `gatehouse.dev/v1` `Function` / `Mesh` / `RateLimitPolicy` / `LoginPolicy` / `DelegationPolicy`: every field is checked.
         case gatehouse
         /// A known Istio kind under a served version: envelope checked, spec kept as is.
         case istio
@@ -41,7 +41,7 @@ struct DocumentEnvelope {
         "PingSource": ["sources.knative.dev/v1", "sources.knative.dev/v1beta2"],
     ]
     static let knativeGroups: Set<String> = ["eventing.knative.dev", "sources.knative.dev"]
-    static let gatehouseKinds = ["Function", "Mesh", "RateLimitPolicy", "LoginPolicy"]
+    static let gatehouseKinds = ["Function", "Mesh", "RateLimitPolicy", "LoginPolicy", "DelegationPolicy"]
 
     /// Kubernetes `ObjectMeta` bookkeeping that tools add and Gatehouse does not use.
     static let ignoredMetadataKeys: Set<String> = [

@@ -15,6 +15,7 @@ struct SnapshotBuilder {
     private(set) var virtualServices: [VirtualServiceSpec] = []
     private(set) var rateLimits: [RateLimitPolicySpec] = []
     private var loginPolicies: [LoginPolicySpec] = []
+    private(set) var delegationPolicies: [DelegationPolicySpec] = []
     private var telemetries: [TelemetrySpec] = []
     private var telemetryProviders: [TelemetryDecoder.ProviderReference] = []
     private(set) var brokers: [BrokerSpec] = []
@@ -43,6 +44,8 @@ struct SnapshotBuilder {
             rateLimits.append(RateLimitPolicyDecoder.decode(envelope))
         case .gatehouse where envelope.kind == "LoginPolicy":
             loginPolicies.append(LoginPolicyDecoder.decode(envelope))
+        case .gatehouse where envelope.kind == "DelegationPolicy":
+            delegationPolicies.append(DelegationPolicyDecoder.decode(envelope))
         case .gatehouse:
             addMesh(MeshDecoder.decode(envelope), envelope: envelope, diagnostics: diagnostics)
         case .istio where envelope.kind == "AuthorizationPolicy":
@@ -167,7 +170,8 @@ struct SnapshotBuilder {
             brokers: brokers,
             triggers: triggers,
             pingSources: pingSources,
-            eventPolicies: eventPolicies)
+            eventPolicies: eventPolicies,
+            delegationPolicies: delegationPolicies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) })
     }
 
     /// What only the whole reveals: a CUSTOM policy naming a provider no Mesh declares; HTTPS

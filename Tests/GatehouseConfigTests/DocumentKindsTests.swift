@@ -134,7 +134,7 @@ struct DocumentKindsTests {
         #expect(snapshot.notices.map(\.message) == ["gateway.networking.k8s.io/v1 Gateway default/gw: not supported (ignored)"])
     }
 
-    @Test("gatehouse.dev only serves Function and Mesh under v1")
+    @Test("gatehouse.dev serves its own kinds (Function, Mesh, the policies) under v1 only")
     func gatehouseKindsAndVersions() {
         let badKind = diagnostics("""
         apiVersion: gatehouse.dev/v1
@@ -144,6 +144,15 @@ struct DocumentKindsTests {
         #expect(badKind.map(\.field) == ["kind"])
         #expect(badKind.first?.message.contains("Function, Mesh") == true)
         #expect(badKind.first?.fix == "did you mean `Function`?")
+
+        let misspelled = diagnostics("""
+        apiVersion: gatehouse.dev/v1
+        kind: DelegationPolcy
+        metadata: {name: d}
+        """)
+        #expect(misspelled.first?.message
+            == "unknown kind \"DelegationPolcy\" for gatehouse.dev/v1; known kinds: Function, Mesh, RateLimitPolicy, LoginPolicy, DelegationPolicy")
+        #expect(misspelled.first?.fix == "did you mean `DelegationPolicy`?")
 
         let badVersion = diagnostics(functionDocument().replacingOccurrences(of: "gatehouse.dev/v1", with: "gatehouse.dev/v2"))
         #expect(badVersion.map(\.field) == ["apiVersion"])

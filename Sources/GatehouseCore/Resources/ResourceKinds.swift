@@ -12,6 +12,7 @@ public enum ResourceKinds {
         Kind(group: "gatehouse.dev", kind: "Mesh", aliases: ["mesh", "meshes"]),
         Kind(group: "gatehouse.dev", kind: "RateLimitPolicy", aliases: ["ratelimitpolicy", "ratelimitpolicies", "rl"]),
         Kind(group: "gatehouse.dev", kind: "LoginPolicy", aliases: ["loginpolicy", "loginpolicies"]),
+        Kind(group: "gatehouse.dev", kind: "DelegationPolicy", aliases: ["delegationpolicy", "delegationpolicies"]),
         Kind(group: "networking.istio.io", kind: "Gateway", aliases: ["gateway", "gateways", "gw"]),
         Kind(group: "networking.istio.io", kind: "VirtualService", aliases: ["virtualservice", "virtualservices", "vs"]),
         Kind(group: "networking.istio.io", kind: "DestinationRule", aliases: ["destinationrule", "destinationrules", "dr"]),
