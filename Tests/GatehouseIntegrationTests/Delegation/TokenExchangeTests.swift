@@ -116,7 +116,7 @@ struct TokenExchangeTests {
             let token = try #require(granted.json["access_token"] as? String)
             #expect(granted.json["token_type"] as? String == "Bearer")
             #expect(granted.json["scope"] as? String == "read")
-            #expect(granted.json["issued_token_type"] as? String == "urn:ietf:params:oauth:token-type:jwt")
+            #expect(granted.json["issued_token_type"] as? String == "urn:ietf:params:oauth:token-type:access_token")
             let tokenClaims = Self.claims(token)
             #expect(tokenClaims["sub"] as? String == "\(provider.issuer)/alice")
             #expect((tokenClaims["act"] as? [String: Any])?["sub"] as? String == Self.bot)
@@ -240,21 +240,27 @@ struct TokenExchangeTests {
     func protectedResourceMetadata() async throws {
         let provider = try await OIDCProvider.start()
         defer { provider.stop() }
-        try await withGatehouse(try Self.config(provider: provider.issuer, agentIssuer: try TestIssuer(issuer: "https://agents.test"))) { gatehouse in
+        let config = try Self.config(provider: provider.issuer, agentIssuer: try TestIssuer(issuer: "https://agents.test"))
+            + "---\n" + fixtureFunction(name: "plain", namespace: "open")
+        try await withGatehouse(config) { gatehouse in
             let port = try #require(URL(string: gatehouse.ingress)?.port)
             let metadata = try await gatehouse.request("hello", path: "/.well-known/oauth-protected-resource")
             #expect(metadata.status == 200, "\(metadata.body)")
-            #expect(metadata.json["resource"] as? String == "http://hello.default.\(gatehouse.domain):\(port)")
+            // The resource is the URL as the client named it (its Host header, here without a port).
+            #expect(metadata.json["resource"] as? String == "http://hello.default.\(gatehouse.domain)")
             let servers = metadata.json["authorization_servers"] as? [String] ?? []
             #expect(servers.first == provider.issuer)
             #expect(servers.contains("http://gatehouse.\(gatehouse.domain):\(port)"), "Gatehouse issues tokens for hello: \(servers)")
             let suffixed = try await gatehouse.request("hello", path: "/.well-known/oauth-protected-resource/api/v1")
-            #expect(suffixed.json["resource"] as? String == "http://hello.default.\(gatehouse.domain):\(port)/api/v1")
+            // On a function that takes no tokens the path is the function's own.
+            let plain = try await gatehouse.request("plain.open", path: "/.well-known/oauth-protected-resource")
+            #expect(plain.json["pid"] != nil && plain.json["resource"] == nil, "the function answered: \(plain.body)")
+            #expect(suffixed.json["resource"] as? String == "http://hello.default.\(gatehouse.domain)/api/v1")
 
             let refused = try await gatehouse.request("hello", headers: [("authorization", "Bearer not.a.token")])
             #expect(refused.status == 401)
             let challenge = refused.headers.first(name: "www-authenticate") ?? ""
-            #expect(challenge.hasPrefix("Bearer resource_metadata=\"http://hello.default.\(gatehouse.domain):\(port)/.well-known/oauth-protected-resource\""), "\(challenge)")
+            #expect(challenge.hasPrefix("Bearer resource_metadata=\"http://hello.default.\(gatehouse.domain)/.well-known/oauth-protected-resource\""), "\(challenge)")
             #expect(challenge.contains("error=\"invalid_token\""))
         }
     }
