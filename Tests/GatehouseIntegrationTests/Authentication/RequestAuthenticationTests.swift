@@ -68,7 +68,9 @@ struct RequestAuthenticationTests {
             let wrongAudience = try await gatehouse.request("fn", headers: [("authorization", "Bearer \(otherClient)")])
             #expect(wrongAudience.status == 401)
             #expect(wrongAudience.json["reason"] as? String == "jwt_audience_not_allowed")
-            #expect(wrongAudience.headers.first(name: "www-authenticate")?.hasPrefix(#"Bearer error="invalid_token""#) == true)
+            // RFC 6750 §3, with where to learn this function's issuers first (RFC 9728 §5.1).
+            let challenge = wrongAudience.headers.first(name: "www-authenticate") ?? ""
+            #expect(challenge.hasPrefix(#"Bearer resource_metadata=""#) && challenge.contains(#"error="invalid_token""#), "\(challenge)")
             #expect(wrongAudience.json["requestId"] as? String == wrongAudience.headers.first(name: "x-request-id"))
         }
     }
@@ -140,7 +142,8 @@ struct RequestAuthenticationTests {
                 let response = try await gatehouse.request("fn", headers: [("authorization", "Bearer \(token)")])
                 #expect(response.status == 401, "\(reason)")
                 #expect(response.json["reason"] as? String == reason)
-                #expect(response.headers.first(name: "www-authenticate") == #"Bearer error="invalid_token", error_description="\#(reason)""#)
+                #expect(response.headers.first(name: "www-authenticate")
+                    == #"Bearer resource_metadata="http://fn.default.\#(gatehouse.domain)/.well-known/oauth-protected-resource", error="invalid_token", error_description="\#(reason)""#)
                 #expect(response.json["pid"] == nil, "the function was not called")
             }
             let refused = try await gatehouse.request("fn", headers: [("authorization", "Bearer \(try issuer.strippedToken())")])
