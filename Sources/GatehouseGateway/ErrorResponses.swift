@@ -72,6 +72,7 @@ struct ErrorResponses: ErrorRenderer {
         case .invalidToken: return (.unauthorized, [], "The request's token is not valid.")
         case .loginRequired: return (.unauthorized, [], "Log in to reach this function.")
         case .loginRefused: return (.badRequest, [], "The login could not be completed; start again.")
+        case .loginNotAllowed: return (.forbidden, [], "This account may not use this function; log in with another one.")
         case .loginProviderUnavailable: return (.badGateway, [], "The identity provider could not be reached.")
         case .deniedByExternalAuthorizer: return (.forbidden, .unauthorizedExternalService, "Access denied by the external authorizer.")
         case .externalAuthorizerError: return (.forbidden, .unauthorizedExternalService, "The external authorizer could not be asked.")

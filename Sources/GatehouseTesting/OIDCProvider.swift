@@ -22,9 +22,11 @@ public final class OIDCProvider: @unchecked Sendable {
     static let requirement = "oidc-provider-mock==0.3.4"  // the last that runs on Python 3.11
 
     /// Starts the provider (on `port`, or a free one) and waits until it serves its discovery document.
-    public static func start(port: Int? = nil) async throws -> OIDCProvider {
+    /// `tokenLifetime` (seconds) is its ID and access tokens' lifetime (`--token-max-age`; default an hour).
+    /// It issues refresh tokens; its refresh grant returns a new access token and no ID token.
+    public static func start(port: Int? = nil, tokenLifetime: Int? = nil) async throws -> OIDCProvider {
         try await PythonPackages.ensure(module: "oidc_provider_mock", requirement: requirement)
-        let provider = try OIDCProvider(port: port ?? LoopbackPort.free())
+        let provider = try OIDCProvider(port: port ?? LoopbackPort.free(), arguments: tokenLifetime.map { ["--token-max-age", String($0)] } ?? [])
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             guard provider.process.isRunning else {
@@ -37,11 +39,11 @@ public final class OIDCProvider: @unchecked Sendable {
         throw Unavailable(description: "oidc-provider-mock did not answer on port \(provider.port) within 30 s")
     }
 
-    private init(port: Int) throws {
+    private init(port: Int, arguments: [String]) throws {
         self.port = port
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "oidc_provider_mock", "--port", String(port), "--host", "127.0.0.1"]
+        process.arguments = ["python3", "-m", "oidc_provider_mock", "--port", String(port), "--host", "127.0.0.1"] + arguments
         process.environment = PythonPackages.environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -54,6 +56,13 @@ public final class OIDCProvider: @unchecked Sendable {
         let body = try JSONSerialization.data(withJSONObject: claims)
         let response = try await send("/users/\(subject)", method: .PUT, headers: [("content-type", "application/json")], body: body)
         guard response.status == 204 else { throw Unavailable(description: "PUT /users/\(subject): HTTP \(response.status)") }
+    }
+
+    /// Revokes every token the provider issued to `subject`: its refresh tokens stop working, as
+    /// when an administrator disables the account.
+    public func revokeTokens(of subject: String) async throws {
+        let response = try await send("/users/\(subject)/revoke-tokens", method: .POST, headers: [], body: nil)
+        guard response.status == 204 else { throw Unavailable(description: "POST /users/\(subject)/revoke-tokens: HTTP \(response.status)") }
     }
 
     /// Logs `subject` in as client `clientID` and returns the ID token the provider issues.

@@ -13,7 +13,7 @@ struct LoginPolicyDecodingTests {
         return url
     }
 
-    static func mesh(secret: String = "sso-secret", name: String = "sso") -> String {
+    static func mesh(secret: String = "sso-secret", name: String = "sso", extra: String = "") -> String {
         """
         apiVersion: gatehouse.dev/v1
         kind: Mesh
@@ -26,7 +26,7 @@ struct LoginPolicyDecodingTests {
               clientID: gatehouse
               clientSecretFile: \(secret)
               scopes: [email]
-        """
+        """ + extra.split(separator: "\n").map { "\n      " + $0 }.joined()
     }
 
     static func policy(provider: String = "sso") -> String {
@@ -82,5 +82,46 @@ struct LoginPolicyDecodingTests {
         let problem = try #require(problems.first { $0.field.hasSuffix("oidc.clientSecretFile") })
         #expect(problem.message.contains("cannot read \(directory.appendingPathComponent("missing-secret").path)"))
         #expect(problem.fix != nil)
+    }
+
+    @Test("allowedDomains, allowedGroups and groupsClaim are read; domains compared in lower case; the defaults let everyone in")
+    func admissionLists() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let extra = "allowedDomains: [example.com, Corp.Example]\nallowedGroups: [eng, \"ops team\"]\ngroupsClaim: roles"
+        let yaml = [functionDocument(), Self.mesh(extra: extra), Self.policy()].joined(separator: "\n---\n")
+        let provider = try #require(try ConfigLoader.load(yaml: yaml, file: directory.appendingPathComponent("config.yaml").path).mesh.loginProviders.first)
+        #expect(provider.allowedDomains == ["example.com", "corp.example"])
+        #expect(provider.allowedGroups == ["eng", "ops team"])
+        #expect(provider.groupsClaim == "roles")
+        let plain = try #require(try ConfigLoader.load(
+            yaml: [functionDocument(), Self.mesh(), Self.policy()].joined(separator: "\n---\n"),
+            file: directory.appendingPathComponent("config.yaml").path).mesh.loginProviders.first)
+        #expect(plain.allowedDomains.isEmpty && plain.allowedGroups.isEmpty && plain.groupsClaim == "groups")
+    }
+
+    @Test("Wrong lists are refused with the file, line, field and a fix", arguments: [
+        ("allowedDomains: []", "allowedDomains", "an empty list lets nobody log in"),
+        ("allowedDomains: [\"@example.com\"]", "allowedDomains", "is not a domain name"),
+        ("allowedDomains: [\"*.example.com\"]", "allowedDomains", "is not a domain name"),
+        ("allowedDomains: [localhost]", "allowedDomains", "is not a domain name"),
+        ("allowedDomains: example.com", "allowedDomains", "expected a list"),
+        ("allowedGroups: []", "allowedGroups", "an empty list lets nobody log in"),
+        ("allowedGroups: [\"\"]", "allowedGroups", "is empty"),
+        ("groupsClaim: roles", "groupsClaim", "is read only to check `allowedGroups`"),
+        ("allowedGroups: [eng]\ngroupsClaim: \"\"", "groupsClaim", "must be a claim name"),
+        ("allowedDomain: [example.com]", "allowedDomain", "unknown field"),
+    ])
+    func wrongAdmissionLists(extra: String, field: String, message: String) throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("config.yaml").path
+        let yaml = [functionDocument(), Self.mesh(extra: extra), Self.policy()].joined(separator: "\n---\n")
+        let problem = try #require(diagnostics(yaml, file: file).first { $0.field.hasSuffix("oidc.\(field)") }, "\(extra)")
+        #expect(problem.message.contains(message), "\(problem)")
+        #expect(problem.fix != nil, "\(problem)")
+        #expect(problem.location.file == file)
+        let line = yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains(field + ":") }.map { $0 + 1 }
+        #expect(problem.location.line == line, "\(problem)")
     }
 }

@@ -7,7 +7,8 @@ import NIOCore
 
 /// Talks to one OIDC provider for the login flow: its discovery document (fetched once, kept;
 /// fetched again after a failure), the token endpoint (code and refresh grants, the client secret
-/// in the form body), and ID token verification with the same machinery as RequestAuthentication
+/// sent as the provider asks: HTTP Basic unless it takes only the form body), and ID token
+/// verification with the same machinery as RequestAuthentication
 /// (`JWTAuthenticator` over `KeyDirectory`: the provider's keys through OIDC discovery, explicit
 /// algorithms, `aud` = the client id, `exp` with 60 s of skew). Calls go through the outbound
 /// client: bounded bodies, no redirects, a timeout each. Nothing it handles is logged.
@@ -16,11 +17,18 @@ public final class LoginProviderClient: Sendable {
         public var authorizationEndpoint: String
         public var tokenEndpoint: String
         public var endSessionEndpoint: String?
+        /// How the token endpoint wants the client secret: HTTP Basic (`client_secret_basic`, the
+        /// default OpenID Connect gives when a provider says nothing) unless the provider lists
+        /// only `client_secret_post`.
+        public var secretInBody: Bool = false
     }
 
     public struct Tokens: Sendable {
-        public var idToken: String
+        /// Always there after a code exchange; a refresh may leave it out (OIDC Core §12.2).
+        public var idToken: String?
         public var refreshToken: String?
+        /// The access token's `expires_in`, seconds.
+        public var expiresIn: Int64?
     }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -65,8 +73,10 @@ public final class LoginProviderClient: Sendable {
               object["issuer"] as? String == provider.issuer else {
             throw Failure(code: "login_discovery_failed", description: "\(url) lacks authorization_endpoint or token_endpoint, or names another issuer")
         }
+        let methods = object["token_endpoint_auth_methods_supported"] as? [String] ?? ["client_secret_basic"]
         let discovery = Discovery(
-            authorizationEndpoint: authorization, tokenEndpoint: token, endSessionEndpoint: object["end_session_endpoint"] as? String)
+            authorizationEndpoint: authorization, tokenEndpoint: token, endSessionEndpoint: object["end_session_endpoint"] as? String,
+            secretInBody: !methods.contains("client_secret_basic") && methods.contains("client_secret_post"))
         discovered.withLockedValue { $0 = discovery }
         return discovery
     }
@@ -125,14 +135,19 @@ public final class LoginProviderClient: Sendable {
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "accept", value: "application/json")
-        let form = (fields + [("client_id", provider.clientID), ("client_secret", secret)])
-            .map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        var fields = fields
+        if discovery.secretInBody {
+            fields += [("client_id", provider.clientID), ("client_secret", secret)]
+        } else {
+            // RFC 6749 §2.3.1: each part form-encoded, then Base64; never both ways at once.
+            let credentials = Data("\(Self.formEncode(provider.clientID)):\(Self.formEncode(secret))".utf8).base64EncodedString()
+            request.headers.add(name: "authorization", value: "Basic \(credentials)")
+        }
+        let form = fields.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
         request.body = .bytes(ByteBuffer(string: form))
         let object = try await json(request, code: code)
-        guard let idToken = object["id_token"] as? String else {
-            throw Failure(code: code, description: "the token endpoint returned no id_token")
-        }
-        return Tokens(idToken: idToken, refreshToken: object["refresh_token"] as? String)
+        let expiresIn = (object["expires_in"] as? Int).flatMap { $0 > 0 ? Int64($0) : nil }
+        return Tokens(idToken: object["id_token"] as? String, refreshToken: object["refresh_token"] as? String, expiresIn: expiresIn)
     }
 
     private func json(_ request: HTTPClientRequest, code: String) async throws(Failure) -> [String: Any] {

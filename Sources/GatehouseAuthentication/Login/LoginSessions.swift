@@ -28,6 +28,18 @@ public final class LoginSessions: Sendable {
         }
     }
 
+    /// A session is renewed (when it has a refresh token) once its ID token has less than this
+    /// left, in seconds: the provider is asked before the token lapses, not a skew allowance
+    /// after, so a person it has disabled is noticed within a token's lifetime. Tokens shorter
+    /// than this are renewed at every request.
+    public static let renewAhead: Int64 = 60
+
+    /// When to ask the provider again: `renewAhead` before the token expires; a token without an
+    /// expiry is taken to last `lifetime` seconds from `now`.
+    public static func renewalTime(tokenExpires: Int64?, now: Int64, lifetime: Int64) -> Int64 {
+        (tokenExpires ?? now + lifetime) - renewAhead
+    }
+
     public static func key(for ticketID: String) -> String {
         SHA256.hash(data: Data(ticketID.utf8)).map { String(format: "%02x", $0) }.joined()
     }

@@ -34,10 +34,20 @@ extension RequireLogin {
         return .suspend {
             do {
                 let tokens = try await client.exchange(code: code, login: login)
-                let identity = try await client.verify(idToken: tokens.idToken, nonce: login.nonce)
+                guard let idToken = tokens.idToken else {
+                    throw LoginProviderClient.Failure(code: "login_token_exchange_failed", description: "the token endpoint returned no id_token")
+                }
+                let identity = try await client.verify(idToken: idToken, nonce: login.nonce)
+                // Before a session exists: someone the provider's lists leave out gets none.
+                if case .refused(let reason, let detail) = LoginAdmission.check(identity, against: client.provider) {
+                    return { record in
+                        Self.refuseAdmission(&record, identity: identity, entry: entry, reason: reason, detail: detail)
+                    }
+                }
                 let cookie = try sessions.begin(
                     provider: client.provider.name, host: host, identity: identity, lifetime: entry.sessionLifetime,
-                    renewAfter: identity.expires ?? (now + entry.sessionLifetime), refreshToken: tokens.refreshToken, now: now)
+                    renewAfter: LoginSessions.renewalTime(tokenExpires: identity.expires, now: now, lifetime: entry.sessionLifetime),
+                    refreshToken: tokens.refreshToken, now: now)
                 return { record in
                     record.jwt = identity
                     return .respond(GatewayReply(
@@ -95,8 +105,11 @@ extension RequireLogin {
         }
     }
 
-    /// A session past its ID token's lifetime, with a refresh token: the provider is asked again
-    /// (and the new ID token verified) before the request goes on; if it refuses, the session ends.
+    /// A session whose ID token is about to expire (`LoginSessions.renewAhead`), with a refresh
+    /// token: the provider is asked again before the request goes on; if it refuses, the session
+    /// ends. A new ID token is verified and must name the same person (OIDC Core §12.2); without
+    /// one (the spec allows it), the claims verified at login stay and the access token's
+    /// `expires_in` says when to ask again. Either way the provider's lists are checked again.
     func renew(_ session: LoginSession, refreshToken: String, entry: LoginGate.Entry, headers: some RequestHeaders) -> StageVerdict {
         let sessions = sessions
         let client = entry.client
@@ -105,10 +118,21 @@ extension RequireLogin {
         return .suspend {
             do {
                 let tokens = try await client.refresh(refreshToken)
-                let identity = try await client.verify(idToken: tokens.idToken, nonce: nil)
-                let renewed = try sessions.renew(
-                    session, identity: identity, renewAfter: identity.expires ?? session.expires, refreshToken: tokens.refreshToken)
+                var identity = session.identity
+                var tokenExpires = tokens.expiresIn.map { now + $0 }
+                if let idToken = tokens.idToken {
+                    identity = try await client.verify(idToken: idToken, nonce: nil)
+                    guard identity.issuer == session.identity.issuer, identity.subject == session.identity.subject else {
+                        throw LoginProviderClient.Failure(code: "login_refresh_other_subject", description: "the renewed ID token names another person")
+                    }
+                    tokenExpires = identity.expires
+                }
+                let renewAfter = LoginSessions.renewalTime(tokenExpires: tokenExpires, now: now, lifetime: session.expires - now)
+                let renewed = try sessions.renew(session, identity: identity, renewAfter: renewAfter, refreshToken: tokens.refreshToken)
                 return { record in
+                    if case .refused(let reason, let detail) = LoginAdmission.check(renewed.identity, against: client.provider) {
+                        return Self.refuseAdmission(&record, identity: renewed.identity, entry: entry, reason: reason, detail: detail)
+                    }
                     record.jwt = renewed.identity
                     return .proceed
                 }
@@ -121,5 +145,15 @@ extension RequireLogin {
                 }
             }
         }
+    }
+
+    /// 403 for a person the provider's `allowedDomains` / `allowedGroups` leave out: the body says
+    /// only the reason code and the request id; who they are and why is in the decision record.
+    static func refuseAdmission(
+        _ record: inout RequestRecord, identity: VerifiedJWT, entry: LoginGate.Entry, reason: String, detail: String
+    ) -> StageVerdict {
+        record.jwt = identity
+        record.decision = AccessDecision(outcome: .deny, policy: entry.policy, reason: "login not allowed (\(reason)): \(detail)")
+        return .reject(GatehouseError(.loginNotAllowed, detail: "LoginPolicy \(entry.policy): \(detail)", reason: reason))
     }
 }

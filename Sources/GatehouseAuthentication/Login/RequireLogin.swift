@@ -44,6 +44,9 @@ public struct RequireLogin: RequestStage {
                 if now >= session.renewAfter, let refreshToken = session.refreshToken {
                     return renew(session, refreshToken: refreshToken, entry: entry, headers: headers)
                 }
+                if case .refused(let reason, let detail) = LoginAdmission.check(session.identity, against: entry.client.provider) {
+                    return Self.refuseAdmission(&record, identity: session.identity, entry: entry, reason: reason, detail: detail)
+                }
                 record.jwt = session.identity
                 return .proceed
             case .success: missing = "the session is another provider's"

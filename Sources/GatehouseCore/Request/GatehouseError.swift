@@ -34,6 +34,8 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let loginRequired = Code("login_required")
         /// 400: a login callback that cannot be completed (state invalid, expired or replayed; the provider refused).
         public static let loginRefused = Code("login_refused")
+        /// 403: the person logged in, but the provider's `allowedDomains` / `allowedGroups` leave them out.
+        public static let loginNotAllowed = Code("login_not_allowed")
         /// 502: the identity provider could not be reached or answered nonsense.
         public static let loginProviderUnavailable = Code("login_provider_unavailable")
         /// A CUSTOM policy's external authorizer denied the request (its status is sent).

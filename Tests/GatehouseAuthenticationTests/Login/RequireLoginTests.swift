@@ -8,7 +8,7 @@ import Testing
 struct RequireLoginTests {
     static let provider = OIDCLoginProvider(name: "sso", issuer: "http://127.0.0.1:9/", clientID: "gatehouse", clientSecretFile: "/nonexistent")
 
-    static func stage(now: Int64 = 1_000) throws -> (RequireLogin, LoginSessions) {
+    static func stage(now: Int64 = 1_000, provider: OIDCLoginProvider = provider) throws -> (RequireLogin, LoginSessions) {
         let sessions = try LoginSessions(sealer: CookieSealer(current: .random(id: 1)), store: nil)
         let gate = LoginGate(
             policies: [LoginPolicySpec(namespace: "default", name: "staff", functions: ["fn"], provider: "sso")],
@@ -82,6 +82,30 @@ struct RequireLoginTests {
         other.destination = FunctionDestination(spec: FunctionSpec(name: "open", namespace: "default", process: .init(command: ["x"])))
         guard case .proceed = stage.process(&other, headers: Headers([("cookie", "gatehouse_session=x")])) else { Issue.record("refused"); return }
         #expect(other.upstreamHeaders.isEmpty)
+    }
+
+    @Test("A session of someone the provider's lists now leave out: 403 with the reason code, the session kept, nothing forwarded")
+    func sessionOutsideTheLists() throws {
+        var narrowed = Self.provider
+        narrowed.allowedDomains = ["corp.example"]
+        let (stage, sessions) = try Self.stage(provider: narrowed)
+        let cookie = try Self.begin(sessions)
+        var request = record()
+        guard case .reject(let error) = stage.process(&request, headers: Headers([("cookie", "gatehouse_session=\(cookie)")])) else {
+            Issue.record("alice@example.com admitted by allowedDomains [corp.example]"); return
+        }
+        #expect(error.code == .loginNotAllowed)
+        #expect(error.reason == "login_domain_not_allowed")
+        #expect(request.decision?.outcome == .deny)
+        #expect(request.decision?.reason.contains("example.com") == true, "the audit record says why")
+        #expect(sessions.count == 1, "refused, not logged out: widening the list lets her back in")
+    }
+
+    @Test("Renewal is due a minute before the ID token expires; a token without expiry lasts the session")
+    func renewalTime() {
+        #expect(LoginSessions.renewalTime(tokenExpires: 2_000, now: 1_000, lifetime: 3600) == 1_940)
+        #expect(LoginSessions.renewalTime(tokenExpires: 1_001, now: 1_000, lifetime: 3600) < 1_000, "a one-second token is renewed at the next request")
+        #expect(LoginSessions.renewalTime(tokenExpires: nil, now: 1_000, lifetime: 3600) == 4_540)
     }
 
     @Test("The callback refuses a state not sealed into this browser's cookie, an expired one, and a replay")

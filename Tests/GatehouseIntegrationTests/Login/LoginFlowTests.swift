@@ -6,7 +6,8 @@ import Testing
 struct LoginFlowTests {
     static let host = "fn.default.localhost"
 
-    static func config(issuer: String) -> String {
+    /// `providerFields`: more lines for the Mesh's `oidc` entry (`allowedDomains: [...]`, …).
+    static func config(issuer: String, providerFields: [String] = []) -> String {
         fixtureFunction(name: "fn") + """
             ---
             apiVersion: gatehouse.dev/v1
@@ -20,7 +21,7 @@ struct LoginFlowTests {
                   clientID: gatehouse-test
                   clientSecretFile: sso-secret
                   scopes: [openid, email]
-            ---
+            \(providerFields.map { "      \($0)\n" }.joined())---
             apiVersion: gatehouse.dev/v1
             kind: LoginPolicy
             metadata: {name: staff, namespace: default}
@@ -29,6 +30,11 @@ struct LoginFlowTests {
               provider: sso
 
             """
+    }
+
+    /// Writes the client secret the config names into Gatehouse's directory before it starts.
+    static let writeSecret: @Sendable (URL) throws -> Void = { directory in
+        try "s3cret-for-the-test\n".write(to: directory.appendingPathComponent("sso-secret"), atomically: true, encoding: .utf8)
     }
 
     static func query(_ url: String) -> [String: String] {
