@@ -50,6 +50,14 @@ struct TokenExchangeTests {
               subjects: ["*"]
               maxDepth: 1
             ---
+            apiVersion: gatehouse.dev/v1
+            kind: RateLimitPolicy
+            metadata: {name: per-agent, namespace: default}
+            spec:
+              targetRefs: [{kind: Function, name: hello}]
+              perCaller: actor
+              tokenBucket: {maxTokens: 2, fillInterval: 1h}
+            ---
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
             metadata: {name: no-agents-on-admin, namespace: default}
@@ -171,6 +179,13 @@ struct TokenExchangeTests {
                     ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", clientAssertion),
                 ]))
             #expect(byJWT.status == 200, "\(byJWT.body)")
+
+            // perCaller: actor — bot has spent its two tokens (one above, one here); agent-7 and alice have their own.
+            #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(token)")]).status == 200)
+            #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(token)")]).status == 429)
+            let agentToken = try #require(byJWT.json["access_token"] as? String)
+            #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(agentToken)")]).status == 200)
+            #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(alice)")]).status == 200)
             let otherAudience = try agentIssuer.token(subject: "agent-7", claims: ["aud": "https://somewhere.else"])
             let misaddressed = try await RunningGatehouse.send(
                 url: gatehouse.ingress + "/.gatehouse/oauth2/token", host: "gatehouse.\(gatehouse.domain)", method: .POST, headers: Self.form,
