@@ -83,34 +83,47 @@ public struct AuthenticateRequest: RequestStage {
             let servers = authorizationServers(for: function)
             if !servers.isEmpty, let reply = ProtectedResourceMetadata.document(for: record, servers: servers) { return .respond(reply) }
         }
-        // A delegated token seen before: one cache probe (only while delegation is configured).
         let bearer = issued != nil ? TokenLocations.bearer(in: headers) : nil
-        if let issued, let bearer, let jwt = issued.cachedIssued(bearer) {
-            return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record)
-        }
         guard authenticator.hasRules(for: function) else {
-            // No rule reads tokens here: only Gatehouse's own are verified, the rest ignored as before.
-            guard let issued, let bearer, issued.claimsToHaveIssued(bearer) else { return .proceed }
+            // No rule reads tokens here: only Gatehouse's own are verified (while delegation is
+            // configured), the rest ignored as before.
+            guard let issued, let bearer else { return .proceed }
+            if let jwt = issued.cachedIssued(bearer) { return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record) }
+            guard issued.claimsToHaveIssued(bearer) else { return .proceed }
             return .suspend {
                 let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
                 return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
             }
         }
+        // Whatever token the request carries: the rules' output headers are never the caller's.
         record.upstreamHeaders.remove += authenticator.outputHeaders(for: function)
         let query = record.path.query.isEmpty ? nil : record.path.query.dropFirst()
         // On top of the front's redaction (`QueryRedaction`): nil means this rule's names were absent.
         if query != nil, let redacted = authenticator.redactedPath(record.path.logged, function: function) { record.path.redacted = redacted }
+        // The rules find the token (and refuse two different ones) before anything is trusted.
         switch authenticator.start(function: function, headers: headers, query: query) {
         case .anonymous:
-            return .proceed
+            // The rules read no `Authorization` header here; a delegated token there still counts.
+            guard let issued, let bearer else { return .proceed }
+            if let jwt = issued.cachedIssued(bearer) { return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record) }
+            guard issued.claimsToHaveIssued(bearer) else { return .proceed }
+            return .suspend {
+                let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
+                return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
+            }
         case .finished(let result):
             return Self.conclude(result, record: &record)
         case .verify(let pending):
+            // Gatehouse's own token only when it is the very token the rules found.
+            let ours = bearer != nil && pending.token == bearer
+            if ours, let issued, let bearer, let jwt = issued.cachedIssued(bearer) {
+                return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record)
+            }
             let authenticator = authenticator
             let issued = issued
             return .suspend {
                 // Off the loop, where the token is parsed anyway: Gatehouse's own, or the rules'.
-                if let issued, let bearer, issued.claimsToHaveIssued(bearer) {
+                if ours, let issued, let bearer, issued.claimsToHaveIssued(bearer) {
                     let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
                     return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
                 }

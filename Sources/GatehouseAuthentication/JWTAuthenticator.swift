@@ -64,8 +64,8 @@ public struct JWTAuthenticator: Sendable {
     static let clockSkew: Int64 = 60
 
     let byFunction: [FunctionKey: [BoundRule]]
-    /// One rule per issuer across every policy: how the token endpoint verifies a client's own JWT.
-    let clientRules: [String: BoundRule]
+    /// Every rule of each issuer across every policy: how the token endpoint verifies a client's own JWT.
+    let clientRules: [String: [BoundRule]]
     /// Headers the rules write for each function: removed from every request before they are set,
     /// so a caller cannot pose as a verified user by sending them.
     private let outputHeaders: [FunctionKey: [String]]
@@ -94,10 +94,11 @@ public struct JWTAuthenticator: Sendable {
             tokenParameters[function.key] = Array(Set(rules.flatMap(\.locations.parameterNames)))
         }
         self.byFunction = byFunction
-        var clientRules: [String: BoundRule] = [:]
+        var clientRules: [String: [BoundRule]] = [:]
         for policy in ordered {
-            for rule in policy.jwtRules where clientRules[rule.issuer] == nil {
-                clientRules[rule.issuer] = BoundRule(policy: policy.reference, rule: rule, locations: TokenLocations(rule: rule), keys: directory.keys(for: rule))
+            for rule in policy.jwtRules {
+                clientRules[rule.issuer, default: []].append(
+                    BoundRule(policy: policy.reference, rule: rule, locations: TokenLocations(rule: rule), keys: directory.keys(for: rule)))
             }
         }
         self.clientRules = clientRules

@@ -70,6 +70,8 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
     case criticalExtension
     /// The header or the claims repeat a member name (RFC 7519 §4).
     case duplicateMember
+    /// A token Gatehouse issued, of a `typ` not accepted here (an assertion presented as a bearer token).
+    case wrongType
 
     /// Sent to the caller (`reason` in the body, `error_description` in `WWW-Authenticate`).
     public var code: String {
@@ -87,6 +89,7 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
         case .notCanonicalEncoding: "jwt_malformed_encoding"
         case .criticalExtension: "jwt_unsupported_crit"
         case .duplicateMember: "jwt_duplicate_member"
+        case .wrongType: "jwt_wrong_type"
         }
     }
 
@@ -105,6 +108,7 @@ public enum AuthenticationFailure: Error, Hashable, Sendable {
         case .notCanonicalEncoding: "a segment of the token is not canonical base64url without padding"
         case .criticalExtension: "the token's header has crit, naming extensions Gatehouse does not implement"
         case .duplicateMember: "the token's header or claims repeat a member name"
+        case .wrongType: "the token's typ is not accepted here: only a delegated token (at+jwt) is a bearer token, never an X-Gatehouse-Assertion"
         }
     }
 }

@@ -9,6 +9,17 @@ enum PrincipalPatternRules {
                     "name the agents, e.g. \"spiffe://cluster.local/ns/agents/sa/*\" for every agent of a namespace")
         }
         if let problem = globProblem(pattern) { return problem }
+        // An agent is named from the start: a suffix glob (`*/sa/bot`) also matches partner trust
+        // domains and any issuer whose subjects may end that way.
+        if pattern.hasPrefix("*") {
+            return ("\"\(pattern)\" matches agents of every trust domain and issuer; an actor pattern may only end with `*`",
+                    "name the trust domain or issuer, e.g. \"spiffe://cluster.local/ns/agents/sa/*\"")
+        }
+        // A prefix glob names its trust domain or issuer whole (`scheme://host/` at least).
+        if pattern.hasSuffix("*"), !Self.namesAuthority(pattern.trimmingStars) {
+            return ("\"\(pattern)\" stops before naming a whole trust domain or issuer",
+                    "write at least spiffe://TRUST-DOMAIN/ or https://ISSUER/ before the `*`")
+        }
         let literal = pattern.trimmingStars
         if pattern.hasPrefix("spiffe://") {
             let afterScheme = literal.dropFirst("spiffe://".count)
@@ -38,7 +49,7 @@ enum PrincipalPatternRules {
         let inner = pattern.trimmingStars
         if inner.contains("*") || pattern.hasPrefix("*") && pattern.hasSuffix("*") {
             return ("\"\(pattern)\" has a `*` that neither starts nor ends it alone; Istio principal patterns allow one `*`, at the start or at the end",
-                    "write a prefix (\"spiffe://cluster.local/ns/agents/*\"), a suffix (\"*/sa/bot\") or an exact principal")
+                    "write a prefix (\"spiffe://cluster.local/ns/agents/*\") or an exact principal")
         }
         return nil
     }
@@ -50,6 +61,14 @@ enum PrincipalPatternRules {
             return ("\"\(pattern)\" is not \(forms), so it matches no one", "write e.g. \(example)")
         }
         return nil
+    }
+
+    /// `scheme://host/…`: the scheme, a non-empty authority and the slash after it.
+    private static func namesAuthority(_ prefix: String) -> Bool {
+        guard let scheme = prefix.range(of: "://") else { return false }
+        let rest = prefix[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return false }
+        return slash != rest.startIndex && !prefix[..<scheme.lowerBound].isEmpty
     }
 
     /// `cluster.local/ns/agents/sa/bot` — an AuthorizationPolicy principal — returned as it is when it looks like one.

@@ -22,7 +22,7 @@ public struct EnforceRateLimits: RequestStage {
         guard let key = record.destination?.key, let limiters = byFunction[key] else { return .proceed }
         for limiter in limiters {
             if !limiter.policy.routes.isEmpty, !limiter.policy.routes.contains(record.routeName ?? "") { continue }
-            let caller = limiter.key(for: record)
+            guard let caller = limiter.key(for: record) else { continue }
             if let inFlight = limiter.inFlight {
                 guard inFlight.enter(caller) else {
                     record.responseFlags.insert(.rateLimited)
@@ -60,7 +60,11 @@ public struct EnforceRateLimits: RequestStage {
                 policies.append(.object(entry))
                 continue
             }
-            let caller = limiter.key(for: record)
+            guard let caller = limiter.key(for: record) else {
+                entry["applies"] = .bool(false)
+                policies.append(.object(entry))
+                continue
+            }
             entry["key"] = .string(caller.isEmpty ? "(function)" : caller)
             if let inFlight = limiter.inFlight {
                 let current = inFlight.current(caller)

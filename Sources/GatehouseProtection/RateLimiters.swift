@@ -14,15 +14,16 @@ final class PolicyLimiter: Sendable {
         inFlight = policy.maxConcurrentRequests.map { InFlightCounts(limit: $0) }
     }
 
-    /// The key the request counts under: its caller's, or the function's.
-    func key(for record: RequestRecord) -> String {
+    /// The key the request counts under: its caller's, or the function's; nil when the policy
+    /// does not count it (a per-agent policy and a request no agent made).
+    func key(for record: RequestRecord) -> String? {
         switch policy.perCaller {
         case .none: ""
         // An external peer (no principal) counts under its certificate's URI: still one bucket per
         // caller, and `spiffe://…` never collides with a mesh principal.
         case .sourcePrincipal: record.peer.map { $0.principal ?? $0.uri } ?? ""
         case .requestPrincipal: record.jwt?.principal ?? ""
-        case .actor: record.jwt?.actors.first ?? ""
+        case .actor: record.jwt?.actors.first
         case .remoteAddress: record.downstreamAddress ?? ""
         }
     }

@@ -44,11 +44,11 @@ struct DelegationPolicyDecodingTests {
         #expect(ResourceKinds.resolve("DelegationPolicy")?.group == "gatehouse.dev")
     }
 
-    @Test("maxDepth defaults to 1; a selector scopes by labels; ISSUER/SUBJECT actors and globs at either end are accepted")
+    @Test("maxDepth defaults to 1; a selector scopes by labels; ISSUER/SUBJECT actors, prefix globs past the authority and subject globs at either end are accepted")
     func defaultsAndForms() throws {
         let snapshot = try ConfigLoader.load(yaml: Self.config("""
               selector: {matchLabels: {tier: agents}}
-              actors: ["spiffe://cluster.local/ns/agents/sa/*", "https://issuer.example.com/client-7", "*/sa/planner"]
+              actors: ["spiffe://cluster.local/ns/agents/sa/*", "https://issuer.example.com/client-7", "https://issuer.example.com/*"]
               subjects: ["https://login.example.com/*", "*@example.com", "https://login.example.com/alice"]
             """), file: "d.yaml")
         let policy = try #require(snapshot.delegationPolicies.first)
@@ -66,6 +66,9 @@ struct DelegationPolicyDecodingTests {
         ("  actors: [\"spiffe://cluster.local/ns/*/sa/bot\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "has a `*` that neither starts nor ends it alone", "write a prefix"),
         ("  actors: [\"*bot*\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "Istio principal patterns allow one `*`, at the start or at the end", "or an exact principal"),
         ("  actors: [\"*\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "`*` would let any caller holding someone's token act for them", "spiffe://cluster.local/ns/agents/sa/*"),
+        ("  actors: [\"*/sa/bot\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "matches agents of every trust domain and issuer", "name the trust domain or issuer"),
+        ("  actors: [\"spiffe://*\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "stops before naming a whole trust domain or issuer", "spiffe://TRUST-DOMAIN/"),
+        ("  actors: [\"spiffe://cluster.local*\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "stops before naming a whole trust domain or issuer", "https://ISSUER/"),
         ("  actors: [\"cluster.local/ns/agents/sa/bot\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "written as an Istio `principals` entry", "write \"spiffe://cluster.local/ns/agents/sa/bot\""),
         ("  actors: [\"spiffe://cluster.local\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "is not a SPIFFE ID", "spiffe://TRUST-DOMAIN/ns/NAMESPACE/sa/SERVICE-ACCOUNT"),
         ("  actors: [\"bot\"]\n  subjects: [\"*\"]", "spec.actors[0]", 0, "\"bot\" is not a SPIFFE ID or ISSUER/SUBJECT, so it matches no one", "spiffe://cluster.local/ns/agents/sa/bot"),

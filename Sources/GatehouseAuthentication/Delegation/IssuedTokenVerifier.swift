@@ -32,7 +32,7 @@ final class IssuedTokenVerifier: Sendable {
     func verify(_ token: String, types: Set<String>, now: Int64) async -> Result<VerifiedJWT, AuthenticationFailure> {
         let unverified: UnverifiedToken
         do { unverified = try UnverifiedToken(token) } catch { return .failure(error) }
-        guard unverified.type.map(types.contains) == true else { return .failure(.malformed) }
+        guard unverified.type.map(types.contains) == true else { return .failure(.wrongType) }
         guard let (ring, generation, keySet) = await keys() else { return .failure(.keysUnavailable) }
         guard unverified.issuer == ring.issuer, unverified.algorithm == "ES256" else { return .failure(.issuerNotTrusted) }
         let candidates = keySet.candidates(algorithm: "ES256", keyID: unverified.keyID)

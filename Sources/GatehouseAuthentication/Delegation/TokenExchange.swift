@@ -60,7 +60,7 @@ public struct TokenExchange: Sendable {
             known.actors = [actor]
             let function = try target(of: request)
             known.audience = function.key.description
-            let subject = try await verifySubject(request.subjectToken, for: function, actor: actor)
+            let (subject, subjectIssuer) = try await verifySubject(request.subjectToken, for: function, actor: actor)
             let chain = ActorChain(claim: subject.claims["act"]).adding(actor)
             known.subject = subject.principal
             known.actors = chain.actors
@@ -71,8 +71,9 @@ public struct TokenExchange: Sendable {
                 throw Self.refusal(reason, detail: detail)
             }
             let grant = DelegationGrant(
-                audience: function.serviceHost, subject: subject.principal, chain: chain, scope: try Self.scope(request.scope, of: subject),
-                email: subject.claims["email"]?.strings.first, groups: subject.claims["groups"].map(\.strings))
+                audience: function.serviceHost, subject: subject.principal, subjectIssuer: subjectIssuer, chain: chain,
+                scope: try Self.scope(request.scope, of: subject), email: subject.claims["email"]?.strings.first,
+                groups: subject.claims["groups"].map(\.strings), claims: try Self.copiedClaims(of: subject))
             guard let (token, lifetime) = await issuer.issueDelegatedToken(grant) else {
                 throw OAuthError(.temporarilyUnavailable, reason: "exchange_signing_failed", "the token could not be signed; retry")
             }
@@ -91,7 +92,13 @@ public struct TokenExchange: Sendable {
     /// that name different agents are refused rather than one chosen.
     private func authenticateActor(_ request: TokenExchangeRequest, peer: PeerIdentity?, audiences: [String]) async throws(OAuthError) -> String {
         var names: [String] = []
-        if let peer { names.append(peer.uri) }
+        if let peer {
+            // A partner mesh's certificate is verified but names no workload of this mesh: not an agent here.
+            guard peer.principal != nil else {
+                throw OAuthError(.invalidClient, reason: "exchange_client_external", "a certificate from another trust domain cannot act for people here")
+            }
+            names.append(peer.uri)
+        }
         for token in [request.clientAssertion, request.actorToken].compactMap({ $0 }) {
             switch await authenticator.verifyClient(token, audiences: audiences) {
             case .success(let jwt): names.append(jwt.principal)
@@ -111,47 +118,68 @@ public struct TokenExchange: Sendable {
 
     /// The function asked for: `audience` is its service host (or `NAME.NAMESPACE.<domain>`),
     /// `resource` its URL (RFC 8707).
+    /// Both given (RFC 8693 §2.1 allows it): they must name the same function.
     private func target(of request: TokenExchangeRequest) throws(OAuthError) -> FunctionSpec {
-        let host: String? = if let audience = request.audience {
-            audience.lowercased()
-        } else {
-            request.resource.flatMap { URLComponents(string: $0)?.host?.lowercased() }
+        var hosts: [String?] = []
+        if let audience = request.audience { hosts.append(audience.lowercased()) }
+        if let resource = request.resource { hosts.append(URLComponents(string: resource)?.host?.lowercased()) }
+        let functions = hosts.map { $0.flatMap { functionsByHost[$0] } }
+        guard let first = functions.first ?? nil, functions.allSatisfy({ $0?.key == first.key }) else {
+            throw OAuthError(.invalidTarget, reason: "exchange_unknown_target", "no single function is named by that audience and resource")
         }
-        guard let host, let function = functionsByHost[host] else {
-            throw OAuthError(.invalidTarget, reason: "exchange_unknown_target", "no function is named by that audience or resource")
-        }
-        return function
+        return first
     }
 
     /// The person's token as the target verifies it; or a token Gatehouse issued (a delegated
     /// token, or an `X-Gatehouse-Assertion`) whose audience is the agent's own function: an agent
-    /// extends a chain only with a token that was given to it.
-    private func verifySubject(_ token: String, for function: FunctionSpec, actor: String) async throws(OAuthError) -> VerifiedJWT {
+    /// extends a chain only with a token that was given to it, and only towards a function whose
+    /// own rules trust the issuer that vouched for the person. Returns the token and that issuer.
+    private func verifySubject(_ token: String, for function: FunctionSpec, actor: String) async throws(OAuthError) -> (VerifiedJWT, String) {
         if issuer.claimsToHaveIssued(token) {
             switch await issuer.verifyIssued(token, types: [IssuedTokenType.accessToken, IssuedTokenType.assertion]) {
             case .success(let jwt):
                 // An assertion about a mesh workload names no person: nobody to act for.
-                guard !jwt.principal.hasPrefix("spiffe://") else {
+                guard !jwt.principal.hasPrefix("spiffe://"), case .string(let subjectIssuer) = jwt.claims["subject_issuer"] else {
                     throw OAuthError(.invalidGrant, reason: "exchange_subject_not_a_person", "the subject token names a workload, not a person")
                 }
-                let addressedToActor = jwt.audiences.contains { audience in
-                    functionsByHost[audience].map { spiffeID(of: $0) == actor } ?? false
-                }
-                guard addressedToActor else {
+                let actorFunction = jwt.audiences.lazy.compactMap { self.functionsByHost[$0] }.first { self.spiffeID(of: $0) == actor }
+                guard let actorFunction else {
                     throw OAuthError(.invalidGrant, reason: "exchange_subject_not_for_actor", "the subject token was issued to another function than the agent's own")
                 }
-                return jwt
+                // The audience must trust that issuer itself, and through the same keys the agent's
+                // function did (a test key for the same issuer name elsewhere proves nothing here).
+                let audienceSources = authenticator.keySources(for: function.key, issuer: subjectIssuer)
+                let actorSources = authenticator.keySources(for: actorFunction.key, issuer: subjectIssuer)
+                guard !audienceSources.isEmpty, actorSources.isSubset(of: audienceSources) else {
+                    throw OAuthError(.invalidGrant, reason: "exchange_subject_issuer_not_trusted",
+                        "the function asked for does not trust the issuer that vouched for this person")
+                }
+                return (jwt, subjectIssuer)
             case .failure(let failure):
                 throw OAuthError(.invalidGrant, reason: "exchange_subject_\(failure.code)", "the subject token was refused: \(failure.sentence)")
             }
         }
         switch await authenticator.verify(token, asCallerOf: function.key) {
-        case .success(let authenticated): return authenticated.jwt
+        case .success(let authenticated): return (authenticated.jwt, authenticated.jwt.issuer)
         case .failure(let failure):
             throw OAuthError(.invalidGrant, reason: "exchange_subject_\(failure.code)",
                 "the subject token was refused by the RequestAuthentications of the function asked for: \(failure.sentence)")
         }
     }
+
+    /// The person's claims a delegated token carries besides Gatehouse's own (so a DENY on a claim
+    /// still applies to an agent); refused past `maxCopiedClaimBytes` rather than cut, which
+    /// could drop the very claim a DENY names.
+    static func copiedClaims(of subject: VerifiedJWT) throws(OAuthError) -> [String: ClaimValue] {
+        let copied = subject.claims.filter { !DelegatedTokenClaims.reserved.contains($0.key) }
+        let size = (try? JSONEncoder().encode(copied).count) ?? .max
+        guard size <= maxCopiedClaimBytes else {
+            throw OAuthError(.invalidGrant, reason: "exchange_subject_too_large", "the person's token carries more claims than a delegated token may")
+        }
+        return copied
+    }
+
+    static let maxCopiedClaimBytes = 8 * 1024
 
     /// A DelegationPolicy refusal as the caller sees it: the check that failed, no policy named.
     static func refusal(_ reason: String, detail: String) -> OAuthError {

@@ -44,8 +44,11 @@ public struct TokenExchangeRequest: Sendable {
         self.subjectTokenType = subjectTokenType
         audience = field("audience")
         resource = field("resource")
-        guard (audience == nil) != (resource == nil) else {
+        guard audience != nil || resource != nil else {
             throw OAuthError(.invalidTarget, reason: "exchange_target_required", "name one function: audience (its service host) or resource (its URL)")
+        }
+        if let given = fields["scope"], given.split(separator: " ").isEmpty {
+            throw OAuthError(.invalidScope, reason: "exchange_scope_empty", "scope is empty: leave it out to keep the person's scopes")
         }
         scope = field("scope").map { $0.split(separator: " ").map(String.init) }
         requestedTokenType = field("requested_token_type") ?? Self.accessTokenType
@@ -55,10 +58,15 @@ public struct TokenExchangeRequest: Sendable {
         if let assertionType = field("client_assertion_type"), assertionType != Self.jwtBearerAssertion {
             throw OAuthError(.invalidClient, reason: "exchange_client_assertion_type", "client_assertion_type must be \(Self.jwtBearerAssertion)")
         }
+        guard field("client_secret") == nil else {
+            throw OAuthError(.invalidClient, reason: "exchange_client_secret", "client secrets are not accepted: authenticate with the agent's SVID or a client_assertion")
+        }
         clientAssertion = field("client_assertion")
         actorToken = field("actor_token")
-        if actorToken != nil, let actorType = field("actor_token_type"), !Self.readableTypes.contains(actorType) {
-            throw OAuthError(.invalidRequest, reason: "exchange_unsupported_token_type", "actor_token_type must name a JWT")
+        if actorToken != nil {
+            guard let actorType = field("actor_token_type"), Self.readableTypes.contains(actorType) else {
+                throw OAuthError(.invalidRequest, reason: "exchange_unsupported_token_type", "actor_token needs actor_token_type naming a JWT")
+            }
         }
     }
 

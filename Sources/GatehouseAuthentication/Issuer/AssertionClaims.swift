@@ -13,6 +13,8 @@ struct AssertionClaims: JWTPayload {
     var email: String?
     var groups: [String]?
     var act: ClaimValue?
+    var subject_issuer: String?
+    var scope: String?
 
     init(issuer: String, subject: AssertionSubject, issuedAt: Int64, lifetime: Int64) {
         iss = issuer
@@ -24,6 +26,8 @@ struct AssertionClaims: JWTPayload {
         email = subject.email
         groups = subject.groups
         act = subject.actor
+        subject_issuer = subject.subjectIssuer
+        scope = subject.scope
     }
 
     /// Gatehouse only signs these; verifying them is the function's business.

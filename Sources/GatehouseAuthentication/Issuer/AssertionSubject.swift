@@ -20,14 +20,24 @@ public struct AssertionSubject: Sendable, Hashable {
     public var groups: [String]?
     /// The verified token's `act` (RFC 8693 delegation chain), as it was.
     public var actor: ClaimValue?
+    /// A user's: the issuer that vouched for them (`subject_issuer`), so a token exchanged from
+    /// this assertion is accepted only where that issuer is trusted.
+    public var subjectIssuer: String?
+    /// A user's scopes (space-separated), so an exchange from this assertion can only narrow them.
+    public var scope: String?
 
-    public init(audience: String, subject: String, kind: Kind, email: String? = nil, groups: [String]? = nil, actor: ClaimValue? = nil) {
+    public init(
+        audience: String, subject: String, kind: Kind, email: String? = nil, groups: [String]? = nil, actor: ClaimValue? = nil,
+        subjectIssuer: String? = nil, scope: String? = nil
+    ) {
         self.audience = audience
         self.subject = subject
         self.kind = kind
         self.email = email
         self.groups = groups
         self.actor = actor
+        self.subjectIssuer = subjectIssuer
+        self.scope = scope
     }
 
     /// The verified caller of a routed request: its end user when it has one (a user reached the
@@ -42,7 +52,16 @@ public struct AssertionSubject: Sendable, Hashable {
             if case .string(let value) = jwt.claims["email"] { email = value }
             var actor: ClaimValue?
             if case .object = jwt.claims["act"] { actor = jwt.claims["act"] }
-            self.init(audience: destination.serviceHost, subject: jwt.principal, kind: .user, email: email, groups: groups, actor: actor)
+            // A delegated token names the issuer that vouched for the person; any other token is that issuer.
+            var subjectIssuer = jwt.issuer
+            if jwt.delegatedPrincipal != nil, case .string(let original) = jwt.claims["subject_issuer"] { subjectIssuer = original }
+            let scope: String? = switch jwt.claims["scope"] {
+            case .string(let text): text
+            default: jwt.claims["scp"].map { $0.strings.joined(separator: " ") }
+            }
+            self.init(
+                audience: destination.serviceHost, subject: jwt.principal, kind: .user, email: email, groups: groups, actor: actor,
+                subjectIssuer: subjectIssuer, scope: scope)
         } else if let peer = record.peer, peer.principal != nil {
             self.init(audience: destination.serviceHost, subject: peer.uri, kind: .workload)
         } else {

@@ -10,8 +10,8 @@ public struct RateLimitPolicySpec: Hashable, Sendable {
         case sourcePrincipal
         /// The verified JWT's `iss/sub`; callers without one share a bucket.
         case requestPrincipal
-        /// The agent acting for the person (a delegated token's current actor, `act.sub`); callers
-        /// without one share a bucket. Contains a runaway agent without limiting its people.
+        /// The agent acting for the person (a delegated token's current actor, `act.sub`); requests
+        /// no agent made are not counted. Contains a runaway agent without limiting its people.
         case actor
         /// The connection's address.
         case remoteAddress

@@ -15,6 +15,12 @@ enum TokenEndpoint {
                 status: 405, headers: [("allow", "POST"), ("content-type", "text/plain")], body: "method not allowed\n", details: "token_endpoint"))
             return
         }
+        // RFC 6749 §2.3.1's Basic client secret: not a way in here (the agent is its SVID or its JWT).
+        if exchange.head.headers.first(name: "authorization")?.lowercased().hasPrefix("basic ") == true {
+            refuse(exchange, OAuthError(.invalidClient, reason: "exchange_client_secret",
+                "client secrets are not accepted: authenticate with the agent's SVID or a client_assertion"), note: nil)
+            return
+        }
         let form = exchange.head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false
         guard form else {
             refuse(exchange, OAuthError(.invalidRequest, reason: "exchange_not_a_form", "send the parameters as application/x-www-form-urlencoded"), note: nil)

@@ -53,7 +53,7 @@ extension AuditEvent {
         event.traceId = record.traceId
         event.method = record.method
         event.host = record.authority
-        event.path = record.path.value
+        event.path = record.path.redacted ?? record.path.value
         event.function = note.audience
         event.responseCode = record.responseCode == 0 ? nil : record.responseCode
         event.decision = note.granted ? "allow" : "deny"

@@ -8,7 +8,7 @@ import Testing
 @Suite("Delegated tokens: issued at the token endpoint, accepted only as what they are")
 struct DelegatedTokenTests {
     static let grant = DelegationGrant(
-        audience: "fn.default.svc.cluster.local", subject: "https://idp.test/alice",
+        audience: "fn.default.svc.cluster.local", subject: "https://idp.test/alice", subjectIssuer: "https://idp.test",
         chain: ActorChain(actors: ["spiffe://cluster.local/ns/default/sa/bot"]), scope: "read", email: "alice@example.com")
 
     @Test("A delegated token verifies as the person with the chain; an assertion does not pass as one; the cache answers after a verify")
@@ -25,7 +25,7 @@ struct DelegatedTokenTests {
         #expect(issuer.cachedIssued(token)?.principal == "https://idp.test/alice")
 
         let assertion = try #require(await issuer.assertion(for: AssertionSubject(audience: "fn.default.svc.cluster.local", subject: "https://idp.test/alice", kind: .user)))
-        #expect(await issuer.verifyIssued(assertion, types: [IssuedTokenType.accessToken]).failure == .malformed, "an assertion is not a bearer token")
+        #expect(await issuer.verifyIssued(assertion, types: [IssuedTokenType.accessToken]).failure == .wrongType, "an assertion is not a bearer token")
         #expect(issuer.cachedIssued(assertion) == nil)
         #expect(await issuer.verifyIssued(assertion, types: [IssuedTokenType.accessToken, IssuedTokenType.assertion]).failure == nil)
         #expect(issuer.cachedIssued(assertion) == nil, "assertions never enter the bearer cache")

@@ -17,8 +17,10 @@ struct TokenExchangeRequestTests {
         return nil
     }
 
-    @Test("A well-formed request is read: form decoding with + as a space, the target, narrowed scopes")
+    @Test("A well-formed request is read: form decoding with + as a space, the target, narrowed scopes; audience and resource together")
     func wellFormed() throws {
+        let both = try Self.parse(Self.base + "&audience=hello.default.svc.cluster.local&resource=http%3A%2F%2Fhello.default.example.com%2F").get()
+        #expect(both.audience != nil && both.resource == "http://hello.default.example.com/")
         let request = try Self.parse(Self.base + "&audience=hello.default.svc.cluster.local&scope=read+write").get()
         #expect(request.subjectToken == "a.b.c")
         #expect(request.audience == "hello.default.svc.cluster.local")
@@ -32,7 +34,9 @@ struct TokenExchangeRequestTests {
             ("subject_token=a.b.c", .invalidRequest, "exchange_missing_parameter"),
             ("grant_type=authorization_code&code=x", .unsupportedGrantType, "exchange_unsupported_grant"),
             (Self.base, .invalidTarget, "exchange_target_required"),
-            (Self.base + "&audience=a&resource=http%3A%2F%2Fb", .invalidTarget, "exchange_target_required"),
+            (Self.base + "&audience=a&scope=", .invalidScope, "exchange_scope_empty"),
+            (Self.base + "&audience=a&client_secret=hunter2", .invalidClient, "exchange_client_secret"),
+            (Self.base + "&audience=a&actor_token=x.y.z", .invalidRequest, "exchange_unsupported_token_type"),
             (Self.base + "&audience=a&audience=b", .invalidRequest, "exchange_repeated_parameter"),
             (Self.base.replacingOccurrences(of: "token-type%3Ajwt", with: "token-type%3Asaml2") + "&audience=a", .invalidRequest, "exchange_unsupported_token_type"),
             (Self.base + "&audience=a&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Arefresh_token", .invalidRequest, "exchange_unsupported_token_type"),

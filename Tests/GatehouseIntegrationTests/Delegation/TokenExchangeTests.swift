@@ -10,9 +10,15 @@ struct TokenExchangeTests {
     static let planner = "spiffe://cluster.local/ns/default/sa/planner"
     static let form = [("content-type", "application/x-www-form-urlencoded")]
 
-    static func config(provider: String, agentIssuer: TestIssuer) throws -> String {
-        fixtureFunction(name: "hello") + "---\n" + fixtureFunction(name: "shallow") + "---\n"
-            + fixtureFunction(name: "bot", spec: "serviceAccount: bot") + """
+    static let labbot = "spiffe://cluster.local/ns/lab/sa/labbot"
+
+    /// `lab` trusts the provider's issuer name through a test key of its own: what it accepts
+    /// proves nothing where the real keys are the ones trusted.
+    static func config(provider: String, agentIssuer: TestIssuer, labKey: TestIssuer? = nil) throws -> String {
+        let labKey = try labKey ?? TestIssuer(issuer: provider)
+        return fixtureFunction(name: "hello") + "---\n" + fixtureFunction(name: "shallow") + "---\n"
+            + fixtureFunction(name: "bot", spec: "serviceAccount: bot") + "---\n"
+            + fixtureFunction(name: "labbot", namespace: "lab", spec: "serviceAccount: labbot") + """
             ---
             apiVersion: security.istio.io/v1
             kind: RequestAuthentication
@@ -21,15 +27,24 @@ struct TokenExchangeTests {
               jwtRules:
               - issuer: "\(provider)"
                 audiences: ["gatehouse-test"]
+                outputClaimToHeaders: [{header: x-person, claim: email}]
               - issuer: "\(agentIssuer.issuer)"
                 jwks: '\(try agentIssuer.jwks())'
+            ---
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: lab-keys, namespace: lab}
+            spec:
+              jwtRules:
+              - issuer: "\(provider)"
+                jwks: '\(try labKey.jwks())'
             ---
             apiVersion: gatehouse.dev/v1
             kind: DelegationPolicy
             metadata: {name: agents-for-people, namespace: default}
             spec:
               targetRefs: [{kind: Function, name: hello}]
-              actors: ["\(bot)", "\(agentIssuer.issuer)/agent-7"]
+              actors: ["\(bot)", "\(labbot)", "\(agentIssuer.issuer)/agent-7"]
               subjects: ["\(provider)/*"]
               maxDepth: 2
             ---
@@ -143,6 +158,7 @@ struct TokenExchangeTests {
             // An assertion is for the function to read, never a bearer credential.
             let replayed = try await gatehouse.request("hello", headers: [("authorization", "Bearer \(assertion)")])
             #expect(replayed.status == 401, "an X-Gatehouse-Assertion is not accepted as a token")
+            #expect(replayed.json["reason"] as? String == "jwt_wrong_type")
 
             // A DENY on /admin for any agent; alice herself may reach it.
             #expect(try await gatehouse.request("hello", path: "/admin", headers: [("authorization", "Bearer \(token)")]).status == 403)
@@ -181,7 +197,10 @@ struct TokenExchangeTests {
             #expect(byJWT.status == 200, "\(byJWT.body)")
 
             // perCaller: actor — bot has spent its two tokens (one above, one here); agent-7 and alice have their own.
-            #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(token)")]).status == 200)
+            // (The second call hits the verified-token cache: a forged rule output header is still removed.)
+            let forgedHeader = try await gatehouse.request("hello", headers: [("authorization", "Bearer \(token)"), ("x-person", "admin@evil.example")])
+            #expect(forgedHeader.status == 200)
+            #expect((forgedHeader.json["headers"] as? [String: String])?["x-person"] == nil, "a rule's output header is never the caller's")
             #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(token)")]).status == 429)
             let agentToken = try #require(byJWT.json["access_token"] as? String)
             #expect(try await gatehouse.request("hello", headers: [("authorization", "Bearer \(agentToken)")]).status == 200)
@@ -223,7 +242,8 @@ struct TokenExchangeTests {
         try await provider.setUser("alice", claims: ["email": "alice@example.com"])
         let alice = try await provider.idToken(for: "alice")
 
-        try await withGatehouse(try Self.config(provider: provider.issuer, agentIssuer: try TestIssuer(issuer: "https://agents.test"))) { gatehouse in
+        let labKey = try TestIssuer(issuer: provider.issuer)
+        try await withGatehouse(try Self.config(provider: provider.issuer, agentIssuer: try TestIssuer(issuer: "https://agents.test"), labKey: labKey)) { gatehouse in
             let plannerSVID = try await gatehouse.issueSVID(Self.planner)
             let botSVID = try await gatehouse.issueSVID(Self.bot)
             let first = try await Self.exchange(gatehouse, svid: plannerSVID, Self.exchangeFields(subject: alice, audience: "bot.default.svc.cluster.local"))
@@ -244,6 +264,20 @@ struct TokenExchangeTests {
             let deep = try await Self.exchange(gatehouse, svid: botSVID, Self.exchangeFields(subject: forBot, audience: "shallow.default.svc.cluster.local"))
             #expect(deep.status == 400)
             #expect(deep.json["reason"] as? String == "delegation_too_deep")
+            // labbot's namespace accepts a token signed with a test key under the provider's issuer
+            // name; the assertion its function gets does not carry that person to hello, whose rules
+            // trust the provider's real keys.
+            let forged = try labKey.token(subject: "alice")
+            let atLab = try await gatehouse.request("labbot.lab", headers: [("authorization", "Bearer \(forged)")])
+            #expect(atLab.status == 200, "\(atLab.body)")
+            let labAssertion = try #require((atLab.json["headers"] as? [String: String])?["x-gatehouse-assertion"])
+            let labbotSVID = try await gatehouse.issueSVID(Self.labbot)
+            let laundered = try await Self.exchange(gatehouse, svid: labbotSVID, [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"), ("subject_token", labAssertion),
+                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"), ("audience", "hello.default.svc.cluster.local"),
+            ])
+            #expect(laundered.status == 400, "\(laundered.body)")
+            #expect(laundered.json["reason"] as? String == "exchange_subject_issuer_not_trusted")
             // The planner cannot reuse the token it got for bot: it was given to bot.
             let reused = try await Self.exchange(gatehouse, svid: plannerSVID, Self.exchangeFields(subject: forBot, audience: "hello.default.svc.cluster.local"))
             #expect(reused.status == 400)
