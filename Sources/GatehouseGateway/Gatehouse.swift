@@ -52,6 +52,8 @@ public struct Gatehouse: Sendable {
         public var decisionRetention: Duration
         /// How large the decision log may grow (`decisions.db`); its oldest entries go first.
         public var decisionBounds = DecisionLogBounds()
+        /// Write plain allows to `decisions.db` too, instead of keeping the last 4096 in memory.
+        public var allowedDecisionsOnDisk = false
         /// The audit log's retention, bounds and checkpoint schedule (`audit.db`).
         public var audit = AuditTrail.Settings()
         /// The config database (`--store`); `STATE_DIR/gatehouse.db` when nil. Several `gatehouse`
@@ -135,7 +137,8 @@ public struct Gatehouse: Sendable {
         }
         let telemetry = RequestTelemetry(registry: registry, accessLog: accessLog)
         let decisions = DecisionRecorder(
-            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, blockingIO: blockingIO, logger: logger)
+            log: decisionLog, retention: options.decisionRetention, bounds: options.decisionBounds, registry: registry, blockingIO: blockingIO, logger: logger,
+            recentAllowed: options.allowedDecisionsOnDisk ? nil : RecentAllowedDecisions())
         let functionIdentities = FunctionIdentities(stateDirectory: state.url, logger: logger)
         let sandbox = FunctionSandbox(stateDirectory: state.url)
         let runtime = FunctionRuntime(
@@ -270,7 +273,7 @@ public struct Gatehouse: Sendable {
             processor: pipeline, loops: loops, observer: observer, renderer: ErrorResponses(), limits: options.limits,
             ingress: (ingressAddress.host, ingressPort))
         var api = AdminAPI(
-            controller: controller, runtime: runtime, store: store, decisions: decisionLog, ingressPort: ingressPort, logger: logger,
+            controller: controller, runtime: runtime, store: store, decisions: decisions.lookup, ingressPort: ingressPort, logger: logger,
             meshPort: meshListener.port, traces: traces, meshId: mesh.trustDomain,
             invoker: localInvoker)
         let eventInvoker = LocalEventInvoker(invoker: localInvoker, trustDomains: mesh.meshTrustDomains)

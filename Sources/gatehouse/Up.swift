@@ -69,6 +69,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "The most MiB of decision text kept in decisions.db; past it the oldest go first.")
     var decisionLogMaxMb: Int = DecisionLogBounds().maxBytes >> 20
 
+    @Option(help: "Where plain allows are kept for `explain --request-id`: memory (the last 4096; the default) or disk (decisions.db, as denials are; costs CPU per request).")
+    var decisionLogAllowed: String = "memory"
+
     @Option(help: "How long audit records are kept (a duration such as 2160h, 90 days); cut at the checkpoint before.")
     var auditRetention: String = "2160h"
 
@@ -127,6 +130,10 @@ struct Up: AsyncParsableCommand {
         options.startupSummary = logFormat == .text
         options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
+        guard ["memory", "disk"].contains(decisionLogAllowed) else {
+            throw ValidationError("--decision-log-allowed \(decisionLogAllowed): write memory or disk")
+        }
+        options.allowedDecisionsOnDisk = decisionLogAllowed == "disk"
         options.audit = try auditSettings()
         guard keptTraces >= 0 else { throw ValidationError("--kept-traces takes 0 or more") }
         options.keptTraces = keptTraces

@@ -171,7 +171,7 @@ extension AdminAPI {
             guard !entries.isEmpty else {
                 return Self.error(
                     .notFound, code: "not_found",
-                    "no decision recorded for request \(requestId) (only requests to functions with policies have one, kept for the retention period)")
+                    "no decision recorded for request \(requestId) (only requests to functions with policies have one; denials are kept for the retention period, plain allows only the last 4096 since start unless --decision-log-allowed disk)")
             }
             return Self.json(.ok, entries)
         } catch {

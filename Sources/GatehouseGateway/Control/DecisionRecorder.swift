@@ -26,10 +26,14 @@ final class DecisionRecorder: Service, Sendable {
     /// everything else. Owned by `Gatehouse.run()`.
     private let blockingIO: NIOThreadPool
     private let writer: BoundedBatchWriter<DecisionEntry>
+    /// Plain allows, kept in memory instead of `decisions.db`; nil: every decision is written.
+    let recentAllowed: RecentAllowedDecisions?
 
     init(log: any DecisionLog, retention: Duration, bounds: DecisionLogBounds = DecisionLogBounds(),
-         registry: PrometheusCollectorRegistry, blockingIO: NIOThreadPool, logger: Logger, flushInterval: Duration = .milliseconds(200)) {
+         registry: PrometheusCollectorRegistry, blockingIO: NIOThreadPool, logger: Logger, flushInterval: Duration = .milliseconds(200),
+         recentAllowed: RecentAllowedDecisions? = RecentAllowedDecisions()) {
         self.log = log
+        self.recentAllowed = recentAllowed
         self.bounds = bounds
         self.retention = retention
         self.logger = logger
@@ -45,14 +49,22 @@ final class DecisionRecorder: Service, Sendable {
     /// Called once per finished request that had a decision, on its event loop.
     func append(_ record: RequestRecord) {
         guard let decision = record.decision, let function = record.destination?.key else { return }
-        writer.append(DecisionEntry(
+        let entry = DecisionEntry(
             requestId: record.requestId, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9),
             function: function.description, method: record.method, host: record.authority,
             path: record.path.redacted ?? record.path.value, sourceAddress: record.downstreamAddress,
             outcome: decision.outcome.rawValue, policy: decision.policy, rule: decision.rule, reason: decision.reason,
             audited: decision.audited, dryRun: decision.dryRun
-        ).bounded())
+        ).bounded()
+        if let recentAllowed, decision.outcome == .allow, decision.audited.isEmpty, decision.dryRun.isEmpty {
+            recentAllowed.append(entry)
+        } else {
+            writer.append(entry)
+        }
     }
+
+    /// What `explain --request-id` reads: the allows in memory, then `decisions.db`.
+    var lookup: any DecisionLog { recentAllowed.map { DecisionLookup(stored: log, recent: $0) } ?? log }
 
     /// The writer's batches, and every minute a prune past `retention`, until shutdown; the last
     /// batch is written after shutdown begins.

@@ -73,4 +73,23 @@ struct DecisionLogBoundsTests {
             #expect(try await gatehouse.api("/api/v1/decisions/bound-115").status == 200, "the newest are kept")
         }
     }
+
+    @Test("A plain allow is explained from memory and not kept across a restart; a denial is; --decision-log-allowed disk keeps allows too")
+    func allowsInMemory() async throws {
+        let config = fixtureFunction(name: "fn") + "---\n" + AuthorizationTests.denyDelete
+        for (arguments, keptAcrossRestart) in [([String](), false), (["--decision-log-allowed", "disk"], true)] {
+            let gatehouse = try await RunningGatehouse.start(config: config, arguments: arguments)
+            #expect(try await gatehouse.request("fn", headers: [("x-request-id", "allowed-1")]).status == 200)
+            #expect(try await gatehouse.request("fn", method: .DELETE, headers: [("x-request-id", "denied-1")]).status == 403)
+            for id in ["allowed-1", "denied-1"] {
+                _ = try await eventually("the decision for \(id)") { try await gatehouse.api("/api/v1/decisions/\(id)").status == 200 ? true : nil }
+            }
+            _ = try await gatehouse.stop()
+            let restarted = try await gatehouse.restart()
+            #expect(try await restarted.api("/api/v1/decisions/denied-1").status == 200, "a denial is kept")
+            #expect(try await restarted.api("/api/v1/decisions/allowed-1").status == (keptAcrossRestart ? 200 : 404), "\(arguments)")
+            try await restarted.stop()
+            restarted.removeDirectory()
+        }
+    }
 }
