@@ -50,4 +50,14 @@ public final class LoginClients: Sendable {
             return client
         }
     }
+
+    /// Forgets the clients of providers no config names any more (after an apply): a provider
+    /// edited a hundred times leaves one client, not a hundred.
+    public func retain(_ providers: [OIDCLoginProvider]) {
+        let kept = Set(providers)
+        clients.withLockedValue { clients in clients = clients.filter { kept.contains($0.key) } }
+    }
+
+    /// Clients held now (tests).
+    public var count: Int { clients.withLockedValue { $0.count } }
 }

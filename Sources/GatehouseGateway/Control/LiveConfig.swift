@@ -44,6 +44,7 @@ final class LiveConfig: Sendable {
         traces.set(keepsTraces || config.snapshot.exportsTraces)
         // The login providers' keys too: their ID tokens are verified through the same directory.
         keys.retain(config.snapshot.requestAuthentications + LoginWiring.keyRules(for: config.snapshot.mesh))
+        login.clients.retain(config.snapshot.mesh.loginProviders)
     }
 }
 

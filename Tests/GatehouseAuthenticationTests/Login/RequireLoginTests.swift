@@ -21,6 +21,20 @@ struct RequireLoginTests {
         try sessions.begin(provider: "sso", host: host, identity: alice, lifetime: lifetime, renewAfter: now + lifetime, refreshToken: nil, now: now)
     }
 
+    @Test("Provider clients follow the config: an edited provider leaves one client, a removed one none")
+    func clientsPruned() {
+        let clients = LoginClients(keys: KeyDirectory(client: testClient, logger: Logger(label: "test")))
+        var edited = Self.provider
+        for index in 0..<20 {
+            edited.clientID = "gatehouse-\(index)"
+            _ = clients.client(for: edited)
+            clients.retain([edited])
+        }
+        #expect(clients.count == 1)
+        clients.retain([])
+        #expect(clients.count == 0)
+    }
+
     @Test("A valid session makes the request alice's, as a verified JWT would; its cookie never reaches the function")
     func session() throws {
         let (stage, sessions) = try Self.stage()
