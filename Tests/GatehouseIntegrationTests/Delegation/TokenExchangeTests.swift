@@ -149,6 +149,10 @@ struct TokenExchangeTests {
             #expect(called.status == 200, "\(called.body)")
             let headers = called.json["headers"] as? [String: String] ?? [:]
             #expect(headers["authorization"] == nil, "the delegated token stays at the gateway")
+            // The trace names the person and the agent.
+            let calledId = try #require(called.headers.first(name: "x-request-id"))
+            let trace = try await gatehouse.cli(["trace", calledId, "-o", "json"])
+            #expect(trace.stdout.contains("gatehouse.request.actors") && trace.stdout.contains(Self.bot), "\(trace.stdout.prefix(400))")
             let assertion = try #require(headers["x-gatehouse-assertion"])
             let asserted = try await AssertionVerifier.verify(
                 assertion, jwksURL: gatehouse.ingress + "/.well-known/jwks.json", audience: "hello.default.svc.cluster.local", issuer: issuer)
