@@ -87,13 +87,7 @@ public struct AuthenticateRequest: RequestStage {
         guard authenticator.hasRules(for: function) else {
             // No rule reads tokens here: only Gatehouse's own are verified (while delegation is
             // configured), the rest ignored as before.
-            guard let issued, let bearer else { return .proceed }
-            if let jwt = issued.cachedIssued(bearer) { return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record) }
-            guard issued.claimsToHaveIssued(bearer) else { return .proceed }
-            return .suspend {
-                let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
-                return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
-            }
+            return Self.ifIssued(bearer, by: issued, audience: destination.serviceHost, record: &record) ?? .proceed
         }
         // Whatever token the request carries: the rules' output headers are never the caller's.
         record.upstreamHeaders.remove += authenticator.outputHeaders(for: function)
@@ -104,13 +98,7 @@ public struct AuthenticateRequest: RequestStage {
         switch authenticator.start(function: function, headers: headers, query: query) {
         case .anonymous:
             // The rules read no `Authorization` header here; a delegated token there still counts.
-            guard let issued, let bearer else { return .proceed }
-            if let jwt = issued.cachedIssued(bearer) { return Self.concludeIssued(.success(jwt), audience: destination.serviceHost, record: &record) }
-            guard issued.claimsToHaveIssued(bearer) else { return .proceed }
-            return .suspend {
-                let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
-                return { record in Self.concludeIssued(result, audience: destination.serviceHost, record: &record) }
-            }
+            return Self.ifIssued(bearer, by: issued, audience: destination.serviceHost, record: &record) ?? .proceed
         case .finished(let result):
             return Self.conclude(result, record: &record)
         case .verify(let pending):
@@ -130,6 +118,18 @@ public struct AuthenticateRequest: RequestStage {
                 let result = await authenticator.verify(pending)
                 return { record in Self.conclude(result, record: &record) }
             }
+        }
+    }
+
+    /// The verdict on `bearer` if it is a token `issued` issued: from the cache on the loop, or
+    /// verified off it; nil when it is not one (or delegation is off).
+    static func ifIssued(_ bearer: String?, by issued: GatehouseIssuer?, audience: String, record: inout RequestRecord) -> StageVerdict? {
+        guard let issued, let bearer else { return nil }
+        if let jwt = issued.cachedIssued(bearer) { return concludeIssued(.success(jwt), audience: audience, record: &record) }
+        guard issued.claimsToHaveIssued(bearer) else { return nil }
+        return .suspend {
+            let result = await issued.verifyIssued(bearer, types: [IssuedTokenType.accessToken])
+            return { record in concludeIssued(result, audience: audience, record: &record) }
         }
     }
 

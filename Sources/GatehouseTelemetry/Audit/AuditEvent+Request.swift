@@ -20,16 +20,9 @@ extension AuditEvent {
         } else {
             return nil
         }
-        var event = AuditEvent(kind: kind, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9))
-        event.sourcePrincipal = record.peer?.uri
+        var event = about(record, kind: kind)
         event.requestPrincipal = record.jwt?.principal
         if let actors = record.jwt?.actors, !actors.isEmpty { event.actors = actors }
-        event.sourceAddress = record.downstreamAddress
-        event.requestId = record.requestId
-        event.traceId = record.traceId
-        event.method = record.method
-        event.host = record.authority
-        event.path = record.path.redacted ?? record.path.value
         event.function = record.destination?.key.description
         event.revision = record.destination?.revision
         event.responseCode = record.responseCode == 0 ? nil : record.responseCode
@@ -44,22 +37,28 @@ extension AuditEvent {
 
     /// A request to the token endpoint: the grant or the refusal, with the whole chain.
     static func tokenExchange(_ note: TokenExchangeNote, record: RequestRecord) -> AuditEvent {
-        var event = AuditEvent(kind: note.granted ? .tokenExchanged : .tokenRefused, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9))
-        event.sourcePrincipal = record.peer?.uri
+        var event = about(record, kind: note.granted ? .tokenExchanged : .tokenRefused)
         event.requestPrincipal = note.subject
         if !note.actors.isEmpty { event.actors = note.actors }
-        event.sourceAddress = record.downstreamAddress
-        event.requestId = record.requestId
-        event.traceId = record.traceId
-        event.method = record.method
-        event.host = record.authority
-        event.path = record.path.redacted ?? record.path.value
         event.function = note.audience
         event.responseCode = record.responseCode == 0 ? nil : record.responseCode
         event.decision = note.granted ? "allow" : "deny"
         event.policy = note.policy
         event.reason = note.reason
         return event.bounded()
+    }
+
+    /// A record of `kind` about this request: when, who connected, from where, to what.
+    private static func about(_ record: RequestRecord, kind: AuditKind) -> AuditEvent {
+        var event = AuditEvent(kind: kind, at: Date(timeIntervalSince1970: Double(record.startWallNanos) / 1e9))
+        event.sourcePrincipal = record.peer?.uri
+        event.sourceAddress = record.downstreamAddress
+        event.requestId = record.requestId
+        event.traceId = record.traceId
+        event.method = record.method
+        event.host = record.authority
+        event.path = record.path.redacted ?? record.path.value
+        return event
     }
 
     static let peerRefusals: Set<GatehouseError.Code> = [.mtlsRequired, .mtlsNotAccepted]
