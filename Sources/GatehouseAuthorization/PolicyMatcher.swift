@@ -52,10 +52,12 @@ enum PolicyMatcher {
     /// after the first: a denial's reason needs only that.
     static func writeFirstMiss(_ policy: AuthorizationPolicySpec, _ request: AuthorizationRequest, to words: inout String) {
         guard let rule = policy.rules.first else { return words += "it has no rules, so it matches no request" }
-        var miss = ""
-        guard writeMiss(rule, request, to: &miss) else { return words += "no match" }
+        let length = words.utf8.count
         words += "rule 0: "
-        words += miss
+        if !writeMiss(rule, request, to: &words) {
+            // Rule 0 matched (never on a denial's path): take back the "rule 0: ".
+            words = String(decoding: words.utf8.prefix(length), as: UTF8.self) + "no match"
+        }
     }
 
     /// nil when the rule matches; otherwise why not, in words.
@@ -65,12 +67,15 @@ enum PolicyMatcher {
     }
 
     /// Writes why `rule` does not match and returns true; returns false when it matches. Into one
-    /// string, because a denial's reason is written on the request path.
+    /// string, piece by piece, because a denial's reason is written on the request path and each
+    /// interpolated piece longer than 15 bytes was an allocation of its own.
     private static func writeMiss(_ rule: AuthorizationPolicySpec.Rule, _ request: AuthorizationRequest, to words: inout String) -> Bool {
         if !rule.from.isEmpty, !rule.from.contains(where: { sourceVerdict($0, request) == nil }) {
             for (index, source) in rule.from.enumerated() {
                 if index > 0 { words += "; " }
-                words += "from[\(index)].source."
+                words += "from["
+                words += String(index)
+                words += "].source."
                 sourceVerdict(source, request)?.write(to: &words)
             }
             return true
@@ -78,7 +83,9 @@ enum PolicyMatcher {
         if !rule.to.isEmpty, !rule.to.contains(where: { operationVerdict($0, request) == nil }) {
             for (index, operation) in rule.to.enumerated() {
                 if index > 0 { words += "; " }
-                words += "to[\(index)].operation."
+                words += "to["
+                words += String(index)
+                words += "].operation."
                 operationVerdict(operation, request)?.write(to: &words)
             }
             return true
@@ -86,7 +93,9 @@ enum PolicyMatcher {
         for (index, condition) in rule.when.enumerated() {
             let verdict = conditionVerdict(condition, request)
             if !verdict.isMatch {
-                words += "when[\(index)] "
+                words += "when["
+                words += String(index)
+                words += "] "
                 words += condition.key
                 words += ": "
                 verdict.write(values: attribute(condition.key, request).values, to: &words)

@@ -75,6 +75,17 @@ struct IndexedDecisionTests {
         }
     }
 
+    @Test("a denial's first miss reads as before, also for policies it never meets there")
+    func firstMiss() {
+        let request = Self.request(method: "POST")
+        for rules in [[Spec.Rule()], [], [Self.rule(methods: ["PUT"])], [Self.rule(methods: ["PUT"]), Spec.Rule()]] {
+            let policy = Spec(namespace: "foo", name: "p", rules: rules)
+            var words = "foo/p: "
+            PolicyMatcher.writeFirstMiss(policy, request, to: &words)
+            #expect(words == "foo/p: " + (ScanBeforeTheIndex.misses(policy, request).first ?? "no match"))
+        }
+    }
+
     @Test("the index leaves out what cannot match")
     func prunes() {
         let policies = (0..<100).map { index in
