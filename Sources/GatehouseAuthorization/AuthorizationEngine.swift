@@ -6,59 +6,44 @@ import GatehouseCore
 ///
 /// Built once per config snapshot with every function's applicable policies worked out in advance,
 /// so a request is checked only against the policies that can apply to its function, and a function
-/// no policy applies to costs one dictionary probe.
+/// no policy applies to costs one dictionary probe. Within a function, `RuleIndex` picks the rules
+/// a request's method, host and path leave in play, so a decision checks those, not every rule.
 public struct AuthorizationEngine: Sendable {
-    private let byFunction: [FunctionKey: Applicable]
+    private let byFunction: [FunctionKey: Protected]
     public let rootNamespace: String
 
-    /// One function's policies, sorted into what each kind needs, with the sentences an allow needs
-    /// written in advance so that allowing a request allocates nothing.
-    struct Applicable: Sendable {
-        var all: [AuthorizationPolicySpec]
-        var deny: [AuthorizationPolicySpec] = []
-        var allow: [(policy: AuthorizationPolicySpec, reasons: [String])] = []
-        var audit: [AuthorizationPolicySpec] = []
-        var custom: [AuthorizationPolicySpec] = []
-        var dryRun: [AuthorizationPolicySpec] = []
-        var noAllowReason: String
-
-        init(_ policies: [AuthorizationPolicySpec], function: FunctionKey) {
-            all = policies
-            noAllowReason = "no ALLOW policy applies to \(function) and no DENY policy matched"
-            for policy in policies {
-                if policy.dryRun { dryRun.append(policy); continue }
-                switch policy.action {
-                case .deny: deny.append(policy)
-                case .audit: audit.append(policy)
-                case .custom: custom.append(policy)
-                case .allow:
-                    allow.append((policy, policy.rules.indices.map { index in
-                        "ALLOW policy \(policy.reference) rule \(index) matched: \(PolicyDescription.rule(policy.rules[index]))"
-                    }))
-                }
-            }
-        }
+    /// A function's policies — shared by every function the same policies apply to, so a
+    /// mesh-wide policy is indexed once, not once per function — and what its decisions say when no
+    /// ALLOW policy applies, which names the function.
+    struct Protected: Sendable {
+        let policies: Applicable
+        let noAllowReason: String
     }
 
     public init(policies: [AuthorizationPolicySpec], functions: [FunctionSpec], rootNamespace: String) {
         self.rootNamespace = rootNamespace
         let ordered = policies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-        // Group once by namespace so each function only looks at its own and the root's.
-        let byNamespace = Dictionary(grouping: ordered, by: \.namespace)
+        // Group once by namespace so each function only looks at its own and the root's; positions
+        // in `ordered`, which sorted are namespace-then-name order.
+        let byNamespace = Dictionary(grouping: ordered.indices, by: { ordered[$0].namespace })
         let root = byNamespace[rootNamespace] ?? []
-        var byFunction: [FunctionKey: Applicable] = [:]
+        var byFunction: [FunctionKey: Protected] = [:]
+        var shared: [[Int]: Applicable] = [:]
         for function in functions {
             let candidates = function.namespace == rootNamespace ? root : root + (byNamespace[function.namespace] ?? [])
-            let applying = candidates.filter { Self.applies($0, to: function, rootNamespace: rootNamespace) }
-                .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-            if !applying.isEmpty { byFunction[function.key] = Applicable(applying, function: function.key) }
+            let applying = candidates.filter { Self.applies(ordered[$0], to: function, rootNamespace: rootNamespace) }.sorted()
+            guard !applying.isEmpty else { continue }
+            let applicable = shared[applying] ?? Applicable(applying.map { ordered[$0] })
+            shared[applying] = applicable
+            byFunction[function.key] = Protected(
+                policies: applicable, noAllowReason: "no ALLOW policy applies to \(function.key) and no DENY policy matched")
         }
         self.byFunction = byFunction
     }
 
     /// The policies that apply to a function, by namespace, then name.
     public func policies(for function: FunctionKey) -> [AuthorizationPolicySpec] {
-        byFunction[function]?.all ?? []
+        byFunction[function]?.policies.all ?? []
     }
 
     public func hasPolicies(for function: FunctionKey) -> Bool {
@@ -77,53 +62,51 @@ public struct AuthorizationEngine: Sendable {
     /// The first CUSTOM policy (by namespace, then name) whose rules match: its provider decides
     /// before DENY and ALLOW policies are looked at (Istio's order CUSTOM → DENY → ALLOW).
     public func customPolicy(matching request: AuthorizationRequest, function: FunctionKey) -> (policy: AuthorizationPolicySpec, rule: Int)? {
-        guard let custom = byFunction[function]?.custom, !custom.isEmpty else { return nil }
-        for policy in custom {
-            if let rule = PolicyMatcher.firstMatch(policy, request) { return (policy, rule) }
+        guard let applicable = byFunction[function]?.policies, !applicable.custom.isEmpty else { return nil }
+        return applicable.index.withCandidates(for: request) { request, candidates in
+            applicable.firstMatch(in: applicable.custom, request, candidates).map { policy, number in
+                (applicable.checked[policy], number - applicable.firstRule[policy])
+            }
         }
-        return nil
     }
 
     /// The DENY/ALLOW decision for a request to `function` (CUSTOM policies are asked first, by
     /// the caller, through `customPolicy`). Allowing allocates nothing; a denial writes its reason.
     public func decide(_ request: AuthorizationRequest, function: FunctionKey) -> AccessDecision {
-        guard let applicable = byFunction[function] else {
-            return AccessDecision(outcome: .allow, reason: "no authorization policy applies to \(function)")
+        guard let protected = byFunction[function] else { return unprotected(function) }
+        let applicable = protected.policies
+        return applicable.index.withCandidates(for: request) { request, candidates in
+            applicable.decide(request, candidates, noAllowReason: protected.noAllowReason)
         }
-        let audited = applicable.audit.compactMap { PolicyMatcher.firstMatch($0, request) != nil ? $0.reference : nil }
-        let dryRun = applicable.dryRun.map { policy in
-            let verdict = switch policy.action {
-            case .deny: "would deny"
-            case .allow: "would allow"
-            case .audit: "would audit"
-            case .custom: "would ask provider \(policy.provider ?? "?")"
+    }
+
+    /// `decide` checking every rule of every policy, without the index: the reference it is tested against.
+    func decideByScan(_ request: AuthorizationRequest, function: FunctionKey) -> AccessDecision {
+        guard let protected = byFunction[function] else { return unprotected(function) }
+        return protected.policies.decide(request, .everyRule, noAllowReason: protected.noAllowReason)
+    }
+
+    /// How many rules `function` has, and how many of them the index leaves in play for `request`:
+    /// for tests that check the index prunes at all.
+    func ruleCount(function: FunctionKey) -> Int {
+        byFunction[function]?.policies.index.ruleCount ?? 0
+    }
+
+    func candidateCount(_ request: AuthorizationRequest, function: FunctionKey) -> Int {
+        guard let applicable = byFunction[function]?.policies else { return 0 }
+        return applicable.index.withCandidates(for: request) { _, candidates in
+            var count = 0
+            var next = candidates.next(from: 0, below: applicable.index.ruleCount)
+            while let number = next {
+                count += 1
+                next = candidates.next(from: number + 1, below: applicable.index.ruleCount)
             }
-            return PolicyMatcher.firstMatch(policy, request).map { "\(policy.reference): \(verdict) (rule \($0))" }
-                ?? "\(policy.reference): \(policy.action.rawValue) would not match"
+            return count
         }
-        for policy in applicable.deny {
-            guard let rule = PolicyMatcher.firstMatch(policy, request) else { continue }
-            return AccessDecision(
-                outcome: .deny, policy: policy.reference, action: .deny, rule: rule,
-                reason: "DENY policy \(policy.reference) rule \(rule) matched: \(PolicyDescription.rule(policy.rules[rule]))",
-                audited: audited, dryRun: dryRun)
-        }
-        guard !applicable.allow.isEmpty else {
-            return AccessDecision(outcome: .allow, reason: applicable.noAllowReason, audited: audited, dryRun: dryRun)
-        }
-        for (policy, reasons) in applicable.allow {
-            guard let rule = PolicyMatcher.firstMatch(policy, request) else { continue }
-            return AccessDecision(
-                outcome: .allow, policy: policy.reference, action: .allow, rule: rule, reason: reasons[rule],
-                audited: audited, dryRun: dryRun)
-        }
-        // Say why for the first few; `gatehouse explain` shows them all.
-        let shown = applicable.allow.prefix(3).map { policy, _ in
-            "\(policy.reference): \(PolicyMatcher.evaluate(policy, request).misses.first ?? "no match")"
-        }
-        let more = applicable.allow.count > 3 ? "; and \(applicable.allow.count - 3) more" : ""
-        return AccessDecision(
-            outcome: .deny, reason: "no ALLOW policy matched (\(shown.joined(separator: "; "))\(more))", audited: audited, dryRun: dryRun)
+    }
+
+    private func unprotected(_ function: FunctionKey) -> AccessDecision {
+        AccessDecision(outcome: .allow, reason: "no authorization policy applies to \(function)")
     }
 
     /// The decision and every applicable policy's evaluation, rule by rule: for `gatehouse explain`.

@@ -27,7 +27,7 @@ public struct AuthorizeRequest: RequestStage {
         var headerNames: [FunctionKey: [String]] = [:]
         for function in functions {
             let names = engine.policies(for: function.key).flatMap(\.rules).flatMap(\.when).compactMap {
-                PolicyMatcher.bracketed($0.key, prefix: "request.headers")?.lowercased()
+                PolicyMatcher.bracketed($0.key, opening: "request.headers[")?.lowercased()
             }
             if !names.isEmpty { headerNames[function.key] = Array(Set(names)) }
         }

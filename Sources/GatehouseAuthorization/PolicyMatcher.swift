@@ -48,25 +48,61 @@ enum PolicyMatcher {
         return PolicyEvaluation(policy: policy, matchedRule: nil, misses: misses)
     }
 
+    /// Writes `evaluate(policy, request).misses.first ?? "no match"` without working out the misses
+    /// after the first: a denial's reason needs only that.
+    static func writeFirstMiss(_ policy: AuthorizationPolicySpec, _ request: AuthorizationRequest, to words: inout String) {
+        guard let rule = policy.rules.first else { return words += "it has no rules, so it matches no request" }
+        let length = words.utf8.count
+        words += "rule 0: "
+        if !writeMiss(rule, request, to: &words) {
+            // Rule 0 matched (never on a denial's path): take back the "rule 0: ".
+            words = String(decoding: words.utf8.prefix(length), as: UTF8.self) + "no match"
+        }
+    }
+
     /// nil when the rule matches; otherwise why not, in words.
     static func miss(_ rule: AuthorizationPolicySpec.Rule, _ request: AuthorizationRequest) -> String? {
-        if !rule.from.isEmpty {
-            let reasons = rule.from.enumerated().map { index, source in
-                sourceVerdict(source, request).map { "from[\(index)].source.\($0.words)" }
+        var words = ""
+        return writeMiss(rule, request, to: &words) ? words : nil
+    }
+
+    /// Writes why `rule` does not match and returns true; returns false when it matches. Into one
+    /// string, piece by piece, because a denial's reason is written on the request path and each
+    /// interpolated piece longer than 15 bytes was an allocation of its own.
+    private static func writeMiss(_ rule: AuthorizationPolicySpec.Rule, _ request: AuthorizationRequest, to words: inout String) -> Bool {
+        if !rule.from.isEmpty, !rule.from.contains(where: { sourceVerdict($0, request) == nil }) {
+            for (index, source) in rule.from.enumerated() {
+                if index > 0 { words += "; " }
+                words += "from["
+                words += String(index)
+                words += "].source."
+                sourceVerdict(source, request)?.write(to: &words)
             }
-            if !reasons.contains(where: { $0 == nil }) { return reasons.compactMap { $0 }.joined(separator: "; ") }
+            return true
         }
-        if !rule.to.isEmpty {
-            let reasons = rule.to.enumerated().map { index, operation in
-                operationVerdict(operation, request).map { "to[\(index)].operation.\($0.words)" }
+        if !rule.to.isEmpty, !rule.to.contains(where: { operationVerdict($0, request) == nil }) {
+            for (index, operation) in rule.to.enumerated() {
+                if index > 0 { words += "; " }
+                words += "to["
+                words += String(index)
+                words += "].operation."
+                operationVerdict(operation, request)?.write(to: &words)
             }
-            if !reasons.contains(where: { $0 == nil }) { return reasons.compactMap { $0 }.joined(separator: "; ") }
+            return true
         }
         for (index, condition) in rule.when.enumerated() {
             let verdict = conditionVerdict(condition, request)
-            if !verdict.isMatch { return "when[\(index)] \(condition.key): \(verdict.words(values: attribute(condition.key, request).values))" }
+            if !verdict.isMatch {
+                words += "when["
+                words += String(index)
+                words += "] "
+                words += condition.key
+                words += ": "
+                verdict.write(values: attribute(condition.key, request).values, to: &words)
+                return true
+            }
         }
-        return nil
+        return false
     }
 
     // MARK: Field checks, shared
@@ -79,8 +115,17 @@ enum PolicyMatcher {
         var value: String?
 
         var words: String {
-            let name = "\(field)"
-            return "\(name.isEmpty ? "" : "\(name): ")\(verdict.words(values: value.map { [$0] } ?? []))"
+            var words = ""
+            write(to: &words)
+            return words
+        }
+
+        func write(to words: inout String) {
+            if field.utf8CodeUnitCount > 0 {
+                words += "\(field)"
+                words += ": "
+            }
+            if let value { verdict.write(values: CollectionOfOne(value), to: &words) } else { verdict.write(values: EmptyCollection(), to: &words) }
         }
     }
 
@@ -96,17 +141,40 @@ enum PolicyMatcher {
         }
 
         func words(values: [String]) -> String {
-            let shown = values.map { "\"\($0)\"" }.joined(separator: ", ")
+            var words = ""
+            write(values: values, to: &words)
+            return words
+        }
+
+        /// `"a", "b" is not one of ["x", "y"]`, `notPaths: "/a" matches "/a*"`, …
+        func write(values: some Collection<String>, to words: inout String) {
             switch self {
-            case .match: return "matches"
-            case .absent(let what): return "\(what)"
-            case .notOneOf(let patterns): return "\(shown.isEmpty ? "absent" : shown) is not one of \(list(patterns))"
-            case .excluded(let notField, let pattern): return "\(notField): \(shown) matches \"\(pattern)\""
+            case .match: words += "matches"
+            case .absent(let what): words += "\(what)"
+            case .notOneOf(let patterns):
+                if values.isEmpty { words += "absent" } else { Self.quote(values, to: &words) }
+                words += " is not one of ["
+                Self.quote(patterns, to: &words)
+                words += "]"
+            case .excluded(let notField, let pattern):
+                words += "\(notField): "
+                Self.quote(values, to: &words)
+                words += " matches \""
+                words += pattern
+                words += "\""
+            }
+        }
+
+        private static func quote(_ values: some Collection<String>, to words: inout String) {
+            for (index, value) in values.enumerated() {
+                words += index == 0 ? "\"" : ", \""
+                words += value
+                words += "\""
             }
         }
     }
 
-    private static func sourceVerdict(_ source: AuthorizationPolicySpec.Source, _ request: AuthorizationRequest) -> FieldMiss? {
+    static func sourceVerdict(_ source: AuthorizationPolicySpec.Source, _ request: AuthorizationRequest) -> FieldMiss? {
         if let miss = field("principals", source.principals, request.sourcePrincipal, absent: "no peer identity (plaintext)", not: "notPrincipals") { return miss }
         if let miss = field("requestPrincipals", source.requestPrincipals, request.requestPrincipal, absent: "no verified JWT", not: "notRequestPrincipals") { return miss }
         if !source.namespaces.isEmpty,
@@ -117,14 +185,14 @@ enum PolicyMatcher {
         return field("remoteIpBlocks", source.remoteIpBlocks, request.remoteIP, absent: "no remote address", not: "notRemoteIpBlocks", kind: .address)
     }
 
-    private static func operationVerdict(_ operation: AuthorizationPolicySpec.Operation, _ request: AuthorizationRequest) -> FieldMiss? {
+    static func operationVerdict(_ operation: AuthorizationPolicySpec.Operation, _ request: AuthorizationRequest) -> FieldMiss? {
         if let miss = field("hosts", operation.hosts, request.host, absent: "no host", not: "notHosts", kind: .host) { return miss }
         if !operation.ports.isEmpty, let miss = field("ports", operation.ports, String(request.destinationPort), absent: "no port", not: "notPorts") { return miss }
         if let miss = field("methods", operation.methods, request.method, absent: "no method", not: "notMethods") { return miss }
         return field("paths", operation.paths, request.path, absent: "no path", not: "notPaths", kind: .path)
     }
 
-    private static func conditionVerdict(_ condition: AuthorizationPolicySpec.Condition, _ request: AuthorizationRequest) -> Verdict {
+    static func conditionVerdict(_ condition: AuthorizationPolicySpec.Condition, _ request: AuthorizationRequest) -> Verdict {
         let (values, isAddress) = attribute(condition.key, request)
         let kind: MatchKind = isAddress ? .address : .string
         if !condition.match.values.isEmpty,
@@ -176,10 +244,10 @@ enum PolicyMatcher {
 
     /// The values a `when` key names in this request, and whether they are addresses.
     static func attribute(_ key: String, _ request: AuthorizationRequest) -> (values: [String], isAddress: Bool) {
-        if let name = bracketed(key, prefix: "request.headers") {
+        if let name = bracketed(key, opening: "request.headers[") {
             return (request.headers[name.lowercased()].map { [$0] } ?? [], false)
         }
-        if let path = bracketed(key, prefix: "request.auth.claims") {
+        if let path = bracketed(key, opening: "request.auth.claims[") {
             var value: ClaimValue? = .object(request.claims)
             for part in path.split(separator: "][").map(String.init) {
                 guard case .object(let object) = value else { return ([], false) }
@@ -205,14 +273,11 @@ enum PolicyMatcher {
         }
     }
 
-    /// `request.headers[X-Team]` → `X-Team`; `request.auth.claims[a][b]` → `a][b`.
-    static func bracketed(_ key: String, prefix: String) -> String? {
-        guard key.hasPrefix(prefix + "["), key.hasSuffix("]") else { return nil }
-        return String(key.dropFirst(prefix.count + 1).dropLast())
-    }
-
-    private static func list(_ values: [String]) -> String {
-        "[" + values.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+    /// `request.headers[X-Team]` → `X-Team`; `request.auth.claims[a][b]` → `a][b`. The opening
+    /// comes whole (with its `[`) as a literal: joining it here cost an allocation per condition.
+    static func bracketed(_ key: String, opening: String) -> String? {
+        guard key.hasPrefix(opening), key.hasSuffix("]") else { return nil }
+        return String(key.dropFirst(opening.count).dropLast())
     }
 }
 
