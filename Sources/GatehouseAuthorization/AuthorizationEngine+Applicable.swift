@@ -24,7 +24,11 @@ extension AuthorizationEngine {
         let matchedReasons: [String]
         let index: RuleIndex
 
-        init(_ policies: [AuthorizationPolicySpec]) {
+        /// `policies` with the sentences of their rules (`matchedReasons(_:)`), by namespace, then
+        /// name; `indexed: false` checks every rule (the same answers, without an index's memory).
+        init(_ policies: [(spec: AuthorizationPolicySpec, reasons: [String])], indexed: Bool = true) {
+            let reasonsOf = Dictionary(policies.map { ($0.spec.reference, $0.reasons) }, uniquingKeysWith: { first, _ in first })
+            let policies = policies.map(\.spec)
             all = policies
             let enforced = policies.filter { !$0.dryRun }
             let groups = [
@@ -42,14 +46,19 @@ extension AuthorizationEngine {
                 firstRule.append(firstRule[number] + policy.rules.count)
                 rules += policy.rules
                 owner += repeatElement(Int32(number), count: policy.rules.count)
-                let decides = !policy.dryRun && (policy.action == .deny || policy.action == .allow)
-                reasons += policy.rules.indices.map { index in
-                    decides ? "\(policy.action.rawValue) policy \(references[number]) rule \(index) matched: \(PolicyDescription.rule(policy.rules[index]))" : ""
-                }
+                reasons += reasonsOf[policy.reference] ?? Self.matchedReasons(policy)
             }
             (self.checked, self.references) = (checked, references)
             (self.firstRule, self.rules, self.owner, matchedReasons) = (firstRule, rules, owner, reasons)
-            index = RuleIndex(rules: rules)
+            index = RuleIndex(rules: rules, indexed: indexed)
+        }
+
+        /// What a DENY or ALLOW decision says when each of `policy`'s rules matched ("" for the others).
+        static func matchedReasons(_ policy: AuthorizationPolicySpec) -> [String] {
+            let decides = !policy.dryRun && (policy.action == .deny || policy.action == .allow)
+            return policy.rules.indices.map { index in
+                decides ? "\(policy.action.rawValue) policy \(policy.reference) rule \(index) matched: \(PolicyDescription.rule(policy.rules[index]))" : ""
+            }
         }
 
         /// The first rule of policy `policy` that matches, among the candidates.

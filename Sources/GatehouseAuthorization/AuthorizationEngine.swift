@@ -20,7 +20,7 @@ public struct AuthorizationEngine: Sendable {
         let noAllowReason: String
     }
 
-    public init(policies: [AuthorizationPolicySpec], functions: [FunctionSpec], rootNamespace: String) {
+    public init(policies: [AuthorizationPolicySpec], functions: [FunctionSpec], rootNamespace: String, indexedRuleBudget: Int = AuthorizationEngine.indexedRuleBudget) {
         self.rootNamespace = rootNamespace
         let ordered = policies.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         // Group once by namespace so each function only looks at its own and the root's; positions
@@ -29,17 +29,35 @@ public struct AuthorizationEngine: Sendable {
         let root = byNamespace[rootNamespace] ?? []
         var byFunction: [FunctionKey: Protected] = [:]
         var shared: [[Int]: Applicable] = [:]
+        // A policy's sentences are written once, whatever number of sets it is in (their storage is shared).
+        var reasons: [Int: [String]] = [:]
+        // Each distinct set of policies gets its own index, so a large mesh-wide policy is indexed
+        // again for every namespace with policies of its own: past this many indexed rules in all,
+        // further sets are scanned (the same answers, slower) rather than memory growing with it.
+        var indexedRules = 0
         for function in functions {
             let candidates = function.namespace == rootNamespace ? root : root + (byNamespace[function.namespace] ?? [])
             let applying = candidates.filter { Self.applies(ordered[$0], to: function, rootNamespace: rootNamespace) }.sorted()
             guard !applying.isEmpty else { continue }
-            let applicable = shared[applying] ?? Applicable(applying.map { ordered[$0] })
-            shared[applying] = applicable
+            let applicable: Applicable
+            if let known = shared[applying] {
+                applicable = known
+            } else {
+                for position in applying where reasons[position] == nil { reasons[position] = Applicable.matchedReasons(ordered[position]) }
+                let ruleCount = applying.reduce(0) { $0 + ordered[$1].rules.count }
+                let indexing = indexedRules + ruleCount <= indexedRuleBudget
+                if indexing { indexedRules += ruleCount }
+                applicable = Applicable(applying.map { (ordered[$0], reasons[$0] ?? []) }, indexed: indexing)
+                shared[applying] = applicable
+            }
             byFunction[function.key] = Protected(
                 policies: applicable, noAllowReason: "no ALLOW policy applies to \(function.key) and no DENY policy matched")
         }
         self.byFunction = byFunction
     }
+
+    /// Rules indexed across every distinct set of applying policies (see `init`).
+    public static let indexedRuleBudget = 200_000
 
     /// The policies that apply to a function, by namespace, then name.
     public func policies(for function: FunctionKey) -> [AuthorizationPolicySpec] {

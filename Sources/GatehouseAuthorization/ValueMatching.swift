@@ -7,10 +7,12 @@ enum StringMatch {
         IstioStringMatch.matches(pattern, value, caseInsensitive: caseInsensitive)
     }
 
-    /// Hosts compare case-insensitively, and a pattern without a port matches the host on any port.
+    /// Hosts compare case-insensitively, and a pattern without a port matches the host on any port
+    /// (a bracketed IPv6 literal has a port only after its `]`).
     static func matchesHost(_ pattern: String, _ host: String) -> Bool {
         if matches(pattern, host, caseInsensitive: true) { return true }
-        guard !pattern.contains(":"), let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") else { return false }
+        let patternHasPort = pattern.hasPrefix("[") ? pattern.contains("]:") : pattern.contains(":")
+        guard !patternHasPort, let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") else { return false }
         return matches(pattern, String(host[..<colon]), caseInsensitive: true)
     }
 

@@ -10,8 +10,10 @@ public enum IstioStringMatch {
         let pattern = pattern.utf8, value = value.utf8
         let star = UInt8(ascii: "*")
         if pattern.count == 1, pattern.first == star { return !value.isEmpty }
-        if pattern.last == star { return value.starts(with: pattern.dropLast()) }
+        // A leading `*` is read first, as Istio's `StringMatcherWithPrefix` does: `*abc*` is the
+        // suffix `abc*`, not the prefix `*abc`.
         if pattern.first == star { return value.count >= pattern.count - 1 && value.reversed().starts(with: pattern.dropFirst().reversed()) }
+        if pattern.last == star { return value.starts(with: pattern.dropLast()) }
         return pattern.elementsEqual(value)
     }
 }

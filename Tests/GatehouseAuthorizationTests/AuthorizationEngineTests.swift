@@ -288,3 +288,28 @@ struct DelegationConditionTests {
         #expect(current.decide(Self.request(path: "/", act: nil), function: T.fn.key).outcome == .deny)
     }
 }
+
+@Suite("Istio's string forms at their edges")
+struct StringFormEdgeTests {
+    @Test("A leading `*` wins, as in Istio: `*admin*` is the suffix `admin*`, not the prefix `*admin`")
+    func bothEnds() {
+        #expect(IstioStringMatch.matches("*admin*", "x-admin*"))
+        #expect(!IstioStringMatch.matches("*admin*", "*admin-x"))
+        #expect(IstioStringMatch.matches("admin*", "admin-x") && IstioStringMatch.matches("*admin", "x-admin"))
+        #expect(IstioStringMatch.matches("*", "x") && !IstioStringMatch.matches("*", ""))
+    }
+
+    @Test("A bracketed IPv6 host without a port matches it on any port; with one, only there")
+    func ipv6Hosts() {
+        typealias T = AuthorizationEngineTests
+        for (pattern, host, outcome) in [
+            ("[fd00::1]", "[fd00::1]:443", AccessDecision.Outcome.deny), ("[fd00::1]", "[fd00::1]", .deny),
+            ("[fd00::1]:80", "[fd00::1]:443", .allow), ("[fd00::1]:443", "[fd00::1]:443", .deny),
+        ] {
+            let engine = AuthorizationEngine(
+                policies: [T.policy("no-v6", .deny, rules: [T.to(hosts: [pattern])])], functions: [T.fn], rootNamespace: "istio-system")
+            let request = AuthorizationRequest(method: "GET", host: host, path: "/", destinationPort: 443)
+            #expect(engine.decide(request, function: T.fn.key).outcome == outcome, "\(pattern) vs \(host)")
+        }
+    }
+}

@@ -22,12 +22,13 @@ final class RuleIndex: Sendable {
     private let methods: ByteTrie
 
     /// `rules` in the order `decide` checks them; a rule's number is its position here.
-    init(rules: [AuthorizationPolicySpec.Rule]) {
+    /// `indexed: false`: every rule always checked (no tries; a scan's cost and answers).
+    init(rules: [AuthorizationPolicySpec.Rule], indexed: Bool = true) {
         ruleCount = rules.count
         var always = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
         var paths = ByteTrie(), hosts = ByteTrie(), methods = ByteTrie()
         for (number, rule) in rules.enumerated() {
-            guard !rule.to.isEmpty, rule.to.allSatisfy({ IndexedField(for: $0) != nil }) else {
+            guard indexed, !rule.to.isEmpty, rule.to.allSatisfy({ IndexedField(for: $0) != nil }) else {
                 always[number >> 6] |= 1 << UInt64(number & 63)
                 continue
             }
@@ -101,13 +102,12 @@ enum IndexedField {
     }
 
     /// How `IstioStringMatch` reads `pattern`, when that is a key: false for exact, true for a
-    /// prefix (a trailing `*`, which wins over a leading one there too); nil for presence (`*`)
-    /// and suffix (`*abc`) patterns, which are not keys.
+    /// prefix (a trailing `*`); nil for presence (`*`) and suffix patterns (a leading `*`, which
+    /// wins over a trailing one there too: `*abc*` is a suffix), which are not keys.
     static func isPrefix(_ pattern: String) -> Bool? {
         let bytes = pattern.utf8, star = UInt8(ascii: "*")
-        if bytes.count == 1, bytes.first == star { return nil }
-        if bytes.last == star { return true }
         if bytes.first == star { return nil }
+        if bytes.last == star { return true }
         return false
     }
 
