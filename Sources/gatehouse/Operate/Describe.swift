@@ -72,7 +72,9 @@ extension Describe {
             ("Broker", report.broker + (report.ready ? "" : " (does not exist: nothing is delivered)")),
             ("Filter", report.filter), ("Subscriber", report.subscriber), ("Dead-letter sink", report.deadLetterSink ?? "none"),
             ("Identity", report.identity),
-            ("State", report.paused ? "paused by its circuit breaker after \(report.consecutiveFailures) failed deliveries" + (report.resumesAt.map { ", resumes at \($0)" } ?? "") : "delivering"),
+            // Paused with no resume time: the pause is over and one delivery probes the subscriber (half-open).
+            ("State", report.paused ? "paused by its circuit breaker after \(report.consecutiveFailures) failed deliveries"
+                + (report.resumesAt.map { ", resumes at \($0)" } ?? ", one delivery probing whether the subscriber recovered") : "delivering"),
             ("In flight", "\(report.inflight) of \(report.concurrency)"),
             ("Delivered", String(report.delivered)), ("Retried", String(report.retried)), ("Dead-lettered", String(report.deadLettered)),
             ("Pending", String(report.pending) + (report.oldestPending.map { " (oldest accepted \($0))" } ?? "")),

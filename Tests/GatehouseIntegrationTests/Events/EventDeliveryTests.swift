@@ -222,7 +222,8 @@ import Testing
                 let out = try await gatehouse.cli(["describe", "trigger", "breaker"]).stdout
                 return out.contains("State:            paused") ? out : nil
             }
-            #expect(described.contains("resumes at"), "\(described)")
+            // Still in its pause, or (on a slow machine) past it with one delivery probing.
+            #expect(described.contains("resumes at") || described.contains("one delivery probing"), "\(described)")
             let paused = try await eventually("gatehouse_trigger_paused is 1") {
                 sample(try await gatehouse.metrics(), "gatehouse_trigger_paused", containing: ["trigger_name=\"breaker\""]) == 1 ? true : nil
             }
