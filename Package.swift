@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.31.0"),
+        // The shared config store of a cluster (PostgresConfigStore).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // Resources, durations, the per-request record, errors: no I/O.
@@ -42,12 +44,16 @@ let package = Package(
             "GatehouseCore",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // Applied resources and their history, in SQLite in the state directory; one seam for all state.
+        // Applied resources and their history, in SQLite in the state directory (or PostgreSQL,
+        // shared by several nodes); one seam for all state.
         .target(name: "GatehouseStore", dependencies: [
             "GatehouseCore",
             .product(name: "GRDB", package: "GRDB.swift"),
             // SHA-256 for the audit log's hash chain.
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // ① Sockets, TLS and HTTP/1.1 parsing for the ingress and mesh listeners.
         // The caller's side of a request, whatever carries it: what the pipeline and the forwarder see.
@@ -215,8 +221,9 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig", "GatehouseCore"]),
+        // The seam's contract runs against SQLite and a real PostgreSQL (GatehouseTesting's PostgresServer).
         .testTarget(name: "GatehouseStoreTests", dependencies: [
-            "GatehouseStore", "GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "GatehouseStore", "GatehouseCore", "GatehouseTesting", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),

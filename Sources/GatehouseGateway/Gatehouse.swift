@@ -60,6 +60,9 @@ public struct Gatehouse: Sendable {
         /// processes (each with its own state directory) may share one: each serves what any of
         /// them applies.
         public var storePath: String?
+        /// A PostgreSQL config store (`--store postgres://…`) instead of a SQLite file; `storePath`
+        /// is then unused. Only the config is shared through it so far (docs/store-postgres.md).
+        public var postgresStore: PostgresStoreLocation?
         /// Recent requests kept in memory for `gatehouse trace` (and, apart, 256 failed ones); 0: none.
         public var keptTraces = 1024
         /// This node's name: whose event leases are whose (default the host name).
@@ -104,8 +107,14 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
-        let store = try SQLiteStore(path: options.storePath ?? state.databasePath)
+        let store: any ConfigStore
+        if let location = options.postgresStore {
+            store = try await PostgresConfigStore(location: location)
+            logger.info("the config store is PostgreSQL at \(location)")
+        } else {
+            if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
+            store = try SQLiteStore(path: options.storePath ?? state.databasePath)
+        }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
         let auditLog = try SQLiteAuditLog(path: state.auditPath)
         let eventStore = try SQLiteEventStore(path: state.eventsPath)

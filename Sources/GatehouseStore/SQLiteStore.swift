@@ -95,19 +95,9 @@ public final class SQLiteStore: ConfigStore {
                 return batch
             }
         } catch let error as ConflictFound where error.storeMoved {
-            throw StoreError(
-                .conflict, path: path,
-                detail: "the config was changed by another writer (store revision \(error.conflict.currentRevision ?? 0), this change was validated against \(basedOn ?? 0))",
-                conflict: error.conflict)
+            throw StoreError.storeMoved(error.conflict, basedOn: basedOn, path: path)
         } catch let error as ConflictFound {
-            let conflict = error.conflict
-            let now = conflict.currentGeneration.map { "it is at generation \($0) now" } ?? "it does not exist now"
-            let wanted = switch conflict.expected {
-            case .absent: "expected it not to exist"
-            case .version(let generation, _): "expected generation \(generation)"
-            }
-            throw StoreError(
-                .conflict, path: path, detail: "\(conflict.key) was changed by another writer (\(wanted); \(now))", conflict: conflict)
+            throw StoreError.changedByAnother(error.conflict, path: path)
         } catch {
             throw Self.storeError(error, path: path)
         }

@@ -88,9 +88,12 @@ struct Up: AsyncParsableCommand {
     var auditCheckpointInterval: String = "60s"
 
     @Option(help: ArgumentHelp(
-        "The config database (default STATE_DIR/gatehouse.db).",
-        discussion: "Several gatehouse processes, each with its own --state-dir, may share one file: each serves what any of them applies, within about a second."))
+        "The config database: a SQLite file (default STATE_DIR/gatehouse.db) or postgres://USER@HOST:PORT/DB (also GATEHOUSE_STORE_URL).",
+        discussion: "Several gatehouse processes, each with its own --state-dir, may share one file or one PostgreSQL database: each serves what any of them applies, within about a second."))
     var store: String?
+
+    @Option(help: "A file holding the PostgreSQL password for --store postgres://… (else PGPASSWORD); never put it in the URL.")
+    var storePasswordFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
@@ -128,7 +131,7 @@ struct Up: AsyncParsableCommand {
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))
         options.startupSummary = logFormat == .text
-        options.storePath = store.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        try chooseStore(&options)
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         guard ["memory", "disk"].contains(decisionLogAllowed) else {
             throw ValidationError("--decision-log-allowed \(decisionLogAllowed): write memory or disk")
@@ -150,6 +153,34 @@ struct Up: AsyncParsableCommand {
         } catch let error as StartupFailure {
             throw CommandFailure("nothing was started: \(error.description)")
         } catch let error as StoreError {
+            throw CommandFailure("nothing was started: \(error.description)")
+        }
+    }
+
+    /// `--store` (or `GATEHOUSE_STORE_URL`): a postgres:// URL selects PostgreSQL; anything else is
+    /// the SQLite file, as before. Nothing is said about the password but where it was not found.
+    private func chooseStore(_ options: inout Gatehouse.Options) throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let value = store ?? environment["GATEHOUSE_STORE_URL"] else {
+            if storePasswordFile != nil { throw ValidationError("--store-password-file goes with --store postgres://…") }
+            return
+        }
+        guard PostgresStoreLocation.isURL(value) else {
+            if storePasswordFile != nil { throw ValidationError("--store-password-file goes with --store postgres://…, not a SQLite file") }
+            options.storePath = URL(fileURLWithPath: value).standardizedFileURL.path
+            return
+        }
+        var password = environment["PGPASSWORD"]
+        if let storePasswordFile {
+            guard let text = try? String(contentsOfFile: storePasswordFile, encoding: .utf8) else {
+                throw ValidationError("--store-password-file \(storePasswordFile): cannot read the file")
+            }
+            // One line; the newline an editor adds is not part of it.
+            password = String(text.prefix { $0 != "\n" && $0 != "\r" })
+        }
+        do {
+            options.postgresStore = try PostgresStoreLocation(url: value, password: password)
+        } catch {
             throw CommandFailure("nothing was started: \(error.description)")
         }
     }

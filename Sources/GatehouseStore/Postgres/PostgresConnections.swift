@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The connections one `PostgresConfigStore` queries on: opened when needed, kept while idle (up
+/// to `maxIdle`), dropped when they fail. A connection runs one caller's work at a time, so a
+/// transaction never interleaves with another's statements.
+actor PostgresConnections {
+    private let configuration: PostgresConnection.Configuration
+    private let logger: Logger
+    private var idle: [PostgresConnection] = []
+    private var nextID = 1
+    private let maxIdle = 4
+
+    init(_ location: PostgresStoreLocation, logger: Logger) {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(5)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A new connection of its own, for a caller that keeps it (a change feed's LISTEN).
+    func open() async throws -> PostgresConnection {
+        nextID += 1
+        return try await PostgresConnection.connect(configuration: configuration, id: nextID, logger: logger)
+    }
+
+    func take() async throws -> PostgresConnection {
+        while let connection = idle.popLast() {
+            if !connection.isClosed { return connection }
+        }
+        return try await open()
+    }
+
+    func giveBack(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
+        if idle.count < maxIdle {
+            idle.append(connection)
+        } else {
+            try? await connection.close()
+        }
+    }
+
+    func closeAll() async {
+        let connections = idle
+        idle = []
+        for connection in connections { try? await connection.close() }
+    }
+}
+
+extension PostgresConnections {
+    /// `body` on a connection of the pool. A connection whose work failed is closed, not kept:
+    /// it may be in the middle of something (a transaction that did not roll back).
+    func with<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await take()
+        do {
+            let value = try await body(connection)
+            await giveBack(connection)
+            return value
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+}

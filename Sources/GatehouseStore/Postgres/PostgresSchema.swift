@@ -1,0 +1,85 @@
+import Logging
+import PostgresNIO
+
+/// The config store's tables in PostgreSQL, brought up to date by numbered steps. Each step that
+/// ran is a row of `gatehouse_schema`; the steps run under an advisory lock, so of several nodes
+/// that start at once one migrates and the others, waiting on the lock, find it done.
+enum PostgresSchema {
+    /// `pg_advisory_lock` key: "gatehous" in ASCII, so it does not collide with another
+    /// application's small integers in a shared database.
+    static let migrationLock: Int64 = 0x6761_7465_686F_7573
+
+    /// Every step, in order; a step is never edited once released, only followed by another.
+    static let steps: [(version: Int, sql: [String])] = [
+        (1, [
+            """
+            CREATE TABLE gatehouse_resource (
+              position BIGSERIAL NOT NULL,
+              api_group TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+              api_version TEXT NOT NULL, text TEXT NOT NULL, file TEXT NOT NULL, line_offset BIGINT NOT NULL,
+              generation BIGINT NOT NULL, revision BIGINT NOT NULL,
+              applied_at DOUBLE PRECISION NOT NULL, applied_by TEXT NOT NULL,
+              PRIMARY KEY (api_group, kind, namespace, name))
+            """,
+            """
+            CREATE TABLE gatehouse_change (
+              id BIGSERIAL PRIMARY KEY, batch BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL,
+              operation TEXT NOT NULL, api_group TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL,
+              name TEXT NOT NULL, generation BIGINT NOT NULL, origin TEXT NOT NULL, diff TEXT NOT NULL)
+            """,
+            "CREATE INDEX gatehouse_change_batch ON gatehouse_change (batch)",
+            "CREATE INDEX gatehouse_change_resource ON gatehouse_change (lower(kind), lower(namespace), lower(name))",
+            """
+            CREATE TABLE gatehouse_revision (
+              namespace TEXT NOT NULL, name TEXT NOT NULL, number BIGINT NOT NULL,
+              api_version TEXT NOT NULL, text TEXT NOT NULL, file TEXT NOT NULL, line_offset BIGINT NOT NULL,
+              created_at DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL,
+              PRIMARY KEY (namespace, name, number))
+            """,
+            // The newest store revision. Every commit locks this row first: commits are serial, so
+            // batch numbers (and history ids) become visible in order.
+            "CREATE TABLE gatehouse_store (id INT PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)",
+            "INSERT INTO gatehouse_store (id, revision) VALUES (1, 0)",
+        ]),
+    ]
+
+    /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock
+    /// (a session lock, released before returning, and by the server if the connection drops).
+    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
+        do {
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS gatehouse_schema (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                logger: logger)
+            var applied: Set<Int> = []
+            for try await version in try await connection.query("SELECT version FROM gatehouse_schema", logger: logger).decode(Int.self) {
+                applied.insert(version)
+            }
+            if let newest = applied.max(), newest > latest { throw NewerSchema(version: newest) }
+            for step in steps where !applied.contains(step.version) {
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    for statement in step.sql { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    try await connection.query("INSERT INTO gatehouse_schema (version) VALUES (\(step.version))", logger: logger)
+                    try await connection.query("COMMIT", logger: logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+            throw error
+        }
+        try await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+    }
+
+    /// The database was migrated by a newer Gatehouse: this one must not write to it.
+    struct NewerSchema: Error, CustomStringConvertible {
+        let version: Int
+        var description: String { "its schema is at version \(version), newer than this gatehouse knows (\(latest)); run the newer gatehouse" }
+    }
+
+    /// The newest step this build knows; a database migrated further by a newer Gatehouse is refused.
+    static var latest: Int { steps.map(\.version).max() ?? 0 }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import GatehouseCore
+import GatehouseTesting
+import Testing
+
+/// Two `gatehouse up` processes, each with its own state directory, on one PostgreSQL config
+/// store (`--store postgres://…`, the password in `--store-password-file`): each serves what
+/// the other applies, and of two concurrent applies the one that read an older version gets 409.
+@Suite("A PostgreSQL store shared by two gatehouse processes", .serialized)
+struct PostgresSharedStoreTests {
+    static let propagationTarget: Duration = .seconds(1)
+    static let propagationAllowed: Duration = .seconds(3)
+
+    /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
+    /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
+    static func withTwo(_ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void) async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let database = try server.makeDatabase()
+        let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
+        try Data((server.password + "\n").utf8).write(to: passwordFile)
+        let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]
+        try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments) { first in
+            let second = try await RunningGatehouse.start(config: "", arguments: arguments, applyingConfig: false)
+            do {
+                try await body(first, second, server)
+            } catch {
+                _ = try? await second.stop()
+                print("--- second gatehouse stderr ---\n\(second.stderr)")
+                throw error
+            }
+            try await second.stop()
+            second.removeDirectory()
+        }
+    }
+
+    @Test("A change applied through one gatehouse is served by the other within about a second; the password is never logged")
+    func otherWriterServed() async throws {
+        try await Self.withTwo { first, second, server in
+            #expect(try await second.request("fn").status == 200, "the second serves what the first stored")
+            let deny = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: closed, namespace: default}
+                spec:
+                  action: DENY
+                  rules:
+                  - to: [{operation: {paths: ["/*"]}}]
+                """
+            let applied = try await second.apply("deny.yaml", deny)
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let acknowledged = ContinuousClock.now
+            _ = try await eventually("the first gatehouse denies", timeout: .seconds(30)) {
+                try await first.request("fn").status == 403 ? true : nil
+            }
+            let took = ContinuousClock.now - acknowledged
+            print("over PostgreSQL, another node's change was served \(took) after it was acknowledged")
+            #expect(took < Self.propagationAllowed, "target \(Self.propagationTarget), took \(took)")
+            #expect(first.stderr.contains("configuration changed in the store"))
+            #expect(try await first.storedNames(kind: "AuthorizationPolicy") == ["closed"])
+            for gatehouse in [first, second] {
+                #expect(gatehouse.stderr.contains("127.0.0.1:\(server.port)"), "the store is named in the log")
+                #expect(!gatehouse.stderr.contains(server.password))
+            }
+        }
+    }
+
+    @Test("Of two applies to one function from two gatehouses, the one that read an older version is refused and changes nothing")
+    func concurrentAppliesConflict() async throws {
+        try await Self.withTwo { first, second, _ in
+            #expect(try await first.request("fn").status == 200)
+            let gate = first.directory.appendingPathComponent("gate").path
+            // The first's apply reads the store, then waits in its warm-up until the gate opens.
+            let firstApply = Task { try await first.applyThroughAPI(file: "gated.yaml", SharedStoreTests.gatedFunction(gate: gate)) }
+            try await SharedStoreTests.warmUpStarted(first)
+
+            let secondApply = try await second.cli(
+                ["apply", "-f", try first.writeFile("other.yaml", fixtureFunction(name: "fn", env: [("FIXTURE_CUSTOM", "second")]))])
+            #expect(secondApply.status == 0, "\(secondApply.stderr)")
+
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            let refused = try await firstApply.value
+            #expect(refused.status == 409)
+            #expect(refused.errorCode == "conflict")
+            #expect((refused.json["resource"] as? [String: Any])?["name"] as? String == "fn")
+            let history = try await first.apiList("/api/v1/history?kind=Function&name=fn")
+            #expect(history.count == 2, "created, then the second's change only: \(history)")
+            _ = try await eventually("the first serves the second's version") {
+                try await first.request("fn").env("FIXTURE_CUSTOM") == "second" ? true : nil
+            }
+        }
+    }
+
+    @Test("The CLI says which resource another node changed, and that nothing was applied")
+    func conflictInTheCLI() async throws {
+        try await Self.withTwo { first, second, _ in
+            #expect(try await first.request("fn").status == 200)
+            let gate = first.directory.appendingPathComponent("gate").path
+            let firstApply = Task { try await first.apply("gated.yaml", SharedStoreTests.gatedFunction(gate: gate)) }
+            try await SharedStoreTests.warmUpStarted(first)
+            let deleted = try await second.cli(["delete", "function", "fn"])
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            let refused = try await firstApply.value
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("nothing was applied"), "\(refused.stderr)")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import GatehouseTesting
+import Testing
+
+/// What only the PostgreSQL store has: its URL and password, migrations shared by several nodes,
+/// and the catch-up that covers a lost notification.
+@Suite("The PostgreSQL config store", .timeLimit(.minutes(1)))
+struct PostgresStoreTests {
+    @Test("A URL with a password is refused, and the message does not repeat the password")
+    func passwordNotInURL() {
+        do {
+            _ = try PostgresStoreLocation(url: "postgres://alice:s3cret@db.example:5433/config", password: nil)
+            Issue.record("expected the URL to be refused")
+        } catch {
+            #expect(!error.description.contains("s3cret"), "\(error)")
+            #expect(error.description.contains("postgres://alice:***@db.example:5433/config"), "\(error)")
+            #expect(error.description.contains("--store-password-file"))
+        }
+        #expect(PostgresStoreLocation.redacted("postgresql://u:p@ss@h/db") == "postgresql://u:***@h/db", "a password may hold an @")
+    }
+
+    @Test("A location is named by its URL without the password; the port and database have defaults")
+    func location() throws {
+        let location = try PostgresStoreLocation(url: "postgresql://gatehouse@10.0.0.5", password: "s3cret")
+        #expect(location.description == "postgres://gatehouse@10.0.0.5:5432/gatehouse")
+        var dumped = ""
+        dump(location, to: &dumped)
+        #expect(!String(reflecting: location).contains("s3cret") && !dumped.contains("s3cret"), "\(dumped)")
+        #expect(PostgresStoreLocation.isURL("postgres://x@y/z") && !PostgresStoreLocation.isURL("/var/lib/gatehouse.db"))
+    }
+
+    @Test("A wrong password is refused by the server; the error names the URL and never the password")
+    func wrongPassword() async throws {
+        let server = try PostgresServer.shared()
+        let location = try PostgresStoreLocation(url: server.url(database: "postgres"), password: "not-\(server.password)")
+        do {
+            _ = try await PostgresConfigStore(location: location)
+            Issue.record("expected the password to be refused")
+        } catch {
+            #expect(error.description.contains(server.url(database: "postgres")), "\(error)")
+            #expect(!error.description.contains(server.password), "\(error)")
+            #expect(error.description.contains("password authentication failed"), "\(error)")
+        }
+    }
+
+    @Test("Nodes that start at once on an empty database migrate it once, under the advisory lock")
+    func migrationsOnce() async throws {
+        let server = try PostgresServer.shared()
+        let database = try server.makeDatabase()
+        defer { _ = try? server.sql("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+        let location = try PostgresStoreLocation(url: server.url(database: database), password: server.password)
+        let stores = try await withThrowingTaskGroup(of: PostgresConfigStore.self) { group in
+            for _ in 0..<5 { group.addTask { try await PostgresConfigStore(location: location) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try server.sql("SELECT version FROM gatehouse_schema ORDER BY version", database: database) == "1")
+        for store in stores {
+            #expect(try await store.revision() == 0)
+            await store.close()
+        }
+    }
+
+    @Test("A commit whose notification never came arrives by the catch-up, within about a second")
+    func catchUpWithoutNotification() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            let reader = try await fixture.open()
+            let writer = try await fixture.open()
+            let server = try PostgresServer.shared()
+            let database = try fixture.location().database
+            let document = storedDocument("a", "a: 1")
+            try await writer.commit(
+                [ResourceChange(operation: .created, key: document.key, document: document, generation: 1, expected: .absent, origin: "", diff: "")], basedOn: nil,
+                actor: "w", at: Date())
+            let took = try await within(.seconds(10)) {
+                var feed = reader.changes(after: 0).makeAsyncIterator()
+                // The first batch read means the feed is connected and listening.
+                guard try await feed.next()?.revision == 1 else { return Duration?.none }
+                // Another writer whose notification was lost: the revision moves, no NOTIFY is sent.
+                let committed = ContinuousClock.now
+                try server.sql("""
+                    UPDATE gatehouse_store SET revision = 2;
+                    INSERT INTO gatehouse_change (batch, at, actor, operation, api_group, kind, namespace, name, generation, origin, diff)
+                    VALUES (2, 0, 'w', 'created', 'gatehouse.dev', 'Function', 'default', 'z', 1, '', '')
+                    """, database: database)
+                guard try await feed.next()?.entries.map(\.name) == ["z"] else { return nil }
+                return ContinuousClock.now - committed
+            }
+            let arrival = try #require(took, "the batch never arrived")
+            print("a batch without a notification arrived \(arrival) after its commit")
+            #expect(arrival < .seconds(3), "the catch-up runs every second; took \(arrival)")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Testing
+
+/// How soon a commit on one instance reaches another instance's change feed: what lets a second
+/// node serve what the first applied.
+@Suite("A change feed between two instances of one store", .timeLimit(.minutes(1)))
+struct StoreFeedDeadlineTests {
+    /// The promise (docs/store-postgres.md); the assertion allows twice that, since this machine
+    /// runs builds beside the tests. The measured time is printed for the record.
+    static let target: Duration = .seconds(1)
+    static let allowed: Duration = .seconds(2)
+
+    func created(_ name: String) -> ResourceChange {
+        let document = storedDocument(name, "\(name): 1")
+        return ResourceChange(
+            operation: .created, key: document.key, document: document, generation: 1, expected: .absent, origin: document.origin, diff: "")
+    }
+
+    @Test("A batch committed by one instance arrives on the other's feed within a second", arguments: StoreBackend.allCases)
+    func arrivesWithinASecond(_ backend: StoreBackend) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let reader = try await fixture.open(feedInterval: .milliseconds(100))
+            let writer = try await fixture.open()
+            try await writer.commit([created("a")], basedOn: nil, actor: "w", at: Date())
+            let took = try await within(.seconds(10)) {
+                var feed = reader.changes(after: 0).makeAsyncIterator()
+                // The first batch read means the feed is connected (and, on PostgreSQL, listening).
+                guard try await feed.next()?.revision == 1 else { return Duration?.none }
+                let committed = ContinuousClock.now
+                try await writer.commit([self.created("b")], basedOn: nil, actor: "w", at: Date())
+                guard try await feed.next()?.entries.map(\.name) == ["b"] else { return nil }
+                return ContinuousClock.now - committed
+            }
+            let arrival = try #require(took, "the batch did not arrive within 10 s")
+            print("\(backend): a batch from another instance arrived \(arrival) after its commit")
+            #expect(arrival < Self.allowed, "target \(Self.target), took \(arrival)")
+        }
+    }
+}
