@@ -224,6 +224,7 @@ let package = Package(
         // The seam's contract runs against SQLite and a real PostgreSQL (GatehouseTesting's PostgresServer).
         .testTarget(name: "GatehouseStoreTests", dependencies: [
             "GatehouseStore", "GatehouseCore", "GatehouseTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),

@@ -1,8 +1,10 @@
 import Foundation
+import Logging
 import GatehouseCore
-import GatehouseStore
 import GatehouseTesting
 import Testing
+
+@testable import GatehouseStore
 
 /// What only the PostgreSQL store has: its URL and password, migrations shared by several nodes,
 /// and the catch-up that covers a lost notification.
@@ -65,18 +67,27 @@ struct PostgresStoreTests {
     @Test("A commit whose notification never came arrives by the catch-up, within about a second")
     func catchUpWithoutNotification() async throws {
         try await StoreFixture.with(.postgres) { fixture in
-            let reader = try await fixture.open()
+            let (waits, waiting) = AsyncStream.makeStream(of: Void.self)
+            let reader = try await PostgresConfigStore(
+                location: try fixture.location(), catchUpInterval: .seconds(1), logger: Logger(label: "test"), feedWaits: { waiting.yield() })
             let writer = try await fixture.open()
             let server = try PostgresServer.shared()
             let database = try fixture.location().database
             let document = storedDocument("a", "a: 1")
             try await writer.commit(
-                [ResourceChange(operation: .created, key: document.key, document: document, generation: 1, expected: .absent, origin: "", diff: "")], basedOn: nil,
-                actor: "w", at: Date())
+                [ResourceChange(operation: .created, key: document.key, document: document, generation: 1, expected: .absent, origin: "", diff: "")],
+                basedOn: nil, actor: "w", at: Date())
             let took = try await within(.seconds(10)) {
-                var feed = reader.changes(after: 0).makeAsyncIterator()
-                // The first batch read means the feed is connected and listening.
-                guard try await feed.next()?.revision == 1 else { return Duration?.none }
+                let (arrivals, arrived) = AsyncStream.makeStream(of: StoreBatch.self)
+                let reading = Task {
+                    for try await batch in reader.changes(after: 0) { arrived.yield(batch) }
+                }
+                defer { reading.cancel() }
+                var feed = arrivals.makeAsyncIterator()
+                var waited = waits.makeAsyncIterator()
+                guard await feed.next()?.revision == 1 else { return Duration?.none }
+                // The feed has read everything and waits: only a wake-up can bring what follows.
+                await waited.next()
                 // Another writer whose notification was lost: the revision moves, no NOTIFY is sent.
                 let committed = ContinuousClock.now
                 try server.sql("""
@@ -84,9 +95,10 @@ struct PostgresStoreTests {
                     INSERT INTO gatehouse_change (batch, at, actor, operation, api_group, kind, namespace, name, generation, origin, diff)
                     VALUES (2, 0, 'w', 'created', 'gatehouse.dev', 'Function', 'default', 'z', 1, '', '')
                     """, database: database)
-                guard try await feed.next()?.entries.map(\.name) == ["z"] else { return nil }
+                guard await feed.next()?.entries.map(\.name) == ["z"] else { return nil }
                 return ContinuousClock.now - committed
             }
+            await reader.close()
             let arrival = try #require(took, "the batch never arrived")
             print("a batch without a notification arrived \(arrival) after its commit")
             #expect(arrival < .seconds(3), "the catch-up runs every second; took \(arrival)")

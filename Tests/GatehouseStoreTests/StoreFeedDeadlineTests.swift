@@ -25,12 +25,18 @@ struct StoreFeedDeadlineTests {
             let writer = try await fixture.open()
             try await writer.commit([created("a")], basedOn: nil, actor: "w", at: Date())
             let took = try await within(.seconds(10)) {
-                var feed = reader.changes(after: 0).makeAsyncIterator()
-                // The first batch read means the feed is connected (and, on PostgreSQL, listening).
-                guard try await feed.next()?.revision == 1 else { return Duration?.none }
+                // The feed is read by a task of its own, as StoreFollower does, so it is waiting
+                // (not reading for the first time) when the other instance commits.
+                let (arrivals, arrived) = AsyncStream.makeStream(of: StoreBatch.self)
+                let reading = Task {
+                    for try await batch in reader.changes(after: 0) { arrived.yield(batch) }
+                }
+                defer { reading.cancel() }
+                var feed = arrivals.makeAsyncIterator()
+                guard await feed.next()?.revision == 1 else { return Duration?.none }
                 let committed = ContinuousClock.now
                 try await writer.commit([self.created("b")], basedOn: nil, actor: "w", at: Date())
-                guard try await feed.next()?.entries.map(\.name) == ["b"] else { return nil }
+                guard await feed.next()?.entries.map(\.name) == ["b"] else { return nil }
                 return ContinuousClock.now - committed
             }
             let arrival = try #require(took, "the batch did not arrive within 10 s")

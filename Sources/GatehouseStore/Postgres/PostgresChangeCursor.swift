@@ -32,8 +32,11 @@ final class PostgresChangeCursor: Sendable {
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    init(connections: PostgresConnections, after revision: Int64, catchUpInterval: Duration, logger: Logger) {
+    private let waits: @Sendable () -> Void
+
+    init(connections: PostgresConnections, after revision: Int64, catchUpInterval: Duration, logger: Logger, waits: @escaping @Sendable () -> Void) {
         self.connections = connections
+        self.waits = waits
         self.catchUpInterval = catchUpInterval
         self.logger = logger
         state = Mutex(State(last: revision))
@@ -42,7 +45,7 @@ final class PostgresChangeCursor: Sendable {
 
     deinit {
         // A feed dropped without its task being cancelled still gives its connection back.
-        if let connection = state.withLock({ $0.connection }) { let _: EventLoopFuture<Void> = connection.close() }
+        if let connection = state.withLock({ $0.connection }) { PostgresConnections.closeAndKeep(connection) }
         wake.finish()
     }
 
@@ -62,6 +65,7 @@ final class PostgresChangeCursor: Sendable {
                     continue
                 }
             }
+            waits()
             await waitForCommit()
         }
     }

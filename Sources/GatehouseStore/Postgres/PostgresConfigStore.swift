@@ -25,14 +25,22 @@ public final class PostgresConfigStore: ConfigStore {
     public let catchUpInterval: Duration
     private let connections: PostgresConnections
     private let logger: Logger
+    /// Called each time a feed, having read all there was, starts to wait: lets a test commit
+    /// only once a feed waits, so what it measures is the wake-up, not the first read.
+    let feedWaits: @Sendable () -> Void
     static let channel = "gatehouse_store"
 
     /// Connects, and brings the schema up to date (once, whichever node gets there first).
     /// `logger` receives postgres-nio's own messages; by default they are dropped.
-    public init(
+    public convenience init(
         location: PostgresStoreLocation, catchUpInterval: Duration = .seconds(1),
         logger: Logger = Logger(label: "gatehouse.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws(StoreError) {
+        try await self.init(location: location, catchUpInterval: catchUpInterval, logger: logger, feedWaits: {})
+    }
+
+    init(location: PostgresStoreLocation, catchUpInterval: Duration, logger: Logger, feedWaits: @escaping @Sendable () -> Void) async throws(StoreError) {
+        self.feedWaits = feedWaits
         self.location = location
         self.catchUpInterval = catchUpInterval
         self.logger = logger
@@ -144,7 +152,8 @@ public final class PostgresConfigStore: ConfigStore {
     }
 
     public func changes(after revision: Int64) -> StoreChanges {
-        let cursor = PostgresChangeCursor(connections: connections, after: revision, catchUpInterval: catchUpInterval, logger: logger)
+        let cursor = PostgresChangeCursor(
+            connections: connections, after: revision, catchUpInterval: catchUpInterval, logger: logger, waits: feedWaits)
         return StoreChanges(unfolding: { [location] in
             do {
                 return try await cursor.next()

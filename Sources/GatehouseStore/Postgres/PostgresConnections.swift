@@ -43,6 +43,17 @@ actor PostgresConnections {
         }
     }
 
+    deinit {
+        for connection in idle { Self.closeAndKeep(connection) }
+    }
+
+    /// Closes `connection` without waiting, holding it until it is closed: postgres-nio requires a
+    /// connection to be closed before it is released.
+    nonisolated static func closeAndKeep(_ connection: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     func closeAll() async {
         let connections = idle
         idle = []
