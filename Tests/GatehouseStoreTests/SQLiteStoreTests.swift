@@ -5,6 +5,8 @@ import Testing
 
 @testable import GatehouseStore
 
+/// What only the SQLite store has: its file and its migrations (the seam's behaviours are in
+/// StoreContentsTests and StoreConcurrencyTests, run on every store).
 @Suite("The SQLite config store")
 struct SQLiteStoreTests {
     let directory: URL
@@ -14,53 +16,6 @@ struct SQLiteStoreTests {
     }
 
     var path: String { directory.appendingPathComponent("gatehouse.db").path }
-
-    func document(_ name: String, _ text: String, kind: String = "Function") -> ResourceDocument {
-        storedDocument(name, text, kind: kind, lineOffset: 3)
-    }
-
-    func change(
-        _ operation: ResourceChange.Operation, _ document: ResourceDocument, generation: Int, expected: ExpectedVersion = .absent
-    ) -> ResourceChange {
-        ResourceChange(
-            operation: operation, key: document.key, document: operation == .deleted ? nil : document,
-            generation: generation, expected: expected, origin: document.origin, diff: "+ x")
-    }
-
-    /// Commits `changes` as a writer that has just read the store: each expects what is there.
-    @discardableResult
-    func commit(_ store: SQLiteStore, _ changes: [ResourceChange], actor: String, at time: Date) async throws -> Int64 {
-        let stored = try await store.resources()
-        let read = changes.map { change in
-            var change = change
-            change.expected = stored.first { $0.document.key == change.key }?.version ?? .absent
-            return change
-        }
-        return try await store.commit(read, actor: actor, at: time)
-    }
-
-    @Test("Each new generation of a Function is kept as an immutable revision; deleting the Function deletes them")
-    func revisions() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: path)
-        let key = FunctionKey(namespace: "default", name: "a")
-        try await commit(store, [change(.created, document("a", "v: 1"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
-        try await commit(store, [change(.configured, document("a", "v: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
-        // Traffic changed, the generation did not: revision 2 keeps the text it was made with.
-        try await commit(store, [change(.configured, document("a", "v: 2 # traffic"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 300))
-        try await commit(store, [change(.created, document("p", "p: 1", kind: "Mesh"), generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 300))
-
-        let kept = try await SQLiteStore(path: path).revisions(of: key)
-        #expect(kept.map(\.key.name) == ["a-00001", "a-00002"])
-        #expect(kept.map(\.document.text) == ["v: 1", "v: 2"])
-        #expect(kept.map(\.createdBy) == ["alice", "bob"])
-        #expect(try await store.revisions(of: nil).count == 2, "only Functions have revisions")
-
-        try await store.dropRevisions([RevisionKey(function: key, number: 1)])
-        #expect(try await store.revisions(of: key).map(\.key.number) == [2])
-        try await commit(store, [change(.deleted, document("a", ""), generation: 2)], actor: "alice", at: Date(timeIntervalSince1970: 400))
-        #expect(try await store.revisions(of: key).isEmpty)
-    }
 
     @Test("Upgrading a store kept before revisions makes each Function's current spec a revision, dated by its history")
     func revisionBackfill() async throws {
@@ -90,40 +45,6 @@ struct SQLiteStoreTests {
         let state = try await SQLiteStore(path: path).state()
         #expect(state.revision == 4)
         #expect(state.resources.map(\.revision) == [4])
-    }
-
-    @Test("What is committed is there after reopening, in first-applied order, with its history")
-    func commitAndReopen() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let a = document("a", "a: 1"), b = document("b", "b: 1")
-        let store = try SQLiteStore(path: path)
-        try await commit(store, [change(.created, a, generation: 1), change(.created, b, generation: 1)], actor: "alice", at: Date(timeIntervalSince1970: 100))
-        try await commit(store, [change(.configured, document("a", "a: 2"), generation: 2)], actor: "bob", at: Date(timeIntervalSince1970: 200))
-
-        let reopened = try SQLiteStore(path: path)
-        let resources = try await reopened.resources()
-        #expect(resources.map(\.document.key.name) == ["a", "b"])
-        #expect(resources[0].document.text == "a: 2")
-        #expect(resources[0].document.origin == "/cfg/a.yaml:4")
-        #expect(resources[0].generation == 2)
-        #expect(resources[0].appliedBy == "bob")
-
-        let history = try await reopened.history(HistoryFilter(), limit: 10)
-        #expect(history.map(\.operation) == [.configured, .created, .created])
-        #expect(history.map(\.batch) == [2, 1, 1])
-        #expect(try await reopened.history(HistoryFilter(kind: "function", name: "b"), limit: 10).map(\.name) == ["b"])
-        #expect(try await reopened.history(HistoryFilter(), limit: 1).count == 1)
-    }
-
-    @Test("A deletion removes the resource and is kept in the history")
-    func delete() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: path)
-        let a = document("a", "a: 1")
-        try await commit(store, [change(.created, a, generation: 1)], actor: "alice", at: Date())
-        try await commit(store, [change(.deleted, a, generation: 1)], actor: "alice", at: Date())
-        #expect(try await store.resources().isEmpty)
-        #expect(try await store.history(HistoryFilter(name: "a"), limit: 10).map(\.operation) == [.deleted, .created])
     }
 
     @Test("A file that is not a database is refused by name, and left as it was")

@@ -103,6 +103,7 @@ struct PostgresSharedStoreTests {
             _ = FileManager.default.createFile(atPath: gate, contents: nil)
             let refused = try await firstApply.value
             #expect(refused.status != 0)
+            #expect(refused.stderr.contains("fn") && refused.stderr.contains("someone else"), "\(refused.stderr)")
             #expect(refused.stderr.contains("nothing was applied"), "\(refused.stderr)")
         }
     }
