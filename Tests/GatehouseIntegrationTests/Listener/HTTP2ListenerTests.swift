@@ -1,4 +1,7 @@
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GatehouseTesting
 import Testing
@@ -166,6 +169,19 @@ struct HTTP2ListenerTests {
             let http1 = try await call(client, ["--http1.1"])
             #expect(http1.status == 200 && http1.version == "1.1", "\(http1)")
         }
+    }
+
+    @Test("SIGTERM drains an HTTP/2 connection: the stream in flight is answered, then GOAWAY and close")
+    func drain() async throws {
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "fn"))
+        defer { gatehouse.removeDirectory() }
+        #expect(try await h2c(gatehouse, "/").status == 200)
+        async let slow = h2c(gatehouse, "/sleep?ms=1500")
+        try await gatehouse.waitForInFlight("fn")
+        kill(gatehouse.process.processIdentifier, SIGTERM)
+        let answered = try await slow
+        #expect(answered.exit == 0 && answered.status == 200 && answered.version == "2", "\(answered)")
+        #expect(try await gatehouse.stop() == 0)
     }
 
     @Test("Malformed HTTP/2 request heads are refused before any stage: a Host other than :authority gets 400; forbidden headers reset the stream")
