@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.38.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.31.0"),
@@ -55,7 +56,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // ① Sockets, TLS and HTTP/1.1 parsing for the ingress and mesh listeners.
+        // ① Sockets, TLS, HTTP/1.1 and HTTP/2 for the ingress and mesh listeners.
         // The caller's side of a request, whatever carries it: what the pipeline and the forwarder see.
         .target(name: "GatehouseExchange", dependencies: [
             "GatehouseCore",
@@ -70,6 +71,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
         ]),
         // ③ AuthorizationPolicy with Istio's semantics; decisions that say why.
         .target(name: "GatehouseAuthorization", dependencies: [
@@ -210,6 +213,7 @@ let package = Package(
         .testTarget(name: "GatehouseListenerTests", dependencies: [
             "GatehouseListener", "GatehouseCore", "GatehouseExchange",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

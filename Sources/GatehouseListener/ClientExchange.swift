@@ -34,6 +34,8 @@ public final class ClientExchange: Exchange {
     /// Body held before the forwarder takes it; past this the client is not read until it does.
     static let maxBufferedBeforeDelegate = 256 * 1024
     private var keepAlive: Bool
+    /// An HTTP/2 stream: no `connection` header, and "closing" resets only the stream.
+    private let multiplexed: Bool
 
     init(
         head: HTTPRequestHead, connection: IngressConnectionHandler, context: ChannelHandlerContext,
@@ -43,7 +45,9 @@ public final class ClientExchange: Exchange {
         self.connection = connection
         self.context = context
         self.limits = limits
-        self.keepAlive = head.isKeepAlive && upgrade == nil
+        // An HTTP/2 stream ends with its exchange; its connection carries on.
+        self.multiplexed = head.version.major >= 2
+        self.keepAlive = multiplexed || (head.isKeepAlive && upgrade == nil)
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
             ?? RequestIdentifier.generate(using: &connection.random)
         var record = RequestRecord(
@@ -73,7 +77,9 @@ public final class ClientExchange: Exchange {
         record.responseHeaders.apply(to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         if connection.isDraining { keepAlive = false }
-        if !keepAlive {
+        if multiplexed {
+            // Connection-specific headers are forbidden on HTTP/2 (RFC 9113 §8.2.2).
+        } else if !keepAlive {
             response.headers.replaceOrAdd(name: "connection", value: "close")
         } else if head.version.major == 1 && head.version.minor == 0 {
             response.headers.replaceOrAdd(name: "connection", value: "keep-alive")
@@ -115,8 +121,13 @@ public final class ClientExchange: Exchange {
         finish()
         if closeAfter {
             let channel = context.channel
+            let multiplexed = multiplexed
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-                channel.close(promise: nil)
+                if multiplexed {
+                    HTTP2EarlyResponse.stopRequestBody(on: channel)
+                } else {
+                    channel.close(promise: nil)
+                }
             }
         } else {
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)

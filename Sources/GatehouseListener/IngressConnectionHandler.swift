@@ -2,10 +2,9 @@ import GatehouseCore
 import GatehouseExchange
 import NIOCore
 import NIOHTTP1
-import NIOSSL
-import NIOTLS
 
-/// ① One client connection: turns parsed HTTP/1.1 parts into exchanges, one at a time.
+/// ① One client connection: turns parsed HTTP/1.1 parts into exchanges, one at a time. On HTTP/2
+/// it serves one stream instead (its channel carries one request, translated to the same parts).
 ///
 /// Pipelined requests (a client sending the next request before the previous response) are held
 /// here, in order, until the exchange before them has ended, so responses go out in request order.
@@ -172,7 +171,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func updateReading(_ context: ChannelHandlerContext) {
-        try? context.channel.syncOptions?.setOption(.autoRead, value: !(pausedForQueue || pausedForExchange || pausedForUpgrade))
+        let reading = !(pausedForQueue || pausedForExchange || pausedForUpgrade)
+        try? context.channel.syncOptions?.setOption(.autoRead, value: reading)
+        // An HTTP/2 stream channel does not start reading again by itself when autoRead comes back
+        // on (a socket channel does; for it this read is already pending and costs nothing).
+        if reading { context.read() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -228,13 +231,6 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                         .requestTimeout, detail: "no request body for \(limits.requestBodyIdleTimeout.gatehouseDescription)"))
                 }
             }
-        } else if case TLSUserEvent.handshakeCompleted = event, let peer, let tls {
-            // A resumed session skips the certificate check; its leaf must be one verified before.
-            if peer.identity == nil, tls.verifiesClients {
-                let leaf = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
-                if let identity = tls.resumedIdentity(leaf) { peer.set(identity) } else { context.close(promise: nil) }
-            }
-            context.fireUserInboundEventTriggered(event)
         } else if event is DrainConnection {
             isDraining = true
             if exchange == nil, queued.isEmpty { context.close(promise: nil) }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// ① The ingress listener: accepts HTTP/1.1 connections and hands each request to the pipeline.
+/// ① The ingress listener: accepts HTTP/1.1 and HTTP/2 connections and hands each request to the pipeline.
 ///
 /// The hot path stays on NIO's event loops (no async/await per request): each connection is
 /// served on one loop, and the forwarder reuses upstream connections owned by that same loop.
@@ -30,6 +30,9 @@ public final class IngressListener: Sendable {
         traces: TraceSwitch = TraceSwitch()
     ) async throws -> IngressListener {
         let tracker = ConnectionTracker()
+        let pipeline = IngressPipeline(
+            processor: processor, observer: observer, renderer: renderer, limits: limits, tracker: tracker, tls: tls,
+            traces: traces)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,13 +49,9 @@ public final class IngressListener: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ServerNameCapture(peer: box))
                         try channel.pipeline.syncOperations.addHandler(tls.handler(storingPeerIn: box))
                     }
-                    // Pipelining is handled by IngressConnectionHandler itself (see there why).
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false)
+                    // HTTP/1.1 or HTTP/2, by ALPN or by the first bytes (see IngressPipeline).
                     try channel.pipeline.syncOperations.addHandler(
-                        IngressConnectionHandler(
-                            processor: processor, observer: observer, renderer: renderer, limits: limits,
-                            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces))
+                        HTTPVersionDetector(pipeline: pipeline, peer: peer, loopIndex: loopIndex))
                 }
             }
             .bind(host: host, port: port)

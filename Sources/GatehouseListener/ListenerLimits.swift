@@ -12,11 +12,16 @@ public struct ListenerLimits: Sendable, Hashable {
     /// Time the client spends paused by Gatehouse (back-pressure) does not count. Checked with the
     /// idle sweep, every few seconds, so it fires up to one sweep late.
     public var requestBodyIdleTimeout: Duration
+    /// Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); past
+    /// it a new stream is refused (REFUSED_STREAM). Istio's gateways use 100 (Envoy's own default
+    /// is 2^31 - 1); each open stream may hold a function's slot, so it is a per-client cap too.
+    public var maxConcurrentStreams: Int
 
     public init(
         maxHeaderBytes: Int = 60 * 1024, maxBodyBytes: Int = 32 * 1024 * 1024, idleTimeout: Duration = .seconds(60),
-        requestBodyIdleTimeout: Duration = .seconds(30)
+        requestBodyIdleTimeout: Duration = .seconds(30), maxConcurrentStreams: Int = 100
     ) {
+        self.maxConcurrentStreams = maxConcurrentStreams
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout

@@ -107,6 +107,14 @@ final class PeerBox: Sendable {
 extension ListenerTLS {
     static let reading = ThreadSpecificVariable<PeerBox>()
 
+    /// `configuration` offering HTTP/2 by ALPN (`h2`, then `http/1.1`); a client that offers
+    /// neither, or no ALPN at all, speaks HTTP/1.1.
+    public static func negotiatingHTTP2(_ configuration: TLSConfiguration) -> TLSConfiguration {
+        var configuration = configuration
+        configuration.applicationProtocols = ["h2", "http/1.1"]
+        return configuration
+    }
+
     /// `configuration` with a context callback that records the client's SNI, then does what its
     /// own callback did (a gateway's certificate choice by SNI), if any.
     public static func recordingServerName(_ configuration: TLSConfiguration) -> TLSConfiguration {

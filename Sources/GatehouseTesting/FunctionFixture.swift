@@ -3,8 +3,10 @@ import Foundation
 /// A function for tests: a real HTTP/1.1 server on `$PORT` whose behaviour is chosen per request
 /// path (and, at start-up, by environment variables), written to disk at test time.
 ///
-/// - `GET /` → JSON: `pid`, the Knative environment, every request header, `stdin_eof`, and
+/// - `GET /` → JSON: `pid`, the Knative environment, every request header, `path`, `version` (as
+///   the request line said it), `stdin_eof`, and
 ///   `peer_port` (the source port of the connection it came over).
+/// - `GET /bytes?n=N` → N bytes (`x`), written 64 KiB at a time.
 /// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
 /// - `GET /crash` → the process exits without answering.
 /// - `GET /drop-next` → answers, then drops the next request on the same connection without an
@@ -175,6 +177,16 @@ public enum FunctionFixture {
                         except OSError as error:
                             result["connected"], result["error"] = False, str(error)
                     return self.reply(200, result)
+                if url.path == "/bytes":
+                    count = int(parse_qs(url.query).get("n", ["0"])[0])
+                    self.send_response(200)
+                    self.send_header("content-type", "application/octet-stream")
+                    self.send_header("content-length", str(count))
+                    self.end_headers()
+                    while count > 0:
+                        self.wfile.write(b"x" * min(count, 65536))
+                        count -= 65536
+                    return
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
                     return self.reply(200, {"pid": os.getpid()})
@@ -183,6 +195,7 @@ public enum FunctionFixture {
                     "env": {k: os.environ.get(k) for k in ENV_KEYS},
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "path": self.path,
+                    "version": self.request_version,
                     "stdin_eof": STDIN_EOF,
                     "peer_port": self.client_address[1],
                     "peer_names": [value for _, value in (getattr(self.connection, "getpeercert", lambda: None)() or {}).get("subjectAltName", ())],

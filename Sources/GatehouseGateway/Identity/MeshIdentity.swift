@@ -94,8 +94,8 @@ final class MeshIdentity: Service, Sendable {
 
     /// TLS 1.3 preferred, 1.2 allowed; a client certificate is required and checked by `check`.
     static func context(for identity: IssuedIdentity) throws -> NIOSSLContext {
-        // The SNI is recorded for `connection.sni`.
-        try NIOSSLContext(configuration: ListenerTLS.recordingServerName(context(configurationFor: identity)))
+        // The SNI is recorded for `connection.sni`; HTTP/2 is offered by ALPN.
+        try NIOSSLContext(configuration: ListenerTLS.recordingServerName(ListenerTLS.negotiatingHTTP2(context(configurationFor: identity))))
     }
 
     private static func context(configurationFor identity: IssuedIdentity) throws -> TLSConfiguration {

@@ -74,7 +74,7 @@ struct GatewayServers {
                 promise.succeed(override)
             }
         }
-        configuration = ListenerTLS.recordingServerName(configuration)  // for `connection.sni`
+        configuration = ListenerTLS.recordingServerName(ListenerTLS.negotiatingHTTP2(configuration))  // `connection.sni`; h2 by ALPN
         guard servers[0].1.tls?.mode == .mutual else {
             return ListenerTLS(serverOnly: try NIOSSLContext(configuration: configuration))
         }
