@@ -8,6 +8,8 @@ import Foundation
 ///   `peer_port` (the source port of the connection it came over).
 /// - `GET /bytes?n=N` → N bytes (`x`), written 64 KiB at a time.
 /// - `GET /sleep?ms=N` → waits N ms, then JSON with `pid`.
+/// - `GET /hold?until=PATH` → answers (JSON with `pid`) once the file PATH exists (at most 120 s):
+///   a request kept in flight until the test releases it (`RunningGatehouse.release`).
 /// - `GET /crash` → the process exits without answering.
 /// - `GET /drop-next` → answers, then drops the next request on the same connection without an
 ///   answer (as a server does that closes an idle kept-alive connection just as a request arrives).
@@ -189,6 +191,14 @@ public enum FunctionFixture {
                     return
                 if url.path == "/sleep":
                     time.sleep(int(parse_qs(url.query).get("ms", ["0"])[0]) / 1000)
+                    return self.reply(200, {"pid": os.getpid()})
+                if url.path == "/hold":
+                    # Held until the test creates the file (or 120 s pass): a request that stays in
+                    # flight exactly as long as the test needs, however loaded the machine is.
+                    release = parse_qs(url.query).get("until", [""])[0]
+                    deadline = time.time() + 120
+                    while release and not os.path.exists(release) and time.time() < deadline:
+                        time.sleep(0.01)
                     return self.reply(200, {"pid": os.getpid()})
                 self.reply(200, {
                     "pid": os.getpid(),

@@ -11,11 +11,12 @@ struct ScalingTests {
     @Test("With concurrency 1, a second concurrent request gets a second instance")
     func scaleOut() async throws {
         try await withGatehouse(fixtureFunction(name: "busy", scaling: "concurrency: 1, maxInstances: 2")) { gatehouse in
-            // The first holds its instance (concurrency 1) well past any cold start of the second's;
-            // the second is sent once the first is in flight, so it can only be served by a new one.
-            async let first = gatehouse.request("busy", path: "/sleep?ms=8000")
+            // The first holds its instance (concurrency 1) until the second is answered; the second
+            // is sent once the first is in flight, so it can only be served by a new one.
+            async let first = gatehouse.request("busy", path: gatehouse.held("first"))
             try await gatehouse.waitForInFlight("busy")
             let b = try await gatehouse.request("busy", path: "/sleep?ms=10")
+            gatehouse.release("first")
             let a = try await first
             #expect(a.status == 200 && b.status == 200)
             #expect(a.pid != nil && b.pid != nil && a.pid != b.pid)
@@ -29,11 +30,12 @@ struct ScalingTests {
         let config = fixtureFunction(name: "narrow", scaling: "concurrency: 1, maxInstances: 1, maxQueue: 1")
         try await withGatehouse(config) { gatehouse in
             #expect(try await gatehouse.request("narrow").status == 200)  // warm
-            async let busy = gatehouse.request("narrow", path: "/sleep?ms=3000")
+            async let busy = gatehouse.request("narrow", path: gatehouse.held("busy"))
             try await gatehouse.waitForInFlight("narrow")
             async let queued = gatehouse.request("narrow", path: "/sleep?ms=10")
             try await gatehouse.waitForQueued("narrow")
             let refused = try await gatehouse.request("narrow", path: "/sleep?ms=10")
+            gatehouse.release("busy")
             let served = try await [busy, queued]
             #expect(served.map(\.status) == [200, 200])
             #expect(refused.status == 503)
@@ -48,8 +50,8 @@ struct ScalingTests {
     func idleScaleDown() async throws {
         try await withGatehouse(fixtureFunction(name: "sleepy", spec: "idleTimeout: \"1s\"")) { gatehouse in
             let response = try await gatehouse.request("sleepy")
+            // (Not checked alive first: on a loaded machine the second it idles may already be over.)
             let pid = try #require(response.pid)
-            #expect(processIsAlive(pid))
             _ = try await eventually("the idle instance to stop") { processIsAlive(pid) ? nil : true }
             let metrics = try await eventually("the instances gauge to reach 0") {
                 let text = try await gatehouse.metrics()

@@ -76,6 +76,16 @@ extension RunningGatehouse {
         }
     }
 
+    /// The fixture's `/hold?until=…` path for `name`: the request stays in flight until `release(name)`.
+    func held(_ name: String) -> String {
+        "/hold?until=" + directory.appendingPathComponent("release-\(name)").path
+    }
+
+    /// Lets every request held under `name` answer.
+    func release(_ name: String) {
+        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("release-\(name)").path, contents: Data())
+    }
+
     /// Waits until `count` requests of the function are being served by its instances.
     func waitForInFlight(_ function: String, count: Double = 1) async throws {
         try await waitForGauge("gatehouse_function_inflight_requests", function: function, toBe: count)

@@ -6,7 +6,8 @@ import Testing
 
 /// Optimistic concurrency and the change feed: what lets several writers share one store.
 /// Each runs once per store (`StoreBackend`): SQLite, and a real PostgreSQL on 127.0.0.1.
-@Suite("Every config store between several writers", .timeLimit(.minutes(1)))
+extension ConfigStoreSuites {
+@Suite("Every config store between several writers", .timeLimit(.minutes(3)))
 struct StoreConcurrencyTests {
     func document(_ name: String, _ text: String, kind: String = "Function") -> ResourceDocument {
         storedDocument(name, text, kind: kind, lineOffset: 0)
@@ -193,4 +194,5 @@ struct StoreConcurrencyTests {
             #expect(await reading.value == 0)
         }
     }
+}
 }

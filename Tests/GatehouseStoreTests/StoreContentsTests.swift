@@ -5,7 +5,8 @@ import Testing
 
 /// What a store keeps — resources, history, Function revisions — run once per store
 /// (`StoreBackend`): SQLite, and a real PostgreSQL on 127.0.0.1.
-@Suite("What every config store keeps", .timeLimit(.minutes(1)))
+extension ConfigStoreSuites {
+@Suite("What every config store keeps", .timeLimit(.minutes(3)))
 struct StoreContentsTests {
     func document(_ name: String, _ text: String, kind: String = "Function") -> ResourceDocument {
         storedDocument(name, text, kind: kind, lineOffset: 3)
@@ -90,4 +91,5 @@ struct StoreContentsTests {
             #expect(try await store.history(HistoryFilter(name: "a"), limit: 10).map(\.operation) == [.deleted, .created])
         }
     }
+}
 }

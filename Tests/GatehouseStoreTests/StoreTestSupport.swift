@@ -32,21 +32,18 @@ final class StoreFixture: Sendable {
     private let directory: URL?
     private let database: String?
 
-    private init(_ backend: StoreBackend) throws {
+    private init(_ backend: StoreBackend, directory: URL?, database: String?) {
         self.backend = backend
-        switch backend {
-        case .sqlite:
-            directory = try temporaryStoreFolder()
-            database = nil
-        case .postgres:
-            directory = nil
-            database = try PostgresServer.shared().makeDatabase()
-        }
+        self.directory = directory
+        self.database = database
     }
 
     /// Runs `body` with a fresh store of `backend`, and removes the store afterwards.
     static func with(_ backend: StoreBackend, _ body: (StoreFixture) async throws -> Void) async throws {
-        let fixture = try StoreFixture(backend)
+        let fixture = switch backend {
+        case .sqlite: StoreFixture(backend, directory: try temporaryStoreFolder(), database: nil)
+        case .postgres: StoreFixture(backend, directory: nil, database: try await PostgresServer.sharedOffPool().makeDatabaseOffPool())
+        }
         do {
             try await body(fixture)
         } catch {
@@ -86,7 +83,7 @@ final class StoreFixture: Sendable {
     private func remove() async {
         if let directory { try? FileManager.default.removeItem(at: directory) }
         for store in opened.withLock({ $0 }) { await store.close() }
-        if let database { _ = try? PostgresServer.shared().sql("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+        if let database, let server = try? PostgresServer.shared() { server.dropLater(database) }
     }
 }
 

@@ -55,12 +55,13 @@ struct HTTP2ListenerAttackTests {
         }
     }
 
-    @Test("After every attack at once, several times over, the gateway's memory stays bounded and it still serves")
+    @Test("After every attack, twice over, the gateway's memory stays bounded and it still serves")
     func memoryBounded() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
             try await stillServes(gatehouse)
             let before = gatehouse.peakResidentBytes
-            for _ in 0..<3 {
+            // Twice over: what one round leaves behind would show as growth in the second.
+            for _ in 0..<2 {
                 for mode in ["rapid-reset", "continuation", "ping", "settings", "empty-data"] {
                     _ = try await attack(mode, gatehouse)
                 }

@@ -121,14 +121,16 @@ struct HTTP2ListenerTests {
         }
     }
 
-    @Test("h2load: 2,000 requests over 2 connections, 20 streams at a time each, all answered by the function")
+    // 400, not thousands: enough to fill 20 streams on each connection many times over, without
+    // taking both cores from every other suite of the test process (throughput is a benchmark's).
+    @Test("h2load: 400 requests over 2 connections, 20 streams at a time each, all answered by the function")
     func manyStreams() async throws {
         try await withGatehouse(fixtureFunction(name: "fn")) { gatehouse in
             let result = try await HTTP2Tools.run([
-                "h2load", "-n", "2000", "-c", "2", "-m", "20", "-H", ":authority: \(Self.host)", gatehouse.ingress + "/",
+                "h2load", "-n", "400", "-c", "2", "-m", "20", "-H", ":authority: \(Self.host)", gatehouse.ingress + "/",
             ])
-            #expect(result.output.contains("2000 succeeded, 0 failed, 0 errored"), "\(result.output)")
-            #expect(result.output.contains("status codes: 2000 2xx"), "\(result.output)")
+            #expect(result.output.contains("400 succeeded, 0 failed, 0 errored"), "\(result.output)")
+            #expect(result.output.contains("status codes: 400 2xx"), "\(result.output)")
             #expect(result.output.contains("Application protocol: h2c"), "\(result.output)")
         }
     }

@@ -9,14 +9,15 @@ import Testing
 @Suite("A PostgreSQL store shared by two gatehouse processes", .serialized)
 struct PostgresSharedStoreTests {
     static let propagationTarget: Duration = .seconds(1)
-    static let propagationAllowed: Duration = .seconds(3)
+    /// Generous: the test asserts the change arrives through the shared store; timing is for the record.
+    static let propagationAllowed: Duration = .seconds(20)
 
     /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
     /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
     static func withTwo(_ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void) async throws {
-        let server = try PostgresServer.start()
+        let server = try await PostgresServer.startOffPool()
         defer { server.stop() }
-        let database = try server.makeDatabase()
+        let database = try await server.makeDatabaseOffPool()
         let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
         try Data((server.password + "\n").utf8).write(to: passwordFile)
         let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]

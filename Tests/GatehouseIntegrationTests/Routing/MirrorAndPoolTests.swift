@@ -60,12 +60,13 @@ struct MirrorAndPoolTests {
             """
         try await withGatehouse(config) { gatehouse in
             _ = try await gatehouse.request("fn")  // warm
-            // Long enough that the second request is queued behind it even on a loaded machine.
-            async let busy = gatehouse.request("fn", path: "/sleep?ms=5000")
+            // Held until the overflow is answered: the second request is queued behind it however loaded the machine is.
+            async let busy = gatehouse.request("fn", path: gatehouse.held("busy"))
             try await gatehouse.waitForInFlight("fn")
             async let queued = gatehouse.request("fn", path: "/sleep?ms=10")
             try await gatehouse.waitForQueued("fn")
             let overflow = try await gatehouse.request("fn")
+            gatehouse.release("busy")
             #expect(overflow.status == 503 && overflow.errorCode == "queue_full", "\(overflow.body)")
             let line = try await gatehouse.accessLogLine(requestId: try #require(overflow.headers.first(name: "x-request-id")))
             #expect(line["response_flags"] as? String == "UO")

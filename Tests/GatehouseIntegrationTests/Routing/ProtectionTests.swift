@@ -49,10 +49,11 @@ struct ProtectionTests {
             """
         try await withGatehouse(config) { gatehouse in
             _ = try await gatehouse.request("fn")  // warm
-            async let first = gatehouse.request("fn", path: "/sleep?ms=1500")
-            async let second = gatehouse.request("fn", path: "/sleep?ms=1500")
+            async let first = gatehouse.request("fn", path: gatehouse.held("slots"))
+            async let second = gatehouse.request("fn", path: gatehouse.held("slots"))
             try await gatehouse.waitForInFlight("fn", count: 2)  // both hold their caller's slots
             let third = try await gatehouse.request("fn")
+            gatehouse.release("slots")
             #expect(third.status == 429 && third.errorCode == "concurrency_limited", "\(third.body)")
             #expect(try await first.status == 200)
             #expect(try await second.status == 200)
