@@ -135,6 +135,14 @@ enum FunctionDecoder {
             }
             if key == "runAsUser" { result.runAsUser = id } else { result.runAsGroup = id }
         }
+        if let field = process.field("protocol"), let name = field.string() {
+            if let value = FunctionSpec.UpstreamProtocol(rawValue: name) {
+                result.protocol = value
+            } else {
+                let names = FunctionSpec.UpstreamProtocol.allCases.map(\.rawValue).joined(separator: " or ")
+                field.report("unknown protocol \"\(name)\"", fix: "write \(names) (h2c for a gRPC or other HTTP/2 server without TLS)")
+            }
+        }
         process.reportUnknownKeys()
         return result
     }

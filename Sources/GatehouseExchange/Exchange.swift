@@ -47,7 +47,8 @@ open class Exchange {
     open func sendHead(_ response: HTTPResponseHead) { fatalError("\(Self.self) must override sendHead") }
     open func sendBody(_ buffer: ByteBuffer) { fatalError("\(Self.self) must override sendBody") }
     open func flush() {}
-    open func sendEnd() { fatalError("\(Self.self) must override sendEnd") }
+    /// Ends the response, with the function's trailers when it sent some (gRPC's status).
+    open func sendEnd(trailers: HTTPHeaders? = nil) { fatalError("\(Self.self) must override sendEnd") }
     /// Ends the exchange with an error response (rendered once, at the edge), or by aborting it if
     /// a response has already started.
     open func fail(_ error: GatehouseError) { fatalError("\(Self.self) must override fail") }

@@ -55,12 +55,15 @@ public struct RenderedError: Sendable {
     public var flags: ResponseFlags
     public var headers: HTTPHeaders
     public var body: String
+    /// The caller-facing sentence alone (what a gRPC caller gets as `grpc-message`).
+    public var message: String
 
-    public init(status: HTTPResponseStatus, flags: ResponseFlags, headers: HTTPHeaders, body: String) {
+    public init(status: HTTPResponseStatus, flags: ResponseFlags, headers: HTTPHeaders, body: String, message: String = "") {
         self.status = status
         self.flags = flags
         self.headers = headers
         self.body = body
+        self.message = message
     }
 }
 

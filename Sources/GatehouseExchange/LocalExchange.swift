@@ -86,7 +86,7 @@ public final class LocalExchange: Exchange {
 
     public override func flush() {}
 
-    public override func sendEnd() {
+    public override func sendEnd(trailers: HTTPHeaders? = nil) {
         guard !isFinished, let responseHead else { return }
         end(.success(Response(status: Int(responseHead.status.code), headers: responseHead.headers, body: responseBody, requestId: record.requestId)))
     }

@@ -34,7 +34,7 @@ struct ErrorResponses: ErrorRenderer {
         if let reason = error.reason { body += "\"reason\":\"\(reason)\"," }  // reason codes are fixed identifiers
         body += "\"requestId\":"
         body += "\"" + requestId + "\"}\n"  // request ids are checked to need no escaping
-        return RenderedError(status: status, flags: flags, headers: headers, body: body)
+        return RenderedError(status: status, flags: flags, headers: headers, body: body, message: message)
     }
 
     /// An external authorizer's denial, as it wrote it (Envoy's ext_authz passes status and body on).

@@ -55,6 +55,7 @@ public final class ClientExchange: Exchange {
             path: head.uri, httpProtocol: Self.protocolName(head.version),
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
+        record.isGRPC = GRPC.isCall(head.headers)
         if connection.traces.isOn { record.trace = TraceContext.extract(from: head.headers, using: &connection.random) }
         record.downstreamAddress = downstreamAddress
         record.destinationAddress = localAddress?.ip
@@ -113,16 +114,17 @@ public final class ClientExchange: Exchange {
 
     /// Ends the response. A connection whose request body was not read to its end is closed
     /// (a request without a body may end after an early response: its end is simply skipped).
-    public override func sendEnd() {
+    public override func sendEnd(trailers: HTTPHeaders? = nil) {
         guard !isFinished, responseStarted else { return }
         let unreadBody = !requestComplete && Self.declaresBody(head)
         let closeAfter = !keepAlive || unreadBody || connection.isDraining
         if closeAfter { connection.closeAfterExchange() }
         finish()
+        let end = HTTPServerResponsePart.end(trailers.map(Self.passableTrailers))
         if closeAfter {
             let channel = context.channel
             let multiplexed = multiplexed
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+            context.writeAndFlush(NIOAny(end)).whenComplete { _ in
                 if multiplexed {
                     HTTP2EarlyResponse.stopRequestBody(on: channel)
                 } else {
@@ -130,7 +132,7 @@ public final class ClientExchange: Exchange {
                 }
             }
         } else {
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            context.writeAndFlush(NIOAny(end), promise: nil)
         }
     }
 
@@ -145,6 +147,15 @@ public final class ClientExchange: Exchange {
         }
         let rendered = connection.renderer.render(error, requestId: record.requestId)
         record.responseFlags.formUnion(rendered.flags)
+        if record.isGRPC {
+            // A gRPC client reads a status from trailers; an HTTP error body would only tell it "UNKNOWN".
+            let refusal = GRPC.refusal(rendered, for: error, requestId: record.requestId)
+            record.grpcStatus = refusal.status
+            if !requestComplete && Self.declaresBody(head) { keepAlive = false }
+            sendHead(refusal.head)
+            sendEnd(trailers: refusal.trailers)
+            return
+        }
         // After these the connection cannot carry another request: say so in the response.
         if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
             || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout {
@@ -306,6 +317,15 @@ public final class ClientExchange: Exchange {
     }
 
     // MARK: Helpers
+
+    /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1); the rest pass as sent.
+    private static func passableTrailers(_ trailers: HTTPHeaders) -> HTTPHeaders {
+        let forbidden: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host"]
+        guard trailers.contains(where: { forbidden.contains($0.name.lowercased()) }) else { return trailers }
+        var kept = HTTPHeaders()
+        for (name, value) in trailers where !forbidden.contains(name.lowercased()) { kept.add(name: name, value: value) }
+        return kept
+    }
 
     private static func declaresBody(_ head: HTTPRequestHead) -> Bool {
         if head.headers.contains(name: "transfer-encoding") { return true }

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// One request as a JSON line with the keys of Istio's default JSON access log format, plus
-/// `trace_id`, `cold_start` (and `error_detail` when Gatehouse failed the request). Internal failure details
+/// `trace_id`, `cold_start`, `grpc_status` for gRPC calls (and `error_detail` when Gatehouse failed the request). Internal failure details
 /// stay here and in the log, never in a response.
 ///
 /// Written straight into UTF-8 bytes: this runs once per request, and building a `String` piece by
@@ -23,6 +23,11 @@ enum AccessLogLine {
         appendJSON(record.httpProtocol, to: &out)
         key("response_code", &out)
         appendInteger(record.responseCode, to: &out)
+        if record.isGRPC {
+            // Envoy's %GRPC_STATUS_NUMBER%: the call's outcome, which response_code (200) does not say.
+            key("grpc_status", &out)
+            if let status = record.grpcStatus { appendInteger(status, to: &out) } else { null(&out) }
+        }
         key("response_flags", &out)
         appendJSON(record.responseFlags.description, to: &out)
         key("response_code_details", &out)

@@ -22,6 +22,8 @@ final class IstioMetrics: Sendable {
         var owner: ObjectIdentifier?
         var responseCode: Int
         var flags: UInt16
+        /// `grpc_response_status` and `request_protocol`: -1 for plain HTTP, -2 for a call with no status.
+        var grpc: Int8
         /// The mutual TLS caller's SPIFFE ID; nil over plaintext.
         var peer: String?
         /// What tag overrides read from the request, in `MetricsPolicy` order; empty when none does.
@@ -59,7 +61,7 @@ final class IstioMetrics: Sendable {
         let owner: (any AnyObject & Sendable)? = record.destination.map { $0 as any AnyObject & Sendable } ?? owner
         var key = SeriesKey(
             owner: owner.map(ObjectIdentifier.init), responseCode: record.responseCode,
-            flags: record.responseFlags.rawValue, peer: record.peer?.uri,
+            flags: record.responseFlags.rawValue, grpc: record.isGRPC ? Int8(record.grpcStatus ?? -2) : -1, peer: record.peer?.uri,
             overrideValues: policy.readsRequest ? Self.overrideValues(policy, record, overflow: false) : [])
         let series = self.series.withLockedValue { cache in
             if let existing = cache[key] { return existing }
@@ -192,9 +194,9 @@ final class IstioMetrics: Sendable {
             ("destination_service_name", spec?.name ?? unknown),
             ("destination_service_namespace", spec?.namespace ?? unknown),
             ("destination_cluster", unknown),
-            ("request_protocol", "http"),
+            ("request_protocol", record.isGRPC ? "grpc" : "http"),
             ("response_code", String(record.responseCode)),
-            ("grpc_response_status", ""),
+            ("grpc_response_status", record.grpcStatus.map(String.init) ?? ""),
             ("response_flags", record.responseFlags.description),
             ("connection_security_policy", peer == nil ? "none" : "mutual_tls"),
         ]

@@ -118,6 +118,20 @@ struct FunctionDecodingTests {
         }
     }
 
+    @Test("protocol: h2c decodes (default http1); an unknown protocol is refused at its line with the choices")
+    func upstreamProtocol() throws {
+        let plain = try ConfigLoader.load(yaml: functionDocument(), file: "f.yaml")
+        #expect(try #require(plain.functions.first).process.protocol == .http1)
+        let h2c = try ConfigLoader.load(yaml: functionDocument().replacingOccurrences(
+            of: "command: [\"./server\"]", with: "command: [\"./server\"]\n    protocol: h2c"), file: "f.yaml")
+        #expect(try #require(h2c.functions.first).process.protocol == .h2c)
+        let found = diagnostics(functionDocument().replacingOccurrences(
+            of: "command: [\"./server\"]", with: "command: [\"./server\"]\n    protocol: grpc"))
+        #expect(found.first?.field == "spec.process.protocol", "\(found)")
+        #expect(found.first?.location.line == 8)
+        #expect(found.first?.fix?.contains("h2c") == true)
+    }
+
     @Test("a Function may not run as a service account Gatehouse keeps for itself", arguments: ["gatehouse-audit", "gatehouse", "gatehouse-broker.default.orders"])
     func reservedServiceAccount(account: String) {
         let found = diagnostics(functionDocument(spec: "  serviceAccount: \(account)"))

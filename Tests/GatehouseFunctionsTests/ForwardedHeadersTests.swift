@@ -20,7 +20,7 @@ struct ForwardedHeadersTests {
     func requestHopByHop() {
         let (head, _) = upstream([
             "Host": "hello.default.localhost", "Connection": "keep-alive, X-Secret", "Keep-Alive": "timeout=5",
-            "Proxy-Connection": "keep-alive", "TE": "trailers", "Trailer": "Expires", "Upgrade": "h2c",
+            "Proxy-Connection": "keep-alive", "TE": "deflate", "Trailer": "Expires", "Upgrade": "h2c",
             "x-secret": "1", "Transfer-Encoding": "chunked", "Accept": "*/*",
         ])
         for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-secret"] {
@@ -31,6 +31,14 @@ struct ForwardedHeadersTests {
         #expect(head.method == .POST)
         #expect(head.uri == "/greet?x=1")
         #expect(head.version == .http1_1)
+    }
+
+    @Test("TE: trailers is the one TE passed on (gRPC servers require it), as Envoy does")
+    func teTrailers() {
+        let (head, _) = upstream(["Host": "hello.default.localhost", "TE": "trailers", "Connection": "TE"])
+        #expect(head.headers["te"] == ["trailers"])
+        let (mixed, _) = upstream(["Host": "hello.default.localhost", "TE": "deflate, Trailers"])
+        #expect(mixed.headers["te"] == ["trailers"])
     }
 
     @Test("X-Forwarded-*, Forwarded and X-Request-Id describe the caller to the function")

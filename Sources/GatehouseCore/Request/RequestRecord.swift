@@ -69,6 +69,11 @@ public struct RequestRecord: Sendable {
     public var upstreamServiceTime: Duration?
     /// The request waited for an instance to start.
     public var coldStart = false
+    /// A gRPC call (`content-type: application/grpc…`): refusals are gRPC statuses, `grpc-timeout`
+    /// bounds it, and metrics say `request_protocol="grpc"`.
+    public var isGRPC = false
+    /// The call's `grpc-status` (from the function's trailers, or Gatehouse's own refusal).
+    public var grpcStatus: Int?
 
     public var bytesReceived = 0
     public var bytesSent = 0

@@ -141,11 +141,14 @@ public struct FunctionSpec: Hashable, Sendable {
         /// `securityContext` names); nil: one of the Mesh's `functionUsers`, the function's own.
         public var runAsUser: Int?
         public var runAsGroup: Int?
+        /// What the process speaks on `$PORT` (`protocol:`; Knative's port named `h2c`).
+        public var `protocol`: UpstreamProtocol = .http1
 
         public init(
             command: [String], args: [String] = [], env: [EnvVar] = [], workingDir: String? = nil, inheritEnv: [String] = [],
-            runAsUser: Int? = nil, runAsGroup: Int? = nil
+            runAsUser: Int? = nil, runAsGroup: Int? = nil, protocol: UpstreamProtocol = .http1
         ) {
+            self.protocol = `protocol`
             self.command = command
             self.args = args
             self.env = env
@@ -154,6 +157,15 @@ public struct FunctionSpec: Hashable, Sendable {
             self.runAsUser = runAsUser
             self.runAsGroup = runAsGroup
         }
+    }
+
+    /// How Gatehouse talks to a function process.
+    public enum UpstreamProtocol: String, Hashable, Sendable, CaseIterable {
+        /// HTTP/1.1 on kept-alive connections, one request at a time each.
+        case http1
+        /// HTTP/2 without TLS (prior knowledge): requests multiplexed as streams on one
+        /// connection per event loop; what a gRPC server speaks.
+        case h2c
     }
 
     public struct EnvVar: Hashable, Sendable {

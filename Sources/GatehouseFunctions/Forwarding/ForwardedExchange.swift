@@ -37,6 +37,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var responseHeadReceived = false
     private var staleRetried = false
     private var upstreamPaused = false
+    /// A gRPC function's status sent in its response head (trailers-only), sent on as trailers.
+    private var statusTrailers: HTTPHeaders?
     /// What a failed attempt leads to: the route's retry policy, the retries left, the kept body.
     private var budget: AttemptBudget
     private var perTryTimeout: Scheduled<Void>?
@@ -62,7 +64,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func start() {
         client.delegate = self
         let loop = client.eventLoop
-        let deadline = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout) - (.now - client.record.start)
+        let deadline = limit - (.now - client.record.start)
         timeout = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, deadline.nanosecondsClamped))) { [self] in
             timedOut()
         }
@@ -224,6 +226,13 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         responseHeadReceived = true
         setAttemptStatus(Int(head.status.code))
         responseKeepAlive = head.isKeepAlive
+        var head = head
+        if client.record.isGRPC, let status = GRPC.status(in: head.headers) {
+            // gRPC's trailers-only answer (HEADERS ending the stream) reaches here as a head and an
+            // end: its status moves to trailers, where a client reads it after a head that has none.
+            client.record.grpcStatus = status
+            statusTrailers = GRPC.takeStatus(from: &head.headers)
+        }
         if let started = client.record.upstreamStart { client.record.upstreamServiceTime = .now - started }
         client.sendHead(ForwardedHeaders.downstreamResponse(head))
     }
@@ -255,8 +264,14 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if case .forwarding = phase { client.flush() }
     }
 
-    func upstreamResponseEnd() {
+    func upstreamResponseEnd(trailers: HTTPHeaders?) {
         guard case .forwarding = phase, let upstream else { return }
+        var trailers = trailers
+        if let statusTrailers {
+            trailers = trailers ?? HTTPHeaders()
+            trailers?.add(contentsOf: statusTrailers)
+        }
+        if client.record.isGRPC, let trailers, let status = GRPC.status(in: trailers) { client.record.grpcStatus = status }
         resumeUpstream()  // a pooled connection must read again
         self.upstream = nil
         upstream.handler.delegate = nil
@@ -264,12 +279,12 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         let connections = lease?.instance.connectionPools[client.loopIndex].value
         endSpan(.upstreamAttempt)
         endPhase()
-        if responseKeepAlive, requestEnded, let connections {
+        if (responseKeepAlive || upstream.multiplexed), requestEnded, let connections {
             connections.release(upstream)
         } else {
             upstream.channel.close(promise: nil)
         }
-        client.sendEnd()
+        client.sendEnd(trailers: trailers)
     }
 
     func upstreamClosed() {
@@ -403,8 +418,17 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         guard !client.isFinished else { return }
         if case .forwarding = phase, !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
-        finish(failing: GatehouseError(
-            .upstreamTimeout, detail: "no complete response within \(min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout).gatehouseDescription)"))
+        finish(failing: GatehouseError(.upstreamTimeout, detail: "no complete response within \(limit.gatehouseDescription)"))
+    }
+
+    /// The most the exchange may take: the function's timeout, the route's, and a gRPC caller's
+    /// `grpc-timeout` (honoured as Istio's routes do, with no cap of their own).
+    private var limit: Duration {
+        var limit = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout)
+        if client.record.isGRPC, let value = client.head.headers.first(name: "grpc-timeout"), let asked = GRPC.timeout(value) {
+            limit = min(limit, asked)
+        }
+        return limit
     }
 
     private func finish(failing error: GatehouseError) {

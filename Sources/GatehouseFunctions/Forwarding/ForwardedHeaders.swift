@@ -29,7 +29,7 @@ enum ForwardedHeaders {
         trace: TraceContext? = nil, parentSpan: SpanID? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
-        strip(&headers)
+        strip(&headers, keepingTrailersTE: true)
         if let trace, let parentSpan, trace.isValid { propagate(trace, parent: parentSpan, into: &headers) }
         if let upgrade {
             // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew).
@@ -103,12 +103,16 @@ enum ForwardedHeaders {
         }
     }
 
-    private static func strip(_ headers: inout HTTPHeaders) {
+    /// `keepingTrailersTE`: `te: trailers` is the one TE a proxy passes on (gRPC servers require
+    /// it; Envoy keeps it too).
+    private static func strip(_ headers: inout HTTPHeaders, keepingTrailersTE: Bool = false) {
         // Most requests carry none of them: one pass to find out, before any copy is made.
         guard headers.contains(where: { header in hopByHop.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
         else { return }
         let named = headers[canonicalForm: "connection"]
+        let trailersTE = keepingTrailersTE && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
         for name in hopByHop { headers.remove(name: name) }
+        defer { if trailersTE { headers.replaceOrAdd(name: "te", value: "trailers") } }
         // A caller may name its own hop-by-hop headers, but not `Host`: the function gets the
         // canonical host whatever `Connection` says (framing is set afresh after this).
         for token in named where !token.isEmpty && token.lowercased() != "host" { headers.remove(name: String(token)) }

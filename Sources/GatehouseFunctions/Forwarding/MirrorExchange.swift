@@ -90,7 +90,7 @@ final class MirrorExchange: Exchange {
 
     override func sendHead(_ response: HTTPResponseHead) {}
     override func sendBody(_ buffer: ByteBuffer) {}
-    override func sendEnd() { finish() }
+    override func sendEnd(trailers: HTTPHeaders? = nil) { finish() }
     override func fail(_ error: GatehouseError) { finish() }
     override func respond(_ reply: GatewayReply) { finish() }
     override func abort() { finish() }

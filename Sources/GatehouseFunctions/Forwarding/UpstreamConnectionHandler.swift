@@ -5,7 +5,7 @@ import NIOHTTP1
 protocol UpstreamResponseDelegate: AnyObject {
     func upstreamResponseHead(_ head: HTTPResponseHead)
     func upstreamResponseBody(_ buffer: ByteBuffer)
-    func upstreamResponseEnd()
+    func upstreamResponseEnd(trailers: HTTPHeaders?)
     func upstreamReadComplete()
     func upstreamWritable()
     func upstreamClosed()
@@ -25,7 +25,7 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         switch unwrapInboundIn(data) {
         case .head(let head): delegate?.upstreamResponseHead(head)
         case .body(let buffer): delegate?.upstreamResponseBody(buffer)
-        case .end: delegate?.upstreamResponseEnd()
+        case .end(let trailers): delegate?.upstreamResponseEnd(trailers: trailers)
         }
     }
 
@@ -52,7 +52,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     }
 }
 
-/// A connection to an instance, with the handler that reads its responses.
+/// A connection to an instance, with the handler that reads its responses: a TCP connection
+/// carrying HTTP/1.1, or one HTTP/2 stream of a shared h2c connection (`multiplexed`).
 struct UpstreamConnection {
     let channel: any Channel
     let handler: UpstreamConnectionHandler
@@ -60,4 +61,6 @@ struct UpstreamConnection {
     var reused = false
     /// Requests sent over it, this one included.
     var uses = 1
+    /// An HTTP/2 stream: it carries this one exchange and closes with it.
+    var multiplexed = false
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -17,18 +18,23 @@ struct UpstreamTarget: Sendable {
 
     let address: Address
     let tls: UpstreamTLS?
+    /// HTTP/2 with prior knowledge (a function with `protocol: h2c`): one connection, many streams.
+    var h2c = false
 }
 
-/// Kept-alive HTTP/1.1 connections from one event loop to one instance (or remote endpoint).
+/// Kept-alive HTTP/1.1 connections from one event loop to one instance (or remote endpoint);
+/// for an h2c function, one HTTP/2 connection whose streams carry the requests.
 ///
 /// Loop-confined (held in a `NIOLoopBoundBox`): the client connection and its upstream
 /// connection share a loop, so forwarding never crosses threads.
 final class UpstreamConnectionPool {
-    private let target: UpstreamTarget
-    private let eventLoop: any EventLoop
+    let target: UpstreamTarget
+    let eventLoop: any EventLoop
     private let maxIdle: Int
     private var idle: [UpstreamConnection] = []
-    private var closed = false
+    var closed = false
+    /// The h2c connection and the requests waiting for it to connect (see `UpstreamConnectionPool+HTTP2`).
+    var http2 = HTTP2Upstream()
 
     /// A DestinationRule's `maxRequestsPerConnection`: a connection that served this many is closed.
     private let maxUses: Int?
@@ -43,6 +49,7 @@ final class UpstreamConnectionPool {
     /// Calls back with an idle connection at once, or with a new one when it has connected
     /// (always a new one when `fresh`).
     func acquire(fresh: Bool = false, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        if target.h2c { return acquireStream(fresh: fresh, completion) }
         while !fresh, var connection = idle.popLast() {
             if connection.channel.isActive {
                 connection.handler.onClose = nil
@@ -104,6 +111,11 @@ final class UpstreamConnectionPool {
 
     /// Keeps a connection whose last exchange ended cleanly; closes it when the pool is full or closed.
     func release(_ connection: UpstreamConnection) {
+        if connection.multiplexed {
+            // A finished stream closes by itself; the connection stays with the pool.
+            connection.handler.delegate = nil
+            return
+        }
         guard !closed, idle.count < maxIdle, connection.channel.isActive, connection.uses < (maxUses ?? .max) else {
             connection.channel.close(promise: nil)
             return
@@ -121,5 +133,6 @@ final class UpstreamConnectionPool {
         let connections = idle
         idle = []
         for connection in connections { connection.channel.close(promise: nil) }
+        closeHTTP2()
     }
 }

@@ -24,7 +24,8 @@ enum HTTP2Tools {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        let body = (try? String(contentsOf: bodyFile, encoding: .utf8)) ?? ""
+        // Decoded leniently: a binary body (a gRPC message's length prefix) is still searchable.
+        let body = (try? Data(contentsOf: bodyFile)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return CurlResult(
             exit: exit, status: words.first.flatMap { Int($0) } ?? 0, version: words.count > 1 ? String(words[1]) : "",
             headers: headers, body: body)
