@@ -292,7 +292,7 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
-            scheduler: PingScheduler(broker: eventBroker, logger: logger) { [live] in
+            scheduler: PingScheduler(broker: eventBroker, logger: logger, claims: store as? any ScheduleClaims, node: nodeName) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)
             },

@@ -136,9 +136,21 @@ public final class StateDirectory: Sendable {
         try encoder.encode(endpoints).write(to: endpointsFile, options: .atomic)
     }
 
+    /// The running Gatehouse's addresses, as a client on this host dials them: a listener bound to
+    /// every address (`0.0.0.0`, `[::]`, as in a pod) is reached on loopback, the one name the admin
+    /// API's host check accepts for it.
     public static func readEndpoints(in url: URL) throws -> Endpoints {
         let data = try Data(contentsOf: url.appendingPathComponent("endpoints.json"))
-        return try JSONDecoder().decode(Endpoints.self, from: data)
+        var endpoints = try JSONDecoder().decode(Endpoints.self, from: data)
+        endpoints.ingress = dialable(endpoints.ingress)
+        endpoints.admin = dialable(endpoints.admin)
+        endpoints.mesh = endpoints.mesh.map(dialable)
+        endpoints.adminMtls = endpoints.adminMtls.map(dialable)
+        return endpoints
+    }
+
+    static func dialable(_ url: String) -> String {
+        url.replacingOccurrences(of: "://0.0.0.0:", with: "://127.0.0.1:").replacingOccurrences(of: "://[::]:", with: "://[::1]:")
     }
 
     /// Removes `endpoints.json` and releases the lock.

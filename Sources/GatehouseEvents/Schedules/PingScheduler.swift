@@ -5,7 +5,8 @@ import Logging
 
 /// Fires PingSources: at each scheduled minute, one event (`dev.knative.sources.ping`) into the
 /// PingSource's sink, stored together with the minute's fired mark so a minute fires once —
-/// across restarts, and across nodes sharing a store. A minute missed while Gatehouse was down
+/// across restarts, and across nodes sharing a PostgreSQL store (the node that claims the minute
+/// fires it, `ScheduleClaims`). A minute missed while Gatehouse was down
 /// fires late if it is at most `catchUp` old; older ones are skipped, as a cron daemon would.
 public final class PingScheduler: Sendable {
     let broker: EventBroker
@@ -13,13 +14,18 @@ public final class PingScheduler: Sendable {
     let logger: Logger
     /// How late a missed minute may still fire (default 2 minutes).
     let catchUp: TimeInterval
+    /// Nodes sharing a store (PostgreSQL): a minute fires on the node that claims it; nil on one node.
+    let claims: (any ScheduleClaims)?
+    let node: String
 
     public static let eventType = "dev.knative.sources.ping"
 
     public init(
-        broker: EventBroker, logger: Logger, catchUp: TimeInterval = 120,
+        broker: EventBroker, logger: Logger, catchUp: TimeInterval = 120, claims: (any ScheduleClaims)? = nil, node: String = "",
         sources: @escaping @Sendable () -> (directory: BrokerDirectory, pingSources: [PingSourceSpec])
     ) {
+        self.claims = claims
+        self.node = node
         self.broker = broker
         self.logger = logger
         self.catchUp = catchUp
@@ -57,6 +63,17 @@ public final class PingScheduler: Sendable {
 
     /// False when the store failed (the minute is tried again).
     private func fire(_ source: PingSourceSpec, at minute: Date, key: String, directory: BrokerDirectory) async -> Bool {
+        if let claims {
+            // Another node of the mesh fires this minute: it is marked here as passed, with no event.
+            do {
+                if try await !claims.claim(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), node: node) {
+                    return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil
+                }
+            } catch {
+                logger.warning("events: the mesh's schedule claims cannot be read; the tick is tried again", metadata: ["pingsource": "\(key)", "error": "\(error)"])
+                return false
+            }
+        }
         guard let sink = directory.broker(for: source) else {
             logger.warning("events: PingSource's sink Broker does not exist; the tick is skipped", metadata: ["pingsource": "\(key)"])
             return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil

@@ -41,6 +41,14 @@ enum PostgresSchema {
             "CREATE TABLE gatehouse_store (id INT PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)",
             "INSERT INTO gatehouse_store (id, revision) VALUES (1, 0)",
         ]),
+        // Scheduled minutes claimed by one node of the mesh (`ScheduleClaims`).
+        (2, [
+            """
+            CREATE TABLE gatehouse_schedule_claim (
+              schedule TEXT NOT NULL, minute BIGINT NOT NULL, node TEXT NOT NULL,
+              claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (schedule, minute))
+            """,
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock

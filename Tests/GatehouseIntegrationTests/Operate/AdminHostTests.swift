@@ -19,6 +19,15 @@ func curl(url: String, host: String, arguments: [String] = []) throws -> (status
 /// DNS rebinding: the admin listeners answer only to their own names.
 @Suite("The admin listeners answer only to their own names", .serialized)
 struct AdminHostTests {
+    @Test("An admin listener bound to every address (as in a pod) is found by the CLI on loopback, not refused as Host 0.0.0.0")
+    func wildcardAdmin() async throws {
+        try await withGatehouse(fixtureFunction(name: "fn"), arguments: ["--admin", "0.0.0.0:0"]) { gatehouse in
+            let listed = try await gatehouse.cli(["get", "functions"])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout.contains("fn"), "\(listed.stdout)")
+        }
+    }
+
     @Test("/metrics and the API refuse Host: evil.example with 421; 127.0.0.1:PORT, localhost and adminHosts work; the CLI still works")
     func ownNamesOnly() async throws {
         let mtlsPort = try LoopbackPort.free()

@@ -14,14 +14,16 @@ struct PostgresSharedStoreTests {
 
     /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
     /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
-    static func withTwo(_ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void) async throws {
+    static func withTwo(
+        config: String = fixtureFunction(name: "fn"), prepare: ((URL) throws -> Void)? = nil, _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
+    ) async throws {
         let server = try await PostgresServer.startOffPool()
         defer { server.stop() }
         let database = try await server.makeDatabaseOffPool()
         let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
         try Data((server.password + "\n").utf8).write(to: passwordFile)
         let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]
-        try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments) { first in
+        try await withGatehouse(config, arguments: arguments, prepare: prepare) { first in
             let second = try await RunningGatehouse.start(config: "", arguments: arguments, applyingConfig: false)
             do {
                 try await body(first, second, server)
@@ -63,6 +65,27 @@ struct PostgresSharedStoreTests {
                 #expect(gatehouse.stderr.contains("127.0.0.1:\(server.port)"), "the store is named in the log")
                 #expect(!gatehouse.stderr.contains(server.password))
             }
+        }
+    }
+
+    @Test("A PingSource fires once per minute for the mesh, not once per node: each minute has one event, whichever node claimed it")
+    func schedulesFireOncePerMesh() async throws {
+        try await CloudEventsFixture.ensureInstalled()
+        let records = try CloudEventsFixture.write(into: try RunningGatehouse.makeTemporaryDirectory())
+        defer { try? FileManager.default.removeItem(at: records.deletingLastPathComponent()) }
+        let config = PingSourceTests.config(records: records)
+        // The function's file beside the config (its working directory on both nodes).
+        try await Self.withTwo(config: config, prepare: { try CloudEventsFixture.write(into: $0) }) { first, second, _ in
+            let ticks = { CloudEventsFixture.received(by: "clock", in: records).compactMap { $0["attributes"] as? [String: Any] } }
+            // Both nodes look for due minutes every second: once a second minute has fired, each
+            // has long decided the first.
+            _ = try await eventually("two minutes' ticks", timeout: .seconds(150)) {
+                Set(ticks().compactMap { $0["time"] as? String }).count >= 2 ? true : nil
+            }
+            var ids: [String: Set<String>] = [:]
+            for tick in ticks() { ids[tick["time"] as? String ?? "", default: []].insert(tick["id"] as? String ?? "") }
+            #expect(ids.values.allSatisfy { $0.count == 1 }, "a minute fired on both nodes: \(ids)")
+            #expect(try await second.storedNames(kind: "PingSource") == ["every-minute"], "both nodes serve the PingSource")
         }
     }
 
