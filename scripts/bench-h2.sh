@@ -100,13 +100,16 @@ wait_up() { # url
 
 run_load() { # label url pids... -> prints a result line
   local label=$1 url=$2; shift 2
-  "${GEN[@]}" h2load -t1 -c"$CONNS" -m"$STREAMS" -D "$WARMUP" -H 'host: hello.default.localhost' "$url" >/dev/null 2>&1 || true
+  "${GEN[@]}" h2load -t1 -c"$CONNS" -m"$STREAMS" -D "$WARMUP" -H ':authority: hello.default.localhost' "$url" >/dev/null 2>&1 || true
   local t0 t1 out
   t0=$(ticks_of_tree "$@")
-  out=$("${GEN[@]}" h2load -t1 -c"$CONNS" -m"$STREAMS" -D "$DURATION" -H 'host: hello.default.localhost' "$url" 2>&1)
+  out=$("${GEN[@]}" h2load -t1 -c"$CONNS" -m"$STREAMS" -D "$DURATION" -H ':authority: hello.default.localhost' "$url" 2>&1)
   t1=$(ticks_of_tree "$@")
   local done_ rps
   done_=$(echo "$out" | awk '/^requests:/ {print $8}')
+  local failed
+  failed=$(echo "$out" | awk '/^requests:/ {print $10}')
+  [[ $failed == 0 ]] || echo "$label: $failed requests failed" >&2
   rps=$(echo "$out" | awk '/^finished in/ {gsub(",", "", $4); print $4}')
   local us=$(python3 -c "print(round(($t1-$t0)/$HZ*1e6/max(1,$done_), 1))")
   printf '%-10s %10s req/s %8s µs CPU/request  (%s succeeded)\n' "$label" "$rps" "$us" "$done_"

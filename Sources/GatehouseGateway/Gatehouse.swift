@@ -67,6 +67,9 @@ public struct Gatehouse: Sendable {
         public var keptTraces = 1024
         /// This node's name: whose event leases are whose (default the host name).
         public var nodeName = ProcessInfo.processInfo.hostName
+        /// A join token's file (`--join-token-file`): with a PostgreSQL store and no CA yet, this
+        /// node joins the mesh's CA (`NodeJoin`) instead of making a root of its own.
+        public var joinTokenFile: String?
         /// Say once, in a few lines for a person, where everything is once it serves
         /// (`StartupSummary`); false: as structured log lines (`--log-format json`).
         public var startupSummary = true
@@ -191,6 +194,9 @@ public struct Gatehouse: Sendable {
         let meshAddress = options.mesh ?? mesh.mesh
         let identity: MeshIdentity
         do {
+            if let tokenFile = options.joinTokenFile, mesh.certificateAuthority == nil {
+                try await NodeJoin.joinIfNeeded(stateDirectory: state.url, tokenFile: tokenFile, store: store, node: options.nodeName, logger: logger)
+            }
             identity = try MeshIdentity(stateDirectory: state.url, mesh: mesh, eventLoop: loops[0], logger: logger) { [functionIdentities] authority in
                 functionIdentities.use(authority)
             }
@@ -349,6 +355,10 @@ public struct Gatehouse: Sendable {
             FileHandle.standardError.write(Data(summary.text.utf8))
         }
 
+        // Nodes sharing a PostgreSQL store join the mesh's CA through it; a node holding the root answers.
+        let joinSigner: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any NodeJoining).map {
+            [.init(service: JoinSigner(store: $0, identity: identity, audit: audit, logger: logger))]
+        } ?? []
         let services = ServiceGroup(
             configuration: .init(
                 services: [
@@ -368,6 +378,7 @@ public struct Gatehouse: Sendable {
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: assertionKeys),
+                ] + joinSigner + [
                     // Stops right after the listeners: deliveries and async calls use the instance pools.
                     .init(service: eventsService),
                     .init(service: IngressService(

@@ -236,6 +236,47 @@ public struct CertificateAuthority: Sendable {
             signatureAlgorithm: algorithm, extensions: extensions, issuerPrivateKey: key)
     }
 
+    /// Whether this CA holds its root's key (not an intermediate's): only such a CA certifies the
+    /// intermediates of joining nodes.
+    public var holdsRoot: Bool { chain.isEmpty && signer.subject == signer.issuer }
+
+    /// An intermediate CA for a node of the mesh, over the key the node made: it may sign SVIDs
+    /// (path length 0) and nothing else; it names the trust domain like the root does.
+    public func issueIntermediate(publicKey: Certificate.PublicKey, node: String, lifetime: Duration, now: Date = Date()) throws -> Certificate {
+        guard holdsRoot else { throw IdentityError("only a CA holding its root key certifies nodes") }
+        let seconds = TimeInterval(lifetime.components.seconds)
+        return try sign(
+            publicKey: publicKey, notValidBefore: now - 60, notValidAfter: min(now + seconds, signer.notValidAfter),
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: publicKey)
+                SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain ?? "")")])
+            },
+            subject: try DistinguishedName {
+                OrganizationName("Gatehouse")
+                CommonName("Gatehouse node \(node)")
+            })
+    }
+
+    /// The CA of a node that joined: its intermediate (and anything above it short of the root),
+    /// the key it made, and the mesh's bundle — written as `load(from:)` reads them, into a new
+    /// directory renamed into place whole.
+    public static func storeJoined(chainPEM: String, key: Certificate.PrivateKey, bundlePEM: String, in directory: URL) throws -> CertificateAuthority {
+        let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-join-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: staging) }
+        try writePrivate(bundlePEM, to: staging.appendingPathComponent("root-cert.pem"))
+        try writePrivate(chainPEM, to: staging.appendingPathComponent("signer-cert.pem"))
+        try writePrivate(try key.serializeAsPEM().pemString, to: staging.appendingPathComponent("signer-key.pem"))
+        // Checked before it takes its place: the chain must end at the bundle and match the key.
+        let authority = try load(from: staging)
+        guard rename(staging.path, directory.path) == 0 else {
+            throw IdentityError("cannot put the joined CA at \(directory.path): \(String(cString: strerror(errno)))")
+        }
+        return authority
+    }
+
     /// A new key and its SVID.
     public func issueIdentity(_ id: SPIFFEID, lifetime: Duration, now: Date = Date()) throws -> IssuedIdentity {
         let key = P256.Signing.PrivateKey()

@@ -12,6 +12,6 @@ struct GatehouseCommand: AsyncParsableCommand {
         subcommands: [
             Up.self, Apply.self, Get.self, Describe.self, Logs.self, Delete.self, History.self, Explain.self,
             PolicyTest.self, Invoke.self, EventsCommand.self, CallsCommand.self, Trace.self, CA.self, AuditCommand.self,
-            Validate.self, Version.self,
+            NodesCommand.self, Validate.self, Version.self,
         ])
 }

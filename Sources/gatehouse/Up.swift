@@ -95,6 +95,11 @@ struct Up: AsyncParsableCommand {
     @Option(help: "A file holding the PostgreSQL password for --store postgres://… (else PGPASSWORD); never put it in the URL.")
     var storePasswordFile: String?
 
+    @Option(help: ArgumentHelp(
+        "A file holding a join token (`gatehouse nodes token create`): a new node joins the mesh's CA through the PostgreSQL store.",
+        discussion: "A node that holds the root certifies this node's own intermediate CA; the root key never comes here. Ignored once STATE_DIR/ca exists."))
+    var joinTokenFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -163,10 +168,12 @@ struct Up: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         guard let value = store ?? environment["GATEHOUSE_STORE_URL"] else {
             if storePasswordFile != nil { throw ValidationError("--store-password-file goes with --store postgres://…") }
+            if joinTokenFile != nil { throw ValidationError("--join-token-file goes with --store postgres://…: nodes join through the shared store") }
             return
         }
         guard PostgresStoreLocation.isURL(value) else {
             if storePasswordFile != nil { throw ValidationError("--store-password-file goes with --store postgres://…, not a SQLite file") }
+            if joinTokenFile != nil { throw ValidationError("--join-token-file goes with --store postgres://…, not a SQLite file") }
             options.storePath = URL(fileURLWithPath: value).standardizedFileURL.path
             return
         }
@@ -178,6 +185,7 @@ struct Up: AsyncParsableCommand {
             // One line; the newline an editor adds is not part of it.
             password = String(text.prefix { $0 != "\n" && $0 != "\r" })
         }
+        options.joinTokenFile = joinTokenFile
         do {
             options.postgresStore = try PostgresStoreLocation(url: value, password: password)
         } catch {

@@ -59,6 +59,7 @@ struct AdminAPI: Sendable {
         api.get("audit") { request, _ in await auditRecords(request) }
         api.get("audit/verify") { _, _ in await auditVerify() }
         api.get("audit/checkpoint") { _, _ in await auditCheckpoint() }
+        api.post("nodes/join-tokens") { request, context in await createJoinToken(request, context) }
         registerEvents(on: api)
     }
 

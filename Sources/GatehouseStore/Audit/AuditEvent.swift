@@ -121,6 +121,10 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let caRootCreated = AuditKind("ca.root_created")
     public static let caRotated = AuditKind("ca.rotated")
     public static let caSVIDIssued = AuditKind("ca.svid_issued")
+    /// A join token was made for a new node (never the token: `detail` says how long it lives).
+    public static let caJoinTokenCreated = AuditKind("ca.join_token_created")
+    /// A node that joined with a token got its intermediate CA (`detail` names the node).
+    public static let caNodeCertified = AuditKind("ca.node_certified")
     public static let started = AuditKind("gatehouse.started")
     public static let stopped = AuditKind("gatehouse.stopped")
     /// Records were dropped because the writer fell behind: the gap, said in the chain.
@@ -133,7 +137,8 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     /// What size and count bounds never remove before the retention time: what an auditor asks
     /// about first, and what a flood of refused requests must not push out.
     public static let kept: Set<AuditKind> = [
-        adminRequested, adminChanged, adminFailed, caRootCreated, caRotated, caSVIDIssued, started, stopped,
+        adminRequested, adminChanged, adminFailed, caRootCreated, caRotated, caSVIDIssued, caJoinTokenCreated, caNodeCertified,
+        started, stopped,
     ]
 }
 

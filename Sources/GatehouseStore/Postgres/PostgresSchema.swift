@@ -49,6 +49,20 @@ enum PostgresSchema {
               claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (schedule, minute))
             """,
         ]),
+        // Nodes joining the mesh's CA with a join token (`NodeJoining`).
+        (3, [
+            """
+            CREATE TABLE gatehouse_join_token (
+              hash TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL, created_by TEXT NOT NULL,
+              created_at TIMESTAMPTZ NOT NULL DEFAULT now(), used_at TIMESTAMPTZ, used_by TEXT)
+            """,
+            """
+            CREATE TABLE gatehouse_join_request (
+              id BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, public_key TEXT NOT NULL, token TEXT,
+              created_at TIMESTAMPTZ NOT NULL DEFAULT now(), answered_at TIMESTAMPTZ,
+              chain TEXT, bundle TEXT, refusal TEXT)
+            """,
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock

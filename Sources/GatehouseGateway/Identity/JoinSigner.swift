@@ -1,0 +1,51 @@
+import Foundation
+import GatehouseIdentity
+import GatehouseStore
+import GatehouseTelemetry
+import Logging
+import ServiceLifecycle
+import X509
+
+/// On a node that holds the mesh's root key: answers nodes asking to join (`NodeJoin`), once a
+/// second, by certifying each one's key as an intermediate CA when its token is valid.
+struct JoinSigner: Service {
+    let store: any NodeJoining
+    let identity: MeshIdentity
+    let audit: AuditTrail?
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let authority = identity.authority
+            if authority.holdsRoot {
+                do {
+                    while let answered = try await store.answerNextJoin(
+                        hashing: JoinTokens.hash, sign: { request in try Self.certify(request, by: authority) }) {
+                        logger.notice(
+                            answered.granted ? "certified a node joining the mesh's CA" : "refused a node's request to join the mesh's CA",
+                            metadata: ["node": "\(answered.node)"])
+                        if answered.granted, let audit {
+                            var event = AuditEvent(kind: .caNodeCertified, at: Date())
+                            event.action = "issue"
+                            event.rootFingerprint = try? AuditSigner.fingerprint(authority.root)
+                            event.detail = "node \(answered.node.prefix(64)): an intermediate CA for \(JoinTokens.intermediateLifetime)"
+                            _ = try? await audit.record(event)
+                        }
+                    }
+                } catch {
+                    logger.warning("cannot read nodes' join requests", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// The node's intermediate over the P-256 key it sent, and the bundle it will trust.
+    static func certify(_ request: JoinRequest, by authority: CertificateAuthority) throws -> (chainPEM: String, bundlePEM: String) {
+        let publicKey = try Certificate.PublicKey(pemEncoded: request.publicKeyPEM)
+        let node = String(request.node.prefix(64))
+        let intermediate = try authority.issueIntermediate(publicKey: publicKey, node: node, lifetime: JoinTokens.intermediateLifetime)
+        let bundle = try authority.bundle.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"
+        return (try intermediate.serializeAsPEM().pemString + "\n", bundle)
+    }
+}

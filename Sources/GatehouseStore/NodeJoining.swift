@@ -1,0 +1,34 @@
+import Foundation
+
+/// How a new node gets the mesh's CA without the root key travelling: it asks through the shared
+/// store with a join token, and a node that holds the root signs an intermediate CA for the key
+/// the new node made (docs/store-postgres.md, "Joining the mesh's CA").
+///
+/// Tokens are kept as their SHA-256 only, used once, and expire by the database's clock.
+public protocol NodeJoining: Sendable {
+    /// Keeps a new token's hash until `lifetime` from now.
+    func createJoinToken(hash: String, lifetime: Duration, createdBy: String) async throws(StoreError)
+    /// A new node's request: its name, the public key (PEM) its intermediate will certify, and the
+    /// token it was given. Returns the request's id.
+    func requestJoin(node: String, publicKeyPEM: String, token: String) async throws(StoreError) -> Int64
+    /// The answer to a request, once a node holding the root gave one.
+    func joinAnswer(request: Int64) async throws(StoreError) -> JoinAnswer?
+    /// Answers the oldest unanswered request, if any, with `sign` when its token is valid (the
+    /// token is spent in the same transaction): the node's name and whether it was certified; nil
+    /// when none waits. Several nodes may call this at once: each request is answered by one.
+    func answerNextJoin(
+        hashing: @escaping @Sendable (String) -> String, sign: @escaping @Sendable (JoinRequest) throws -> (chainPEM: String, bundlePEM: String)
+    ) async throws(StoreError) -> (node: String, granted: Bool)?
+}
+
+public struct JoinRequest: Sendable {
+    public let id: Int64
+    public let node: String
+    public let publicKeyPEM: String
+}
+
+public enum JoinAnswer: Sendable, Equatable {
+    /// The intermediate (followed by any chain above it) and the trust bundle.
+    case granted(chainPEM: String, bundlePEM: String)
+    case refused(String)
+}
