@@ -54,6 +54,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // ① Sockets, TLS, HTTP/1.1 and HTTP/2 for the ingress and mesh listeners.

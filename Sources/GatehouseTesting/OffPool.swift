@@ -13,7 +13,7 @@ extension PostgresServer {
     /// `shared()`, started off the cooperative pool.
     public static func sharedOffPool() async throws -> PostgresServer { try await offPool { try shared() } }
     /// `start()`, off the cooperative pool.
-    public static func startOffPool() async throws -> PostgresServer { try await offPool { try start() } }
+    public static func startOffPool(tlsName: String? = nil) async throws -> PostgresServer { try await offPool { try start(tlsName: tlsName) } }
     /// `makeDatabase()`, off the cooperative pool.
     public func makeDatabaseOffPool() async throws -> String { try await offPool { try self.makeDatabase() } }
     /// `sql(_:database:)`, off the cooperative pool.

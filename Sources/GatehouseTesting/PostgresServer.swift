@@ -18,6 +18,8 @@ public final class PostgresServer: @unchecked Sendable {
     /// Random per cluster; what `--store-password-file` or `PGPASSWORD` would hold.
     public let password: String
     public let directory: URL
+    /// With TLS (`start(tlsName:)`): the server's self-signed certificate, the `sslrootcert` that verifies it.
+    public private(set) var certificate: URL?
     private let process: Process
     private let binaries: URL
 
@@ -42,8 +44,9 @@ public final class PostgresServer: @unchecked Sendable {
         return URL(fileURLWithPath: "/usr/lib/postgresql/\(newest)/bin")
     }
 
-    /// Makes a cluster and starts it; returns once it accepts connections.
-    public static func start() throws -> PostgresServer {
+    /// Makes a cluster and starts it; returns once it accepts connections. With `tlsName`, it
+    /// offers TLS with a self-signed certificate for that DNS name (made with `openssl`).
+    public static func start(tlsName: String? = nil) throws -> PostgresServer {
         let binaries = try binaries()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -63,18 +66,49 @@ public final class PostgresServer: @unchecked Sendable {
         guard initdb.terminationStatus == 0 else {
             throw Unavailable(description: "initdb failed: \(log(directory, "initdb.log"))")
         }
+        var tlsArguments: [String] = []
+        var certificate: URL?
+        if let tlsName {
+            let (cert, key) = try makeCertificate(for: tlsName, in: directory)
+            tlsArguments = ["-c", "ssl=on", "-c", "ssl_cert_file=\(cert.path)", "-c", "ssl_key_file=\(key.path)"]
+            certificate = cert
+        }
         for _ in 0..<3 {
             let port = try LoopbackPort.free()
             let server = try run(binaries.appendingPathComponent("postgres"), [
                 "-D", data, "-p", String(port), "-k", directory.path, "-c", "listen_addresses=127.0.0.1",
                 // Not under test here, and slow on a shared CI disk.
                 "-c", "fsync=off",
-            ], log: directory.appendingPathComponent("postgres.log"))
+            ] + tlsArguments, log: directory.appendingPathComponent("postgres.log"))
             let started = PostgresServer(port: port, password: password, directory: directory, process: server, binaries: binaries)
+            started.certificate = certificate
             if started.waitUntilReady() { return started }
             started.stop(removing: false)
         }
         throw Unavailable(description: "postgres did not start: \(log(directory, "postgres.log"))")
+    }
+
+    /// A P-256 self-signed certificate for `name` (DNS SAN), its key 0600 and, as root, the
+    /// `postgres` user's (PostgreSQL refuses a key others may read).
+    private static func makeCertificate(for name: String, in directory: URL) throws -> (URL, URL) {
+        let cert = directory.appendingPathComponent("server.crt"), key = directory.appendingPathComponent("server.key")
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key.path, "-out", cert.path, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=DNS:\(name)",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw Unavailable(description: "openssl could not make the server's certificate") }
+        chmod(key.path, 0o600)
+        chmod(cert.path, 0o644)
+        if getuid() == 0, let owner = getpwnam("postgres") {
+            for path in [cert.path, key.path] { chown(path, owner.pointee.pw_uid, owner.pointee.pw_gid) }
+        }
+        return (cert, key)
     }
 
     private init(port: Int, password: String, directory: URL, process: Process, binaries: URL) {

@@ -34,6 +34,29 @@ struct PostgresStoreTests {
         #expect(PostgresStoreLocation.isURL("postgres://x@y/z") && !PostgresStoreLocation.isURL("/var/lib/gatehouse.db"))
     }
 
+    @Test("sslmode and sslrootcert read as libpq reads them; other parameters, unknown modes and verify-full of an address are refused with the reason")
+    func tlsParameters() throws {
+        #expect(try PostgresStoreLocation(url: "postgres://g@db.example/c", password: nil).tls == .prefer, "libpq's default")
+        let full = try PostgresStoreLocation(url: "postgres://g@db.example/c?sslmode=verify-full&sslrootcert=/etc/pg/root.pem", password: nil)
+        #expect(full.tls == .verifyFull && full.rootCertificates == "/etc/pg/root.pem")
+        #expect(full.description == "postgres://g@db.example:5432/c?sslmode=verify-full")
+        #expect(try PostgresStoreLocation(url: "postgres://g@db.example/c?sslmode=require&sslrootcert=/r.pem", password: nil).tls == .verifyCA,
+                "libpq: require with a root file verifies the chain")
+        #expect(try PostgresStoreLocation(url: "postgres://g@10.0.0.5/c?sslmode=verify-ca", password: nil).tls == .verifyCA)
+        for (url, said) in [
+            ("postgres://g@db.example/c?sslmode=always", "sslmode=always is not one of disable, prefer, require, verify-ca, verify-full"),
+            ("postgres://g@db.example/c?connect_timeout=5", "connect_timeout is not supported"),
+            ("postgres://g@10.0.0.5/c?sslmode=verify-full", "use sslmode=verify-ca"),
+        ] {
+            do {
+                _ = try PostgresStoreLocation(url: url, password: nil)
+                Issue.record("expected \(url) to be refused")
+            } catch {
+                #expect(error.description.contains(said), "\(error)")
+            }
+        }
+    }
+
     @Test("A wrong password is refused by the server; the error names the URL and never the password")
     func wrongPassword() async throws {
         let server = try await PostgresServer.sharedOffPool()
@@ -58,7 +81,8 @@ struct PostgresStoreTests {
             for _ in 0..<5 { group.addTask { try await PostgresConfigStore(location: location) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(try await server.sqlOffPool("SELECT version FROM gatehouse_schema ORDER BY version", database: database) == "1")
+        #expect(try await server.sqlOffPool("SELECT version FROM gatehouse_schema ORDER BY version", database: database)
+            == PostgresSchema.steps.map { String($0.version) }.joined(separator: "\n"), "each step once")
         for store in stores {
             #expect(try await store.revision() == 0)
             await store.close()

@@ -44,7 +44,11 @@ public final class PostgresConfigStore: ConfigStore {
         self.location = location
         self.catchUpInterval = catchUpInterval
         self.logger = logger
-        connections = PostgresConnections(location, logger: logger)
+        do {
+            connections = try PostgresConnections(location, logger: logger)
+        } catch {
+            throw StoreError(.failed, path: location.description, detail: "cannot set up TLS for the store (sslrootcert=\(location.rootCertificates ?? "-")): \(error)")
+        }
         do {
             try await connections.with { [logger] connection in try await PostgresSchema.migrate(connection, logger: logger) }
         } catch {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 
 /// The connections one `PostgresConfigStore` queries on: opened when needed, kept while idle (up
@@ -12,13 +13,31 @@ actor PostgresConnections {
     private var nextID = 1
     private let maxIdle = 4
 
-    init(_ location: PostgresStoreLocation, logger: Logger) {
+    init(_ location: PostgresStoreLocation, logger: Logger) throws {
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: .disable)
+            database: location.database, tls: try Self.tls(location))
         configuration.options.connectTimeout = .seconds(5)
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// The URL's `sslmode` as postgres-nio's TLS setting. The roots are `sslrootcert`, else the
+    /// system's; the name checked (`verify-full`) is the URL's host.
+    static func tls(_ location: PostgresStoreLocation) throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        switch location.tls {
+        case .disable: return .disable
+        case .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let roots = location.rootCertificates, location.tls == .verifyCA || location.tls == .verifyFull {
+            tls.trustRoots = .file(roots)
+        }
+        let context = try NIOSSLContext(configuration: tls)
+        return location.tls == .prefer ? .prefer(context) : .require(context)
     }
 
     /// A new connection of its own, for a caller that keeps it (a change feed's LISTEN).

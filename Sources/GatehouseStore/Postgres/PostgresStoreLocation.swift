@@ -11,6 +11,18 @@ public struct PostgresStoreLocation: Sendable, Hashable, CustomStringConvertible
     public var database: String
     /// From `--store-password-file` or `PGPASSWORD`; nil when the server trusts the connection.
     var password: String?
+    /// libpq's `sslmode` (`?sslmode=verify-full`), and the roots that verify the server (`sslrootcert`).
+    public var tls: TLSMode = .prefer
+    public var rootCertificates: String?
+
+    /// libpq's modes, with its meaning: `prefer` (the default) uses TLS when the server offers it,
+    /// unverified; `require` insists on it, unverified unless `sslrootcert` is given (then as
+    /// `verify-ca`); `verify-ca` checks the server's chain; `verify-full` its name too.
+    public enum TLSMode: String, Sendable, Hashable, CaseIterable {
+        case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
 
     /// True when `value` names PostgreSQL rather than a SQLite file.
     public static func isURL(_ value: String) -> Bool {
@@ -35,8 +47,25 @@ public struct PostgresStoreLocation: Sendable, Hashable, CustomStringConvertible
         guard let user = components.user, !user.isEmpty else {
             throw StoreError(.failed, path: redacted, detail: "the URL names no user (postgres://USER@HOST:PORT/DATABASE)")
         }
-        guard components.query == nil else {
-            throw StoreError(.failed, path: redacted, detail: "URL parameters are not supported yet; see docs/store-postgres.md")
+        for item in components.queryItems ?? [] {
+            switch (item.name, item.value) {
+            case ("sslmode", let value?):
+                guard let mode = TLSMode(rawValue: value) else {
+                    throw StoreError(.failed, path: redacted, detail: "sslmode=\(value) is not one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                tls = mode
+            case ("sslrootcert", let value?) where !value.isEmpty:
+                rootCertificates = value
+            default:
+                throw StoreError(
+                    .failed, path: redacted, detail: "the URL parameter \(item.name) is not supported; write sslmode=… and sslrootcert=… only")
+            }
+        }
+        if tls == .require, rootCertificates != nil { tls = .verifyCA }  // libpq: a root file means verify
+        if tls == .verifyFull, Self.isIPAddress(host) {
+            throw StoreError(
+                .failed, path: redacted,
+                detail: "sslmode=verify-full checks the server's name, and \(host) is an address: name the server by its DNS name, or use sslmode=verify-ca")
         }
         let database = String(components.path.drop { $0 == "/" })
         self.host = host
@@ -46,7 +75,14 @@ public struct PostgresStoreLocation: Sendable, Hashable, CustomStringConvertible
         self.password = password
     }
 
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    public var description: String {
+        "postgres://\(user)@\(host):\(port)/\(database)" + (tls == .prefer ? "" : "?sslmode=\(tls.rawValue)")
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), &v6) == 1
+    }
     public var debugDescription: String { description }
     /// `dump` and the debugger show the URL too, never the password.
     public var customMirror: Mirror { Mirror(self, children: ["url": description]) }
