@@ -298,7 +298,11 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
-            scheduler: PingScheduler(broker: eventBroker, logger: logger, claims: store as? any ScheduleClaims, node: nodeName) { [live] in
+            scheduler: PingScheduler(
+                broker: eventBroker, logger: logger, claims: store as? any ScheduleClaims,
+                // Unique to this process: two nodes on one host share a host name.
+                node: "\(nodeName) pid \(getpid()) \(UUID().uuidString.prefix(8))"
+            ) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)
             },

@@ -137,8 +137,8 @@ public final class StateDirectory: Sendable {
     }
 
     /// The running Gatehouse's addresses, as a client on this host dials them: a listener bound to
-    /// every address (`0.0.0.0`, `[::]`, as in a pod) is reached on loopback, the one name the admin
-    /// API's host check accepts for it.
+    /// every address (`0.0.0.0`, or `[::]`, dual-stack, as in a pod) is reached on 127.0.0.1 (a pod
+    /// may have no IPv6 loopback), a name the admin API's host check accepts.
     public static func readEndpoints(in url: URL) throws -> Endpoints {
         let data = try Data(contentsOf: url.appendingPathComponent("endpoints.json"))
         var endpoints = try JSONDecoder().decode(Endpoints.self, from: data)
@@ -150,7 +150,7 @@ public final class StateDirectory: Sendable {
     }
 
     static func dialable(_ url: String) -> String {
-        url.replacingOccurrences(of: "://0.0.0.0:", with: "://127.0.0.1:").replacingOccurrences(of: "://[::]:", with: "://[::1]:")
+        url.replacingOccurrences(of: "://0.0.0.0:", with: "://127.0.0.1:").replacingOccurrences(of: "://[::]:", with: "://127.0.0.1:")
     }
 
     /// Removes `endpoints.json` and releases the lock.

@@ -244,6 +244,10 @@ public struct CertificateAuthority: Sendable {
     /// (path length 0) and nothing else; it names the trust domain like the root does.
     public func issueIntermediate(publicKey: Certificate.PublicKey, node: String, lifetime: Duration, now: Date = Date()) throws -> Certificate {
         guard holdsRoot else { throw IdentityError("only a CA holding its root key certifies nodes") }
+        guard let trustDomain else { throw IdentityError("the root names no trust domain (no spiffe:// SAN): it cannot certify nodes") }
+        if case .isCertificateAuthority(let maxPathLength) = try signer.extensions.basicConstraints, maxPathLength == 0 {
+            throw IdentityError("the root's path length is 0: it cannot have intermediates")
+        }
         let seconds = TimeInterval(lifetime.components.seconds)
         return try sign(
             publicKey: publicKey, notValidBefore: now - 60, notValidAfter: min(now + seconds, signer.notValidAfter),
@@ -251,7 +255,7 @@ public struct CertificateAuthority: Sendable {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
                 Critical(KeyUsage(keyCertSign: true, cRLSign: true))
                 SubjectKeyIdentifier(hash: publicKey)
-                SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain ?? "")")])
+                SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain)")])
             },
             subject: try DistinguishedName {
                 OrganizationName("Gatehouse")

@@ -120,7 +120,7 @@ public final class ClientExchange: Exchange {
         let closeAfter = !keepAlive || unreadBody || connection.isDraining
         if closeAfter { connection.closeAfterExchange() }
         finish()
-        let end = HTTPServerResponsePart.end(trailers.map(Self.passableTrailers))
+        let end = HTTPServerResponsePart.end(trailers.map { passable($0) })
         if closeAfter {
             let channel = context.channel
             let multiplexed = multiplexed
@@ -147,6 +147,11 @@ public final class ClientExchange: Exchange {
         }
         let rendered = connection.renderer.render(error, requestId: record.requestId)
         record.responseFlags.formUnion(rendered.flags)
+        // After these the connection cannot carry another request: say so in the response.
+        if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
+            || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout {
+            keepAlive = false
+        }
         if record.isGRPC {
             // A gRPC client reads a status from trailers; an HTTP error body would only tell it "UNKNOWN".
             let refusal = GRPC.refusal(rendered, for: error, requestId: record.requestId)
@@ -155,11 +160,6 @@ public final class ClientExchange: Exchange {
             sendHead(refusal.head)
             sendEnd(trailers: refusal.trailers)
             return
-        }
-        // After these the connection cannot carry another request: say so in the response.
-        if error.code == .headersTooLarge || error.code == .bodyTooLarge || error.code == .badRequest
-            || error.code == .unsupportedTransferCoding || error.code == .upgradeRefused || error.code == .requestTimeout {
-            keepAlive = false
         }
         sendWhole(status: rendered.status, headers: rendered.headers, body: rendered.body)
     }
@@ -318,9 +318,14 @@ public final class ClientExchange: Exchange {
 
     // MARK: Helpers
 
-    /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1); the rest pass as sent.
-    private static func passableTrailers(_ trailers: HTTPHeaders) -> HTTPHeaders {
-        let forbidden: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host"]
+    /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1), nor a second
+    /// `x-request-id`; the route's response header removals apply to them too; the rest pass as sent.
+    private func passable(_ trailers: HTTPHeaders) -> HTTPHeaders {
+        var forbidden: Set<String> = [
+            "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host",
+            "x-request-id",
+        ]
+        for name in record.responseHeaders.remove { forbidden.insert(name.lowercased()) }
         guard trailers.contains(where: { forbidden.contains($0.name.lowercased()) }) else { return trailers }
         var kept = HTTPHeaders()
         for (name, value) in trailers where !forbidden.contains(name.lowercased()) { kept.add(name: name, value: value) }

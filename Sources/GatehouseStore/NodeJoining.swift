@@ -9,19 +9,26 @@ public protocol NodeJoining: Sendable {
     /// Keeps a new token's hash until `lifetime` from now.
     func createJoinToken(hash: String, lifetime: Duration, createdBy: String) async throws(StoreError)
     /// A new node's request: its name, the public key (PEM) its intermediate will certify, and the
-    /// token it was given. Returns the request's id.
-    func requestJoin(node: String, publicKeyPEM: String, token: String) async throws(StoreError) -> Int64
+    /// SHA-256 of the token it was given (the token itself never goes into the database). Returns
+    /// the request's id.
+    func requestJoin(node: String, publicKeyPEM: String, tokenHash: String) async throws(StoreError) -> Int64
+    /// The node gave up waiting: its request is withdrawn, so no late answer spends the token.
+    func withdrawJoin(request: Int64) async throws(StoreError)
     /// The answer to a request, once a node holding the root gave one.
     func joinAnswer(request: Int64) async throws(StoreError) -> JoinAnswer?
     /// Answers the oldest unanswered request, if any, with `sign` when its token is valid (the
     /// token is spent in the same transaction): the node's name and whether it was certified; nil
     /// when none waits. Several nodes may call this at once: each request is answered by one.
+    /// Requests older than `JoinRequest.maxAge` are refused without spending their token.
     func answerNextJoin(
-        hashing: @escaping @Sendable (String) -> String, sign: @escaping @Sendable (JoinRequest) throws -> (chainPEM: String, bundlePEM: String)
+        sign: @escaping @Sendable (JoinRequest) throws -> (chainPEM: String, bundlePEM: String)
     ) async throws(StoreError) -> (node: String, granted: Bool)?
 }
 
 public struct JoinRequest: Sendable {
+    /// Past this a request is refused unanswered (its node waits a minute, then gives up).
+    public static let maxAgeSeconds = 90
+
     public let id: Int64
     public let node: String
     public let publicKeyPEM: String

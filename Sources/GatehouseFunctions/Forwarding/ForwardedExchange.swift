@@ -64,7 +64,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func start() {
         client.delegate = self
         let loop = client.eventLoop
-        let deadline = limit - (.now - client.record.start)
+        let deadline = limit.duration - (.now - client.record.start)
         timeout = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, deadline.nanosecondsClamped))) { [self] in
             timedOut()
         }
@@ -267,7 +267,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     func upstreamResponseEnd(trailers: HTTPHeaders?) {
         guard case .forwarding = phase, let upstream else { return }
         var trailers = trailers
-        if let statusTrailers {
+        if let statusTrailers, trailers?.contains(name: "grpc-status") != true {
             trailers = trailers ?? HTTPHeaders()
             trailers?.add(contentsOf: statusTrailers)
         }
@@ -416,19 +416,22 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private func timedOut() {
         timeout = nil
         guard !client.isFinished else { return }
-        if case .forwarding = phase, !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
+        // A deadline the caller chose says nothing of the instance: it is not counted against its
+        // health (else tiny grpc-timeouts could get healthy instances ejected).
+        if case .forwarding = phase, !responseHeadReceived, !limit.callers, let lease { pool.reportAnswer(lease.instance, status: nil) }
         client.record.responseFlags.insert(.upstreamRequestTimeout)
-        finish(failing: GatehouseError(.upstreamTimeout, detail: "no complete response within \(limit.gatehouseDescription)"))
+        finish(failing: GatehouseError(.upstreamTimeout, detail: "no complete response within \(limit.duration.gatehouseDescription)"))
     }
 
     /// The most the exchange may take: the function's timeout, the route's, and a gRPC caller's
-    /// `grpc-timeout` (honoured as Istio's routes do, with no cap of their own).
-    private var limit: Duration {
-        var limit = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout)
-        if client.record.isGRPC, let value = client.head.headers.first(name: "grpc-timeout"), let asked = GRPC.timeout(value) {
-            limit = min(limit, asked)
+    /// `grpc-timeout` (honoured as Istio's routes do, with no cap of their own); `callers` when
+    /// the caller's is the shortest.
+    private var limit: (duration: Duration, callers: Bool) {
+        let configured = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout)
+        if client.record.isGRPC, let value = client.head.headers.first(name: "grpc-timeout"), let asked = GRPC.timeout(value), asked < configured {
+            return (asked, true)
         }
-        return limit
+        return (configured, false)
     }
 
     private func finish(failing error: GatehouseError) {

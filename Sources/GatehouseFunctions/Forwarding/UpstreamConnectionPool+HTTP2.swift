@@ -45,10 +45,11 @@ extension UpstreamConnectionPool {
     }()
 
     /// Calls back with a new stream on the loop's connection, connecting it first when there is
-    /// none (or `fresh`, after a stream failed on a kept one).
+    /// none. (`fresh` — a retry after a request failed on a kept connection — changes nothing here:
+    /// one stream's failure says nothing of the connection its other streams share; a connection
+    /// that closed is replaced below anyway.)
     func acquireStream(fresh: Bool, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         guard !closed else { return completion(.failure(ChannelError.ioOnClosedChannel)) }
-        if fresh, http2.waiting == nil { dropHTTP2Connection(closing: true) }
         if let channel = http2.channel, let multiplexer = http2.multiplexer, channel.isActive, !http2.goingAway {
             return openStream(on: multiplexer, reused: http2.used, completion)
         }
@@ -138,8 +139,8 @@ extension UpstreamConnectionPool {
         }
     }
 
-    /// Forgets the loop's connection, closing it when it is suspect (a stream on it failed before
-    /// any answer: a half-dead connection would fail the next one too).
+    /// Forgets the loop's connection: gone, or going away (the function closes it once the streams
+    /// it promised to finish are done).
     private func dropHTTP2Connection(closing: Bool) {
         guard let channel = http2.channel else { return }
         http2.channel = nil

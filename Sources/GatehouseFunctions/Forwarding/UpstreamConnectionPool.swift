@@ -112,8 +112,12 @@ final class UpstreamConnectionPool {
     /// Keeps a connection whose last exchange ended cleanly; closes it when the pool is full or closed.
     func release(_ connection: UpstreamConnection) {
         if connection.multiplexed {
-            // A finished stream closes by itself; the connection stays with the pool.
+            // A finished stream closes by itself (the connection stays with the pool) — unless the
+            // function answered before taking the whole request body and our end is still held by
+            // flow control: then it is reset, or it would hold one of the function's stream slots.
             connection.handler.delegate = nil
+            let stream = connection.channel
+            eventLoop.assumeIsolated().execute { if stream.isActive { stream.close(promise: nil) } }
             return
         }
         guard !closed, idle.count < maxIdle, connection.channel.isActive, connection.uses < (maxUses ?? .max) else {

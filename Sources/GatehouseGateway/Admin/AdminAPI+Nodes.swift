@@ -32,7 +32,7 @@ extension AdminAPI {
         }
         var lifetime = JoinTokens.defaultLifetime
         if let text = body.lifetime {
-            guard let parsed = Duration(parsing: text), parsed > .zero, parsed <= JoinTokens.maxLifetime else {
+            guard let parsed = Duration(parsing: text), parsed >= .seconds(1), parsed <= JoinTokens.maxLifetime else {
                 return Self.error(.badRequest, code: "bad_request", "lifetime must be a duration from 1s to 24h, such as 1h")
             }
             lifetime = parsed

@@ -19,8 +19,7 @@ struct JoinSigner: Service {
             let authority = identity.authority
             if authority.holdsRoot {
                 do {
-                    while let answered = try await store.answerNextJoin(
-                        hashing: JoinTokens.hash, sign: { request in try Self.certify(request, by: authority) }) {
+                    while let answered = try await store.answerNextJoin(sign: { request in try Self.certify(request, by: authority) }) {
                         logger.notice(
                             answered.granted ? "certified a node joining the mesh's CA" : "refused a node's request to join the mesh's CA",
                             metadata: ["node": "\(answered.node)"])

@@ -32,7 +32,7 @@ enum NodeJoin {
         }
         let key = P256.Signing.PrivateKey()
         let publicKey = try Certificate.PublicKey(key.publicKey).serializeAsPEM().pemString
-        let request = try await joining.requestJoin(node: node, publicKeyPEM: publicKey, token: token)
+        let request = try await joining.requestJoin(node: node, publicKeyPEM: publicKey, tokenHash: JoinTokens.hash(token))
         logger.notice("asked the mesh to certify this node's CA; waiting for a node that holds the root", metadata: ["request": "\(request)"])
         let deadline = ContinuousClock.now + answerWait
         while ContinuousClock.now < deadline {
@@ -49,6 +49,7 @@ enum NodeJoin {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
+        try? await joining.withdrawJoin(request: request)
         throw StartupFailure(description: "no node holding the mesh's root answered within \(answerWait): start this node while one runs on the same store")
     }
 }

@@ -18,14 +18,20 @@ extension PostgresConfigStore: NodeJoining {
         }
     }
 
-    public func requestJoin(node: String, publicKeyPEM: String, token: String) async throws(StoreError) -> Int64 {
+    public func requestJoin(node: String, publicKeyPEM: String, tokenHash: String) async throws(StoreError) -> Int64 {
         try await using { connection, logger in
             let rows = try await connection.query(
-                "INSERT INTO gatehouse_join_request (node, public_key, token) VALUES (\(node), \(publicKeyPEM), \(token)) RETURNING id",
+                "INSERT INTO gatehouse_join_request (node, public_key, token) VALUES (\(node), \(publicKeyPEM), \(tokenHash)) RETURNING id",
                 logger: logger)
             var id: Int64 = 0
             for try await inserted in rows.decode(Int64.self) { id = inserted }
             return id
+        }
+    }
+
+    public func withdrawJoin(request: Int64) async throws(StoreError) {
+        _ = try await using { connection, logger in
+            try await connection.query("DELETE FROM gatehouse_join_request WHERE id = \(request) AND answered_at IS NULL", logger: logger)
         }
     }
 
@@ -43,7 +49,6 @@ extension PostgresConfigStore: NodeJoining {
     }
 
     public func answerNextJoin(
-        hashing: @escaping @Sendable (String) -> String,
         sign: @escaping @Sendable (JoinRequest) throws -> (chainPEM: String, bundlePEM: String)
     ) async throws(StoreError) -> (node: String, granted: Bool)? {
         try await using { connection, logger in
@@ -51,19 +56,19 @@ extension PostgresConfigStore: NodeJoining {
             do {
                 let rows = try await connection.query(
                     """
-                    SELECT id, node, public_key, token FROM gatehouse_join_request
-                    WHERE answered_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                    SELECT id, node, public_key, token, created_at < now() - make_interval(secs => \(Double(JoinRequest.maxAgeSeconds)))
+                    FROM gatehouse_join_request WHERE answered_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, logger: logger)
-                var found: (Int64, String, String, String?)?
-                for try await row in rows.decode((Int64, String, String, String?).self) { found = row }
-                guard let (id, node, publicKey, token) = found else {
+                var found: (Int64, String, String, String?, Bool)?
+                for try await row in rows.decode((Int64, String, String, String?, Bool).self) { found = row }
+                guard let (id, node, publicKey, tokenHash, stale) = found else {
                     try await connection.query("COMMIT", logger: logger)
                     return nil
                 }
-                // The token is spent here, whatever the outcome, and never kept past the answer.
+                // The token is spent here, whatever the outcome (unless the request is stale: its
+                // node gave up, and the operator may still use the token).
                 var spent = false, granted = false
-                if let token {
-                    let hash = hashing(token)
+                if let hash = tokenHash, !stale {
                     let used = try await connection.query(
                         """
                         UPDATE gatehouse_join_token SET used_at = now(), used_by = \(node)
@@ -87,7 +92,7 @@ extension PostgresConfigStore: NodeJoining {
                             logger: logger)
                     }
                 } else {
-                    let reason = "the join token is unknown, already used or expired"
+                    let reason = stale ? "the request waited too long for an answer" : "the join token is unknown, already used or expired"
                     try await connection.query(
                         "UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, refusal = \(reason) WHERE id = \(id)",
                         logger: logger)

@@ -10,14 +10,15 @@ extension PostgresConfigStore: ScheduleClaims {
             let inserted = try await connection.query(
                 """
                 INSERT INTO gatehouse_schedule_claim (schedule, minute, node) VALUES (\(schedule), \(minute), \(node))
-                ON CONFLICT DO NOTHING RETURNING minute
+                ON CONFLICT (schedule, minute) DO UPDATE SET node = EXCLUDED.node
+                WHERE gatehouse_schedule_claim.node = EXCLUDED.node RETURNING minute
                 """, logger: logger)
             var claimed = false
             for try await _ in inserted.decode(Int64.self) { claimed = true }
             if claimed {
                 let oldest = minute - Self.claimedMinutesKept
-                try await connection.query(
-                    "DELETE FROM gatehouse_schedule_claim WHERE schedule = \(schedule) AND minute < \(oldest)", logger: logger)
+                // Every schedule's, so a deleted PingSource's claims go too.
+                try await connection.query("DELETE FROM gatehouse_schedule_claim WHERE minute < \(oldest)", logger: logger)
             }
             return claimed
         }

@@ -120,6 +120,34 @@ struct GRPCTests {
         }
     }
 
+    @Test("A caller's own short grpc-timeout is not the instance's failure: outlier detection does not eject it (the function need not speak gRPC)")
+    func callerDeadlinesDoNotEject() async throws {
+        let ejectAfterTwo = fixtureFunction(name: "fn", scaling: "maxInstances: 1") + """
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: fn, namespace: default}
+            spec:
+              host: fn
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 2, consecutiveGatewayErrors: 2, maxEjectionPercent: 100}
+
+            """
+        try await withGatehouse(ejectAfterTwo) { gatehouse in
+            // Held by the fixture until released: only the caller's deadline ends these calls.
+            for _ in 0..<3 {
+                let expired = try await HTTP2Tools.curl([
+                    "--http2-prior-knowledge", "-H", "host: fn.default.localhost", "-H", "content-type: application/grpc",
+                    "-H", "te: trailers", "-H", "grpc-timeout: 50m", gatehouse.ingress + gatehouse.held("calls"),
+                ], in: gatehouse.directory)
+                #expect(expired.headers["grpc-status"] == "4", "\(expired.headers)")
+            }
+            gatehouse.release("calls")
+            let after = try await gatehouse.request("fn")
+            #expect(after.status == 200, "the instance was ejected for the callers' deadlines: \(after.body)")
+        }
+    }
+
     @Test("An HTTP/1.1 caller reaches the h2c function: the request is translated, and the function's trailers come back as chunked trailers")
     func http1Caller() async throws {
         try await withRPC { gatehouse in
