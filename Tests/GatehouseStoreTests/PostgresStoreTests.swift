@@ -58,7 +58,7 @@ struct PostgresStoreTests {
             for _ in 0..<5 { group.addTask { try await PostgresConfigStore(location: location) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(try await server.sqlOffPool("SELECT version FROM gatehouse_schema ORDER BY version", database: database) == "1")
+        #expect(try await server.sqlOffPool("SELECT version FROM gatehouse_schema ORDER BY version", database: database) == "1\n2")
         for store in stores {
             #expect(try await store.revision() == 0)
             await store.close()

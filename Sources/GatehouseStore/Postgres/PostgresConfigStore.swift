@@ -168,7 +168,7 @@ public final class PostgresConfigStore: ConfigStore {
     }
 
     /// `body` on a pooled connection; any failure as a `StoreError` naming the redacted URL.
-    private func using<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
+    func using<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
         do {
             return try await connections.with { [logger] connection in try await body(connection, logger) }
         } catch {

@@ -15,12 +15,25 @@ struct PostgresSharedStoreTests {
     /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
     /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
     static func withTwo(_ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void) async throws {
+        try await withStore { arguments, server in
+            try await withTwo(arguments: arguments, server: server, body)
+        }
+    }
+
+    /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and the `gatehouse
+    /// up` arguments that point at it (`--store`, `--store-password-file`).
+    static func withStore(_ body: ([String], PostgresServer) async throws -> Void) async throws {
         let server = try await PostgresServer.startOffPool()
         defer { server.stop() }
         let database = try await server.makeDatabaseOffPool()
         let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
         try Data((server.password + "\n").utf8).write(to: passwordFile)
-        let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]
+        try await body(["--store", server.url(database: database), "--store-password-file", passwordFile.path], server)
+    }
+
+    private static func withTwo(
+        arguments: [String], server: PostgresServer, _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
+    ) async throws {
         try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments) { first in
             let second = try await RunningGatehouse.start(config: "", arguments: arguments, applyingConfig: false)
             do {

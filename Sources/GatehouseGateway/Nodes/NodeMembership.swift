@@ -1,0 +1,142 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// This node's row in the node registry: claimed at start (before anything is bound), given the
+/// bound addresses once they are known (`announce`), kept fresh by a heartbeat every
+/// `NodeTiming.heartbeatInterval`, and deleted at a clean stop — the first service to stop, so the
+/// other nodes stop counting on this one as soon as it starts draining.
+///
+/// A heartbeat that cannot be written (the store unreachable) is logged once and tried again at
+/// the next interval; the node keeps serving. When the row turns out to be another process's
+/// (this node was `NotReady` long enough for another to take the name), it claims the name again
+/// if it is free and otherwise says, once, that it is out of the registry.
+final class NodeMembership: Service, Sendable {
+    private let registry: any NodeRegistry
+    private let timing: NodeTiming
+    private let logger: Logger
+    private let claim: Mutex<NodeClaim>
+    /// How often rows of nodes gone longer than `timing.forgetAfter` are deleted.
+    static let pruneInterval: Duration = .seconds(60)
+
+    /// Claims `name` for this process. Throws `StartupFailure` naming the holder when a `Ready`
+    /// node of another state directory has it.
+    static func join(
+        registry: any NodeRegistry, name: NodeName, owner: String, timing: NodeTiming, logger: Logger
+    ) async throws -> NodeMembership {
+        let claim = NodeClaim(name: name, owner: owner, goneAfter: timing.goneAfter)
+        let decision = try await registry.claim(claim)
+        switch decision {
+        case .refused(let holder):
+            throw StartupFailure(description: NodeMembership.refusal(name: name, holder: holder))
+        case .takenOverFromGone(let holder):
+            logger.notice(
+                "node \(name) took over its name from a process that stopped heartbeating \(holder.sinceHeartbeat.roundedDescription) ago",
+                metadata: ["node": "\(name)"])
+        case .restarted, .free:
+            logger.info("node \(name) joined the node registry", metadata: ["node": "\(name)"])
+        }
+        // Rows of nodes long gone: at every start, then every `pruneInterval`.
+        _ = try? await registry.prune(notSeenFor: timing.forgetAfter)
+        return NodeMembership(registry: registry, timing: timing, logger: logger, claim: claim)
+    }
+
+    private init(registry: any NodeRegistry, timing: NodeTiming, logger: Logger, claim: NodeClaim) {
+        self.registry = registry
+        self.timing = timing
+        self.logger = logger
+        self.claim = Mutex(claim)
+    }
+
+    var name: NodeName { claim.withLock { $0.name } }
+
+    /// The addresses this node bound, as written to `endpoints.json`: recorded with a heartbeat now.
+    func announce(_ addresses: NodeAddresses) async {
+        let current = claim.withLock { claim in
+            claim.addresses = addresses
+            return claim
+        }
+        do {
+            _ = try await registry.heartbeat(current)
+        } catch {
+            logger.warning("cannot record this node's addresses in the node registry; the next heartbeat tries again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes this node's row (a clean stop); the name is free at once. Harmless when done twice.
+    func leave() async {
+        do {
+            try await registry.leave(claim.withLock { $0 })
+        } catch {
+            logger.warning("cannot remove this node from the node registry; it shows as NotReady until its row is pruned", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func run() async throws {
+        var health = Health.fine
+        var nextPrune = ContinuousClock.now + Self.pruneInterval
+        while !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.timing.heartbeatInterval) }
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            health = await beat(after: health)
+            if ContinuousClock.now >= nextPrune {
+                nextPrune = ContinuousClock.now + Self.pruneInterval
+                _ = try? await registry.prune(notSeenFor: timing.forgetAfter)
+            }
+        }
+        await leave()
+    }
+
+    /// How the last heartbeat went: each change is logged once, not every interval.
+    private enum Health: Equatable {
+        case fine, storeFailing, nameLost
+    }
+
+    private func beat(after previous: Health) async -> Health {
+        let current = claim.withLock { $0 }
+        do {
+            if try await registry.heartbeat(current) {
+                if previous != .fine { logger.notice("node \(current.name) heartbeats into the node registry again") }
+                return .fine
+            }
+            // The row is no longer ours: claim the name again if nobody live holds it.
+            if case .refused(let holder) = try await registry.claim(current) {
+                if previous != .nameLost {
+                    logger.error(
+                        "\(Self.refusal(name: current.name, holder: holder)); this node stays out of the node registry until it is free",
+                        metadata: ["node": "\(current.name)"])
+                }
+                return .nameLost
+            }
+            logger.warning("node \(current.name) had dropped out of the node registry; it has claimed its name again")
+            return .fine
+        } catch {
+            if previous != .storeFailing {
+                logger.warning(
+                    "cannot write this node's heartbeat; the other nodes see it NotReady after \(timing.goneAfter.roundedDescription) without one",
+                    metadata: ["error": "\(error)"])
+            }
+            return .storeFailing
+        }
+    }
+
+    static func refusal(name: NodeName, holder: NodeRecord) -> String {
+        let address = holder.addresses.admin.map { ", admin \($0)" } ?? ""
+        return "the node name \(name) is held by another running node (last heartbeat \(holder.sinceHeartbeat.roundedDescription) ago\(address)); "
+            + "start this one with another --node-name, or stop that one (a node that ended without stopping frees its name "
+            + "\(holder.goneAfter.roundedDescription) after its last heartbeat)"
+    }
+}
+
+extension Duration {
+    /// `1.2s`, `15s`, `3m`: for messages about heartbeats.
+    fileprivate var roundedDescription: String {
+        let seconds = timeInterval
+        if seconds < 10 { return String(format: "%.1fs", seconds) }
+        if seconds < 600 { return "\(Int(seconds.rounded()))s" }
+        return "\(Int((seconds / 60).rounded()))m"
+    }
+}
