@@ -144,3 +144,26 @@ struct NodeRegistryTests {
     }
 }
 }
+
+/// What a node says about its heartbeats: each change once.
+@Suite("Node heartbeat health")
+struct NodeHeartbeatHealthTests {
+    @Test("A failing store is said once and its recovery once; a lost name once; a reclaimed name each time")
+    func reports() {
+        var health = NodeHeartbeatHealth()
+        #expect(health.record(.written) == nil, "all well: nothing to say")
+        #expect(health.record(.storeFailed("refused")) == .storeFailing("refused"))
+        #expect(health.record(.storeFailed("refused")) == nil, "not every interval")
+        #expect(health.condition == .storeFailing)
+        #expect(health.record(.written) == .recovered)
+        #expect(health.record(.written) == nil)
+        let holder = NodeRecord(
+            name: "node-1", owner: "dir-b", addresses: NodeAddresses(), startedAt: Date(), lastHeartbeat: Date(),
+            sinceHeartbeat: .seconds(1), goneAfter: .seconds(15))
+        #expect(health.record(.nameHeld(by: holder)) == .nameLost(holder: holder))
+        #expect(health.record(.nameHeld(by: holder)) == nil)
+        #expect(health.record(.storeFailed("down")) == .storeFailing("down"), "a different trouble is said")
+        #expect(health.record(.reclaimed) == .reclaimed)
+        #expect(health.condition == .fine)
+    }
+}

@@ -10,10 +10,11 @@ import Synchronization
 /// `NodeTiming.heartbeatInterval`, and deleted at a clean stop — the first service to stop, so the
 /// other nodes stop counting on this one as soon as it starts draining.
 ///
-/// A heartbeat that cannot be written (the store unreachable) is logged once and tried again at
-/// the next interval; the node keeps serving. When the row turns out to be another process's
-/// (this node was `NotReady` long enough for another to take the name), it claims the name again
-/// if it is free and otherwise says, once, that it is out of the registry.
+/// A heartbeat that cannot be written (the store unreachable) is tried again at the next interval;
+/// the node keeps serving. When the row turns out to be another process's (this node was
+/// `NotReady` long enough for another to take the name), it claims the name again if it is free
+/// and otherwise stays out of the registry. `NodeHeartbeatHealth` decides what of this is logged:
+/// each change once, not every interval.
 final class NodeMembership: Service, Sendable {
     private let registry: any NodeRegistry
     private let timing: NodeTiming
@@ -76,12 +77,12 @@ final class NodeMembership: Service, Sendable {
     }
 
     func run() async throws {
-        var health = Health.fine
+        var health = NodeHeartbeatHealth()
         var nextPrune = ContinuousClock.now + Self.pruneInterval
         while !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.timing.heartbeatInterval) }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            health = await beat(after: health)
+            if let report = health.record(await beat()) { log(report) }
             if ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + Self.pruneInterval
                 _ = try? await registry.prune(notSeenFor: timing.forgetAfter)
@@ -90,36 +91,33 @@ final class NodeMembership: Service, Sendable {
         await leave()
     }
 
-    /// How the last heartbeat went: each change is logged once, not every interval.
-    private enum Health: Equatable {
-        case fine, storeFailing, nameLost
-    }
-
-    private func beat(after previous: Health) async -> Health {
+    /// One heartbeat; when the row is no longer ours, a claim of the name if nobody live holds it.
+    private func beat() async -> NodeHeartbeatHealth.Outcome {
         let current = claim.withLock { $0 }
         do {
-            if try await registry.heartbeat(current) {
-                if previous != .fine { logger.notice("node \(current.name) heartbeats into the node registry again") }
-                return .fine
-            }
-            // The row is no longer ours: claim the name again if nobody live holds it.
-            if case .refused(let holder) = try await registry.claim(current) {
-                if previous != .nameLost {
-                    logger.error(
-                        "\(Self.refusal(name: current.name, holder: holder)); this node stays out of the node registry until it is free",
-                        metadata: ["node": "\(current.name)"])
-                }
-                return .nameLost
-            }
-            logger.warning("node \(current.name) had dropped out of the node registry; it has claimed its name again")
-            return .fine
+            if try await registry.heartbeat(current) { return .written }
+            if case .refused(let holder) = try await registry.claim(current) { return .nameHeld(by: holder) }
+            return .reclaimed
         } catch {
-            if previous != .storeFailing {
-                logger.warning(
-                    "cannot write this node's heartbeat; the other nodes see it NotReady after \(timing.goneAfter.roundedDescription) without one",
-                    metadata: ["error": "\(error)"])
-            }
-            return .storeFailing
+            return .storeFailed(error.description)
+        }
+    }
+
+    private func log(_ report: NodeHeartbeatHealth.Report) {
+        let name = self.name
+        switch report {
+        case .recovered:
+            logger.notice("node \(name) heartbeats into the node registry again", metadata: ["node": "\(name)"])
+        case .reclaimed:
+            logger.warning("node \(name) had dropped out of the node registry; it has claimed its name again", metadata: ["node": "\(name)"])
+        case .nameLost(let holder):
+            logger.error(
+                "\(Self.refusal(name: name, holder: holder)); this node stays out of the node registry until the name is free",
+                metadata: ["node": "\(name)"])
+        case .storeFailing(let error):
+            logger.warning(
+                "cannot write this node's heartbeat; the other nodes see it NotReady after \(timing.goneAfter.roundedDescription) without one",
+                metadata: ["node": "\(name)", "error": "\(error)"])
         }
     }
 

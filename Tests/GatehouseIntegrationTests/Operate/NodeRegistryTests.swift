@@ -6,8 +6,9 @@ import Testing
 /// database from `PostgresSharedStoreTests.withStore`), and one node on SQLite.
 @Suite("The node registry: gatehouse get nodes", .serialized)
 struct NodeRegistryTests {
-    /// Heartbeats every 500 ms: NotReady after 1.5 s without one (the default is 5 s and 15 s).
-    static let fastHeartbeat = ["--node-heartbeat", "500ms"]
+    /// Heartbeats every second: NotReady after 3 s without one (the default is 5 s and 15 s) — short
+    /// for the test, long enough that a live node on a loaded machine does not miss three.
+    static let fastHeartbeat = ["--node-heartbeat", "1s"]
 
     /// `gatehouse get nodes -o json` through `gatehouse`'s admin API.
     static func nodes(_ gatehouse: RunningGatehouse) async throws -> [[String: Any]] {
@@ -72,7 +73,7 @@ struct NodeRegistryTests {
                     let states = Self.states(try await Self.nodes(nodes[2]))
                     return states["node-b"] == "NotReady" ? states : nil
                 }
-                print("a node killed with -9 was NotReady \(ContinuousClock.now - killedAt) after the kill (heartbeat 500ms, gone after 1.5s)")
+                print("a node killed with -9 was NotReady \(ContinuousClock.now - killedAt) after the kill (heartbeat 1s, gone after 3s)")
                 #expect(seen["node-a"] == "Ready" && seen["node-c"] == "Ready", "\(seen)")
                 #expect(Self.states(try await Self.nodes(nodes[0]))["node-b"] == "NotReady", "every node sees the same")
                 for node in nodes { #expect(!node.stderr.contains(server.password)) }
