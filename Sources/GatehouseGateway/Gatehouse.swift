@@ -68,7 +68,7 @@ public struct Gatehouse: Sendable {
         public var keptTraces = 1024
         /// This node's name (`--node-name`): its row in the node registry, and whose event leases
         /// are whose. Checked as a `NodeName` at start; default the host name.
-        public var nodeName = NodeName.fromHostName(ProcessInfo.processInfo.hostName)?.value ?? "gatehouse"
+        public var nodeName = NodeName.fromHostName(ProcessInfo.processInfo.hostName).value
         /// How often this node heartbeats into the node registry, when it counts as gone, and when
         /// long-gone nodes' rows are deleted (`--node-heartbeat`, `--node-forget-after`).
         public var nodeTiming = NodeTiming()

@@ -201,7 +201,8 @@ struct Up: AsyncParsableCommand {
         }
     }
 
-    /// `--node-name`, checked; else the host name (lowercased), which must then be a valid name too.
+    /// `--node-name`, checked; else the host name, made into a valid name (lowercased, other
+    /// characters as `-`).
     private func chooseNodeName() throws -> NodeName {
         if let nodeName {
             do { return try NodeName(validating: nodeName) } catch { throw ValidationError("--node-name: \(error.description)") }
@@ -209,10 +210,7 @@ struct Up: AsyncParsableCommand {
         var buffer = [CChar](repeating: 0, count: 256)
         let host = gethostname(&buffer, buffer.count) == 0
             ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        guard let name = NodeName.fromHostName(host) else {
-            throw ValidationError("the host name \"\(host)\" is not a valid node name; choose one with --node-name (for example node-1)")
-        }
-        return name
+        return NodeName.fromHostName(host)
     }
 
     private func readToken(_ path: String) throws -> AdminToken {

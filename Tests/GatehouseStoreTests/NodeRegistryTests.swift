@@ -32,7 +32,7 @@ struct NodeLivenessTests {
         #expect(NodeLiveness.claim(by: "dir-b", holder: gone) == .takenOverFromGone(gone))
     }
 
-    @Test("Node names are DNS-1123 subdomains; the host name is lowercased for the default")
+    @Test("Node names are DNS-1123 subdomains; any host name is made one for the default")
     func names() throws {
         for valid in ["node-1", "a", "gatehouse-0.gatehouse.prod", String(repeating: "a", count: 63)] {
             #expect(try NodeName(validating: valid).value == valid)
@@ -45,8 +45,11 @@ struct NodeLivenessTests {
         } catch {
             #expect(error.description.contains("uppercase") && error.description.contains("node-1"), "\(error)")
         }
-        #expect(NodeName.fromHostName("Build-Host.Example")?.value == "build-host.example")
-        #expect(NodeName.fromHostName("under_score") == nil)
+        #expect(NodeName.fromHostName("Build-Host.Example").value == "build-host.example")
+        #expect(NodeName.fromHostName("_build_01_.local.").value == "build-01.local")
+        #expect(NodeName.fromHostName("").value == "gatehouse")
+        #expect(NodeName.fromHostName("___").value == "gatehouse")
+        #expect(NodeName.fromHostName(String(repeating: "a", count: 70)).value == String(repeating: "a", count: 63))
     }
 }
 

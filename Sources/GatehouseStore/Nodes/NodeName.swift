@@ -31,11 +31,27 @@ public struct NodeName: Sendable, Hashable, CustomStringConvertible {
         value = text
     }
 
-    /// The default name: the host name, lowercased (host names are case-insensitive). Nil when it
-    /// is not a valid node name even so; the caller asks for `--node-name`.
-    public static func fromHostName(_ hostName: String) -> NodeName? {
-        try? NodeName(validating: hostName.lowercased())
+    /// The default name: the host name, lowercased (host names are case-insensitive), with any
+    /// other character a name cannot hold made a `-` (`build_01` → `build-01`), so that no host
+    /// name stops a single machine from starting; `gatehouse` when nothing is left. Two nodes whose
+    /// host names come out the same are told apart by the registry: the second is refused.
+    public static func fromHostName(_ hostName: String) -> NodeName {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        let labels = hostName.lowercased().split(separator: ".").map { label in
+            String(String(label.map { allowed.contains($0) ? $0 : "-" }).trimmingDashes.prefix(63)).trimmingDashes
+        }.filter { !$0.isEmpty }
+        var name = ""
+        for label in labels where name.utf8.count + label.utf8.count + 1 <= 253 { name += (name.isEmpty ? "" : ".") + label }
+        return (try? NodeName(validating: name)) ?? NodeName(checked: "gatehouse")
     }
 
+    private init(checked value: String) { self.value = value }
+
     public var description: String { value }
+}
+
+extension String {
+    fileprivate var trimmingDashes: String {
+        String(drop { $0 == "-" }.reversed().drop { $0 == "-" }.reversed())
+    }
 }

@@ -65,7 +65,7 @@ extension PostgresConfigStore: NodeRegistry {
 
     public func leave(_ claim: NodeClaim) async throws(StoreError) {
         try await using { connection, logger in
-            try await connection.query(
+            _ = try await connection.query(
                 "DELETE FROM gatehouse_node WHERE name = \(claim.name.value) AND owner = \(claim.owner)", logger: logger)
         }
     }
