@@ -356,15 +356,16 @@ public struct Gatehouse: Sendable {
             guard options.startupSummary else {
                 logger.info("gatehouse is up", metadata: [
                     "ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)", "mesh": "\(endpoints.mesh ?? "")",
-                    "state": "\(state.url.path)",
+                    "state": "\(state.url.path)", "node": "\(nodeName)",
                 ])
                 for function in functions { logger.info("function \(function.name) at \(function.url)") }
                 return
             }
-            let summary = StartupSummary(
+            var summary = StartupSummary(
                 ingress: endpoints.ingress, mesh: endpoints.mesh, admin: endpoints.admin, adminMtls: endpoints.adminMtls,
                 stateDirectory: state.url.path, tokenFile: StateDirectory.tokenFile(in: state.url).path, functions: functions,
                 accessLog: options.accessLog, notEnforced: gaps)
+            if options.postgresStore != nil || options.storePath != nil { summary.node = nodeName.value }
             FileHandle.standardError.write(Data(summary.text.utf8))
         }
 

@@ -9,7 +9,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List applied resources of a kind; functions with their URL, state and instances; a function's revisions.",
+        abstract: "List applied resources of a kind; functions with their URL, state and instances; a function's revisions; the nodes.",
         discussion: """
             `-o yaml` prints the documents as applied; `-o json` prints functions' live status, or other kinds'
             stored records. Without -n, every namespace is listed. `get revisions NAME` lists a function's

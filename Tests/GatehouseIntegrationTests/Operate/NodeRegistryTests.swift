@@ -64,6 +64,7 @@ struct NodeRegistryTests {
                         #expect(ISO8601DateFormatter().date(from: heartbeat) != nil, "RFC 3339: \(heartbeat)")
                     }
                 }
+                #expect(nodes[0].stderr.contains("  node          node-a  (gatehouse get nodes"), "the startup summary names the node")
                 let table = try await nodes[0].cli(["get", "nodes"])
                 #expect(table.stdout.hasPrefix("NAME") && table.stdout.contains("node-c") && table.stdout.contains("Ready"), "\(table.stdout)")
 
