@@ -79,10 +79,13 @@ final class NodeMembership: Service, Sendable {
     func run() async throws {
         var health = NodeHeartbeatHealth()
         var nextPrune = ContinuousClock.now + Self.pruneInterval
+        // On a fixed cadence, so a slow write does not stretch the gap to the next heartbeat.
+        var next = ContinuousClock.now + timing.heartbeatInterval
         while !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.timing.heartbeatInterval) }
+            try? await cancelWhenGracefulShutdown { [next] in try await Task.sleep(until: next, clock: .continuous) }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if let report = health.record(await beat()) { log(report) }
+            next = max(next + timing.heartbeatInterval, ContinuousClock.now)
             if ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + Self.pruneInterval
                 _ = try? await registry.prune(notSeenFor: timing.forgetAfter)

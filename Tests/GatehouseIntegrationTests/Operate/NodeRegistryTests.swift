@@ -70,13 +70,17 @@ struct NodeRegistryTests {
 
                 try await nodes[1].kill()
                 let killedAt = ContinuousClock.now
-                let seen = try await eventually("node-b to be NotReady", timeout: .seconds(30)) {
-                    let states = Self.states(try await Self.nodes(nodes[2]))
-                    return states["node-b"] == "NotReady" ? states : nil
+                _ = try await eventually("node-b to be NotReady", timeout: .seconds(30)) {
+                    Self.states(try await Self.nodes(nodes[2]))["node-b"] == "NotReady" ? true : nil
                 }
                 print("a node killed with -9 was NotReady \(ContinuousClock.now - killedAt) after the kill (heartbeat 1s, gone after 3s)")
-                #expect(seen["node-a"] == "Ready" && seen["node-c"] == "Ready", "\(seen)")
-                #expect(Self.states(try await Self.nodes(nodes[0]))["node-b"] == "NotReady", "every node sees the same")
+                // The live ones keep heartbeating (a heartbeat delayed past 3 s on a loaded machine
+                // would show for a moment, and is waited out), and every node sees the same.
+                for node in [nodes[0], nodes[2]] {
+                    _ = try await eventually("\(node.nodeName) to see node-b NotReady and the others Ready", timeout: .seconds(30)) {
+                        Self.states(try await Self.nodes(node)) == ["node-a": "Ready", "node-b": "NotReady", "node-c": "Ready"] ? true : nil
+                    }
+                }
                 for node in nodes { #expect(!node.stderr.contains(server.password)) }
             }
         }
