@@ -17,6 +17,11 @@ struct NodeRegistryTests {
         return (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]] ?? []
     }
 
+    /// Each node's state, from `GET /api/v1/nodes` (lighter than a CLI process per poll).
+    static func states(_ gatehouse: RunningGatehouse) async throws -> [String: String] {
+        states(try await gatehouse.apiList("/api/v1/nodes"))
+    }
+
     static func states(_ nodes: [[String: Any]]) -> [String: String] {
         Dictionary(uniqueKeysWithValues: nodes.compactMap { node in
             (node["name"] as? String).map { ($0, node["state"] as? String ?? "") }
@@ -45,7 +50,7 @@ struct NodeRegistryTests {
         await stopAll()
     }
 
-    @Test("Three nodes on one PostgreSQL each list all three Ready; one killed with -9 turns NotReady while the others stay Ready")
+    @Test("Three nodes on one PostgreSQL each list all three Ready; one killed with -9 turns NotReady while the others stay Ready; one stopped cleanly is gone at once")
     func threeNodesOneKilled() async throws {
         try await PostgresSharedStoreTests.withStore { arguments, server in
             try await Self.withNodes(["node-a", "node-b", "node-c"], arguments: arguments + Self.fastHeartbeat) { nodes in
@@ -71,16 +76,20 @@ struct NodeRegistryTests {
                 try await nodes[1].kill()
                 let killedAt = ContinuousClock.now
                 _ = try await eventually("node-b to be NotReady", timeout: .seconds(30)) {
-                    Self.states(try await Self.nodes(nodes[2]))["node-b"] == "NotReady" ? true : nil
+                    try await Self.states(nodes[2])["node-b"] == "NotReady" ? true : nil
                 }
                 print("a node killed with -9 was NotReady \(ContinuousClock.now - killedAt) after the kill (heartbeat 1s, gone after 3s)")
                 // The live ones keep heartbeating (a heartbeat delayed past 3 s on a loaded machine
                 // would show for a moment, and is waited out), and every node sees the same.
                 for node in [nodes[0], nodes[2]] {
                     _ = try await eventually("\(node.nodeName) to see node-b NotReady and the others Ready", timeout: .seconds(30)) {
-                        Self.states(try await Self.nodes(node)) == ["node-a": "Ready", "node-b": "NotReady", "node-c": "Ready"] ? true : nil
+                        try await Self.states(node) == ["node-a": "Ready", "node-b": "NotReady", "node-c": "Ready"] ? true : nil
                     }
                 }
+                #expect(Self.states(try await Self.nodes(nodes[0]))["node-b"] == "NotReady", "get nodes -o json says so too")
+                // A clean stop leaves at once: no waiting for a gone-after interval.
+                #expect(try await nodes[2].stop() == 0)
+                #expect(Self.states(try await Self.nodes(nodes[0])) == ["node-a": "Ready", "node-b": "NotReady"])
                 for node in nodes { #expect(!node.stderr.contains(server.password)) }
             }
         }
