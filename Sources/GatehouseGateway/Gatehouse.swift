@@ -25,7 +25,8 @@ import ServiceLifecycle
 /// Everything long-lived is a service of the one `ServiceGroup`. They start in the order outbound
 /// client → runtime → access log → decision log → JWT keys → admin (mTLS, then plain) → SIGHUP
 /// reload → store follower (changes other writers commit) → mesh identity → mesh listener →
-/// ingress → gateway HTTPS listeners, and stop in reverse: the listeners drain first (no new
+/// ingress → gateway HTTPS listeners → node heartbeat, and stop in reverse: the node leaves the
+/// node registry first, the listeners drain (no new
 /// connections; in-flight requests finish within `drainGrace`), then the admin servers, then the
 /// writers flush what the drained requests left, then the function instances stop, and the outbound
 /// client closes last. The event loops, the blocking-I/O thread pool and the outbound client are
@@ -65,8 +66,12 @@ public struct Gatehouse: Sendable {
         public var postgresStore: PostgresStoreLocation?
         /// Recent requests kept in memory for `gatehouse trace` (and, apart, 256 failed ones); 0: none.
         public var keptTraces = 1024
-        /// This node's name: whose event leases are whose (default the host name).
-        public var nodeName = ProcessInfo.processInfo.hostName
+        /// This node's name (`--node-name`): its row in the node registry, and whose event leases
+        /// are whose. Checked as a `NodeName` at start; default the host name.
+        public var nodeName = NodeName.fromHostName(ProcessInfo.processInfo.hostName).value
+        /// How often this node heartbeats into the node registry, when it counts as gone, and when
+        /// long-gone nodes' rows are deleted (`--node-heartbeat`, `--node-forget-after`).
+        public var nodeTiming = NodeTiming()
         /// A join token's file (`--join-token-file`): with a PostgreSQL store and no CA yet, this
         /// node joins the mesh's CA (`NodeJoin`) instead of making a root of its own.
         public var joinTokenFile: String?
@@ -106,17 +111,23 @@ public struct Gatehouse: Sendable {
 
     /// Runs until shutdown. Throws when the state directory is taken or a listener cannot bind.
     public func run() async throws {
+        let nodeName: NodeName
+        do { nodeName = try NodeName(validating: options.nodeName) } catch { throw StartupFailure(description: error.description) }
         let state = try StateDirectory.lock(options.stateDirectory, logger: logger)
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
+        // The config store, and the node registry in the same database.
         let store: any ConfigStore
+        let nodeRegistry: any NodeRegistry
         if let location = options.postgresStore {
-            store = try await PostgresConfigStore(location: location)
+            let postgres = try await PostgresConfigStore(location: location)
+            (store, nodeRegistry) = (postgres, postgres)
             logger.info("the config store is PostgreSQL at \(location)")
         } else {
             if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
-            store = try SQLiteStore(path: options.storePath ?? state.databasePath)
+            let sqlite = try SQLiteStore(path: options.storePath ?? state.databasePath)
+            (store, nodeRegistry) = (sqlite, sqlite)
         }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
         let auditLog = try SQLiteAuditLog(path: state.auditPath)
@@ -126,6 +137,9 @@ public struct Gatehouse: Sendable {
         let loginSessions = try LoginSessions(
             sealer: LoginCookieKeys.load(directory: loginDirectory),
             store: SQLiteLoginSessions(path: loginDirectory.appendingPathComponent("sessions.db").path))
+        // Before anything is bound: a name another live node holds stops the start here.
+        let membership = try await NodeMembership.join(
+            registry: nodeRegistry, name: nodeName, owner: try state.nodeOwner(), timing: options.nodeTiming, logger: logger)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoops))
         let loops = Array(group.makeIterator())
@@ -133,8 +147,10 @@ public struct Gatehouse: Sendable {
         let blockingIO = NIOThreadPool(numberOfThreads: 1)
         blockingIO.start()
         let outbound = ControlPlaneClient(eventLoopGroup: group)
-        /// Undoes the three above, once every service has stopped (or none started).
+        /// Undoes the three above, once every service has stopped (or none started), and leaves the
+        /// node registry (already done when the services ran and stopped).
         func releaseShared() async {
+            await membership.leave()
             try? await outbound.shutdown()
             try? await blockingIO.shutdownGracefully()
             try? await group.shutdownGracefully()
@@ -292,9 +308,8 @@ public struct Gatehouse: Sendable {
             meshPort: meshListener.port, traces: traces, meshId: mesh.trustDomain,
             invoker: localInvoker)
         let eventInvoker = LocalEventInvoker(invoker: localInvoker, trustDomains: mesh.meshTrustDomains)
-        let nodeName = options.nodeName
         let eventsService = EventsService(
-            dispatcher: EventDispatcher(broker: eventBroker, invoker: eventInvoker, owner: nodeName, logger: logger) { [live] in
+            dispatcher: EventDispatcher(broker: eventBroker, invoker: eventInvoker, owner: nodeName.value, logger: logger) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
@@ -306,11 +321,12 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)
             },
-            calls: AsyncCallRunner(calls: events.calls, invoker: eventInvoker, owner: nodeName, logger: logger))
+            calls: AsyncCallRunner(calls: events.calls, invoker: eventInvoker, owner: nodeName.value, logger: logger))
         api.events = events
         api.dispatcher = eventsService.dispatcher
         api.audit = audit
         api.stateDirectory = state.url
+        api.nodes = nodeRegistry
         // The admin API over mutual TLS, for the Mesh's admin SPIFFE IDs; its URL goes into
         // endpoints.json (written once the plain admin listener runs, after this one is bound).
         let adminMtlsURL = Promised<String?>()
@@ -339,6 +355,9 @@ public struct Gatehouse: Sendable {
                 admin: "http://\(adminAddress.host):\(adminPort)", mesh: "https://\(meshAddress.host):\(meshListener.port)",
                 domain: mesh.domain, pid: getpid())
             endpoints.adminMtls = await adminMtlsURL.value
+            // In the registry before endpoints.json says this node is up.
+            await membership.announce(NodeAddresses(
+                ingress: endpoints.ingress, mesh: endpoints.mesh, admin: endpoints.admin, adminMtls: endpoints.adminMtls))
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
             let functions = snapshot.functions.map { spec in
@@ -347,15 +366,16 @@ public struct Gatehouse: Sendable {
             guard options.startupSummary else {
                 logger.info("gatehouse is up", metadata: [
                     "ingress": "\(endpoints.ingress)", "admin": "\(endpoints.admin)", "mesh": "\(endpoints.mesh ?? "")",
-                    "state": "\(state.url.path)",
+                    "state": "\(state.url.path)", "node": "\(nodeName)",
                 ])
                 for function in functions { logger.info("function \(function.name) at \(function.url)") }
                 return
             }
-            let summary = StartupSummary(
+            var summary = StartupSummary(
                 ingress: endpoints.ingress, mesh: endpoints.mesh, admin: endpoints.admin, adminMtls: endpoints.adminMtls,
                 stateDirectory: state.url.path, tokenFile: StateDirectory.tokenFile(in: state.url).path, functions: functions,
                 accessLog: options.accessLog, notEnforced: gaps)
+            if options.postgresStore != nil || options.storePath != nil { summary.node = nodeName.value }
             FileHandle.standardError.write(Data(summary.text.utf8))
         }
 
@@ -395,7 +415,10 @@ public struct Gatehouse: Sendable {
                     .init(service: IngressService(
                         listener: gateway, drainGrace: options.drainGrace,
                         idleSweepInterval: min(.seconds(5), options.limits.idleTimeout / 2, options.limits.requestBodyIdleTimeout / 2), readiness: readiness))
-                },
+                } + [
+                    // Stops first: the other nodes see this one leave as soon as it starts draining.
+                    .init(service: membership),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -9,6 +9,8 @@ struct StartupSummary {
     var admin: String
     var adminMtls: String?
     var stateDirectory: String
+    /// This node's name, when it shares its store with others (PostgreSQL or a shared `--store` file).
+    var node: String? = nil
     var tokenFile: String
     /// `namespace/name` and URL, in name order.
     var functions: [(name: String, url: String)]
@@ -24,6 +26,7 @@ struct StartupSummary {
         row("admin", admin + "  (token in \(tokenFile))")
         if let adminMtls { row("admin mTLS", adminMtls) }
         row("state", stateDirectory)
+        if let node { row("node", node + "  (gatehouse get nodes: the nodes sharing the store)") }
         switch accessLog {
         case .standardOutput: row("access log", "stdout, one JSON line per request")
         case .file(let path): row("access log", path)

@@ -17,7 +17,7 @@ import GRDB
 /// it moved.
 public final class SQLiteStore: ConfigStore {
     public let path: String
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
     private let busyTimeout: TimeInterval
     /// How often a change feed checks for commits (default 100 ms).
     public let feedInterval: Duration
@@ -230,7 +230,7 @@ public final class SQLiteStore: ConfigStore {
     }
 
     /// `body` in one read transaction, on GRDB's queue (not the caller's thread).
-    private func reading<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func reading<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await database.read(body)
         } catch {
@@ -238,7 +238,7 @@ public final class SQLiteStore: ConfigStore {
         }
     }
 
-    private func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await database.writeWithoutTransaction(body)
         } catch {
@@ -318,6 +318,14 @@ public final class SQLiteStore: ConfigStore {
                 UPDATE resource SET revision = COALESCE((SELECT MAX(batch) FROM change c WHERE c.apiGroup = resource.apiGroup
                   AND c.kind = resource.kind AND c.namespace = resource.namespace AND c.name = resource.name), 0);
                 CREATE INDEX change_batch ON change (batch);
+                """)
+        }
+        migrator.registerMigration("v6-nodes") { db in
+            // The node registry (`NodeRegistry`): on SQLite, the nodes that share this file.
+            try db.execute(sql: """
+                CREATE TABLE node (
+                  name TEXT PRIMARY KEY, owner TEXT NOT NULL, addresses TEXT NOT NULL,
+                  startedAt REAL NOT NULL, lastHeartbeat REAL NOT NULL, goneAfter REAL NOT NULL);
                 """)
         }
         return migrator

@@ -69,7 +69,7 @@ public final class RunningGatehouse: @unchecked Sendable {
         process.arguments = ["up"] + files + [
             "--state-dir", stateDirectory.path, "--ingress", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--mesh", "127.0.0.1:0",
             "--drain-seconds", "3", "--log-level", "debug",
-        ] + arguments
+        ] + (arguments.contains("--node-name") ? [] : ["--node-name", Self.nodeName(for: directory)]) + arguments
         if let asUser {
             process.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", GatehouseBinary.url.path] + (process.arguments ?? [])
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -78,6 +78,21 @@ public final class RunningGatehouse: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+    }
+
+    /// The node name a test's Gatehouse gets unless its arguments name one: from its directory, so
+    /// that several on one store do not claim the same name (the host name) and a restart on the
+    /// same directory is the same node.
+    public static func nodeName(for directory: URL) -> String {
+        let word = directory.lastPathComponent.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return "test-" + String(word.suffix(8)).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+    }
+
+    /// This Gatehouse's node name (`--node-name`, or the one the kit gave it).
+    public var nodeName: String {
+        let arguments = process.arguments ?? []
+        guard let index = arguments.lastIndex(of: "--node-name"), index + 1 < arguments.count else { return Self.nodeName(for: directory) }
+        return arguments[index + 1]
     }
 
     public static func makeTemporaryDirectory() throws -> URL {

@@ -100,6 +100,15 @@ struct Up: AsyncParsableCommand {
         discussion: "A node that holds the root certifies this node's own intermediate CA; the root key never comes here. Ignored once STATE_DIR/ca exists."))
     var joinTokenFile: String?
 
+    @Option(help: "This node's name in the node registry (`gatehouse get nodes`): lowercase letters, digits, '-' and '.'; default the host name.")
+    var nodeName: String?
+
+    @Option(help: "How often this node heartbeats into the node registry (a duration such as 5s); it is NotReady after three missed.")
+    var nodeHeartbeat: String = "5s"
+
+    @Option(help: "Delete registry rows of nodes that have not heartbeated for this long (a duration such as 24h).")
+    var nodeForgetAfter: String = "24h"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -136,6 +145,13 @@ struct Up: AsyncParsableCommand {
             decisionRetention: try positiveDuration(decisionRetention, flag: "--decision-retention"),
             mesh: try parseAddress(mesh, flag: "--mesh"))
         options.startupSummary = logFormat == .text
+        options.nodeName = try chooseNodeName().value
+        options.nodeTiming = NodeTiming(
+            heartbeatInterval: try positiveDuration(nodeHeartbeat, flag: "--node-heartbeat"),
+            forgetAfter: try positiveDuration(nodeForgetAfter, flag: "--node-forget-after"))
+        guard options.nodeTiming.forgetAfter > options.nodeTiming.goneAfter else {
+            throw ValidationError("--node-forget-after \(nodeForgetAfter) must be longer than three --node-heartbeat intervals")
+        }
         try chooseStore(&options)
         options.decisionBounds = DecisionLogBounds(maxEntries: decisionLogMaxEntries, maxBytes: decisionLogMaxMb << 20)
         guard ["memory", "disk"].contains(decisionLogAllowed) else {
@@ -191,6 +207,18 @@ struct Up: AsyncParsableCommand {
         } catch {
             throw CommandFailure("nothing was started: \(error.description)")
         }
+    }
+
+    /// `--node-name`, checked; else the host name, made into a valid name (lowercased, other
+    /// characters as `-`).
+    private func chooseNodeName() throws -> NodeName {
+        if let nodeName {
+            do { return try NodeName(validating: nodeName) } catch { throw ValidationError("--node-name: \(error.description)") }
+        }
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return NodeName.fromHostName(host)
     }
 
     private func readToken(_ path: String) throws -> AdminToken {

@@ -40,6 +40,8 @@ struct AdminAPI: Sendable {
     var events: EventsWiring?
     /// Each trigger's gates (in flight, breaker), for `describe trigger`.
     var dispatcher: EventDispatcher?
+    /// The nodes sharing the store, with their heartbeats (`GET /api/v1/nodes`, `gatehouse get nodes`).
+    var nodes: (any NodeRegistry)?
 
     /// The routes under `/api/v1/`, behind `authenticator` (the token, or an admin SVID).
     func register(on router: Router<AdminRequestContext>, authenticator: some RouterMiddleware<AdminRequestContext>) {
@@ -51,6 +53,7 @@ struct AdminAPI: Sendable {
         api.get("functions/:namespace/:name/logs") { request, context in logs(request, context) }
         api.get("functions/:namespace/:name/revisions") { _, context in await revisions(context) }
         api.get("history") { request, _ in await history(request) }
+        api.get("nodes") { request, _ in await nodeList(request) }
         api.get("decisions/:requestId") { _, context in decision(context.parameters.get("requestId") ?? "") }
         api.get("traces") { request, _ in traceList(request) }
         api.get("traces/:id") { _, context in trace(context.parameters.get("id") ?? "") }

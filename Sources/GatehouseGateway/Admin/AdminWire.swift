@@ -137,6 +137,27 @@ public enum AdminWire {
         }
     }
 
+    /// `GET /api/v1/nodes`: one node of the store's registry, as `gatehouse get nodes` shows it.
+    public struct Node: Codable, Sendable {
+        public struct Addresses: Codable, Sendable {
+            public var ingress: String?
+            public var mesh: String?
+            public var admin: String?
+            public var adminMtls: String?
+        }
+
+        public var name: String
+        /// What it bound, as in its `endpoints.json`; absent until it has bound them.
+        public var addresses: Addresses
+        /// `Ready` (heartbeating) or `NotReady` (no heartbeat for `goneAfter`).
+        public var state: String
+        /// By the store's clock (PostgreSQL's `now()`); RFC 3339.
+        public var lastHeartbeat: Date
+        public var startedAt: Date
+        /// How long after its last heartbeat the node counts as gone (`15s` by default).
+        public var goneAfter: String
+    }
+
     public struct Remote: Codable, Sendable {
         public var url: String
         public var tls: String

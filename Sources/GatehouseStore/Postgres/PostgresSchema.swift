@@ -63,6 +63,16 @@ enum PostgresSchema {
               chain TEXT, bundle TEXT, refusal TEXT)
             """,
         ]),
+        (4, [
+            // The node registry (`NodeRegistry`): times are the database's (`now()`), so nodes'
+            // clocks do not matter; `gone_after` (seconds) is the interval the node itself promised.
+            """
+            CREATE TABLE gatehouse_node (
+              name TEXT PRIMARY KEY, owner TEXT NOT NULL, addresses TEXT NOT NULL,
+              started_at TIMESTAMPTZ NOT NULL, last_heartbeat TIMESTAMPTZ NOT NULL,
+              gone_after DOUBLE PRECISION NOT NULL)
+            """,
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock

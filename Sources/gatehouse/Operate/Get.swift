@@ -9,14 +9,15 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List applied resources of a kind; functions with their URL, state and instances; a function's revisions.",
+        abstract: "List applied resources of a kind; functions with their URL, state and instances; a function's revisions; the nodes.",
         discussion: """
             `-o yaml` prints the documents as applied; `-o json` prints functions' live status, or other kinds'
             stored records. Without -n, every namespace is listed. `get revisions NAME` lists a function's
-            revisions with their share of traffic, tags and instances.
+            revisions with their share of traffic, tags and instances. `get nodes` lists the nodes that share the
+            store (one on SQLite), Ready while they heartbeat.
             """)
 
-    @Argument(help: "functions, virtualservices, authorizationpolicies, … (any kind or its short name), or revisions.")
+    @Argument(help: "functions, virtualservices, authorizationpolicies, … (any kind or its short name), revisions, or nodes.")
     var kind: String
 
     @Argument(help: "Only this resource.")
@@ -31,6 +32,11 @@ struct Get: AsyncParsableCommand {
     @OptionGroup var connection: AdminConnectionOptions
 
     func validate() throws {
+        if Self.nodeWords.contains(kind.lowercased()) {
+            if output == .yaml { throw ValidationError("nodes print as a table or JSON (`-o json`)") }
+            if namespace != nil { throw ValidationError("nodes have no namespace") }
+            return
+        }
         if Self.revisionWords.contains(kind.lowercased()) {
             if name == nil { throw ValidationError("name the function: `gatehouse get revisions NAME`") }
             if output == .yaml { throw ValidationError("revisions print as a table or JSON (`-o json`)") }
@@ -43,6 +49,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let client = try connection.connect()
+        if Self.nodeWords.contains(kind.lowercased()) { return try await printNodes(client: client) }
         if Self.revisionWords.contains(kind.lowercased()), let name {
             return try await printRevisions(of: name, client: client)
         }

@@ -15,14 +15,29 @@ struct PostgresSharedStoreTests {
     /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
     /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
     static func withTwo(
-        config: String = fixtureFunction(name: "fn"), prepare: ((URL) throws -> Void)? = nil, _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
+        config: String = fixtureFunction(name: "fn"), prepare: ((URL) throws -> Void)? = nil,
+        _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
     ) async throws {
+        try await withStore { arguments, server in
+            try await withTwo(config: config, prepare: prepare, arguments: arguments, server: server, body)
+        }
+    }
+
+    /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and the `gatehouse
+    /// up` arguments that point at it (`--store`, `--store-password-file`).
+    static func withStore(_ body: ([String], PostgresServer) async throws -> Void) async throws {
         let server = try await PostgresServer.startOffPool()
         defer { server.stop() }
         let database = try await server.makeDatabaseOffPool()
         let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
         try Data((server.password + "\n").utf8).write(to: passwordFile)
-        let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]
+        try await body(["--store", server.url(database: database), "--store-password-file", passwordFile.path], server)
+    }
+
+    private static func withTwo(
+        config: String, prepare: ((URL) throws -> Void)?, arguments: [String], server: PostgresServer,
+        _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
+    ) async throws {
         try await withGatehouse(config, arguments: arguments, prepare: prepare) { first in
             let second = try await RunningGatehouse.start(config: "", arguments: arguments, applyingConfig: false)
             do {
