@@ -31,6 +31,8 @@ struct IngressPipeline: Sendable {
         // After the HTTP/2 handler: idle connections and draining end with GOAWAY.
         let keeper = HTTP2ConnectionKeeper(tracker: tracker, idleTimeout: .nanoseconds(limits.idleTimeout.nanosecondsClamped))
         let configuration = HTTP2ListenerConfiguration.handler(limits)
+        // Below the HTTP/2 handler: the responses of one event-loop tick leave in one write.
+        try pipeline.addHandler(FlushCoalescer())
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: configuration.connection, streamConfiguration: configuration.stream,
             streamDelegate: keeper.streamDelegate(eventLoop: channel.eventLoop)

@@ -1,3 +1,4 @@
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -67,6 +68,8 @@ extension UpstreamConnectionPool {
         let loop = eventLoop
         @Sendable func setUp(_ channel: any Channel) throws {
             let pipeline = channel.pipeline.syncOperations
+            // The requests of one event-loop tick leave in one write (see `FlushCoalescer`).
+            try pipeline.addHandler(FlushCoalescer())
             _ = try pipeline.configureHTTP2Pipeline(
                 mode: .client, connectionConfiguration: Self.http2Configuration.connection,
                 streamConfiguration: Self.http2Configuration.stream
