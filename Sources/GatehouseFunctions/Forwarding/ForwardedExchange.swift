@@ -164,7 +164,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         perTryTimeout = nil
         if requestEnded { armPerTryTimeout() }
         if requestEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
-        channel.flush()
+        flushUpstream(connection)
         if channel.isWritable { client.resumeReading() } else { client.pauseReading() }
     }
 
@@ -174,7 +174,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         for shadow in shadows { shadow.bodyPart(buffer) }
         budget.keep(buffer)
         if let upstream, case .forwarding = phase {
-            upstream.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            flushUpstream(upstream)
             if !upstream.channel.isWritable { client.pauseReading() }
         } else {
             pendingBody.append(buffer)
@@ -192,7 +193,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         for shadow in shadows { shadow.end() }
         if case .forwarding = phase, perTryTimeout == nil { armPerTryTimeout() }
         if let upstream, case .forwarding = phase {
-            upstream.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            upstream.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            flushUpstream(upstream)
         }
     }
 
@@ -442,10 +444,23 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     }
 
     /// Closes an upstream connection that is mid-exchange: it cannot be reused.
+    /// Sends what was written. An HTTP/2 stream's flush is held back by swift-nio-http2 while its
+    /// connection is being read (to be done at the read's end); a stream written from another
+    /// connection's read flushes the connection itself too, or its frames could wait for a read
+    /// that never comes (the function waiting for them).
+    private func flushUpstream(_ connection: UpstreamConnection) {
+        connection.channel.flush()
+        if connection.multiplexed { connection.channel.parent?.flush() }
+    }
+
     private func discardUpstream() {
         if let upstream {
             upstream.handler.delegate = nil
+            // Reading again first: an HTTP/2 stream paused with response bytes unread would keep
+            // them counted against the connection's flow-control window, which its other streams share.
+            resumeUpstream()
             upstream.channel.close(promise: nil)
+            if upstream.multiplexed { lease?.instance.connectionPools[client.loopIndex].value.streamAbandoned(upstream.channel) }
             self.upstream = nil
         }
     }

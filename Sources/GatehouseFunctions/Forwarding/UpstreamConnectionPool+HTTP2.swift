@@ -142,6 +142,15 @@ extension UpstreamConnectionPool {
         }
     }
 
+    /// A stream of the loop's connection was abandoned mid-exchange (its caller left, a timeout, a
+    /// retry): later streams go to a new connection, and this one is left to finish the streams it
+    /// carries. Seen in load tests: after a burst of abandoned streams a function (nginx) could stop
+    /// answering new streams on that connection; a fresh connection keeps the function reachable.
+    func streamAbandoned(_ stream: any Channel) {
+        guard let current = http2.channel, let parent = stream.parent, parent === current else { return }
+        dropHTTP2Connection(closing: false)
+    }
+
     /// Forgets the loop's connection: gone, or going away (the function closes it once the streams
     /// it promised to finish are done).
     private func dropHTTP2Connection(closing: Bool) {
