@@ -267,7 +267,8 @@ public final class RunningGatehouse: @unchecked Sendable {
     }
 
     private func waitForExit() async throws -> Int32 {
-        _ = try await eventually("gatehouse to exit", timeout: .seconds(30)) { process.isRunning ? nil : true }
+        // Generous: a loaded 2-core machine running many suites at once stops slowly.
+        _ = try await eventually("gatehouse to exit", timeout: .seconds(90)) { process.isRunning ? nil : true }
         return process.terminationStatus
     }
 

@@ -5,16 +5,15 @@ import Testing
 /// One CA for a mesh on PostgreSQL (issue 19): a node started with a join token gets an
 /// intermediate under the first node's root, so the nodes' workloads trust each other; the root
 /// key stays where it was made.
+extension PostgresMeshSuites {
 @Suite("Nodes join the mesh's CA with a join token", .serialized)
 struct NodeJoinTests {
     @Test("A joined node's SVIDs are accepted by the first node's mesh listener and the other way round; the token works once and is never logged")
     func joinWithToken() async throws {
-        let server = try await PostgresServer.startOffPool()
-        defer { server.stop() }
-        let database = try await server.makeDatabaseOffPool()
-        let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
-        try Data((server.password + "\n").utf8).write(to: passwordFile)
-        let arguments = ["--store", server.url(database: database), "--store-password-file", passwordFile.path]
+        try await PostgresSharedStoreTests.withStore { arguments, _ in try await joined(arguments) }
+    }
+
+    private func joined(_ arguments: [String]) async throws {
         try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments) { first in
             let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
             #expect(created.status == 0, "\(created.stderr)")
@@ -86,4 +85,5 @@ struct NodeJoinTests {
             #expect(refused.stderr.contains("--join-token-file goes with --store postgres://"), "\(refused.stderr)")
         }
     }
+}
 }

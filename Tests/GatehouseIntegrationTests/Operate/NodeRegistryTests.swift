@@ -4,6 +4,7 @@ import Testing
 
 /// The node registry through real `gatehouse up` processes: three nodes on one PostgreSQL (the
 /// database from `PostgresSharedStoreTests.withStore`), and one node on SQLite.
+extension PostgresMeshSuites {
 @Suite("The node registry: gatehouse get nodes", .serialized)
 struct NodeRegistryTests {
     /// Heartbeats every second: NotReady after 3 s without one (the default is 5 s and 15 s) — short
@@ -162,4 +163,5 @@ struct NodeRegistryTests {
         #expect(refused.stderr.contains("node name \"Node_1\" has an uppercase letter"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("state").path), "nothing was started")
     }
+}
 }

@@ -6,14 +6,14 @@ import Testing
 /// Two `gatehouse up` processes, each with its own state directory, on one PostgreSQL config
 /// store (`--store postgres://…`, the password in `--store-password-file`): each serves what
 /// the other applies, and of two concurrent applies the one that read an older version gets 409.
+extension PostgresMeshSuites {
 @Suite("A PostgreSQL store shared by two gatehouse processes", .serialized)
 struct PostgresSharedStoreTests {
     static let propagationTarget: Duration = .seconds(1)
     /// Generous: the test asserts the change arrives through the shared store; timing is for the record.
     static let propagationAllowed: Duration = .seconds(20)
 
-    /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and two
-    /// gatehouses on it: the first applies `fn` at start, the second serves what is stored.
+    /// A fresh database, and two gatehouses on it: the first applies `fn` at start, the second serves what is stored.
     static func withTwo(
         config: String = fixtureFunction(name: "fn"), prepare: ((URL) throws -> Void)? = nil,
         _ body: (RunningGatehouse, RunningGatehouse, PostgresServer) async throws -> Void
@@ -23,12 +23,12 @@ struct PostgresSharedStoreTests {
         }
     }
 
-    /// A fresh database on a PostgreSQL of this test's own (stopped afterwards), and the `gatehouse
+    /// A fresh database on the test process's PostgreSQL (dropped afterwards), and the `gatehouse
     /// up` arguments that point at it (`--store`, `--store-password-file`).
     static func withStore(_ body: ([String], PostgresServer) async throws -> Void) async throws {
-        let server = try await PostgresServer.startOffPool()
-        defer { server.stop() }
+        let server = try await PostgresServer.sharedOffPool()
         let database = try await server.makeDatabaseOffPool()
+        defer { server.dropLater(database) }
         let passwordFile = server.directory.appendingPathComponent("gatehouse-password")
         try Data((server.password + "\n").utf8).write(to: passwordFile)
         try await body(["--store", server.url(database: database), "--store-password-file", passwordFile.path], server)
@@ -146,4 +146,5 @@ struct PostgresSharedStoreTests {
             #expect(refused.stderr.contains("nothing was applied"), "\(refused.stderr)")
         }
     }
+}
 }

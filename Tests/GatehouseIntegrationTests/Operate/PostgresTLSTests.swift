@@ -5,6 +5,7 @@ import Testing
 /// TLS to PostgreSQL (`?sslmode=verify-full&sslrootcert=…`): the store's connections are
 /// encrypted and the server is checked; a server that cannot prove its name, or offers no TLS when
 /// TLS is required, stops the start with the reason.
+extension PostgresMeshSuites {
 @Suite("TLS to the PostgreSQL store", .serialized)
 struct PostgresTLSTests {
     static func passwordFile(_ server: PostgresServer) throws -> String {
@@ -53,4 +54,5 @@ struct PostgresTLSTests {
         #expect(noTLS.status != 0)
         #expect(noTLS.stderr.lowercased().contains("ssl") || noTLS.stderr.lowercased().contains("tls"), "\(noTLS.stderr)")
     }
+}
 }
