@@ -10,6 +10,12 @@ public enum AssertionVerifier {
         public let description: String
     }
 
+    /// Installs PyJWT if needed. Call it before asking Gatehouse for a token: a pip install on a
+    /// loaded machine can outlast a short-lived token, which PyJWT then rightly refuses as expired.
+    public static func prepare() async throws {
+        try await PythonPackages.ensure(module: "jwt", requirement: requirement)
+    }
+
     /// The verified claims; throws `Refused` with PyJWT's reason otherwise.
     public static func verify(_ token: String, jwksURL: String, audience: String, issuer: String) async throws -> [String: Any] {
         try await PythonPackages.ensure(module: "jwt", requirement: requirement)

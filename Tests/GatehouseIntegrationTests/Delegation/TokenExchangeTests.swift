@@ -120,6 +120,7 @@ struct TokenExchangeTests {
 
     @Test("An agent with its SVID gets a token for a person; the function sees both; agents are denied /admin the person may reach; scopes only narrow; the audit shows the chain")
     func agentActsForPerson() async throws {
+        try await AssertionVerifier.prepare()  // before any token exists: see there
         let provider = try await OIDCProvider.start()
         defer { provider.stop() }
         try await provider.setUser("alice", claims: ["email": "alice@example.com", "scope": "read write"])

@@ -32,6 +32,7 @@ struct AssertionTests {
 
     @Test("A bearer-token user and a mesh peer each reach the function with an assertion PyJWT verifies against the published JWKS; a client's own is removed")
     func verifiedWithPyJWT() async throws {
+        try await AssertionVerifier.prepare()  // before any token exists: see there
         let provider = try await OIDCProvider.start()
         defer { provider.stop() }
         try await provider.setUser("alice", claims: ["email": "alice@example.com", "groups": ["admins", "dev"]])

@@ -6,6 +6,7 @@ import Testing
 struct ChromiumLoginTests {
     @Test("Chromium: the function's URL, the provider's form, the callback, the function's page (an assertion, no session cookie); logout, then sent to log in again")
     func chromiumLogin() async throws {
+        try await AssertionVerifier.prepare()  // before any token exists: see there
         let provider = try await OIDCProvider.start()
         defer { provider.stop() }
         try await provider.setUser("alice", claims: ["email": "alice@example.com"])

@@ -85,6 +85,7 @@ struct LoginFlowTests {
 
     @Test("Browser login end to end: redirect with PKCE, the provider's form, the callback, the session; the function gets the assertion, never the cookie")
     func browserLogin() async throws {
+        try await AssertionVerifier.prepare()  // before any token exists: see there
         let provider = try await OIDCProvider.start()
         defer { provider.stop() }
         try await provider.setUser("alice", claims: ["email": "alice@example.com"])

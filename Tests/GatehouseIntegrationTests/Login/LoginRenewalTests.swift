@@ -15,6 +15,7 @@ struct LoginRenewalTests {
 
     @Test("Renewal with the real provider: renewed by refresh_token while the provider honours it, ended when it revokes the grant")
     func refreshRenewal() async throws {
+        try await AssertionVerifier.prepare()  // before any token exists: see there
         // ID tokens that live one second: every session is due for renewal at its first request
         // (renewal starts a minute before expiry), so no test waits for a clock.
         let provider = try await OIDCProvider.start(tokenLifetime: 1)
