@@ -103,8 +103,8 @@ struct Up: AsyncParsableCommand {
     @Option(help: "This node's name in the node registry (`gatehouse get nodes`): lowercase letters, digits, '-' and '.'; default the host name.")
     var nodeName: String?
 
-    @Option(help: "How often this node heartbeats into the node registry (a duration such as 5s); it is NotReady after three missed.")
-    var nodeHeartbeat: String = "5s"
+    @Option(help: "How often this node heartbeats into the node registry (a duration such as 5s; default 5s on PostgreSQL, 30s on a SQLite store, where each heartbeat is a durable write to gatehouse.db); it is NotReady after three missed.")
+    var nodeHeartbeat: String?
 
     @Option(help: "Delete registry rows of nodes that have not heartbeated for this long (a duration such as 24h).")
     var nodeForgetAfter: String = "24h"
@@ -147,7 +147,7 @@ struct Up: AsyncParsableCommand {
         options.startupSummary = logFormat == .text
         options.nodeName = try chooseNodeName().value
         options.nodeTiming = NodeTiming(
-            heartbeatInterval: try positiveDuration(nodeHeartbeat, flag: "--node-heartbeat"),
+            heartbeatInterval: try positiveDuration(nodeHeartbeat ?? defaultHeartbeat, flag: "--node-heartbeat"),
             forgetAfter: try positiveDuration(nodeForgetAfter, flag: "--node-forget-after"))
         guard options.nodeTiming.forgetAfter > options.nodeTiming.goneAfter else {
             throw ValidationError("--node-forget-after \(nodeForgetAfter) must be longer than three --node-heartbeat intervals")
@@ -176,6 +176,12 @@ struct Up: AsyncParsableCommand {
         } catch let error as StoreError {
             throw CommandFailure("nothing was started: \(error.description)")
         }
+    }
+
+    /// Nodes on PostgreSQL heartbeat every 5 s. On SQLite every heartbeat is a durable write (a rollback
+    /// journal, fsynced) to the file the config lives in, which processes sharing it contend for: 30 s.
+    private var defaultHeartbeat: String {
+        PostgresStoreLocation.isURL(store ?? ProcessInfo.processInfo.environment["GATEHOUSE_STORE_URL"] ?? "") ? "5s" : "30s"
     }
 
     /// `--store` (or `GATEHOUSE_STORE_URL`): a postgres:// URL selects PostgreSQL; anything else is
