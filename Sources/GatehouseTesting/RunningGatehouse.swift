@@ -268,7 +268,15 @@ public final class RunningGatehouse: @unchecked Sendable {
 
     private func waitForExit() async throws -> Int32 {
         // Generous: a loaded 2-core machine running many suites at once stops slowly.
-        _ = try await eventually("gatehouse to exit", timeout: .seconds(90)) { process.isRunning ? nil : true }
+        do {
+            _ = try await eventually("gatehouse to exit", timeout: .seconds(90)) { process.isRunning ? nil : true }
+        } catch {
+            // Why it did not: whether the process still runs (or only was not reaped), and what it said last.
+            let pid = process.processIdentifier
+            let state = processIsAlive(pid) ? "still running" : "gone or a zombie"
+            Glibc.kill(pid, SIGKILL)
+            throw StartFailure(description: "gatehouse (pid \(pid), \(state)) did not exit within 90 s; its last lines:\n\(stderr.suffix(3000))")
+        }
         return process.terminationStatus
     }
 
