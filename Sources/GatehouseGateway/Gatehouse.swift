@@ -69,6 +69,8 @@ public struct Gatehouse: Sendable {
         /// This node's name (`--node-name`): its row in the node registry, and whose event leases
         /// are whose. Checked as a `NodeName` at start; default the host name.
         public var nodeName = NodeName.fromHostName(ProcessInfo.processInfo.hostName).value
+        /// Where the other nodes reach this one's mesh listener (`--advertise-host`); default the bound host.
+        public var advertiseHost: String?
         /// How often this node heartbeats into the node registry, when it counts as gone, and when
         /// long-gone nodes' rows are deleted (`--node-heartbeat`, `--node-forget-after`).
         public var nodeTiming = NodeTiming()
@@ -203,7 +205,6 @@ public struct Gatehouse: Sendable {
         if snapshot.functions.isEmpty, !options.startupSummary {
             logger.warning("no functions configured; every request will get 404 until one is applied")
         }
-        let pipeline = RequestPipeline(live: live)
 
         let ingressAddress = options.ingress ?? mesh.ingress
         let adminAddress = options.admin ?? mesh.admin
@@ -219,6 +220,13 @@ public struct Gatehouse: Sendable {
         } catch {
             await releaseShared()
             throw StartupFailure(description: "cannot set up the mesh identity: \(error)")
+        }
+        var pipeline = RequestPipeline(live: live)
+        if options.postgresStore != nil {
+            // Nodes sharing PostgreSQL share the mesh's CA: each revision runs on its home node.
+            let placement = NodePlacement(node: nodeName.value, identity: identity, eventLoops: loops)
+            membership.follow(placement)
+            pipeline.placement = placement
         }
         // Checkpoints are signed under the CA the mesh identity follows (rotations included).
         let auditSigner = AuditSigner(
@@ -249,7 +257,7 @@ public struct Gatehouse: Sendable {
             // The same request path; requests here carry the peer's verified identity.
             meshListener = try await IngressListener.bind(
                 host: meshAddress.host, port: meshAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: MeshTraffic(next: pipeline), observer: observer, renderer: ErrorResponses(), tls: identity.tls,
+                limits: options.limits, processor: NodeHopReceiver(live: live, gateway: identity.gatewayPrincipal, next: MeshTraffic(next: pipeline)), observer: observer, renderer: ErrorResponses(), tls: identity.tls,
                 traces: live.traces)
         } catch {
             await listener.shutdown(grace: .zero)
@@ -357,7 +365,9 @@ public struct Gatehouse: Sendable {
             endpoints.adminMtls = await adminMtlsURL.value
             // In the registry before endpoints.json says this node is up.
             await membership.announce(NodeAddresses(
-                ingress: endpoints.ingress, mesh: endpoints.mesh, admin: endpoints.admin, adminMtls: endpoints.adminMtls))
+                ingress: endpoints.ingress, mesh: options.advertiseHost.map { "https://\(Self.bracketed($0)):\(meshListener.port)" } ?? endpoints.mesh,
+                admin: endpoints.admin, adminMtls: endpoints.adminMtls,
+                meshRoots: identity.rootFingerprints))
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
             let functions = snapshot.functions.map { spec in
@@ -435,6 +445,11 @@ public struct Gatehouse: Sendable {
 }
 
 extension Gatehouse {
+    /// A host for a URL: an IPv6 address in brackets.
+    static func bracketed(_ host: String) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
+
     /// Runs the group. The first SIGTERM or SIGINT drains (the group's graceful shutdown); a second
     /// one — a second Ctrl-C — stops at once: in-flight requests are cut instead of waited for,
     /// and the instances are still stopped.

@@ -28,6 +28,8 @@ struct RequestPipeline: ExchangeProcessor {
     /// How many requests may wait on a suspended stage at once (new tokens being verified,
     /// authorizers being asked); past it, 503 and `Retry-After` instead of an unbounded pile.
     let suspensions = ConcurrencyLimit(limit: 4096)
+    /// Which node runs each revision, when this node shares a mesh with others (PostgreSQL).
+    var placement: NodePlacement? = nil
 
     /// A stage of the declared order: run, or left out of this snapshot because it has nothing
     /// to do (said by `explain`, which lists every stage).
@@ -208,8 +210,26 @@ struct RequestPipeline: ExchangeProcessor {
                 return
             }
         }
-        // ⑥ The activator: a warm instance now, or a queued wait while one starts.
-        config.invoker.invoke(exchange, destination: destination)
+        // ⑥ The activator: a warm instance now, or a queued wait while one starts — here, or on the
+        // node that is the revision's home.
+        guard let placement, Self.placeable(exchange, destination) else {
+            config.invoker.invoke(exchange, destination: destination)
+            return
+        }
+        config.invoker.invoke(exchange, destination: destination) { local in
+            let placed = placement.upstream(for: destination.spec, local: local)
+            if placed !== local, let subject = AssertionSubject(record: exchange.record)?.hopHeaderValue {
+                exchange.record.extensions[NodeHop.Subject.self] = subject
+            }
+            return placed
+        }
+    }
+
+    /// A process function's plain request (not a WebSocket, not gRPC) may run on another node;
+    /// those two stay on the node that took them (docs/store-postgres.md, "Placement").
+    static func placeable(_ exchange: Exchange, _ destination: FunctionDestination) -> Bool {
+        guard case .process = destination.spec.workload else { return false }
+        return exchange.upgrade == nil && !exchange.record.isGRPC
     }
 
     /// The request body keeps arriving meanwhile: the exchange buffers it (within the body limit)

@@ -97,10 +97,20 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         case .head(var received):
             requestOpen = true
             lastBodyActivity = .now()
+            var arrivedHop: NodeHop.Arrived?
             // Only Gatehouse says who a verified peer or user is: a caller's own claim is gone before
-            // any stage (policies, authorizers) can read it.
+            // any stage (policies, authorizers) can read it. Another node's hop is kept aside over
+            // mutual TLS only (`NodeHopReceiver` takes it only from a gateway's SVID, restoring the
+            // client certificate the sending node vouched for); its headers never go further.
+            if peer?.identity != nil, let revision = received.headers.first(name: NodeHop.revisionHeader) {
+                arrivedHop = NodeHop.Arrived(
+                    revision: revision, subject: received.headers.first(name: NodeHop.subjectHeader),
+                    clientCertificate: received.headers[IdentityHeaders.clientCertificate])
+            }
             if received.headers.contains(name: IdentityHeaders.clientCertificate) { received.headers.remove(name: IdentityHeaders.clientCertificate) }
             if received.headers.contains(name: IdentityHeaders.assertion) { received.headers.remove(name: IdentityHeaders.assertion) }
+            if received.headers.contains(name: NodeHop.revisionHeader) { received.headers.remove(name: NodeHop.revisionHeader) }
+            if received.headers.contains(name: NodeHop.subjectHeader) { received.headers.remove(name: NodeHop.subjectHeader) }
             // Framing, target and host are settled before any stage runs (see RequestHeadCheck).
             let checked: Result<HTTPRequestHead, GatehouseError> = RequestTarget.originForm(received).map(RequestHeadCheck.check)
                 ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))
@@ -118,6 +128,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 upgrade: upgrade.flatMap { $0.isWebSocket ? $0.protocols : nil })
             self.exchange = exchange
             exchange.record.peer = peer?.identity
+            if let hop = arrivedHop { exchange.record.extensions[NodeHop.Arrived.self] = hop }
             exchange.record.sni = peer?.serverName
             exchange.record.overTLS = tls != nil
             observer.exchangeBegan(exchange.record)

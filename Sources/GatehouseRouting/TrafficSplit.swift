@@ -47,6 +47,8 @@ public struct RevisionTargets: Sendable {
     /// Tagged revisions, by tag, per function.
     public let tagged: [FunctionKey: [String: FunctionDestination]]
     public let subsets: [SubsetKey: FunctionDestination]
+    /// Every serving revision's destination.
+    public let destinations: [RevisionKey: FunctionDestination]
 
     public init(functions: [FunctionSpec], routing: RevisionRouting, trustDomain: String, telemetry: TelemetryPolicies = .none) {
         // One destination per serving revision, shared by every way of reaching it; its telemetry
@@ -66,6 +68,7 @@ public struct RevisionTargets: Sendable {
         }
         self.splits = splits
         self.tagged = tagged
+        self.destinations = destinations
         subsets = routing.subsets.compactMapValues { destinations[$0] }
     }
 

@@ -103,6 +103,11 @@ struct Up: AsyncParsableCommand {
     @Option(help: "This node's name in the node registry (`gatehouse get nodes`): lowercase letters, digits, '-' and '.'; default the host name.")
     var nodeName: String?
 
+    @Option(help: ArgumentHelp(
+        "The host or address other nodes reach this node's mesh listener at (on Kubernetes, the pod's IP).",
+        discussion: "Needed when the mesh listener binds a wildcard address (0.0.0.0, ::): without it the other nodes of a PostgreSQL mesh never pass requests to this one."))
+    var advertiseHost: String?
+
     @Option(help: "How often this node heartbeats into the node registry (a duration such as 5s; default 5s on PostgreSQL, 30s on a SQLite store, where each heartbeat is a durable write to gatehouse.db); it is NotReady after three missed.")
     var nodeHeartbeat: String?
 
@@ -146,6 +151,12 @@ struct Up: AsyncParsableCommand {
             mesh: try parseAddress(mesh, flag: "--mesh"))
         options.startupSummary = logFormat == .text
         options.nodeName = try chooseNodeName().value
+        if let advertiseHost {
+            guard !advertiseHost.isEmpty, !advertiseHost.contains(where: { $0 == "/" || $0 == "@" || $0 == " " || $0 == "?" || $0 == "#" }) else {
+                throw ValidationError("--advertise-host: '\(advertiseHost)' is not a host name or address; give one such as 10.1.2.3 or node-1.example")
+            }
+            options.advertiseHost = advertiseHost
+        }
         options.nodeTiming = NodeTiming(
             heartbeatInterval: try positiveDuration(nodeHeartbeat ?? defaultHeartbeat, flag: "--node-heartbeat"),
             forgetAfter: try positiveDuration(nodeForgetAfter, flag: "--node-forget-after"))

@@ -1,10 +1,11 @@
+import Foundation
 import GatehouseCore
 
 /// Who an assertion says is calling, and for which function: everything that goes into its claims
 /// besides the times. Also the key of the assertion cache, so two requests of the same caller to
 /// the same function share one signed token, and a change of any claim gets a new one.
-public struct AssertionSubject: Sendable, Hashable {
-    public enum Kind: String, Sendable {
+public struct AssertionSubject: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Codable {
         /// An end user: a JWT RequestAuthentication verified, or a login session.
         case user
         /// A mesh workload: the SPIFFE ID its SVID proved over mutual TLS.
@@ -67,5 +68,18 @@ public struct AssertionSubject: Sendable, Hashable {
         } else {
             return nil
         }
+    }
+}
+
+extension AssertionSubject {
+    /// As `NodeHop.subjectHeader` carries it to another node: base64 of its JSON.
+    public var hopHeaderValue: String? {
+        (try? JSONEncoder().encode(self))?.base64EncodedString()
+    }
+
+    /// The subject another node sent; nil when the value is not one.
+    public init?(hopHeaderValue: String) {
+        guard let data = Data(base64Encoded: hopHeaderValue), let subject = try? JSONDecoder().decode(Self.self, from: data) else { return nil }
+        self = subject
     }
 }

@@ -36,6 +36,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var reusedConnection = false
     private var responseHeadReceived = false
     private var staleRetried = false
+    /// Sent again after the node it was passed to went away (once).
+    private var peerRetried = false
     private var upstreamPaused = false
     /// A gRPC function's status sent in its response head (trailers-only), sent on as trailers.
     private var statusTrailers: HTTPHeaders?
@@ -130,6 +132,15 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         finish(failing: GatehouseError(.upstreamConnectFailure, detail: "connecting to \(lease.instance.upstreamHost) failed: \(error)"))
     }
 
+    /// This attempt goes to another node (its lease is a peer's), or came from one (taken by `NodeHopReceiver`).
+    private var nodeHop: NodeHopHeaders? {
+        if let revision = lease?.instance.nodeHop {
+            return .sending(revision: revision, subject: client.record.extensions[NodeHop.Subject.self])
+        }
+        guard client.record.extensions[NodeHop.Accepted.self] == true else { return nil }
+        return .received(clientCertificate: client.record.extensions[NodeHop.Arrived.self]?.clientCertificate ?? [])
+    }
+
     private func send(over connection: UpstreamConnection) {
         guard case .connecting = phase else {
             // The exchange ended (timeout, client gone) while connecting; this connection is not needed.
@@ -150,7 +161,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
             remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade,
-            trace: client.record.trace, parentSpan: client.record.trace.isMirror ? client.record.trace.spanId : attemptSpan)
+            trace: client.record.trace, parentSpan: client.record.trace.isMirror ? client.record.trace.spanId : attemptSpan,
+            hop: nodeHop)
         client.record.upstreamStart = .now
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -307,6 +319,15 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             staleRetried = true
             phase = .connecting
             connect(lease)
+            return
+        }
+        if !responseHeadReceived, !peerRetried, isReplayable, let lease, lease.instance.nodeHop != nil {
+            // The node this request was passed to went away mid-way (killed, or its drain ended):
+            // nothing was answered and the request is safe to send twice, so it runs here instead.
+            peerRetried = true
+            pool.reportUnhealthy(lease.instance)
+            self.lease = nil
+            acquireInstance()
             return
         }
         if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }

@@ -2,6 +2,14 @@ import GatehouseCore
 import GatehouseExchange
 import NIOHTTP1
 
+/// A request between two nodes of a mesh (`NodeHop`), as one end sees it.
+enum NodeHopHeaders {
+    /// To a peer node: the revision it runs, and the caller's subject for its assertion.
+    case sending(revision: String, subject: String?)
+    /// From a peer node, taken: the `X-Forwarded-Client-Cert` values it set.
+    case received(clientCertificate: [String])
+}
+
 /// The headers a proxy must not pass on (RFC 9110 §7.6.1), and the ones it adds.
 ///
 /// Framing is Gatehouse's own: the client's `Content-Length` and `Transfer-Encoding` never pass
@@ -26,11 +34,20 @@ enum ForwardedHeaders {
         _ head: HTTPRequestHead, requestId: String, clientAddress: String?, forwardedFor: inout String?,
         path: String, edits: HeaderEdits = HeaderEdits(), peer: PeerIdentity? = nil, destinationIdentity: String? = nil,
         remote: RemoteEndpoint? = nil, overTLS: Bool = false, upgrade: String? = nil,
-        trace: TraceContext? = nil, parentSpan: SpanID? = nil
+        trace: TraceContext? = nil, parentSpan: SpanID? = nil, hop: NodeHopHeaders? = nil
     ) -> HTTPRequestHead {
         var headers = head.headers
         strip(&headers, keepingTrailersTE: true)
         if let trace, let parentSpan, trace.isValid { propagate(trace, parent: parentSpan, into: &headers) }
+        if case .received(let certificates) = hop {
+            // Another node prepared this request for the function (its X-Forwarded-*, its request
+            // id); this node only re-signs the assertion (an edit) and restores what the node vouched for.
+            for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
+            for value in certificates { headers.add(name: clientCertificate, value: value) }
+            frame(&headers, as: RequestFraming.of(head), method: head.method, edited: true)
+            forwardedFor = headers["x-forwarded-for"].joined(separator: ", ")
+            return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
+        }
         if let upgrade {
             // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew).
             headers.add(name: "connection", value: "upgrade")
@@ -65,6 +82,10 @@ enum ForwardedHeaders {
             headers.add(name: "forwarded", value: element)
         }
         headers.replaceOrAdd(name: "x-request-id", value: requestId)
+        if case .sending(let revision, let subject) = hop {
+            headers.replaceOrAdd(name: NodeHop.revisionHeader, value: revision)
+            if let subject { headers.replaceOrAdd(name: NodeHop.subjectHeader, value: subject) }
+        }
         guard let remote else {
             return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
         }

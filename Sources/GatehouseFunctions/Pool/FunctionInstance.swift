@@ -29,15 +29,22 @@ public final class FunctionInstance: Sendable {
         self.init(id: id, spec: spec, port: port, upstreamHost: "127.0.0.1:\(port)", target: target, eventLoops: eventLoops)
     }
 
-    init(id: Int, spec: FunctionSpec, port: Int, upstreamHost: String, target: UpstreamTarget, eventLoops: [any EventLoop]) {
+    /// Another node of the mesh, standing in for its instances of one revision: `NodeHop.value` of it.
+    public let nodeHop: String?
+
+    init(
+        id: Int, spec: FunctionSpec, port: Int, upstreamHost: String, target: UpstreamTarget, eventLoops: [any EventLoop],
+        nodeHop: String? = nil, maxIdle: Int? = nil
+    ) {
         self.id = id
         self.spec = spec
         self.port = port
         self.upstreamHost = upstreamHost
+        self.nodeHop = nodeHop
         self.connectionPools = eventLoops.map { loop in
             NIOLoopBoundBox.makeBoxSendingValue(
                 UpstreamConnectionPool(
-                    target: target, eventLoop: loop, maxIdle: spec.scaling.concurrency, maxUses: spec.maxRequestsPerConnection),
+                    target: target, eventLoop: loop, maxIdle: maxIdle ?? spec.scaling.concurrency, maxUses: spec.maxRequestsPerConnection),
                 eventLoop: loop)
         }
         (stopRequests, stopRequest) = AsyncStream.makeStream(of: Duration.self, bufferingPolicy: .bufferingNewest(1))

@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseEvents
 import GatehouseFunctions
 import GatehouseProtection
+import GatehouseRouting
 import GatehouseTelemetry
 import NIOConcurrencyHelpers
 
@@ -57,6 +58,8 @@ final class ActiveConfig: Sendable {
     /// The ones that run: what requests walk.
     let stages: [any RequestStage]
     let invoker: FunctionInvoker
+    /// Every serving revision's destination, for a request another node routed (`NodeHopReceiver`).
+    let destinations: [RevisionKey: FunctionDestination]
     /// Istio's Telemetry precedence over this snapshot; each revision's policy is already on its
     /// `FunctionDestination` (resolved with the routes).
     let telemetry: TelemetryPolicies
@@ -89,6 +92,9 @@ final class ActiveConfig: Sendable {
         stages = RequestPipeline.stages(of: steps)
         tokenExchange = RequestPipeline.tokenExchange(for: snapshot, keys: keys, issuer: issuer)
         self.invoker = FunctionInvoker(pools: pools)
+        destinations = RevisionTargets(
+            functions: snapshot.functions, routing: snapshot.routing, trustDomain: snapshot.mesh.trustDomain, telemetry: telemetry
+        ).destinations
         self.events = events
     }
 }

@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import SwiftASN1
 import Synchronization
 import X509
 
@@ -36,6 +37,8 @@ final class MeshIdentity: Service, Sendable {
     private let current: NIOLockedValueBox<Current>
     /// The gateway's SVID now; the admin listener presents it (renewed in place).
     private let presented: NIOLockedValueBox<IssuedIdentity>
+    /// The client side of `presented`, for calls to other nodes; rebuilt once it is renewed.
+    private let nodeClient = NIOLockedValueBox<(certificate: Certificate, context: NIOSSLContext)?>(nil)
     private let verified = VerifiedChains()
     /// Told the new CA, so function instances are issued under it from their next renewal.
     private let onChange: @Sendable (CertificateAuthority) -> Void
@@ -46,6 +49,17 @@ final class MeshIdentity: Service, Sendable {
     private let eventLoop: any EventLoop
 
     var authority: CertificateAuthority { current.withLockedValue { $0.authority } }
+    /// SHA-256 (hex) of each root of the current CA's bundle: what the node registry says this
+    /// node trusts (nodes that share a root pass requests to each other).
+    var rootFingerprints: [String] {
+        authority.bundle.compactMap { root in
+            var serializer = DER.Serializer()
+            guard (try? serializer.serialize(root)) != nil else { return nil }
+            return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        }
+    }
+    /// The gateway's principal as the mesh listener names a peer: `TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`.
+    var gatewayPrincipal: String { gatewayID.principal }
     /// This start made the CA's root (a new state directory): said once in the audit log.
     let createdRoot: Bool
 
@@ -108,6 +122,23 @@ final class MeshIdentity: Service, Sendable {
             try NIOSSLCertificate(bytes: Array($0.serializeAsPEM().pemString.utf8), format: .pem)
         })
         return configuration
+    }
+
+    /// A client context presenting the gateway's current SVID, for requests to another node's mesh
+    /// listener (`NodePlacement`). The server's chain is verified against the mesh's bundle; its
+    /// SPIFFE ID by the caller (it must be the gateway's too).
+    func nodeClientContext() throws -> NIOSSLContext {
+        let identity = presented.withLockedValue { $0 }
+        if let cached = nodeClient.withLockedValue({ $0 }), cached.certificate == identity.certificate { return cached.context }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.bundlePEM.utf8)))
+        let context = try NIOSSLContext(configuration: configuration)
+        nodeClient.withLockedValue { $0 = (identity.certificate, context) }
+        return context
     }
 
     /// A client's chain checked as the mesh listener checks it (current CA, remembered leaves).

@@ -123,11 +123,13 @@ public struct LocalInvoker: Sendable {
     }
 
     /// Framing is Gatehouse's to write (from the body it holds), never the caller's; and only
-    /// Gatehouse says who a verified caller is (`x-forwarded-client-cert`, `x-gatehouse-assertion`), as on the ingress.
+    /// Gatehouse says who a verified caller is (`x-forwarded-client-cert`, `x-gatehouse-assertion`) and what
+    /// another node passes on (`NodeHop`), as on the ingress.
     private static func framedByGatehouse(_ name: String) -> Bool {
         let lowered = name.lowercased()
         return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host"
             || lowered == IdentityHeaders.clientCertificate || lowered == IdentityHeaders.assertion
+            || lowered == NodeHop.revisionHeader || lowered == NodeHop.subjectHeader
     }
 
 }

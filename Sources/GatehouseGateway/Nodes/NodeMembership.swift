@@ -20,6 +20,8 @@ final class NodeMembership: Service, Sendable {
     private let timing: NodeTiming
     private let logger: Logger
     private let claim: Mutex<NodeClaim>
+    /// Told the registry's nodes after every heartbeat (set once the mesh identity exists).
+    private let placement = Mutex<NodePlacement?>(nil)
     /// How often rows of nodes gone longer than `timing.forgetAfter` are deleted.
     static let pruneInterval: Duration = .seconds(60)
 
@@ -54,6 +56,18 @@ final class NodeMembership: Service, Sendable {
 
     var name: NodeName { claim.withLock { $0.name } }
 
+    /// From now on `placement` follows the registry: read after this node's address is announced
+    /// and after every heartbeat.
+    func follow(_ placement: NodePlacement) {
+        self.placement.withLock { $0 = placement }
+    }
+
+    /// Reads the registry for the placement; a failed read keeps the nodes it had.
+    private func refreshPlacement() async {
+        guard let placement = placement.withLock({ $0 }) else { return }
+        if let nodes = try? await registry.nodes() { placement.update(nodes) }
+    }
+
     /// The addresses this node bound, as written to `endpoints.json`: recorded with a heartbeat now.
     func announce(_ addresses: NodeAddresses) async {
         let current = claim.withLock { claim in
@@ -65,6 +79,7 @@ final class NodeMembership: Service, Sendable {
         } catch {
             logger.warning("cannot record this node's addresses in the node registry; the next heartbeat tries again", metadata: ["error": "\(error)"])
         }
+        await refreshPlacement()
     }
 
     /// Deletes this node's row (a clean stop); the name is free at once. Harmless when done twice.
@@ -85,6 +100,7 @@ final class NodeMembership: Service, Sendable {
             try? await cancelWhenGracefulShutdown { [next] in try await Task.sleep(until: next, clock: .continuous) }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if let report = health.record(await beat()) { log(report) }
+            await refreshPlacement()
             next = max(next + timing.heartbeatInterval, ContinuousClock.now)
             if ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + Self.pruneInterval

@@ -51,12 +51,16 @@ public struct NodeAddresses: Sendable, Hashable, Codable {
     public var mesh: String?
     public var admin: String?
     public var adminMtls: String?
+    /// SHA-256 (hex) of each root the node's mesh identity trusts: nodes that share one pass
+    /// requests to each other (`NodePlacement`); a node with a CA of its own is left out.
+    public var meshRoots: [String]?
 
-    public init(ingress: String? = nil, mesh: String? = nil, admin: String? = nil, adminMtls: String? = nil) {
+    public init(ingress: String? = nil, mesh: String? = nil, admin: String? = nil, adminMtls: String? = nil, meshRoots: [String]? = nil) {
         self.ingress = ingress
         self.mesh = mesh
         self.admin = admin
         self.adminMtls = adminMtls
+        self.meshRoots = meshRoots
     }
 
     /// As the stores keep it: one JSON object.

@@ -1,0 +1,148 @@
+import Foundation
+import GatehouseCore
+import GatehouseTesting
+import Testing
+
+/// Placement on a mesh of nodes (issue 19): each revision runs on one node, its home by rendezvous
+/// hashing; a request that arrives at another node is passed there over the mesh listener with
+/// the caller's identity, and runs there without a second trip through the request path.
+extension PostgresMeshSuites {
+@Suite("Placement: a revision runs on its home node", .serialized)
+struct PlacementTests {
+    /// The home by the documented rule (`Rendezvous`, pinned in RendezvousTests).
+    static func home(of function: String) -> String {
+        Rendezvous.winner(of: "default/\(function)/1", among: ["node-a", "node-b"]) ?? "-"
+    }
+
+    static let caller = "cluster.local/ns/default/sa/caller"
+    static let intruder = "cluster.local/ns/default/sa/intruder"
+
+    /// `alpha`, `gamma` and `guarded` live on node-b, `beta` on node-a; only `caller` may call `guarded`.
+    static let config = fixtureFunction(name: "alpha") + "---\n" + fixtureFunction(name: "beta") + "---\n"
+        + fixtureFunction(name: "gamma") + "---\n"
+        + fixtureFunction(name: "guarded").replacingOccurrences(of: "  namespace: default\n", with: "  namespace: default\n  labels: {app: guarded}\n")
+        + """
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: guarded-allow, namespace: default}
+        spec:
+          selector: {matchLabels: {app: guarded}}
+          action: ALLOW
+          rules:
+          - from: [{source: {principals: ["\(caller)"]}}]
+        """
+
+    @Test("A request to either node runs on the revision's home; the caller's identity, address and request id arrive as sent; a workload cannot fake a hop; a killed home's revisions are served by the node left")
+    func placement() async throws {
+        #expect(Self.home(of: "alpha") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
+        #expect(Self.home(of: "beta") == "node-a")
+        try await PostgresSharedStoreTests.withStore { arguments, _ in
+            let fast = arguments + ["--node-heartbeat", "1s"]
+            try await withGatehouse(Self.config, arguments: fast + ["--node-name", "node-a"]) { first in
+                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
+                #expect(created.status == 0, "\(created.stderr)")
+                let tokenFile = first.directory.appendingPathComponent("join-token")
+                try Data(created.stdout.utf8).write(to: tokenFile)
+                let second = try await RunningGatehouse.start(
+                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
+                do {
+                    try await Self.check(first, second, restartWith: fast + ["--node-name", "node-b"])
+                } catch {
+                    _ = try? await second.stop()
+                    print("--- node-b stderr ---\n\(second.stderr)")
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// The mesh URL of the node whose instance answered (each instance gets its own node's).
+    static func servedBy(_ response: RunningGatehouse.Response) -> String? {
+        (response.json["environ"] as? [String: Any])?["GATEHOUSE_MESH_URL"] as? String
+    }
+
+    private static func check(_ first: RunningGatehouse, _ second: RunningGatehouse, restartWith arguments: [String]) async throws {
+        // Each node learns of the other at its next heartbeat; until then it runs what it gets itself.
+        for (function, home) in [("alpha", second), ("beta", first)] {
+            for node in [first, second] {
+                _ = try await eventually("\(function) through \(node.nodeName) to run on its home", timeout: .seconds(30)) {
+                    let response = try await node.request(function, path: "/environ")
+                    return response.status == 200 && servedBy(response) == home.mesh ? true : nil
+                }
+            }
+        }
+
+        // Through node-a to alpha on node-b: the function sees the caller's address once, the id it sent, no hop headers.
+        let plain = try await first.request("alpha", headers: [("x-request-id", "placement-plain-1"), ("x-gatehouse-node-hop", "default/beta/1")])
+        #expect(plain.status == 200, "\(plain.body)")
+        let seen = plain.json["headers"] as? [String: String] ?? [:]
+        #expect(seen["x-forwarded-for"] == "127.0.0.1", "one hop of the caller's: \(seen)")
+        #expect(seen["x-request-id"] == "placement-plain-1")
+        #expect(seen["x-gatehouse-node-hop"] == nil && seen["x-gatehouse-node-hop-subject"] == nil, "\(seen)")
+        #expect(seen["x-forwarded-client-cert"] == nil, "a plaintext caller has no certificate to name")
+        #expect(seen["host"] == "alpha.default.\(first.domain)")
+
+        // A mesh caller through node-a's mesh listener to guarded on node-b.
+        let callerSVID = try await first.issueSVID("spiffe://\(Self.caller)")
+        let bundle = first.stateDirectory.appendingPathComponent("ca/root-cert.pem")
+        let allowed = try await MeshClient.request(
+            first.mesh, host: "guarded.default.\(first.domain)", path: "/",
+            certificate: callerSVID.appendingPathComponent("cert.pem"), key: callerSVID.appendingPathComponent("key.pem"),
+            bundle: bundle, headers: [("x-request-id", "placement-mesh-1")])
+        #expect(allowed.status == 200, "\(allowed.body)")
+        let headers = allowed.json["headers"] as? [String: String] ?? [:]
+        #expect(headers["x-forwarded-client-cert"]?.contains("URI=spiffe://\(Self.caller)") == true, "\(headers)")
+        #expect(headers["x-forwarded-client-cert"]?.contains("By=spiffe://cluster.local/ns/default/sa/") == true, "\(headers)")
+        #expect(headers["x-request-id"] == "placement-mesh-1")
+        // The assertion is node-b's own: its key is in node-b's JWKS, and it names the caller.
+        let assertion = try #require(headers["x-gatehouse-assertion"], "\(headers)")
+        let parts = assertion.split(separator: ".").map(String.init)
+        let header = try #require(Self.json(parts[0]))
+        let claims = try #require(Self.json(parts[1]))
+        #expect(claims["sub"] as? String == "spiffe://\(Self.caller)")
+        let jwks = try await RunningGatehouse.send(url: second.ingress + "/.well-known/jwks.json", host: nil, method: .GET, headers: [], body: nil)
+        let kids = (jwks.json["keys"] as? [[String: Any]] ?? []).compactMap { $0["kid"] as? String }
+        #expect(kids.contains(header["kid"] as? String ?? "-"), "kid \(header["kid"] ?? "-") not in node-b's JWKS \(kids)")
+
+        // A workload that sends the hop's headers itself takes the whole path: its policy still refuses it.
+        let intruderSVID = try await first.issueSVID("spiffe://\(Self.intruder)")
+        for node in [first, second] {
+            let faked = try await MeshClient.request(
+                node.mesh, host: "guarded.default.\(node.domain)", path: "/",
+                certificate: intruderSVID.appendingPathComponent("cert.pem"), key: intruderSVID.appendingPathComponent("key.pem"),
+                bundle: bundle, headers: [("x-gatehouse-node-hop", "default/guarded/1")])
+            #expect(faked.status == 403, "through \(node.nodeName): \(faked.body)")
+        }
+        let anonymous = try await second.request("guarded", headers: [("x-gatehouse-node-hop", "default/guarded/1")])
+        #expect(anonymous.status == 403, "\(anonymous.body)")
+
+        // Node-b dies with a request of node-a's in flight on it: the request (a GET, safe to send
+        // twice) runs on node-a instead, and so does every later one; the caller sees no error.
+        // gamma's first request through node-a: on a new connection (a kept-alive one that closes
+        // is retried anyway, as a stale connection).
+        let release = first.directory.appendingPathComponent("release-held")
+        let held = Task { try await first.request("gamma", path: "/hold?until=\(release.path)") }
+        try await second.waitForInFlight("gamma")
+        try await second.kill()
+        _ = FileManager.default.createFile(atPath: release.path, contents: nil)
+        let rescued = try await held.value
+        #expect(rescued.status == 200, "the request in flight on the killed node: \(rescued.body)")
+        for _ in 0..<10 {
+            let after = try await first.request("alpha", path: "/environ")
+            #expect(after.status == 200, "\(after.body)")
+            #expect(servedBy(after) == first.mesh, "served by node-a once node-b is gone")
+        }
+        // Its instances are stopped by its next start from the same directory.
+        let again = try await second.restart(arguments: arguments, applyingConfig: false)
+        try await again.stop()
+        again.removeDirectory()
+    }
+
+    private static func json(_ segment: String) -> [String: Any]? {
+        var text = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        return Data(base64Encoded: text).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+}
+}
