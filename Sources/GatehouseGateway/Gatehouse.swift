@@ -224,8 +224,10 @@ public struct Gatehouse: Sendable {
         var pipeline = RequestPipeline(live: live)
         if options.postgresStore != nil {
             // Nodes sharing PostgreSQL share the mesh's CA: each revision runs on its home node.
-            let placement = NodePlacement(node: nodeName.value, identity: identity, eventLoops: loops)
-            membership.follow(placement)
+            let placement = NodePlacement(node: nodeName.value, identity: identity, eventLoops: loops) { [runtime] placement in
+                runtime.place { placement.home(of: $0) != nil }
+            }
+            membership.follow(placement) { [identity] in (identity.rootFingerprints, identity.gatewayCertificateHashes) }
             pipeline.placement = placement
         }
         // Checkpoints are signed under the CA the mesh identity follows (rotations included).
@@ -257,7 +259,7 @@ public struct Gatehouse: Sendable {
             // The same request path; requests here carry the peer's verified identity.
             meshListener = try await IngressListener.bind(
                 host: meshAddress.host, port: meshAddress.port, eventLoops: loops, group: group,
-                limits: options.limits, processor: NodeHopReceiver(live: live, gateway: identity.gatewayPrincipal, next: MeshTraffic(next: pipeline)), observer: observer, renderer: ErrorResponses(), tls: identity.tls,
+                limits: options.limits, processor: NodeHopReceiver(live: live, gateway: identity.gatewayPrincipal, placement: pipeline.placement, next: MeshTraffic(next: pipeline)), observer: observer, renderer: ErrorResponses(), tls: identity.tls,
                 traces: live.traces)
         } catch {
             await listener.shutdown(grace: .zero)
@@ -287,7 +289,7 @@ public struct Gatehouse: Sendable {
         // Before any instance starts: they are launched only once the services below run.
         functionIdentities.configure(.init(
             authority: identity.authority, trustDomain: identity.trustDomain, lifetime: identity.lifetime,
-            meshURL: "https://\(meshAddress.host):\(meshListener.port)"))
+            meshURL: "https://\(Self.bracketed(meshAddress.host)):\(meshListener.port)"))
         let readiness = Readiness()
         let ingressPort = listener.port
         // Gatehouse as an issuer: its key under the CA, before the first request is forwarded.
@@ -359,15 +361,14 @@ public struct Gatehouse: Sendable {
             token: token, logger: logger
         ) { [logger, snapshot] adminPort in
             var endpoints = StateDirectory.Endpoints(
-                ingress: "http://\(ingressAddress.host):\(ingressPort)",
-                admin: "http://\(adminAddress.host):\(adminPort)", mesh: "https://\(meshAddress.host):\(meshListener.port)",
+                ingress: "http://\(Self.bracketed(ingressAddress.host)):\(ingressPort)",
+                admin: "http://\(Self.bracketed(adminAddress.host)):\(adminPort)", mesh: "https://\(Self.bracketed(meshAddress.host)):\(meshListener.port)",
                 domain: mesh.domain, pid: getpid())
             endpoints.adminMtls = await adminMtlsURL.value
             // In the registry before endpoints.json says this node is up.
             await membership.announce(NodeAddresses(
                 ingress: endpoints.ingress, mesh: options.advertiseHost.map { "https://\(Self.bracketed($0)):\(meshListener.port)" } ?? endpoints.mesh,
-                admin: endpoints.admin, adminMtls: endpoints.adminMtls,
-                meshRoots: identity.rootFingerprints))
+                admin: endpoints.admin, adminMtls: endpoints.adminMtls))
             do { try state.writeEndpoints(endpoints) } catch { logger.error("cannot write endpoints.json: \(error)") }
             readiness.set(true)
             let functions = snapshot.functions.map { spec in

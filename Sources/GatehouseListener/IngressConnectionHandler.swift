@@ -105,12 +105,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             if peer?.identity != nil, let revision = received.headers.first(name: NodeHop.revisionHeader) {
                 arrivedHop = NodeHop.Arrived(
                     revision: revision, subject: received.headers.first(name: NodeHop.subjectHeader),
-                    clientCertificate: received.headers[IdentityHeaders.clientCertificate])
+                    target: received.headers.first(name: NodeHop.targetHeader), clientCertificate: received.headers[IdentityHeaders.clientCertificate])
             }
             if received.headers.contains(name: IdentityHeaders.clientCertificate) { received.headers.remove(name: IdentityHeaders.clientCertificate) }
             if received.headers.contains(name: IdentityHeaders.assertion) { received.headers.remove(name: IdentityHeaders.assertion) }
-            if received.headers.contains(name: NodeHop.revisionHeader) { received.headers.remove(name: NodeHop.revisionHeader) }
-            if received.headers.contains(name: NodeHop.subjectHeader) { received.headers.remove(name: NodeHop.subjectHeader) }
+            for name in NodeHop.requestHeaders where received.headers.contains(name: name) { received.headers.remove(name: name) }
             // Framing, target and host are settled before any stage runs (see RequestHeadCheck).
             let checked: Result<HTTPRequestHead, GatehouseError> = RequestTarget.originForm(received).map(RequestHeadCheck.check)
                 ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))

@@ -152,8 +152,11 @@ struct Up: AsyncParsableCommand {
         options.startupSummary = logFormat == .text
         options.nodeName = try chooseNodeName().value
         if let advertiseHost {
-            guard !advertiseHost.isEmpty, !advertiseHost.contains(where: { $0 == "/" || $0 == "@" || $0 == " " || $0 == "?" || $0 == "#" }) else {
-                throw ValidationError("--advertise-host: '\(advertiseHost)' is not a host name or address; give one such as 10.1.2.3 or node-1.example")
+            // A host, not host:port (an IPv6 address has two colons or more): the mesh port is the bound one.
+            guard !advertiseHost.isEmpty, advertiseHost.filter({ $0 == ":" }).count != 1,
+                  !advertiseHost.contains(where: { "/@ ?#[]".contains($0) })
+            else {
+                throw ValidationError("--advertise-host: '\(advertiseHost)' is not a host name or address (without a port); give one such as 10.1.2.3, fd00::5 or node-1.example")
             }
             options.advertiseHost = advertiseHost
         }

@@ -11,6 +11,15 @@ public enum NodeHop {
     /// The caller the sending node verified, for the receiving node's own `X-Gatehouse-Assertion`
     /// (base64 of the subject's JSON); absent for an anonymous caller.
     public static let subjectHeader = "x-gatehouse-node-hop-subject"
+    /// The node the sender means (its registry name): a node that is not it refuses the hop (two
+    /// nodes announcing the same address, a loopback bind on two hosts).
+    public static let targetHeader = "x-gatehouse-node-hop-to"
+    /// The request headers of a hop: removed on every arrival, never set by a stage's edits.
+    public static let requestHeaders: Set<String> = [revisionHeader, subjectHeader, targetHeader]
+    /// On the receiving node's refusal (it does not know the sender, is not the node meant, or does
+    /// not serve the revision yet): nothing ran, and the sender runs the request itself. Removed
+    /// from every function's response, so only Gatehouse can say it.
+    public static let refusedHeader = "x-gatehouse-node-hop-refused"
 
     /// The revision as the header carries it.
     public static func value(for key: RevisionKey) -> String {
@@ -30,12 +39,14 @@ public enum NodeHop {
         public typealias Value = Arrived
         public var revision: String
         public var subject: String?
+        public var target: String?
         /// The `X-Forwarded-Client-Cert` values the sending node set for the function.
         public var clientCertificate: [String]
 
-        public init(revision: String, subject: String?, clientCertificate: [String] = []) {
+        public init(revision: String, subject: String?, target: String? = nil, clientCertificate: [String] = []) {
             self.revision = revision
             self.subject = subject
+            self.target = target
             self.clientCertificate = clientCertificate
         }
     }

@@ -134,8 +134,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     /// This attempt goes to another node (its lease is a peer's), or came from one (taken by `NodeHopReceiver`).
     private var nodeHop: NodeHopHeaders? {
-        if let revision = lease?.instance.nodeHop {
-            return .sending(revision: revision, subject: client.record.extensions[NodeHop.Subject.self])
+        if let peer = lease?.instance.nodeHop {
+            return .sending(revision: peer.revision, subject: client.record.extensions[NodeHop.Subject.self], target: peer.node)
         }
         guard client.record.extensions[NodeHop.Accepted.self] == true else { return nil }
         return .received(clientCertificate: client.record.extensions[NodeHop.Arrived.self]?.clientCertificate ?? [])
@@ -230,6 +230,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
         if head.status.code < 200 { return }
+        if let lease, lease.instance.nodeHop != nil, head.headers.contains(name: NodeHop.refusedHeader),
+           runHereInstead(of: lease, because: "the node refused the hop (\(head.status.code))") { return }
         if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
         switch budget.after(.status(Int(head.status.code)), retryable: retryable) {
         case .retry: return retry(after: "answered \(head.status.code)", status: Int(head.status.code))
@@ -308,6 +310,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if !responseHeadReceived, !reusedConnection, let failure, Self.isTLSRefusal(failure) {
             // A TLS server refusing the client's certificate: with TLS 1.3 its alert arrives after the
             // client's handshake completed, so it shows here rather than while connecting.
+            if let lease, runHereInstead(of: lease, because: "the node refused the TLS handshake: \(failure)") { return }
             client.record.responseFlags.insert(.upstreamConnectionFailure)
             finish(failing: GatehouseError(.upstreamConnectFailure, detail: "TLS with \(pool.spec.remote?.authority ?? "the instance") failed: \(failure)"))
             return
@@ -321,13 +324,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             connect(lease)
             return
         }
-        if !responseHeadReceived, !peerRetried, isReplayable, let lease, lease.instance.nodeHop != nil {
-            // The node this request was passed to went away mid-way (killed, or its drain ended):
-            // nothing was answered and the request is safe to send twice, so it runs here instead.
-            peerRetried = true
-            pool.reportUnhealthy(lease.instance)
-            self.lease = nil
-            acquireInstance()
+        // The node this request was passed to went away mid-way (killed, or its drain ended):
+        // nothing was answered, and a request safe to send twice runs here instead.
+        if !responseHeadReceived, isReplayable, let lease, runHereInstead(of: lease, because: "the node closed the connection before answering") {
             return
         }
         if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
@@ -339,6 +338,18 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         client.record.responseFlags.insert(.upstreamConnectionTermination)
         finish(failing: GatehouseError(.upstreamReset, detail: "the instance closed the connection before the response ended"))
+    }
+
+    /// An attempt passed to another node that it refused, or could not take, before running
+    /// anything: that node is passed over for a while and the request runs on this node — once,
+    /// and only when its whole body can be sent again.
+    private func runHereInstead(of lease: InstanceLease, because reason: String) -> Bool {
+        guard lease.instance.nodeHop != nil, !peerRetried, requestEnded, client.record.bytesReceived == 0 || budget.replay != nil
+        else { return false }
+        peerRetried = true
+        pool.reportUnhealthy(lease.instance)
+        retry(after: reason)
+        return true
     }
 
     /// Safe to send twice: an idempotent method and no body.

@@ -4,8 +4,8 @@ import NIOHTTP1
 
 /// A request between two nodes of a mesh (`NodeHop`), as one end sees it.
 enum NodeHopHeaders {
-    /// To a peer node: the revision it runs, and the caller's subject for its assertion.
-    case sending(revision: String, subject: String?)
+    /// To a peer node (`target`, by name): the revision it runs, and the caller's subject for its assertion.
+    case sending(revision: String, subject: String?, target: String)
     /// From a peer node, taken: the `X-Forwarded-Client-Cert` values it set.
     case received(clientCertificate: [String])
 }
@@ -42,7 +42,9 @@ enum ForwardedHeaders {
         if case .received(let certificates) = hop {
             // Another node prepared this request for the function (its X-Forwarded-*, its request
             // id); this node only re-signs the assertion (an edit) and restores what the node vouched for.
-            for (name, value) in edits.set { headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in edits.set where !NodeHop.requestHeaders.contains(name.lowercased()) {
+                headers.replaceOrAdd(name: name, value: value)
+            }
             for value in certificates { headers.add(name: clientCertificate, value: value) }
             frame(&headers, as: RequestFraming.of(head), method: head.method, edited: true)
             forwardedFor = headers["x-forwarded-for"].joined(separator: ", ")
@@ -55,8 +57,9 @@ enum ForwardedHeaders {
         }
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }
-            for (name, value) in edits.set where name.lowercased() != clientCertificate { headers.replaceOrAdd(name: name, value: value) }
-            for (name, value) in edits.add where name.lowercased() != clientCertificate { headers.add(name: name, value: value) }
+            // Only Gatehouse names the mesh caller or speaks for another node: no route or authorizer edits those.
+            for (name, value) in edits.set where !isGatehouses(name) { headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in edits.add where !isGatehouses(name) { headers.add(name: name, value: value) }
         }
         frame(&headers, as: RequestFraming.of(head), method: head.method, edited: !edits.isEmpty)
         if let peer, let destinationIdentity {
@@ -82,9 +85,10 @@ enum ForwardedHeaders {
             headers.add(name: "forwarded", value: element)
         }
         headers.replaceOrAdd(name: "x-request-id", value: requestId)
-        if case .sending(let revision, let subject) = hop {
+        if case .sending(let revision, let subject, let target) = hop {
             headers.replaceOrAdd(name: NodeHop.revisionHeader, value: revision)
-            if let subject { headers.replaceOrAdd(name: NodeHop.subjectHeader, value: subject) }
+            headers.replaceOrAdd(name: NodeHop.targetHeader, value: target)
+            if let subject { headers.replaceOrAdd(name: NodeHop.subjectHeader, value: subject) } else { headers.remove(name: NodeHop.subjectHeader) }
         }
         guard let remote else {
             return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
@@ -95,10 +99,17 @@ enum ForwardedHeaders {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: remote.target(for: path), headers: headers)
     }
 
+    private static func isGatehouses(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return lowered == clientCertificate || NodeHop.requestHeaders.contains(lowered)
+    }
+
     /// The function's response as the client receives it, with the route's header operations.
     static func downstreamResponse(_ head: HTTPResponseHead) -> HTTPResponseHead {
         var head = head
         strip(&head.headers)
+        // Only a node's own refusal says so (a function's would make the sender run the request twice).
+        if head.headers.contains(name: NodeHop.refusedHeader) { head.headers.remove(name: NodeHop.refusedHeader) }
         // The body was de-chunked (whatever the coding's spelling); NIO's encoder chunks it again.
         if head.headers.contains(name: "transfer-encoding") {
             head.headers.remove(name: "transfer-encoding")

@@ -57,7 +57,7 @@ public final class PlacedUpstream: FunctionUpstream {
         FunctionInstance(
             id: 0, spec: spec, port: port, upstreamHost: "\(node)@\(host):\(port)",
             target: UpstreamTarget(address: .host(host, port: port), tls: tls), eventLoops: eventLoops,
-            nodeHop: NodeHop.value(for: spec.revisionKey), maxIdle: PeerReachability.idleConnectionsPerLoop)
+            nodeHop: PeerHop(revision: NodeHop.value(for: spec.revisionKey), node: node), maxIdle: PeerReachability.idleConnectionsPerLoop)
     }
 
     /// Closes the kept-alive connections to the peer (it left, or moved).
@@ -70,8 +70,9 @@ public final class PlacedUpstream: FunctionUpstream {
 
 /// The peers this node could not connect to lately: passed over until `passOver` has gone by.
 public final class PeerReachability: Sendable {
-    /// How long a peer that refused a connection is passed over.
-    public static let passOver: Duration = .seconds(5)
+    /// How long a peer that refused a connection or a hop is passed over: longer than a TLS
+    /// handshake may take (10 s), so a peer that accepts and then stalls costs one request per window.
+    public static let passOver: Duration = .seconds(15)
     /// Connections kept open to one peer, per event loop and revision.
     static let idleConnectionsPerLoop = 64
     private let down = NIOLockedValueBox<[String: ContinuousClock.Instant]>([:])
@@ -88,6 +89,10 @@ public final class PeerReachability: Sendable {
     }
 
     func markUnreachable(_ node: String) {
-        down.withLockedValue { $0[node] = .now + Self.passOver }
+        let now = ContinuousClock.now
+        down.withLockedValue { down in
+            down = down.filter { $0.value > now }  // nodes no longer asked about (gone) are forgotten
+            down[node] = now + Self.passOver
+        }
     }
 }

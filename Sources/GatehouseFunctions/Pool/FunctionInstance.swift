@@ -29,12 +29,12 @@ public final class FunctionInstance: Sendable {
         self.init(id: id, spec: spec, port: port, upstreamHost: "127.0.0.1:\(port)", target: target, eventLoops: eventLoops)
     }
 
-    /// Another node of the mesh, standing in for its instances of one revision: `NodeHop.value` of it.
-    public let nodeHop: String?
+    /// Another node of the mesh, standing in for its instances of one revision.
+    public let nodeHop: PeerHop?
 
     init(
         id: Int, spec: FunctionSpec, port: Int, upstreamHost: String, target: UpstreamTarget, eventLoops: [any EventLoop],
-        nodeHop: String? = nil, maxIdle: Int? = nil
+        nodeHop: PeerHop? = nil, maxIdle: Int? = nil
     ) {
         self.id = id
         self.spec = spec
@@ -67,6 +67,14 @@ public final class FunctionInstance: Sendable {
 }
 
 /// An instance lent to one request; give it back with `FunctionPool.release`.
+/// Which node a peer stand-in reaches, and the revision it asks that node to run.
+public struct PeerHop: Sendable, Hashable {
+    /// `NodeHop.value` of the revision.
+    public let revision: String
+    /// The node's name in the registry.
+    public let node: String
+}
+
 public struct InstanceLease: Sendable {
     public let instance: FunctionInstance
     /// The request waited for this instance to start.

@@ -170,9 +170,10 @@ public final class FunctionPool: Sendable {
         apply { state in state.machine.setMinimumInstances(count, now: .now) }
     }
 
-    /// Back to the spec's own `minInstances`; extra instances stop when idle, as usual.
-    func settle() {
-        apply { state in state.machine.setMinimumInstances(spec.scaling.minInstances, now: .now) }
+    /// Back to the spec's own `minInstances` — none while another node is the revision's home
+    /// (`away`); extra instances stop when idle, as usual.
+    func settle(away: Bool = false) {
+        apply { state in state.machine.setMinimumInstances(away ? 0 : spec.scaling.minInstances, now: .now) }
     }
 
     /// Instances ready, and whether a start has failed since one last became ready (with why).

@@ -46,6 +46,9 @@ public final class FunctionRuntime: Service, Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// Whether another node of the mesh runs a revision (placement): its pool here keeps no
+    /// `minInstances`, so the mesh keeps the minimum once, on the home.
+    private let away = NIOLockedValueBox<@Sendable (RevisionKey) -> Bool>({ _ in false })
     private let supervisor: ProcessSupervisor
     private let launches: AsyncStream<(FunctionInstance, FunctionPool)>
     private let launcher: LaunchQueue
@@ -90,10 +93,12 @@ public final class FunctionRuntime: Service, Sendable {
                     pools[spec.revisionKey] = current
                 }
             }
+            let away = away.withLockedValue { $0 }
             for spec in revisions where pools[spec.revisionKey] == nil {
                 let pool = FunctionPool(
                     spec: spec, launcher: launcher, observer: observer, eventLoops: eventLoops,
                     stopGrace: configuration.stopGrace, logger: logger)
+                if away(spec.revisionKey) { pool.settle(away: true) }
                 pools[spec.revisionKey] = pool
                 created.append(pool)
                 let count = Self.warmth(for: spec, percent: percents[spec.revisionKey] ?? 100, active: state.active)
@@ -170,9 +175,18 @@ public final class FunctionRuntime: Service, Sendable {
             logger.info("retiring instances of a revision no longer served", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
             pool.retire()
         }
-        for (pool, _) in transition.warming { pool.settle() }
+        let away = away.withLockedValue { $0 }
+        for (pool, _) in transition.warming { pool.settle(away: away(pool.spec.revisionKey)) }
         for pool in transition.created { pool.tick() }  // start minInstances at once
         return transition.pools
+    }
+
+    /// From now on `away` says which revisions another node runs; every serving pool's minimum
+    /// follows at once (called again whenever the nodes change).
+    public func place(away: @escaping @Sendable (RevisionKey) -> Bool) {
+        self.away.withLockedValue { $0 = away }
+        let active = state.withLockedValue { $0.active }
+        for (key, pool) in active { pool.settle(away: away(key)) }
     }
 
     /// Drops a transition that will not be committed: its warm-up instances are stopped.

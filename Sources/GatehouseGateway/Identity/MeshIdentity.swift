@@ -37,6 +37,8 @@ final class MeshIdentity: Service, Sendable {
     private let current: NIOLockedValueBox<Current>
     /// The gateway's SVID now; the admin listener presents it (renewed in place).
     private let presented: NIOLockedValueBox<IssuedIdentity>
+    /// The SVID `presented` replaced: still in use on connections made before the renewal.
+    private let previousGateway = NIOLockedValueBox<Certificate?>(nil)
     /// The client side of `presented`, for calls to other nodes; rebuilt once it is renewed.
     private let nodeClient = NIOLockedValueBox<(certificate: Certificate, context: NIOSSLContext)?>(nil)
     private let verified = VerifiedChains()
@@ -58,6 +60,18 @@ final class MeshIdentity: Service, Sendable {
             return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
         }
     }
+    /// SHA-256 (hex, as `PeerIdentity.certificateHash`) of the gateway SVID this node presents
+    /// now and of the one before: the node registry lists them, and a node takes another's hop only
+    /// over a connection made with one of them.
+    var gatewayCertificateHashes: [String] {
+        let current = presented.withLockedValue { $0.certificate }
+        return ([current] + [previousGateway.withLockedValue { $0 }].compactMap { $0 }).compactMap { certificate in
+            var serializer = DER.Serializer()
+            guard (try? serializer.serialize(certificate)) != nil else { return nil }
+            return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
     /// The gateway's principal as the mesh listener names a peer: `TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`.
     var gatewayPrincipal: String { gatewayID.principal }
     /// This start made the CA's root (a new state directory): said once in the audit log.
@@ -276,7 +290,11 @@ final class MeshIdentity: Service, Sendable {
         do {
             let identity = try authority.issueIdentity(gatewayID, lifetime: lifetime)
             tls.replace(try Self.context(for: identity))
-            presented.withLockedValue { $0 = identity }
+            let replaced = presented.withLockedValue { presented in
+                defer { presented = identity }
+                return presented
+            }
+            previousGateway.withLockedValue { $0 = replaced.certificate }
             logger.info("mesh listener certificate renewed", metadata: ["notAfter": "\(identity.certificate.notValidAfter)"])
         } catch {
             logger.error("cannot renew the mesh listener certificate; keeping the current one", metadata: ["error": "\(error)"])

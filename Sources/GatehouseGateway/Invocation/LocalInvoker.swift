@@ -129,7 +129,7 @@ public struct LocalInvoker: Sendable {
         let lowered = name.lowercased()
         return lowered == "content-length" || lowered == "transfer-encoding" || lowered == "host"
             || lowered == IdentityHeaders.clientCertificate || lowered == IdentityHeaders.assertion
-            || lowered == NodeHop.revisionHeader || lowered == NodeHop.subjectHeader
+            || NodeHop.requestHeaders.contains(lowered)
     }
 
 }

@@ -8,31 +8,39 @@ import NIOCore
 /// instances at once; no stage runs again (the sending node ran them all, and spent its rate
 /// limits), and it is never sent on, so two nodes cannot pass a request back and forth.
 ///
-/// Taken only from a peer whose SVID is the gateway's own — `spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`
-/// of the mesh's own trust domain, which no workload can be issued (`ReservedServiceAccounts`).
-/// From anyone else the hop is ignored (the listener already removed its headers) and the request
-/// takes the whole path like any other.
+/// Taken only over a connection whose client certificate is the gateway SVID
+/// (`spiffe://TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`, of the mesh's own trust domain) that a
+/// `Ready` node sharing this node's root announced in the registry — not any holder of that
+/// SPIFFE ID (a node long gone, another cluster under a shared root) — and only when it names this
+/// node. A gateway's hop that fails those checks is refused with `NodeHop.refusedHeader` (the sender
+/// then runs it itself). From anyone else the hop is ignored (the listener already removed its
+/// headers) and the request takes the whole path like any other.
 struct NodeHopReceiver: ExchangeProcessor {
     let live: LiveConfig
     /// The gateway's principal, `TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`.
     let gateway: String
+    /// This node's name and the nodes it knows; nil when it shares no mesh (SQLite): no hop is taken.
+    let placement: NodePlacement?
     let next: any ExchangeProcessor
+    /// Assertions being signed for hops at once; past it, refused like any other overload.
+    let signing = ConcurrencyLimit(limit: 4096)
 
     func begin(_ exchange: Exchange) {
-        guard let hop = exchange.record.extensions[NodeHop.Arrived.self], let principal = exchange.record.peer?.principal,
-              principal == gateway
-        else {
+        guard let hop = exchange.record.extensions[NodeHop.Arrived.self], let peer = exchange.record.peer, peer.principal == gateway else {
             next.begin(exchange)
             return
         }
         exchange.record.viaMeshListener = true
+        guard let placement, placement.isPeer(certificateHash: peer.certificateHash) else {
+            return refuse(exchange, "a gateway certificate no node taking part announced")
+        }
+        guard hop.target == placement.node else {
+            return refuse(exchange, "a hop meant for node \(hop.target ?? "-")")
+        }
         let config = live.active
         guard let key = NodeHop.revision(from: hop.revision), config.invoker.serves(key), let destination = config.destinations[key] else {
             // The sending node applied a config this one has not caught up with (within a second), or has left behind.
-            exchange.fail(GatehouseError(
-                .functionUnavailable, detail: "another node sent a request for revision \(hop.revision), which this node does not serve",
-                retryAfter: .seconds(1)))
-            return
+            return refuse(exchange, "a hop for revision \(hop.revision), which this node does not serve")
         }
         exchange.record.destination = destination
         exchange.record.extensions[NodeHop.Accepted.self] = true
@@ -49,10 +57,15 @@ struct NodeHopReceiver: ExchangeProcessor {
         case .unavailable:
             config.invoker.invoke(exchange, destination: destination)
         case .needsSigning:
+            guard signing.enter() else {
+                exchange.fail(GatehouseError(.overloaded, detail: "\(signing.limit) hops already wait for an assertion", retryAfter: .seconds(1)))
+                return
+            }
             let bound = NIOLoopBound(exchange, eventLoop: exchange.eventLoop)
-            let loop = exchange.eventLoop
+            let (loop, signing) = (exchange.eventLoop, signing)
             Task {
                 let token = await issuer.assertion(for: subject)
+                signing.leave()
                 loop.execute {
                     let exchange = bound.value
                     guard !exchange.isFinished else { return }
@@ -61,5 +74,11 @@ struct NodeHopReceiver: ExchangeProcessor {
                 }
             }
         }
+    }
+
+    /// Nothing ran: the sending node is told so, and runs the request itself.
+    private func refuse(_ exchange: Exchange, _ what: String) {
+        exchange.record.responseHeaders.setHeader(NodeHop.refusedHeader, "1")
+        exchange.fail(GatehouseError(.functionUnavailable, detail: "refused \(what)", retryAfter: .seconds(1)))
     }
 }

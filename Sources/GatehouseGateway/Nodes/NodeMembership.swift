@@ -20,8 +20,10 @@ final class NodeMembership: Service, Sendable {
     private let timing: NodeTiming
     private let logger: Logger
     private let claim: Mutex<NodeClaim>
-    /// Told the registry's nodes after every heartbeat (set once the mesh identity exists).
-    private let placement = Mutex<NodePlacement?>(nil)
+    /// Told the registry's nodes after every heartbeat (set once the mesh identity exists), and
+    /// what this node's row says of its identity (its CA's roots, its gateway SVIDs), read afresh
+    /// for every heartbeat so a renewal or rotation reaches the others within one.
+    private let placement = Mutex<(placement: NodePlacement, identity: @Sendable () -> (roots: [String], certificates: [String]))?>(nil)
     /// How often rows of nodes gone longer than `timing.forgetAfter` are deleted.
     static let pruneInterval: Duration = .seconds(60)
 
@@ -58,24 +60,34 @@ final class NodeMembership: Service, Sendable {
 
     /// From now on `placement` follows the registry: read after this node's address is announced
     /// and after every heartbeat.
-    func follow(_ placement: NodePlacement) {
-        self.placement.withLock { $0 = placement }
+    func follow(_ placement: NodePlacement, identity: @escaping @Sendable () -> (roots: [String], certificates: [String])) {
+        self.placement.withLock { $0 = (placement, identity) }
     }
 
     /// Reads the registry for the placement; a failed read keeps the nodes it had.
     private func refreshPlacement() async {
-        guard let placement = placement.withLock({ $0 }) else { return }
+        guard let placement = placement.withLock({ $0?.placement }) else { return }
         if let nodes = try? await registry.nodes() { placement.update(nodes) }
+    }
+
+    /// The claim to write now, with this node's current identity facts.
+    private func currentClaim() -> NodeClaim {
+        let identity = placement.withLock { $0?.identity }
+        let facts = identity?()
+        return claim.withLock { claim in
+            if let facts {
+                claim.addresses.meshRoots = facts.roots
+                claim.addresses.gatewayCertificates = facts.certificates
+            }
+            return claim
+        }
     }
 
     /// The addresses this node bound, as written to `endpoints.json`: recorded with a heartbeat now.
     func announce(_ addresses: NodeAddresses) async {
-        let current = claim.withLock { claim in
-            claim.addresses = addresses
-            return claim
-        }
+        claim.withLock { $0.addresses = addresses }
         do {
-            _ = try await registry.heartbeat(current)
+            _ = try await registry.heartbeat(currentClaim())
         } catch {
             logger.warning("cannot record this node's addresses in the node registry; the next heartbeat tries again", metadata: ["error": "\(error)"])
         }
@@ -112,7 +124,7 @@ final class NodeMembership: Service, Sendable {
 
     /// One heartbeat; when the row is no longer ours, a claim of the name if nobody live holds it.
     private func beat() async -> NodeHeartbeatHealth.Outcome {
-        let current = claim.withLock { $0 }
+        let current = currentClaim()
         do {
             if try await registry.heartbeat(current) { return .written }
             if case .refused(let holder) = try await registry.claim(current) { return .nameHeld(by: holder) }

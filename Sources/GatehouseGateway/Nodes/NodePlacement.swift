@@ -31,6 +31,8 @@ final class NodePlacement: Sendable {
         var peers: [Peer] = []
         /// This node is `Ready` with an address the others can dial.
         var takesPart = true
+        /// The gateway SVIDs (SHA-256) of the nodes taking part: the connections a hop is taken from.
+        var certificates: Set<String> = []
         /// Stand-ins for a peer's instances, per revision; dropped when the peer leaves or moves.
         var instances: [Key: FunctionInstance] = [:]
     }
@@ -49,9 +51,13 @@ final class NodePlacement: Sendable {
     private let tls: UpstreamTLS
     private let identity: MeshIdentity
 
-    init(node: String, identity: MeshIdentity, eventLoops: [any EventLoop]) {
+    /// Told when the nodes taking part change (the runtime moves its `minInstances` to the homes).
+    private let onChange: @Sendable (NodePlacement) -> Void
+
+    init(node: String, identity: MeshIdentity, eventLoops: [any EventLoop], onChange: @escaping @Sendable (NodePlacement) -> Void = { _ in }) {
         self.node = node
         self.identity = identity
+        self.onChange = onChange
         self.eventLoops = eventLoops
         let gateway = identity.gatewayID
         tls = UpstreamTLS(serverHostname: nil, context: { try identity.nodeClientContext() }) { leaf in
@@ -69,20 +75,31 @@ final class NodePlacement: Sendable {
         }.sorted { $0.name < $1.name }
         let own = records.first { $0.name == node }
         let takesPart = own?.state == .ready && own?.addresses.mesh.flatMap(Self.dialable) != nil
-        let dropped = state.withLock { state -> [FunctionInstance] in
+        let names = Set(peers.map(\.name))
+        let certificates = Set(records.filter { names.contains($0.name) }.flatMap { $0.addresses.gatewayCertificates ?? [] })
+        let (changed, dropped) = state.withLock { state -> (Bool, [FunctionInstance]) in
+            state.certificates = certificates
+            guard state.peers != peers || state.takesPart != takesPart else { return (false, []) }
             state.takesPart = takesPart
-            guard state.peers != peers else { return [] }
             state.peers = peers
             let kept = Set(peers)
             let gone = state.instances.filter { !kept.contains($0.key.peer) }
             for key in gone.keys { state.instances[key] = nil }
-            return Array(gone.values)
+            return (true, Array(gone.values))
         }
         for instance in dropped { PlacedUpstream.close(instance) }
+        if changed { onChange(self) }
     }
 
     /// The peers taking part now, by name.
     var peers: [Peer] { state.withLock { $0.peers } }
+
+    /// Whether a connection's client certificate (its SHA-256) is a gateway SVID that a node taking
+    /// part announced: another gateway's SVID — a node gone from the registry, another cluster's
+    /// under a shared root — is not.
+    func isPeer(certificateHash: String) -> Bool {
+        !certificateHash.isEmpty && state.withLock { $0.certificates.contains(certificateHash) }
+    }
 
     /// The node that runs `revision`: nil when it is this one.
     func home(of revision: RevisionKey) -> Peer? {

@@ -54,13 +54,20 @@ public struct NodeAddresses: Sendable, Hashable, Codable {
     /// SHA-256 (hex) of each root the node's mesh identity trusts: nodes that share one pass
     /// requests to each other (`NodePlacement`); a node with a CA of its own is left out.
     public var meshRoots: [String]?
+    /// SHA-256 (hex) of the gateway SVIDs the node presents (the current one and the one before):
+    /// another node takes its requests (`NodeHopReceiver`) only over a connection made with one.
+    public var gatewayCertificates: [String]?
 
-    public init(ingress: String? = nil, mesh: String? = nil, admin: String? = nil, adminMtls: String? = nil, meshRoots: [String]? = nil) {
+    public init(
+        ingress: String? = nil, mesh: String? = nil, admin: String? = nil, adminMtls: String? = nil, meshRoots: [String]? = nil,
+        gatewayCertificates: [String]? = nil
+    ) {
         self.ingress = ingress
         self.mesh = mesh
         self.admin = admin
         self.adminMtls = adminMtls
         self.meshRoots = meshRoots
+        self.gatewayCertificates = gatewayCertificates
     }
 
     /// As the stores keep it: one JSON object.

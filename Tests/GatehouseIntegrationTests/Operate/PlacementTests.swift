@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseIdentity
 import GatehouseTesting
 import Testing
 
@@ -14,14 +15,31 @@ struct PlacementTests {
         Rendezvous.winner(of: "default/\(function)/1", among: ["node-a", "node-b"]) ?? "-"
     }
 
+    /// A subject a route or a workload might try to slip into a hop: an administrator of an IdP.
+    static let forgedSubject = Data(#"{"audience":"guarded.default.svc.cluster.local","subject":"https://idp.example/admin","kind":"user"}"#.utf8)
+        .base64EncodedString()
+
     static let caller = "cluster.local/ns/default/sa/caller"
     static let intruder = "cluster.local/ns/default/sa/intruder"
 
-    /// `alpha`, `gamma` and `guarded` live on node-b, `beta` on node-a; only `caller` may call `guarded`.
+    /// `alpha`, `gamma` and `guarded` live on node-b, `beta` and `delta` on node-a; only `caller` may
+    /// call `guarded`; `delta` keeps one instance (`minInstances: 1`).
     static let config = fixtureFunction(name: "alpha") + "---\n" + fixtureFunction(name: "beta") + "---\n"
         + fixtureFunction(name: "gamma") + "---\n"
+        + fixtureFunction(name: "delta", scaling: "minInstances: 1", spec: "idleTimeout: 1s") + "---\n"
         + fixtureFunction(name: "guarded").replacingOccurrences(of: "  namespace: default\n", with: "  namespace: default\n  labels: {app: guarded}\n")
         + """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: alpha-edits, namespace: default}
+        spec:
+          hosts: [alpha]
+          http:
+          - headers:
+              request:
+                set: {x-gatehouse-node-hop-subject: "\(forgedSubject)", x-gatehouse-node-hop: default/guarded/1}
+            route: [{destination: {host: alpha}}]
         ---
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
@@ -36,7 +54,7 @@ struct PlacementTests {
     @Test("A request to either node runs on the revision's home; the caller's identity, address and request id arrive as sent; a workload cannot fake a hop; a killed home's revisions are served by the node left")
     func placement() async throws {
         #expect(Self.home(of: "alpha") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
-        #expect(Self.home(of: "beta") == "node-a")
+        #expect(Self.home(of: "beta") == "node-a" && Self.home(of: "delta") == "node-a")
         try await PostgresSharedStoreTests.withStore { arguments, _ in
             let fast = arguments + ["--node-heartbeat", "1s"]
             try await withGatehouse(Self.config, arguments: fast + ["--node-name", "node-a"]) { first in
@@ -73,6 +91,11 @@ struct PlacementTests {
             }
         }
 
+        // minInstances is kept once for the mesh, on the home: node-b started delta's before it knew
+        // node-a, and lets it go once it does.
+        try await first.waitForGauge("gatehouse_function_instances", function: "delta", toBe: 1)
+        try await second.waitForGauge("gatehouse_function_instances", function: "delta", toBe: 0)
+
         // Through node-a to alpha on node-b: the function sees the caller's address once, the id it sent, no hop headers.
         let plain = try await first.request("alpha", headers: [("x-request-id", "placement-plain-1"), ("x-gatehouse-node-hop", "default/beta/1")])
         #expect(plain.status == 200, "\(plain.body)")
@@ -81,6 +104,7 @@ struct PlacementTests {
         #expect(seen["x-request-id"] == "placement-plain-1")
         #expect(seen["x-gatehouse-node-hop"] == nil && seen["x-gatehouse-node-hop-subject"] == nil, "\(seen)")
         #expect(seen["x-forwarded-client-cert"] == nil, "a plaintext caller has no certificate to name")
+        #expect(seen["x-gatehouse-assertion"] == nil, "the route's forged subject got an assertion signed: \(seen)")
         #expect(seen["host"] == "alpha.default.\(first.domain)")
 
         // A mesh caller through node-a's mesh listener to guarded on node-b.
@@ -111,11 +135,24 @@ struct PlacementTests {
             let faked = try await MeshClient.request(
                 node.mesh, host: "guarded.default.\(node.domain)", path: "/",
                 certificate: intruderSVID.appendingPathComponent("cert.pem"), key: intruderSVID.appendingPathComponent("key.pem"),
-                bundle: bundle, headers: [("x-gatehouse-node-hop", "default/guarded/1")])
+                bundle: bundle, headers: [("x-gatehouse-node-hop", "default/guarded/1"), ("x-gatehouse-node-hop-to", node.nodeName),
+                                          ("x-gatehouse-node-hop-subject", Self.forgedSubject)])
             #expect(faked.status == 403, "through \(node.nodeName): \(faked.body)")
         }
         let anonymous = try await second.request("guarded", headers: [("x-gatehouse-node-hop", "default/guarded/1")])
         #expect(anonymous.status == 403, "\(anonymous.body)")
+        // The gateway's own SPIFFE ID from a certificate no node announced (another cluster under a
+        // shared root, a node long gone): refused, nothing runs.
+        let ca = first.stateDirectory.appendingPathComponent("ca")
+        let root = try CertificateAuthority.load(certificate: ca.appendingPathComponent("root-cert.pem"), key: ca.appendingPathComponent("root-key.pem"))
+        let impostor = first.directory.appendingPathComponent("impostor")
+        try root.issueIdentity(SPIFFEID("spiffe://cluster.local/ns/istio-system/sa/gatehouse")!, lifetime: .seconds(3600)).write(to: impostor)
+        let posed = try await MeshClient.request(
+            second.mesh, host: "guarded.default.\(second.domain)", path: "/",
+            certificate: impostor.appendingPathComponent("cert.pem"), key: impostor.appendingPathComponent("key.pem"), bundle: bundle,
+            headers: [("x-gatehouse-node-hop", "default/guarded/1"), ("x-gatehouse-node-hop-to", "node-b"),
+                      ("x-gatehouse-node-hop-subject", Self.forgedSubject)])
+        #expect(posed.status == 503 && posed.json["code"] as? String == "function_unavailable", "\(posed.status) \(posed.body)")
 
         // Node-b dies with a request of node-a's in flight on it: the request (a GET, safe to send
         // twice) runs on node-a instead, and so does every later one; the caller sees no error.
