@@ -37,6 +37,7 @@ cleanup() {
   as_postgres "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m fast stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 # PostgreSQL on loopback, trusting local connections (the password file is then not checked).
@@ -131,14 +132,18 @@ print(json.dumps({"scenario": scenario, "round": rnd, "rps": round(rps), "p50_ms
 PY
 }
 
+# What three idle nodes cost (heartbeats, registry reads, the store's catch-up), for the record.
+before=$(cpu_ticks); sleep 5
+echo "idle: the three nodes used $(( ($(cpu_ticks) - before) * 1000 / $(getconf CLK_TCK) / 5 )) ms of CPU per second"
+
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in local hop split-local split-hop; do
     before=$(cpu_ticks)
     case $scenario in
       local) wrk_run 18100 "$FA" "$WORK/a.txt"; files=("$WORK/a.txt") ;;
       hop) wrk_run 18100 "$FB" "$WORK/a.txt"; files=("$WORK/a.txt") ;;
-      split-local) wrk_run 18100 "$FA" "$WORK/a.txt" & wrk_run 18110 "$FB" "$WORK/b.txt"; wait %1; files=("$WORK/a.txt" "$WORK/b.txt") ;;
-      split-hop) wrk_run 18100 "$FC" "$WORK/a.txt" & wrk_run 18110 "$FC" "$WORK/b.txt"; wait %1; files=("$WORK/a.txt" "$WORK/b.txt") ;;
+      split-local) wrk_run 18100 "$FA" "$WORK/a.txt" & other=$!; wrk_run 18110 "$FB" "$WORK/b.txt"; wait "$other"; files=("$WORK/a.txt" "$WORK/b.txt") ;;
+      split-hop) wrk_run 18100 "$FC" "$WORK/a.txt" & other=$!; wrk_run 18110 "$FC" "$WORK/b.txt"; wait "$other"; files=("$WORK/a.txt" "$WORK/b.txt") ;;
     esac
     report "$scenario" "$round" $(($(cpu_ticks) - before)) "${files[@]}"
   done

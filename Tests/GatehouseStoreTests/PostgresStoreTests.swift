@@ -105,6 +105,27 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("An idle feed waits a catch-up interval between reads of the store (it once spun once its first wait timed out)")
+    func idleFeedWaits() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            let (waits, waiting) = AsyncStream.makeStream(of: ContinuousClock.Instant.self)
+            let reader = try await PostgresConfigStore(
+                location: try fixture.location(), catchUpInterval: .milliseconds(200), logger: Logger(label: "test"),
+                feedWaits: { waiting.yield(.now) })
+            let reading = Task { for try await _ in reader.changes(after: 0) {} }
+            var instants: [ContinuousClock.Instant] = []
+            for await instant in waits {
+                instants.append(instant)
+                if instants.count == 6 { break }
+            }
+            reading.cancel()
+            await reader.close()
+            // Nothing is committed: each wait after the first ends by its timer, never sooner.
+            let gaps = zip(instants.dropFirst(), instants).map { $0 - $1 }
+            #expect(gaps.allSatisfy { $0 >= .milliseconds(190) }, "waits \(gaps) apart")
+        }
+    }
+
     @Test("A commit whose notification never came arrives by the catch-up, within about a second")
     func catchUpWithoutNotification() async throws {
         try await StoreFixture.with(.postgres) { fixture in

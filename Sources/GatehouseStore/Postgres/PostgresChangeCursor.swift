@@ -1,3 +1,4 @@
+import GatehouseCore
 import Logging
 import NIOCore
 import PostgresNIO
@@ -28,9 +29,10 @@ final class PostgresChangeCursor: Sendable {
     private let catchUpInterval: Duration
     private let logger: Logger
     private let state: Mutex<State>
-    /// Notifications, reduced to "something was committed" (one kept while nobody waits).
-    private let wakes: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
+    /// Notifications, reduced to "something was committed" (one kept while nobody waits). Not an
+    /// `AsyncStream`: a wait on one that is cancelled (the catch-up timer won) ends the stream, and
+    /// the feed then polled the store without pause.
+    private let wake = Wakeup()
 
     private let waits: @Sendable () -> Void
 
@@ -40,13 +42,11 @@ final class PostgresChangeCursor: Sendable {
         self.catchUpInterval = catchUpInterval
         self.logger = logger
         state = Mutex(State(last: revision))
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     deinit {
         // A feed dropped without its task being cancelled still gives its connection back.
         if let connection = state.withLock({ $0.connection }) { PostgresConnections.closeAndKeep(connection) }
-        wake.finish()
     }
 
     func next() async throws -> StoreBatch? {
@@ -92,15 +92,7 @@ final class PostgresChangeCursor: Sendable {
 
     /// Until a notification arrives or `catchUpInterval` passes, whichever is first.
     private func waitForCommit() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [wakes] in
-                var iterator = wakes.makeAsyncIterator()
-                _ = await iterator.next()
-            }
-            group.addTask { [catchUpInterval] in try? await Task.sleep(for: catchUpInterval) }
-            await group.next()
-            group.cancelAll()
-        }
+        await wake.wait(timeout: catchUpInterval)
     }
 
     /// The feed's own connection, LISTENing before anything is read on it (the LISTEN goes out
@@ -108,7 +100,7 @@ final class PostgresChangeCursor: Sendable {
     private func connect() async throws -> PostgresConnection {
         if let connection = state.withLock({ $0.connection }), !connection.isClosed { return connection }
         let connection = try await connections.open()
-        connection.addListener(channel: PostgresConfigStore.channel) { [wake] _, _ in wake.yield() }
+        connection.addListener(channel: PostgresConfigStore.channel) { [wake] _, _ in wake.signal() }
         state.withLock { $0.connection = connection }
         return connection
     }
