@@ -121,8 +121,8 @@ def ms(text):
 for path in files:
     text = open(path).read()
     rps += float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    p50.append(ms(re.search(r"50%\s+(\S+)", text).group(1)))
-    p99.append(ms(re.search(r"99%\s+(\S+)", text).group(1)))
+    p50.append(ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)))
+    p99.append(ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)))
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors += int(m.group(1)) if m else 0
 total = rps * float(open(files[0]).read().split("requests in ")[1].split("s,")[0]) if files else 0
