@@ -19,10 +19,10 @@ final class ForwardingHarness {
     let upstream: EmbeddedUpstream
     let observer = FinishedRecords()
 
-    init() throws {
+    init(maxIdleTime: TimeAmount? = nil) throws {
         client = EmbeddedChannel(loop: loop)
         client.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
-        upstream = EmbeddedUpstream(loop: loop)
+        upstream = EmbeddedUpstream(loop: loop, maxIdleTime: maxIdleTime)
         try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try client.pipeline.syncOperations.addHandler(IngressConnectionHandler(
             processor: ForwardEverything(upstream: upstream), observer: observer, renderer: StatusOnly(),
@@ -67,13 +67,14 @@ final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
     let spec = FunctionSpec(name: "fn", namespace: "default", process: .init(command: ["unused"]))
     private(set) var instance: FunctionInstance!
 
-    init(loop: EmbeddedEventLoop) {
+    init(loop: EmbeddedEventLoop, maxIdleTime: TimeAmount? = nil) {
         let target = UpstreamTarget(address: .dial { [unowned self] loop in
             let channel = EmbeddedChannel(loop: loop as! EmbeddedEventLoop)
             self.channels.append(channel)
             return channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 9)).map { channel as any Channel }
         }, tls: nil)
-        instance = FunctionInstance(id: 1, spec: spec, port: 9, upstreamHost: "127.0.0.1:9", target: target, eventLoops: [loop])
+        instance = FunctionInstance(
+            id: 1, spec: spec, port: 9, upstreamHost: "127.0.0.1:9", target: target, eventLoops: [loop], maxIdleTime: maxIdleTime)
     }
 
     func acquire(on loop: any EventLoop, callback: @escaping FunctionPool.LeaseCallback) -> FunctionPool.Acquired {
@@ -171,6 +172,19 @@ struct ForwardedExchangeTests {
             #expect(headerLines(try harness.clientReceived()).body == String(path.dropFirst()))
         }
         #expect(harness.upstream.channels.count == 1)
+    }
+
+    @Test("A connection idle past the pool's idle lifetime (to another node) is closed, not reused")
+    func idleLifetime() throws {
+        let harness = try ForwardingHarness(maxIdleTime: .zero)
+        for path in ["/one", "/two"] {
+            try harness.clientSends("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(headerLines(try harness.instanceReceived(connection: harness.upstream.channels.count - 1)).first == "GET \(path) HTTP/1.1")
+            try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", connection: harness.upstream.channels.count - 1)
+            #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 200 OK\r\n"))
+        }
+        #expect(harness.upstream.channels.count == 2)
+        #expect(!harness.upstream.channels[0].isActive, "the idle one was closed")
     }
 
     @Test("An instance that closes before answering: 502, flag UC, and the client's connection stays usable")

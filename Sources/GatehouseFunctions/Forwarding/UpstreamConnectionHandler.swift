@@ -63,4 +63,6 @@ struct UpstreamConnection {
     var uses = 1
     /// An HTTP/2 stream: it carries this one exchange and closes with it.
     var multiplexed = false
+    /// When it went back to the pool's idle list.
+    var idleSince: NIODeadline?
 }

@@ -38,10 +38,14 @@ final class UpstreamConnectionPool {
 
     /// A DestinationRule's `maxRequestsPerConnection`: a connection that served this many is closed.
     private let maxUses: Int?
+    /// A connection idle longer is closed rather than reused: to another node, whose listener closes
+    /// idle connections itself, so a request is not sent on one it is closing (a POST would fail).
+    private let maxIdleTime: TimeAmount?
 
-    init(target: UpstreamTarget, eventLoop: any EventLoop, maxIdle: Int, maxUses: Int? = nil) {
+    init(target: UpstreamTarget, eventLoop: any EventLoop, maxIdle: Int, maxUses: Int? = nil, maxIdleTime: TimeAmount? = nil) {
         self.target = target
         self.maxUses = maxUses
+        self.maxIdleTime = maxIdleTime
         self.eventLoop = eventLoop
         self.maxIdle = maxIdle
     }
@@ -51,6 +55,11 @@ final class UpstreamConnectionPool {
     func acquire(fresh: Bool = false, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         if target.h2c { return acquireStream(fresh: fresh, completion) }
         while !fresh, var connection = idle.popLast() {
+            if let limit = maxIdleTime, let since = connection.idleSince, NIODeadline.now() - since > limit {
+                connection.handler.onClose = nil
+                connection.channel.close(promise: nil)
+                continue
+            }
             if connection.channel.isActive {
                 connection.handler.onClose = nil
                 connection.reused = true
@@ -125,6 +134,8 @@ final class UpstreamConnectionPool {
             return
         }
         connection.handler.delegate = nil
+        var connection = connection
+        connection.idleSince = maxIdleTime == nil ? nil : .now()
         let id = ObjectIdentifier(connection.channel)
         connection.handler.onClose = { [weak self] in
             self?.idle.removeAll { ObjectIdentifier($0.channel) == id }

@@ -57,7 +57,8 @@ public final class PlacedUpstream: FunctionUpstream {
         FunctionInstance(
             id: 0, spec: spec, port: port, upstreamHost: "\(node)@\(host):\(port)",
             target: UpstreamTarget(address: .host(host, port: port), tls: tls), eventLoops: eventLoops,
-            nodeHop: PeerHop(revision: NodeHop.value(for: spec.revisionKey), node: node), maxIdle: PeerReachability.idleConnectionsPerLoop)
+            nodeHop: PeerHop(revision: NodeHop.value(for: spec.revisionKey), node: node), maxIdle: PeerReachability.idleConnectionsPerLoop,
+            maxIdleTime: PeerReachability.idleConnectionLifetime)
     }
 
     /// Closes the kept-alive connections to the peer (it left, or moved).
@@ -75,6 +76,9 @@ public final class PeerReachability: Sendable {
     public static let passOver: Duration = .seconds(15)
     /// Connections kept open to one peer, per event loop and revision.
     static let idleConnectionsPerLoop = 64
+    /// How long a connection to a peer may sit idle and still be used: well under a listener's
+    /// default idle timeout (60 s), after which the peer closes it.
+    static let idleConnectionLifetime: TimeAmount = .seconds(15)
     private let down = NIOLockedValueBox<[String: ContinuousClock.Instant]>([:])
 
     public init() {}

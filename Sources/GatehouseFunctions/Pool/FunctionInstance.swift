@@ -34,7 +34,7 @@ public final class FunctionInstance: Sendable {
 
     init(
         id: Int, spec: FunctionSpec, port: Int, upstreamHost: String, target: UpstreamTarget, eventLoops: [any EventLoop],
-        nodeHop: PeerHop? = nil, maxIdle: Int? = nil
+        nodeHop: PeerHop? = nil, maxIdle: Int? = nil, maxIdleTime: TimeAmount? = nil
     ) {
         self.id = id
         self.spec = spec
@@ -44,7 +44,8 @@ public final class FunctionInstance: Sendable {
         self.connectionPools = eventLoops.map { loop in
             NIOLoopBoundBox.makeBoxSendingValue(
                 UpstreamConnectionPool(
-                    target: target, eventLoop: loop, maxIdle: maxIdle ?? spec.scaling.concurrency, maxUses: spec.maxRequestsPerConnection),
+                    target: target, eventLoop: loop, maxIdle: maxIdle ?? spec.scaling.concurrency, maxUses: spec.maxRequestsPerConnection,
+                    maxIdleTime: maxIdleTime),
                 eventLoop: loop)
         }
         (stopRequests, stopRequest) = AsyncStream.makeStream(of: Duration.self, bufferingPolicy: .bufferingNewest(1))
