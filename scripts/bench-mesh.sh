@@ -63,7 +63,7 @@ nodes = ["node-a", "node-b", "node-c"]
 homes = {}
 for i in range(1, 200):
     name = f"hello-{i}"
-    home = max(nodes, key=lambda n: score(n, f"default/{name}/1"))
+    home = max(nodes, key=lambda n: score(n, f"default/{name}"))
     homes.setdefault(home, name)
 print(homes["node-a"], homes["node-b"], homes["node-c"])
 PY

@@ -46,18 +46,24 @@ final class SQLiteChangeCursor: Sendable {
             }
             if version != seen {
                 let rows = try await connection.read { db in
-                    try Row.fetchAll(
+                    var rows = try Row.fetchAll(
                         db, sql: "SELECT * FROM change WHERE batch > ? ORDER BY id LIMIT ?", arguments: [last, Self.rowsPerRead]
                     ).map(SQLiteStore.historyEntry)
+                    // One batch filled the page: it is read whole (a batch is one commit, never skipped in part).
+                    if rows.count == Self.rowsPerRead, let batch = rows.first?.batch, rows.last?.batch == batch {
+                        rows = try Row.fetchAll(db, sql: "SELECT * FROM change WHERE batch = ? ORDER BY id", arguments: [batch])
+                            .map(SQLiteStore.historyEntry)
+                    }
+                    return rows
                 }
                 var batches = Self.group(rows)
                 // A read that stopped inside a batch leaves that batch for the next one.
-                if rows.count == Self.rowsPerRead, batches.count > 1 { batches.removeLast() }
+                if rows.count >= Self.rowsPerRead, batches.count > 1 { batches.removeLast() }
                 state.withLock { state in
                     state.pending += batches
                     if let newest = batches.last?.revision { state.last = newest }
                     // Read everything there was: wait for the next commit. Otherwise read on.
-                    state.dataVersion = rows.count < Self.rowsPerRead ? version : nil
+                    state.dataVersion = rows.count < Self.rowsPerRead ? version : nil  // (a whole big batch: read on)
                 }
                 if !batches.isEmpty { continue }
             }

@@ -154,7 +154,7 @@ struct Up: AsyncParsableCommand {
         if let advertiseHost {
             // A host, not host:port (an IPv6 address has two colons or more): the mesh port is the bound one.
             guard !advertiseHost.isEmpty, advertiseHost.filter({ $0 == ":" }).count != 1,
-                  !advertiseHost.contains(where: { "/@ ?#[]".contains($0) })
+                  !advertiseHost.contains(where: { "/@ ?#[]%".contains($0) }), !["0.0.0.0", "::"].contains(advertiseHost)
             else {
                 throw ValidationError("--advertise-host: '\(advertiseHost)' is not a host name or address (without a port); give one such as 10.1.2.3, fd00::5 or node-1.example")
             }

@@ -20,6 +20,28 @@ struct StoreFeedDeadlineTests {
             operation: .created, key: document.key, document: document, generation: 1, expected: .absent, origin: document.origin, diff: "")
     }
 
+    @Test("A commit larger than one read of the history (5,000 rows) arrives whole, and the next one after it", arguments: StoreBackend.allCases)
+    func largeBatchArrivesWhole(_ backend: StoreBackend) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let reader = try await fixture.open(feedInterval: .milliseconds(100))
+            let writer = try await fixture.open()
+            let names = (0..<5_001).map { "bulk-\($0)" }
+            try await writer.commit(names.map(created), basedOn: nil, actor: "w", at: Date())
+            try await writer.commit([created("after")], basedOn: nil, actor: "w", at: Date())
+            let batches = try await within(.seconds(60)) {
+                var batches: [StoreBatch] = []
+                for try await batch in reader.changes(after: 0) {
+                    batches.append(batch)
+                    if batches.count == 2 { break }
+                }
+                return batches
+            }
+            #expect(batches?.map(\.revision) == [1, 2])
+            #expect(batches?.first?.entries.map(\.name) == names, "the big commit, whole and in order")
+            #expect(batches?.last?.entries.map(\.name) == ["after"])
+        }
+    }
+
     @Test("A batch committed by one instance arrives on the other's feed within a second", arguments: StoreBackend.allCases)
     func arrivesWithinASecond(_ backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in

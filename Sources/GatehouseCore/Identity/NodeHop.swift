@@ -21,6 +21,22 @@ public enum NodeHop {
     /// from every function's response, so only Gatehouse can say it.
     public static let refusedHeader = "x-gatehouse-node-hop-refused"
 
+    /// Why a node refused a hop (the value of `refusedHeader`).
+    public enum Refusal: String, Sendable {
+        /// The connection's certificate is no gateway SVID a node of the mesh announced (yet).
+        case unknownSender = "unknown-sender"
+        /// The hop names another node.
+        case notThisNode = "not-this-node"
+        /// This node does not serve the revision (it has not applied it yet, or no longer serves it).
+        case notServed = "not-served"
+    }
+
+    /// What placement hashes (`Rendezvous`): the function, so all its revisions share a home — a
+    /// new revision warms up where the old one runs, and a traffic split stays on one node.
+    public static func placementKey(for key: FunctionKey) -> String {
+        "\(key.namespace)/\(key.name)"
+    }
+
     /// The revision as the header carries it.
     public static func value(for key: RevisionKey) -> String {
         "\(key.function.namespace)/\(key.function.name)/\(key.number)"

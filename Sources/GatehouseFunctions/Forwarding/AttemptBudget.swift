@@ -39,10 +39,12 @@ struct AttemptBudget {
     private var replayBytes = 0
     private var connectAttempts = 0
 
-    init(policy: RetryPolicy?) {
+    /// `keepBody`: keep the body (up to `maxReplayBytes`) even without retries — for a request
+    /// that may go to another node, which can refuse it before running anything.
+    init(policy: RetryPolicy?, keepBody: Bool = false) {
         self.policy = policy
         retriesLeft = policy?.attempts ?? 0
-        replay = retriesLeft > 0 ? [] : nil
+        replay = retriesLeft > 0 || keepBody ? [] : nil
     }
 
     var perTryTimeout: Duration? { policy?.perTryTimeout }

@@ -60,7 +60,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         shadows = client.upgrade != nil ? [] : mirrors.enumerated().map { index, pair in
             MirrorExchange(of: client, to: pair.0, pool: pair.1, index: index)
         }
-        budget = AttemptBudget(policy: client.record.retryPolicy)
+        budget = AttemptBudget(policy: client.record.retryPolicy, keepBody: pool is PlacedUpstream)
     }
 
     func start() {
@@ -230,8 +230,12 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         // Informational responses (100 Continue, 103 Early Hints) are not passed on; the final one is.
         if head.status.code < 200 { return }
-        if let lease, lease.instance.nodeHop != nil, head.headers.contains(name: NodeHop.refusedHeader),
-           runHereInstead(of: lease, because: "the node refused the hop (\(head.status.code))") { return }
+        if let lease, lease.instance.nodeHop != nil, let reason = head.headers.first(name: NodeHop.refusedHeader) {
+            // A home that has not applied the revision yet is not passed over: it will in a moment.
+            let passOver = reason != NodeHop.Refusal.notServed.rawValue
+            if passOver { pool.reportUnhealthy(lease.instance) }
+            if runHereInstead(of: lease, because: "the node refused the hop (\(reason))") { return }
+        }
         if let lease { pool.reportAnswer(lease.instance, status: Int(head.status.code)) }
         switch budget.after(.status(Int(head.status.code)), retryable: retryable) {
         case .retry: return retry(after: "answered \(head.status.code)", status: Int(head.status.code))
@@ -310,7 +314,11 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         if !responseHeadReceived, !reusedConnection, let failure, Self.isTLSRefusal(failure) {
             // A TLS server refusing the client's certificate: with TLS 1.3 its alert arrives after the
             // client's handshake completed, so it shows here rather than while connecting.
-            if let lease, runHereInstead(of: lease, because: "the node refused the TLS handshake: \(failure)") { return }
+            // Only a request safe to send twice: a fatal alert can also end a connection the home was already serving on.
+            if let lease, lease.instance.nodeHop != nil {
+                pool.reportUnhealthy(lease.instance)
+                if isReplayable, runHereInstead(of: lease, because: "the node refused the TLS handshake: \(failure)") { return }
+            }
             client.record.responseFlags.insert(.upstreamConnectionFailure)
             finish(failing: GatehouseError(.upstreamConnectFailure, detail: "TLS with \(pool.spec.remote?.authority ?? "the instance") failed: \(failure)"))
             return
@@ -326,8 +334,9 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
         }
         // The node this request was passed to went away mid-way (killed, or its drain ended):
         // nothing was answered, and a request safe to send twice runs here instead.
-        if !responseHeadReceived, isReplayable, let lease, runHereInstead(of: lease, because: "the node closed the connection before answering") {
-            return
+        if !responseHeadReceived, isReplayable, let lease, lease.instance.nodeHop != nil {
+            pool.reportUnhealthy(lease.instance)
+            if runHereInstead(of: lease, because: "the node closed the connection before answering") { return }
         }
         if !responseHeadReceived, let lease { pool.reportAnswer(lease.instance, status: nil) }
         if !responseHeadReceived {
@@ -341,13 +350,13 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     }
 
     /// An attempt passed to another node that it refused, or could not take, before running
-    /// anything: that node is passed over for a while and the request runs on this node — once,
-    /// and only when its whole body can be sent again.
+    /// anything (the caller has passed that node over when it should): the request runs on this
+    /// node instead — once, and only when its whole body can be sent again (kept up to 64 KiB for
+    /// any request that may go to another node).
     private func runHereInstead(of lease: InstanceLease, because reason: String) -> Bool {
         guard lease.instance.nodeHop != nil, !peerRetried, requestEnded, client.record.bytesReceived == 0 || budget.replay != nil
         else { return false }
         peerRetried = true
-        pool.reportUnhealthy(lease.instance)
         retry(after: reason)
         return true
     }

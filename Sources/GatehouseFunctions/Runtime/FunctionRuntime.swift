@@ -175,8 +175,9 @@ public final class FunctionRuntime: Service, Sendable {
             logger.info("retiring instances of a revision no longer served", metadata: ["function": "\(pool.spec.key)", "revision": "\(pool.spec.revision)"])
             pool.retire()
         }
+        // Every new pool's floor, as placement says now (it may have changed since `prepare`).
         let away = away.withLockedValue { $0 }
-        for (pool, _) in transition.warming { pool.settle(away: away(pool.spec.revisionKey)) }
+        for pool in transition.created { pool.settle(away: away(pool.spec.revisionKey)) }
         for pool in transition.created { pool.tick() }  // start minInstances at once
         return transition.pools
     }
@@ -185,8 +186,9 @@ public final class FunctionRuntime: Service, Sendable {
     /// follows at once (called again whenever the nodes change).
     public func place(away: @escaping @Sendable (RevisionKey) -> Bool) {
         self.away.withLockedValue { $0 = away }
-        let active = state.withLockedValue { $0.active }
-        for (key, pool) in active { pool.settle(away: away(key)) }
+        // Pools still warming up are settled when their transition commits.
+        let pools = state.withLockedValue { Array($0.active.values) }
+        for pool in pools { pool.settle(away: away(pool.spec.revisionKey)) }
     }
 
     /// Drops a transition that will not be committed: its warm-up instances are stopped.

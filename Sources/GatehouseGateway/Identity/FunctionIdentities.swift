@@ -71,15 +71,7 @@ final class FunctionIdentities: InstanceIdentities, Sendable {
         let id = id(spec, setup)
         let now = ContinuousClock.now
         if let cached = clientContexts.withLockedValue({ $0[id] }), cached.renewAt > now { return cached.context }
-        let identity = try setup.authority.issueIdentity(id, lifetime: setup.lifetime)
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
-        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
-        // SVIDs name no host: the chain is verified here, the SPIFFE ID by the caller's peer check.
-        configuration.certificateVerification = .noHostnameVerification
-        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.bundlePEM.utf8)))
-        let context = try NIOSSLContext(configuration: configuration)
+        let context = try setup.authority.issueIdentity(id, lifetime: setup.lifetime).meshClientContext()
         clientContexts.withLockedValue { $0[id] = (context, now + setup.lifetime / 2) }
         return context
     }

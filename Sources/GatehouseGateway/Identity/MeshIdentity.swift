@@ -54,22 +54,22 @@ final class MeshIdentity: Service, Sendable {
     /// SHA-256 (hex) of each root of the current CA's bundle: what the node registry says this
     /// node trusts (nodes that share a root pass requests to each other).
     var rootFingerprints: [String] {
-        authority.bundle.compactMap { root in
-            var serializer = DER.Serializer()
-            guard (try? serializer.serialize(root)) != nil else { return nil }
-            return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
-        }
+        authority.bundle.compactMap(Self.fingerprint)
     }
+
+    /// SHA-256 of a certificate's DER, in hex: how the registry and `PeerIdentity` name one.
+    static func fingerprint(_ certificate: Certificate) -> String? {
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(certificate)) != nil else { return nil }
+        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// SHA-256 (hex, as `PeerIdentity.certificateHash`) of the gateway SVID this node presents
     /// now and of the one before: the node registry lists them, and a node takes another's hop only
     /// over a connection made with one of them.
     var gatewayCertificateHashes: [String] {
         let current = presented.withLockedValue { $0.certificate }
-        return ([current] + [previousGateway.withLockedValue { $0 }].compactMap { $0 }).compactMap { certificate in
-            var serializer = DER.Serializer()
-            guard (try? serializer.serialize(certificate)) != nil else { return nil }
-            return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
-        }
+        return ([current] + [previousGateway.withLockedValue { $0 }].compactMap { $0 }).compactMap(Self.fingerprint)
     }
 
     /// The gateway's principal as the mesh listener names a peer: `TRUST_DOMAIN/ns/ROOT_NAMESPACE/sa/gatehouse`.
@@ -144,13 +144,7 @@ final class MeshIdentity: Service, Sendable {
     func nodeClientContext() throws -> NIOSSLContext {
         let identity = presented.withLockedValue { $0 }
         if let cached = nodeClient.withLockedValue({ $0 }), cached.certificate == identity.certificate { return cached.context }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
-        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
-        configuration.certificateVerification = .noHostnameVerification
-        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.bundlePEM.utf8)))
-        let context = try NIOSSLContext(configuration: configuration)
+        let context = try identity.meshClientContext()
         nodeClient.withLockedValue { $0 = (identity.certificate, context) }
         return context
     }
@@ -315,5 +309,19 @@ final class MeshIdentity: Service, Sendable {
         onChange(fresh)
         logger.notice("certificate authority changed", metadata: ["roots": "\(fresh.bundle.count)"])
         return true
+    }
+}
+
+extension IssuedIdentity {
+    /// A client context presenting this SVID to a mesh listener: the server's chain is verified
+    /// against the SVID's bundle; its SPIFFE ID (SVIDs name no host) by the caller's peer check.
+    func meshClientContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(bundlePEM.utf8)))
+        return try NIOSSLContext(configuration: configuration)
     }
 }

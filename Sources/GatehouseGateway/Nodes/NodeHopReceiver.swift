@@ -32,15 +32,15 @@ struct NodeHopReceiver: ExchangeProcessor {
         }
         exchange.record.viaMeshListener = true
         guard let placement, placement.isPeer(certificateHash: peer.certificateHash) else {
-            return refuse(exchange, "a gateway certificate no node taking part announced")
+            return refuse(exchange, .unknownSender, "a gateway certificate no node of the mesh announced")
         }
         guard hop.target == placement.node else {
-            return refuse(exchange, "a hop meant for node \(hop.target ?? "-")")
+            return refuse(exchange, .notThisNode, "a hop meant for node \(hop.target ?? "-")")
         }
         let config = live.active
         guard let key = NodeHop.revision(from: hop.revision), config.invoker.serves(key), let destination = config.destinations[key] else {
             // The sending node applied a config this one has not caught up with (within a second), or has left behind.
-            return refuse(exchange, "a hop for revision \(hop.revision), which this node does not serve")
+            return refuse(exchange, .notServed, "a hop for revision \(hop.revision), which this node does not serve")
         }
         exchange.record.destination = destination
         exchange.record.extensions[NodeHop.Accepted.self] = true
@@ -77,8 +77,8 @@ struct NodeHopReceiver: ExchangeProcessor {
     }
 
     /// Nothing ran: the sending node is told so, and runs the request itself.
-    private func refuse(_ exchange: Exchange, _ what: String) {
-        exchange.record.responseHeaders.setHeader(NodeHop.refusedHeader, "1")
+    private func refuse(_ exchange: Exchange, _ reason: NodeHop.Refusal, _ what: String) {
+        exchange.record.responseHeaders.setHeader(NodeHop.refusedHeader, reason.rawValue)
         exchange.fail(GatehouseError(.functionUnavailable, detail: "refused \(what)", retryAfter: .seconds(1)))
     }
 }

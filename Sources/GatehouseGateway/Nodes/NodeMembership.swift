@@ -96,6 +96,7 @@ final class NodeMembership: Service, Sendable {
 
     /// Deletes this node's row (a clean stop); the name is free at once. Harmless when done twice.
     func leave() async {
+        placement.withLock { $0?.placement }?.leave()
         do {
             try await registry.leave(claim.withLock { $0 })
         } catch {

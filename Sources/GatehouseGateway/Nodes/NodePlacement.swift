@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatehouseCore
 import GatehouseFunctions
@@ -8,12 +9,13 @@ import NIOSSL
 import Synchronization
 import X509
 
-/// Which node of the mesh runs each revision: its **home**, the `Ready` node that ranks highest
-/// for it by rendezvous hashing (`Rendezvous`) of the node's name and the revision. Every node computes the same
-/// home from the same registry, so a revision's instances run on one node and its `maxInstances`
+/// Which node of the mesh runs each function (all its revisions): its **home**, the `Ready` node
+/// that ranks highest for it by rendezvous hashing (`Rendezvous`) of the node's name and the
+/// function. Every node computes the same home from the same registry, so a function's instances
+/// run on one node and its `maxInstances`
 /// holds for the mesh; a request that arrives elsewhere is passed to the home over the mesh
 /// listener (`NodeHop`, mutual TLS with the gateways' SVIDs). When nodes come or go, only the
-/// revisions whose home changes move.
+/// functions whose home changes move.
 ///
 /// A node takes part once it has announced a mesh address another node can dial (not a wildcard
 /// bind) and only with the nodes whose CA shares a root with its own (nodes that joined with a
@@ -31,8 +33,6 @@ final class NodePlacement: Sendable {
         var peers: [Peer] = []
         /// This node is `Ready` with an address the others can dial.
         var takesPart = true
-        /// The gateway SVIDs (SHA-256) of the nodes taking part: the connections a hop is taken from.
-        var certificates: Set<String> = []
         /// Stand-ins for a peer's instances, per revision; dropped when the peer leaves or moves.
         var instances: [Key: FunctionInstance] = [:]
     }
@@ -47,6 +47,9 @@ final class NodePlacement: Sendable {
     let node: String
     let reachability = PeerReachability()
     private let state = Mutex(State())
+    /// The gateway SVIDs (SHA-256) the mesh's other Ready nodes announced: whom a hop is taken
+    /// from, and whom one is sent to.
+    private let announced = AnnouncedCertificates()
     private let eventLoops: [any EventLoop]
     private let tls: UpstreamTLS
     private let identity: MeshIdentity
@@ -60,14 +63,23 @@ final class NodePlacement: Sendable {
         self.onChange = onChange
         self.eventLoops = eventLoops
         let gateway = identity.gatewayID
+        let announced = announced
         tls = UpstreamTLS(serverHostname: nil, context: { try identity.nodeClientContext() }) { leaf in
+            // The home must be a node of the mesh by the registry, not merely hold the gateway's SPIFFE ID.
             Self.checkGateway(leaf, gateway: gateway)
+                ?? (leaf.flatMap(Self.fingerprint).map(announced.contains) == true ? nil : "the node's certificate is none a node of the mesh announced")
         }
     }
 
     /// The `Ready` nodes of the registry with an address to dial and a root this node trusts, this one excluded.
     func update(_ records: [NodeRecord]) {
         let roots = Set(identity.rootFingerprints)
+        // Every Ready node sharing a root may send hops, dialable or not (one bound to a wildcard
+        // address still passes its requests on); only the dialable ones are homes.
+        let members = records.filter { record in
+            record.name != node && record.state == .ready && !roots.isDisjoint(with: record.addresses.meshRoots ?? [])
+        }
+        announced.set(Set(members.flatMap { $0.addresses.gatewayCertificates ?? [] }))
         let peers = records.compactMap { record -> Peer? in
             guard record.name != node, record.state == .ready, let mesh = record.addresses.mesh,
                   let (host, port) = Self.dialable(mesh), !roots.isDisjoint(with: record.addresses.meshRoots ?? []) else { return nil }
@@ -75,10 +87,7 @@ final class NodePlacement: Sendable {
         }.sorted { $0.name < $1.name }
         let own = records.first { $0.name == node }
         let takesPart = own?.state == .ready && own?.addresses.mesh.flatMap(Self.dialable) != nil
-        let names = Set(peers.map(\.name))
-        let certificates = Set(records.filter { names.contains($0.name) }.flatMap { $0.addresses.gatewayCertificates ?? [] })
         let (changed, dropped) = state.withLock { state -> (Bool, [FunctionInstance]) in
-            state.certificates = certificates
             guard state.peers != peers || state.takesPart != takesPart else { return (false, []) }
             state.takesPart = takesPart
             state.peers = peers
@@ -98,16 +107,31 @@ final class NodePlacement: Sendable {
     /// part announced: another gateway's SVID — a node gone from the registry, another cluster's
     /// under a shared root — is not.
     func isPeer(certificateHash: String) -> Bool {
-        !certificateHash.isEmpty && state.withLock { $0.certificates.contains(certificateHash) }
+        !certificateHash.isEmpty && announced.contains(certificateHash)
+    }
+
+    /// This node is leaving: from now on it runs everything it still gets itself (the others
+    /// drop its certificates at their next heartbeat, and would refuse its hops).
+    func leave() {
+        let dropped = state.withLock { state -> [FunctionInstance] in
+            state.peers = []
+            defer { state.instances.removeAll() }
+            return Array(state.instances.values)
+        }
+        for instance in dropped { PlacedUpstream.close(instance) }
+    }
+
+    static func fingerprint(_ leaf: NIOSSLCertificate) -> String? {
+        (try? leaf.toDERBytes()).map { SHA256.hash(data: $0).map { String(format: "%02x", $0) }.joined() }
     }
 
     /// The node that runs `revision`: nil when it is this one.
     func home(of revision: RevisionKey) -> Peer? {
         let (peers, takesPart) = state.withLock { ($0.peers, $0.takesPart) }
         guard !peers.isEmpty else { return nil }
-        // A node the others cannot dial is nobody's home, its own revisions' included.
+        // A node the others cannot dial is nobody's home, its own functions' included.
         let names = peers.map(\.name) + (takesPart ? [node] : [])
-        let winner = Rendezvous.winner(of: NodeHop.value(for: revision), among: names)
+        let winner = Rendezvous.winner(of: NodeHop.placementKey(for: revision.function), among: names)
         return peers.first { $0.name == winner }
     }
 
@@ -149,4 +173,12 @@ final class NodePlacement: Sendable {
         case .success(let id): return id == gateway ? nil : "the node presented \(id), not the gateway's \(gateway)"
         }
     }
+}
+
+/// A set read on every hop and every new connection to a peer, replaced after each heartbeat.
+private final class AnnouncedCertificates: Sendable {
+    private let hashes = Mutex<Set<String>>([])
+
+    func set(_ new: Set<String>) { hashes.withLock { $0 = new } }
+    func contains(_ hash: String) -> Bool { hashes.withLock { $0.contains(hash) } }
 }

@@ -84,9 +84,16 @@ final class PostgresChangeCursor: Sendable {
         for try await row in try await connection.query(query, logger: logger) {
             rows.append(try PostgresConfigStore.historyEntry(row.makeRandomAccess()))
         }
+        // One batch filled the page: it is read whole (a batch is one commit, never skipped in part).
+        if rows.count == Self.rowsPerRead, let batch = rows.first?.batch, rows.last?.batch == batch {
+            rows = []
+            for try await row in try await connection.query("SELECT * FROM gatehouse_change WHERE batch = \(batch) ORDER BY id", logger: logger) {
+                rows.append(try PostgresConfigStore.historyEntry(row.makeRandomAccess()))
+            }
+        }
         var batches = SQLiteChangeCursor.group(rows)
         // A read that stopped inside a batch leaves that batch for the next one.
-        if rows.count == Self.rowsPerRead, batches.count > 1 { batches.removeLast() }
+        if rows.count >= Self.rowsPerRead, batches.count > 1 { batches.removeLast() }
         return batches
     }
 

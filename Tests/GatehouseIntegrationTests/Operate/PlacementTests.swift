@@ -12,7 +12,7 @@ extension PostgresMeshSuites {
 struct PlacementTests {
     /// The home by the documented rule (`Rendezvous`, pinned in RendezvousTests).
     static func home(of function: String) -> String {
-        Rendezvous.winner(of: "default/\(function)/1", among: ["node-a", "node-b"]) ?? "-"
+        Rendezvous.winner(of: "default/\(function)", among: ["node-a", "node-b"]) ?? "-"
     }
 
     /// A subject a route or a workload might try to slip into a hop: an administrator of an IdP.
@@ -22,9 +22,9 @@ struct PlacementTests {
     static let caller = "cluster.local/ns/default/sa/caller"
     static let intruder = "cluster.local/ns/default/sa/intruder"
 
-    /// `alpha`, `gamma` and `guarded` live on node-b, `beta` and `delta` on node-a; only `caller` may
+    /// `beta`, `gamma` and `guarded` live on node-b, `alpha` and `delta` on node-a; only `caller` may
     /// call `guarded`; `delta` keeps one instance (`minInstances: 1`).
-    static let config = fixtureFunction(name: "alpha") + "---\n" + fixtureFunction(name: "beta") + "---\n"
+    static let config = fixtureFunction(name: "beta") + "---\n" + fixtureFunction(name: "alpha") + "---\n"
         + fixtureFunction(name: "gamma") + "---\n"
         + fixtureFunction(name: "delta", scaling: "minInstances: 1", spec: "idleTimeout: 1s") + "---\n"
         + fixtureFunction(name: "guarded").replacingOccurrences(of: "  namespace: default\n", with: "  namespace: default\n  labels: {app: guarded}\n")
@@ -32,14 +32,14 @@ struct PlacementTests {
         ---
         apiVersion: networking.istio.io/v1
         kind: VirtualService
-        metadata: {name: alpha-edits, namespace: default}
+        metadata: {name: beta-edits, namespace: default}
         spec:
-          hosts: [alpha]
+          hosts: [beta]
           http:
           - headers:
               request:
                 set: {x-gatehouse-node-hop-subject: "\(forgedSubject)", x-gatehouse-node-hop: default/guarded/1}
-            route: [{destination: {host: alpha}}]
+            route: [{destination: {host: beta}}]
         ---
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
@@ -53,8 +53,8 @@ struct PlacementTests {
 
     @Test("A request to either node runs on the revision's home; the caller's identity, address and request id arrive as sent; a workload cannot fake a hop; a killed home's revisions are served by the node left")
     func placement() async throws {
-        #expect(Self.home(of: "alpha") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
-        #expect(Self.home(of: "beta") == "node-a" && Self.home(of: "delta") == "node-a")
+        #expect(Self.home(of: "beta") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
+        #expect(Self.home(of: "alpha") == "node-a" && Self.home(of: "delta") == "node-a")
         try await PostgresSharedStoreTests.withStore { arguments, _ in
             let fast = arguments + ["--node-heartbeat", "1s"]
             try await withGatehouse(Self.config, arguments: fast + ["--node-name", "node-a"]) { first in
@@ -82,7 +82,7 @@ struct PlacementTests {
 
     private static func check(_ first: RunningGatehouse, _ second: RunningGatehouse, restartWith arguments: [String]) async throws {
         // Each node learns of the other at its next heartbeat; until then it runs what it gets itself.
-        for (function, home) in [("alpha", second), ("beta", first)] {
+        for (function, home) in [("beta", second), ("alpha", first)] {
             for node in [first, second] {
                 _ = try await eventually("\(function) through \(node.nodeName) to run on its home", timeout: .seconds(30)) {
                     let response = try await node.request(function, path: "/environ")
@@ -96,8 +96,8 @@ struct PlacementTests {
         try await first.waitForGauge("gatehouse_function_instances", function: "delta", toBe: 1)
         try await second.waitForGauge("gatehouse_function_instances", function: "delta", toBe: 0)
 
-        // Through node-a to alpha on node-b: the function sees the caller's address once, the id it sent, no hop headers.
-        let plain = try await first.request("alpha", headers: [("x-request-id", "placement-plain-1"), ("x-gatehouse-node-hop", "default/beta/1")])
+        // Through node-a to beta on node-b: the function sees the caller's address once, the id it sent, no hop headers.
+        let plain = try await first.request("beta", headers: [("x-request-id", "placement-plain-1"), ("x-gatehouse-node-hop", "default/alpha/1")])
         #expect(plain.status == 200, "\(plain.body)")
         let seen = plain.json["headers"] as? [String: String] ?? [:]
         #expect(seen["x-forwarded-for"] == "127.0.0.1", "one hop of the caller's: \(seen)")
@@ -105,7 +105,7 @@ struct PlacementTests {
         #expect(seen["x-gatehouse-node-hop"] == nil && seen["x-gatehouse-node-hop-subject"] == nil, "\(seen)")
         #expect(seen["x-forwarded-client-cert"] == nil, "a plaintext caller has no certificate to name")
         #expect(seen["x-gatehouse-assertion"] == nil, "the route's forged subject got an assertion signed: \(seen)")
-        #expect(seen["host"] == "alpha.default.\(first.domain)")
+        #expect(seen["host"] == "beta.default.\(first.domain)")
 
         // A mesh caller through node-a's mesh listener to guarded on node-b.
         let callerSVID = try await first.issueSVID("spiffe://\(Self.caller)")
@@ -166,7 +166,7 @@ struct PlacementTests {
         let rescued = try await held.value
         #expect(rescued.status == 200, "the request in flight on the killed node: \(rescued.body)")
         for _ in 0..<10 {
-            let after = try await first.request("alpha", path: "/environ")
+            let after = try await first.request("beta", path: "/environ")
             #expect(after.status == 200, "\(after.body)")
             #expect(servedBy(after) == first.mesh, "served by node-a once node-b is gone")
         }
