@@ -41,12 +41,21 @@ struct LifecycleTests {
 
     @Test("A request in flight at SIGTERM still gets its response")
     func drainInFlight() async throws {
-        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "drain"))
+        // The request is held until after the SIGTERM, well within the drain grace (a request that
+        // slept as long as the kit's 3 s grace was cut on a loaded machine: a race, not a drain).
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "drain"), arguments: ["--drain-seconds", "60"])
         defer { gatehouse.removeDirectory() }
         #expect(try await gatehouse.request("drain").status == 200)
-        async let slow = gatehouse.request("drain", path: "/sleep?ms=3000")
+        async let slow = gatehouse.request("drain", path: gatehouse.held("drain"))
         try await gatehouse.waitForInFlight("drain")
         kill(gatehouse.process.processIdentifier, SIGTERM)
+        // Draining: new connections are refused, the one in flight stays.
+        _ = try await eventually("the listener to stop accepting") {
+            guard let probe = try? RawConnection(url: gatehouse.ingress, timeoutSeconds: 2) else { return true }
+            probe.close()
+            return nil
+        }
+        gatehouse.release("drain")
         do {
             #expect(try await slow.status == 200)
         } catch {
