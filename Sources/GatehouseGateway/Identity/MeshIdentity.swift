@@ -61,7 +61,11 @@ final class MeshIdentity: Service, Sendable {
     static func fingerprint(_ certificate: Certificate) -> String? {
         var serializer = DER.Serializer()
         guard (try? serializer.serialize(certificate)) != nil else { return nil }
-        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        return fingerprint(der: serializer.serializedBytes)
+    }
+
+    static func fingerprint(der: [UInt8]) -> String {
+        SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
     }
 
     /// SHA-256 (hex, as `PeerIdentity.certificateHash`) of the gateway SVID this node presents
@@ -189,7 +193,7 @@ final class MeshIdentity: Service, Sendable {
             let certificates = try der.map { try Certificate(derEncoded: $0) }
             switch await verifier.verify(certificates) {
             case .success(let id):
-                let hash = SHA256.hash(data: der[0]).map { String(format: "%02x", $0) }.joined()
+                let hash = fingerprint(der: der[0])
                 let principal = meshTrustDomains.contains(id.trustDomain) ? id.principal : nil
                 let identity = PeerIdentity(principal: principal, uri: id.description, certificateHash: hash)
                 verified.insert(der[0], identity, until: certificates.map(\.notValidAfter).min() ?? Date())

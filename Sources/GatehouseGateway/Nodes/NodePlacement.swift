@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GatehouseCore
 import GatehouseFunctions
@@ -19,9 +18,9 @@ import X509
 ///
 /// A node takes part once it has announced a mesh address another node can dial (not a wildcard
 /// bind) and only with the nodes whose CA shares a root with its own (nodes that joined with a
-/// join token; a node that made a CA of its own serves alone). The registry is read after every heartbeat, so a node that
-/// stopped is passed over after its `goneAfter`; until then a refused connection makes the sender
-/// run the request itself (`PlacedUpstream`).
+/// join token; a node that made a CA of its own serves alone). The registry is read after every
+/// heartbeat, so a node that stopped is passed over after its `goneAfter`; until then a refused
+/// connection makes the sender run the request itself (`PlacedUpstream`).
 final class NodePlacement: Sendable {
     struct Peer: Hashable, Sendable {
         let name: String
@@ -35,6 +34,9 @@ final class NodePlacement: Sendable {
         var takesPart = true
         /// Stand-ins for a peer's instances, per revision; dropped when the peer leaves or moves.
         var instances: [Key: FunctionInstance] = [:]
+        /// Each function's home as computed for the nodes above (nil: this node), so a request
+        /// hashes nothing; forgotten whenever the nodes change.
+        var homes: [FunctionKey: Peer?] = [:]
     }
 
     private struct Key: Hashable {
@@ -80,9 +82,8 @@ final class NodePlacement: Sendable {
             record.name != node && record.state == .ready && !roots.isDisjoint(with: record.addresses.meshRoots ?? [])
         }
         announced.set(Set(members.flatMap { $0.addresses.gatewayCertificates ?? [] }))
-        let peers = records.compactMap { record -> Peer? in
-            guard record.name != node, record.state == .ready, let mesh = record.addresses.mesh,
-                  let (host, port) = Self.dialable(mesh), !roots.isDisjoint(with: record.addresses.meshRoots ?? []) else { return nil }
+        let peers = members.compactMap { record -> Peer? in
+            guard let mesh = record.addresses.mesh, let (host, port) = Self.dialable(mesh) else { return nil }
             return Peer(name: record.name, host: host, port: port)
         }.sorted { $0.name < $1.name }
         let own = records.first { $0.name == node }
@@ -91,6 +92,7 @@ final class NodePlacement: Sendable {
             guard state.peers != peers || state.takesPart != takesPart else { return (false, []) }
             state.takesPart = takesPart
             state.peers = peers
+            state.homes.removeAll()
             let kept = Set(peers)
             let gone = state.instances.filter { !kept.contains($0.key.peer) }
             for key in gone.keys { state.instances[key] = nil }
@@ -99,9 +101,6 @@ final class NodePlacement: Sendable {
         for instance in dropped { PlacedUpstream.close(instance) }
         if changed { onChange(self) }
     }
-
-    /// The peers taking part now, by name.
-    var peers: [Peer] { state.withLock { $0.peers } }
 
     /// Whether a connection's client certificate (its SHA-256) is a gateway SVID that a node taking
     /// part announced: another gateway's SVID — a node gone from the registry, another cluster's
@@ -115,6 +114,7 @@ final class NodePlacement: Sendable {
     func leave() {
         let dropped = state.withLock { state -> [FunctionInstance] in
             state.peers = []
+            state.homes.removeAll()
             defer { state.instances.removeAll() }
             return Array(state.instances.values)
         }
@@ -122,17 +122,23 @@ final class NodePlacement: Sendable {
     }
 
     static func fingerprint(_ leaf: NIOSSLCertificate) -> String? {
-        (try? leaf.toDERBytes()).map { SHA256.hash(data: $0).map { String(format: "%02x", $0) }.joined() }
+        (try? leaf.toDERBytes()).map(MeshIdentity.fingerprint(der:))
     }
 
     /// The node that runs `revision`: nil when it is this one.
     func home(of revision: RevisionKey) -> Peer? {
-        let (peers, takesPart) = state.withLock { ($0.peers, $0.takesPart) }
-        guard !peers.isEmpty else { return nil }
-        // A node the others cannot dial is nobody's home, its own functions' included.
-        let names = peers.map(\.name) + (takesPart ? [node] : [])
-        let winner = Rendezvous.winner(of: NodeHop.placementKey(for: revision.function), among: names)
-        return peers.first { $0.name == winner }
+        state.withLock { state in
+            guard !state.peers.isEmpty else { return nil }
+            if let known = state.homes[revision.function] { return known }
+            // A node the others cannot dial is nobody's home, its own functions' included.
+            let names = state.peers.map(\.name) + (state.takesPart ? [node] : [])
+            let winner = Rendezvous.winner(of: NodeHop.placementKey(for: revision.function), among: names)
+            let home = state.peers.first { $0.name == winner }
+            // Functions come and go with applies: past the bound, the memo starts afresh.
+            if state.homes.count >= Self.maxStandIns { state.homes.removeAll() }
+            state.homes[revision.function] = home
+            return home
+        }
     }
 
     /// `local`, or — when another node is the revision's home — that node in front of it.
