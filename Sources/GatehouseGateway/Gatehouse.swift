@@ -120,19 +120,23 @@ public struct Gatehouse: Sendable {
         state.instanceRecords.reapLeftovers(logger: logger)
 
         // The config store, and the node registry in the same database.
+        // On PostgreSQL the mesh's one audit chain too, which every node appends to.
         let store: any ConfigStore
         let nodeRegistry: any NodeRegistry
+        let auditLog: any AuditLog
+        let auditLocation: String
         if let location = options.postgresStore {
             let postgres = try await PostgresConfigStore(location: location)
             (store, nodeRegistry) = (postgres, postgres)
+            (auditLog, auditLocation) = (PostgresAuditLog(store: postgres), "in \(location)")
             logger.info("the config store is PostgreSQL at \(location)")
         } else {
             if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
             let sqlite = try SQLiteStore(path: options.storePath ?? state.databasePath)
             (store, nodeRegistry) = (sqlite, sqlite)
+            (auditLog, auditLocation) = (try SQLiteAuditLog(path: state.auditPath), state.auditPath)
         }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
-        let auditLog = try SQLiteAuditLog(path: state.auditPath)
         let eventStore = try SQLiteEventStore(path: state.eventsPath)
         // People logged in at the gateway: their sessions survive a restart, sealed with kept keys.
         let loginDirectory = StateDirectory.loginDirectory(in: state.url)
@@ -239,7 +243,7 @@ public struct Gatehouse: Sendable {
             try await recordStart(audit, identity: identity, bootstrap: bootstrap, state: state)
         } catch {
             await releaseShared()
-            throw StartupFailure(description: "cannot write the audit log \(state.auditPath): \(error)")
+            throw StartupFailure(description: "cannot write the audit log \(auditLocation): \(error)")
         }
         let traces = options.keptTraces > 0 ? RecentTraces(recentCapacity: options.keptTraces) : nil
         let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)

@@ -73,6 +73,24 @@ final class StoreFixture: Sendable {
         return stores
     }
 
+    /// Another audit log on the store's database (`STATE_DIR/audit.db` beside the SQLite file),
+    /// with its own connections, as another process or node opens it.
+    func openAuditLog() async throws -> any AuditLog {
+        switch backend {
+        case .sqlite:
+            return try SQLiteAuditLog(path: (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("audit.db").path)
+        case .postgres:
+            guard let store = try await open() as? PostgresConfigStore else { throw StoreError(.failed, path: "-", detail: "not PostgreSQL") }
+            return PostgresAuditLog(store: store)
+        }
+    }
+
+    /// `statement` run by the database's owner (an attacker with write access to the tables).
+    func sql(_ statement: String) throws {
+        guard let database else { return }
+        _ = try PostgresServer.shared().sql(statement, database: database)
+    }
+
     var sqlitePath: String { (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("gatehouse.db").path }
 
     func location() throws -> PostgresStoreLocation {
