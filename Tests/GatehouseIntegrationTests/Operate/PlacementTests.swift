@@ -141,6 +141,13 @@ struct PlacementTests {
         }
         let anonymous = try await second.request("guarded", headers: [("x-gatehouse-node-hop", "default/guarded/1")])
         #expect(anonymous.status == 403, "\(anonymous.body)")
+        // One audit chain for the mesh: the denials of both nodes are in it, read through node-a.
+        // (Each node writes request records within a flush interval, 200 ms, not with the answer:
+        // waited for here, before node-b is killed.)
+        _ = try await eventually("node-a's and node-b's denials of the intruder in the chain", timeout: .seconds(10)) {
+            let denied = try await first.cli(["audit", "--decision", "deny", "--principal", Self.intruder, "-o", "json"])
+            return denied.stdout.components(separatedBy: "\"request.denied\"").count - 1 >= 2 ? true : nil
+        }
         // The gateway's own SPIFFE ID from a certificate no node announced (another cluster under a
         // shared root, a node long gone): refused, nothing runs.
         let ca = first.stateDirectory.appendingPathComponent("ca")
@@ -158,9 +165,21 @@ struct PlacementTests {
         // twice) runs on node-a instead, and so does every later one; the caller sees no error.
         // gamma's first request through node-a: on a new connection (a kept-alive one that closes
         // is retried anyway, as a stale connection).
+        // Meanwhile two callers keep sending to node-a, for functions of both homes: not one of
+        // their requests fails.
         let release = first.directory.appendingPathComponent("release-held")
         let held = Task { try await first.request("gamma", path: "/hold?until=\(release.path)") }
         try await second.waitForInFlight("gamma")
+        let loadDone = first.directory.appendingPathComponent("load-done")
+        let load = (0..<2).map { _ in
+            Task {
+                var statuses: [Int] = []
+                while !FileManager.default.fileExists(atPath: loadDone.path) {
+                    for function in ["beta", "alpha"] { statuses.append(Int(try await first.request(function, path: "/environ").status)) }
+                }
+                return statuses
+            }
+        }
         try await second.kill()
         _ = FileManager.default.createFile(atPath: release.path, contents: nil)
         let rescued = try await held.value
@@ -170,10 +189,22 @@ struct PlacementTests {
             #expect(after.status == 200, "\(after.body)")
             #expect(servedBy(after) == first.mesh, "served by node-a once node-b is gone")
         }
+        _ = FileManager.default.createFile(atPath: loadDone.path, contents: nil)
+        var statuses: [Int] = []
+        for caller in load { statuses += try await caller.value }
+        #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == 200 }, "under load through the kill: \(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
         // Its instances are stopped by its next start from the same directory.
         let again = try await second.restart(arguments: arguments, applyingConfig: false)
         try await again.stop()
         again.removeDirectory()
+
+        // Both nodes' starts are in the chain (node-b's twice, once killed mid-run), and it verifies,
+        // the checkpoints of both nodes' signers included.
+        let starts = try await first.cli(["audit", "--kind", "gatehouse.started", "-o", "json"])
+        #expect(starts.status == 0, "\(starts.stderr)")
+        for node in ["node-a", "node-b"] { #expect(starts.stdout.contains("node \(node), pid"), "\(starts.stdout)") }
+        let verified = try await first.cli(["audit", "verify"])
+        #expect(verified.status == 0 && verified.stdout.contains("intact"), "\(verified.stdout) \(verified.stderr)")
     }
 
     private static func json(_ segment: String) -> [String: Any]? {
