@@ -179,7 +179,8 @@ public struct Gatehouse: Sendable {
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities, sandbox: sandbox), logger: logger)
         let keys = KeyDirectory(client: outbound, logger: logger)
-        let limiters = RateLimiters()
+        // On PostgreSQL token buckets are the mesh's: `RateLimitSharing` below.
+        let limiters = RateLimiters(shared: options.postgresStore != nil)
         let eventBroker = EventBroker(store: eventStore, metrics: EventMetrics(registry: registry))
         let events = EventsWiring(broker: eventBroker, calls: AsyncCalls(broker: eventBroker))
         let issuer = GatehouseIssuer()
@@ -398,6 +399,9 @@ public struct Gatehouse: Sendable {
         let joinSigner: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any NodeJoining).map {
             [.init(service: JoinSigner(store: $0, identity: identity, audit: audit, logger: logger))]
         } ?? []
+        let rateSharing: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any SharedRateLimits).map {
+            [.init(service: RateLimitSharing(limiters: limiters, store: $0, node: nodeName.value, logger: logger))]
+        } ?? []
         let services = ServiceGroup(
             configuration: .init(
                 services: [
@@ -417,7 +421,7 @@ public struct Gatehouse: Sendable {
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: assertionKeys),
-                ] + joinSigner + [
+                ] + joinSigner + rateSharing + [
                     // Stops right after the listeners: deliveries and async calls use the instance pools.
                     .init(service: eventsService),
                     .init(service: IngressService(

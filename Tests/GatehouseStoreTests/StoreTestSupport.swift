@@ -87,8 +87,13 @@ final class StoreFixture: Sendable {
 
     /// `statement` run by the database's owner (an attacker with write access to the tables).
     func sql(_ statement: String) throws {
-        guard let database else { return }
-        _ = try PostgresServer.shared().sql(statement, database: database)
+        _ = try sqlOutput(statement)
+    }
+
+    /// What `statement` printed (rows as `a|b`, one a line).
+    func sqlOutput(_ statement: String) throws -> String {
+        guard let database else { return "" }
+        return try PostgresServer.shared().sql(statement, database: database)
     }
 
     var sqlitePath: String { (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("gatehouse.db").path }

@@ -105,6 +105,16 @@ enum PostgresSchema {
             $$
             """,
         ]),
+        // Token buckets shared by the nodes (`SharedRateLimits`). Step 6 is the event store's.
+        (7, [
+            """
+            CREATE TABLE gatehouse_rate_take (
+              node TEXT NOT NULL, policy TEXT NOT NULL, key TEXT NOT NULL,
+              total BIGINT NOT NULL, last_taken BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+              PRIMARY KEY (node, policy, key))
+            """,
+            "CREATE INDEX gatehouse_rate_take_updated ON gatehouse_rate_take (updated_at)",
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock
