@@ -115,6 +115,11 @@ enum PostgresSchema {
             """,
             "CREATE INDEX gatehouse_rate_take_updated ON gatehouse_rate_take (updated_at)",
         ]),
+        // The root holder's trust bundle, and joined nodes renewing their intermediates (`NodeJoining`).
+        (8, [
+            "CREATE TABLE gatehouse_trust_bundle (id INT PRIMARY KEY CHECK (id = 1), bundle TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)",
+            "ALTER TABLE gatehouse_join_request ADD COLUMN renewal_chain TEXT, ADD COLUMN renewal_proof TEXT",
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock
