@@ -75,6 +75,53 @@ struct PlacementTests {
         }
     }
 
+    @Test("A gRPC call to an h2c function through the node that is not its home runs on the home, as HTTP/2 over the mesh listener: statuses, trailers and streams pass through")
+    func grpcHop() async throws {
+        try await GRPCPeer.ensureInstalled()
+        let name = try #require((0..<50).map { "rpc\($0)" }.first { Self.home(of: $0) == "node-b" })
+        try await PostgresSharedStoreTests.withStore { arguments, _ in
+            let fast = arguments + ["--node-heartbeat", "1s"]
+            // Idle instances go after 1 s: the one node-a started before it knew node-b goes too.
+            let function = GRPCPeer.function(name: name).replacingOccurrences(of: "  process:", with: "  idleTimeout: 1s\n  process:")
+            try await withGatehouse(function, arguments: fast + ["--node-name", "node-a"], prepare: GRPCPeer.prepare(in:)) { first in
+                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
+                let tokenFile = first.directory.appendingPathComponent("join-token")
+                try Data(created.stdout.utf8).write(to: tokenFile)
+                let second = try await RunningGatehouse.start(
+                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
+                do {
+                    // Once node-a knows node-b, the function's instance runs there and only there.
+                    let authority = "\(name).default.localhost"
+                    _ = try await eventually("the call through node-a to run on node-b", timeout: .seconds(30)) { () -> Bool? in
+                        let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+                        guard (out["unary"] as? [String: Any])?["code"] as? String == "OK" else { return nil }
+                        let metrics = try await second.metrics()
+                        return sample(metrics, "gatehouse_function_instances", containing: ["function=\"\(name)\""]) == 1 ? true : nil
+                    }
+                    let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+                    let unary = try #require(out["unary"] as? [String: Any], "\(out)")
+                    #expect(unary["code"] as? String == "OK", "\(unary)")
+                    #expect((unary["trailing"] as? [String: String])?["x-from-function"] == "trailer", "the function's trailer: \(unary)")
+                    // Node-b ran it: its access log has the call, by the request id node-a gave it.
+                    let requestId = try #require((unary["initial"] as? [String: String])?["x-request-id"], "\(unary)")
+                    let onHome = try await second.accessLogLine(requestId: requestId)
+                    #expect(onHome["protocol"] as? String == "HTTP/2" && onHome["grpc_status"] as? Int == 0, "\(onHome)")
+                    let status = try #require(out["status"] as? [String: Any])
+                    #expect(status["code"] as? String == "NOT_FOUND" && status["details"] as? String == "no such thing", "\(status)")
+                    #expect(out["count"] as? [String] == ["0", "1", "2", "3", "4"], "\(out)")
+                    #expect(out["chat"] as? [String] == ["ONE", "TWO", "THREE"], "\(out)")
+                    try await first.waitForGauge("gatehouse_function_instances", function: name, toBe: 0)
+                } catch {
+                    _ = try? await second.stop()
+                    print("--- node-b stderr ---\n\(second.stderr)")
+                    throw error
+                }
+                try await second.stop()
+                second.removeDirectory()
+            }
+        }
+    }
+
     /// The mesh URL of the node whose instance answered (each instance gets its own node's).
     static func servedBy(_ response: RunningGatehouse.Response) -> String? {
         (response.json["environ"] as? [String: Any])?["GATEHOUSE_MESH_URL"] as? String
