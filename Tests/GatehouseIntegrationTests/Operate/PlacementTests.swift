@@ -122,6 +122,61 @@ struct PlacementTests {
         }
     }
 
+    @Test("A WebSocket through the node that is not its function's home is tunnelled to the home: messages flow both ways through both nodes", .enabled(if: WebSocketFixture.available))
+    func webSocketHop() async throws {
+        let name = try #require((0..<50).map { "ws\($0)" }.first { Self.home(of: $0) == "node-b" })
+        let config = """
+            apiVersion: gatehouse.dev/v1
+            kind: Function
+            metadata: {name: \(name), namespace: default}
+            spec:
+              idleTimeout: 1s
+              process:
+                command: ["\(WebSocketFixture.python)", "\(WebSocketFixture.functionFile)"]
+
+            """
+        try await PostgresSharedStoreTests.withStore { arguments, _ in
+            let fast = arguments + ["--node-heartbeat", "1s"]
+            try await withGatehouse(config, arguments: fast + ["--node-name", "node-a"], prepare: { try WebSocketFixture.write(into: $0) }) { first in
+                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
+                let tokenFile = first.directory.appendingPathComponent("join-token")
+                try Data(created.stdout.utf8).write(to: tokenFile)
+                let second = try await RunningGatehouse.start(
+                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
+                do {
+                    let requestId = try await eventually("a WebSocket through node-a to be tunnelled to node-b", timeout: .seconds(30)) { () -> String? in
+                        let result = try await Self.webSocket(first, name: name)
+                        #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"], "\(result)")
+                        // Until node-a knows node-b it runs the function itself: node-b sees only the
+                        // ones passed to it (each logged when its tunnel closes).
+                        return second.accessLog.first { $0["response_code"] as? Int == 101 }?["request_id"] as? String
+                    }
+                    let onHome = try await second.accessLogLine(requestId: requestId)
+                    #expect(onHome["response_code"] as? Int == 101, "\(onHome)")
+                    #expect((onHome["bytes_received"] as? Int ?? 0) > 256 * 1024 && (onHome["bytes_sent"] as? Int ?? 0) > 256 * 1024, "\(onHome)")
+                    let onArrival = try await first.accessLogLine(requestId: requestId)
+                    #expect(onArrival["response_code"] as? Int == 101, "\(onArrival)")
+                } catch {
+                    _ = try? await second.stop()
+                    print("--- node-b stderr ---\n\(second.stderr)")
+                    throw error
+                }
+                try await second.stop()
+                second.removeDirectory()
+            }
+        }
+    }
+
+    /// The WebSocket fixture's client through `gatehouse`'s ingress to `name`: its JSON line.
+    static func webSocket(_ gatehouse: RunningGatehouse, name: String) async throws -> [String: Any] {
+        let port = try #require(URLComponents(string: gatehouse.ingress)?.port)
+        let result = try await PythonPackages.runOffPool([
+            WebSocketFixture.python, gatehouse.directory.appendingPathComponent(WebSocketFixture.clientFile).path,
+            "ws://\(name).default.\(gatehouse.domain):\(port)/chat", "\(port)", "echo",
+        ])
+        return (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any] ?? ["output": result.output]
+    }
+
     /// The mesh URL of the node whose instance answered (each instance gets its own node's).
     static func servedBy(_ response: RunningGatehouse.Response) -> String? {
         (response.json["environ"] as? [String: Any])?["GATEHOUSE_MESH_URL"] as? String
