@@ -1,10 +1,11 @@
 /// What a node learns from the other nodes' running counts (`SharedRateCount`s read from the
-/// store): the tokens each policy's key lost since the last read. A plain value, tested alone.
+/// store): the tokens each policy's key lost since it last read them. A plain value, tested alone.
 ///
-/// A row seen before gives its growth since then; a row not seen before (new, or unchanged long
-/// enough to fall out of the read window) gives only its latest addition, so a count that has run
-/// for hours is not charged again. A row whose count went down was made again (pruned, then taken
-/// from anew): its latest addition too.
+/// A row remembered from an earlier read gives its growth since then (a row read twice, as
+/// overlapping reads do, gives nothing the second time); a row not remembered (new, or forgotten
+/// after `memory`) gives only its latest addition, so a count that has run for hours is not
+/// charged again. A row whose count went down was made again (pruned, then taken from anew): its
+/// latest addition too. Values from the database are not trusted to be sane: nothing here traps.
 public struct SharedTakeLedger: Sendable {
     public struct Row: Hashable, Sendable {
         public var node: String
@@ -26,23 +27,46 @@ public struct SharedTakeLedger: Sendable {
         }
     }
 
-    /// The counts of the last read: bounded by what one read returns.
-    private var seen: [Row: Int64] = [:]
+    /// How long a row's count is remembered after it was last read: longer than reads overlap.
+    public static let memory: Duration = .seconds(30)
+    /// Rows remembered at most; past it the ones read longest ago are forgotten first.
+    public static let maxRemembered = 200_000
+
+    private var seen: [Row: (total: Int64, at: ContinuousClock.Instant)] = [:]
+    private var lastSweep: ContinuousClock.Instant?
 
     public init() {}
 
-    /// The tokens taken by other nodes since the previous read, per policy and key.
-    public mutating func news(_ counts: [(row: Row, total: Int64, last: Int64)]) -> [Taken: Int] {
+    public var remembered: Int { seen.count }
+
+    /// The tokens taken by other nodes since they were last read, per policy and key.
+    public mutating func news(_ counts: [(row: Row, total: Int64, last: Int64)], now: ContinuousClock.Instant = .now) -> [Taken: Int] {
         var news: [Taken: Int] = [:]
-        var now: [Row: Int64] = [:]
-        now.reserveCapacity(counts.count)
         for (row, total, last) in counts {
-            let before = seen[row]
-            let added = before.map { total >= $0 ? total - $0 : last } ?? last
-            if added > 0 { news[Taken(policy: row.policy, key: row.key), default: 0] += Int(clamping: added) }
-            now[row] = total
+            var added = max(0, last)
+            if let before = seen[row]?.total, total >= before {
+                added = total.subtractingReportingOverflow(before).overflow ? 0 : total - before
+            }
+            if added > 0 {
+                let key = Taken(policy: row.policy, key: row.key)
+                let (sum, overflow) = news[key, default: 0].addingReportingOverflow(Int(clamping: added))
+                news[key] = overflow ? Int.max : sum
+            }
+            seen[row] = (total, now)
         }
-        seen = now
+        forget(before: now - Self.memory)
         return news
+    }
+
+    /// Looks for rows to forget every few seconds (or at once past the bound), not at every read.
+    private mutating func forget(before cutoff: ContinuousClock.Instant) {
+        let now = cutoff + Self.memory
+        guard seen.count > Self.maxRemembered || lastSweep.map({ now - $0 >= .seconds(5) }) ?? true else { return }
+        lastSweep = now
+        seen = seen.filter { $0.value.at >= cutoff }
+        if seen.count > Self.maxRemembered {
+            let newest = seen.sorted { $0.value.at > $1.value.at }.prefix(Self.maxRemembered)
+            seen = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+        }
     }
 }

@@ -28,7 +28,8 @@ public final class TokenBuckets: Sendable {
     }
 
     static let maxKeys = 100_000
-    static let overflowKey = "\u{0}overflow"
+    /// Where new callers go once `maxKeys` buckets are in use (never shared with other nodes).
+    public static let overflowKey = "\u{0}overflow"
 
     public let spec: RateLimitPolicySpec.TokenBucket
     private struct State {
@@ -61,14 +62,16 @@ public final class TokenBuckets: Sendable {
             let allowed = bucket.tokens > 0
             if allowed {
                 bucket.tokens -= 1
-                if shared { state.taken[key, default: 0] += 1 }
+                if shared, Self.shareable(key) { state.taken[key, default: 0] += 1 }
             }
             state.buckets[key] = bucket
             return Outcome(allowed: allowed, remaining: max(0, bucket.tokens), resetIn: spec.fillInterval - (now - bucket.lastFill))
         }
     }
 
-    /// The tokens taken here per key since the last call (the overflow bucket's under its key).
+    /// The tokens taken here per key since the last call — of keys other nodes can be told of:
+    /// not the overflow bucket's, nor keys past `maxSharedKeyBytes` or holding a NUL (PostgreSQL's
+    /// text cannot), which count on this node alone.
     public func drainTaken() -> [String: Int] {
         state.withLock { state in
             defer { state.taken = [:] }
@@ -76,15 +79,24 @@ public final class TokenBuckets: Sendable {
         }
     }
 
+    /// The longest key shared with other nodes, in bytes.
+    public static let maxSharedKeyBytes = 512
+
+    private static func shareable(_ key: String) -> Bool {
+        key != overflowKey && key.utf8.count <= maxSharedKeyBytes && !key.utf8.contains(0)
+    }
+
     /// Subtracts tokens other nodes took for `key`, down to a debt of `maxTokens`. A key this node
-    /// has no bucket for starts from a full one; past `maxKeys` it is left out (a node that never
-    /// saw the caller keeps no bucket for it, at the cost of admitting its first requests).
+    /// has no bucket for starts from a full one — while fewer than half of `maxKeys` are in use:
+    /// callers sprayed at another node must not take the room this node's own callers need (past
+    /// it, a caller new here is admitted its first requests as if the others had not seen it).
     public func absorb(_ key: String, taken: Int, now: ContinuousClock.Instant = .now) {
         guard taken > 0 else { return }
         state.withLock { state in
-            guard state.buckets[key] != nil || state.buckets.count < Self.maxKeys else { return }
+            guard state.buckets[key] != nil || state.buckets.count < Self.maxKeys / 2 else { return }
             var bucket = refilled(state.buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
-            bucket.tokens = max(-spec.maxTokens, bucket.tokens - taken)
+            let (left, overflow) = bucket.tokens.subtractingReportingOverflow(taken)
+            bucket.tokens = overflow ? -spec.maxTokens : max(-spec.maxTokens, left)
             state.buckets[key] = bucket
         }
     }

@@ -11,7 +11,10 @@ struct SharedBucketTests {
         let start = ContinuousClock.now
         for _ in 0..<5 { _ = shared.take("a", now: start) }
         _ = shared.take("b", now: start)
-        #expect(shared.drainTaken() == ["a": 3, "b": 1], "refusals took nothing")
+        _ = shared.take("nul\u{0}key", now: start)
+        _ = shared.take(String(repeating: "x", count: TokenBuckets.maxSharedKeyBytes + 1), now: start)
+        _ = shared.take(TokenBuckets.overflowKey, now: start)
+        #expect(shared.drainTaken() == ["a": 3, "b": 1], "refusals took nothing; keys the store cannot hold, and the overflow bucket's, stay here")
         #expect(shared.drainTaken().isEmpty)
         let alone = TokenBuckets(.init(maxTokens: 3, tokensPerFill: 1, fillInterval: .seconds(1)))
         _ = alone.take("a", now: start)
@@ -34,18 +37,44 @@ struct SharedBucketTests {
         #expect(buckets.peek("b", now: start).remaining == 4, "nothing taken, nothing changed")
     }
 
-    @Test("The ledger charges a row's growth since it was last read, and only the latest addition of a row it never saw or that was made again")
+    @Test("The ledger charges a row's growth since it was last read, a row read twice once, and only the latest addition of a row it never saw or that was made again")
     func ledger() {
         var ledger = SharedTakeLedger()
+        let start = ContinuousClock.now
         let row = SharedTakeLedger.Row(node: "node-b", policy: "p", key: "k")
         let key = SharedTakeLedger.Taken(policy: "p", key: "k")
-        #expect(ledger.news([(row, 1000, 7)]) == [key: 7], "first sight: the latest addition, not the hours before")
-        #expect(ledger.news([(row, 1010, 4)]) == [key: 10], "two additions between reads: both")
-        #expect(ledger.news([(row, 1010, 4)]).isEmpty, "unchanged")
-        #expect(ledger.news([]).isEmpty)
-        #expect(ledger.news([(row, 1015, 5)]) == [key: 5], "fell out of the window, seen again: its latest addition")
-        #expect(ledger.news([(row, 3, 3)]) == [key: 3], "made again after a prune")
+        #expect(ledger.news([(row, 1000, 7)], now: start) == [key: 7], "first sight: the latest addition, not the hours before")
+        #expect(ledger.news([(row, 1010, 4)], now: start) == [key: 10], "two additions between reads: both")
+        #expect(ledger.news([(row, 1010, 4)], now: start).isEmpty, "read again by an overlapping read: nothing new")
+        #expect(ledger.news([], now: start).isEmpty)
+        #expect(ledger.news([(row, 1015, 5)], now: start + .seconds(1)) == [key: 5], "remembered across a read that did not return it")
+        #expect(ledger.news([(row, 3, 3)], now: start + .seconds(2)) == [key: 3], "made again after a prune")
         let other = SharedTakeLedger.Row(node: "node-c", policy: "p", key: "k")
-        #expect(ledger.news([(row, 5, 2), (other, 6, 6)]) == [key: 8], "two nodes' takes of one key add up")
+        #expect(ledger.news([(row, 5, 2), (other, 6, 6)], now: start + .seconds(3)) == [key: 8], "two nodes' takes of one key add up")
+        #expect(ledger.news([(row, 9, 4)], now: start + .seconds(60)) == [key: 4], "forgotten after a while: its latest addition")
+        #expect(ledger.remembered <= 2)
+    }
+
+    @Test("Counts the database should never hold do not trap: negative, or at the ends of Int64")
+    func hostileCounts() {
+        var ledger = SharedTakeLedger()
+        let row = SharedTakeLedger.Row(node: "node-b", policy: "p", key: "k")
+        let other = SharedTakeLedger.Row(node: "node-c", policy: "p", key: "k")
+        #expect(ledger.news([(row, Int64.min, -5)]).isEmpty)
+        #expect(ledger.news([(row, Int64.max, Int64.max), (other, Int64.max, Int64.max)]) == [.init(policy: "p", key: "k"): Int.max])
+        let buckets = TokenBuckets(.init(maxTokens: 4, tokensPerFill: 1, fillInterval: .seconds(1)), shared: true)
+        buckets.absorb("k", taken: Int.max)
+        buckets.absorb("k", taken: Int.max)
+        #expect(buckets.peek("k").remaining == 0)
+    }
+
+    @Test("Tokens other nodes took for callers this node never saw make buckets only while half the room is free")
+    func absorbedRoom() {
+        let buckets = TokenBuckets(.init(maxTokens: 4, tokensPerFill: 1, fillInterval: .seconds(1)), shared: true)
+        let start = ContinuousClock.now
+        for index in 0..<(TokenBuckets.maxKeys / 2 + 10) { buckets.absorb("sprayed-\(index)", taken: 1, now: start) }
+        #expect(buckets.peek("sprayed-\(TokenBuckets.maxKeys / 2 + 5)", now: start).remaining == 4, "past half: not made")
+        #expect(buckets.peek("sprayed-1", now: start).remaining == 3)
+        #expect(buckets.take("local", now: start).allowed, "a caller of this node still gets a bucket of its own")
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseProtection
 import GatehouseStore
 import Logging
@@ -30,6 +31,7 @@ final class RateLimitSharing: Service, Sendable {
     func run() async throws {
         var ledger = SharedTakeLedger()
         var unsent: [SharedTakeLedger.Taken: Int] = [:]
+        var since: Date?
         var failing = false
         var nextPrune = ContinuousClock.now + Self.pruneEvery
         var next = ContinuousClock.now + Self.interval
@@ -40,23 +42,26 @@ final class RateLimitSharing: Service, Sendable {
             let buckets = limiters.sharedBuckets()
             guard !buckets.isEmpty else { continue }
             for (policy, bucket) in buckets {
-                for (key, taken) in bucket.drainTaken() { unsent[.init(policy: policy, key: key), default: 0] += taken }
+                for (key, taken) in bucket.drainTaken() {
+                    let (sum, overflow) = unsent[.init(policy: policy, key: key), default: 0].addingReportingOverflow(taken)
+                    unsent[.init(policy: policy, key: key)] = overflow ? Int.max : sum
+                }
             }
             let batch = unsent.sorted { $0.value > $1.value }.prefix(Self.maxKeys)
                 .map { SharedRateTake(policy: $0.key.policy, key: $0.key.key, taken: $0.value) }
             do {
-                let counts = try await store.exchangeRateTakes(node: node, taken: batch, limit: Self.maxKeys * 4)
-                unsent = [:]
+                let read = try await store.exchangeRateTakes(node: node, taken: batch, since: since, limit: Self.maxKeys * 4)
+                since = read.next
                 if failing { logger.notice("rate limits are shared with the other nodes again") }
                 failing = false
-                let news = ledger.news(counts.map { (SharedTakeLedger.Row(node: $0.node, policy: $0.policy, key: $0.key), $0.total, $0.last) })
+                let news = ledger.news(read.counts.map { (SharedTakeLedger.Row(node: $0.node, policy: $0.policy, key: $0.key), $0.total, $0.last) })
                 for (taken, count) in news { buckets[taken.policy]?.absorb(taken.key, taken: count) }
             } catch {
-                // Kept for the next exchange, as long as it stays within bounds.
-                if unsent.count > Self.maxKeys { unsent = [:] }
+                // Not sent again: a batch the store refuses must not stop every later one.
                 if !failing { logger.warning("rate limits cannot be shared with the other nodes; each node counts alone until they can: \(error)") }
                 failing = true
             }
+            unsent = [:]
             if ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + Self.pruneEvery
                 try? await store.pruneRateTakes()
