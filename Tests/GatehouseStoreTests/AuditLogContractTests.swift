@@ -113,6 +113,38 @@ struct AuditLogContractTests {
         }
     }
 
+    @Test("On PostgreSQL two nodes pruning at once: one cuts, the other skips its turn; writers on a database whose default isolation is REPEATABLE READ still chain")
+    func pruneOnceAndIsolation() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            try fixture.sql("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'repeatable read'); END $$")
+            var logs: [any AuditLog] = []
+            for _ in 0..<3 { logs.append(try await fixture.openAuditLog()) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (writer, log) in logs.enumerated() {
+                    group.addTask {
+                        for batch in 0..<10 {
+                            _ = try await log.append((0..<3).map { Self.event("w\(writer)-\(batch)-\($0)") })
+                            try await log.checkpoint { Self.sign($0) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await logs[0].walk().problem == nil)
+            let outcomes = try await withThrowingTaskGroup(of: AuditRecord?.self) { group in
+                for log in logs.prefix(2) {
+                    group.addTask { try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 20), at: Self.clock) }
+                }
+                return try await group.reduce(into: [AuditRecord?]()) { $0.append($1) }
+            }
+            let cuts = outcomes.compactMap { $0 }
+            #expect(cuts.count >= 1, "one of them cut")
+            let walk = try await logs[2].walk()
+            #expect(walk.problem == nil, "\(String(describing: walk.problem))")
+            #expect(try await logs[2].records(AuditQuery(kind: "audit.pruned", limit: 10)).count == cuts.count)
+        }
+    }
+
     @Test("On PostgreSQL, an edited record and a removed checkpoint are named by the walk, and a body that is no longer JSON does not break queries")
     func tamperedTables() async throws {
         try await StoreFixture.with(.postgres) { fixture in

@@ -3,66 +3,89 @@ import Logging
 import PostgresNIO
 
 /// Retention, as `SQLiteAuditLog` does it: the chain is cut only at a checkpoint, which stays as
-/// the anchor, in one transaction holding the chain's lock (so a node pruning and another
-/// appending never interleave).
+/// the anchor. One node prunes at a time (a session advisory lock, `pruneLock`); the totals and
+/// the check of what goes are read without the chain's lock, which is held only for the delete
+/// and the prune's own records, so the other nodes' appends wait for that alone.
 extension PostgresAuditLog {
     public func prune(olderThan cutoff: Date?, toFit bounds: AuditBounds, at now: Date) async throws(StoreError) -> AuditRecord? {
         let path = path
-        return try await write { connection, logger in
-            var totals: (count: Int64, bytes: Int64, first: Int64?, last: Int64?) = (0, 0, nil, nil)
-            for try await row in try await connection.query(
-                "SELECT COUNT(*), COALESCE(SUM(octet_length(body)), 0)::BIGINT, MIN(seq), MAX(seq) FROM gatehouse_audit_record", logger: logger
-            ).decode((Int64, Int64, Int64?, Int64?).self) {
-                totals = row
+        return try await store.using { connection, logger in
+            // One node prunes at a time; the others skip their turn rather than wait for it.
+            var mine = false
+            for try await granted in try await connection.query("SELECT pg_try_advisory_lock(\(Self.pruneLock))", logger: logger).decode(Bool.self) {
+                mine = granted
             }
-            guard let first = totals.first, let last = totals.last else { return nil }
-            // The newest record that must go; the cut is the newest checkpoint at or before it.
-            var target: Int64 = 0
-            var reasons: [String] = []
-            let cutoffText = cutoff.map(AuditCoding.timestamp)
-            if let cutoffText {
-                // Only the prefix that is all older: a request's record carries its start time, so
-                // one old-dated record must not take the newer ones before it along.
-                var young: Int64?
-                for try await seq in try await connection.query(
-                    "SELECT MIN(seq) FROM gatehouse_audit_record WHERE at >= \(cutoffText)", logger: logger
-                ).decode(Int64?.self) {
-                    young = seq
-                }
-                if (young ?? last + 1) > first {
-                    target = (young ?? last + 1) - 1
-                    reasons.append("older than \(cutoffText)")
-                }
+            guard mine else { return nil }
+            // On an error the pool closes the connection, and the session lock goes with it.
+            let pruned = try await Self.prune(olderThan: cutoff, toFit: bounds, at: now, path: path, connection, logger)
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.pruneLock))", logger: logger)
+            return pruned
+        }
+    }
+
+    /// Finds the cut and checks what it removes without the append lock (records at or before a
+    /// checkpoint never change, and no other node prunes meanwhile), then takes the lock only to
+    /// delete, move the anchor and append the prune's records.
+    private static func prune(
+        olderThan cutoff: Date?, toFit bounds: AuditBounds, at now: Date, path: String, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> AuditRecord? {
+        var totals: (count: Int64, bytes: Int64, first: Int64?, last: Int64?) = (0, 0, nil, nil)
+        for try await row in try await connection.query(
+            "SELECT COUNT(*), COALESCE(SUM(octet_length(body)), 0)::BIGINT, MIN(seq), MAX(seq) FROM gatehouse_audit_record", logger: logger
+        ).decode((Int64, Int64, Int64?, Int64?).self) {
+            totals = row
+        }
+        guard let first = totals.first, let last = totals.last else { return nil }
+        // The newest record that must go; the cut is the newest checkpoint at or before it.
+        var target: Int64 = 0
+        var reasons: [String] = []
+        let cutoffText = cutoff.map(AuditCoding.timestamp)
+        if let cutoffText {
+            // Only the prefix that is all older: a request's record carries its start time, so
+            // one old-dated record must not take the newer ones before it along.
+            var young: Int64?
+            for try await seq in try await connection.query(
+                "SELECT MIN(seq) FROM gatehouse_audit_record WHERE at >= \(cutoffText)", logger: logger
+            ).decode(Int64?.self) {
+                young = seq
             }
-            if totals.count > Int64(bounds.maxRecords) {
-                target = max(target, first + totals.count - Int64(bounds.maxRecords / 10 * 9) - 1)
-                reasons.append("more than \(bounds.maxRecords) records")
+            if (young ?? last + 1) > first {
+                target = (young ?? last + 1) - 1
+                reasons.append("older than \(cutoffText)")
             }
-            if totals.bytes > Int64(bounds.maxBytes) {
-                var left = totals.bytes
-                let rows = try await connection.query(
-                    "SELECT seq, octet_length(body)::BIGINT FROM gatehouse_audit_record ORDER BY seq", logger: logger
-                ).decode((Int64, Int64).self)
-                for try await (seq, size) in rows {
-                    guard left > Int64(bounds.maxBytes / 10 * 9) else { break }
-                    left -= size
-                    target = max(target, seq)
-                }
-                reasons.append("more than \(bounds.maxBytes >> 20) MiB")
+        }
+        if totals.count > Int64(bounds.maxRecords) {
+            target = max(target, first + totals.count - Int64(bounds.maxRecords / 10 * 9) - 1)
+            reasons.append("more than \(bounds.maxRecords) records")
+        }
+        if totals.bytes > Int64(bounds.maxBytes) {
+            var left = totals.bytes
+            let rows = try await connection.query(
+                "SELECT seq, octet_length(body)::BIGINT FROM gatehouse_audit_record ORDER BY seq", logger: logger
+            ).decode((Int64, Int64).self)
+            for try await (seq, size) in rows {
+                guard left > Int64(bounds.maxBytes / 10 * 9) else { break }
+                left -= size
+                target = max(target, seq)
             }
-            guard target > 0 else { return nil }
-            var cut: (seq: Int64, hash: String)?
-            for try await row in try await connection.query(
-                """
-                SELECT seq, hash FROM gatehouse_audit_checkpoint WHERE seq <= \(target) AND seq <= \(last)
-                ORDER BY seq DESC LIMIT 1
-                """, logger: logger
-            ).decode((Int64, String).self) {
-                cut = row
-            }
-            // Not the anchor again: that would cut nothing.
-            guard let cut, cut.seq >= first else { return nil }
-            let carried = try await Self.checkedPrefix(through: cut.seq, signed: cut.hash, keptSince: cutoffText, path: path, connection, logger)
+            reasons.append("more than \(bounds.maxBytes >> 20) MiB")
+        }
+        guard target > 0 else { return nil }
+        var cut: (seq: Int64, hash: String)?
+        for try await row in try await connection.query(
+            """
+            SELECT seq, hash FROM gatehouse_audit_checkpoint WHERE seq <= \(target) AND seq <= \(last)
+            ORDER BY seq DESC LIMIT 1
+            """, logger: logger
+        ).decode((Int64, String).self) {
+            cut = row
+        }
+        // Not the anchor again: that would cut nothing.
+        guard let cut, cut.seq >= first else { return nil }
+        let carried = try await checkedPrefix(through: cut.seq, signed: cut.hash, keptSince: cutoffText, path: path, connection, logger)
+        try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger)
+        do {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(auditLock))", logger: logger)
             var removed = 0
             for try await count in try await connection.query(
                 "WITH gone AS (DELETE FROM gatehouse_audit_record WHERE seq <= \(cut.seq) RETURNING 1) SELECT COUNT(*) FROM gone", logger: logger
@@ -82,7 +105,12 @@ extension PostgresAuditLog {
             event.count = removed
             event.detail = "retention: " + reasons.joined(separator: ", ")
                 + (carried.isEmpty ? "" : "; \(carried.count) admin, CA and start/stop record(s) younger than the retention carried forward")
-            return try await Self.append([event] + carried, connection, logger).first
+            let record = try await append([event] + carried, connection, logger).first
+            try await connection.query("COMMIT", logger: logger)
+            return record
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
     }
 

@@ -16,9 +16,11 @@ import PostgresNIO
 /// **Readers** (`walk`, `records`) read one snapshot (`REPEATABLE READ`) without the lock: writes
 /// commit in chain order, so a snapshot always holds a prefix of the chain.
 public final class PostgresAuditLog: AuditLog {
-    private let store: PostgresConfigStore
+    let store: PostgresConfigStore
     /// `pg_advisory_xact_lock` key: "gateaudi" in ASCII, beside the migration lock's "gatehous".
     static let auditLock: Int64 = 0x6761_7465_6175_6469
+    /// Held by the one node pruning ("gateprun").
+    static let pruneLock: Int64 = 0x6761_7465_7072_756E
     /// Rows per INSERT: 13 parameters each, well under PostgreSQL's 65 535.
     static let rowsPerInsert = 1000
 
@@ -115,6 +117,9 @@ public final class PostgresAuditLog: AuditLog {
 
     static func append(_ events: [AuditEvent], _ connection: PostgresConnection, _ logger: Logger) async throws -> [AuditRecord] {
         let head = try await head(connection, logger)
+        guard head.seq < Int64.max - Int64(events.count) else {
+            throw StoreError(.corrupt, path: "gatehouse_audit_record", detail: "the chain's last record is numbered \(head.seq): no room after it (run gatehouse audit verify)")
+        }
         var previous = head.hash, seq = head.seq
         var records: [AuditRecord] = []
         records.reserveCapacity(events.count)
@@ -239,7 +244,9 @@ public final class PostgresAuditLog: AuditLog {
     /// `body` in one write transaction holding the chain's lock.
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
         try await store.using { connection, logger in
-            try await connection.query("BEGIN", logger: logger)
+            // READ COMMITTED whatever the database's default: each statement after the lock sees
+            // every append committed before it (REPEATABLE READ would read a head from before).
+            try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger)
             do {
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.auditLock))", logger: logger)
                 let value = try await body(connection, logger)
