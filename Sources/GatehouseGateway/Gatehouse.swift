@@ -398,7 +398,7 @@ public struct Gatehouse: Sendable {
         // Nodes sharing a PostgreSQL store join the mesh's CA through it; a node holding the root answers.
         let joinSigner: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any NodeJoining).map {
             [.init(service: JoinSigner(store: $0, identity: identity, audit: audit, logger: logger)),
-             .init(service: NodeCARenewal(store: $0, directory: state.url.appendingPathComponent("ca"), node: nodeName.value, logger: logger))]
+             .init(service: NodeCARenewal(store: $0, directory: state.url.appendingPathComponent("ca"), node: nodeName.value, audit: audit, logger: logger))]
         } ?? []
         let rateSharing: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any SharedRateLimits).map {
             [.init(service: RateLimitSharing(limiters: limiters, store: $0, node: nodeName.value, logger: logger))]

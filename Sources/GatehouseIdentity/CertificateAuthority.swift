@@ -286,26 +286,53 @@ public struct CertificateAuthority: Sendable {
         return authority
     }
 
-    /// A joined node's renewed CA (or its bundle alone, `chainPEM` and `key` nil): checked whole in
-    /// a staging directory first, then each file renamed into place, key before certificate, so a
-    /// reader never finds a certificate without its key for long (`MeshIdentity` skips a state
-    /// that does not load and takes the next).
+    /// A joined node's renewed CA (or its bundle alone, `chainPEM` and `key` nil), replacing the
+    /// files in `directory` so that a crash at any point loses nothing: they are written whole into
+    /// a journal beside it (`ca.renew`), checked to load, marked ready, then renamed into place —
+    /// bundle, key, certificate — and the journal removed. A start that finds a ready journal
+    /// finishes the renames (`finishReplacement`); one not ready is dropped (nothing was replaced).
     public static func replaceJoined(chainPEM: String?, key: Certificate.PrivateKey?, bundlePEM: String, in directory: URL) throws -> CertificateAuthority {
-        let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-renew-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: staging) }
+        let journal = Self.journal(for: directory)
+        try? FileManager.default.removeItem(at: journal)
+        try FileManager.default.createDirectory(at: journal, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let chain = try chainPEM ?? String(contentsOf: directory.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
         let keyPEM = try key.map { try $0.serializeAsPEM().pemString } ?? String(contentsOf: directory.appendingPathComponent("signer-key.pem"), encoding: .utf8)
-        try writePrivate(bundlePEM, to: staging.appendingPathComponent("root-cert.pem"))
-        try writePrivate(chain, to: staging.appendingPathComponent("signer-cert.pem"))
-        try writePrivate(keyPEM, to: staging.appendingPathComponent("signer-key.pem"))
-        let authority = try load(from: staging)
-        for name in ["signer-key.pem", "signer-cert.pem", "root-cert.pem"] where chainPEM != nil || name == "root-cert.pem" {
-            guard rename(staging.appendingPathComponent(name).path, directory.appendingPathComponent(name).path) == 0 else {
+        try writePrivate(bundlePEM, to: journal.appendingPathComponent("root-cert.pem"))
+        try writePrivate(chain, to: journal.appendingPathComponent("signer-cert.pem"))
+        try writePrivate(keyPEM, to: journal.appendingPathComponent("signer-key.pem"))
+        let authority: CertificateAuthority
+        do {
+            authority = try load(from: journal)
+        } catch {
+            try? FileManager.default.removeItem(at: journal)
+            throw error
+        }
+        try writePrivate("", to: journal.appendingPathComponent(readyMark))
+        try finishReplacement(in: directory)
+        return authority
+    }
+
+    private static let readyMark = "ready"
+    private static let replacedFiles = ["root-cert.pem", "signer-key.pem", "signer-cert.pem"]
+
+    static func journal(for directory: URL) -> URL {
+        directory.deletingLastPathComponent().appendingPathComponent(directory.lastPathComponent + ".renew")
+    }
+
+    /// Completes a replacement a crash interrupted (see `replaceJoined`); does nothing without one.
+    public static func finishReplacement(in directory: URL) throws {
+        let journal = Self.journal(for: directory)
+        guard FileManager.default.fileExists(atPath: journal.path) else { return }
+        guard FileManager.default.fileExists(atPath: journal.appendingPathComponent(readyMark).path) else {
+            try? FileManager.default.removeItem(at: journal)  // written only in part: nothing replaced yet
+            return
+        }
+        for name in replacedFiles where FileManager.default.fileExists(atPath: journal.appendingPathComponent(name).path) {
+            guard rename(journal.appendingPathComponent(name).path, directory.appendingPathComponent(name).path) == 0 else {
                 throw IdentityError("cannot put \(name) in \(directory.path): \(String(cString: strerror(errno)))")
             }
         }
-        return authority
+        try? FileManager.default.removeItem(at: journal)
     }
 
     /// A new key and its SVID.

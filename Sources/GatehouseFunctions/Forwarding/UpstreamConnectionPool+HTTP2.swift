@@ -73,7 +73,7 @@ extension UpstreamConnectionPool {
             // Another node's mesh listener (a hop): HTTP/2 inside TLS, offered by ALPN.
             if let tls {
                 try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
-                try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
+                try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer, requiredProtocol: "h2"))
             }
             // The requests of one event-loop tick leave in one write (see `FlushCoalescer`).
             try pipeline.addHandler(FlushCoalescer())
@@ -99,9 +99,11 @@ extension UpstreamConnectionPool {
         }
         }
         connected.flatMap { channel in
-            // Over TLS, streams are opened once the handshake and the server check passed.
-            guard tls != nil, let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
-                return channel.eventLoop.makeSucceededFuture(channel)
+            // Over TLS, streams are opened once the handshake, the server check and ALPN passed.
+            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+            guard let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(UpstreamPeerRefused(description: "the TLS handshake could not be watched"))
             }
             return gate.opened.futureResult.map { channel }
         }.assumeIsolated().whenComplete { [self] result in

@@ -90,8 +90,10 @@ final class UpstreamConnectionPool {
         connected
             .flatMap { channel in
                 // Over TLS, the connection is ready once its handshake and server check passed.
-                guard tls != nil, let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
-                    return channel.eventLoop.makeSucceededFuture(channel)
+                guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+                guard let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(UpstreamPeerRefused(description: "the TLS handshake could not be watched"))
                 }
                 return gate.opened.futureResult.map { channel }
             }

@@ -36,12 +36,15 @@ final class TLSHandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
 
     let opened: EventLoopPromise<Void>
     private let checkPeer: UpstreamTLS.PeerCheck
+    /// The ALPN protocol the server must select (`h2` for HTTP/2 inside TLS); nil: none needed.
+    private let requiredProtocol: String?
     private var deadline: Scheduled<Void>?
     private var settled = false
 
-    init(opened: EventLoopPromise<Void>, checkPeer: @escaping UpstreamTLS.PeerCheck) {
+    init(opened: EventLoopPromise<Void>, checkPeer: @escaping UpstreamTLS.PeerCheck, requiredProtocol: String? = nil) {
         self.opened = opened
         self.checkPeer = checkPeer
+        self.requiredProtocol = requiredProtocol
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -57,9 +60,12 @@ final class TLSHandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event {
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event {
             let leaf = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
-            if let reason = checkPeer(leaf) {
+            if let requiredProtocol, negotiated != requiredProtocol {
+                settle(.failure(UpstreamPeerRefused(description: "the server did not select \(requiredProtocol) by ALPN")))
+                context.close(promise: nil)
+            } else if let reason = checkPeer(leaf) {
                 settle(.failure(UpstreamPeerRefused(description: reason)))
                 context.close(promise: nil)
             } else {

@@ -22,8 +22,14 @@ struct JoinSigner: Service {
             let authority = identity.authority
             if authority.holdsRoot {
                 do {
+                    // Published when it changes, and again whenever the store's differs: a bundle
+                    // someone else wrote there is replaced within a second while this node runs.
                     let bundle = try Self.pem(authority.bundle)
-                    if bundle != published {
+                    let stored = try await store.trustBundle()
+                    if bundle != published || stored != bundle {
+                        if published == bundle {
+                            logger.warning("the trust bundle in the store is not the one this node published; publishing it again")
+                        }
                         try await store.publishTrustBundle(bundle)
                         published = bundle
                     }

@@ -97,6 +97,8 @@ final class MeshIdentity: Service, Sendable {
                 roots: files.rootCertFile.map { URL(fileURLWithPath: $0) })
             try authority.store(in: directory)
         } else {
+            // A joined node's renewal that a crash interrupted is finished first (`replaceJoined`).
+            try CertificateAuthority.finishReplacement(in: directory)
             (authority, createdRoot) = try CertificateAuthority.openOrCreate(in: directory, trustDomain: mesh.trustDomain)
         }
         if let domain = authority.trustDomain, domain != mesh.trustDomain {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatehouseIdentity
 import GatehouseStore
+import GatehouseTelemetry
 import Logging
 import ServiceLifecycle
 import SwiftASN1
@@ -14,11 +15,15 @@ import X509
 /// which `MeshIdentity` watches: SVIDs are issued under the new intermediate from then on.
 struct NodeCARenewal: Service {
     static let interval: Duration = .seconds(5)
+    /// After a refusal, the next renewal is asked for no sooner than this, doubling up to `maxBackoff`.
+    static let firstBackoff: Duration = .seconds(60)
+    static let maxBackoff: Duration = .seconds(3600)
 
     let store: any NodeJoining
     /// `STATE_DIR/ca`.
     let directory: URL
     let node: String
+    let audit: AuditTrail?
     let logger: Logger
 
     /// A renewal asked for and not yet answered.
@@ -27,12 +32,19 @@ struct NodeCARenewal: Service {
         let key: P256.Signing.PrivateKey
     }
 
-    func run() async throws {
+    /// What one node remembers between steps.
+    struct State {
         var pending: Pending?
+        var backoff: Duration?
+        var notBefore: ContinuousClock.Instant?
+    }
+
+    func run() async throws {
+        var state = State()
         var failing = false
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                try await step(&pending)
+                try await step(&state)
                 failing = false
             } catch {
                 if !failing { logger.warning("cannot follow the mesh's CA", metadata: ["error": "\(error)"]) }
@@ -46,7 +58,7 @@ struct NodeCARenewal: Service {
     private var keyFile: URL { directory.appendingPathComponent("signer-key.pem") }
     private var bundleFile: URL { directory.appendingPathComponent("root-cert.pem") }
 
-    func step(_ pending: inout Pending?) async throws {
+    func step(_ state: inout State) async throws {
         // Only a node that joined (its intermediate names it); not an operator's own CA.
         guard let chain = try? String(contentsOf: signerFile, encoding: .utf8),
               let current = try? PEMDocument.parseMultiple(pemString: chain).first.map(Certificate.init(pemDocument:)),
@@ -57,21 +69,25 @@ struct NodeCARenewal: Service {
         guard let newest = bundle.first, bundle.allSatisfy({ $0.subject == $0.issuer }) else {
             throw IdentityError("the published trust bundle holds no roots")
         }
-        if let asked = pending {
+        if let asked = state.pending {
             switch try await store.joinAnswer(request: asked.request) {
             case .granted(let chainPEM, let bundlePEM):
-                pending = nil
+                state = State()
                 let authority = try CertificateAuthority.replaceJoined(
                     chainPEM: chainPEM, key: Certificate.PrivateKey(asked.key), bundlePEM: bundlePEM, in: directory)
                 logger.notice("renewed this node's intermediate CA", metadata: ["until": "\(authority.signer.notValidAfter)"])
+                await record("a new intermediate CA for node \(node.prefix(64)) until \(authority.signer.notValidAfter.formatted(.iso8601))", authority.bundle)
             case .refused(let reason):
-                pending = nil
-                throw IdentityError("the mesh refused to renew this node's intermediate: \(reason)")
+                // Asked again later, each time later still: a refusal that stands stays a few rows.
+                let backoff = min(Self.maxBackoff, state.backoff.map { $0 * 2 } ?? Self.firstBackoff)
+                state = State(pending: nil, backoff: backoff, notBefore: .now + backoff)
+                throw IdentityError("the mesh refused to renew this node's intermediate (asking again in \(backoff)): \(reason)")
             case nil:
                 break
             }
             return
         }
+        if let notBefore = state.notBefore, ContinuousClock.now < notBefore { return }
         let madeByNewest = current.issuer == newest.subject && newest.publicKey.isValidSignature(current.signature, for: current)
         let life = current.notValidAfter.timeIntervalSince(current.notValidBefore)
         if !madeByNewest || current.notValidAfter.timeIntervalSinceNow < life / 3 {
@@ -82,7 +98,7 @@ struct NodeCARenewal: Service {
             let request = try await store.requestRenewal(
                 node: node, publicKeyPEM: publicKey,
                 renewal: JoinRequest.Renewal(chainPEM: chain, proof: proof.derRepresentation.base64EncodedString()))
-            pending = Pending(request: request, key: key)
+            state.pending = Pending(request: request, key: key)
             logger.notice(
                 madeByNewest ? "asking the mesh to renew this node's intermediate CA" : "the mesh's root changed: asking for an intermediate under the new one",
                 metadata: ["request": "\(request)"])
@@ -90,8 +106,19 @@ struct NodeCARenewal: Service {
         }
         // The bundle alone changed (an old root's overlap ended): trust what the root's node trusts.
         if (try? String(contentsOf: bundleFile, encoding: .utf8)) != published {
-            _ = try CertificateAuthority.replaceJoined(chainPEM: nil, key: nil, bundlePEM: published, in: directory)
+            let authority = try CertificateAuthority.replaceJoined(chainPEM: nil, key: nil, bundlePEM: published, in: directory)
             logger.notice("the mesh's trust bundle changed", metadata: ["roots": "\(bundle.count)"])
+            await record("the trust bundle node \(node.prefix(64)) follows changed", authority.bundle)
         }
+    }
+
+    /// `ca.trust_changed`, naming the roots this node trusts from now on.
+    private func record(_ what: String, _ roots: [Certificate]) async {
+        guard let audit else { return }
+        var event = AuditEvent(kind: .caTrustChanged, at: Date())
+        event.action = "renew"
+        event.rootFingerprint = roots.first.flatMap { try? AuditSigner.fingerprint($0) }
+        event.detail = what + "; roots: " + roots.compactMap { try? AuditSigner.fingerprint($0) }.map { String($0.prefix(16)) }.joined(separator: ", ")
+        _ = try? await audit.record(event)
     }
 }

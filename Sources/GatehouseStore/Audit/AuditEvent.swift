@@ -125,6 +125,9 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let caJoinTokenCreated = AuditKind("ca.join_token_created")
     /// A node that joined with a token got its intermediate CA (`detail` names the node).
     public static let caNodeCertified = AuditKind("ca.node_certified")
+    /// A node that joined took a new intermediate, or the trust bundle it follows, from the mesh
+    /// (`detail` says which, with the roots' fingerprints).
+    public static let caTrustChanged = AuditKind("ca.trust_changed")
     public static let started = AuditKind("gatehouse.started")
     public static let stopped = AuditKind("gatehouse.stopped")
     /// Records were dropped because the writer fell behind: the gap, said in the chain.
@@ -138,7 +141,7 @@ public struct AuditKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     /// about first, and what a flood of refused requests must not push out.
     public static let kept: Set<AuditKind> = [
         adminRequested, adminChanged, adminFailed, caRootCreated, caRotated, caSVIDIssued, caJoinTokenCreated, caNodeCertified,
-        started, stopped,
+        caTrustChanged, started, stopped,
     ]
 }
 

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import Logging
 import PostgresNIO
 
 extension PostgresConfigStore: NodeJoining {
@@ -63,14 +65,25 @@ extension PostgresConfigStore: NodeJoining {
                 var found: (Int64, String, String, String?, Bool, String?, String?)?
                 for try await row in rows.decode((Int64, String, String, String?, Bool, String?, String?).self) { found = row }
                 guard let (id, node, publicKey, tokenHash, stale, renewalChain, renewalProof) = found else {
+                    // Nothing waits: answered requests of more than a day ago go.
+                    try await connection.query("DELETE FROM gatehouse_join_request WHERE answered_at < now() - interval '1 day'", logger: logger)
                     try await connection.query("COMMIT", logger: logger)
                     return nil
                 }
                 let renewal = renewalChain.flatMap { chain in renewalProof.map { JoinRequest.Renewal(chainPEM: chain, proof: $0) } }
                 // The token is spent here, whatever the outcome (unless the request is stale: its
                 // node gave up, and the operator may still use the token). A renewal has none:
-                // `sign` checks the intermediate that vouches for it.
-                var spent = renewal != nil && !stale, granted = false
+                // it must present the intermediate the node was given last (each is renewed once)
+                // by a node that runs, and `sign` checks that intermediate vouches for it.
+                var spent = false, granted = false
+                var refusal = stale ? "the request waited too long for an answer" : "the join token is unknown, already used or expired"
+                if let renewal, !stale {
+                    let latest = try await Self.latestIntermediate(of: node, connection, logger)
+                    let registered = try await Self.isRegistered(node, connection, logger)
+                    spent = latest == Self.chainHash(renewal.chainPEM) && registered
+                    refusal = !registered ? "no node of that name runs (join again with a token)"
+                        : "the intermediate is not the latest this node was given (each is renewed once; join again with a token)"
+                }
                 if renewal == nil, let hash = tokenHash, !stale {
                     let used = try await connection.query(
                         """
@@ -87,6 +100,11 @@ extension PostgresConfigStore: NodeJoining {
                             UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, renewal_proof = NULL,
                               chain = \(answer.chainPEM), bundle = \(answer.bundlePEM) WHERE id = \(id)
                             """, logger: logger)
+                        try await connection.query(
+                            """
+                            INSERT INTO gatehouse_node_intermediate (node, chain_hash, issued_at) VALUES (\(node), \(Self.chainHash(answer.chainPEM)), now())
+                            ON CONFLICT (node) DO UPDATE SET chain_hash = excluded.chain_hash, issued_at = excluded.issued_at
+                            """, logger: logger)
                         granted = true
                     } catch {
                         let reason = "the node's key could not be certified: \(error)"
@@ -95,10 +113,8 @@ extension PostgresConfigStore: NodeJoining {
                             logger: logger)
                     }
                 } else {
-                    let reason = stale ? "the request waited too long for an answer" : "the join token is unknown, already used or expired"
-                    // (A renewal is refused by `sign` alone: it is `spent` unless stale.)
                     try await connection.query(
-                        "UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, refusal = \(reason) WHERE id = \(id)",
+                        "UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, refusal = \(refusal) WHERE id = \(id)",
                         logger: logger)
                 }
                 try await connection.query("COMMIT", logger: logger)
@@ -141,5 +157,26 @@ extension PostgresConfigStore: NodeJoining {
             }
             return nil
         }
+    }
+
+    /// SHA-256 (hex) of an intermediate's PEM as it was handed out and is presented back.
+    static func chainHash(_ pem: String) -> String {
+        AuditCoding.hex(SHA256.hash(data: Data(pem.utf8)))
+    }
+
+    static func latestIntermediate(of node: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> String? {
+        for try await hash in try await connection.query(
+            "SELECT chain_hash FROM gatehouse_node_intermediate WHERE node = \(node)", logger: logger
+        ).decode(String.self) {
+            return hash
+        }
+        return nil
+    }
+
+    static func isRegistered(_ node: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+        for try await _ in try await connection.query("SELECT 1 FROM gatehouse_node WHERE name = \(node)", logger: logger).decode(Int.self) {
+            return true
+        }
+        return false
     }
 }

@@ -119,6 +119,8 @@ enum PostgresSchema {
         (8, [
             "CREATE TABLE gatehouse_trust_bundle (id INT PRIMARY KEY CHECK (id = 1), bundle TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)",
             "ALTER TABLE gatehouse_join_request ADD COLUMN renewal_chain TEXT, ADD COLUMN renewal_proof TEXT",
+            // The intermediate each node was given last (SHA-256 of its PEM): the only one a renewal takes.
+            "CREATE TABLE gatehouse_node_intermediate (node TEXT PRIMARY KEY, chain_hash TEXT NOT NULL, issued_at TIMESTAMPTZ NOT NULL)",
         ]),
     ]
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatehouseIdentity
 import GatehouseTesting
 import Testing
 import X509
@@ -76,7 +77,7 @@ struct NodeJoinTests {
         }
     }
 
-    @Test("A root rotated on the first node reaches the joined one: it renews its intermediate under the new root with its current key; a renewal whose proof is forged is refused")
+    @Test("A root rotated on the first node reaches the joined one: it renews its intermediate under the new root with its current key; a forged proof, a replayed superseded intermediate and a bundle written into the store get nothing")
     func rotationReachesJoinedNode() async throws {
         try await PostgresSharedStoreTests.withStore { arguments, server in
             try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments + ["--node-name", "node-a"]) { first in
@@ -88,6 +89,7 @@ struct NodeJoinTests {
                 do {
                     let secondCA = second.stateDirectory.appendingPathComponent("ca")
                     let joinedChain = try String(contentsOf: secondCA.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
+                    let joinedKey = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOf: secondCA.appendingPathComponent("signer-key.pem"), encoding: .utf8))
 
                     // Someone who can write to the store asks for node-b's intermediate without its key.
                     let database = try #require(arguments[1].split(separator: "/").last.map(String.init))
@@ -125,6 +127,32 @@ struct NodeJoinTests {
                         certificate: fromSecond.appendingPathComponent("cert.pem"), key: fromSecond.appendingPathComponent("key.pem"), bundle: newRoot)
                     #expect(onFirst.status == 200, "\(onFirst.body)")
                     #expect(second.stderr.contains("the mesh's root changed: asking for an intermediate under the new one"))
+
+                    // A superseded intermediate and its key (say, stolen from a backup) are worth
+                    // nothing: each intermediate is renewed once.
+                    let stolenKey = try Certificate.PublicKey(P256.Signing.PrivateKey().publicKey).serializeAsPEM().pemString
+                    let proof = try joinedKey.signature(for: Data("gatehouse node renewal\nnode-b\n\(stolenKey)".utf8))
+                    let replayed = try server.sql(
+                        """
+                        INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
+                        VALUES ('node-b', '\(stolenKey)', '\(joinedChain)', '\(proof.derRepresentation.base64EncodedString())') RETURNING id
+                        """, database: database)
+                    let replayRefusal = try await eventually("the replayed renewal to be answered", timeout: .seconds(30)) { () -> String? in
+                        let answer = try server.sql("SELECT coalesce(refusal, 'GRANTED') FROM gatehouse_join_request WHERE id = \(replayed) AND answered_at IS NOT NULL", database: database)
+                        return answer.isEmpty ? nil : answer
+                    }
+                    #expect(replayRefusal.contains("not the latest this node was given"), "\(replayRefusal)")
+
+                    // A bundle someone wrote into the store is replaced by the root's node within a second or so.
+                    let hostile = try CertificateAuthority.create(trustDomain: "cluster.local").root.serializeAsPEM().pemString
+                    _ = try server.sql("UPDATE gatehouse_trust_bundle SET bundle = '\(hostile)'", database: database)
+                    _ = try await eventually("node-a to publish its bundle again", timeout: .seconds(30)) { () -> Bool? in
+                        let stored = try server.sql("SELECT bundle FROM gatehouse_trust_bundle", database: database)
+                        return stored.contains(hostile.split(separator: "\n")[1]) ? nil : true
+                    }
+                    #expect(first.stderr.contains("the trust bundle in the store is not the one this node published"))
+                    let trust = try await first.cli(["audit", "--kind", "ca.trust_changed", "-o", "json"])
+                    #expect(trust.stdout.contains("a new intermediate CA for node node-b"), "\(trust.stdout)")
                 } catch {
                     _ = try? await second.stop()
                     print("--- second gatehouse stderr ---\n\(second.stderr)")
