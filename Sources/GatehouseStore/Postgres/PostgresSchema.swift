@@ -73,6 +73,8 @@ enum PostgresSchema {
               gone_after DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        // (5: the audit log.) The shared event queue (`PostgresEventStore`).
+        (6, eventTables),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock
