@@ -30,7 +30,7 @@ final class StoreFixture: Sendable {
     let backend: StoreBackend
     private let opened = Mutex<[PostgresConfigStore]>([])
     private let directory: URL?
-    private let database: String?
+    let database: String?
 
     private init(_ backend: StoreBackend, directory: URL?, database: String?) {
         self.backend = backend
@@ -72,6 +72,9 @@ final class StoreFixture: Sendable {
         for _ in 0..<count { stores.append(try await open()) }
         return stores
     }
+
+    /// The SQLite event store's file, beside `sqlitePath`.
+    var eventsPath: String { URL(fileURLWithPath: sqlitePath).deletingLastPathComponent().appendingPathComponent("events.db").path }
 
     var sqlitePath: String { (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("gatehouse.db").path }
 
