@@ -119,21 +119,26 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        // The config store, and the node registry in the same database.
+        // The config store, the node registry and the event queue in the same database: on
+        // PostgreSQL the queue is the mesh's (any node accepts and delivers; a dead node's leased
+        // deliveries are delivered by the others once their leases expire).
         let store: any ConfigStore
         let nodeRegistry: any NodeRegistry
+        let eventStore: any EventStore
+        let unreadableEvents: @Sendable (String) -> Void = { [logger] problem in logger.warning("events: \(problem)") }
         if let location = options.postgresStore {
             let postgres = try await PostgresConfigStore(location: location)
             (store, nodeRegistry) = (postgres, postgres)
-            logger.info("the config store is PostgreSQL at \(location)")
+            eventStore = PostgresEventStore(store: postgres, report: unreadableEvents)
+            logger.info("the config store and the event queue are PostgreSQL at \(location)")
         } else {
             if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
             let sqlite = try SQLiteStore(path: options.storePath ?? state.databasePath)
             (store, nodeRegistry) = (sqlite, sqlite)
+            eventStore = try SQLiteEventStore(path: state.eventsPath, report: unreadableEvents)
         }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
         let auditLog = try SQLiteAuditLog(path: state.auditPath)
-        let eventStore = try SQLiteEventStore(path: state.eventsPath)
         // People logged in at the gateway: their sessions survive a restart, sealed with kept keys.
         let loginDirectory = StateDirectory.loginDirectory(in: state.url)
         let loginSessions = try LoginSessions(
