@@ -4,7 +4,8 @@ import Testing
 
 @testable import GatehouseStore
 
-/// Accepting: group commit, and the bounds that refuse work rather than grow without limit.
+/// Accepting: group commit, and the bounds that refuse work rather than grow without limit; each
+/// behaviour on SQLite and on PostgreSQL (`StoreBackend`).
 extension ConfigStoreSuites {
 @Suite("Event store: accepting", .timeLimit(.minutes(1)))
 struct EventStoreAcceptTests {
@@ -93,7 +94,7 @@ struct EventStoreAcceptTests {
         }
     }
 
-    @Test("Two stores on one file share the bounds: one sees the room the other's deliveries made", arguments: StoreBackend.allCases)
+    @Test("Two stores on one file or database share the bounds: one sees the room the other's deliveries made", arguments: StoreBackend.allCases)
     func boundsAcrossProcesses(_ backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in
             var bounds = EventStoreBounds()

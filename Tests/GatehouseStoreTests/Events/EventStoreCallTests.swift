@@ -4,7 +4,8 @@ import Testing
 
 @testable import GatehouseStore
 
-/// `Prefer: respond-async` calls: stored like events, run once leased, their results kept for a while.
+/// `Prefer: respond-async` calls: stored like events, run once leased, their results kept for a
+/// while — on SQLite and on PostgreSQL (`StoreBackend`).
 extension ConfigStoreSuites {
 @Suite("Event store: async calls", .timeLimit(.minutes(1)))
 struct EventStoreCallTests {

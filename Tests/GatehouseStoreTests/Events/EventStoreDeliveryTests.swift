@@ -4,7 +4,8 @@ import Testing
 
 @testable import GatehouseStore
 
-/// Accept → lease → settle, with a fixed clock: the at-least-once contract the dispatcher builds on.
+/// Accept → lease → settle, with a fixed clock: the at-least-once contract the dispatcher builds on,
+/// on SQLite and on PostgreSQL (`StoreBackend`).
 extension ConfigStoreSuites {
 @Suite("Event store: deliveries", .timeLimit(.minutes(1)))
 struct EventStoreDeliveryTests {

@@ -5,7 +5,8 @@ import Testing
 
 @testable import GatehouseStore
 
-/// A PingSource fires once per scheduled minute, whoever else holds the file, across restarts.
+/// A PingSource fires once per scheduled minute, whoever else holds the store, across restarts —
+/// on SQLite and PostgreSQL (`StoreBackend`).
 extension ConfigStoreSuites {
 @Suite("Event store: schedules", .timeLimit(.minutes(1)))
 struct EventStoreScheduleTests {
@@ -14,7 +15,7 @@ struct EventStoreScheduleTests {
 
     func tick(_ id: String) -> [NewEvent] { [newEvent(id)] }
 
-    @Test("Two stores on one file racing for a minute: exactly one fires it, and its event is stored once", arguments: StoreBackend.allCases)
+    @Test("Two stores on one file or database racing for a minute: exactly one fires it, and its event is stored once", arguments: StoreBackend.allCases)
     func onceAcrossInstances(_ backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in
             let a = try await fixture.events(), b = try await fixture.events()
