@@ -328,11 +328,11 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
-            scheduler: PingScheduler(
-                broker: eventBroker, logger: logger, claims: store as? any ScheduleClaims,
-                // Unique to this process: two nodes on one host share a host name.
-                node: "\(nodeName) pid \(getpid()) \(UUID().uuidString.prefix(8))"
-            ) { [live] in
+            // No `ScheduleClaims`: on PostgreSQL the event queue is the mesh's, and `fire` claims a
+            // minute for the whole mesh in the transaction that stores its tick. A claim apart from
+            // it would race: a node that lost the claim marks the minute passed in the shared
+            // queue, and that mark can land before the winner's tick, which is then never stored.
+            scheduler: PingScheduler(broker: eventBroker, logger: logger) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)
             },
