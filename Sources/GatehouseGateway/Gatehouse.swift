@@ -119,26 +119,30 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        // The config store, the node registry and the event queue in the same database: on
-        // PostgreSQL the queue is the mesh's (any node accepts and delivers; a dead node's leased
-        // deliveries are delivered by the others once their leases expire).
+        // The config store, the node registry, the event queue and the audit log in the same
+        // database: on PostgreSQL the queue is the mesh's (any node accepts and delivers; a dead
+        // node's leased deliveries are delivered by the others once their leases expire), and so
+        // is the one audit chain, which every node appends to.
         let store: any ConfigStore
         let nodeRegistry: any NodeRegistry
         let eventStore: any EventStore
+        let auditLog: any AuditLog
+        let auditLocation: String
         let unreadableEvents: @Sendable (String) -> Void = { [logger] problem in logger.warning("events: \(problem)") }
         if let location = options.postgresStore {
             let postgres = try await PostgresConfigStore(location: location)
             (store, nodeRegistry) = (postgres, postgres)
             eventStore = PostgresEventStore(store: postgres, report: unreadableEvents)
-            logger.info("the config store and the event queue are PostgreSQL at \(location)")
+            (auditLog, auditLocation) = (PostgresAuditLog(store: postgres), "in \(location)")
+            logger.info("the config store, the event queue and the audit log are PostgreSQL at \(location)")
         } else {
             if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
             let sqlite = try SQLiteStore(path: options.storePath ?? state.databasePath)
             (store, nodeRegistry) = (sqlite, sqlite)
             eventStore = try SQLiteEventStore(path: state.eventsPath, report: unreadableEvents)
+            (auditLog, auditLocation) = (try SQLiteAuditLog(path: state.auditPath), state.auditPath)
         }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
-        let auditLog = try SQLiteAuditLog(path: state.auditPath)
         // People logged in at the gateway: their sessions survive a restart, sealed with kept keys.
         let loginDirectory = StateDirectory.loginDirectory(in: state.url)
         let loginSessions = try LoginSessions(
@@ -180,7 +184,8 @@ public struct Gatehouse: Sendable {
             eventLoops: loops, records: state.instanceRecords, observer: telemetry.lifecycleObserver,
             configuration: .init(stopGrace: options.stopGrace, identities: functionIdentities, sandbox: sandbox), logger: logger)
         let keys = KeyDirectory(client: outbound, logger: logger)
-        let limiters = RateLimiters()
+        // On PostgreSQL token buckets are the mesh's: `RateLimitSharing` below.
+        let limiters = RateLimiters(shared: options.postgresStore != nil)
         let eventBroker = EventBroker(store: eventStore, metrics: EventMetrics(registry: registry))
         let events = EventsWiring(broker: eventBroker, calls: AsyncCalls(broker: eventBroker))
         let issuer = GatehouseIssuer()
@@ -244,7 +249,7 @@ public struct Gatehouse: Sendable {
             try await recordStart(audit, identity: identity, bootstrap: bootstrap, state: state)
         } catch {
             await releaseShared()
-            throw StartupFailure(description: "cannot write the audit log \(state.auditPath): \(error)")
+            throw StartupFailure(description: "cannot write the audit log \(auditLocation): \(error)")
         }
         let traces = options.keptTraces > 0 ? RecentTraces(recentCapacity: options.keptTraces) : nil
         let exporter = SpanExporter(client: outbound, registry: registry, meshId: mesh.trustDomain, version: "gatehouse", logger: logger)
@@ -397,7 +402,11 @@ public struct Gatehouse: Sendable {
 
         // Nodes sharing a PostgreSQL store join the mesh's CA through it; a node holding the root answers.
         let joinSigner: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any NodeJoining).map {
-            [.init(service: JoinSigner(store: $0, identity: identity, audit: audit, logger: logger))]
+            [.init(service: JoinSigner(store: $0, identity: identity, audit: audit, logger: logger)),
+             .init(service: NodeCARenewal(store: $0, directory: state.url.appendingPathComponent("ca"), node: nodeName.value, logger: logger))]
+        } ?? []
+        let rateSharing: [ServiceGroupConfiguration.ServiceConfiguration] = (store as? any SharedRateLimits).map {
+            [.init(service: RateLimitSharing(limiters: limiters, store: $0, node: nodeName.value, logger: logger))]
         } ?? []
         let services = ServiceGroup(
             configuration: .init(
@@ -418,7 +427,7 @@ public struct Gatehouse: Sendable {
                     .init(service: StoreFollower(store: store, controller: controller, logger: logger)),
                     .init(service: identity),
                     .init(service: assertionKeys),
-                ] + joinSigner + [
+                ] + joinSigner + rateSharing + [
                     // Stops right after the listeners: deliveries and async calls use the instance pools.
                     .init(service: eventsService),
                     .init(service: IngressService(

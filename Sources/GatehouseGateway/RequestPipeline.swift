@@ -225,11 +225,13 @@ struct RequestPipeline: ExchangeProcessor {
         }
     }
 
-    /// A process function's plain request (not a WebSocket, not gRPC) may run on another node;
-    /// those two stay on the node that took them (docs/store-postgres.md, "Placement").
+    /// A process function's request may run on another node — gRPC only to an h2c function (the
+    /// hop is then HTTP/2 too); a WebSocket upgrade over HTTP/1.1, its tunnel then running through
+    /// both nodes (docs/store-postgres.md, "Placement").
     static func placeable(_ exchange: Exchange, _ destination: FunctionDestination) -> Bool {
         guard case .process = destination.spec.workload else { return false }
-        return exchange.upgrade == nil && !exchange.record.isGRPC
+        if exchange.upgrade != nil { return !destination.spec.speaksHTTP2 }
+        return !exchange.record.isGRPC || destination.spec.speaksHTTP2
     }
 
     /// The request body keeps arriving meanwhile: the exchange buffers it (within the body limit)

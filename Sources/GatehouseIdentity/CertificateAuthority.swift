@@ -257,10 +257,15 @@ public struct CertificateAuthority: Sendable {
                 SubjectKeyIdentifier(hash: publicKey)
                 SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain)")])
             },
-            subject: try DistinguishedName {
-                OrganizationName("Gatehouse")
-                CommonName("Gatehouse node \(node)")
-            })
+            subject: try Self.nodeSubject(node))
+    }
+
+    /// The subject of `node`'s intermediate: what a renewal's intermediate must name.
+    public static func nodeSubject(_ node: String) throws -> DistinguishedName {
+        try DistinguishedName {
+            OrganizationName("Gatehouse")
+            CommonName("Gatehouse node \(node)")
+        }
     }
 
     /// The CA of a node that joined: its intermediate (and anything above it short of the root),
@@ -277,6 +282,28 @@ public struct CertificateAuthority: Sendable {
         let authority = try load(from: staging)
         guard rename(staging.path, directory.path) == 0 else {
             throw IdentityError("cannot put the joined CA at \(directory.path): \(String(cString: strerror(errno)))")
+        }
+        return authority
+    }
+
+    /// A joined node's renewed CA (or its bundle alone, `chainPEM` and `key` nil): checked whole in
+    /// a staging directory first, then each file renamed into place, key before certificate, so a
+    /// reader never finds a certificate without its key for long (`MeshIdentity` skips a state
+    /// that does not load and takes the next).
+    public static func replaceJoined(chainPEM: String?, key: Certificate.PrivateKey?, bundlePEM: String, in directory: URL) throws -> CertificateAuthority {
+        let staging = directory.deletingLastPathComponent().appendingPathComponent(".ca-renew-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: staging) }
+        let chain = try chainPEM ?? String(contentsOf: directory.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
+        let keyPEM = try key.map { try $0.serializeAsPEM().pemString } ?? String(contentsOf: directory.appendingPathComponent("signer-key.pem"), encoding: .utf8)
+        try writePrivate(bundlePEM, to: staging.appendingPathComponent("root-cert.pem"))
+        try writePrivate(chain, to: staging.appendingPathComponent("signer-cert.pem"))
+        try writePrivate(keyPEM, to: staging.appendingPathComponent("signer-key.pem"))
+        let authority = try load(from: staging)
+        for name in ["signer-key.pem", "signer-cert.pem", "root-cert.pem"] where chainPEM != nil || name == "root-cert.pem" {
+            guard rename(staging.appendingPathComponent(name).path, directory.appendingPathComponent(name).path) == 0 else {
+                throw IdentityError("cannot put \(name) in \(directory.path): \(String(cString: strerror(errno)))")
+            }
         }
         return authority
     }

@@ -9,6 +9,11 @@ import Synchronization
 /// full ones and loses nothing; if every kept bucket is in use, new callers share one overflow bucket.
 /// Room is looked for at most once per `fillInterval` (buckets fill no faster), so callers churning
 /// keys cannot make every request scan the table.
+///
+/// **Shared across nodes** (`shared`): what this node takes is also counted per key for
+/// `drainTaken`, and what other nodes took is subtracted with `absorb` — down to `-maxTokens`, a
+/// debt later fills pay off first, so nodes that each spent the same tokens before hearing of one
+/// another give them back instead of each admitting a full rate (`RateLimitSharing`).
 public final class TokenBuckets: Sendable {
     public struct Outcome: Sendable {
         public let allowed: Bool
@@ -29,12 +34,17 @@ public final class TokenBuckets: Sendable {
     private struct State {
         var buckets: [String: Bucket] = [:]
         var lastRoomSearch: ContinuousClock.Instant?
+        /// Tokens taken here per key since the last `drainTaken` (only when shared).
+        var taken: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
+    /// Whether takes are counted for other nodes.
+    public let shared: Bool
 
-    public init(_ spec: RateLimitPolicySpec.TokenBucket) {
+    public init(_ spec: RateLimitPolicySpec.TokenBucket, shared: Bool = false) {
         self.spec = spec
+        self.shared = shared
     }
 
     public func take(_ key: String, now: ContinuousClock.Instant = .now) -> Outcome {
@@ -49,9 +59,33 @@ public final class TokenBuckets: Sendable {
             }
             var bucket = refilled(state.buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
             let allowed = bucket.tokens > 0
-            if allowed { bucket.tokens -= 1 }
+            if allowed {
+                bucket.tokens -= 1
+                if shared { state.taken[key, default: 0] += 1 }
+            }
             state.buckets[key] = bucket
-            return Outcome(allowed: allowed, remaining: bucket.tokens, resetIn: spec.fillInterval - (now - bucket.lastFill))
+            return Outcome(allowed: allowed, remaining: max(0, bucket.tokens), resetIn: spec.fillInterval - (now - bucket.lastFill))
+        }
+    }
+
+    /// The tokens taken here per key since the last call (the overflow bucket's under its key).
+    public func drainTaken() -> [String: Int] {
+        state.withLock { state in
+            defer { state.taken = [:] }
+            return state.taken
+        }
+    }
+
+    /// Subtracts tokens other nodes took for `key`, down to a debt of `maxTokens`. A key this node
+    /// has no bucket for starts from a full one; past `maxKeys` it is left out (a node that never
+    /// saw the caller keeps no bucket for it, at the cost of admitting its first requests).
+    public func absorb(_ key: String, taken: Int, now: ContinuousClock.Instant = .now) {
+        guard taken > 0 else { return }
+        state.withLock { state in
+            guard state.buckets[key] != nil || state.buckets.count < Self.maxKeys else { return }
+            var bucket = refilled(state.buckets[key] ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
+            bucket.tokens = max(-spec.maxTokens, bucket.tokens - taken)
+            state.buckets[key] = bucket
         }
     }
 
@@ -60,7 +94,7 @@ public final class TokenBuckets: Sendable {
         state.withLock { state in
             let bucket = refilled(state.buckets[key] ?? state.buckets[Self.overflowKey].flatMap { state.buckets.count >= Self.maxKeys ? $0 : nil }
                 ?? Bucket(tokens: spec.maxTokens, lastFill: now), now: now)
-            return Outcome(allowed: bucket.tokens > 0, remaining: bucket.tokens, resetIn: spec.fillInterval - (now - bucket.lastFill))
+            return Outcome(allowed: bucket.tokens > 0, remaining: max(0, bucket.tokens), resetIn: spec.fillInterval - (now - bucket.lastFill))
         }
     }
 

@@ -23,6 +23,16 @@ public protocol NodeJoining: Sendable {
     func answerNextJoin(
         sign: @escaping @Sendable (JoinRequest) throws -> (chainPEM: String, bundlePEM: String)
     ) async throws(StoreError) -> (node: String, granted: Bool)?
+
+    /// A joined node asks for a new intermediate over a new key (before its own ends, or after the
+    /// root rotated), proving itself with its current one instead of a token: `renewal` is checked
+    /// by the node that answers (`sign`), and a request with one spends no token.
+    func requestRenewal(node: String, publicKeyPEM: String, renewal: JoinRequest.Renewal) async throws(StoreError) -> Int64
+
+    /// The root holder's trust bundle (PEM), as joined nodes should trust it: published when it
+    /// changes (a rotation, an overlap that ended).
+    func publishTrustBundle(_ bundlePEM: String) async throws(StoreError)
+    func trustBundle() async throws(StoreError) -> String?
 }
 
 public struct JoinRequest: Sendable {
@@ -32,6 +42,31 @@ public struct JoinRequest: Sendable {
     public let id: Int64
     public let node: String
     public let publicKeyPEM: String
+    /// Set when a joined node renews: no token, its current intermediate vouches instead.
+    public let renewal: Renewal?
+
+    public init(id: Int64, node: String, publicKeyPEM: String, renewal: Renewal? = nil) {
+        self.id = id
+        self.node = node
+        self.publicKeyPEM = publicKeyPEM
+        self.renewal = renewal
+    }
+
+    /// The node's current intermediate (PEM chain) and its signature (base64, DER) over
+    /// `message(node:publicKeyPEM:)`, made with that intermediate's key.
+    public struct Renewal: Sendable, Hashable {
+        public let chainPEM: String
+        public let proof: String
+        public init(chainPEM: String, proof: String) {
+            self.chainPEM = chainPEM
+            self.proof = proof
+        }
+
+        /// What the proof signs: the request's node and new key, so it vouches for nothing else.
+        public static func message(node: String, publicKeyPEM: String) -> String {
+            "gatehouse node renewal\n\(node)\n\(publicKeyPEM)"
+        }
+    }
 }
 
 public enum JoinAnswer: Sendable, Equatable {

@@ -19,15 +19,32 @@ final class ForwardingHarness {
     let upstream: EmbeddedUpstream
     let observer = FinishedRecords()
 
-    init(maxIdleTime: TimeAmount? = nil) throws {
+    /// `peer`: the function's home is another node (`EmbeddedPeer`), this node's own pool the fallback.
+    let peer: EmbeddedPeer?
+
+    init(maxIdleTime: TimeAmount? = nil, placed: Bool = false) throws {
         client = EmbeddedChannel(loop: loop)
         client.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
         upstream = EmbeddedUpstream(loop: loop, maxIdleTime: maxIdleTime)
+        peer = placed ? EmbeddedPeer(loop: loop, spec: upstream.spec) : nil
+        let pool: any FunctionUpstream = peer.map {
+            PlacedUpstream(local: upstream, peer: $0.instance, node: "node-b", reachability: $0.reachability)
+        } ?? upstream
         try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try client.pipeline.syncOperations.addHandler(IngressConnectionHandler(
-            processor: ForwardEverything(upstream: upstream), observer: observer, renderer: StatusOnly(),
+            processor: ForwardEverything(upstream: upstream, pool: pool), observer: observer, renderer: StatusOnly(),
             limits: ListenerLimits(), loopIndex: 0, tracker: ConnectionTracker()))
         try client.connect(to: client.remoteAddress!).wait()
+    }
+
+    func peerReceived(connection index: Int = 0) throws -> String {
+        loop.run()
+        return try Self.drain(try #require(peer).channels[index])
+    }
+
+    func peerSends(_ text: String, connection index: Int = 0) throws {
+        try #require(peer).channels[index].writeInbound(ByteBuffer(string: text))
+        loop.run()
     }
 
     func clientSends(_ text: String) throws {
@@ -86,13 +103,33 @@ final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
     func reportAnswer(_ instance: FunctionInstance, status: Int?) {}
 }
 
+/// Another node standing in for the function's instances: every connection to it is a new
+/// `EmbeddedChannel`, as with `EmbeddedUpstream`.
+final class EmbeddedPeer: @unchecked Sendable {
+    private(set) var channels: [EmbeddedChannel] = []
+    private(set) var instance: FunctionInstance!
+    let reachability = PeerReachability()
+
+    init(loop: EmbeddedEventLoop, spec: FunctionSpec) {
+        let target = UpstreamTarget(address: .dial { [unowned self] loop in
+            let channel = EmbeddedChannel(loop: loop as! EmbeddedEventLoop)
+            self.channels.append(channel)
+            return channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 10)).map { channel as any Channel }
+        }, tls: nil)
+        instance = FunctionInstance(
+            id: 0, spec: spec, port: 10, upstreamHost: "node-b@127.0.0.1:10", target: target, eventLoops: [loop],
+            nodeHop: PeerHop(revision: NodeHop.value(for: spec.revisionKey), node: "node-b"))
+    }
+}
+
 /// Routes every request to the one function, as the pipeline would after its stages.
 struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
     let upstream: EmbeddedUpstream
+    var pool: any FunctionUpstream
 
     func begin(_ exchange: Exchange) {
         exchange.record.destination = FunctionDestination(spec: upstream.spec)
-        ForwardedExchange(client: exchange, pool: upstream).start()
+        ForwardedExchange(client: exchange, pool: pool).start()
     }
 }
 
@@ -185,6 +222,27 @@ struct ForwardedExchangeTests {
         }
         #expect(harness.upstream.channels.count == 2)
         #expect(!harness.upstream.channels[0].isActive, "the idle one was closed")
+    }
+
+    @Test("A hop the home refuses (x-gatehouse-node-hop-refused) runs on this node instead, body and all; the home is then passed over, and its refusal never reaches the caller")
+    func refusedHopRunsHere() throws {
+        let harness = try ForwardingHarness(placed: true)
+        try harness.clientSends("POST /orders HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        let hop = headerLines(try harness.peerReceived())
+        #expect(hop.first == "POST /orders HTTP/1.1" && hop.body == "hello")
+        #expect(hop.headers.contains { $0.0 == NodeHop.targetHeader && $0.1 == "node-b" }, "\(hop.headers)")
+        try harness.peerSends("HTTP/1.1 503 Service Unavailable\r\n\(NodeHop.refusedHeader): not-this-node\r\nContent-Length: 0\r\n\r\n")
+        let here = headerLines(try harness.instanceReceived())
+        #expect(here.first == "POST /orders HTTP/1.1" && here.body == "hello", "the body kept for another node is sent again")
+        #expect(!here.headers.contains { NodeHop.requestHeaders.contains($0.0) }, "no hop headers to this node's own instance: \(here.headers)")
+        try harness.instanceSends("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+        let answer = try harness.clientReceived()
+        #expect(answer.hasPrefix("HTTP/1.1 201 Created\r\n") && !answer.contains("503") && !answer.contains(NodeHop.refusedHeader), "\(answer)")
+
+        // Passed over for a while: the next request goes straight to this node's instance.
+        try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(headerLines(try harness.instanceReceived()).first == "GET /next HTTP/1.1")
+        #expect(try harness.peerReceived().isEmpty)
     }
 
     @Test("An instance that closes before answering: 502, flag UC, and the client's connection stays usable")

@@ -30,7 +30,7 @@ final class StoreFixture: Sendable {
     let backend: StoreBackend
     private let opened = Mutex<[PostgresConfigStore]>([])
     private let directory: URL?
-    let database: String?
+    private let database: String?
 
     private init(_ backend: StoreBackend, directory: URL?, database: String?) {
         self.backend = backend
@@ -75,6 +75,29 @@ final class StoreFixture: Sendable {
 
     /// The SQLite event store's file, beside `sqlitePath`.
     var eventsPath: String { URL(fileURLWithPath: sqlitePath).deletingLastPathComponent().appendingPathComponent("events.db").path }
+
+    /// Another audit log on the store's database (`STATE_DIR/audit.db` beside the SQLite file),
+    /// with its own connections, as another process or node opens it.
+    func openAuditLog() async throws -> any AuditLog {
+        switch backend {
+        case .sqlite:
+            return try SQLiteAuditLog(path: (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("audit.db").path)
+        case .postgres:
+            guard let store = try await open() as? PostgresConfigStore else { throw StoreError(.failed, path: "-", detail: "not PostgreSQL") }
+            return PostgresAuditLog(store: store)
+        }
+    }
+
+    /// `statement` run by the database's owner (an attacker with write access to the tables).
+    func sql(_ statement: String) throws {
+        _ = try sqlOutput(statement)
+    }
+
+    /// What `statement` printed (rows as `a|b`, one a line).
+    func sqlOutput(_ statement: String) throws -> String {
+        guard let database else { return "" }
+        return try PostgresServer.shared().sql(statement, database: database)
+    }
 
     var sqlitePath: String { (directory ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent("gatehouse.db").path }
 

@@ -209,3 +209,11 @@ public struct FunctionKey: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(namespace)/\(name)" }
 }
+
+extension FunctionSpec {
+    /// A process that speaks h2c: its requests (and a node's hops to it) are HTTP/2 streams.
+    public var speaksHTTP2: Bool {
+        if case .process(let process) = workload { return process.protocol == .h2c }
+        return false
+    }
+}

@@ -39,6 +39,12 @@ enum ForwardedHeaders {
         var headers = head.headers
         strip(&headers, keepingTrailersTE: true)
         if let trace, let parentSpan, trace.isValid { propagate(trace, parent: parentSpan, into: &headers) }
+        if let upgrade {
+            // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew), also
+            // when another node passed it on.
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
         if case .received(let certificates) = hop {
             // Another node prepared this request for the function (its X-Forwarded-*, its request
             // id); this node only re-signs the assertion (an edit) and restores what the node vouched for.
@@ -49,11 +55,6 @@ enum ForwardedHeaders {
             frame(&headers, as: RequestFraming.of(head), method: head.method, edited: true)
             forwardedFor = headers["x-forwarded-for"].joined(separator: ", ")
             return HTTPRequestHead(version: .http1_1, method: head.method, uri: path, headers: headers)
-        }
-        if let upgrade {
-            // A WebSocket handshake is asked of the function itself (hop-by-hop, so set anew).
-            headers.add(name: "connection", value: "upgrade")
-            headers.add(name: "upgrade", value: upgrade)
         }
         if !edits.isEmpty {
             for name in edits.remove { headers.remove(name: name) }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
 /// An h2c function's connection from one event loop: requests are streams on it, each read and
 /// written as HTTP/1 parts by NIO's codec, so the forwarder treats a stream like a connection.
@@ -66,8 +67,14 @@ extension UpstreamConnectionPool {
 
     private func connectHTTP2() {
         let loop = eventLoop
+        let tls = target.tls
         @Sendable func setUp(_ channel: any Channel) throws {
             let pipeline = channel.pipeline.syncOperations
+            // Another node's mesh listener (a hop): HTTP/2 inside TLS, offered by ALPN.
+            if let tls {
+                try pipeline.addHandler(NIOSSLClientHandler(context: try tls.context(), serverHostname: tls.serverHostname))
+                try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
+            }
             // The requests of one event-loop tick leave in one write (see `FlushCoalescer`).
             try pipeline.addHandler(FlushCoalescer())
             _ = try pipeline.configureHTTP2Pipeline(
@@ -91,7 +98,13 @@ extension UpstreamConnectionPool {
             return channel
         }
         }
-        connected.assumeIsolated().whenComplete { [self] result in
+        connected.flatMap { channel in
+            // Over TLS, streams are opened once the handshake and the server check passed.
+            guard tls != nil, let gate = try? channel.pipeline.syncOperations.handler(type: TLSHandshakeGate.self) else {
+                return channel.eventLoop.makeSucceededFuture(channel)
+            }
+            return gate.opened.futureResult.map { channel }
+        }.assumeIsolated().whenComplete { [self] result in
             let waiting = http2.waiting ?? []
             http2.waiting = nil
             switch result {

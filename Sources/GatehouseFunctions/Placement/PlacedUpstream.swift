@@ -54,9 +54,12 @@ public final class PlacedUpstream: FunctionUpstream {
     public static func peerInstance(
         node: String, host: String, port: Int, tls: UpstreamTLS, spec: FunctionSpec, eventLoops: [any EventLoop]
     ) -> FunctionInstance {
-        FunctionInstance(
+        var target = UpstreamTarget(address: .host(host, port: port), tls: tls)
+        // An h2c function's calls (gRPC) go to its home as HTTP/2 streams over TLS (ALPN h2).
+        target.h2c = spec.speaksHTTP2
+        return FunctionInstance(
             id: 0, spec: spec, port: port, upstreamHost: "\(node)@\(host):\(port)",
-            target: UpstreamTarget(address: .host(host, port: port), tls: tls), eventLoops: eventLoops,
+            target: target, eventLoops: eventLoops,
             nodeHop: PeerHop(revision: NodeHop.value(for: spec.revisionKey), node: node), maxIdle: PeerReachability.idleConnectionsPerLoop,
             maxIdleTime: PeerReachability.idleConnectionLifetime)
     }

@@ -25,7 +25,7 @@ public final class FunctionInstance: Sendable {
 
     convenience init(id: Int, spec: FunctionSpec, port: Int, eventLoops: [any EventLoop]) throws {
         var target = UpstreamTarget(address: .socket(try SocketAddress(ipAddress: "127.0.0.1", port: port)), tls: nil)
-        if case .process(let process) = spec.workload { target.h2c = process.protocol == .h2c }
+        target.h2c = spec.speaksHTTP2
         self.init(id: id, spec: spec, port: port, upstreamHost: "127.0.0.1:\(port)", target: target, eventLoops: eventLoops)
     }
 

@@ -9,7 +9,8 @@ extension Gatehouse {
         var started = AuditEvent(kind: .started, at: Date())
         started.actor = Self.userName
         started.credential = "local"
-        started.detail = "pid \(getpid()), state directory \(state.url.path)"
+        // Which node: on PostgreSQL the chain is the mesh's, written by every node.
+        started.detail = "node \(options.nodeName), pid \(getpid()), state directory \(state.url.path)"
         try await audit.record(started)
         if identity.createdRoot {
             let root = identity.authority.root

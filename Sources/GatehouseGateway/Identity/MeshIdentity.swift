@@ -40,7 +40,8 @@ final class MeshIdentity: Service, Sendable {
     /// The SVID `presented` replaced: still in use on connections made before the renewal.
     private let previousGateway = NIOLockedValueBox<Certificate?>(nil)
     /// The client side of `presented`, for calls to other nodes; rebuilt once it is renewed.
-    private let nodeClient = NIOLockedValueBox<(certificate: Certificate, context: NIOSSLContext)?>(nil)
+    /// By whether it offers h2.
+    private let nodeClient = NIOLockedValueBox<[Bool: (certificate: Certificate, context: NIOSSLContext)]>([:])
     private let verified = VerifiedChains()
     /// Told the new CA, so function instances are issued under it from their next renewal.
     private let onChange: @Sendable (CertificateAuthority) -> Void
@@ -145,11 +146,12 @@ final class MeshIdentity: Service, Sendable {
     /// A client context presenting the gateway's current SVID, for requests to another node's mesh
     /// listener (`NodePlacement`). The server's chain is verified against the mesh's bundle; its
     /// SPIFFE ID by the caller (it must be the gateway's too).
-    func nodeClientContext() throws -> NIOSSLContext {
+    /// The gateway's client context towards another node; `h2`: offering HTTP/2 by ALPN (gRPC hops).
+    func nodeClientContext(h2: Bool = false) throws -> NIOSSLContext {
         let identity = presented.withLockedValue { $0 }
-        if let cached = nodeClient.withLockedValue({ $0 }), cached.certificate == identity.certificate { return cached.context }
-        let context = try identity.meshClientContext()
-        nodeClient.withLockedValue { $0 = (identity.certificate, context) }
+        if let cached = nodeClient.withLockedValue({ $0[h2] }), cached.certificate == identity.certificate { return cached.context }
+        let context = try identity.meshClientContext(alpn: h2 ? ["h2"] : [])
+        nodeClient.withLockedValue { $0[h2] = (identity.certificate, context) }
         return context
     }
 
@@ -319,9 +321,11 @@ final class MeshIdentity: Service, Sendable {
 extension IssuedIdentity {
     /// A client context presenting this SVID to a mesh listener: the server's chain is verified
     /// against the SVID's bundle; its SPIFFE ID (SVIDs name no host) by the caller's peer check.
-    func meshClientContext() throws -> NIOSSLContext {
+    /// `alpn`: the protocols offered (`h2` for a node's HTTP/2 hop; none: HTTP/1.1).
+    func meshClientContext(alpn: [String] = []) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = alpn
         configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
         configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem))
         configuration.certificateVerification = .noHostnameVerification

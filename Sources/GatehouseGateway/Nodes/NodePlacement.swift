@@ -53,7 +53,9 @@ final class NodePlacement: Sendable {
     /// from, and whom one is sent to.
     private let announced = AnnouncedCertificates()
     private let eventLoops: [any EventLoop]
+    /// Towards a home: HTTP/1.1, and HTTP/2 (ALPN `h2`) for an h2c function's calls.
     private let tls: UpstreamTLS
+    private let tlsHTTP2: UpstreamTLS
     private let identity: MeshIdentity
 
     /// Told when the nodes taking part change (the runtime moves its `minInstances` to the homes).
@@ -66,11 +68,13 @@ final class NodePlacement: Sendable {
         self.eventLoops = eventLoops
         let gateway = identity.gatewayID
         let announced = announced
-        tls = UpstreamTLS(serverHostname: nil, context: { try identity.nodeClientContext() }) { leaf in
+        let checkPeer: UpstreamTLS.PeerCheck = { leaf in
             // The home must be a node of the mesh by the registry, not merely hold the gateway's SPIFFE ID.
             Self.checkGateway(leaf, gateway: gateway)
                 ?? (leaf.flatMap(Self.fingerprint).map(announced.contains) == true ? nil : "the node's certificate is none a node of the mesh announced")
         }
+        tls = UpstreamTLS(serverHostname: nil, context: { try identity.nodeClientContext() }, checkPeer: checkPeer)
+        tlsHTTP2 = UpstreamTLS(serverHostname: nil, context: { try identity.nodeClientContext(h2: true) }, checkPeer: checkPeer)
     }
 
     /// The `Ready` nodes of the registry with an address to dial and a root this node trusts, this one excluded.
@@ -154,7 +158,7 @@ final class NodePlacement: Sendable {
                 state.instances.removeAll()
             }
             let made = PlacedUpstream.peerInstance(
-                node: peer.name, host: peer.host, port: peer.port, tls: tls, spec: spec, eventLoops: eventLoops)
+                node: peer.name, host: peer.host, port: peer.port, tls: spec.speaksHTTP2 ? tlsHTTP2 : tls, spec: spec, eventLoops: eventLoops)
             state.instances[key] = made
             return (made, dropped)
         }

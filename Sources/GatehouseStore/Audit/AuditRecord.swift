@@ -41,6 +41,19 @@ public struct AuditRecord: Sendable, Hashable {
     }
 }
 
+extension AuditRecord {
+    /// A stored record; one whose content no longer decodes is shown as `unreadable` (verify names it).
+    init(stored: AuditChainWalk.Row) {
+        let event = (try? AuditCoding.decoder.decode(AuditEvent.self, from: Data(stored.body.utf8))) ?? {
+            var event = AuditEvent(kind: AuditKind("unreadable"), at: AuditCoding.date(stored.at) ?? Date(timeIntervalSince1970: 0))
+            event.seq = stored.seq
+            event.detail = "this record's content does not decode; run gatehouse audit verify"
+            return event
+        }()
+        self.init(seq: stored.seq, event: event, body: stored.body, previousHash: stored.previousHash, hash: stored.hash)
+    }
+}
+
 /// The one way audit JSON is written and read.
 public enum AuditCoding {
     /// Sorted keys, no whitespace, slashes unescaped, dates as ISO 8601 UTC with milliseconds; nil

@@ -124,7 +124,7 @@ public final class SQLiteAuditLog: AuditLog {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_record \(filter) ORDER BY seq \(order) LIMIT ?",
                 arguments: StatementArguments(arguments + [max(0, query.limit)]))
-            let records = rows.map(Self.record)
+            let records = rows.map { AuditRecord(stored: Self.walkRow($0)) }
             return query.after == nil ? records.reversed() : records
         }
     }
@@ -284,18 +284,6 @@ public final class SQLiteAuditLog: AuditLog {
             seq: row["seq"], at: row["at"], kind: row["kind"], requestId: row["requestId"], traceId: row["traceId"],
             sourcePrincipal: row["sourcePrincipal"], requestPrincipal: row["requestPrincipal"], function: row["function"],
             decision: row["decision"], action: row["action"], body: row["body"], previousHash: row["prev"], hash: row["hash"])
-    }
-
-    /// A stored record; one whose content no longer decodes is shown as `unreadable` (verify names it).
-    private static func record(_ row: Row) -> AuditRecord {
-        let stored = walkRow(row)
-        let event = (try? AuditCoding.decoder.decode(AuditEvent.self, from: Data(stored.body.utf8))) ?? {
-            var event = AuditEvent(kind: AuditKind("unreadable"), at: AuditCoding.date(stored.at) ?? Date(timeIntervalSince1970: 0))
-            event.seq = stored.seq
-            event.detail = "this record's content does not decode; run gatehouse audit verify"
-            return event
-        }()
-        return AuditRecord(seq: stored.seq, event: event, body: stored.body, previousHash: stored.previousHash, hash: stored.hash)
     }
 
     // MARK: Access

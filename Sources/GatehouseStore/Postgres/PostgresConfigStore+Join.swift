@@ -56,19 +56,22 @@ extension PostgresConfigStore: NodeJoining {
             do {
                 let rows = try await connection.query(
                     """
-                    SELECT id, node, public_key, token, created_at < now() - make_interval(secs => \(Double(JoinRequest.maxAgeSeconds)))
+                    SELECT id, node, public_key, token, created_at < now() - make_interval(secs => \(Double(JoinRequest.maxAgeSeconds))),
+                      renewal_chain, renewal_proof
                     FROM gatehouse_join_request WHERE answered_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, logger: logger)
-                var found: (Int64, String, String, String?, Bool)?
-                for try await row in rows.decode((Int64, String, String, String?, Bool).self) { found = row }
-                guard let (id, node, publicKey, tokenHash, stale) = found else {
+                var found: (Int64, String, String, String?, Bool, String?, String?)?
+                for try await row in rows.decode((Int64, String, String, String?, Bool, String?, String?).self) { found = row }
+                guard let (id, node, publicKey, tokenHash, stale, renewalChain, renewalProof) = found else {
                     try await connection.query("COMMIT", logger: logger)
                     return nil
                 }
+                let renewal = renewalChain.flatMap { chain in renewalProof.map { JoinRequest.Renewal(chainPEM: chain, proof: $0) } }
                 // The token is spent here, whatever the outcome (unless the request is stale: its
-                // node gave up, and the operator may still use the token).
-                var spent = false, granted = false
-                if let hash = tokenHash, !stale {
+                // node gave up, and the operator may still use the token). A renewal has none:
+                // `sign` checks the intermediate that vouches for it.
+                var spent = renewal != nil && !stale, granted = false
+                if renewal == nil, let hash = tokenHash, !stale {
                     let used = try await connection.query(
                         """
                         UPDATE gatehouse_join_token SET used_at = now(), used_by = \(node)
@@ -78,10 +81,10 @@ extension PostgresConfigStore: NodeJoining {
                 }
                 if spent {
                     do {
-                        let answer = try sign(JoinRequest(id: id, node: node, publicKeyPEM: publicKey))
+                        let answer = try sign(JoinRequest(id: id, node: node, publicKeyPEM: publicKey, renewal: renewal))
                         try await connection.query(
                             """
-                            UPDATE gatehouse_join_request SET answered_at = now(), token = NULL,
+                            UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, renewal_proof = NULL,
                               chain = \(answer.chainPEM), bundle = \(answer.bundlePEM) WHERE id = \(id)
                             """, logger: logger)
                         granted = true
@@ -93,6 +96,7 @@ extension PostgresConfigStore: NodeJoining {
                     }
                 } else {
                     let reason = stale ? "the request waited too long for an answer" : "the join token is unknown, already used or expired"
+                    // (A renewal is refused by `sign` alone: it is `spent` unless stale.)
                     try await connection.query(
                         "UPDATE gatehouse_join_request SET answered_at = now(), token = NULL, refusal = \(reason) WHERE id = \(id)",
                         logger: logger)
@@ -103,6 +107,39 @@ extension PostgresConfigStore: NodeJoining {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw error
             }
+        }
+    }
+
+    public func requestRenewal(node: String, publicKeyPEM: String, renewal: JoinRequest.Renewal) async throws(StoreError) -> Int64 {
+        try await using { connection, logger in
+            let rows = try await connection.query(
+                """
+                INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
+                VALUES (\(node), \(publicKeyPEM), \(renewal.chainPEM), \(renewal.proof)) RETURNING id
+                """, logger: logger)
+            var id: Int64 = 0
+            for try await inserted in rows.decode(Int64.self) { id = inserted }
+            return id
+        }
+    }
+
+    public func publishTrustBundle(_ bundlePEM: String) async throws(StoreError) {
+        _ = try await using { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO gatehouse_trust_bundle (id, bundle, updated_at) VALUES (1, \(bundlePEM), now())
+                ON CONFLICT (id) DO UPDATE SET bundle = excluded.bundle, updated_at = excluded.updated_at
+                WHERE gatehouse_trust_bundle.bundle <> excluded.bundle
+                """, logger: logger)
+        }
+    }
+
+    public func trustBundle() async throws(StoreError) -> String? {
+        try await using { connection, logger in
+            for try await bundle in try await connection.query("SELECT bundle FROM gatehouse_trust_bundle WHERE id = 1", logger: logger).decode(String.self) {
+                return bundle
+            }
+            return nil
         }
     }
 }

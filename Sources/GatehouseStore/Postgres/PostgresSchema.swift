@@ -73,8 +73,55 @@ enum PostgresSchema {
               gone_after DOUBLE PRECISION NOT NULL)
             """,
         ]),
-        // (5: the audit log.) The shared event queue (`PostgresEventStore`).
+        (5, [
+            // The mesh's one audit chain (`PostgresAuditLog`): the columns of `STATE_DIR/audit.db`.
+            """
+            CREATE TABLE gatehouse_audit_record (
+              seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, request_id TEXT, trace_id TEXT,
+              source_principal TEXT, request_principal TEXT, function TEXT, decision TEXT, action TEXT,
+              body TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL)
+            """,
+            "CREATE INDEX gatehouse_audit_record_at ON gatehouse_audit_record (at)",
+            "CREATE INDEX gatehouse_audit_record_request ON gatehouse_audit_record (request_id)",
+            """
+            CREATE TABLE gatehouse_audit_checkpoint (
+              seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, previous BIGINT NOT NULL, at TEXT NOT NULL,
+              signer TEXT NOT NULL, signer_fingerprint TEXT NOT NULL, signature TEXT NOT NULL)
+            """,
+            "CREATE TABLE gatehouse_audit_signer (fingerprint TEXT PRIMARY KEY, spiffe_id TEXT NOT NULL, chain TEXT NOT NULL)",
+            """
+            CREATE TABLE gatehouse_audit_anchor (
+              id INT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL)
+            """,
+            // The agents a record names (`actors`), read from the hashed body itself; a body that
+            // is no longer JSON (edited by hand) names none rather than failing the whole query.
+            """
+            CREATE FUNCTION gatehouse_audit_actors(body TEXT) RETURNS JSONB LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN
+              RETURN body::jsonb -> 'actors';
+            EXCEPTION WHEN others THEN
+              RETURN NULL;
+            END
+            $$
+            """,
+        ]),
+        // The shared event queue (`PostgresEventStore`).
         (6, eventTables),
+        // Token buckets shared by the nodes (`SharedRateLimits`).
+        (7, [
+            """
+            CREATE TABLE gatehouse_rate_take (
+              node TEXT NOT NULL, policy TEXT NOT NULL, key TEXT NOT NULL,
+              total BIGINT NOT NULL, last_taken BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+              PRIMARY KEY (node, policy, key))
+            """,
+            "CREATE INDEX gatehouse_rate_take_updated ON gatehouse_rate_take (updated_at)",
+        ]),
+        // The root holder's trust bundle, and joined nodes renewing their intermediates (`NodeJoining`).
+        (8, [
+            "CREATE TABLE gatehouse_trust_bundle (id INT PRIMARY KEY CHECK (id = 1), bundle TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)",
+            "ALTER TABLE gatehouse_join_request ADD COLUMN renewal_chain TEXT, ADD COLUMN renewal_proof TEXT",
+        ]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock

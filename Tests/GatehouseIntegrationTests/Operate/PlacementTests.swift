@@ -75,6 +75,108 @@ struct PlacementTests {
         }
     }
 
+    @Test("A gRPC call to an h2c function through the node that is not its home runs on the home, as HTTP/2 over the mesh listener: statuses, trailers and streams pass through")
+    func grpcHop() async throws {
+        try await GRPCPeer.ensureInstalled()
+        let name = try #require((0..<50).map { "rpc\($0)" }.first { Self.home(of: $0) == "node-b" })
+        try await PostgresSharedStoreTests.withStore { arguments, _ in
+            let fast = arguments + ["--node-heartbeat", "1s"]
+            // Idle instances go after 1 s: the one node-a started before it knew node-b goes too.
+            let function = GRPCPeer.function(name: name).replacingOccurrences(of: "  process:", with: "  idleTimeout: 1s\n  process:")
+            try await withGatehouse(function, arguments: fast + ["--node-name", "node-a"], prepare: GRPCPeer.prepare(in:)) { first in
+                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
+                let tokenFile = first.directory.appendingPathComponent("join-token")
+                try Data(created.stdout.utf8).write(to: tokenFile)
+                let second = try await RunningGatehouse.start(
+                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
+                do {
+                    // Once node-a knows node-b, the function's instance runs there and only there.
+                    let authority = "\(name).default.localhost"
+                    _ = try await eventually("the call through node-a to run on node-b", timeout: .seconds(30)) { () -> Bool? in
+                        let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+                        guard (out["unary"] as? [String: Any])?["code"] as? String == "OK" else { return nil }
+                        let metrics = try await second.metrics()
+                        return sample(metrics, "gatehouse_function_instances", containing: ["function=\"\(name)\""]) == 1 ? true : nil
+                    }
+                    let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+                    let unary = try #require(out["unary"] as? [String: Any], "\(out)")
+                    #expect(unary["code"] as? String == "OK", "\(unary)")
+                    #expect((unary["trailing"] as? [String: String])?["x-from-function"] == "trailer", "the function's trailer: \(unary)")
+                    // Node-b ran it: its access log has the call, by the request id node-a gave it.
+                    let requestId = try #require((unary["initial"] as? [String: String])?["x-request-id"], "\(unary)")
+                    let onHome = try await second.accessLogLine(requestId: requestId)
+                    #expect(onHome["protocol"] as? String == "HTTP/2" && onHome["grpc_status"] as? Int == 0, "\(onHome)")
+                    let status = try #require(out["status"] as? [String: Any])
+                    #expect(status["code"] as? String == "NOT_FOUND" && status["details"] as? String == "no such thing", "\(status)")
+                    #expect(out["count"] as? [String] == ["0", "1", "2", "3", "4"], "\(out)")
+                    #expect(out["chat"] as? [String] == ["ONE", "TWO", "THREE"], "\(out)")
+                    try await first.waitForGauge("gatehouse_function_instances", function: name, toBe: 0)
+                } catch {
+                    _ = try? await second.stop()
+                    print("--- node-b stderr ---\n\(second.stderr)")
+                    throw error
+                }
+                try await second.stop()
+                second.removeDirectory()
+            }
+        }
+    }
+
+    @Test("A WebSocket through the node that is not its function's home is tunnelled to the home: messages flow both ways through both nodes", .enabled(if: WebSocketFixture.available))
+    func webSocketHop() async throws {
+        let name = try #require((0..<50).map { "ws\($0)" }.first { Self.home(of: $0) == "node-b" })
+        let config = """
+            apiVersion: gatehouse.dev/v1
+            kind: Function
+            metadata: {name: \(name), namespace: default}
+            spec:
+              idleTimeout: 1s
+              process:
+                command: ["\(WebSocketFixture.python)", "\(WebSocketFixture.functionFile)"]
+
+            """
+        try await PostgresSharedStoreTests.withStore { arguments, _ in
+            let fast = arguments + ["--node-heartbeat", "1s"]
+            try await withGatehouse(config, arguments: fast + ["--node-name", "node-a"], prepare: { try WebSocketFixture.write(into: $0) }) { first in
+                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
+                let tokenFile = first.directory.appendingPathComponent("join-token")
+                try Data(created.stdout.utf8).write(to: tokenFile)
+                let second = try await RunningGatehouse.start(
+                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
+                do {
+                    let requestId = try await eventually("a WebSocket through node-a to be tunnelled to node-b", timeout: .seconds(30)) { () -> String? in
+                        let result = try await Self.webSocket(first, name: name)
+                        #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"], "\(result)")
+                        // Until node-a knows node-b it runs the function itself: node-b sees only the
+                        // ones passed to it (each logged when its tunnel closes).
+                        return second.accessLog.first { $0["response_code"] as? Int == 101 }?["request_id"] as? String
+                    }
+                    let onHome = try await second.accessLogLine(requestId: requestId)
+                    #expect(onHome["response_code"] as? Int == 101, "\(onHome)")
+                    #expect((onHome["bytes_received"] as? Int ?? 0) > 256 * 1024 && (onHome["bytes_sent"] as? Int ?? 0) > 256 * 1024, "\(onHome)")
+                    let onArrival = try await first.accessLogLine(requestId: requestId)
+                    #expect(onArrival["response_code"] as? Int == 101, "\(onArrival)")
+                } catch {
+                    _ = try? await second.stop()
+                    print("--- node-b stderr ---\n\(second.stderr)")
+                    throw error
+                }
+                try await second.stop()
+                second.removeDirectory()
+            }
+        }
+    }
+
+    /// The WebSocket fixture's client through `gatehouse`'s ingress to `name`: its JSON line.
+    static func webSocket(_ gatehouse: RunningGatehouse, name: String) async throws -> [String: Any] {
+        let port = try #require(URLComponents(string: gatehouse.ingress)?.port)
+        let result = try await PythonPackages.runOffPool([
+            WebSocketFixture.python, gatehouse.directory.appendingPathComponent(WebSocketFixture.clientFile).path,
+            "ws://\(name).default.\(gatehouse.domain):\(port)/chat", "\(port)", "echo",
+        ])
+        return (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any] ?? ["output": result.output]
+    }
+
     /// The mesh URL of the node whose instance answered (each instance gets its own node's).
     static func servedBy(_ response: RunningGatehouse.Response) -> String? {
         (response.json["environ"] as? [String: Any])?["GATEHOUSE_MESH_URL"] as? String
@@ -141,6 +243,13 @@ struct PlacementTests {
         }
         let anonymous = try await second.request("guarded", headers: [("x-gatehouse-node-hop", "default/guarded/1")])
         #expect(anonymous.status == 403, "\(anonymous.body)")
+        // One audit chain for the mesh: the denials of both nodes are in it, read through node-a.
+        // (Each node writes request records within a flush interval, 200 ms, not with the answer:
+        // waited for here, before node-b is killed.)
+        _ = try await eventually("node-a's and node-b's denials of the intruder in the chain", timeout: .seconds(10)) {
+            let denied = try await first.cli(["audit", "--decision", "deny", "--principal", Self.intruder, "-o", "json"])
+            return denied.stdout.components(separatedBy: "\"request.denied\"").count - 1 >= 2 ? true : nil
+        }
         // The gateway's own SPIFFE ID from a certificate no node announced (another cluster under a
         // shared root, a node long gone): refused, nothing runs.
         let ca = first.stateDirectory.appendingPathComponent("ca")
@@ -158,9 +267,21 @@ struct PlacementTests {
         // twice) runs on node-a instead, and so does every later one; the caller sees no error.
         // gamma's first request through node-a: on a new connection (a kept-alive one that closes
         // is retried anyway, as a stale connection).
+        // Meanwhile two callers keep sending to node-a, for functions of both homes: not one of
+        // their requests fails.
         let release = first.directory.appendingPathComponent("release-held")
         let held = Task { try await first.request("gamma", path: "/hold?until=\(release.path)") }
         try await second.waitForInFlight("gamma")
+        let loadDone = first.directory.appendingPathComponent("load-done")
+        let load = (0..<2).map { _ in
+            Task {
+                var statuses: [Int] = []
+                while !FileManager.default.fileExists(atPath: loadDone.path) {
+                    for function in ["beta", "alpha"] { statuses.append(Int(try await first.request(function, path: "/environ").status)) }
+                }
+                return statuses
+            }
+        }
         try await second.kill()
         _ = FileManager.default.createFile(atPath: release.path, contents: nil)
         let rescued = try await held.value
@@ -170,10 +291,22 @@ struct PlacementTests {
             #expect(after.status == 200, "\(after.body)")
             #expect(servedBy(after) == first.mesh, "served by node-a once node-b is gone")
         }
+        _ = FileManager.default.createFile(atPath: loadDone.path, contents: nil)
+        var statuses: [Int] = []
+        for caller in load { statuses += try await caller.value }
+        #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == 200 }, "under load through the kill: \(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
         // Its instances are stopped by its next start from the same directory.
         let again = try await second.restart(arguments: arguments, applyingConfig: false)
         try await again.stop()
         again.removeDirectory()
+
+        // Both nodes' starts are in the chain (node-b's twice, once killed mid-run), and it verifies,
+        // the checkpoints of both nodes' signers included.
+        let starts = try await first.cli(["audit", "--kind", "gatehouse.started", "-o", "json"])
+        #expect(starts.status == 0, "\(starts.stderr)")
+        for node in ["node-a", "node-b"] { #expect(starts.stdout.contains("node \(node), pid"), "\(starts.stdout)") }
+        let verified = try await first.cli(["audit", "verify"])
+        #expect(verified.status == 0 && verified.stdout.contains("intact"), "\(verified.stdout) \(verified.stderr)")
     }
 
     private static func json(_ segment: String) -> [String: Any]? {

@@ -121,7 +121,7 @@ struct EventStorePostgresMeshTests {
             let problems = ProblemLog()
             let store = try await fixture.events(problems: problems)
             _ = try await store.accept([newEvent("e1"), newEvent("e2"), newEvent("e3")], now: t0)
-            try fixture.tamper(#"UPDATE gatehouse_event SET body = '\x01ff' WHERE event_id = 'e1'; UPDATE gatehouse_event SET body = '\x07' WHERE event_id = 'e3'"#)
+            try fixture.sql(#"UPDATE gatehouse_event SET body = '\x01ff' WHERE event_id = 'e1'; UPDATE gatehouse_event SET body = '\x07' WHERE event_id = 'e3'"#)
             let leased = try await store.leaseAll()
             #expect(leased.map(\.event.id) == ["e2"])
             #expect(problems.all.count == 2 && problems.all.allSatisfy { $0.contains("could not be read") }, "\(problems.all)")

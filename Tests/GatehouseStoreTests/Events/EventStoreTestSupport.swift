@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseCore
-import GatehouseTesting
 import PostgresNIO
 import Synchronization
 
@@ -90,10 +89,5 @@ extension StoreFixture {
             guard let store = try await open() as? PostgresConfigStore else { throw StoreError(.failed, path: "", detail: "not PostgreSQL") }
             return PostgresEventStore(store: store, bounds: bounds, report: { problems?.add($0) })
         }
-    }
-
-    /// Runs `statement` on the fixture's PostgreSQL database, behind the store's back.
-    func tamper(_ statement: String) throws {
-        _ = try PostgresServer.shared().sql(statement, database: database ?? "postgres")
     }
 }
