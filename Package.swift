@@ -232,6 +232,7 @@ let package = Package(
             "GatehouseStore", "GatehouseCore", "GatehouseTesting", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .testTarget(name: "GatehouseAuthorizationTests", dependencies: ["GatehouseAuthorization", "GatehouseCore"]),
         .testTarget(name: "GatehouseAuthenticationTests", dependencies: [

@@ -119,25 +119,30 @@ public struct Gatehouse: Sendable {
         defer { state.release() }
         state.instanceRecords.reapLeftovers(logger: logger)
 
-        // The config store, and the node registry in the same database.
-        // On PostgreSQL the mesh's one audit chain too, which every node appends to.
+        // The config store, the node registry, the event queue and the audit log in the same
+        // database: on PostgreSQL the queue is the mesh's (any node accepts and delivers; a dead
+        // node's leased deliveries are delivered by the others once their leases expire), and so
+        // is the one audit chain, which every node appends to.
         let store: any ConfigStore
         let nodeRegistry: any NodeRegistry
+        let eventStore: any EventStore
         let auditLog: any AuditLog
         let auditLocation: String
+        let unreadableEvents: @Sendable (String) -> Void = { [logger] problem in logger.warning("events: \(problem)") }
         if let location = options.postgresStore {
             let postgres = try await PostgresConfigStore(location: location)
             (store, nodeRegistry) = (postgres, postgres)
+            eventStore = PostgresEventStore(store: postgres, report: unreadableEvents)
             (auditLog, auditLocation) = (PostgresAuditLog(store: postgres), "in \(location)")
-            logger.info("the config store is PostgreSQL at \(location)")
+            logger.info("the config store, the event queue and the audit log are PostgreSQL at \(location)")
         } else {
             if let shared = options.storePath { try StateDirectory.checkStore(shared, logger: logger) }
             let sqlite = try SQLiteStore(path: options.storePath ?? state.databasePath)
             (store, nodeRegistry) = (sqlite, sqlite)
+            eventStore = try SQLiteEventStore(path: state.eventsPath, report: unreadableEvents)
             (auditLog, auditLocation) = (try SQLiteAuditLog(path: state.auditPath), state.auditPath)
         }
         let decisionLog = try SQLiteDecisionLog(path: state.decisionsPath)
-        let eventStore = try SQLiteEventStore(path: state.eventsPath)
         // People logged in at the gateway: their sessions survive a restart, sealed with kept keys.
         let loginDirectory = StateDirectory.loginDirectory(in: state.url)
         let loginSessions = try LoginSessions(
@@ -328,11 +333,11 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
-            scheduler: PingScheduler(
-                broker: eventBroker, logger: logger, claims: store as? any ScheduleClaims,
-                // Unique to this process: two nodes on one host share a host name.
-                node: "\(nodeName) pid \(getpid()) \(UUID().uuidString.prefix(8))"
-            ) { [live] in
+            // No `ScheduleClaims`: on PostgreSQL the event queue is the mesh's, and `fire` claims a
+            // minute for the whole mesh in the transaction that stores its tick. A claim apart from
+            // it would race: a node that lost the claim marks the minute passed in the shared
+            // queue, and that mark can land before the winner's tick, which is then never stored.
+            scheduler: PingScheduler(broker: eventBroker, logger: logger) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)
             },

@@ -73,6 +73,9 @@ final class StoreFixture: Sendable {
         return stores
     }
 
+    /// The SQLite event store's file, beside `sqlitePath`.
+    var eventsPath: String { URL(fileURLWithPath: sqlitePath).deletingLastPathComponent().appendingPathComponent("events.db").path }
+
     /// Another audit log on the store's database (`STATE_DIR/audit.db` beside the SQLite file),
     /// with its own connections, as another process or node opens it.
     func openAuditLog() async throws -> any AuditLog {

@@ -23,7 +23,8 @@ public final class EventDispatcher: Sendable {
     /// A delivery attempt's timeout to a URI when the trigger's `delivery.timeout` says nothing
     /// (to a Function: the function's own `timeout`).
     public static let defaultTimeout = Duration.seconds(60)
-    /// Longest a round waits when nothing wakes it (picks up work another process stored).
+    /// Longest a round waits when nothing wakes it: how soon work another process or node stored
+    /// (a shared PostgreSQL queue: another node's accepts, a dead node's expired leases) is seen.
     static let idlePoll = Duration.seconds(1)
 
     public init(
@@ -52,8 +53,13 @@ public final class EventDispatcher: Sendable {
                 let (directory, rateLimits) = config()
                 let triggers = Set(directory.triggers.keys)
                 if knownTriggers != triggers {
+                    // Only when a trigger this node knew is gone (and at start): on a shared store
+                    // another node may already accept for a trigger this node's config does not
+                    // hold yet, and a trigger new here is no reason to drop anything.
+                    if !(knownTriggers?.isSubset(of: triggers) ?? false) {
+                        _ = try? await broker.store.dropDeliveries(keeping: triggers)
+                    }
                     knownTriggers = triggers
-                    _ = try? await broker.store.dropDeliveries(keeping: triggers)
                 }
                 if ContinuousClock.now - lastBacklog >= Self.backlogInterval {
                     lastBacklog = .now

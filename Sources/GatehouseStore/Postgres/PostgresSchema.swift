@@ -105,7 +105,9 @@ enum PostgresSchema {
             $$
             """,
         ]),
-        // Token buckets shared by the nodes (`SharedRateLimits`). Step 6 is the event store's.
+        // The shared event queue (`PostgresEventStore`).
+        (6, eventTables),
+        // Token buckets shared by the nodes (`SharedRateLimits`).
         (7, [
             """
             CREATE TABLE gatehouse_rate_take (
