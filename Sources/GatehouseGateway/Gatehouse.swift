@@ -333,10 +333,8 @@ public struct Gatehouse: Sendable {
                 let active = live.active
                 return (active.brokers, active.snapshot.rateLimits)
             },
-            // No `ScheduleClaims`: on PostgreSQL the event queue is the mesh's, and `fire` claims a
-            // minute for the whole mesh in the transaction that stores its tick. A claim apart from
-            // it would race: a node that lost the claim marks the minute passed in the shared
-            // queue, and that mark can land before the winner's tick, which is then never stored.
+            // On PostgreSQL the event queue is the mesh's: `fire` claims a minute for the whole
+            // mesh in the transaction that stores its tick.
             scheduler: PingScheduler(broker: eventBroker, logger: logger) { [live] in
                 let active = live.active
                 return (active.brokers, active.snapshot.pingSources)

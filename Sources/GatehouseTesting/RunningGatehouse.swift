@@ -260,6 +260,11 @@ public final class RunningGatehouse: @unchecked Sendable {
         return try await waitForExit()
     }
 
+    /// Waits for Gatehouse to exit by itself (after signals the test sent) and returns its status.
+    public func exitStatus() async throws -> Int32 {
+        try await waitForExit()
+    }
+
     /// SIGKILL: Gatehouse gets no chance to stop its instances.
     public func kill() async throws {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }

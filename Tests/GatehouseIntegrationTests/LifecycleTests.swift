@@ -123,7 +123,9 @@ struct LifecycleTests {
         case .success(let response): #expect(response.status != 200, "the request was drained, not cut")
         case .failure: break
         }
-        #expect(try await gatehouse.stop() == 0)
+        // It exits by itself: a SIGTERM sent now could land after it restored the default
+        // handlers on its way out, and end it by the signal instead of its own exit.
+        #expect(try await gatehouse.exitStatus() == 0)
         #expect(gatehouse.stderr.contains("second signal: stopping now"))
         #expect(!processIsAlive(instance), "the function instance was stopped too")
     }

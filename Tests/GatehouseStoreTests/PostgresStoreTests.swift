@@ -57,22 +57,6 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("A scheduled minute is claimed by one claimer of the mesh, and again by that one (its retry), never by another")
-    func scheduleClaims() async throws {
-        let server = try await PostgresServer.sharedOffPool()
-        let database = try await server.makeDatabaseOffPool()
-        defer { server.dropLater(database) }
-        let location = try PostgresStoreLocation(url: server.url(database: database), password: server.password)
-        let (a, b) = (try await PostgresConfigStore(location: location), try await PostgresConfigStore(location: location))
-        #expect(try await a.claim(schedule: "default/tick", minute: 100, node: "a pid 1"))
-        #expect(try await !b.claim(schedule: "default/tick", minute: 100, node: "b pid 2"))
-        #expect(try await a.claim(schedule: "default/tick", minute: 100, node: "a pid 1"), "the claimer's retry after a failed store")
-        #expect(try await b.claim(schedule: "default/tick", minute: 101, node: "b pid 2"))
-        #expect(try await b.claim(schedule: "default/other", minute: 100, node: "b pid 2"), "schedules are claimed apart")
-        await a.close()
-        await b.close()
-    }
-
     @Test("A wrong password is refused by the server; the error names the URL and never the password")
     func wrongPassword() async throws {
         let server = try await PostgresServer.sharedOffPool()

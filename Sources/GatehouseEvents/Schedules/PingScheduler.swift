@@ -17,18 +17,13 @@ public final class PingScheduler: Sendable {
     let logger: Logger
     /// How late a missed minute may still fire (default 2 minutes).
     let catchUp: TimeInterval
-    /// Nodes sharing a store (PostgreSQL): a minute fires on the node that claims it; nil on one node.
-    let claims: (any ScheduleClaims)?
-    let node: String
 
     public static let eventType = "dev.knative.sources.ping"
 
     public init(
-        broker: EventBroker, logger: Logger, catchUp: TimeInterval = 120, claims: (any ScheduleClaims)? = nil, node: String = "",
+        broker: EventBroker, logger: Logger, catchUp: TimeInterval = 120,
         sources: @escaping @Sendable () -> (directory: BrokerDirectory, pingSources: [PingSourceSpec])
     ) {
-        self.claims = claims
-        self.node = node
         self.broker = broker
         self.logger = logger
         self.catchUp = catchUp
@@ -66,17 +61,6 @@ public final class PingScheduler: Sendable {
 
     /// False when the store failed (the minute is tried again).
     private func fire(_ source: PingSourceSpec, at minute: Date, key: String, directory: BrokerDirectory) async -> Bool {
-        if let claims {
-            // Another node of the mesh fires this minute: it is marked here as passed, with no event.
-            do {
-                if try await !claims.claim(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), node: node) {
-                    return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil
-                }
-            } catch {
-                logger.warning("events: the mesh's schedule claims cannot be read; the tick is tried again", metadata: ["pingsource": "\(key)", "error": "\(error)"])
-                return false
-            }
-        }
         guard let sink = directory.broker(for: source) else {
             logger.warning("events: PingSource's sink Broker does not exist; the tick is skipped", metadata: ["pingsource": "\(key)"])
             return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil

@@ -41,7 +41,8 @@ enum PostgresSchema {
             "CREATE TABLE gatehouse_store (id INT PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)",
             "INSERT INTO gatehouse_store (id, revision) VALUES (1, 0)",
         ]),
-        // Scheduled minutes claimed by one node of the mesh (`ScheduleClaims`).
+        // Scheduled minutes claimed by one node of the mesh: no longer used (the event queue's
+        // fired marks are the mesh's since step 6); dropped by step 9.
         (2, [
             """
             CREATE TABLE gatehouse_schedule_claim (
@@ -124,6 +125,7 @@ enum PostgresSchema {
             // The intermediate each node was given last (SHA-256 of its PEM): the only one a renewal takes.
             "CREATE TABLE gatehouse_node_intermediate (node TEXT PRIMARY KEY, chain_hash TEXT NOT NULL, issued_at TIMESTAMPTZ NOT NULL)",
         ]),
+        (9, ["DROP TABLE gatehouse_schedule_claim"]),
     ]
 
     /// Runs the steps not yet recorded, each in its own transaction, holding the advisory lock
