@@ -113,28 +113,6 @@ struct AuditChainTests {
         #expect(Self.walk(records.prefix(5).map(AuditChainWalk.Row.init), checkpoints: [checkpoint]) == nil, "the documented limit")
     }
 
-    @Test("Retention keeps the cut checkpoint as the anchor and records the prune; the rest still walks clean")
-    func pruning() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let log = try SQLiteAuditLog(path: directory.appendingPathComponent("audit.db").path)
-        for batch in 0..<6 {
-            _ = try await log.append((1...5).map { Self.event(batch * 5 + $0) })
-            try await Self.checkpoint(log)
-        }
-        // Each batch: 5 records, the checkpoint over the 5th, its audit.checkpoint record.
-        #expect(try await log.head().unsigned == 0, "a checkpoint's own record calls for no other checkpoint")
-        let pruned = try #require(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 15), at: Self.clock))
-        #expect(pruned.event.kind == .pruned && pruned.event.anchorSeq == 23 && pruned.event.count == 23, "\(pruned.event)")
-        let walk = try await log.walk()
-        #expect(walk.problem == nil, "\(String(describing: walk.problem))")
-        #expect(walk.anchor?.seq == 23 && walk.firstSeq == 24 && walk.lastSeq == 37)
-        let head = try await log.head()
-        #expect(head.seq == 37 && head.checkpointSeq == 35)
-        #expect(try await log.prune(olderThan: nil, toFit: AuditBounds(maxRecords: 15), at: Self.clock) == nil, "no cut at the anchor again")
-    }
-
     @Test("An append is fsynced before it returns: WAL with synchronous FULL on the writing connection")
     func durableSettings() async throws {
         try await Self.withLog { log, _ in

@@ -62,3 +62,16 @@ public enum AsyncCallState: Sendable, Hashable {
     case running(acceptedAt: Date)
     case done(AsyncCallResult)
 }
+
+extension AsyncCallResult {
+    /// The result as kept: a body over `maxBytes` cut there, with a
+    /// `gatehouse-result-truncated: ORIGINAL_LENGTH` header.
+    func kept(maxBytes: Int) -> AsyncCallResult {
+        var kept = self
+        if kept.body.count > maxBytes {
+            kept.headers.append(AsyncCall.Header(name: "gatehouse-result-truncated", value: String(kept.body.count)))
+            kept.body = Array(kept.body.prefix(maxBytes))
+        }
+        return kept
+    }
+}

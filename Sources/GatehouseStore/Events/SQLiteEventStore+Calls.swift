@@ -56,12 +56,7 @@ extension SQLiteEventStore {
     /// it over) and drops its request. A body over `maxResultBytes` is cut there, with a
     /// `gatehouse-result-truncated: ORIGINAL_LENGTH` header.
     public func complete(call id: String, owner: String, result: AsyncCallResult, keepUntil: Date) async throws(StoreError) {
-        var kept = result
-        if kept.body.count > Self.maxResultBytes {
-            kept.headers.append(AsyncCall.Header(name: "gatehouse-result-truncated", value: String(kept.body.count)))
-            kept.body = Array(kept.body.prefix(Self.maxResultBytes))
-        }
-        let encoded = EventRowCoding.encode(kept)
+        let encoded = EventRowCoding.encode(result.kept(maxBytes: Self.maxResultBytes))
         let (maxResults, maxBytes) = (bounds.maxKeptResults, bounds.maxKeptResultBytes)
         try await write(durable: true) { db in
             guard let size = try Int.fetchOne(

@@ -12,6 +12,23 @@ struct SettleWrite: Sendable {
     let deadLetterBody: Data
     /// The same event with its data cut to `EventStoreBounds.deadLetterDataBytes`: the dead-letter record.
     let deadLetterRecord: Data
+
+    /// The write of one settle, its dead-letter rows encoded here (on the caller's thread).
+    init(delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date, bounds: EventStoreBounds) {
+        var deadLetterBody = Data(), deadLetterRecord = Data()
+        if case .deadLetter(var event, _, _, _) = outcome {
+            deadLetterBody = EventRowCoding.encode(event)
+            // The record `events dead-letters` lists keeps the start of the data; the sink gets it whole.
+            if let data = event.data, data.count > bounds.deadLetterDataBytes { event.data = Array(data.prefix(bounds.deadLetterDataBytes)) }
+            deadLetterRecord = EventRowCoding.encode(event)
+        }
+        self.delivery = delivery
+        self.owner = owner
+        self.outcome = outcome
+        self.now = now
+        self.deadLetterBody = deadLetterBody
+        self.deadLetterRecord = deadLetterRecord
+    }
 }
 
 extension SQLiteEventStore {
@@ -27,15 +44,7 @@ extension SQLiteEventStore {
     /// `Retried` counts every retry scheduled, in either phase. A `deadLetter` outcome in the
     /// dead-letter phase records the dead letter and finishes (never a second sink round).
     public func settle(_ delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date) async throws(StoreError) {
-        var deadLetterBody = Data(), deadLetterRecord = Data()
-        if case .deadLetter(var event, _, _, _) = outcome {
-            deadLetterBody = EventRowCoding.encode(event)
-            // The record `events dead-letters` lists keeps the start of the data; the sink gets it whole.
-            if let data = event.data, data.count > bounds.deadLetterDataBytes { event.data = Array(data.prefix(bounds.deadLetterDataBytes)) }
-            deadLetterRecord = EventRowCoding.encode(event)
-        }
-        let work = SettleWrite(
-            delivery: delivery, owner: owner, outcome: outcome, now: now, deadLetterBody: deadLetterBody, deadLetterRecord: deadLetterRecord)
+        let work = SettleWrite(delivery: delivery, owner: owner, outcome: outcome, now: now, bounds: bounds)
         guard let settles else { return try await commitSettles([work])[0].get() }
         try await settles.submit(work) { writes in await self.commitSettles(writes) }
     }

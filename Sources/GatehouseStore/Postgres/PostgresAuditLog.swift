@@ -241,36 +241,18 @@ public final class PostgresAuditLog: AuditLog {
 
     // MARK: Access
 
-    /// `body` in one write transaction holding the chain's lock.
+    /// `body` in one write transaction holding the chain's lock. READ COMMITTED whatever the
+    /// database's default: each statement after the lock sees every append committed before it
+    /// (REPEATABLE READ would read a head from before the wait).
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
-        try await store.using { connection, logger in
-            // READ COMMITTED whatever the database's default: each statement after the lock sees
-            // every append committed before it (REPEATABLE READ would read a head from before).
-            try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger)
-            do {
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.auditLock))", logger: logger)
-                let value = try await body(connection, logger)
-                try await connection.query("COMMIT", logger: logger)
-                return value
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
+        try await store.transaction("BEGIN ISOLATION LEVEL READ COMMITTED") { connection, logger in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.auditLock))", logger: logger)
+            return try await body(connection, logger)
         }
     }
 
     /// `body` reading one consistent snapshot.
     private func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
-        try await store.using { connection, logger in
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let value = try await body(connection, logger)
-                try await connection.query("COMMIT", logger: logger)
-                return value
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
-        }
+        try await store.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 }

@@ -60,21 +60,14 @@ public final class PostgresConfigStore: ConfigStore {
     public func close() async { await connections.closeAll() }
 
     public func state() async throws(StoreError) -> StoreState {
-        try await using { connection, logger in
-            // One snapshot for both reads.
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let revision = try await Self.revision(connection, logger: logger)
-                var resources: [StoredResource] = []
-                for try await row in try await connection.query("SELECT * FROM gatehouse_resource ORDER BY position", logger: logger) {
-                    resources.append(try Self.resource(row.makeRandomAccess()))
-                }
-                try await connection.query("COMMIT", logger: logger)
-                return StoreState(revision: revision, resources: resources)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+        // One snapshot for both reads.
+        try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection, logger in
+            let revision = try await Self.revision(connection, logger: logger)
+            var resources: [StoredResource] = []
+            for try await row in try await connection.query("SELECT * FROM gatehouse_resource ORDER BY position", logger: logger) {
+                resources.append(try Self.resource(row.makeRandomAccess()))
             }
+            return StoreState(revision: revision, resources: resources)
         }
     }
 
@@ -137,20 +130,13 @@ public final class PostgresConfigStore: ConfigStore {
 
     public func dropRevisions(_ keys: [RevisionKey]) async throws(StoreError) {
         guard !keys.isEmpty else { return }
-        try await using { connection, logger in
-            try await connection.query("BEGIN", logger: logger)
-            do {
-                for key in keys {
-                    try await connection.query(
-                        """
-                        DELETE FROM gatehouse_revision
-                        WHERE namespace = \(key.function.namespace) AND name = \(key.function.name) AND number = \(key.number)
-                        """, logger: logger)
-                }
-                try await connection.query("COMMIT", logger: logger)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+        try await transaction { connection, logger in
+            for key in keys {
+                try await connection.query(
+                    """
+                    DELETE FROM gatehouse_revision
+                    WHERE namespace = \(key.function.namespace) AND name = \(key.function.name) AND number = \(key.number)
+                    """, logger: logger)
             }
         }
     }
@@ -169,6 +155,36 @@ public final class PostgresConfigStore: ConfigStore {
                 throw Self.storeError(error, location: location)
             }
         })
+    }
+
+    /// `body` in one transaction begun by `begin` (`BEGIN ISOLATION LEVEL …`), committed before
+    /// this returns, rolled back if it throws.
+    ///
+    /// Runs in a task of its own, awaited here: a transaction, once started, completes even if its
+    /// caller is cancelled (a client that hung up, a group commit's leader). postgres-nio ends a
+    /// row sequence early when the consuming task is cancelled, and rows cut off that way would be
+    /// taken for all there are (a totals row missing, a fired mark not seen) and then committed.
+    func transaction<T: Sendable>(
+        _ begin: String = "BEGIN ISOLATION LEVEL READ COMMITTED", _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws(StoreError) -> T {
+        let outcome = await Task { () async -> Result<T, StoreError> in
+            do throws(StoreError) {
+                return .success(try await using { connection, logger in
+                    try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
+                    do {
+                        let value = try await body(connection, logger)
+                        try await connection.query("COMMIT", logger: logger)
+                        return value
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        throw error
+                    }
+                })
+            } catch {
+                return .failure(error)
+            }
+        }.value
+        return try outcome.get()
     }
 
     /// `body` on a pooled connection; any failure as a `StoreError` naming the redacted URL.

@@ -13,14 +13,7 @@ extension PostgresEventStore {
     /// deliveries of one event in opposite orders; PostgreSQL then ends one of them
     /// (deadlock detected), and that batch is tried again, up to three times.
     public func settle(_ delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date) async throws(StoreError) {
-        var deadLetterBody = Data(), deadLetterRecord = Data()
-        if case .deadLetter(var event, _, _, _) = outcome {
-            deadLetterBody = EventRowCoding.encode(event)
-            if let data = event.data, data.count > bounds.deadLetterDataBytes { event.data = Array(data.prefix(bounds.deadLetterDataBytes)) }
-            deadLetterRecord = EventRowCoding.encode(event)
-        }
-        let work = SettleWrite(
-            delivery: delivery, owner: owner, outcome: outcome, now: now, deadLetterBody: deadLetterBody, deadLetterRecord: deadLetterRecord)
+        let work = SettleWrite(delivery: delivery, owner: owner, outcome: outcome, now: now, bounds: bounds)
         try await settles.submit(work) { writes in await self.commitSettles(writes) }
     }
 

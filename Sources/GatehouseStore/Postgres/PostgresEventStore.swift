@@ -71,32 +71,9 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Access
 
-    /// `body` in one transaction (`READ COMMITTED`); committed before this returns.
-    ///
-    /// Runs in a task of its own, awaited here: a transaction, once started, completes even if its
-    /// caller is cancelled (a client that hung up, a group commit's leader). postgres-nio ends a
-    /// row sequence early when the consuming task is cancelled, and rows cut off that way would be
-    /// taken for all there are (a totals row missing, a fired mark not seen) and then committed.
+    /// `body` in one `READ COMMITTED` transaction, completed even if the caller is cancelled.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
-        let store = store
-        let outcome = await Task { () async -> Result<T, StoreError> in
-            do throws(StoreError) {
-                return .success(try await store.using { connection, logger in
-                    try await connection.query("BEGIN", logger: logger)
-                    do {
-                        let value = try await body(connection, logger)
-                        try await connection.query("COMMIT", logger: logger)
-                        return value
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
-                        throw error
-                    }
-                })
-            } catch {
-                return .failure(error)
-            }
-        }.value
-        return try outcome.get()
+        try await store.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", body)
     }
 
     /// `body` outside a transaction (each statement its own snapshot).
