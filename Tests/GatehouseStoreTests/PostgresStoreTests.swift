@@ -71,6 +71,32 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("A burst of work uses at most the pool's connections; the rest wait their turn, and every call completes")
+    func boundedConnections() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            let store = try #require(try await fixture.open() as? PostgresConfigStore)
+            let busiest = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<(PostgresConnections.maxInUse * 2) {
+                    group.addTask {
+                        try await store.using { connection, logger in
+                            // Each holds its connection a while and counts the database's sessions meanwhile.
+                            try await connection.query("SELECT pg_sleep(0.2)", logger: logger)
+                            var sessions = 0
+                            for try await count in try await connection.query(
+                                "SELECT count(*)::BIGINT FROM pg_stat_activity WHERE datname = current_database()", logger: logger
+                            ).decode(Int.self) {
+                                sessions = count
+                            }
+                            return sessions
+                        }
+                    }
+                }
+                return try await group.reduce(0) { max($0, $1) }
+            }
+            #expect(busiest > 1 && busiest <= PostgresConnections.maxInUse + 2, "at most the pool (and this test's fixture) at once: \(busiest)")
+        }
+    }
+
     @Test("Nodes that start at once on an empty database migrate it once, under the advisory lock")
     func migrationsOnce() async throws {
         let server = try await PostgresServer.sharedOffPool()

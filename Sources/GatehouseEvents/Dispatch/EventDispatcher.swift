@@ -39,7 +39,8 @@ public final class EventDispatcher: Sendable {
     }
 
     /// Runs until the task is cancelled. An attempt in flight then is cut, not failed: its
-    /// delivery stays leased and is due again at the next start (`releaseLeases`).
+    /// delivery is due again at the next start (`releaseLeases`), or at once for the other nodes
+    /// of a shared queue.
     public func run() async {
         do {
             try await broker.store.releaseLeases(owner: owner)
@@ -53,13 +54,19 @@ public final class EventDispatcher: Sendable {
                 let (directory, rateLimits) = config()
                 let triggers = Set(directory.triggers.keys)
                 if knownTriggers != triggers {
-                    // Only when a trigger this node knew is gone (and at start): on a shared store
-                    // another node may already accept for a trigger this node's config does not
-                    // hold yet, and a trigger new here is no reason to drop anything.
-                    if !(knownTriggers?.isSubset(of: triggers) ?? false) {
-                        _ = try? await broker.store.dropDeliveries(keeping: triggers)
+                    // Only what this node saw deleted: on a shared store another node may already
+                    // accept for a trigger this node's config does not hold yet (so nothing is
+                    // dropped at start there); on one node, what it does not know at start was
+                    // deleted while it was down. Dropped again at the next round if it failed.
+                    let shared = broker.store.sharedAcrossNodes
+                    let removed = knownTriggers.map { $0.subtracting(triggers) } ?? []
+                    var done = true
+                    if !shared, knownTriggers == nil || !removed.isEmpty {
+                        done = (try? await broker.store.dropDeliveries(keeping: triggers)) != nil
+                    } else if shared, !removed.isEmpty {
+                        done = (try? await broker.store.dropDeliveries(of: removed)) != nil
                     }
-                    knownTriggers = triggers
+                    if done { knownTriggers = triggers }
                 }
                 if ContinuousClock.now - lastBacklog >= Self.backlogInterval {
                     lastBacklog = .now
@@ -82,6 +89,9 @@ public final class EventDispatcher: Sendable {
                 if leased.isEmpty { await broker.wakeup.wait(timeout: await idleWait(triggers: Set(slots.keys))) }
             }
         }
+        // Stopping: attempts cut on the way out are due again at once — for the other nodes of a
+        // shared queue too, rather than when their leases expire.
+        if broker.store.sharedAcrossNodes { _ = try? await broker.store.releaseLeases(owner: owner) }
     }
 
     /// How often the queue gauges are refreshed from the store.
@@ -112,8 +122,10 @@ public final class EventDispatcher: Sendable {
     /// Until the next due delivery or breaker resumption, at most `idlePoll`.
     private func idleWait(triggers: Set<TriggerRef>) async -> Duration {
         var wait = Self.idlePoll
-        if !triggers.isEmpty, let due = try? await broker.store.nextDue(for: triggers) {
-            wait = min(wait, .milliseconds(max(1, Int((due.timeIntervalSince(broker.now()) * 1000).rounded(.up)))))
+        // A time from a shared database may be anything (NaN, infinite): only a sane one shortens the wait.
+        if !triggers.isEmpty, let due = try? await broker.store.nextDue(for: triggers), case let left = due.timeIntervalSince(broker.now()),
+           left.isFinite, left < Self.idlePoll.timeInterval {
+            wait = min(wait, .milliseconds(max(1, Int((left * 1000).rounded(.up)))))
         }
         if let resume = await gates.nextResume() {
             wait = min(wait, .milliseconds(max(1, Int((resume.timeIntervalSince(broker.now()) * 1000).rounded(.up)))))

@@ -59,11 +59,19 @@ public final class PingScheduler: Sendable {
         }
     }
 
+    /// A minute this node skips is marked passed on its own store; on a shared one it is left
+    /// unmarked, as the mark would claim the minute for the whole mesh — and a node whose config is
+    /// behind (no Broker yet) must not cost the others their tick.
+    private func skip(_ key: String, _ minute: Date) async -> Bool {
+        if broker.store.sharedAcrossNodes { return true }
+        return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil
+    }
+
     /// False when the store failed (the minute is tried again).
     private func fire(_ source: PingSourceSpec, at minute: Date, key: String, directory: BrokerDirectory) async -> Bool {
         guard let sink = directory.broker(for: source) else {
             logger.warning("events: PingSource's sink Broker does not exist; the tick is skipped", metadata: ["pingsource": "\(key)"])
-            return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil
+            return await skip(key, minute)
         }
         let event = CloudEvent(
             id: UUID().uuidString.lowercased(), source: source.eventSource, type: Self.eventType, dataContentType: source.data == nil ? nil : (source.contentType ?? "application/json"),
@@ -73,7 +81,7 @@ public final class PingScheduler: Sendable {
         case .success(let events): prepared = events
         case .failure(let refusal):
             logger.warning("events: an EventPolicy refuses the PingSource's events; the tick is skipped", metadata: ["pingsource": "\(key)", "reason": "\(refusal)"])
-            return (try? await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: [], now: broker.now())) != nil
+            return await skip(key, minute)
         }
         do {
             if try await broker.store.fire(schedule: key, minute: Int64(minute.timeIntervalSince1970 / 60), events: prepared, now: broker.now()) {

@@ -34,6 +34,12 @@ public protocol EventStore: Sendable {
     /// Deletes the pending deliveries of triggers not in `triggers` (deleted ones); returns how many.
     @discardableResult
     func dropDeliveries(keeping triggers: Set<TriggerRef>) async throws(StoreError) -> Int
+    /// Deletes the pending deliveries of `triggers` (deleted ones); returns how many.
+    @discardableResult
+    func dropDeliveries(of triggers: Set<TriggerRef>) async throws(StoreError) -> Int
+    /// Whether other nodes accept into this store too (PostgreSQL): a node may then drop only
+    /// triggers it saw deleted, never "every trigger it does not know".
+    var sharedAcrossNodes: Bool { get }
 
     /// Undelivered deliveries per trigger and the acceptance time of each one's oldest.
     func backlog() async throws(StoreError) -> [TriggerRef: Backlog]

@@ -18,7 +18,10 @@ public struct PendingTotals: Sendable, Hashable {
 
     /// Whether `pending` more items of `bytes` stay within `bounds`.
     func admits(pending more: Int, bytes moreBytes: Int, within bounds: EventStoreBounds) -> Bool {
-        pending + more <= bounds.maxPending && bytes + moreBytes <= bounds.maxPendingBytes
+        // Totals read from a shared database are not trusted not to overflow.
+        let (count, countOverflow) = pending.addingReportingOverflow(more)
+        let (size, sizeOverflow) = bytes.addingReportingOverflow(moreBytes)
+        return !countOverflow && !sizeOverflow && count <= bounds.maxPending && size <= bounds.maxPendingBytes
     }
 
     static func read(_ db: Database) throws -> PendingTotals {
@@ -50,5 +53,15 @@ public struct PendingTotals: Sendable, Hashable {
             pending: max(0, (try? row?.checked("pending", as: Int.self)) ?? 0), bytes: max(0, (try? row?.checked("bytes", as: Int.self)) ?? 0))
         try db.execute(sql: "INSERT OR REPLACE INTO event_totals (id, pending, bytes) VALUES (1, ?, ?)", arguments: [totals.pending, totals.bytes])
         return totals
+    }
+}
+
+extension Int {
+    /// `self + other`, held at the ends instead of trapping: sizes and counts read from a shared
+    /// database are not trusted to be sane.
+    func clampedAdding(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        // -Int.max at the bottom, so the result can always be negated.
+        return overflow ? (other > 0 ? Int.max : -Int.max) : Swift.max(-Int.max, sum)
     }
 }

@@ -119,10 +119,23 @@ extension SQLiteEventStore {
     @discardableResult
     public func dropDeliveries(keeping triggers: Set<TriggerRef>) async throws(StoreError) -> Int {
         let kept = triggers.map(\.description)
-        return try await write(durable: false) { db in
-            let placeholders = kept.isEmpty ? "" : kept.map { _ in "?" }.joined(separator: ", ")
-            let notKept = kept.isEmpty ? "1" : "trigger NOT IN (\(placeholders))"
-            let arguments = StatementArguments(kept)
+        let placeholders = kept.map { _ in "?" }.joined(separator: ", ")
+        return try await drop(where: kept.isEmpty ? "1" : "trigger NOT IN (\(placeholders))", kept)
+    }
+
+    @discardableResult
+    public func dropDeliveries(of triggers: Set<TriggerRef>) async throws(StoreError) -> Int {
+        guard !triggers.isEmpty else { return 0 }
+        let names = triggers.map(\.description)
+        return try await drop(where: "trigger IN (\(names.map { _ in "?" }.joined(separator: ", ")))", names)
+    }
+
+    /// One node per file: the triggers it does not know are deleted ones.
+    public var sharedAcrossNodes: Bool { false }
+
+    private func drop(where notKept: String, _ names: [String]) async throws(StoreError) -> Int {
+        try await write(durable: false) { db in
+            let arguments = StatementArguments(names)
             try db.execute(sql: "DELETE FROM delivery WHERE \(notKept)", arguments: arguments)
             let dropped = db.changesCount
             try db.execute(sql: "DELETE FROM trigger_stats WHERE \(notKept)", arguments: arguments)

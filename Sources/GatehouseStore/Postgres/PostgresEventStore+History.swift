@@ -98,6 +98,22 @@ extension PostgresEventStore {
                   SELECT id, row_number() OVER (PARTITION BY trigger ORDER BY id DESC) AS n FROM gatehouse_delivery_outcome) ranked
                 WHERE o.id = ranked.id AND ranked.n > \(max(0, bounds.outcomesPerTrigger))
                 """, logger: logger)
+            // The totals counted again from the rows, under their lock: work that changed rows
+            // and has not added its change yet is not committed, so not seen here either. Drift
+            // (a row deleted by hand, a missing totals row) does not outlive a prune.
+            try await connection.query(
+                """
+                INSERT INTO gatehouse_event_totals (id, pending, bytes) VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING
+                """, logger: logger)
+            _ = try await Self.totals(connection, locking: true, logger: logger)
+            try await connection.query(
+                """
+                UPDATE gatehouse_event_totals SET
+                  pending = (SELECT COUNT(*) FROM gatehouse_delivery) + (SELECT COUNT(*) FROM gatehouse_async_call WHERE NOT done),
+                  bytes = (SELECT COALESCE(SUM(size), 0) FROM gatehouse_event) + (SELECT COALESCE(SUM(override_size), 0) FROM gatehouse_delivery)
+                    + (SELECT COALESCE(SUM(size), 0) FROM gatehouse_async_call WHERE NOT done)
+                WHERE id = 1
+                """, logger: logger)
         }
     }
 }

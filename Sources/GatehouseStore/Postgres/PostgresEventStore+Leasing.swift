@@ -44,7 +44,7 @@ extension PostgresEventStore {
                 for (row, why) in unreadable {
                     let removed = try await Self.remove(delivery: row.id, event: row.event, overrideSize: row.overrideSize, connection, logger: logger)
                     freed.pending += removed.pending
-                    freed.bytes += removed.bytes
+                    freed.bytes = freed.bytes.clampedAdding(removed.bytes)
                     try await Self.recordOutcome(
                         trigger: row.trigger, at: now, eventId: row.eventId ?? "?", eventType: row.eventType ?? "?", result: "dropped", status: nil,
                         reason: "unreadable stored delivery: \(why)", connection, logger: logger)
@@ -74,7 +74,7 @@ extension PostgresEventStore {
                 DELETE FROM gatehouse_event WHERE id = \(event)
                   AND NOT EXISTS (SELECT 1 FROM gatehouse_delivery WHERE event = \(event)) RETURNING size
                 """, logger: logger).decode(Int.self) {
-                bytes += size
+                bytes = bytes.clampedAdding(size)
             }
         }
         return PendingTotals(pending: 1, bytes: bytes)
@@ -130,22 +130,41 @@ extension PostgresEventStore {
 
     /// Deletes the deliveries (pending or leased) of every trigger not in `triggers`, the events
     /// only they needed, and those triggers' counts and outcomes; the totals lose exactly what
-    /// was deleted.
+    /// was deleted. On a shared store a node never calls this (it would delete what other nodes
+    /// accept for triggers it has not seen yet): it drops the triggers it saw go (`dropDeliveries(of:)`).
     @discardableResult
     public func dropDeliveries(keeping triggers: Set<TriggerRef>) async throws(StoreError) -> Int {
-        let kept = triggers.map(\.description)
+        try await drop(matching: "NOT (trigger = ANY($1::text[]))", triggers.map(\.description))
+    }
+
+    /// Deletes the deliveries, counts and outcomes of `triggers` only (deleted ones), as above.
+    @discardableResult
+    public func dropDeliveries(of triggers: Set<TriggerRef>) async throws(StoreError) -> Int {
+        guard !triggers.isEmpty else { return 0 }
+        return try await drop(matching: "trigger = ANY($1::text[])", triggers.map(\.description))
+    }
+
+    /// `condition`: on the `trigger` column, with the names as `$1`.
+    private func drop(matching condition: String, _ names: [String]) async throws(StoreError) -> Int {
+        @Sendable func query(_ sql: String) -> PostgresQuery {
+            var bindings = PostgresBindings()
+            bindings.append(names)
+            return PostgresQuery(unsafeSQL: sql, binds: bindings)
+        }
         return try await transaction { connection, logger in
+            // Takes its turn with the mesh's settle batches: it locks counts before events.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.settleLock))", logger: logger)
             var dropped = 0, bytes = 0
             var events: Set<Int64> = []
             for try await (event, size) in try await connection.query(
-                "DELETE FROM gatehouse_delivery WHERE NOT (trigger = ANY(\(kept)::text[])) RETURNING event, override_size",
+                query("DELETE FROM gatehouse_delivery WHERE \(condition) RETURNING event, override_size"),
                 logger: logger).decode((Int64, Int).self) {
                 dropped += 1
-                bytes += size
+                bytes = bytes.clampedAdding(size)
                 events.insert(event)
             }
-            try await connection.query("DELETE FROM gatehouse_trigger_stats WHERE NOT (trigger = ANY(\(kept)::text[]))", logger: logger)
-            try await connection.query("DELETE FROM gatehouse_delivery_outcome WHERE NOT (trigger = ANY(\(kept)::text[]))", logger: logger)
+            try await connection.query(query("DELETE FROM gatehouse_trigger_stats WHERE \(condition)"), logger: logger)
+            try await connection.query(query("DELETE FROM gatehouse_delivery_outcome WHERE \(condition)"), logger: logger)
             if !events.isEmpty {
                 let ids = events.sorted()
                 // Locked in id order (as `remove` locks one), then deleted when nothing needs them.
@@ -155,7 +174,7 @@ extension PostgresEventStore {
                     DELETE FROM gatehouse_event e WHERE e.id = ANY(\(ids)::bigint[])
                       AND NOT EXISTS (SELECT 1 FROM gatehouse_delivery d WHERE d.event = e.id) RETURNING e.size
                     """, logger: logger).decode(Int.self) {
-                    bytes += size
+                    bytes = bytes.clampedAdding(size)
                 }
             }
             try await Self.addTotals(pending: -dropped, bytes: -bytes, connection, logger: logger)
@@ -206,6 +225,6 @@ struct DeliveryRow {
         guard let broker else { throw .init(description: "its event row is missing") }
         return LeasedDelivery(
             id: id, broker: try EventRowCoding.broker(broker), trigger: try EventRowCoding.trigger(trigger), event: try EventRowCoding.event(body),
-            phase: phase, attempts: max(0, attempts), acceptedAt: Date(timeIntervalSince1970: acceptedAt))
+            phase: phase, attempts: min(max(0, attempts), 1_000_000), acceptedAt: Date(timeIntervalSince1970: acceptedAt.isFinite ? acceptedAt : 0))
     }
 }

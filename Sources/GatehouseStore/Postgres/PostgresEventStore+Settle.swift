@@ -9,9 +9,9 @@ extension PostgresEventStore {
     /// took it, or it was released or dropped meanwhile. Counts as on SQLite.
     ///
     /// Concurrent settles of this node share one transaction, each in its own savepoint, their
-    /// rows locked in id order and the totals row last. Two nodes' batches can still lock two
-    /// deliveries of one event in opposite orders; PostgreSQL then ends one of them
-    /// (deadlock detected), and that batch is tried again, up to three times.
+    /// rows locked in id order and the totals row last. The mesh's settle batches take turns
+    /// (`settleLock`); a deadlock with anything else ends one transaction, and that batch is
+    /// tried again, up to three times.
     public func settle(_ delivery: DeliveryID, owner: String, outcome: DeliveryOutcome, now: Date) async throws(StoreError) {
         let work = SettleWrite(delivery: delivery, owner: owner, outcome: outcome, now: now, bounds: bounds)
         try await settles.submit(work) { writes in await self.commitSettles(writes) }
@@ -32,6 +32,10 @@ extension PostgresEventStore {
         let location = store.location
         do {
             return try await transaction { connection, logger in
+                // Settle batches (and drops) of the whole mesh take turns: each locks deliveries,
+                // events and per-trigger counts in an order that depends on its batch, and two
+                // nodes' batches in opposite orders would deadlock.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresEventStore.settleLock))", logger: logger)
                 var results = [Result<Void, StoreError>](repeating: .success(()), count: writes.count)
                 var freed = PendingTotals(pending: 0, bytes: 0)
                 let isolated = writes.count > 1
@@ -40,8 +44,8 @@ extension PostgresEventStore {
                     do {
                         let change = try await Self.apply(writes[index], connection, logger: logger)
                         if isolated { try await connection.query("RELEASE SAVEPOINT gatehouse_settle", logger: logger) }
-                        freed.pending += change.pending
-                        freed.bytes += change.bytes
+                        freed.pending = freed.pending.clampedAdding(change.pending)
+                        freed.bytes = freed.bytes.clampedAdding(change.bytes)
                     } catch {
                         let failure = PostgresConfigStore.storeError(error, location: location)
                         // A deadlock ends the transaction's chances: the whole batch is tried again.

@@ -71,6 +71,12 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Access
 
+    /// Held by one settle batch (or drop) of the whole mesh at a time ("gatesetl").
+    static let settleLock: Int64 = 0x6761_7465_7365_746C
+
+    /// Nodes share this queue: a node drops only the triggers it saw go.
+    public var sharedAcrossNodes: Bool { true }
+
     /// `body` in one `READ COMMITTED` transaction, completed even if the caller is cancelled.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
         try await store.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", body)

@@ -279,6 +279,20 @@ struct EventStoreDeliveryTests {
         }
     }
 
+    @Test("Dropping named triggers (what a node of a shared queue does) leaves every other trigger's deliveries, known or not", arguments: StoreBackend.allCases)
+    func dropNamedTriggers(_ backend: StoreBackend) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let store = try await fixture.events()
+            let unknown = TriggerRef(namespace: "default", name: "created-on-another-node")
+            _ = try await store.accept([newEvent("e1", triggers: [ordersTrigger, auditTrigger]), newEvent("e2", triggers: [unknown])], now: t0)
+            #expect(try await store.dropDeliveries(of: []) == 0, "nothing named, nothing dropped")
+            #expect(try await store.dropDeliveries(of: [auditTrigger]) == 1)
+            #expect(Set(try await store.backlog().keys) == [ordersTrigger, unknown])
+            #expect(try await store.totals().pending == 2)
+            #expect(store.sharedAcrossNodes == (backend == .postgres))
+        }
+    }
+
     @Test("A dead letter's record keeps the start of the data; the dead-letter sink's delivery keeps it whole", arguments: StoreBackend.allCases)
     func deadLetterRecordBounded(_ backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in
