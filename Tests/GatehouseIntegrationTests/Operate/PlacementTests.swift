@@ -19,12 +19,16 @@ struct PlacementTests {
     static let forgedSubject = Data(#"{"audience":"guarded.default.svc.cluster.local","subject":"https://idp.example/admin","kind":"user"}"#.utf8)
         .base64EncodedString()
 
+    /// A function with `maxInstances: 1` whose home is node-b.
+    static let capped = (0..<50).map { "capped\($0)" }.first { home(of: $0) == "node-b" } ?? "-"
+
     static let caller = "cluster.local/ns/default/sa/caller"
     static let intruder = "cluster.local/ns/default/sa/intruder"
 
     /// `beta`, `gamma` and `guarded` live on node-b, `alpha` and `delta` on node-a; only `caller` may
     /// call `guarded`; `delta` keeps one instance (`minInstances: 1`).
     static let config = fixtureFunction(name: "beta") + "---\n" + fixtureFunction(name: "alpha") + "---\n"
+        + fixtureFunction(name: capped, scaling: "maxInstances: 1") + "---\n"
         + fixtureFunction(name: "gamma") + "---\n"
         + fixtureFunction(name: "delta", scaling: "minInstances: 1", spec: "idleTimeout: 1s") + "---\n"
         + fixtureFunction(name: "guarded").replacingOccurrences(of: "  namespace: default\n", with: "  namespace: default\n  labels: {app: guarded}\n")
@@ -51,7 +55,7 @@ struct PlacementTests {
           - from: [{source: {principals: ["\(caller)"]}}]
         """
 
-    @Test("A request to either node runs on the revision's home; the caller's identity, address and request id arrive as sent; a workload cannot fake a hop; a killed home's revisions are served by the node left")
+    @Test("A request to either node runs on the revision's home; maxInstances holds for the mesh; the caller's identity, address and request id arrive as sent; a workload cannot fake a hop; a killed home's revisions are served by the node left")
     func placement() async throws {
         #expect(Self.home(of: "beta") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
         #expect(Self.home(of: "alpha") == "node-a" && Self.home(of: "delta") == "node-a")
@@ -192,6 +196,20 @@ struct PlacementTests {
                 }
             }
         }
+
+        // maxInstances holds for the mesh: eight requests at once through both nodes to a function
+        // allowed one instance all run on its home's one instance; node-a starts none.
+        let calls = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 {
+                let node = index.isMultiple(of: 2) ? first : second
+                group.addTask { try await node.request(Self.capped, path: "/sleep?ms=200").status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(calls.allSatisfy { $0 == 200 }, "\(calls)")
+        let startedHere = sample(try await first.metrics(), "gatehouse_function_cold_starts_total", containing: ["function=\"\(Self.capped)\""]) ?? 0
+        let startedHome = sample(try await second.metrics(), "gatehouse_function_cold_starts_total", containing: ["function=\"\(Self.capped)\""]) ?? 0
+        #expect(startedHere == 0 && startedHome == 1, "instances started: node-a \(startedHere), node-b \(startedHome)")
 
         // minInstances is kept once for the mesh, on the home: node-b started delta's before it knew
         // node-a, and lets it go once it does.
