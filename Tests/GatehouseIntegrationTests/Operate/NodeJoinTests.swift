@@ -79,88 +79,73 @@ struct NodeJoinTests {
 
     @Test("A root rotated on the first node reaches the joined one: it renews its intermediate under the new root with its current key; a forged proof, a replayed superseded intermediate and a bundle written into the store get nothing")
     func rotationReachesJoinedNode() async throws {
-        try await PostgresSharedStoreTests.withStore { arguments, server in
-            try await withGatehouse(fixtureFunction(name: "fn"), arguments: arguments + ["--node-name", "node-a"]) { first in
-                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
-                let tokenFile = first.directory.appendingPathComponent("join-token")
-                try Data(created.stdout.utf8).write(to: tokenFile)
-                let second = try await RunningGatehouse.start(
-                    config: "", arguments: arguments + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
-                do {
-                    let secondCA = second.stateDirectory.appendingPathComponent("ca")
-                    let joinedChain = try String(contentsOf: secondCA.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
-                    let joinedKey = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOf: secondCA.appendingPathComponent("signer-key.pem"), encoding: .utf8))
+        try await withJoinedNodes(fixtureFunction(name: "fn")) { first, second, arguments, server in
+            let secondCA = second.stateDirectory.appendingPathComponent("ca")
+            let joinedChain = try String(contentsOf: secondCA.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
+            let joinedKey = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOf: secondCA.appendingPathComponent("signer-key.pem"), encoding: .utf8))
 
-                    // Someone who can write to the store asks for node-b's intermediate without its key.
-                    let database = try #require(arguments[1].split(separator: "/").last.map(String.init))
-                    let forger = try P256.Signing.PrivateKey().signature(for: Data("gatehouse node renewal".utf8))
-                    let forged = try server.sql(
-                        """
-                        INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
-                        VALUES ('node-b', '\(try Certificate.PublicKey(P256.Signing.PrivateKey().publicKey).serializeAsPEM().pemString)',
-                                '\(joinedChain)', '\(forger.derRepresentation.base64EncodedString())') RETURNING id
-                        """, database: database)
-                    let refusal = try await eventually("the forged renewal to be answered", timeout: .seconds(30)) { () -> String? in
-                        let answer = try server.sql("SELECT coalesce(refusal, 'GRANTED') FROM gatehouse_join_request WHERE id = \(forged) AND answered_at IS NOT NULL", database: database)
-                        return answer.isEmpty ? nil : answer
-                    }
-                    #expect(refusal.contains("not signed by its intermediate's key"), "\(refusal)")
-
-                    let rotated = try await first.cli(["ca", "rotate", "--overlap", "1h"])
-                    #expect(rotated.status == 0, "\(rotated.stderr)")
-                    // Only the new root: a node still on the old one fails this handshake.
-                    let newRoot = first.stateDirectory.appendingPathComponent("ca/root-cert.pem")
-                    let caller = try await first.issueSVID("spiffe://cluster.local/ns/default/sa/caller")
-                    _ = try await eventually("node-b to serve under the new root", timeout: .seconds(60)) { () -> Bool? in
-                        let response = try? await MeshClient.request(
-                            second.mesh, host: "fn.default.\(second.domain)", path: "/",
-                            certificate: caller.appendingPathComponent("cert.pem"), key: caller.appendingPathComponent("key.pem"), bundle: newRoot)
-                        return response?.status == 200 ? true : nil
-                    }
-                    let renewedChain = try String(contentsOf: secondCA.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
-                    #expect(renewedChain != joinedChain)
-                    #expect(!FileManager.default.fileExists(atPath: secondCA.appendingPathComponent("root-key.pem").path), "still no root key on node-b")
-                    // node-b's workloads are trusted under the new root alone, by node-a.
-                    let fromSecond = try await second.issueSVID("spiffe://cluster.local/ns/default/sa/caller")
-                    let onFirst = try await MeshClient.request(
-                        first.mesh, host: "fn.default.\(first.domain)", path: "/",
-                        certificate: fromSecond.appendingPathComponent("cert.pem"), key: fromSecond.appendingPathComponent("key.pem"), bundle: newRoot)
-                    #expect(onFirst.status == 200, "\(onFirst.body)")
-                    #expect(second.stderr.contains("the mesh's root changed: asking for an intermediate under the new one"))
-
-                    // A superseded intermediate and its key (say, stolen from a backup) are worth
-                    // nothing: each intermediate is renewed once.
-                    let stolenKey = try Certificate.PublicKey(P256.Signing.PrivateKey().publicKey).serializeAsPEM().pemString
-                    let proof = try joinedKey.signature(for: Data("gatehouse node renewal\nnode-b\n\(stolenKey)".utf8))
-                    let replayed = try server.sql(
-                        """
-                        INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
-                        VALUES ('node-b', '\(stolenKey)', '\(joinedChain)', '\(proof.derRepresentation.base64EncodedString())') RETURNING id
-                        """, database: database)
-                    let replayRefusal = try await eventually("the replayed renewal to be answered", timeout: .seconds(30)) { () -> String? in
-                        let answer = try server.sql("SELECT coalesce(refusal, 'GRANTED') FROM gatehouse_join_request WHERE id = \(replayed) AND answered_at IS NOT NULL", database: database)
-                        return answer.isEmpty ? nil : answer
-                    }
-                    #expect(replayRefusal.contains("not the latest this node was given"), "\(replayRefusal)")
-
-                    // A bundle someone wrote into the store is replaced by the root's node within a second or so.
-                    let hostile = try CertificateAuthority.create(trustDomain: "cluster.local").root.serializeAsPEM().pemString
-                    _ = try server.sql("UPDATE gatehouse_trust_bundle SET bundle = '\(hostile)'", database: database)
-                    _ = try await eventually("node-a to publish its bundle again", timeout: .seconds(30)) { () -> Bool? in
-                        let stored = try server.sql("SELECT bundle FROM gatehouse_trust_bundle", database: database)
-                        return stored.contains(hostile.split(separator: "\n")[1]) ? nil : true
-                    }
-                    #expect(first.stderr.contains("the trust bundle in the store is not the one this node published"))
-                    let trust = try await first.cli(["audit", "--kind", "ca.trust_changed", "-o", "json"])
-                    #expect(trust.stdout.contains("a new intermediate CA for node node-b"), "\(trust.stdout)")
-                } catch {
-                    _ = try? await second.stop()
-                    print("--- second gatehouse stderr ---\n\(second.stderr)")
-                    throw error
-                }
-                try await second.stop()
-                second.removeDirectory()
+            // Someone who can write to the store asks for node-b's intermediate without its key.
+            let database = try #require(arguments[1].split(separator: "/").last.map(String.init))
+            let forger = try P256.Signing.PrivateKey().signature(for: Data("gatehouse node renewal".utf8))
+            let forged = try server.sql(
+                """
+                INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
+                VALUES ('node-b', '\(try Certificate.PublicKey(P256.Signing.PrivateKey().publicKey).serializeAsPEM().pemString)',
+                        '\(joinedChain)', '\(forger.derRepresentation.base64EncodedString())') RETURNING id
+                """, database: database)
+            let refusal = try await eventually("the forged renewal to be answered", timeout: .seconds(30)) { () -> String? in
+                let answer = try server.sql("SELECT coalesce(refusal, 'GRANTED') FROM gatehouse_join_request WHERE id = \(forged) AND answered_at IS NOT NULL", database: database)
+                return answer.isEmpty ? nil : answer
             }
+            #expect(refusal.contains("not signed by its intermediate's key"), "\(refusal)")
+
+            let rotated = try await first.cli(["ca", "rotate", "--overlap", "1h"])
+            #expect(rotated.status == 0, "\(rotated.stderr)")
+            // Only the new root: a node still on the old one fails this handshake.
+            let newRoot = first.stateDirectory.appendingPathComponent("ca/root-cert.pem")
+            let caller = try await first.issueSVID("spiffe://cluster.local/ns/default/sa/caller")
+            _ = try await eventually("node-b to serve under the new root", timeout: .seconds(60)) { () -> Bool? in
+                let response = try? await MeshClient.request(
+                    second.mesh, host: "fn.default.\(second.domain)", path: "/",
+                    certificate: caller.appendingPathComponent("cert.pem"), key: caller.appendingPathComponent("key.pem"), bundle: newRoot)
+                return response?.status == 200 ? true : nil
+            }
+            let renewedChain = try String(contentsOf: secondCA.appendingPathComponent("signer-cert.pem"), encoding: .utf8)
+            #expect(renewedChain != joinedChain)
+            #expect(!FileManager.default.fileExists(atPath: secondCA.appendingPathComponent("root-key.pem").path), "still no root key on node-b")
+            // node-b's workloads are trusted under the new root alone, by node-a.
+            let fromSecond = try await second.issueSVID("spiffe://cluster.local/ns/default/sa/caller")
+            let onFirst = try await MeshClient.request(
+                first.mesh, host: "fn.default.\(first.domain)", path: "/",
+                certificate: fromSecond.appendingPathComponent("cert.pem"), key: fromSecond.appendingPathComponent("key.pem"), bundle: newRoot)
+            #expect(onFirst.status == 200, "\(onFirst.body)")
+            #expect(second.stderr.contains("the mesh's root changed: asking for an intermediate under the new one"))
+
+            // A superseded intermediate and its key (say, stolen from a backup) are worth
+            // nothing: each intermediate is renewed once.
+            let stolenKey = try Certificate.PublicKey(P256.Signing.PrivateKey().publicKey).serializeAsPEM().pemString
+            let proof = try joinedKey.signature(for: Data("gatehouse node renewal\nnode-b\n\(stolenKey)".utf8))
+            let replayed = try server.sql(
+                """
+                INSERT INTO gatehouse_join_request (node, public_key, renewal_chain, renewal_proof)
+                VALUES ('node-b', '\(stolenKey)', '\(joinedChain)', '\(proof.derRepresentation.base64EncodedString())') RETURNING id
+                """, database: database)
+            let replayRefusal = try await eventually("the replayed renewal to be answered", timeout: .seconds(30)) { () -> String? in
+                let answer = try server.sql("SELECT coalesce(refusal, 'GRANTED') FROM gatehouse_join_request WHERE id = \(replayed) AND answered_at IS NOT NULL", database: database)
+                return answer.isEmpty ? nil : answer
+            }
+            #expect(replayRefusal.contains("not the latest this node was given"), "\(replayRefusal)")
+
+            // A bundle someone wrote into the store is replaced by the root's node within a second or so.
+            let hostile = try CertificateAuthority.create(trustDomain: "cluster.local").root.serializeAsPEM().pemString
+            _ = try server.sql("UPDATE gatehouse_trust_bundle SET bundle = '\(hostile)'", database: database)
+            _ = try await eventually("node-a to publish its bundle again", timeout: .seconds(30)) { () -> Bool? in
+                let stored = try server.sql("SELECT bundle FROM gatehouse_trust_bundle", database: database)
+                return stored.contains(hostile.split(separator: "\n")[1]) ? nil : true
+            }
+            #expect(first.stderr.contains("the trust bundle in the store is not the one this node published"))
+            let trust = try await first.cli(["audit", "--kind", "ca.trust_changed", "-o", "json"])
+            #expect(trust.stdout.contains("a new intermediate CA for node node-b"), "\(trust.stdout)")
         }
     }
 

@@ -59,23 +59,8 @@ struct PlacementTests {
     func placement() async throws {
         #expect(Self.home(of: "beta") == "node-b" && Self.home(of: "gamma") == "node-b" && Self.home(of: "guarded") == "node-b")
         #expect(Self.home(of: "alpha") == "node-a" && Self.home(of: "delta") == "node-a")
-        try await PostgresSharedStoreTests.withStore { arguments, _ in
-            let fast = arguments + ["--node-heartbeat", "1s"]
-            try await withGatehouse(Self.config, arguments: fast + ["--node-name", "node-a"]) { first in
-                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
-                #expect(created.status == 0, "\(created.stderr)")
-                let tokenFile = first.directory.appendingPathComponent("join-token")
-                try Data(created.stdout.utf8).write(to: tokenFile)
-                let second = try await RunningGatehouse.start(
-                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
-                do {
-                    try await Self.check(first, second, restartWith: fast + ["--node-name", "node-b"])
-                } catch {
-                    _ = try? await second.stop()
-                    print("--- node-b stderr ---\n\(second.stderr)")
-                    throw error
-                }
-            }
+        try await withJoinedNodes(Self.config, extra: ["--node-heartbeat", "1s"]) { first, second, arguments, _ in
+            try await Self.check(first, second, restartWith: arguments + ["--node-name", "node-b"])
         }
     }
 
@@ -83,46 +68,30 @@ struct PlacementTests {
     func grpcHop() async throws {
         try await GRPCPeer.ensureInstalled()
         let name = try #require((0..<50).map { "rpc\($0)" }.first { Self.home(of: $0) == "node-b" })
-        try await PostgresSharedStoreTests.withStore { arguments, _ in
-            let fast = arguments + ["--node-heartbeat", "1s"]
-            // Idle instances go after 1 s: the one node-a started before it knew node-b goes too.
-            let function = GRPCPeer.function(name: name).replacingOccurrences(of: "  process:", with: "  idleTimeout: 1s\n  process:")
-            try await withGatehouse(function, arguments: fast + ["--node-name", "node-a"], prepare: GRPCPeer.prepare(in:)) { first in
-                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
-                let tokenFile = first.directory.appendingPathComponent("join-token")
-                try Data(created.stdout.utf8).write(to: tokenFile)
-                let second = try await RunningGatehouse.start(
-                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
-                do {
-                    // Once node-a knows node-b, the function's instance runs there and only there.
-                    let authority = "\(name).default.localhost"
-                    _ = try await eventually("the call through node-a to run on node-b", timeout: .seconds(30)) { () -> Bool? in
-                        let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
-                        guard (out["unary"] as? [String: Any])?["code"] as? String == "OK" else { return nil }
-                        let metrics = try await second.metrics()
-                        return sample(metrics, "gatehouse_function_instances", containing: ["function=\"\(name)\""]) == 1 ? true : nil
-                    }
-                    let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
-                    let unary = try #require(out["unary"] as? [String: Any], "\(out)")
-                    #expect(unary["code"] as? String == "OK", "\(unary)")
-                    #expect((unary["trailing"] as? [String: String])?["x-from-function"] == "trailer", "the function's trailer: \(unary)")
-                    // Node-b ran it: its access log has the call, by the request id node-a gave it.
-                    let requestId = try #require((unary["initial"] as? [String: String])?["x-request-id"], "\(unary)")
-                    let onHome = try await second.accessLogLine(requestId: requestId)
-                    #expect(onHome["protocol"] as? String == "HTTP/2" && onHome["grpc_status"] as? Int == 0, "\(onHome)")
-                    let status = try #require(out["status"] as? [String: Any])
-                    #expect(status["code"] as? String == "NOT_FOUND" && status["details"] as? String == "no such thing", "\(status)")
-                    #expect(out["count"] as? [String] == ["0", "1", "2", "3", "4"], "\(out)")
-                    #expect(out["chat"] as? [String] == ["ONE", "TWO", "THREE"], "\(out)")
-                    try await first.waitForGauge("gatehouse_function_instances", function: name, toBe: 0)
-                } catch {
-                    _ = try? await second.stop()
-                    print("--- node-b stderr ---\n\(second.stderr)")
-                    throw error
-                }
-                try await second.stop()
-                second.removeDirectory()
+        // Idle instances go after 1 s: the one node-a started before it knew node-b goes too.
+        let function = GRPCPeer.function(name: name).replacingOccurrences(of: "  process:", with: "  idleTimeout: 1s\n  process:")
+        try await withJoinedNodes(function, extra: ["--node-heartbeat", "1s"], prepare: GRPCPeer.prepare(in:)) { first, second, _, _ in
+            // Once node-a knows node-b, the function's instance runs there and only there.
+            let authority = "\(name).default.localhost"
+            _ = try await eventually("the call through node-a to run on node-b", timeout: .seconds(30)) { () -> Bool? in
+                let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+                guard (out["unary"] as? [String: Any])?["code"] as? String == "OK" else { return nil }
+                let metrics = try await second.metrics()
+                return sample(metrics, "gatehouse_function_instances", containing: ["function=\"\(name)\""]) == 1 ? true : nil
             }
+            let out = try await GRPCPeer.call("calls", ingress: first.ingress, authority: authority, in: first.directory)
+            let unary = try #require(out["unary"] as? [String: Any], "\(out)")
+            #expect(unary["code"] as? String == "OK", "\(unary)")
+            #expect((unary["trailing"] as? [String: String])?["x-from-function"] == "trailer", "the function's trailer: \(unary)")
+            // Node-b ran it: its access log has the call, by the request id node-a gave it.
+            let requestId = try #require((unary["initial"] as? [String: String])?["x-request-id"], "\(unary)")
+            let onHome = try await second.accessLogLine(requestId: requestId)
+            #expect(onHome["protocol"] as? String == "HTTP/2" && onHome["grpc_status"] as? Int == 0, "\(onHome)")
+            let status = try #require(out["status"] as? [String: Any])
+            #expect(status["code"] as? String == "NOT_FOUND" && status["details"] as? String == "no such thing", "\(status)")
+            #expect(out["count"] as? [String] == ["0", "1", "2", "3", "4"], "\(out)")
+            #expect(out["chat"] as? [String] == ["ONE", "TWO", "THREE"], "\(out)")
+            try await first.waitForGauge("gatehouse_function_instances", function: name, toBe: 0)
         }
     }
 
@@ -139,35 +108,19 @@ struct PlacementTests {
                 command: ["\(WebSocketFixture.python)", "\(WebSocketFixture.functionFile)"]
 
             """
-        try await PostgresSharedStoreTests.withStore { arguments, _ in
-            let fast = arguments + ["--node-heartbeat", "1s"]
-            try await withGatehouse(config, arguments: fast + ["--node-name", "node-a"], prepare: { try WebSocketFixture.write(into: $0) }) { first in
-                let created = try await first.cli(["nodes", "token", "create", "--lifetime", "10m"])
-                let tokenFile = first.directory.appendingPathComponent("join-token")
-                try Data(created.stdout.utf8).write(to: tokenFile)
-                let second = try await RunningGatehouse.start(
-                    config: "", arguments: fast + ["--node-name", "node-b", "--join-token-file", tokenFile.path], applyingConfig: false)
-                do {
-                    let requestId = try await eventually("a WebSocket through node-a to be tunnelled to node-b", timeout: .seconds(30)) { () -> String? in
-                        let result = try await Self.webSocket(first, name: name)
-                        #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"], "\(result)")
-                        // Until node-a knows node-b it runs the function itself: node-b sees only the
-                        // ones passed to it (each logged when its tunnel closes).
-                        return second.accessLog.first { $0["response_code"] as? Int == 101 }?["request_id"] as? String
-                    }
-                    let onHome = try await second.accessLogLine(requestId: requestId)
-                    #expect(onHome["response_code"] as? Int == 101, "\(onHome)")
-                    #expect((onHome["bytes_received"] as? Int ?? 0) > 256 * 1024 && (onHome["bytes_sent"] as? Int ?? 0) > 256 * 1024, "\(onHome)")
-                    let onArrival = try await first.accessLogLine(requestId: requestId)
-                    #expect(onArrival["response_code"] as? Int == 101, "\(onArrival)")
-                } catch {
-                    _ = try? await second.stop()
-                    print("--- node-b stderr ---\n\(second.stderr)")
-                    throw error
-                }
-                try await second.stop()
-                second.removeDirectory()
+        try await withJoinedNodes(config, extra: ["--node-heartbeat", "1s"], prepare: { try WebSocketFixture.write(into: $0) }) { first, second, _, _ in
+            let requestId = try await eventually("a WebSocket through node-a to be tunnelled to node-b", timeout: .seconds(30)) { () -> String? in
+                let result = try await Self.webSocket(first, name: name)
+                #expect(result["echoes"] as? [AnyHashable] == ["echo:one", 256 * 1024 + 5, "echo:three"], "\(result)")
+                // Until node-a knows node-b it runs the function itself: node-b sees only the
+                // ones passed to it (each logged when its tunnel closes).
+                return second.accessLog.first { $0["response_code"] as? Int == 101 }?["request_id"] as? String
             }
+            let onHome = try await second.accessLogLine(requestId: requestId)
+            #expect(onHome["response_code"] as? Int == 101, "\(onHome)")
+            #expect((onHome["bytes_received"] as? Int ?? 0) > 256 * 1024 && (onHome["bytes_sent"] as? Int ?? 0) > 256 * 1024, "\(onHome)")
+            let onArrival = try await first.accessLogLine(requestId: requestId)
+            #expect(onArrival["response_code"] as? Int == 101, "\(onArrival)")
         }
     }
 
