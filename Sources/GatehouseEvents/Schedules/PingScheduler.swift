@@ -6,10 +6,7 @@ import Logging
 /// Fires PingSources: at each scheduled minute, one event (`dev.knative.sources.ping`) into the
 /// PingSource's sink, stored together with the minute's fired mark so a minute fires once —
 /// across restarts, and across nodes sharing a PostgreSQL event store (whose fired marks are the
-/// mesh's: one node's `fire` stores the minute). `claims` is for nodes that share a config store
-/// but not the event store: the node that claims the minute fires it, the others mark it passed in
-/// their own store — never with a shared event store, where that mark would race the winner's
-/// tick. A minute missed while Gatehouse was down
+/// mesh's: one node's `fire` stores the minute). A minute missed while Gatehouse was down
 /// fires late if it is at most `catchUp` old; older ones are skipped, as a cron daemon would.
 public final class PingScheduler: Sendable {
     let broker: EventBroker

@@ -30,7 +30,6 @@ final class RateLimitSharing: Service, Sendable {
 
     func run() async throws {
         var ledger = SharedTakeLedger()
-        var unsent: [SharedTakeLedger.Taken: Int] = [:]
         var since: Date?
         var failing = false
         var nextPrune = ContinuousClock.now + Self.pruneEvery
@@ -41,14 +40,12 @@ final class RateLimitSharing: Service, Sendable {
             next = max(next + Self.interval, ContinuousClock.now)
             let buckets = limiters.sharedBuckets()
             guard !buckets.isEmpty else { continue }
-            for (policy, bucket) in buckets {
-                for (key, taken) in bucket.drainTaken() {
-                    let (sum, overflow) = unsent[.init(policy: policy, key: key), default: 0].addingReportingOverflow(taken)
-                    unsent[.init(policy: policy, key: key)] = overflow ? Int.max : sum
-                }
+            // What was taken here since the last exchange; sent once (a batch the store refuses
+            // is not sent again, so it cannot stop every later one).
+            let taken = buckets.flatMap { policy, bucket in
+                bucket.drainTaken().map { SharedRateTake(policy: policy, key: $0.key, taken: $0.value) }
             }
-            let batch = unsent.sorted { $0.value > $1.value }.prefix(Self.maxKeys)
-                .map { SharedRateTake(policy: $0.key.policy, key: $0.key.key, taken: $0.value) }
+            let batch = taken.count <= Self.maxKeys ? taken : Array(taken.sorted { $0.taken > $1.taken }.prefix(Self.maxKeys))
             do {
                 let read = try await store.exchangeRateTakes(node: node, taken: batch, since: since, limit: Self.maxKeys * 4)
                 since = read.next
@@ -57,11 +54,9 @@ final class RateLimitSharing: Service, Sendable {
                 let news = ledger.news(read.counts.map { (SharedTakeLedger.Row(node: $0.node, policy: $0.policy, key: $0.key), $0.total, $0.last) })
                 for (taken, count) in news { buckets[taken.policy]?.absorb(taken.key, taken: count) }
             } catch {
-                // Not sent again: a batch the store refuses must not stop every later one.
                 if !failing { logger.warning("rate limits cannot be shared with the other nodes; each node counts alone until they can: \(error)") }
                 failing = true
             }
-            unsent = [:]
             if ContinuousClock.now >= nextPrune {
                 nextPrune = ContinuousClock.now + Self.pruneEvery
                 try? await store.pruneRateTakes()
