@@ -483,7 +483,14 @@ extension Gatehouse {
             }
             source.resume()
         }
-        defer { for source in sources { source.cancel() } }
+        defer {
+            // Stopping already: a signal from now on (a supervisor sending SIGTERM again, a third
+            // Ctrl-C) must not end the process by the default action while it releases the node
+            // and its event loops — it would exit 143 after a clean stop.
+            signal(SIGTERM, SIG_IGN)
+            signal(SIGINT, SIG_IGN)
+            for source in sources { source.cancel() }
+        }
         try await withTaskCancellationHandler { try await group.value } onCancel: { group.cancel() }
     }
 }

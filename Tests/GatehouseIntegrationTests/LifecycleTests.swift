@@ -64,7 +64,23 @@ struct LifecycleTests {
             print("--- gatehouse stderr ---\n\(gatehouse.stderr)")
             throw error
         }
-        #expect(try await gatehouse.stop() == 0)
+        // Drained, it exits by itself: the test's one SIGTERM is the only signal.
+        #expect(try await gatehouse.exitStatus() == 0, "\(gatehouse.stderr.suffix(2000))")
+    }
+
+    @Test("Signals that keep coming while Gatehouse stops (a supervisor repeating SIGTERM) end it cleanly, exit status 0")
+    func repeatedSignals() async throws {
+        let gatehouse = try await RunningGatehouse.start(config: fixtureFunction(name: "again"))
+        defer { gatehouse.removeDirectory() }
+        #expect(try await gatehouse.request("again").status == 200)
+        let pid = gatehouse.process.processIdentifier
+        // Until it is gone: before, during and after the service group's stop, and while it
+        // releases what it holds.
+        while gatehouse.process.isRunning {
+            kill(pid, SIGTERM)
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(try await gatehouse.exitStatus() == 0, "\(gatehouse.stderr.suffix(2000))")
     }
 
     @Test("up says once, in a few lines, where each listener is, the state, the functions' URLs and what is not enforced")
