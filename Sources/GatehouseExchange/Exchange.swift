@@ -23,13 +23,20 @@ open class Exchange {
     public final let loopIndex: Int
     /// A WebSocket upgrade request's `Upgrade` value (never for an in-process caller).
     public final let upgrade: String?
+    /// Keeps the exchange's timeout: a client connection's, shared by its requests in turn (see
+    /// `RequestTimer`); the exchange's own for other callers.
+    public final let timer: RequestTimer
 
-    public init(head: HTTPRequestHead, record: RequestRecord, eventLoop: any EventLoop, loopIndex: Int, upgrade: String? = nil) {
+    public init(
+        head: HTTPRequestHead, record: RequestRecord, eventLoop: any EventLoop, loopIndex: Int, upgrade: String? = nil,
+        timer: RequestTimer? = nil
+    ) {
         self.head = head
         self.record = record
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
         self.upgrade = upgrade
+        self.timer = timer ?? RequestTimer(loop: eventLoop)
     }
 
     /// Set by the forwarder; body parts that arrived before it was set are replayed to it

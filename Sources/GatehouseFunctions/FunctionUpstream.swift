@@ -5,6 +5,10 @@ import NIOCore
 /// (`FunctionPool`) or a remote function's endpoint (`RemoteFunction`).
 public protocol FunctionUpstream: AnyObject, Sendable {
     var spec: FunctionSpec { get }
+    /// `spec.timeout` and `spec.remote`, read per request: through the protocol, `spec` copies the
+    /// whole spec (every field retained and released) to read one.
+    var timeout: Duration { get }
+    var remote: RemoteEndpoint? { get }
     /// An instance at once, a queued wait (the callback runs on `loop`), or a refusal.
     func acquire(on loop: any EventLoop, callback: @escaping FunctionPool.LeaseCallback) -> FunctionPool.Acquired
     func release(_ lease: InstanceLease)
@@ -16,4 +20,7 @@ public protocol FunctionUpstream: AnyObject, Sendable {
     func reportAnswer(_ instance: FunctionInstance, status: Int?)
 }
 
-extension FunctionPool: FunctionUpstream {}
+extension FunctionPool: FunctionUpstream {
+    public var timeout: Duration { spec.timeout }
+    public var remote: RemoteEndpoint? { spec.remote }
+}

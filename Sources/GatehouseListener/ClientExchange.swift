@@ -62,7 +62,7 @@ public final class ClientExchange: Exchange {
         record.destinationPort = localAddress?.port ?? 0
         // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
         // becomes a tunnel if it answers 101 (it cannot carry another request either way).
-        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade)
+        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade, timer: connection.timer(on: context.eventLoop))
     }
 
     // MARK: Answering

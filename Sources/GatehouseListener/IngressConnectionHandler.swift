@@ -52,6 +52,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// When the open request last sent part of its body (or its head), for the body idle timeout.
     private var lastBodyActivity = NIODeadline.now()
     private(set) var isDraining = false
+    /// The timeout of the request being served, reused by the next (see `RequestTimer`).
+    private var requestTimer: RequestTimer?
     var random = RequestIdentifier.Generator()
     /// Whether requests join traces (see `TraceSwitch`).
     let traces: TraceSwitch
@@ -107,9 +109,11 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                     revision: revision, subject: received.headers.first(name: NodeHop.subjectHeader),
                     target: received.headers.first(name: NodeHop.targetHeader), clientCertificate: received.headers[IdentityHeaders.clientCertificate])
             }
-            if received.headers.contains(name: IdentityHeaders.clientCertificate) { received.headers.remove(name: IdentityHeaders.clientCertificate) }
-            if received.headers.contains(name: IdentityHeaders.assertion) { received.headers.remove(name: IdentityHeaders.assertion) }
-            for name in NodeHop.requestHeaders where received.headers.contains(name: name) { received.headers.remove(name: name) }
+            if Self.carriesGatehouseHeaders(received.headers) {
+                received.headers.remove(name: IdentityHeaders.clientCertificate)
+                received.headers.remove(name: IdentityHeaders.assertion)
+                for name in NodeHop.requestHeaders { received.headers.remove(name: name) }
+            }
             // Framing, target and host are settled before any stage runs (see RequestHeadCheck).
             let checked: Result<HTTPRequestHead, GatehouseError> = RequestTarget.originForm(received).map(RequestHeadCheck.check)
                 ?? .failure(GatehouseError(.badRequest, detail: "request target is neither origin- nor absolute-form", reason: "invalid_target"))
@@ -188,8 +192,17 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         if reading { context.read() }
     }
 
+    /// The connection's request timer, made for its first request.
+    func timer(on loop: any EventLoop) -> RequestTimer {
+        if let requestTimer { return requestTimer }
+        let timer = RequestTimer(loop: loop)
+        requestTimer = timer
+        return timer
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         exchange?.clientClosed()
+        requestTimer?.stop()
         queued.removeAll()
         tracker.remove(context.channel)
         context.fireChannelInactive()
@@ -279,6 +292,17 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     func tunnelClosed(_ record: RequestRecord, channel: any Channel) {
         tracker.remove(channel)
         observer.exchangeFinished(record)
+    }
+
+    /// Whether a caller sent a header only Gatehouse sets (`x-forwarded-client-cert`, or one
+    /// starting `x-gatehouse-`): one pass over the names, as most requests carry none.
+    static func carriesGatehouseHeaders(_ headers: HTTPHeaders) -> Bool {
+        headers.contains { header in
+            let name = header.name.utf8
+            if name.count == 23 { return header.name.lowercased() == IdentityHeaders.clientCertificate }
+            guard name.count > 12 else { return false }
+            return zip(name, "x-gatehouse-".utf8).allSatisfy { byte, lower in byte == lower || byte | 0x20 == lower }
+        }
     }
 
     private func checkLimits(_ head: HTTPRequestHead) -> GatehouseError? {

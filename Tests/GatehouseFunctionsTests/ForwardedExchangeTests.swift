@@ -82,6 +82,8 @@ final class EmbeddedUpstream: FunctionUpstream, @unchecked Sendable {
     private(set) var channels: [EmbeddedChannel] = []
     private(set) var released = 0
     let spec = FunctionSpec(name: "fn", namespace: "default", process: .init(command: ["unused"]))
+    var timeout: Duration { spec.timeout }
+    var remote: RemoteEndpoint? { spec.remote }
     private(set) var instance: FunctionInstance!
 
     init(loop: EmbeddedEventLoop, maxIdleTime: TimeAmount? = nil) {

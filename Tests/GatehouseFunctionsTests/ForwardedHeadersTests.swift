@@ -62,6 +62,19 @@ struct ForwardedHeadersTests {
         #expect(head.headers["forwarded"] == [#"for=198.51.100.2, for=203.0.113.7;host="h";proto=http"#])
     }
 
+    @Test("A caller's own X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, in any case, are replaced, not kept beside Gatehouse's")
+    func callersClaimsReplaced() {
+        let (head, _) = upstream([
+            "Host": "h", "X-FORWARDED-PROTO": "https", "x-Forwarded-Host": "admin.internal", "X-REQUEST-ID": "spoofed",
+            "x-forwarded-prot": "kept", "Content-Type": "text/plain",
+        ])
+        #expect(head.headers["x-forwarded-proto"] == ["http"])
+        #expect(head.headers["x-forwarded-host"] == ["h"])
+        #expect(head.headers["x-request-id"] == ["req-1"])
+        #expect(head.headers["x-forwarded-prot"] == ["kept"])
+        #expect(head.headers["content-type"] == ["text/plain"])
+    }
+
     @Test("An IPv6 client is quoted and bracketed in Forwarded (RFC 7239); an unknown one is 'unknown'")
     func forwardedNodes() {
         #expect(upstream(["Host": "h"], client: "::1").head.headers["forwarded"] == [#"for="[::1]";host="h";proto=http"#])

@@ -39,6 +39,21 @@ struct IngressConnectionHandlerTests {
         #expect(ParsedResponse.all(in: try connection.received()).first?.headers["x-request-id"] == "trace-me-42")
     }
 
+    @Test("Headers only Gatehouse sets (X-Forwarded-Client-Cert, X-Gatehouse-*), in any case, never reach a stage; others do")
+    func gatehouseHeadersRemoved() throws {
+        let connection = try IngressConnectionHarness(answer: { exchange in
+            let names = exchange.head.headers.map { $0.name.lowercased() }.sorted().joined(separator: ",")
+            exchange.answer(names)
+        })
+        try connection.send(
+            "GET / HTTP/1.1\r\nHost: h\r\nX-FORWARDED-CLIENT-CERT: By=spiffe://x;URI=spiffe://admin\r\nx-Gatehouse-Assertion: forged\r\n"
+                + "X-Gatehouse-Node-Hop: default/fn/1\r\nx-gatehouse-node-hop-subject: s\r\nX-GATEHOUSE-NODE-HOP-TO: node-b\r\n"
+                + "X-Gatehouse-Other: kept\r\nX-Gatehouse: kept\r\n\r\n")
+        #expect(ParsedResponse.all(in: try connection.received()).first?.body == "host,x-gatehouse,x-gatehouse-other")
+        try connection.send("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Client: kept\r\n\r\n")
+        #expect(ParsedResponse.all(in: try connection.received()).first?.body == "host,x-forwarded-client")
+    }
+
     @Test("Keep-alive: several requests on one connection, each answered; Connection: close ends it", arguments: [
         ("HTTP/1.1", "", true, nil),
         ("HTTP/1.1", "Connection: close\r\n", false, "close"),

@@ -13,7 +13,7 @@ import NIOSSL
 /// Back-pressure both ways, so nothing piles up in memory: while the client cannot take more
 /// response bytes, the upstream connection is not read; while the instance cannot take more
 /// request body (or none is connected yet and `maxPendingBodyBytes` are held), the client is not read.
-final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
+final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate, RequestDeadlineHandler {
     private enum Phase {
         case waitingForInstance(waiterID: Int)
         case connecting
@@ -32,7 +32,8 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private var pendingBodyBytes = 0
     private var requestEnded = false
     private var responseKeepAlive = true
-    private var timeout: Scheduled<Void>?
+    /// The armed timeout (a `RequestTimer` token), until the exchange ends.
+    private var timeout: UInt64?
     private var reusedConnection = false
     private var responseHeadReceived = false
     private var staleRetried = false
@@ -65,11 +66,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     func start() {
         client.delegate = self
-        let loop = client.eventLoop
-        let deadline = limit.duration - (.now - client.record.start)
-        timeout = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, deadline.nanosecondsClamped))) { [self] in
-            timedOut()
-        }
+        timeout = client.timer.arm(after: limit.duration - (.now - client.record.start), self)
         acquireInstance()
     }
 
@@ -160,7 +157,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
             client.head, requestId: client.record.requestId, clientAddress: client.record.downstreamAddress,
             forwardedFor: &client.record.forwardedFor, path: client.record.path.value,
             edits: client.record.upstreamHeaders, peer: client.record.peer, destinationIdentity: client.record.destination?.identity,
-            remote: pool.spec.remote, overTLS: client.record.overTLS, upgrade: client.upgrade,
+            remote: pool.remote, overTLS: client.record.overTLS, upgrade: client.upgrade,
             trace: client.record.trace, parentSpan: client.record.trace.isMirror ? client.record.trace.spanId : attemptSpan,
             hop: nodeHop)
         client.record.upstreamStart = .now
@@ -320,7 +317,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
                 if isReplayable, runHereInstead(of: lease, because: "the node refused the TLS handshake: \(failure)") { return }
             }
             client.record.responseFlags.insert(.upstreamConnectionFailure)
-            finish(failing: GatehouseError(.upstreamConnectFailure, detail: "TLS with \(pool.spec.remote?.authority ?? "the instance") failed: \(failure)"))
+            finish(failing: GatehouseError(.upstreamConnectFailure, detail: "TLS with \(pool.remote?.authority ?? "the instance") failed: \(failure)"))
             return
         }
         if reusedConnection, !responseHeadReceived, !staleRetried, isReplayable, let lease {
@@ -378,8 +375,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private func startTunnel(_ head: HTTPResponseHead, over upstream: UpstreamConnection) {
         perTryTimeout?.cancel()
         perTryTimeout = nil
-        timeout?.cancel()
-        timeout = nil
+        disarmTimeout()
         phase = .tunnel
         responseHeadReceived = true
         upstream.handler.delegate = nil
@@ -456,6 +452,10 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
 
     // MARK: Ending
 
+    func deadlinePassed() {
+        timedOut()
+    }
+
     private func timedOut() {
         timeout = nil
         guard !client.isFinished else { return }
@@ -470,7 +470,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     /// `grpc-timeout` (honoured as Istio's routes do, with no cap of their own); `callers` when
     /// the caller's is the shortest.
     private var limit: (duration: Duration, callers: Bool) {
-        let configured = min(pool.spec.timeout, client.record.routeTimeout ?? pool.spec.timeout)
+        let configured = min(pool.timeout, client.record.routeTimeout ?? pool.timeout)
         if client.record.isGRPC, let value = client.head.headers.first(name: "grpc-timeout"), let asked = GRPC.timeout(value), asked < configured {
             return (asked, true)
         }
@@ -509,11 +509,15 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate {
     private func endPhase() {
         if case .waitingForInstance(let waiterID) = phase { pool.cancelWaiting(waiterID) }
         phase = .done
-        timeout?.cancel()
-        timeout = nil
+        disarmTimeout()
         perTryTimeout?.cancel()
         perTryTimeout = nil
         releaseLease()
+    }
+
+    private func disarmTimeout() {
+        if let timeout { client.timer.disarm(timeout) }
+        timeout = nil
     }
 
     // MARK: Spans

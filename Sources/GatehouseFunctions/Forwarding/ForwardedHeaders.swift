@@ -70,22 +70,29 @@ enum ForwardedHeaders {
         }
         let host = head.headers.first(name: "host") ?? ""
         let client = clientAddress ?? "unknown"
+        // Most requests carry none of the headers set below: one pass finds which are there, so
+        // each is only added (no scan per name to remove an earlier one).
+        let present = SetHeaders(in: headers)
         // A chain may arrive split over several header lines; all of it is kept, in order.
-        let earlier = headers["x-forwarded-for"]
+        let earlier = present.contains(.forwardedFor) ? headers["x-forwarded-for"] : []
         let chain = earlier.isEmpty ? client : (earlier + [client]).joined(separator: ", ")
         forwardedFor = chain
-        headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
         let proto = overTLS || peer != nil ? "https" : "http"
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: proto)
-        headers.replaceOrAdd(name: "x-forwarded-host", value: host)
         let element = "for=\(forwardedNode(client));host=\"\(host)\";proto=\(proto)"
-        let existing = headers["forwarded"]
-        if !existing.isEmpty {
-            headers.replaceOrAdd(name: "forwarded", value: (existing + [element]).joined(separator: ", "))
-        } else {
+        let existing = present.contains(.forwarded) ? headers["forwarded"] : []
+        if present.isEmpty {
+            headers.add(name: "x-forwarded-for", value: chain)
+            headers.add(name: "x-forwarded-proto", value: proto)
+            headers.add(name: "x-forwarded-host", value: host)
             headers.add(name: "forwarded", value: element)
+            headers.add(name: "x-request-id", value: requestId)
+        } else {
+            headers.replaceOrAdd(name: "x-forwarded-for", value: chain)
+            headers.replaceOrAdd(name: "x-forwarded-proto", value: proto)
+            headers.replaceOrAdd(name: "x-forwarded-host", value: host)
+            headers.replaceOrAdd(name: "forwarded", value: existing.isEmpty ? element : (existing + [element]).joined(separator: ", "))
+            headers.replaceOrAdd(name: "x-request-id", value: requestId)
         }
-        headers.replaceOrAdd(name: "x-request-id", value: requestId)
         if case .sending(let revision, let subject, let target) = hop {
             headers.replaceOrAdd(name: NodeHop.revisionHeader, value: revision)
             headers.replaceOrAdd(name: NodeHop.targetHeader, value: target)
@@ -170,5 +177,44 @@ enum ForwardedHeaders {
     /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.
     private static func forwardedNode(_ address: String) -> String {
         address.utf8.contains(UInt8(ascii: ":")) ? "\"[\(address)]\"" : address
+    }
+}
+
+/// Which of the headers `upstreamRequest` sets a request already carries (by any spelling).
+/// Their names differ in length, so a name is compared only with the one of its length.
+struct SetHeaders: OptionSet {
+    let rawValue: UInt8
+    static let forwardedFor = SetHeaders(rawValue: 1)
+    static let forwardedProto = SetHeaders(rawValue: 2)
+    static let forwardedHost = SetHeaders(rawValue: 4)
+    static let forwarded = SetHeaders(rawValue: 8)
+    static let requestId = SetHeaders(rawValue: 16)
+
+    init(rawValue: UInt8) {
+        self.rawValue = rawValue
+    }
+
+    init(in headers: HTTPHeaders) {
+        var found: SetHeaders = []
+        for (name, _) in headers {
+            switch name.utf8.count {
+            case 15 where Self.named(name, "x-forwarded-for"): found.insert(.forwardedFor)
+            case 17 where Self.named(name, "x-forwarded-proto"): found.insert(.forwardedProto)
+            case 16 where Self.named(name, "x-forwarded-host"): found.insert(.forwardedHost)
+            case 9 where Self.named(name, "forwarded"): found.insert(.forwarded)
+            case 12 where Self.named(name, "x-request-id"): found.insert(.requestId)
+            default: break
+            }
+        }
+        self = found
+    }
+
+    /// `name` spells `lowercase` in any case (ASCII), compared byte by byte without a copy.
+    private static func named(_ name: String, _ lowercase: StaticString) -> Bool {
+        var expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount).makeIterator()
+        for byte in name.utf8 {
+            guard let want = expected.next(), byte == want || (byte &+ 0x20 == want && byte >= 0x41 && byte <= 0x5A) else { return false }
+        }
+        return expected.next() == nil
     }
 }

@@ -13,6 +13,8 @@ public final class PlacedUpstream: FunctionUpstream {
     private let reachability: PeerReachability
 
     public var spec: FunctionSpec { local.spec }
+    public var timeout: Duration { local.timeout }
+    public var remote: RemoteEndpoint? { local.remote }
 
     public init(local: any FunctionUpstream, peer: FunctionInstance, node: String, reachability: PeerReachability) {
         self.local = local

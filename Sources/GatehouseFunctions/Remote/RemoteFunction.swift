@@ -11,6 +11,8 @@ import NIOCore
 public final class RemoteFunction: FunctionUpstream {
     public let spec: FunctionSpec
     public let endpoint: RemoteEndpoint
+    public var timeout: Duration { spec.timeout }
+    public var remote: RemoteEndpoint? { spec.remote }
     /// The TLS mode in use, for `describe` and the log: `DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`.
     public let tlsMode: String
     private let instance: FunctionInstance

@@ -1,0 +1,82 @@
+import GatehouseExchange
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// Counts the times its deadline passed.
+private final class Deadline: RequestDeadlineHandler {
+    var passed = 0
+    func deadlinePassed() { passed += 1 }
+}
+
+@Suite("A connection's request timer: each request's deadline fires on time, once, and only while armed")
+struct RequestTimerTests {
+    @Test("an armed deadline fires when its time comes, not before, and once")
+    func firesAtTheDeadline() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(loop: loop)
+        let request = Deadline()
+        _ = timer.arm(after: .seconds(1), request)
+        loop.advanceTime(by: .milliseconds(999))
+        #expect(request.passed == 0)
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(request.passed == 1)
+        loop.advanceTime(by: .seconds(10))
+        #expect(request.passed == 1)
+    }
+
+    @Test("a disarmed deadline never fires; the next request's later deadline fires at its own time")
+    func nextRequestKeepsItsOwnDeadline() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(loop: loop)
+        let first = Deadline()
+        let second = Deadline()
+        timer.disarm(timer.arm(after: .seconds(1), first))
+        loop.advanceTime(by: .milliseconds(500))
+        _ = timer.arm(after: .seconds(1), second)  // due at 1.5 s; the wake-up scheduled for 1 s stays
+        loop.advanceTime(by: .milliseconds(500))
+        #expect(first.passed == 0 && second.passed == 0)
+        loop.advanceTime(by: .milliseconds(499))
+        #expect(second.passed == 0)
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(first.passed == 0 && second.passed == 1)
+    }
+
+    @Test("an ended request's late disarm does not disarm the request armed after it")
+    func staleDisarmIsIgnored() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(loop: loop)
+        let first = Deadline()
+        let second = Deadline()
+        let stale = timer.arm(after: .seconds(5), first)
+        _ = timer.arm(after: .seconds(1), second)
+        timer.disarm(stale)
+        loop.advanceTime(by: .seconds(1))
+        #expect(second.passed == 1)
+        loop.advanceTime(by: .seconds(10))
+        #expect(first.passed == 0)
+    }
+
+    @Test("a shorter deadline after a longer one fires at the shorter one")
+    func shorterDeadlineComesFirst() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(loop: loop)
+        let long = Deadline()
+        let short = Deadline()
+        timer.disarm(timer.arm(after: .seconds(300), long))
+        _ = timer.arm(after: .milliseconds(50), short)
+        loop.advanceTime(by: .milliseconds(50))
+        #expect(short.passed == 1 && long.passed == 0)
+    }
+
+    @Test("a stopped timer (the connection closed) fires nothing")
+    func stoppedTimerIsSilent() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(loop: loop)
+        let request = Deadline()
+        _ = timer.arm(after: .seconds(1), request)
+        timer.stop()
+        loop.advanceTime(by: .seconds(5))
+        #expect(request.passed == 0)
+    }
+}
