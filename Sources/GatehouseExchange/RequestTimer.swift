@@ -17,9 +17,14 @@ public protocol RequestDeadlineHandler: AnyObject {
 /// later deadline to wait for (one reschedule per timeout's length, not per request), or the
 /// deadline passed. Fires at the deadline, as a task scheduled for it would.
 ///
+/// A timer of one exchange only (an in-process caller's, a mirror's) is not reused: disarming it
+/// cancels its wake-up at once, so ended requests leave no task behind until their deadline.
+///
 /// Confined to `loop`: every method must be called there.
 public final class RequestTimer {
     private let loop: any EventLoop
+    /// Reused by a connection's requests in turn; else disarming cancels the wake-up.
+    private let reused: Bool
     private var wakeUp: Scheduled<Void>?
     private var wakeUpAt: NIODeadline?
     private var deadline: NIODeadline?
@@ -27,9 +32,12 @@ public final class RequestTimer {
     /// Which arming is current: a late `disarm` from an exchange that already ended cannot
     /// disarm the next one's deadline.
     private var generation: UInt64 = 0
+    /// Which wake-up is current: one cancelled after its run was already due still runs (NIO), and must do nothing.
+    private var wakeUpID: UInt64 = 0
 
-    public init(loop: any EventLoop) {
+    public init(loop: any EventLoop, reused: Bool = false) {
         self.loop = loop
+        self.reused = reused
     }
 
     /// Calls `handler` once `duration` from now has passed, unless disarmed with the returned token.
@@ -47,6 +55,7 @@ public final class RequestTimer {
 
     public func disarm(_ token: UInt64) {
         guard token == generation else { return }
+        if !reused { return stop() }
         deadline = nil
         handler = nil
     }
@@ -63,10 +72,13 @@ public final class RequestTimer {
 
     private func schedule(at time: NIODeadline) {
         wakeUpAt = time
-        wakeUp = loop.assumeIsolated().scheduleTask(deadline: time) { [self] in woke() }
+        wakeUpID &+= 1
+        let id = wakeUpID
+        wakeUp = loop.assumeIsolated().scheduleTask(deadline: time) { [self] in woke(id) }
     }
 
-    private func woke() {
+    private func woke(_ id: UInt64) {
+        guard id == wakeUpID, wakeUp != nil else { return }
         wakeUp = nil
         wakeUpAt = nil
         guard let deadline, let handler else { return }

@@ -62,7 +62,9 @@ public final class ClientExchange: Exchange {
         record.destinationPort = localAddress?.port ?? 0
         // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
         // becomes a tunnel if it answers 101 (it cannot carry another request either way).
-        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade, timer: connection.timer(on: context.eventLoop))
+        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade,
+            // An HTTP/2 stream carries one request: its own timer, cancelled when the request ends.
+            timer: head.version.major >= 2 ? nil : connection.timer(on: context.eventLoop))
     }
 
     // MARK: Answering

@@ -195,9 +195,14 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// The connection's request timer, made for its first request.
     func timer(on loop: any EventLoop) -> RequestTimer {
         if let requestTimer { return requestTimer }
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         requestTimer = timer
         return timer
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A WebSocket tunnel takes this handler out of the pipeline: no request follows.
+        requestTimer?.stop()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -299,7 +304,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     static func carriesGatehouseHeaders(_ headers: HTTPHeaders) -> Bool {
         headers.contains { header in
             let name = header.name.utf8
-            if name.count == 23 { return header.name.lowercased() == IdentityHeaders.clientCertificate }
+            if name.count == 23, header.name.lowercased() == IdentityHeaders.clientCertificate { return true }
             guard name.count > 12 else { return false }
             return zip(name, "x-gatehouse-".utf8).allSatisfy { byte, lower in byte == lower || byte | 0x20 == lower }
         }

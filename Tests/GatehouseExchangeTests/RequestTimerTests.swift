@@ -14,7 +14,7 @@ struct RequestTimerTests {
     @Test("an armed deadline fires when its time comes, not before, and once")
     func firesAtTheDeadline() {
         let loop = EmbeddedEventLoop()
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         let request = Deadline()
         _ = timer.arm(after: .seconds(1), request)
         loop.advanceTime(by: .milliseconds(999))
@@ -28,7 +28,7 @@ struct RequestTimerTests {
     @Test("a disarmed deadline never fires; the next request's later deadline fires at its own time")
     func nextRequestKeepsItsOwnDeadline() {
         let loop = EmbeddedEventLoop()
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         let first = Deadline()
         let second = Deadline()
         timer.disarm(timer.arm(after: .seconds(1), first))
@@ -45,7 +45,7 @@ struct RequestTimerTests {
     @Test("an ended request's late disarm does not disarm the request armed after it")
     func staleDisarmIsIgnored() {
         let loop = EmbeddedEventLoop()
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         let first = Deadline()
         let second = Deadline()
         let stale = timer.arm(after: .seconds(5), first)
@@ -60,7 +60,7 @@ struct RequestTimerTests {
     @Test("a shorter deadline after a longer one fires at the shorter one")
     func shorterDeadlineComesFirst() {
         let loop = EmbeddedEventLoop()
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         let long = Deadline()
         let short = Deadline()
         timer.disarm(timer.arm(after: .seconds(300), long))
@@ -72,11 +72,36 @@ struct RequestTimerTests {
     @Test("a stopped timer (the connection closed) fires nothing")
     func stoppedTimerIsSilent() {
         let loop = EmbeddedEventLoop()
-        let timer = RequestTimer(loop: loop)
+        let timer = RequestTimer(loop: loop, reused: true)
         let request = Deadline()
         _ = timer.arm(after: .seconds(1), request)
         timer.stop()
         loop.advanceTime(by: .seconds(5))
+        #expect(request.passed == 0)
+    }
+
+    @Test("one exchange's own timer cancels its wake-up when disarmed; a connection's keeps one until the connection stops it")
+    func ownTimerLeavesNothingScheduled() {
+        let loop = EmbeddedEventLoop()
+        let request = Deadline()
+        // The loop holds a wake-up's timer until the wake-up runs or is cancelled.
+        weak var ended: RequestTimer?
+        do {
+            let timer = RequestTimer(loop: loop)
+            timer.disarm(timer.arm(after: .seconds(300), request))
+            ended = timer
+        }
+        #expect(ended == nil, "an ended exchange's wake-up still waits on the loop")
+        weak var connection: RequestTimer?
+        do {
+            let timer = RequestTimer(loop: loop, reused: true)
+            timer.disarm(timer.arm(after: .seconds(300), request))
+            connection = timer
+        }
+        #expect(connection != nil)
+        connection?.stop()
+        #expect(connection == nil)
+        loop.advanceTime(by: .seconds(301))
         #expect(request.passed == 0)
     }
 }

@@ -62,15 +62,11 @@ struct ForwardedHeadersTests {
         #expect(head.headers["forwarded"] == [#"for=198.51.100.2, for=203.0.113.7;host="h";proto=http"#])
     }
 
-    @Test("A caller's own X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, in any case, are replaced, not kept beside Gatehouse's")
-    func callersClaimsReplaced() {
-        let (head, _) = upstream([
-            "Host": "h", "X-FORWARDED-PROTO": "https", "x-Forwarded-Host": "admin.internal", "X-REQUEST-ID": "spoofed",
-            "x-forwarded-prot": "kept", "Content-Type": "text/plain",
-        ])
-        #expect(head.headers["x-forwarded-proto"] == ["http"])
-        #expect(head.headers["x-forwarded-host"] == ["h"])
-        #expect(head.headers["x-request-id"] == ["req-1"])
+    @Test("A caller's own X-Forwarded-Proto, X-Forwarded-Host or X-Request-Id, alone and in any case, is replaced, not kept beside Gatehouse's",
+          arguments: [("X-FORWARDED-PROTO", "x-forwarded-proto", "http"), ("x-Forwarded-Host", "x-forwarded-host", "h"), ("X-REQUEST-ID", "x-request-id", "req-1")])
+    func callersClaimsReplaced(_ sent: String, _ name: String, _ expected: String) {
+        let (head, _) = upstream(["Host": "h", sent: "spoofed", "x-forwarded-prot": "kept", "Content-Type": "text/plain"])
+        #expect(head.headers[name] == [expected])
         #expect(head.headers["x-forwarded-prot"] == ["kept"])
         #expect(head.headers["content-type"] == ["text/plain"])
     }

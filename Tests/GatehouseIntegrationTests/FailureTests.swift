@@ -68,6 +68,19 @@ struct FailureTests {
             #expect(line["response_flags"] as? String == "UT")
             let next = try await gatehouse.request("slow")
             #expect(next.status == 200, "\(next.body)")
+
+            // A connection's requests share one timeout wake-up (RequestTimer): the deadline of a
+            // later request on a kept-alive connection, after fast ones, is kept as well.
+            let connection = try RawConnection(url: gatehouse.ingress)
+            defer { connection.close() }
+            for _ in 0..<3 {
+                try connection.send("GET / HTTP/1.1\r\nHost: slow.default.localhost\r\n\r\n")
+                #expect(try await connection.readResponse().status == 200)
+            }
+            try connection.send("GET /sleep?ms=10000 HTTP/1.1\r\nHost: slow.default.localhost\r\n\r\n")
+            let timedOut = try await connection.readResponse()
+            #expect(timedOut.status == 504)
+            #expect(timedOut.body.contains("upstream_timeout"))
         }
     }
 
