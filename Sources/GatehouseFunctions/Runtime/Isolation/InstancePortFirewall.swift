@@ -76,9 +76,16 @@ final class InstancePortFirewall: Sendable {
     }
 
     private func nft(_ arguments: [String], script: String = "") async throws {
-        let result = try await Subprocess.run(
-            .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
-            input: .string(script), output: .discarded, error: .string(limit: 4096))
+        // Run to the end even when the caller is cancelled (a stop on a second signal withdraws
+        // ports and removes the table from cancelled tasks): swift-subprocess ends the whole
+        // process with a fatal error ("FileDescriptor … was not closed") when cancelled while it
+        // holds the child's pipes. An unstructured task does not inherit the cancellation; nft
+        // takes milliseconds.
+        let result = try await Task {
+            try await Subprocess.run(
+                .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
+                input: .string(script), output: .discarded, error: .string(limit: 4096))
+        }.value
         guard result.terminationStatus.isSuccess else {
             let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             throw Failure(description: "nft \(arguments.first ?? ""): \(message.isEmpty ? "\(result.terminationStatus)" : message)")
