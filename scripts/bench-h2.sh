@@ -13,7 +13,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export SWIFT_DETERMINISTIC_HASHING=1
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse); fi
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse --static-swift-stdlib); fi
 BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; CONNS=${CONNS:-8}; STREAMS=${STREAMS:-10}
 WORK=$(mktemp -d /tmp/gatehouse-h2bench.XXXXXX)

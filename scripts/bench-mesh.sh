@@ -22,7 +22,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 export SWIFT_DETERMINISTIC_HASHING=1
 
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse); fi
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse --static-swift-stdlib); fi
 BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
 [[ -x $BIN ]] || { echo "no gatehouse binary at $BIN" >&2; exit 2; }
 for tool in nginx wrk; do command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install nginx wrk)" >&2; exit 2; }; done

@@ -28,7 +28,7 @@ chmod 755 "$WORK"
 export SWIFT_DETERMINISTIC_HASHING=1
 
 [[ -d $SHARED_BENCH ]] || { echo "no bench harness at $SHARED_BENCH (set SHARED_BENCH)" >&2; exit 2; }
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse); fi
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse --static-swift-stdlib); fi
 BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
 [[ -x $BIN ]] || { echo "no gatehouse binary at $BIN" >&2; exit 2; }
 

@@ -10,8 +10,8 @@
 # and reports server CPU per handshake from /proc, the figure that compares servers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${GATEHOUSE_BIN:-$ROOT/.build-release/release/gatehouse}
-[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$ROOT" && SWIFT_DETERMINISTIC_HASHING=1 swift build -c release --scratch-path .build-release --product gatehouse)
+BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
+[[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$ROOT" && SWIFT_DETERMINISTIC_HASHING=1 swift build -c release --product gatehouse --static-swift-stdlib)
 WORK=$(mktemp -d /tmp/gatehouse-handshakes.XXXXXX)
 SECS=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-3}
