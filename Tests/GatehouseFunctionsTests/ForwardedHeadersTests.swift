@@ -33,6 +33,40 @@ struct ForwardedHeadersTests {
         #expect(head.version == .http1_1)
     }
 
+    @Test("Every hop-by-hop name is recognised in any case, and nothing else is")
+    func hopByHopNames() {
+        for name in ForwardedHeaders.hopByHop {
+            #expect(ForwardedHeaders.isHopByHop(name) && ForwardedHeaders.isHopByHop(name.uppercased()), "\(name)")
+            #expect(!ForwardedHeaders.isHopByHop(name + "s") && !ForwardedHeaders.isHopByHop(String(name.dropLast())), "\(name)")
+        }
+        for other in ["t3", "trailers", "keep_alive", "Connectioñ", "proxy-connectioN2", "transfer-encoding", "host", ""] {
+            #expect(!ForwardedHeaders.isHopByHop(other), "\(other)")
+        }
+        #expect(ForwardedHeaders.isHopByHop("KeEp-AlIvE"))
+    }
+
+    @Test("A function's Connection: keep-alive, the usual one, is removed alone; what it names goes too; the rest stays")
+    func responseConnectionHeader() {
+        var head = HTTPResponseHead(version: .http1_1, status: .ok, headers: [
+            "Server": "nginx", "Content-Length": "6", "Connection": "keep-alive, X-Internal", "X-Internal": "1", "Keep-Alive": "timeout=5",
+        ])
+        head = ForwardedHeaders.downstreamResponse(head)
+        #expect(head.headers.map(\.name) == ["Server", "Content-Length"])
+        for value in ["keep-alive", "Keep-Alive", "close", "CLOSE"] {
+            let plain = ForwardedHeaders.downstreamResponse(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["connection": value, "Date": "x"]))
+            #expect(plain.headers.map(\.name) == ["Date"], "\(value)")
+        }
+        // Not the lone usual value: the tokens are read, and what they name removed.
+        let named = ForwardedHeaders.downstreamResponse(HTTPResponseHead(version: .http1_1, status: .ok, headers: [
+            "Connection": "keep-alive", "Connection": "x-a", "X-A": "1", "Date": "x",
+        ]))
+        #expect(named.headers.map(\.name) == ["Date"])
+        let spaced = ForwardedHeaders.downstreamResponse(HTTPResponseHead(version: .http1_1, status: .ok, headers: [
+            "Connection": "keep-alive ,x-b", "X-B": "1", "Date": "x",
+        ]))
+        #expect(spaced.headers.map(\.name) == ["Date"])
+    }
+
     @Test("TE: trailers is the one TE passed on (gRPC servers require it), as Envoy does")
     func teTrailers() {
         let (head, _) = upstream(["Host": "hello.default.localhost", "TE": "trailers", "Connection": "TE"])

@@ -17,6 +17,7 @@ enum NodeHopHeaders {
 /// as the listener parsed the body (`RequestFraming.of`), so NIO's encoder — which chunks only
 /// on that exact spelling — frames what it writes the way the header says.
 enum ForwardedHeaders {
+    /// In the order `hopByHopIndex` numbers them.
     static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
     ]
@@ -146,16 +147,49 @@ enum ForwardedHeaders {
     /// `keepingTrailersTE`: `te: trailers` is the one TE a proxy passes on (gRPC servers require
     /// it; Envoy keeps it too).
     private static func strip(_ headers: inout HTTPHeaders, keepingTrailersTE: Bool = false) {
-        // Most requests carry none of them: one pass to find out, before any copy is made.
-        guard headers.contains(where: { header in hopByHop.contains { $0.utf8.count == header.name.utf8.count && header.name.lowercased() == $0 } })
-        else { return }
-        let named = headers[canonicalForm: "connection"]
-        let trailersTE = keepingTrailersTE && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
-        for name in hopByHop { headers.remove(name: name) }
+        // One pass finds which are there: most requests carry none, most responses only
+        // `Connection: keep-alive`, and only those present are removed (a scan each).
+        var present: UInt8 = 0
+        var connection: (value: String, lines: Int) = ("", 0)
+        for header in headers {
+            guard let index = hopByHopIndex(header.name) else { continue }
+            present |= 1 << index
+            if index == 0 { connection = (header.value, connection.lines + 1) }
+        }
+        guard present != 0 else { return }
+        // `Connection: keep-alive` (or `close`) alone names nothing else: no token list to parse.
+        if present == 1, connection.lines == 1, HeaderName.is(connection.value, "keep-alive") || HeaderName.is(connection.value, "close") {
+            headers.remove(name: "connection")
+            return
+        }
+        let named = present & 1 != 0 ? headers[canonicalForm: "connection"] : []
+        let trailersTE = keepingTrailersTE && present & 1 << 3 != 0 && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
+        for (index, name) in hopByHop.enumerated() where present & 1 << index != 0 { headers.remove(name: name) }
         defer { if trailersTE { headers.replaceOrAdd(name: "te", value: "trailers") } }
         // A caller may name its own hop-by-hop headers, but not `Host`: the function gets the
-        // canonical host whatever `Connection` says (framing is set afresh after this).
-        for token in named where !token.isEmpty && token.lowercased() != "host" { headers.remove(name: String(token)) }
+        // canonical host whatever `Connection` says (framing is set afresh after this). Names
+        // of hop-by-hop headers (`keep-alive`) are gone already.
+        for token in named where !token.isEmpty && token.lowercased() != "host" {
+            let name = String(token)
+            if hopByHopIndex(name) == nil { headers.remove(name: name) }
+        }
+    }
+
+    /// Whether `name` is one of `hopByHop`, in any case.
+    static func isHopByHop(_ name: String) -> Bool {
+        hopByHopIndex(name) != nil
+    }
+
+    /// `name`'s index in `hopByHop`, in any case: by its length first, then byte by byte (no
+    /// lowercased copy per header, twice per request).
+    private static func hopByHopIndex(_ name: String) -> Int? {
+        switch name.utf8.count {
+        case 10: HeaderName.is(name, "connection") ? 0 : HeaderName.is(name, "keep-alive") ? 1 : nil
+        case 16: HeaderName.is(name, "proxy-connection") ? 2 : nil
+        case 2: HeaderName.is(name, "te") ? 3 : nil
+        case 7: HeaderName.is(name, "trailer") ? 4 : HeaderName.is(name, "upgrade") ? 5 : nil
+        default: nil
+        }
     }
 
     /// The trace context the function continues: the caller's trace headers are replaced by
@@ -198,19 +232,22 @@ struct SetHeaders: OptionSet {
         var found: SetHeaders = []
         for (name, _) in headers {
             switch name.utf8.count {
-            case 15 where Self.named(name, "x-forwarded-for"): found.insert(.forwardedFor)
-            case 17 where Self.named(name, "x-forwarded-proto"): found.insert(.forwardedProto)
-            case 16 where Self.named(name, "x-forwarded-host"): found.insert(.forwardedHost)
-            case 9 where Self.named(name, "forwarded"): found.insert(.forwarded)
-            case 12 where Self.named(name, "x-request-id"): found.insert(.requestId)
+            case 15 where HeaderName.is(name, "x-forwarded-for"): found.insert(.forwardedFor)
+            case 17 where HeaderName.is(name, "x-forwarded-proto"): found.insert(.forwardedProto)
+            case 16 where HeaderName.is(name, "x-forwarded-host"): found.insert(.forwardedHost)
+            case 9 where HeaderName.is(name, "forwarded"): found.insert(.forwarded)
+            case 12 where HeaderName.is(name, "x-request-id"): found.insert(.requestId)
             default: break
             }
         }
         self = found
     }
+}
 
-    /// `name` spells `lowercase` in any case (ASCII), compared byte by byte without a copy.
-    private static func named(_ name: String, _ lowercase: StaticString) -> Bool {
+/// Header names compared as HTTP compares them (ASCII letters in any case), byte by byte.
+enum HeaderName {
+    /// `name` spells `lowercase` in any case, compared without a copy.
+    static func `is`(_ name: String, _ lowercase: StaticString) -> Bool {
         var expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount).makeIterator()
         for byte in name.utf8 {
             guard let want = expected.next(), byte == want || (byte &+ 0x20 == want && byte >= 0x41 && byte <= 0x5A) else { return false }
