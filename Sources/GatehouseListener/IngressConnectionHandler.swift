@@ -302,12 +302,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// Whether a caller sent a header only Gatehouse sets (`x-forwarded-client-cert`, or one
     /// starting `x-gatehouse-`): one pass over the names, as most requests carry none.
     static func carriesGatehouseHeaders(_ headers: HTTPHeaders) -> Bool {
-        headers.contains { header in
-            let name = header.name.utf8
-            if name.count == 23, header.name.lowercased() == IdentityHeaders.clientCertificate { return true }
-            guard name.count > 12 else { return false }
-            return zip(name, "x-gatehouse-".utf8).allSatisfy { byte, lower in byte == lower || byte | 0x20 == lower }
-        }
+        headers.contains { HeaderName.is($0.name, "x-forwarded-client-cert") || HeaderName.starts($0.name, with: "x-gatehouse-") }
     }
 
     private func checkLimits(_ head: HTTPRequestHead) -> GatehouseError? {

@@ -243,15 +243,3 @@ struct SetHeaders: OptionSet {
         self = found
     }
 }
-
-/// Header names compared as HTTP compares them (ASCII letters in any case), byte by byte.
-enum HeaderName {
-    /// `name` spells `lowercase` in any case, compared without a copy.
-    static func `is`(_ name: String, _ lowercase: StaticString) -> Bool {
-        var expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount).makeIterator()
-        for byte in name.utf8 {
-            guard let want = expected.next(), byte == want || (byte &+ 0x20 == want && byte >= 0x41 && byte <= 0x5A) else { return false }
-        }
-        return expected.next() == nil
-    }
-}
