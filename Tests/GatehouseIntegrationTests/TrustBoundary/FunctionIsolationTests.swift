@@ -93,6 +93,60 @@ struct FunctionIsolationTests {
         }
     }
 
+    @Test("As root with nftables, a start removes the port tables of Gatehouses killed hard, and no live or unknown one's",
+          .enabled(if: isRoot && hasNft))
+    func abandonedTables() async throws {
+        // Tables as a Gatehouse killed hard leaves them (each hooks every packet on the host).
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let namespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid").filter(\.isNumber)
+        let started = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8).split(separator: ")").last!.split(separator: " ")[19]
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let tables = [
+            "dead": "gatehouse pid=\(dead.processIdentifier) started=1 pidns=\(namespace)",
+            "reused": "gatehouse pid=\(getpid()) started=1 pidns=\(namespace)",  // a live pid, another start time
+            "live": "gatehouse pid=\(getpid()) started=\(started) pidns=\(namespace)",
+            "elsewhere": "gatehouse pid=\(dead.processIdentifier) started=1 pidns=1",  // another PID namespace: not judged
+            "unowned": nil,
+        ].map { ("gatehouse_t\(suffix)\($0.key)", $0.value) }
+        for (name, comment) in tables {
+            try Self.nft("add table inet \(name)" + (comment.map { " { comment \"\($0)\"; }" } ?? ""))
+            try Self.nft("add chain inet \(name) output { type filter hook output priority 0; policy accept; }")
+        }
+        try await withGatehouse(fixtureFunction(name: "target")) { gatehouse in
+            let left = try Self.nft("list tables")
+            for (name, _) in tables {
+                let gone = name.hasSuffix("dead") || name.hasSuffix("reused")
+                #expect(left.contains(name + "\n") != gone, "\(name): \(gone ? "not removed" : "removed")")
+            }
+            #expect(try await gatehouse.request("target").status == 200)
+        }
+        for (name, _) in tables { _ = try? Self.nft("delete table inet \(name)") }
+    }
+
+    @discardableResult
+    static func nft(_ command: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ["/usr/sbin/nft", "/sbin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }!)
+        process.arguments = ["-f", "-"]
+        let input = Pipe(), output = Pipe(), error = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        input.fileHandleForWriting.write(Data(command.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "nft \(command): \(message)"])
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Whether uid 65534 can run the built binary from where it lies (not when the clone sits under /root).
     static var nobodyCanRunGatehouse: Bool {
         guard isRoot, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return false }

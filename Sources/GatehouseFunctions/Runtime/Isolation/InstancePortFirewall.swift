@@ -15,6 +15,11 @@ import Glibc
 /// refused; root processes are not (they could remove the rule anyway). Outbound traffic of the
 /// functions is not touched.
 ///
+/// Only a connection's first packet (SYN without ACK) is looked at: a connection refused there
+/// never exists, so what follows it cannot be anyone's. The hook runs for every packet on the
+/// host; looking up a packet's socket owner takes the socket's callback lock, and doing that for
+/// every loopback packet cost the gateway about 2 % of its CPU per forwarded request.
+///
 /// The table is named after the state directory (its path and inode), so a Gatehouse killed hard
 /// leaves a table that the next start on the same directory replaces. Each port is added before its instance starts
 /// and removed when it exits: one `nft` run (a few milliseconds) each.
@@ -37,16 +42,19 @@ final class InstancePortFirewall: Sendable {
         table = "gatehouse_" + String(hash, radix: 16)
     }
 
-    /// Replaces any table of the same name with an empty one.
+    /// Replaces any table of the same name with an empty one, after removing the tables of
+    /// Gatehouses that are gone (`removeAbandoned`).
     func install() async throws {
+        await removeAbandoned()
         _ = try? await nft(["delete", "table", "inet", table])
         try await nft(["-f", "-"], script: """
             table inet \(table) {
+              comment "\(TableOwner.current.comment)"
               set ports { type inet_service; }
               set owners { typeof tcp dport . meta skuid; }
               chain output {
                 type filter hook output priority 0; policy accept;
-                meta skuid != 0 tcp dport @ports tcp dport . meta skuid != @owners reject with tcp reset
+                tcp flags & (syn | ack) == syn tcp dport @ports meta skuid != 0 tcp dport . meta skuid != @owners reject with tcp reset
               }
               chain input {
                 type filter hook input priority 0; policy accept;
@@ -75,7 +83,8 @@ final class InstancePortFirewall: Sendable {
         _ = try? await nft(["delete", "table", "inet", table])
     }
 
-    private func nft(_ arguments: [String], script: String = "") async throws {
+    @discardableResult
+    func nft(_ arguments: [String], script: String = "") async throws -> String {
         // Run to the end even when the caller is cancelled (a stop on a second signal withdraws
         // ports and removes the table from cancelled tasks): swift-subprocess ends the whole
         // process with a fatal error ("FileDescriptor … was not closed") when cancelled while it
@@ -84,11 +93,12 @@ final class InstancePortFirewall: Sendable {
         let result = try await Task {
             try await Subprocess.run(
                 .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
-                input: .string(script), output: .discarded, error: .string(limit: 4096))
+                input: .string(script), output: .string(limit: 16 << 20), error: .string(limit: 4096))
         }.value
         guard result.terminationStatus.isSuccess else {
             let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             throw Failure(description: "nft \(arguments.first ?? ""): \(message.isEmpty ? "\(result.terminationStatus)" : message)")
         }
+        return result.standardOutput
     }
 }
