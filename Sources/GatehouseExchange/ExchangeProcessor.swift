@@ -15,16 +15,21 @@ public protocol ExchangeProcessor: Sendable {
 ///
 /// Both are called on the exchange's event loop, on the request path: an observer must not block
 /// or wait, and hands anything slow to a `BoundedBatchWriter` (GatehouseTelemetry).
+///
+/// The record is lent `inout` from the exchange that owns it: passed by value from a class, it
+/// would be copied for every call, retaining each of its strings and references (about 1.5 % of
+/// the forwarding path's CPU). Observers read it; only `ReleaseStageHolds` changes it (it empties
+/// `onFinish` once it has run it).
 public protocol ExchangeObserver: Sendable {
     /// Once the listener has read and checked the head (the record has its request id, method,
     /// path, peer), before any stage runs — or before the refusal, for a head the listener refused.
-    func exchangeBegan(_ record: RequestRecord)
+    func exchangeBegan(_ record: inout RequestRecord)
     /// Once, when the exchange has ended however it ended; `record` is final.
-    func exchangeFinished(_ record: RequestRecord)
+    func exchangeFinished(_ record: inout RequestRecord)
 }
 
 extension ExchangeObserver {
-    public func exchangeBegan(_ record: RequestRecord) {}
+    public func exchangeBegan(_ record: inout RequestRecord) {}
 }
 
 /// Several observers told in one declared order, begin and finish alike: the gateway declares its
@@ -36,12 +41,12 @@ public struct ExchangeObserverFanOut: ExchangeObserver {
         self.observers = observers
     }
 
-    public func exchangeBegan(_ record: RequestRecord) {
-        for observer in observers { observer.exchangeBegan(record) }
+    public func exchangeBegan(_ record: inout RequestRecord) {
+        for observer in observers { observer.exchangeBegan(&record) }
     }
 
-    public func exchangeFinished(_ record: RequestRecord) {
-        for observer in observers { observer.exchangeFinished(record) }
+    public func exchangeFinished(_ record: inout RequestRecord) {
+        for observer in observers { observer.exchangeFinished(&record) }
     }
 }
 

@@ -138,7 +138,7 @@ public final class LocalExchange: Exchange {
         delegate = nil
         onClientGone = nil
         record.duration = .now - record.start
-        observer.exchangeFinished(record)
+        observer.exchangeFinished(&record)
         let completion = self.completion
         self.completion = nil
         completion?(result)

@@ -32,8 +32,10 @@ extension ExchangeObserverFanOut {
 
 /// Runs what stages registered in `RequestRecord.onFinish`, once, when the exchange ends.
 struct ReleaseStageHolds: ExchangeObserver {
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         for release in record.onFinish { release() }
+        // Ran once; the trace store keeps the record, not what the closures hold.
+        record.onFinish = []
     }
 }
 
@@ -42,7 +44,7 @@ struct RecordTelemetry: ExchangeObserver {
     let telemetry: RequestTelemetry
     let live: LiveConfig
 
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         // A routed request carries its policy; only one that reached no function reads the config.
         telemetry.requestFinished(record, unrouted: record.destination == nil ? live.active.unroutedTelemetry : .default)
     }
@@ -52,13 +54,13 @@ struct RecordTelemetry: ExchangeObserver {
 struct RecordTrace: ExchangeObserver {
     let tracing: Tracing
 
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         tracing.requestFinished(record)
     }
 }
 
 extension DecisionRecorder: ExchangeObserver {
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         if record.decision != nil { append(record) }
     }
 }
@@ -67,7 +69,7 @@ extension DecisionRecorder: ExchangeObserver {
 struct RecordAudit: ExchangeObserver {
     let audit: AuditTrail
 
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         if let event = AuditEvent.request(record) { audit.enqueue(event) }
     }
 }

@@ -134,7 +134,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             if let hop = arrivedHop { exchange.record.extensions[NodeHop.Arrived.self] = hop }
             exchange.record.sni = peer?.serverName
             exchange.record.overTLS = tls != nil
-            observer.exchangeBegan(exchange.record)
+            observer.exchangeBegan(&exchange.record)
             if case .failure(let refusal) = checked {
                 exchange.fail(refusal)
             } else if let violation = checkLimits(received) {
@@ -242,7 +242,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             loopIndex: loopIndex, limits: limits, downstreamAddress: downstreamAddress, localAddress: localAddress)
         self.exchange = exchange
         queued.removeAll()
-        observer.exchangeBegan(exchange.record)
+        observer.exchangeBegan(&exchange.record)
         exchange.fail(failure)
         context.close(promise: nil)
     }
@@ -281,7 +281,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         if exchange === finished { exchange = nil }
         lastActivity = .now()
         setPausedForExchange(false, context: context)
-        observer.exchangeFinished(finished.record)
+        observer.exchangeFinished(&finished.record)
         if !queued.isEmpty, !drainScheduled {
             drainScheduled = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -296,7 +296,8 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// (This handler left the pipeline when the tunnel started.)
     func tunnelClosed(_ record: RequestRecord, channel: any Channel) {
         tracker.remove(channel)
-        observer.exchangeFinished(record)
+        var record = record
+        observer.exchangeFinished(&record)
     }
 
     /// Whether a caller sent a header only Gatehouse sets (`x-forwarded-client-cert`, or one

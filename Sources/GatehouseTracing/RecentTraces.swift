@@ -44,12 +44,17 @@ public final class RecentTraces: Sendable {
 
     public func add(_ record: RequestRecord) {
         guard record.trace.isValid else { return }
-        var kept = record
-        kept.onFinish = []  // ran already; closures are not kept alive by the store
+        // Closures that ran already are not kept alive by the store. The gateway's observers
+        // empty them before this (`ReleaseStageHolds`), so the record is copied once, into the buffer.
+        guard record.onFinish.isEmpty else {
+            var kept = record
+            kept.onFinish = []
+            return add(kept)
+        }
         let failed = Self.failed(record)
         let bytes = Self.estimatedBytes(record)
         state.withLock { state in
-            if failed { state.failed.append(kept, bytes: bytes) } else { state.recent.append(kept, bytes: bytes) }
+            if failed { state.failed.append(record, bytes: bytes) } else { state.recent.append(record, bytes: bytes) }
         }
     }
 
@@ -77,12 +82,17 @@ public final class RecentTraces: Sendable {
         }
     }
 
-    /// Oldest first out, bounded by count and by estimated bytes.
+    /// Oldest first out, bounded by count and by estimated bytes: a ring of slots, so that keeping a
+    /// record copies it once and overwrites the one it pushes out in place (`CircularBuffer` would
+    /// copy the evicted record once more to hand it back).
     private struct Buffer {
         let capacity: Int
         let maxBytes: Int
-        var storage = CircularBuffer<(record: RequestRecord, bytes: Int)>()
-        var bytes = 0
+        private var slots: [RequestRecord?] = []
+        private var sizes: [Int] = []
+        private var first = 0
+        private var count = 0
+        private var bytes = 0
 
         init(capacity: Int, maxBytes: Int) {
             self.capacity = max(1, capacity)
@@ -90,13 +100,29 @@ public final class RecentTraces: Sendable {
         }
 
         mutating func append(_ record: RequestRecord, bytes size: Int) {
-            storage.append((record, size))
-            bytes += size
-            while storage.count > capacity || (bytes > maxBytes && storage.count > 1) {
-                bytes -= storage.removeFirst().bytes
+            if count == capacity { forgetOldest(release: false) }  // its slot is overwritten below
+            let slot = (first + count) % capacity
+            if slot == slots.count {
+                slots.append(record)
+                sizes.append(size)
+            } else {
+                slots[slot] = record
+                sizes[slot] = size
             }
+            count += 1
+            bytes += size
+            while bytes > maxBytes, count > 1 { forgetOldest(release: true) }
         }
 
-        var elements: [RequestRecord] { storage.map(\.record) }
+        private mutating func forgetOldest(release: Bool) {
+            bytes -= sizes[first]
+            if release { slots[first] = nil }
+            first = (first + 1) % capacity
+            count -= 1
+        }
+
+        var elements: [RequestRecord] {
+            (0..<count).compactMap { slots[(first + $0) % capacity] }
+        }
     }
 }

@@ -26,7 +26,7 @@ struct LocalExchangeTests {
 
     final class Records: ExchangeObserver, @unchecked Sendable {
         var finished: [RequestRecord] = []
-        func exchangeFinished(_ record: RequestRecord) { finished.append(record) }
+        func exchangeFinished(_ record: inout RequestRecord) { finished.append(record) }
     }
 
     final class Outcome: @unchecked Sendable {

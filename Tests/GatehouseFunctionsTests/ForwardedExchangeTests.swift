@@ -138,7 +138,7 @@ struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
 final class FinishedRecords: ExchangeObserver {
     private let records = NIOLockedValueBox<[RequestRecord]>([])
     var all: [RequestRecord] { records.withLockedValue { $0 } }
-    func exchangeFinished(_ record: RequestRecord) { records.withLockedValue { $0.append(record) } }
+    func exchangeFinished(_ record: inout RequestRecord) { records.withLockedValue { $0.append(record) } }
 }
 
 struct StatusOnly: ErrorRenderer {

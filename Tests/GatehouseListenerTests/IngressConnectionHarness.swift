@@ -68,11 +68,11 @@ final class RecordingObserver: ExchangeObserver {
     var log: [String] { events.withLockedValue { $0 } }
     var finished: [RequestRecord] { records.withLockedValue { $0 } }
 
-    func exchangeBegan(_ record: RequestRecord) {
+    func exchangeBegan(_ record: inout RequestRecord) {
         events.withLockedValue { $0.append("began \(record.path)") }
     }
 
-    func exchangeFinished(_ record: RequestRecord) {
+    func exchangeFinished(_ record: inout RequestRecord) {
         events.withLockedValue { $0.append("finished \(record.path) \(record.responseCode)") }
         records.withLockedValue { $0.append(record) }
     }

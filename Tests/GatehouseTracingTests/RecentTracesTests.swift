@@ -42,4 +42,34 @@ struct RecentTracesTests {
         #expect(kept.count < 5 && !kept.isEmpty, "\(kept.count) kept")
         #expect(!store.requests(of: "r19").isEmpty, "the newest is kept")
     }
+
+    @Test("The newest requests are kept however often the ring wraps, with large ones pushed out by bytes between")
+    func ringKeepsNewest() {
+        let (capacity, maxBytes) = (5, 60_000)
+        let store = RecentTraces(recentCapacity: capacity, failedCapacity: 1, maxBytes: maxBytes)
+        var model: [(id: String, bytes: Int)] = []
+        for n in 0..<41 {
+            let record = Self.record("q\(n)", trace: TraceID(high: 3, low: UInt64(n + 1)), path: n % 7 == 3 ? "/" + String(repeating: "b", count: 25_000) : "/")
+            store.add(record)
+            model.append((record.requestId, RecentTraces.estimatedBytes(record)))
+            while model.count > capacity || (model.map(\.bytes).reduce(0, +) > maxBytes && model.count > 1) { model.removeFirst() }
+            #expect(Set(store.list(limit: 100).map(\.requestId)) == Set(model.map(\.id)), "after q\(n)")
+        }
+    }
+
+    @Test("What a request held until it finished (its onFinish closures) is not kept alive by the store")
+    func closuresNotKept() {
+        final class Held: Sendable {}
+        let store = RecentTraces()
+        weak var weakHeld: Held?
+        do {
+            let held = Held()
+            weakHeld = held
+            var record = Self.record("held", trace: TraceID(high: 4, low: 4))
+            record.onFinish = [{ _ = held }]
+            store.add(record)
+        }
+        #expect(weakHeld == nil)
+        #expect(store.requests(of: "held").count == 1)
+    }
 }

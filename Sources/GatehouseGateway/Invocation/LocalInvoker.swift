@@ -112,7 +112,7 @@ public struct LocalInvoker: Sendable {
                         continuation.resume(returning: result.mapError { .incomplete($0) })
                     }
                     exchange.value = local
-                    observer.exchangeBegan(local.record)
+                    observer.exchangeBegan(&local.record)
                     processor.begin(local)
                 }
             }
