@@ -104,26 +104,48 @@ struct FunctionIsolationTests {
         let namespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid").filter(\.isNumber)
         let started = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8).split(separator: ")").last!.split(separator: " ")[19]
         let suffix = UUID().uuidString.prefix(8).lowercased()
-        let tables = [
-            "dead": "gatehouse pid=\(dead.processIdentifier) started=1 pidns=\(namespace)",
-            "reused": "gatehouse pid=\(getpid()) started=1 pidns=\(namespace)",  // a live pid, another start time
-            "live": "gatehouse pid=\(getpid()) started=\(started) pidns=\(namespace)",
-            "elsewhere": "gatehouse pid=\(dead.processIdentifier) started=1 pidns=1",  // another PID namespace: not judged
-            "unowned": nil,
-        ].map { ("gatehouse_t\(suffix)\($0.key)", $0.value) }
-        for (name, comment) in tables {
-            try Self.nft("add table inet \(name)" + (comment.map { " { comment \"\($0)\"; }" } ?? ""))
-            try Self.nft("add chain inet \(name) output { type filter hook output priority 0; policy accept; }")
+        // A port something still listens on (an instance that outlived its Gatehouse).
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try #require(bind(listener, raw, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, raw, &length) == 0)
+            }
+        }
+        let busyPort = UInt16(bigEndian: address.sin_port)
+        let deadOwner = "gatehouse pid=\(dead.processIdentifier) started=1 pidns=\(namespace)"
+        let tables: [(name: String, comment: String?, elements: String?, kept: Bool)] = [
+            ("dead", deadOwner, nil, false),
+            ("reused", "gatehouse pid=\(getpid()) started=1 pidns=\(namespace)", nil, false),  // a live pid, another start time
+            ("live", "gatehouse pid=\(getpid()) started=\(started) pidns=\(namespace)", nil, true),
+            ("elsewhere", "gatehouse pid=\(dead.processIdentifier) started=1 pidns=1", nil, true),  // another PID namespace: not judged
+            ("unowned", nil, nil, true),
+            ("listening", deadOwner, "\(busyPort) . 64999", true),  // its instance still listens
+            ("running", deadOwner, "1 . \(getuid())", true),  // a process still runs as an owner
+        ].map { ("gatehouse_t\(suffix)\($0.0)", $0.1, $0.2, $0.3) }
+        for table in tables {
+            try Self.nft("""
+                add table inet \(table.name)\(table.comment.map { " { comment \"\($0)\"; }" } ?? "")
+                add set inet \(table.name) ports { type inet_service; }
+                add set inet \(table.name) owners { typeof tcp dport . meta skuid; }
+                add chain inet \(table.name) output { type filter hook output priority 0; policy accept; }
+                """)
+            if let elements = table.elements {
+                try Self.nft("add element inet \(table.name) owners { \(elements) }\nadd element inet \(table.name) ports { \(elements.prefix { $0 != " " }) }")
+            }
         }
         try await withGatehouse(fixtureFunction(name: "target")) { gatehouse in
             let left = try Self.nft("list tables")
-            for (name, _) in tables {
-                let gone = name.hasSuffix("dead") || name.hasSuffix("reused")
-                #expect(left.contains(name + "\n") != gone, "\(name): \(gone ? "not removed" : "removed")")
+            for table in tables {
+                #expect(left.contains(table.name + "\n") == table.kept, "\(table.name): \(table.kept ? "removed" : "not removed")")
             }
             #expect(try await gatehouse.request("target").status == 200)
         }
-        for (name, _) in tables { _ = try? Self.nft("delete table inet \(name)") }
+        for table in tables { _ = try? Self.nft("delete table inet \(table.name)") }
     }
 
     @discardableResult

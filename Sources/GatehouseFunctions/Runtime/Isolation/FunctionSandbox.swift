@@ -149,6 +149,19 @@ enum ListeningSockets {
         return owners
     }
 
+    /// Whether anything listens on `port`, on any address.
+    static func anyListener(onPort port: Int) -> Bool {
+        ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
+            // Unreadable: say yes, so that nothing is opened on a guess.
+            guard let text = readWhole(table) else { return true }
+            return text.split(separator: "\n").dropFirst().contains { line in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 3, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":") else { return false }
+                return Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+            }
+        }
+    }
+
     /// Reads to the end: procfs files report size 0, and a busy host's table is many pages long.
     private static func readWhole(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -83,8 +83,16 @@ final class InstancePortFirewall: Sendable {
         _ = try? await nft(["delete", "table", "inet", table])
     }
 
-    @discardableResult
-    func nft(_ arguments: [String], script: String = "") async throws -> String {
+    func nft(_ arguments: [String], script: String = "") async throws {
+        _ = try await run(arguments, script: script, output: .discarded)
+    }
+
+    /// What `nft` printed (a listing: a table, a set); at most 4 MiB, else it throws.
+    func nftOutput(_ arguments: [String]) async throws -> String {
+        try await run(arguments, script: "", output: .string(limit: 4 << 20))
+    }
+
+    private func run<Output: OutputProtocol>(_ arguments: [String], script: String, output: Output) async throws -> Output.OutputType {
         // Run to the end even when the caller is cancelled (a stop on a second signal withdraws
         // ports and removes the table from cancelled tasks): swift-subprocess ends the whole
         // process with a fatal error ("FileDescriptor … was not closed") when cancelled while it
@@ -93,7 +101,7 @@ final class InstancePortFirewall: Sendable {
         let result = try await Task {
             try await Subprocess.run(
                 .name("nft"), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
-                input: .string(script), output: .string(limit: 16 << 20), error: .string(limit: 4096))
+                input: .string(script), output: output, error: .string(limit: 4096))
         }.value
         guard result.terminationStatus.isSuccess else {
             let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
