@@ -49,14 +49,14 @@ public final class ClientExchange: Exchange {
         self.multiplexed = head.version.major >= 2
         self.keepAlive = multiplexed || (head.isKeepAlive && upgrade == nil)
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
-            ?? RequestIdentifier.generate(using: &connection.random)
+            ?? RequestIdentifier.generate(using: &connection.random.generator)
         var record = RequestRecord(
             requestId: requestId, startWallNanos: WallClock.nanosSinceEpoch(), start: .now, method: head.method.rawValue,
             path: head.uri, httpProtocol: Self.protocolName(head.version),
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
         record.isGRPC = GRPC.isCall(head.headers)
-        if connection.traces.isOn { record.trace = TraceContext.extract(from: head.headers, using: &connection.random) }
+        if connection.traces.isOn { record.trace = TraceContext.extract(from: head.headers, using: &connection.random.generator) }
         record.downstreamAddress = downstreamAddress
         record.destinationAddress = localAddress?.ip
         record.destinationPort = localAddress?.port ?? 0

@@ -54,16 +54,18 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private(set) var isDraining = false
     /// The timeout of the request being served, reused by the next (see `RequestTimer`).
     private var requestTimer: RequestTimer?
-    var random = RequestIdentifier.Generator()
+    /// Where request and trace ids come from: the connection's (an HTTP/2 connection's streams share one).
+    let random: RequestIdentifier.Source
     /// Whether requests join traces (see `TraceSwitch`).
     let traces: TraceSwitch
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
         limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil,
-        traces: TraceSwitch = TraceSwitch()
+        traces: TraceSwitch = TraceSwitch(), random: RequestIdentifier.Source = RequestIdentifier.Source()
     ) {
         self.traces = traces
+        self.random = random
         self.peer = peer
         self.tls = tls
         self.processor = processor

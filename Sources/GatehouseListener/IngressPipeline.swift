@@ -31,6 +31,8 @@ struct IngressPipeline: Sendable {
         // After the HTTP/2 handler: idle connections and draining end with GOAWAY.
         let keeper = HTTP2ConnectionKeeper(tracker: tracker, idleTimeout: .nanoseconds(limits.idleTimeout.nanosecondsClamped))
         let configuration = HTTP2ListenerConfiguration.handler(limits)
+        // Its streams run on its event loop, one after another: they share one id generator.
+        let random = NIOLoopBound(RequestIdentifier.Source(), eventLoop: channel.eventLoop)
         // Below the HTTP/2 handler: the responses of one event-loop tick leave in one write.
         try pipeline.addHandler(FlushCoalescer())
         _ = try pipeline.configureHTTP2Pipeline(
@@ -43,15 +45,15 @@ struct IngressPipeline: Sendable {
                 let streamPipeline = stream.pipeline.syncOperations
                 try streamPipeline.addHandler(HTTP2AuthorityCheck())
                 try streamPipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try streamPipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex))
+                try streamPipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex, random: random.value))
             }
         }
         try pipeline.addHandler(keeper)
     }
 
-    private func requestHandler(peer: PeerBox?, loopIndex: Int) -> IngressConnectionHandler {
+    private func requestHandler(peer: PeerBox?, loopIndex: Int, random: RequestIdentifier.Source = RequestIdentifier.Source()) -> IngressConnectionHandler {
         IngressConnectionHandler(
             processor: processor, observer: observer, renderer: renderer, limits: limits,
-            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces)
+            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces, random: random)
     }
 }
