@@ -191,4 +191,26 @@ struct IngressConnectionHandlerTests {
         #expect(record.responseFlags.contains(.downstreamConnectionTermination))
         #expect(record.responseCode == 0)
     }
+
+    @Test("Bytes that are not HTTP behind a request in flight end it (DPE), and what serves it is told to let go")
+    func garbageBehindRequest() throws {
+        final class Server: ExchangeDelegate {
+            var disconnected = 0
+            func requestBodyPart(_ buffer: ByteBuffer) {}
+            func requestBodyEnd() {}
+            func clientDisconnected() { disconnected += 1 }
+            func clientBecameWritable() {}
+        }
+        let connection = try IngressConnectionHarness()
+        try connection.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+        let exchange = try #require(connection.processor.begun.first)
+        let server = Server()
+        exchange.delegate = server
+        try connection.send("\u{1}\u{2} not a request\r\n\r\n")
+        #expect(server.disconnected == 1, "the forwarder would hold its instance lease until the function answered")
+        #expect(!connection.isOpen)
+        let record = try #require(connection.observer.finished.first)
+        #expect(connection.observer.finished.count == 1)
+        #expect(record.responseFlags.contains(.downstreamProtocolError))
+    }
 }

@@ -28,13 +28,15 @@ public struct ResponseFlags: OptionSet, Hashable, Sendable, CustomStringConverti
     public static let upstreamRetryLimitExceeded = ResponseFlags(rawValue: 1 << 10)
     /// A local rate limit refused the request (429).
     public static let rateLimited = ResponseFlags(rawValue: 1 << 11)
+    /// The caller sent bytes that are not HTTP while its request was being served (Envoy's DPE).
+    public static let downstreamProtocolError = ResponseFlags(rawValue: 1 << 12)
 
     private static let codes: [(ResponseFlags, String)] = [
         (.noRoute, "NR"), (.upstreamOverflow, "UO"), (.upstreamConnectionFailure, "UF"),
         (.upstreamConnectionTermination, "UC"), (.upstreamRequestTimeout, "UT"),
         (.noHealthyUpstream, "UH"), (.downstreamConnectionTermination, "DC"),
         (.unauthorizedExternalService, "UAEX"), (.delayInjected, "DI"), (.faultInjected, "FI"),
-        (.upstreamRetryLimitExceeded, "URX"), (.rateLimited, "RL"),
+        (.upstreamRetryLimitExceeded, "URX"), (.rateLimited, "RL"), (.downstreamProtocolError, "DPE"),
     ]
 
     /// Envoy's rendering: codes joined by commas, `-` when there are none.
