@@ -20,11 +20,18 @@ public protocol RequestDeadlineHandler: AnyObject {
 /// A timer of one exchange only (an in-process caller's, a mirror's) is not reused: disarming it
 /// cancels its wake-up at once, so ended requests leave no task behind until their deadline.
 ///
+/// The streams of an HTTP/2 connection share one too (`concurrent`): their deadlines are armed
+/// side by side, under the same single wake-up, instead of each stream scheduling and cancelling
+/// its own (2.8 % of the HTTP/2 path's CPU). Whoever made it stops it with the connection.
+///
 /// Confined to `loop`: every method must be called there.
 public final class RequestTimer {
     private let loop: any EventLoop
     /// Reused by a connection's requests in turn; else disarming cancels the wake-up.
     private let reused: Bool
+    /// Deadlines of exchanges in progress at once (an HTTP/2 connection's streams), by token.
+    private let concurrent: Bool
+    private var armed: [(token: UInt64, deadline: NIODeadline, handler: any RequestDeadlineHandler)] = []
     private var wakeUp: Scheduled<Void>?
     private var wakeUpAt: NIODeadline?
     private var deadline: NIODeadline?
@@ -38,15 +45,27 @@ public final class RequestTimer {
     public init(loop: any EventLoop, reused: Bool = false) {
         self.loop = loop
         self.reused = reused
+        concurrent = false
+    }
+
+    /// One timer for exchanges that run at once (the streams of an HTTP/2 connection).
+    public init(concurrentOn loop: any EventLoop) {
+        self.loop = loop
+        reused = true
+        concurrent = true
     }
 
     /// Calls `handler` once `duration` from now has passed, unless disarmed with the returned token.
-    /// Replaces whatever was armed before.
+    /// Replaces whatever was armed before (unless `concurrent`).
     public func arm(after duration: Duration, _ handler: any RequestDeadlineHandler) -> UInt64 {
         let deadline = loop.now + .nanoseconds(max(0, duration.nanosecondsClamped))
         generation &+= 1
-        self.deadline = deadline
-        self.handler = handler
+        if concurrent {
+            armed.append((generation, deadline, handler))
+        } else {
+            self.deadline = deadline
+            self.handler = handler
+        }
         if let wakeUpAt, wakeUpAt <= deadline { return generation }
         wakeUp?.cancel()
         schedule(at: deadline)
@@ -54,6 +73,11 @@ public final class RequestTimer {
     }
 
     public func disarm(_ token: UInt64) {
+        if concurrent {
+            // Most end in the order they began: search from the oldest.
+            if let index = armed.firstIndex(where: { $0.token == token }) { armed.remove(at: index) }
+            return
+        }
         guard token == generation else { return }
         if !reused { return stop() }
         deadline = nil
@@ -65,6 +89,7 @@ public final class RequestTimer {
         generation &+= 1
         deadline = nil
         handler = nil
+        armed.removeAll()
         wakeUp?.cancel()
         wakeUp = nil
         wakeUpAt = nil
@@ -81,6 +106,7 @@ public final class RequestTimer {
         guard id == wakeUpID, wakeUp != nil else { return }
         wakeUp = nil
         wakeUpAt = nil
+        if concurrent { return fireDue() }
         guard let deadline, let handler else { return }
         guard loop.now >= deadline else {
             schedule(at: deadline)
@@ -89,5 +115,14 @@ public final class RequestTimer {
         self.deadline = nil
         self.handler = nil
         handler.deadlinePassed()
+    }
+
+    /// Calls the handlers whose deadline passed (oldest first), and waits for the earliest left.
+    private func fireDue() {
+        let now = loop.now
+        let due = armed.filter { $0.deadline <= now }
+        armed.removeAll { $0.deadline <= now }
+        if let next = armed.lazy.map(\.deadline).min() { schedule(at: next) }
+        for entry in due { entry.handler.deadlinePassed() }
     }
 }

@@ -63,8 +63,8 @@ public final class ClientExchange: Exchange {
         // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
         // becomes a tunnel if it answers 101 (it cannot carry another request either way).
         super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade,
-            // An HTTP/2 stream carries one request: its own timer, cancelled when the request ends.
-            timer: head.version.major >= 2 ? nil : connection.timer(on: context.eventLoop))
+            // A connection's requests share its timer; an HTTP/2 connection's streams, the connection's.
+            timer: connection.timer(on: context.eventLoop))
     }
 
     // MARK: Answering

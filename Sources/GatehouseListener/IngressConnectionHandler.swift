@@ -56,16 +56,19 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var requestTimer: RequestTimer?
     /// Where request and trace ids come from: the connection's (an HTTP/2 connection's streams share one).
     let random: RequestIdentifier.Source
+    private let streamsTimer: RequestTimer?
     /// Whether requests join traces (see `TraceSwitch`).
     let traces: TraceSwitch
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
         limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil,
-        traces: TraceSwitch = TraceSwitch(), random: RequestIdentifier.Source = RequestIdentifier.Source()
+        traces: TraceSwitch = TraceSwitch(), random: RequestIdentifier.Source = RequestIdentifier.Source(),
+        streamsTimer: RequestTimer? = nil
     ) {
         self.traces = traces
         self.random = random
+        self.streamsTimer = streamsTimer
         self.peer = peer
         self.tls = tls
         self.processor = processor
@@ -194,8 +197,10 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         if reading { context.read() }
     }
 
-    /// The connection's request timer, made for its first request.
+    /// The connection's request timer, made for its first request; an HTTP/2 stream's is its
+    /// connection's (`streamsTimer`, stopped with the connection, not with the stream).
     func timer(on loop: any EventLoop) -> RequestTimer {
+        if let streamsTimer { return streamsTimer }
         if let requestTimer { return requestTimer }
         let timer = RequestTimer(loop: loop, reused: true)
         requestTimer = timer

@@ -31,8 +31,11 @@ struct IngressPipeline: Sendable {
         // After the HTTP/2 handler: idle connections and draining end with GOAWAY.
         let keeper = HTTP2ConnectionKeeper(tracker: tracker, idleTimeout: .nanoseconds(limits.idleTimeout.nanosecondsClamped))
         let configuration = HTTP2ListenerConfiguration.handler(limits)
-        // Its streams run on its event loop, one after another: they share one id generator.
+        // Its streams run on its event loop: they share one id generator, and one timer for their
+        // deadlines (stopped when the connection closes).
         let random = NIOLoopBound(RequestIdentifier.Source(), eventLoop: channel.eventLoop)
+        let timer = NIOLoopBound(RequestTimer(concurrentOn: channel.eventLoop), eventLoop: channel.eventLoop)
+        channel.closeFuture.assumeIsolated().whenComplete { _ in timer.value.stop() }
         // Below the HTTP/2 handler: the responses of one event-loop tick leave in one write.
         try pipeline.addHandler(FlushCoalescer())
         _ = try pipeline.configureHTTP2Pipeline(
@@ -45,15 +48,17 @@ struct IngressPipeline: Sendable {
                 let streamPipeline = stream.pipeline.syncOperations
                 try streamPipeline.addHandler(HTTP2AuthorityCheck())
                 try streamPipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try streamPipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex, random: random.value))
+                try streamPipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex, random: random.value, timer: timer.value))
             }
         }
         try pipeline.addHandler(keeper)
     }
 
-    private func requestHandler(peer: PeerBox?, loopIndex: Int, random: RequestIdentifier.Source = RequestIdentifier.Source()) -> IngressConnectionHandler {
+    private func requestHandler(
+        peer: PeerBox?, loopIndex: Int, random: RequestIdentifier.Source = RequestIdentifier.Source(), timer: RequestTimer? = nil
+    ) -> IngressConnectionHandler {
         IngressConnectionHandler(
             processor: processor, observer: observer, renderer: renderer, limits: limits,
-            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces, random: random)
+            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces, random: random, streamsTimer: timer)
     }
 }

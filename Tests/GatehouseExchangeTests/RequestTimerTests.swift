@@ -104,4 +104,37 @@ struct RequestTimerTests {
         loop.advanceTime(by: .seconds(301))
         #expect(request.passed == 0)
     }
+
+    @Test("an HTTP/2 connection's streams: deadlines armed side by side each fire at their own time, once; a disarmed one never")
+    func concurrentStreams() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(concurrentOn: loop)
+        let (slow, quick, ended, later) = (Deadline(), Deadline(), Deadline(), Deadline())
+        _ = timer.arm(after: .seconds(3), slow)
+        _ = timer.arm(after: .seconds(1), quick)  // earlier than the wake-up already scheduled
+        timer.disarm(timer.arm(after: .seconds(2), ended))
+        loop.advanceTime(by: .milliseconds(999))
+        #expect(quick.passed == 0)
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(quick.passed == 1 && slow.passed == 0)
+        _ = timer.arm(after: .seconds(1), later)  // due at 2 s, before the slow one
+        loop.advanceTime(by: .seconds(1))
+        #expect(later.passed == 1 && slow.passed == 0 && ended.passed == 0)
+        loop.advanceTime(by: .seconds(1))
+        #expect(slow.passed == 1)
+        loop.advanceTime(by: .seconds(10))
+        #expect(quick.passed == 1 && later.passed == 1 && slow.passed == 1 && ended.passed == 0)
+    }
+
+    @Test("an HTTP/2 connection's timer stopped with the connection fires nothing more")
+    func concurrentStopped() {
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(concurrentOn: loop)
+        let (first, second) = (Deadline(), Deadline())
+        _ = timer.arm(after: .seconds(1), first)
+        _ = timer.arm(after: .seconds(2), second)
+        timer.stop()
+        loop.advanceTime(by: .seconds(5))
+        #expect(first.passed == 0 && second.passed == 0)
+    }
 }
