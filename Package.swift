@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(name: "GatehouseRoutingTests", dependencies: ["GatehouseRouting", "GatehouseCore", "GatehouseConfig"]),
         // Includes the forwarder driven in-process, client and instance on EmbeddedChannels.
         .testTarget(name: "GatehouseFunctionsTests", dependencies: [
-            "GatehouseFunctions", "GatehouseCore", "GatehouseListener", "GatehouseExchange",
+            "GatehouseFunctions", "GatehouseCore", "GatehouseListener", "GatehouseExchange", "GatehouseTesting",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

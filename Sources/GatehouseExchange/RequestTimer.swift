@@ -117,12 +117,16 @@ public final class RequestTimer {
         handler.deadlinePassed()
     }
 
-    /// Calls the handlers whose deadline passed (oldest first), and waits for the earliest left.
+    /// Calls the handlers whose deadline passed (oldest first), one at a time (a handler may
+    /// disarm another due one, or arm a new one), then waits for the earliest left.
     private func fireDue() {
         let now = loop.now
-        let due = armed.filter { $0.deadline <= now }
-        armed.removeAll { $0.deadline <= now }
-        if let next = armed.lazy.map(\.deadline).min() { schedule(at: next) }
-        for entry in due { entry.handler.deadlinePassed() }
+        while let index = armed.firstIndex(where: { $0.deadline <= now }) {
+            armed.remove(at: index).handler.deadlinePassed()
+        }
+        guard let next = armed.lazy.map(\.deadline).min() else { return }
+        if let wakeUpAt, wakeUpAt <= next { return }
+        wakeUp?.cancel()
+        schedule(at: next)
     }
 }

@@ -176,16 +176,24 @@ public final class ClientExchange: Exchange {
 
 
     /// Ends the exchange by closing the client connection (the response cannot be completed).
-    /// Ends the exchange and the connection at once; what serves the request is told, as when the
-    /// caller leaves, so it lets go of its instance and upstream connection instead of holding them
-    /// until the function answers (or forever: the connection's timer stops with it).
     public override func abort() {
         guard !isFinished else { return }
         connection.closeAfterExchange()
-        let sink = delegate
-        let gone = onClientGone
         finish()
         context.close(promise: nil)
+    }
+
+    /// The listener ends the exchange and the connection (the caller sent bytes that are not
+    /// HTTP): what serves the request is told, as when the caller leaves, so it lets go of its
+    /// instance and upstream connection instead of holding them until the function answers (or
+    /// forever: the connection's timer stops with it). Not in `abort()`: the forwarder calls that
+    /// itself, through `fail`, and must not be told of its own failure.
+    func abortFromListener() {
+        guard !isFinished else { return }
+        record.responseFlags.insert(.downstreamProtocolError)
+        let sink = delegate
+        let gone = onClientGone
+        abort()
         sink?.clientDisconnected()
         gone?()
     }

@@ -235,8 +235,7 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         // An unparsable request gets one error response, then the connection closes. If another
         // exchange is still being served, its response cannot be interleaved: the connection closes.
         if let exchange {
-            exchange.record.responseFlags.insert(.downstreamProtocolError)
-            exchange.abort()
+            exchange.abortFromListener()
             return
         }
         let failure: GatehouseError

@@ -137,4 +137,23 @@ struct RequestTimerTests {
         loop.advanceTime(by: .seconds(5))
         #expect(first.passed == 0 && second.passed == 0)
     }
+
+    @Test("an HTTP/2 connection's deadlines due at once: one disarmed by another's handler does not fire")
+    func disarmedWhileFiring() {
+        final class Disarming: RequestDeadlineHandler {
+            var passed = 0
+            var other: (timer: RequestTimer, token: UInt64)?
+            func deadlinePassed() {
+                passed += 1
+                if let other { other.timer.disarm(other.token) }
+            }
+        }
+        let loop = EmbeddedEventLoop()
+        let timer = RequestTimer(concurrentOn: loop)
+        let (first, second) = (Disarming(), Deadline())
+        _ = timer.arm(after: .seconds(1), first)
+        first.other = (timer, timer.arm(after: .seconds(1), second))
+        loop.advanceTime(by: .seconds(1))
+        #expect(first.passed == 1 && second.passed == 0)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTesting
 import Testing
 @testable import GatehouseFunctions
 
@@ -62,21 +63,10 @@ struct TableOwnerTests {
 
     @Test("A port something listens on, and a uid something runs as, are seen")
     func inUse() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                try #require(bind(fd, raw, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, raw, &length) == 0)
-            }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        #expect(ListeningSockets.anyListener(onPort: port))
-        close(fd)
-        #expect(!ListeningSockets.anyListener(onPort: port), "closed")
+        let listener = try LoopbackListener()
+        #expect(ListeningSockets.anyListener(onPort: listener.port))
+        listener.close()
+        #expect(!ListeningSockets.anyListener(onPort: listener.port), "closed")
         #expect(ProcessTable.anyProcess(runningAs: [getuid()]))
         #expect(!ProcessTable.anyProcess(runningAs: []))
     }

@@ -105,18 +105,8 @@ struct FunctionIsolationTests {
         let started = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8).split(separator: ")").last!.split(separator: " ")[19]
         let suffix = UUID().uuidString.prefix(8).lowercased()
         // A port something still listens on (an instance that outlived its Gatehouse).
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                try #require(bind(listener, raw, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, raw, &length) == 0)
-            }
-        }
-        let busyPort = UInt16(bigEndian: address.sin_port)
+        let listener = try LoopbackListener()
+        let busyPort = listener.port
         let deadOwner = "gatehouse pid=\(dead.processIdentifier) started=1 pidns=\(namespace)"
         let tables: [(name: String, comment: String?, elements: String?, kept: Bool)] = [
             ("dead", deadOwner, nil, false),
@@ -145,6 +135,7 @@ struct FunctionIsolationTests {
             }
             #expect(try await gatehouse.request("target").status == 200)
         }
+        listener.close()  // kept open (and alive) until Gatehouse has looked
         for table in tables { _ = try? Self.nft("delete table inet \(table.name)") }
     }
 
