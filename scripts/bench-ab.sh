@@ -17,6 +17,7 @@ DURATION=${DURATION:-10}
 (($# > 0)) || { echo "usage: $0 label=binary [label=binary ...]" >&2; exit 2; }
 for tool in wrk nginx taskset curl; do command -v "$tool" >/dev/null || { echo "$tool is missing ($SHARED_BENCH/lib/install.sh)" >&2; exit 2; }; done
 
+source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
 WORK=$(mktemp -d /tmp/gatehouse-ab.XXXXXX)
 chmod 755 "$WORK"  # as root the function runs under a user of its own and must reach its script
 cp "$SHARED_BENCH/lib/hello-function.sh" "$WORK/hello.sh" && chmod 755 "$WORK/hello.sh"

@@ -21,6 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
+source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/gatehouse-bench.XXXXXX)}
 mkdir -p "$WORK"
 # As root, the hello function runs under a user of its own (docs/security.md): it must reach its script.
