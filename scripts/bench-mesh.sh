@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
-source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
+source "$ROOT/scripts/lib/bench-common.sh" && warn_about_port_tables
 WORK=$(mktemp -d /tmp/gatehouse-mesh-bench.XXXXXX)
 chmod 755 "$WORK"
 ROUNDS=${ROUNDS:-3}

@@ -21,7 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
-source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
+source "$ROOT/scripts/lib/bench-common.sh" && warn_about_port_tables
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/gatehouse-bench.XXXXXX)}
 mkdir -p "$WORK"
 # As root, the hello function runs under a user of its own (docs/security.md): it must reach its script.
@@ -42,14 +42,7 @@ python3 -c 'import envoy' 2>/dev/null || missing=1
 
 # The same nginx "hello" upstream the peers proxy to, run by Gatehouse as a process function,
 # kept warm, one instance (the peers have one upstream too).
-cat >"$WORK/hello.yaml" <<YAML
-apiVersion: gatehouse.dev/v1
-kind: Function
-metadata: {name: hello, namespace: default}
-spec:
-  process: {command: ["$WORK/bench/lib/hello-function.sh"]}
-  scaling: {minInstances: 1, maxInstances: 1}
-YAML
+write_hello_function "$WORK/hello.yaml" "$WORK/bench/lib/hello-function.sh"
 
 # PROFILE=jwt: what envoy-jwt does (jwt_authn with the harness's issuer and audience, RBAC on
 # iss and role=invoker), said in Istio's kinds. The harness's key material is made here first, in

@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${GATEHOUSE_BIN:-$ROOT/.build/release/gatehouse}
 [[ ${SKIP_BUILD:-0} == 1 ]] || (cd "$ROOT" && SWIFT_DETERMINISTIC_HASHING=1 swift build -c release --product gatehouse --static-swift-stdlib)
-source "$ROOT/scripts/lib/host-check.sh" && warn_about_port_tables
+source "$ROOT/scripts/lib/bench-common.sh" && warn_about_port_tables
 WORK=$(mktemp -d /tmp/gatehouse-handshakes.XXXXXX)
 SECS=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-3}

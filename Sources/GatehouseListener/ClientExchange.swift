@@ -189,13 +189,7 @@ public final class ClientExchange: Exchange {
     /// forever: the connection's timer stops with it). Not in `abort()`: the forwarder calls that
     /// itself, through `fail`, and must not be told of its own failure.
     func abortFromListener() {
-        guard !isFinished else { return }
-        record.responseFlags.insert(.downstreamProtocolError)
-        let sink = delegate
-        let gone = onClientGone
-        abort()
-        sink?.clientDisconnected()
-        gone?()
+        end(flag: .downstreamProtocolError) { abort() }
     }
 
     // MARK: Upgrading
@@ -300,11 +294,17 @@ public final class ClientExchange: Exchange {
     }
 
     func clientClosed() {
+        end(flag: .downstreamConnectionTermination) { finish() }
+    }
+
+    /// Ends the exchange with `flag` (`ending` finishes it), then tells what served it that the
+    /// caller is gone, so it lets go of what it holds.
+    private func end(flag: ResponseFlags, _ ending: () -> Void) {
         guard !isFinished else { return }
-        record.responseFlags.insert(.downstreamConnectionTermination)
+        record.responseFlags.insert(flag)
         let sink = delegate
         let gone = onClientGone
-        finish()
+        ending()
         sink?.clientDisconnected()
         gone?()
     }

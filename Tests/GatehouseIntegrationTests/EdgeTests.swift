@@ -153,18 +153,7 @@ struct EdgeTests {
 
 /// Lines of `promtool check metrics` output for the given exposition.
 func promtoolComplaints(_ exposition: String) throws -> [String] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-    process.arguments = ["check", "metrics"]
-    let input = Pipe(), output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    input.fileHandleForWriting.write(Data(exposition.utf8))
-    try input.fileHandleForWriting.close()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+    let text = try runWithInput("/usr/bin/promtool", ["check", "metrics"], input: exposition, mergingErrors: true).output
     return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
 }
 

@@ -141,23 +141,12 @@ struct FunctionIsolationTests {
 
     @discardableResult
     static func nft(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ["/usr/sbin/nft", "/sbin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }!)
-        process.arguments = ["-f", "-"]
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(command.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "nft \(command): \(message)"])
+        let nft = ["/usr/sbin/nft", "/sbin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }!
+        let result = try runWithInput(nft, ["-f", "-"], input: command)
+        guard result.status == 0 else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "nft \(command): \(result.errors)"])
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.output
     }
 
     /// Whether uid 65534 can run the built binary from where it lies (not when the clone sits under /root).

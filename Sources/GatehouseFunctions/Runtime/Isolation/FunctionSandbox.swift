@@ -133,33 +133,33 @@ struct SandboxFailure: Error, CustomStringConvertible {
 /// Who owns the listening TCP sockets on a port, from `/proc/net/tcp` and `/proc/net/tcp6`.
 enum ListeningSockets {
     static func owners(ofPort port: Int) -> [UInt32] {
-        var owners: [UInt32] = []
+        (listeners(onPort: port) ?? []).filter { reachesLoopback($0.address) }.map(\.uid)
+    }
+
+    /// Whether anything listens on `port`, on any address (yes when the tables cannot be read, so
+    /// that nothing is opened on a guess).
+    static func anyListener(onPort port: Int) -> Bool {
+        listeners(onPort: port).map { !$0.isEmpty } ?? true
+    }
+
+    /// Listening sockets on `port`: their local address (as /proc writes it) and owner; nil when
+    /// neither table can be read (one alone is missing on a host without IPv6).
+    private static func listeners(onPort port: Int) -> [(address: Substring, uid: UInt32)]? {
+        var found: [(address: Substring, uid: UInt32)] = []
+        var read = false
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
             guard let text = readWhole(table) else { continue }
+            read = true
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid …; st 0A is LISTEN.
                 guard fields.count > 7, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
-                      Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port,
-                      reachesLoopback(fields[1][..<colon]), let uid = UInt32(fields[7])
+                      Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port, let uid = UInt32(fields[7])
                 else { continue }
-                owners.append(uid)
+                found.append((fields[1][..<colon], uid))
             }
         }
-        return owners
-    }
-
-    /// Whether anything listens on `port`, on any address.
-    static func anyListener(onPort port: Int) -> Bool {
-        ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
-            // Unreadable: say yes, so that nothing is opened on a guess.
-            guard let text = readWhole(table) else { return true }
-            return text.split(separator: "\n").dropFirst().contains { line in
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count > 3, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":") else { return false }
-                return Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
-            }
-        }
+        return read ? found : nil
     }
 
     /// Reads to the end: procfs files report size 0, and a busy host's table is many pages long.

@@ -128,17 +128,12 @@ struct TableOwner: Equatable {
 
 /// What `/proc` says about processes.
 enum ProcessTable {
-    /// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot. With
-    /// `checkingPid`, nil unless the entry's own pid (field 1) is `pid`: a `/proc` mounted for
-    /// another PID namespace than this process's would name another process.
+    /// When the process started (`InstanceRecords.startTicks`, field 22 of `/proc/PID/stat`). With
+    /// `checkingPid`, nil unless `/proc` names this process by `pid`: a `/proc` mounted for another
+    /// PID namespace than this process's would name another process.
     static func startTime(of pid: Int32, checkingPid: Bool = false) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
-        else { return nil }
-        if checkingPid, stat.prefix(while: { $0 != " " }) != String(pid) { return nil }
-        // After the command name: field 3 onwards; the start time is field 22.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
+        if checkingPid, (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self")) != String(pid) { return nil }
+        return InstanceRecords.startTicks(of: pid).map(String.init)
     }
 
     /// No such process (its `/proc` entry does not exist), as opposed to one that cannot be read.

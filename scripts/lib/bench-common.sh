@@ -1,5 +1,5 @@
-# Sourced by the bench scripts before they measure.
-#
+# Sourced by the bench scripts.
+
 # nftables tables of other Gatehouses (running, or killed hard and not yet cleaned up) hook every
 # packet on the host, the peers' included: a run beside them measures them too (docs/performance.md,
 # "Tables left behind"). Says so; a Gatehouse start removes those whose owner and instances are gone.
@@ -10,4 +10,18 @@ warn_about_port_tables() {
   if ((count > 0)); then
     echo "warning: $count gatehouse_ nftables table(s) on this host before the run (nft list tables): each hooks every packet, the peers' too" >&2
   fi
+}
+
+# write_hello_function FILE SCRIPT: the Function that runs the shared nginx "hello" upstream
+# (SCRIPT, ../shared/bench/lib/hello-function.sh or a copy), kept warm, one instance (the peers
+# have one upstream too).
+write_hello_function() {
+  cat >"$1" <<YAML
+apiVersion: gatehouse.dev/v1
+kind: Function
+metadata: {name: hello, namespace: default}
+spec:
+  process: {command: ["$2"]}
+  scaling: {minInstances: 1, maxInstances: 1}
+YAML
 }
