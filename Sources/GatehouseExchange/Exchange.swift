@@ -23,6 +23,9 @@ open class Exchange {
     public final let loopIndex: Int
     /// A WebSocket upgrade request's `Upgrade` value (never for an in-process caller).
     public final let upgrade: String?
+    /// The name of the HTTP/1.1 response decoder on a connection to a function: it leaves the
+    /// pipeline when the connection becomes a tunnel (see `startTunnel`).
+    public static let upstreamDecoderName = "gatehouse.upstream-response-decoder"
     /// Keeps the exchange's timeout: a client connection's, shared by its requests in turn (see
     /// `RequestTimer`); the exchange's own for other callers.
     public final let timer: RequestTimer

@@ -252,6 +252,9 @@ public final class ClientExchange: Exchange {
         remove(NIOHTTPRequestHeadersValidator.self)
         remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
         remove(ByteToMessageHandler<HTTPResponseDecoder>.self)
+        if (try? pipeline.context(name: Exchange.upstreamDecoderName)) != nil {
+            pipeline.removeHandler(name: Exchange.upstreamDecoderName, promise: nil)
+        }
     }
 
     // MARK: Called by the connection handler

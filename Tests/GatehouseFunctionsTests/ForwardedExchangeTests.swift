@@ -22,7 +22,8 @@ final class ForwardingHarness {
     /// `peer`: the function's home is another node (`EmbeddedPeer`), this node's own pool the fallback.
     let peer: EmbeddedPeer?
 
-    init(maxIdleTime: TimeAmount? = nil, placed: Bool = false) throws {
+    /// `edits`: header edits the stages made (claims, a route's header operations).
+    init(maxIdleTime: TimeAmount? = nil, placed: Bool = false, edits: HeaderEdits = HeaderEdits()) throws {
         client = EmbeddedChannel(loop: loop)
         client.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
         upstream = EmbeddedUpstream(loop: loop, maxIdleTime: maxIdleTime)
@@ -32,7 +33,7 @@ final class ForwardingHarness {
         } ?? upstream
         try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try client.pipeline.syncOperations.addHandler(IngressConnectionHandler(
-            processor: ForwardEverything(upstream: upstream, pool: pool), observer: observer, renderer: StatusOnly(),
+            processor: ForwardEverything(upstream: upstream, pool: pool, edits: edits), observer: observer, renderer: StatusOnly(),
             limits: ListenerLimits(), loopIndex: 0, tracker: ConnectionTracker()))
         try client.connect(to: client.remoteAddress!).wait()
     }
@@ -128,9 +129,11 @@ final class EmbeddedPeer: @unchecked Sendable {
 struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
     let upstream: EmbeddedUpstream
     var pool: any FunctionUpstream
+    var edits = HeaderEdits()
 
     func begin(_ exchange: Exchange) {
         exchange.record.destination = FunctionDestination(spec: upstream.spec)
+        exchange.record.upstreamHeaders = edits
         ForwardedExchange(client: exchange, pool: pool).start()
     }
 }
@@ -144,7 +147,7 @@ final class FinishedRecords: ExchangeObserver {
 struct StatusOnly: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
         let status: HTTPResponseStatus = switch error.code {
-        case .upstreamReset, .upstreamConnectFailure: .badGateway
+        case .upstreamReset, .upstreamConnectFailure, .invalidForwardedRequest: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .badRequest: .badRequest
         default: .internalServerError
@@ -245,6 +248,48 @@ struct ForwardedExchangeTests {
         try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(headerLines(try harness.instanceReceived()).first == "GET /next HTTP/1.1")
         #expect(try harness.peerReceived().isEmpty)
+    }
+
+    @Test("A response to HEAD has no body, whatever its Content-Length says: the next response on the connection is read as a response")
+    func headResponse() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(headerLines(try harness.instanceReceived()).first == "HEAD /h HTTP/1.1")
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        let head = try harness.clientReceived()
+        #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.lowercased().contains("content-length: 5") && head.hasSuffix("\r\n\r\n"), "\(head)")
+        try harness.clientSends("GET /g HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(headerLines(try harness.instanceReceived()).first == "GET /g HTTP/1.1")
+        try harness.instanceSends("HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello")
+        let next = headerLines(try harness.clientReceived())
+        #expect(next.first == "HTTP/1.1 201 Created" && next.body == "hello")
+        #expect(harness.upstream.channels.count == 1, "one connection served both")
+    }
+
+    @Test("A header value Gatehouse adds with CR LF in it (a claim, a route's value) is never sent: 502, nothing reaches the instance, and its connection serves the next request",
+          arguments: ["a\r\nx-injected: 1", "a\nb", "nul\u{0}", "del\u{7F}"])
+    func injectedHeaderRefused(_ value: String) throws {
+        var edits = HeaderEdits()
+        edits.setHeader("x-claim-sub", value)
+        let harness = try ForwardingHarness(edits: edits)
+        try harness.clientSends("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(try harness.instanceReceived().isEmpty)
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        let record = try #require(harness.observer.all.first)
+        #expect(record.responseCode == 502)
+        #expect(harness.upstream.released == 1, "the lease is given back")
+        #expect(harness.client.isActive)
+        #expect(harness.upstream.channels.count == 1 && harness.upstream.channels[0].isActive, "the clean connection stays in the pool")
+    }
+
+    @Test("A tab in a value Gatehouse adds, and bytes above 0x7F (obs-text), are passed on as they are")
+    func tabAndObsTextAllowed() throws {
+        var edits = HeaderEdits()
+        edits.setHeader("x-claim-name", "Zoë\tA")
+        let harness = try ForwardingHarness(edits: edits)
+        try harness.clientSends("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        let sent = try harness.instanceReceived()
+        #expect(sent.contains("x-claim-name: Zoë\tA\r\n"), "\(sent)")
     }
 
     @Test("An instance that closes before answering: 502, flag UC, and the client's connection stays usable")

@@ -17,6 +17,9 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let upstreamConnectFailure = Code("upstream_connect_failure")
         public static let upstreamReset = Code("upstream_reset")
         public static let upstreamTimeout = Code("upstream_timeout")
+        /// The request as Gatehouse would forward it is not valid HTTP/1.1 (a header value it adds
+        /// — a claim, a certificate's URI SAN — carries a control character).
+        public static let invalidForwardedRequest = Code("invalid_forwarded_request")
         public static let shuttingDown = Code("shutting_down")
         /// A DENY policy matched.
         public static let deniedByPolicy = Code("denied_by_policy")

@@ -161,20 +161,27 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate, Reque
             trace: client.record.trace, parentSpan: client.record.trace.isMirror ? client.record.trace.spanId : attemptSpan,
             hop: nodeHop)
         client.record.upstreamStart = .now
-        let channel = connection.channel
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        do {
+            try connection.write(head: head)
+        } catch {
+            // Nothing was written: the connection is as clean as it came.
+            upstream = nil
+            connection.handler.delegate = nil
+            lease?.instance.connectionPools[client.loopIndex].value.release(connection)
+            return finish(failing: GatehouseError(.invalidForwardedRequest, detail: "\(error)"))
+        }
         // A retry sends the whole body again; the first attempt what arrived before it connected.
         for part in client.record.attempts > 1 ? (budget.replay ?? []) : pendingBody {
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+            connection.write(body: part)
         }
         pendingBody = []
         pendingBodyBytes = 0
         perTryTimeout?.cancel()
         perTryTimeout = nil
         if requestEnded { armPerTryTimeout() }
-        if requestEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        if requestEnded { connection.writeEnd() }
         flushUpstream(connection)
-        if channel.isWritable { client.resumeReading() } else { client.pauseReading() }
+        if connection.channel.isWritable { client.resumeReading() } else { client.pauseReading() }
     }
 
     // MARK: ExchangeDelegate
@@ -183,7 +190,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate, Reque
         for shadow in shadows { shadow.bodyPart(buffer) }
         budget.keep(buffer)
         if let upstream, case .forwarding = phase {
-            upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            upstream.write(body: buffer)
             flushUpstream(upstream)
             if !upstream.channel.isWritable { client.pauseReading() }
         } else {
@@ -202,7 +209,7 @@ final class ForwardedExchange: ExchangeDelegate, UpstreamResponseDelegate, Reque
         for shadow in shadows { shadow.end() }
         if case .forwarding = phase, perTryTimeout == nil { armPerTryTimeout() }
         if let upstream, case .forwarding = phase {
-            upstream.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            upstream.writeEnd()
             flushUpstream(upstream)
         }
     }

@@ -20,6 +20,12 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     var onClose: (() -> Void)?
     /// What ended the connection, when an error did (a TLS alert, for example).
     private(set) var failure: (any Error)?
+    /// Writes an HTTP/1.1 connection's requests as bytes; nil on an HTTP/2 stream, which takes HTTP parts.
+    let writer: HTTP1RequestWriter?
+
+    init(writer: HTTP1RequestWriter? = nil) {
+        self.writer = writer
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -65,4 +71,20 @@ struct UpstreamConnection {
     var multiplexed = false
     /// When it went back to the pool's idle list.
     var idleSince: NIODeadline?
+
+    /// Writes the request head (not flushed): as bytes over HTTP/1.1, as a part on an HTTP/2 stream.
+    func write(head: HTTPRequestHead) throws(InvalidRequestHead) {
+        guard let writer = handler.writer else { return channel.write(HTTPClientRequestPart.head(head), promise: nil) }
+        try writer.writeHead(head, to: channel)
+    }
+
+    func write(body: ByteBuffer) {
+        guard let writer = handler.writer else { return channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        writer.writeBody(body, to: channel)
+    }
+
+    func writeEnd() {
+        guard let writer = handler.writer else { return channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        writer.writeEnd(to: channel)
+    }
 }

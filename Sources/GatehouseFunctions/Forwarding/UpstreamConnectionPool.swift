@@ -1,3 +1,4 @@
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -116,8 +117,9 @@ final class UpstreamConnectionPool {
             try pipeline.addHandler(TLSHandshakeGate(opened: channel.eventLoop.makePromise(), checkPeer: tls.checkPeer))
         }
         // Bytes after a 101 (a WebSocket's first frames) go on to the tunnel when the decoder leaves.
-        try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
-        try pipeline.addHandler(UpstreamConnectionHandler())
+        let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+        try pipeline.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder: decoder)), name: Exchange.upstreamDecoderName)
+        try pipeline.addHandler(UpstreamConnectionHandler(writer: HTTP1RequestWriter(decoder: decoder)))
     }
 
     /// Keeps a connection whose last exchange ended cleanly; closes it when the pool is full or closed.

@@ -1,0 +1,144 @@
+import GatehouseExchange
+import NIOCore
+import NIOHTTP1
+
+/// Writes requests onto a kept-alive HTTP/1.1 connection to an instance as bytes: the head in one
+/// buffer, the body framed as the head says, straight to the socket — not as HTTP parts through
+/// NIO's header validator, the response decoder's write observer and NIO's encoder, each a
+/// dispatch, a type cast and a copy of the head per request.
+///
+/// What NIO's validator refused is refused here, as the head is written: a header name that is not
+/// a token, a value with a control character other than HTAB (CR, LF and NUL among them), a request
+/// target with a space or a control character. The caller's own headers passed the listener's
+/// parser, which refuses the same; what Gatehouse adds (a claim, a certificate's URI SAN, a route's
+/// header values) is where a CR LF could come from.
+final class HTTP1RequestWriter {
+    /// The response decoder learns each request's method here: a response to HEAD has no body.
+    private let decoder: HTTPResponseDecoder
+    /// The request being written carries `Transfer-Encoding: chunked` (`ForwardedHeaders` sets
+    /// exactly that, or `Content-Length`, or neither for a request without a body).
+    private var chunked = false
+
+    init(decoder: HTTPResponseDecoder) {
+        self.decoder = decoder
+    }
+
+    func writeHead(_ head: HTTPRequestHead, to channel: any Channel) throws(InvalidRequestHead) {
+        let buffer = try Self.encode(head, allocator: channel.allocator, chunked: &chunked)
+        decoder.write(data: .head(head))
+        channel.write(buffer, promise: nil)
+    }
+
+    func writeBody(_ buffer: ByteBuffer, to channel: any Channel) {
+        guard chunked else { return channel.write(buffer, promise: nil) }
+        // An empty chunk would end the body.
+        guard buffer.readableBytes > 0 else { return }
+        var size = channel.allocator.buffer(capacity: 18)
+        size.writeString(String(buffer.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        channel.write(size, promise: nil)
+        channel.write(buffer, promise: nil)
+        channel.write(Self.crlf, promise: nil)
+    }
+
+    func writeEnd(to channel: any Channel) {
+        if chunked { channel.write(Self.lastChunk, promise: nil) }
+        chunked = false
+    }
+
+    private static let crlf = ByteBuffer(staticString: "\r\n")
+    private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
+
+    /// The head as HTTP/1.1 bytes, as NIO's encoder writes it (`Name: value` lines in order).
+    static func encode(
+        _ head: HTTPRequestHead, allocator: ByteBufferAllocator, chunked: inout Bool
+    ) throws(InvalidRequestHead) -> ByteBuffer {
+        let method = head.method.rawValue
+        guard isToken(method) else { throw InvalidRequestHead(part: "method") }
+        guard isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
+        var size = method.utf8.count + head.uri.utf8.count + 13
+        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeString(method)
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.uri)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        chunked = false
+        for (name, value) in head.headers {
+            guard isToken(name) else { throw InvalidRequestHead(part: "a header name") }
+            guard isFieldValue(value) else { throw InvalidRequestHead(part: "the value of \(name)") }
+            if name.utf8.count == 17, HeaderName.is(name, "transfer-encoding") { chunked = true }
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+
+    /// RFC 9110 §5.6.2 `token`: at least one tchar.
+    static func isToken(_ string: String) -> Bool {
+        !string.isEmpty && string.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+                true
+            default: false
+            }
+        }
+    }
+
+    /// RFC 9110 §5.5: no control character but HTAB (obs-text allowed, as NIO's validator does).
+    /// Branch-free over the bytes, so it is vectorized: values can be long (a bearer token).
+    static func isFieldValue(_ string: String) -> Bool {
+        count(of: string) { byte in (byte < 0x20 && byte != 0x09) || byte == 0x7F } == 0
+    }
+
+    /// No space or control character: the request line is split at spaces.
+    static func isRequestTarget(_ string: String) -> Bool {
+        !string.isEmpty && count(of: string) { byte in byte <= 0x20 || byte == 0x7F } == 0
+    }
+
+    @inline(__always)
+    private static func count(of string: String, where refused: (UInt8) -> Bool) -> Int {
+        var string = string
+        return string.withUTF8 { bytes in
+            var found = 0
+            for byte in bytes { found &+= refused(byte) ? 1 : 0 }
+            return found
+        }
+    }
+}
+
+/// A head Gatehouse could not send: a part that is not valid HTTP/1.1.
+struct InvalidRequestHead: Error, CustomStringConvertible {
+    let part: String
+    var description: String { "\(part) is not valid in an HTTP/1.1 request" }
+}
+
+/// NIO's HTTP/1.1 response decoder, without its write observer: the writer tells it each request's
+/// method (`HTTP1RequestWriter`), so requests go to the socket as bytes, past it.
+struct UpstreamResponseDecoder: ByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+    let decoder: HTTPResponseDecoder
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decoder.decode(context: context, buffer: &buffer)
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    mutating func decoderAdded(context: ChannelHandlerContext) {
+        decoder.decoderAdded(context: context)
+    }
+
+    /// Bytes after a 101 (a WebSocket's first frames) go on to the tunnel.
+    mutating func decoderRemoved(context: ChannelHandlerContext) {
+        decoder.decoderRemoved(context: context)
+    }
+}
