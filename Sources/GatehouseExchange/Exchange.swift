@@ -31,11 +31,12 @@ open class Exchange {
     public final let timer: RequestTimer
 
     public init(
-        head: HTTPRequestHead, record: RequestRecord, eventLoop: any EventLoop, loopIndex: Int, upgrade: String? = nil,
+        head: HTTPRequestHead, record: consuming RequestRecord, eventLoop: any EventLoop, loopIndex: Int, upgrade: String? = nil,
         timer: RequestTimer? = nil
     ) {
         self.head = head
-        self.record = record
+        // Moved, not copied: a copy retains (and its end releases) every string the record holds.
+        self.record = consume record
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
         self.upgrade = upgrade

@@ -46,7 +46,8 @@ struct RecordTelemetry: ExchangeObserver {
 
     func exchangeFinished(_ record: inout RequestRecord) {
         // A routed request carries its policy; only one that reached no function reads the config.
-        telemetry.requestFinished(record, unrouted: record.destination == nil ? live.active.unroutedTelemetry : .default)
+        let unrouted = record.destination == nil ? live.active.unroutedTelemetry : .default
+        telemetry.requestFinished(record, unrouted: unrouted)
     }
 }
 

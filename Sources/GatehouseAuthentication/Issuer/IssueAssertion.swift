@@ -17,7 +17,8 @@ public struct IssueAssertion: RequestStage {
     }
 
     public func process(_ record: inout RequestRecord, headers: some RequestHeaders) -> StageVerdict {
-        guard let subject = AssertionSubject(record: record) else { return .proceed }
+        // Most requests have no verified caller: seen before the subject is built, which copies the record.
+        guard record.jwt != nil || record.peer?.principal != nil, let subject = AssertionSubject(record: record) else { return .proceed }
         switch issuer.cachedAssertion(for: subject) {
         case .cached(let token):
             record.upstreamHeaders.setHeader(IdentityHeaders.assertion, token)

@@ -54,8 +54,8 @@ final class HTTP1RequestWriter {
         _ head: HTTPRequestHead, allocator: ByteBufferAllocator, chunked: inout Bool
     ) throws(InvalidRequestHead) -> ByteBuffer {
         let method = head.method.rawValue
-        guard isToken(method) else { throw InvalidRequestHead(part: "method") }
-        guard isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
+        guard FieldSyntax.isToken(method) else { throw InvalidRequestHead(part: "method") }
+        guard FieldSyntax.isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
         var size = method.utf8.count + head.uri.utf8.count + 13
         for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size)
@@ -65,8 +65,8 @@ final class HTTP1RequestWriter {
         buffer.writeStaticString(" HTTP/1.1\r\n")
         chunked = false
         for (name, value) in head.headers {
-            guard isToken(name) else { throw InvalidRequestHead(part: "a header name") }
-            guard isFieldValue(value) else { throw InvalidRequestHead(part: "the value of \(name)") }
+            guard FieldSyntax.isToken(name) else { throw InvalidRequestHead(part: "a header name") }
+            guard FieldSyntax.isFieldValue(value) else { throw InvalidRequestHead(part: "the value of \(name)") }
             if name.utf8.count == 17, HeaderName.is(name, "transfer-encoding") { chunked = true }
             buffer.writeString(name)
             buffer.writeStaticString(": ")
@@ -75,41 +75,6 @@ final class HTTP1RequestWriter {
         }
         buffer.writeStaticString("\r\n")
         return buffer
-    }
-
-    /// RFC 9110 §5.6.2 `token`: at least one tchar.
-    static func isToken(_ string: String) -> Bool {
-        !string.isEmpty && string.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                true
-            default: false
-            }
-        }
-    }
-
-    /// RFC 9110 §5.5: no control character but HTAB (obs-text allowed, as NIO's validator does).
-    /// Branch-free over the bytes, so it is vectorized: values can be long (a bearer token).
-    static func isFieldValue(_ string: String) -> Bool {
-        count(of: string) { byte in (byte < 0x20 && byte != 0x09) || byte == 0x7F } == 0
-    }
-
-    /// No space or control character: the request line is split at spaces.
-    static func isRequestTarget(_ string: String) -> Bool {
-        !string.isEmpty && count(of: string) { byte in byte <= 0x20 || byte == 0x7F } == 0
-    }
-
-    @inline(__always)
-    private static func count(of string: String, where refused: (UInt8) -> Bool) -> Int {
-        var string = string
-        return string.withUTF8 { bytes in
-            var found = 0
-            for byte in bytes { found &+= refused(byte) ? 1 : 0 }
-            return found
-        }
     }
 }
 
