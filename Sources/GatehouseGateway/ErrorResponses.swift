@@ -57,6 +57,7 @@ struct ErrorResponses: ErrorRenderer {
         case .upstreamConnectFailure: return (.badGateway, .upstreamConnectionFailure, "The function could not be reached.")
         case .upstreamReset: return (.badGateway, .upstreamConnectionTermination, "The function closed the connection before it responded.")
         case .invalidForwardedRequest: return (.badGateway, [], "The request could not be passed on to the function.")
+        case .invalidResponse: return (.badGateway, [], "The function's response could not be passed on.")
         case .upstreamTimeout: return (.gatewayTimeout, .upstreamRequestTimeout, "The function did not respond in time.")
         case .shuttingDown: return (.serviceUnavailable, [], "Gatehouse is shutting down; retry later.")
         case .deniedByPolicy: return (.forbidden, [], "Access denied by an authorization policy.")

@@ -87,13 +87,25 @@ public final class ClientExchange: Exchange {
         } else if head.version.major == 1 && head.version.minor == 0 {
             response.headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
-        context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+        guard let writer = connection.responseWriter else {
+            return context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+        }
+        do {
+            context.write(NIOAny(IOData.byteBuffer(try writer.head(response, answering: head.method, allocator: context.channel.allocator))), promise: nil)
+        } catch {
+            refuseInvalid(error)
+        }
     }
 
     public override func sendBody(_ buffer: ByteBuffer) {
         guard !isFinished, responseStarted else { return }
         record.bytesSent += buffer.readableBytes
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        guard let writer = connection.responseWriter else {
+            return context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        }
+        var parts: [ByteBuffer] = []
+        writer.body(buffer, allocator: context.channel.allocator, into: &parts)
+        for part in parts { context.write(NIOAny(IOData.byteBuffer(part)), promise: nil) }
     }
 
     public override func flush() {
@@ -122,11 +134,15 @@ public final class ClientExchange: Exchange {
         let closeAfter = !keepAlive || unreadBody || connection.isDraining
         if closeAfter { connection.closeAfterExchange() }
         finish()
-        let end = HTTPServerResponsePart.end(trailers.map { passable($0) })
+        let end: NIOAny = if let writer = connection.responseWriter {
+            NIOAny(IOData.byteBuffer(writer.end(trailers: trailers.map { passable($0) }, allocator: context.channel.allocator) ?? Self.nothing))
+        } else {
+            NIOAny(HTTPServerResponsePart.end(trailers.map { passable($0) }))
+        }
         if closeAfter {
             let channel = context.channel
             let multiplexed = multiplexed
-            context.writeAndFlush(NIOAny(end)).whenComplete { _ in
+            context.writeAndFlush(end).whenComplete { _ in
                 if multiplexed {
                     HTTP2EarlyResponse.stopRequestBody(on: channel)
                 } else {
@@ -134,7 +150,7 @@ public final class ClientExchange: Exchange {
                 }
             }
         } else {
-            context.writeAndFlush(NIOAny(end), promise: nil)
+            context.writeAndFlush(end, promise: nil)
         }
     }
 
@@ -201,15 +217,28 @@ public final class ClientExchange: Exchange {
     /// (bytes both ways, duration) and `onClose` runs.
     public override func startTunnel(_ response: HTTPResponseHead, to upstream: any Channel, onClose: @escaping () -> Void) {
         guard !isFinished, !responseStarted, upgrade != nil else { return }
+        var response = response
+        record.responseHeaders.apply(to: &response.headers)
+        response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
+        var bytes: ByteBuffer?
+        if let writer = connection.responseWriter {
+            do {
+                bytes = try writer.head(response, answering: head.method, allocator: context.channel.allocator)
+            } catch {
+                upstream.close(promise: nil)
+                return refuseInvalid(error)
+            }
+        }
         started = true
         finished = true
         delegate = nil
         onClientGone = nil
         record.responseCode = Int(response.status.code)
-        var response = response
-        record.responseHeaders.apply(to: &response.headers)
-        response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+        if let bytes {
+            context.writeAndFlush(NIOAny(IOData.byteBuffer(bytes)), promise: nil)
+        } else {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+        }
 
         let (clientSide, upstreamSide) = TunnelHandler.pair()
         let channel = context.channel
@@ -340,6 +369,20 @@ public final class ClientExchange: Exchange {
 
     /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1), nor a second
     /// `x-request-id`; the route's response header removals apply to them too; the rest pass as sent.
+    /// A response head that is not valid HTTP/1.1, refused before anything of it was written: the
+    /// caller gets Gatehouse's error response instead, without the stages' response header edits
+    /// (a function's own headers passed the response parser, so an edit is what made it invalid).
+    private func refuseInvalid(_ error: any Error) {
+        started = false
+        record.responseHeaders = HeaderEdits()
+        // Gatehouse's own response refused too: nothing valid is left to send.
+        if record.failure?.code == .invalidResponse { return abort() }
+        fail(GatehouseError(.invalidResponse, detail: "\(error)"))
+    }
+
+    /// Written to end a response that needs no closing bytes: the flush (and its completion) still happen.
+    private static let nothing = ByteBuffer()
+
     private func passable(_ trailers: HTTPHeaders) -> HTTPHeaders {
         var forbidden: Set<String> = [
             "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host",

@@ -59,13 +59,16 @@ final class IngressConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private let streamsTimer: RequestTimer?
     /// Whether requests join traces (see `TraceSwitch`).
     let traces: TraceSwitch
+    /// Writes an HTTP/1.1 connection's responses as bytes; nil on an HTTP/2 stream, which takes HTTP parts.
+    let responseWriter: HTTP1ResponseWriter?
 
     init(
         processor: any ExchangeProcessor, observer: any ExchangeObserver, renderer: any ErrorRenderer,
         limits: ListenerLimits, loopIndex: Int, tracker: ConnectionTracker, peer: PeerBox? = nil, tls: ListenerTLS? = nil,
         traces: TraceSwitch = TraceSwitch(), random: RequestIdentifier.Source = RequestIdentifier.Source(),
-        streamsTimer: RequestTimer? = nil
+        streamsTimer: RequestTimer? = nil, responseWriter: HTTP1ResponseWriter? = nil
     ) {
+        self.responseWriter = responseWriter
         self.traces = traces
         self.random = random
         self.streamsTimer = streamsTimer

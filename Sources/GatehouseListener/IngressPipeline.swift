@@ -16,12 +16,13 @@ struct IngressPipeline: Sendable {
     let tls: ListenerTLS?
     let traces: TraceSwitch
 
-    /// HTTP/1.1: NIO's codec, then one handler for the connection's requests in turn.
+    /// HTTP/1.1: NIO's request decoder, then one handler for the connection's requests in turn,
+    /// which writes the responses as bytes (`HTTP1ResponseWriter`, in place of NIO's encoder).
     func configureHTTP1(_ channel: any Channel, peer: PeerBox?, loopIndex: Int) throws {
         let pipeline = channel.pipeline.syncOperations
         // Pipelining is handled by IngressConnectionHandler itself (see there why).
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex))
+        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+        try pipeline.addHandler(requestHandler(peer: peer, loopIndex: loopIndex, responseWriter: HTTP1ResponseWriter()))
     }
 
     /// HTTP/2: each stream is a child channel carrying exactly one request, translated to the
@@ -55,10 +56,12 @@ struct IngressPipeline: Sendable {
     }
 
     private func requestHandler(
-        peer: PeerBox?, loopIndex: Int, random: RequestIdentifier.Source = RequestIdentifier.Source(), timer: RequestTimer? = nil
+        peer: PeerBox?, loopIndex: Int, random: RequestIdentifier.Source = RequestIdentifier.Source(), timer: RequestTimer? = nil,
+        responseWriter: HTTP1ResponseWriter? = nil
     ) -> IngressConnectionHandler {
         IngressConnectionHandler(
             processor: processor, observer: observer, renderer: renderer, limits: limits,
-            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces, random: random, streamsTimer: timer)
+            loopIndex: loopIndex, tracker: tracker, peer: peer, tls: tls, traces: traces, random: random, streamsTimer: timer,
+            responseWriter: responseWriter)
     }
 }

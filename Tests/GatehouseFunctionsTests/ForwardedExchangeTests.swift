@@ -23,7 +23,7 @@ final class ForwardingHarness {
     let peer: EmbeddedPeer?
 
     /// `edits`: header edits the stages made (claims, a route's header operations).
-    init(maxIdleTime: TimeAmount? = nil, placed: Bool = false, edits: HeaderEdits = HeaderEdits()) throws {
+    init(maxIdleTime: TimeAmount? = nil, placed: Bool = false, edits: HeaderEdits = HeaderEdits(), responseEdits: HeaderEdits = HeaderEdits()) throws {
         client = EmbeddedChannel(loop: loop)
         client.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40_000)
         upstream = EmbeddedUpstream(loop: loop, maxIdleTime: maxIdleTime)
@@ -31,10 +31,11 @@ final class ForwardingHarness {
         let pool: any FunctionUpstream = peer.map {
             PlacedUpstream(local: upstream, peer: $0.instance, node: "node-b", reachability: $0.reachability)
         } ?? upstream
-        try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        // As the listener installs them (`IngressPipeline.configureHTTP1`).
+        try client.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
         try client.pipeline.syncOperations.addHandler(IngressConnectionHandler(
-            processor: ForwardEverything(upstream: upstream, pool: pool, edits: edits), observer: observer, renderer: StatusOnly(),
-            limits: ListenerLimits(), loopIndex: 0, tracker: ConnectionTracker()))
+            processor: ForwardEverything(upstream: upstream, pool: pool, edits: edits, responseEdits: responseEdits), observer: observer, renderer: StatusOnly(),
+            limits: ListenerLimits(), loopIndex: 0, tracker: ConnectionTracker(), responseWriter: HTTP1ResponseWriter()))
         try client.connect(to: client.remoteAddress!).wait()
     }
 
@@ -130,10 +131,12 @@ struct ForwardEverything: ExchangeProcessor, @unchecked Sendable {
     let upstream: EmbeddedUpstream
     var pool: any FunctionUpstream
     var edits = HeaderEdits()
+    var responseEdits = HeaderEdits()
 
     func begin(_ exchange: Exchange) {
         exchange.record.destination = FunctionDestination(spec: upstream.spec)
         exchange.record.upstreamHeaders = edits
+        exchange.record.responseHeaders = responseEdits
         ForwardedExchange(client: exchange, pool: pool).start()
     }
 }
@@ -147,7 +150,7 @@ final class FinishedRecords: ExchangeObserver {
 struct StatusOnly: ErrorRenderer {
     func render(_ error: GatehouseError, requestId: String) -> RenderedError {
         let status: HTTPResponseStatus = switch error.code {
-        case .upstreamReset, .upstreamConnectFailure, .invalidForwardedRequest: .badGateway
+        case .upstreamReset, .upstreamConnectFailure, .invalidForwardedRequest, .invalidResponse: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .badRequest: .badRequest
         default: .internalServerError
@@ -280,6 +283,22 @@ struct ForwardedExchangeTests {
         #expect(harness.upstream.released == 1, "the lease is given back")
         #expect(harness.client.isActive)
         #expect(harness.upstream.channels.count == 1 && harness.upstream.channels[0].isActive, "the clean connection stays in the pool")
+    }
+
+    @Test("A response header value with CR LF (a route's, a stage's) never reaches the caller: 502 instead, the function's body is not passed on, and the connection serves the next request")
+    func injectedResponseHeaderRefused() throws {
+        var responseEdits = HeaderEdits()
+        responseEdits.setHeader("x-route", "a\r\nset-cookie: session=attacker")
+        let harness = try ForwardingHarness(responseEdits: responseEdits)
+        try harness.clientSends("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        _ = try harness.instanceReceived()
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+        let answer = try harness.clientReceived()
+        #expect(answer.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(answer)")
+        #expect(!answer.contains("set-cookie") && !answer.contains("secret"), "\(answer)")
+        #expect(try #require(harness.observer.all.first).responseCode == 502)
+        try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(headerLines(try harness.instanceReceived()).first == "GET /next HTTP/1.1")
     }
 
     @Test("A tab in a value Gatehouse adds, and bytes above 0x7F (obs-text), are passed on as they are")

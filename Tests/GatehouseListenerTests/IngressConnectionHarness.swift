@@ -22,9 +22,11 @@ final class IngressConnectionHarness {
         channel.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 8080)
         processor = HeldExchanges(answer: answer)
         observer = RecordingObserver()
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        // As the listener installs them (`IngressPipeline.configureHTTP1`).
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
         try channel.pipeline.syncOperations.addHandler(IngressConnectionHandler(
-            processor: processor, observer: observer, renderer: PlainErrors(), limits: limits, loopIndex: 0, tracker: ConnectionTracker()))
+            processor: processor, observer: observer, renderer: PlainErrors(), limits: limits, loopIndex: 0, tracker: ConnectionTracker(),
+            responseWriter: HTTP1ResponseWriter()))
         try channel.connect(to: channel.remoteAddress!).wait()
     }
 

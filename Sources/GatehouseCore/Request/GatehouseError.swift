@@ -20,6 +20,9 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         /// The request as Gatehouse would forward it is not valid HTTP/1.1 (a header value it adds
         /// — a claim, a certificate's URI SAN — carries a control character).
         public static let invalidForwardedRequest = Code("invalid_forwarded_request")
+        /// The response is not valid HTTP/1.1 (a header value with a control character): the
+        /// caller gets Gatehouse's error response instead.
+        public static let invalidResponse = Code("invalid_response")
         public static let shuttingDown = Code("shutting_down")
         /// A DENY policy matched.
         public static let deniedByPolicy = Code("denied_by_policy")

@@ -1,0 +1,111 @@
+import GatehouseExchange
+import NIOCore
+import NIOHTTP1
+
+/// Writes the responses of an HTTP/1.1 client connection as bytes, in place of NIO's header
+/// validator and response encoder (two dispatches, casts and a copy of the head per response).
+///
+/// Framing is NIO's encoder's: no body after a status that has none (1xx, 204, 304) or for
+/// CONNECT, `Content-Length` when the response has one, else chunked (HTTP/1.1); a response to
+/// HEAD keeps its framing headers and sends no body. What NIO's validator refused is refused as
+/// the head is written: a header name that is not a token, a value with a control character other
+/// than HTAB. One response at a time: the connection's exchanges answer in order.
+final class HTTP1ResponseWriter {
+    private var chunked = false
+    private var suppressBody = false
+
+    /// The head for the request made with `method`, and the framing for its body.
+    func head(_ response: HTTPResponseHead, answering method: HTTPMethod, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
+        var response = response
+        let framing = Self.frame(&response, answering: method)
+        let buffer = try Self.encode(response, allocator: allocator)
+        suppressBody = method == .HEAD || method == .CONNECT
+        chunked = framing && !suppressBody
+        return buffer
+    }
+
+    /// The bytes to write for a body part (none for a response that has no body).
+    func body(_ buffer: ByteBuffer, allocator: ByteBufferAllocator, into parts: inout [ByteBuffer]) {
+        guard !suppressBody else { return }
+        guard chunked else { return parts.append(buffer) }
+        // An empty chunk would end the body.
+        guard buffer.readableBytes > 0 else { return }
+        var size = allocator.buffer(capacity: 18)
+        size.writeString(String(buffer.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        parts.append(size)
+        parts.append(buffer)
+        parts.append(Self.crlf)
+    }
+
+    /// The bytes that end the response: the last chunk and any trailers, when it is chunked.
+    func end(trailers: HTTPHeaders?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        defer { chunked = false; suppressBody = false }
+        guard chunked else { return nil }
+        guard let trailers, !trailers.isEmpty else { return Self.lastChunk }
+        var buffer = allocator.buffer(capacity: 64)
+        buffer.writeStaticString("0\r\n")
+        for (name, value) in trailers where FieldSyntax.isToken(name) && FieldSyntax.isFieldValue(value) {
+            Self.write(name, value, into: &buffer)
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+
+    private static let crlf = ByteBuffer(staticString: "\r\n")
+    private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
+
+    /// Sets the framing headers as NIO's encoder does; whether the body goes chunked.
+    static func frame(_ response: inout HTTPResponseHead, answering method: HTTPMethod) -> Bool {
+        if method == .CONNECT || !response.status.mayHaveResponseBody {
+            response.headers.remove(name: "content-length")
+            response.headers.remove(name: "transfer-encoding")
+            return false
+        }
+        if response.headers.contains(name: "content-length") {
+            if response.headers.contains(name: "transfer-encoding") { response.headers.remove(name: "transfer-encoding") }
+            return false
+        }
+        guard response.version.major == 1 && response.version.minor >= 1 else { return false }
+        response.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        return true
+    }
+
+    /// The status line and headers, as NIO's encoder writes them.
+    static func encode(_ response: HTTPResponseHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
+        let reason = response.status.reasonPhrase
+        guard FieldSyntax.isFieldValue(reason) else { throw InvalidResponseHead(part: "the reason phrase") }
+        var size = reason.utf8.count + 20
+        for (name, value) in response.headers { size += name.utf8.count + value.utf8.count + 4 }
+        var buffer = allocator.buffer(capacity: size)
+        switch (response.version.major, response.version.minor) {
+        case (1, 1): buffer.writeStaticString("HTTP/1.1 ")
+        case (1, 0): buffer.writeStaticString("HTTP/1.0 ")
+        case (let major, let minor): buffer.writeString("HTTP/\(major).\(minor) ")
+        }
+        buffer.writeString(String(response.status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(reason)
+        buffer.writeStaticString("\r\n")
+        for (name, value) in response.headers {
+            guard FieldSyntax.isToken(name) else { throw InvalidResponseHead(part: "a header name") }
+            guard FieldSyntax.isFieldValue(value) else { throw InvalidResponseHead(part: "the value of \(name)") }
+            write(name, value, into: &buffer)
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+
+    private static func write(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+/// A response head Gatehouse could not send: a part that is not valid HTTP/1.1.
+struct InvalidResponseHead: Error, CustomStringConvertible {
+    let part: String
+    var description: String { "\(part) is not valid in an HTTP/1.1 response" }
+}
