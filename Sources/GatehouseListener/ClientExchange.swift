@@ -80,6 +80,10 @@ public final class ClientExchange: Exchange {
         record.responseHeaders.apply(to: &response.headers)
         response.headers.replaceOrAdd(name: "x-request-id", value: record.requestId)
         if connection.isDraining { keepAlive = false }
+        // An HTTP/1.0 caller cannot read chunks: a body of unknown length ends with the connection.
+        if !multiplexed, head.version.minor == 0, head.version.major == 1, HTTP1ResponseWriter.closeDelimited(response, answering: head.method) {
+            keepAlive = false
+        }
         if multiplexed {
             // Connection-specific headers are forbidden on HTTP/2 (RFC 9113 §8.2.2).
         } else if !keepAlive {
@@ -91,7 +95,7 @@ public final class ClientExchange: Exchange {
             return context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
         }
         do {
-            context.write(NIOAny(IOData.byteBuffer(try writer.head(response, answering: head.method, allocator: context.channel.allocator))), promise: nil)
+            context.write(NIOAny(IOData.byteBuffer(try writer.head(response, answering: head, allocator: context.channel.allocator))), promise: nil)
         } catch {
             refuseInvalid(error)
         }
@@ -223,7 +227,7 @@ public final class ClientExchange: Exchange {
         var bytes: ByteBuffer?
         if let writer = connection.responseWriter {
             do {
-                bytes = try writer.head(response, answering: head.method, allocator: context.channel.allocator)
+                bytes = try writer.head(response, answering: head, allocator: context.channel.allocator)
             } catch {
                 upstream.close(promise: nil)
                 return refuseInvalid(error)
@@ -372,12 +376,18 @@ public final class ClientExchange: Exchange {
     /// A response head that is not valid HTTP/1.1, refused before anything of it was written: the
     /// caller gets Gatehouse's error response instead, without the stages' response header edits
     /// (a function's own headers passed the response parser, so an edit is what made it invalid).
+    /// Whoever serves the request is told, as when the caller leaves: a forwarder lets go of its
+    /// instance and upstream connection instead of reading a response nobody will receive.
     private func refuseInvalid(_ error: any Error) {
         started = false
         record.responseHeaders = HeaderEdits()
         // Gatehouse's own response refused too: nothing valid is left to send.
         if record.failure?.code == .invalidResponse { return abort() }
+        let sink = delegate
+        let gone = onClientGone
         fail(GatehouseError(.invalidResponse, detail: "\(error)"))
+        sink?.clientDisconnected()
+        gone?()
     }
 
     /// Written to end a response that needs no closing bytes: the flush (and its completion) still happen.

@@ -5,23 +5,37 @@ import NIOHTTP1
 /// Writes the responses of an HTTP/1.1 client connection as bytes, in place of NIO's header
 /// validator and response encoder (two dispatches, casts and a copy of the head per response).
 ///
-/// Framing is NIO's encoder's: no body after a status that has none (1xx, 204, 304) or for
-/// CONNECT, `Content-Length` when the response has one, else chunked (HTTP/1.1); a response to
-/// HEAD keeps its framing headers and sends no body. What NIO's validator refused is refused as
-/// the head is written: a header name that is not a token, a value with a control character other
-/// than HTAB. One response at a time: the connection's exchanges answer in order.
+/// Framing is NIO's encoder's: no framing headers after a status that has no body (1xx, 204,
+/// 304) or for CONNECT, `Content-Length` when the response has one, else chunked; a response to
+/// HEAD keeps its framing headers. Two things NIO left to its user are done here: no body bytes
+/// follow a response that has none (HEAD, CONNECT, 1xx, 204, 304 — a 204 fault abort's body
+/// would otherwise be read as the next response), and an HTTP/1.0 caller, which cannot read
+/// chunks, gets the body as it is, ended by closing the connection (`closeDelimited`). What NIO's
+/// validator refused is refused as the head is written: a header name that is not a token, a
+/// value with a control character other than HTAB. One response at a time: the connection's
+/// exchanges answer in order.
 final class HTTP1ResponseWriter {
     private var chunked = false
     private var suppressBody = false
 
-    /// The head for the request made with `method`, and the framing for its body.
-    func head(_ response: HTTPResponseHead, answering method: HTTPMethod, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
+    /// The head answering `request`, and the framing for its body.
+    func head(_ response: HTTPResponseHead, answering request: HTTPRequestHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
         var response = response
-        let framing = Self.frame(&response, answering: method)
+        let framing = Self.frame(&response, answering: request.method, chunking: request.version != .http1_0)
         let buffer = try Self.encode(response, allocator: allocator)
-        suppressBody = method == .HEAD || method == .CONNECT
+        suppressBody = !Self.hasBody(response.status, answering: request.method)
         chunked = framing && !suppressBody
         return buffer
+    }
+
+    /// Whether body bytes may follow the head (RFC 9112 §6.3).
+    static func hasBody(_ status: HTTPResponseStatus, answering method: HTTPMethod) -> Bool {
+        method != .HEAD && method != .CONNECT && status.mayHaveResponseBody
+    }
+
+    /// A body without `Content-Length` that an HTTP/1.0 caller can only read to the connection's end.
+    static func closeDelimited(_ response: HTTPResponseHead, answering method: HTTPMethod) -> Bool {
+        hasBody(response.status, answering: method) && !response.headers.contains(name: "content-length")
     }
 
     /// The bytes to write for a body part (none for a response that has no body).
@@ -55,8 +69,9 @@ final class HTTP1ResponseWriter {
     private static let crlf = ByteBuffer(staticString: "\r\n")
     private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
 
-    /// Sets the framing headers as NIO's encoder does; whether the body goes chunked.
-    static func frame(_ response: inout HTTPResponseHead, answering method: HTTPMethod) -> Bool {
+    /// Sets the framing headers as NIO's encoder does; whether the body goes chunked (never to a
+    /// caller that cannot read chunks: `chunking` false).
+    static func frame(_ response: inout HTTPResponseHead, answering method: HTTPMethod, chunking: Bool = true) -> Bool {
         if method == .CONNECT || !response.status.mayHaveResponseBody {
             response.headers.remove(name: "content-length")
             response.headers.remove(name: "transfer-encoding")
@@ -66,7 +81,10 @@ final class HTTP1ResponseWriter {
             if response.headers.contains(name: "transfer-encoding") { response.headers.remove(name: "transfer-encoding") }
             return false
         }
-        guard response.version.major == 1 && response.version.minor >= 1 else { return false }
+        guard chunking, response.version.major == 1 && response.version.minor >= 1 else {
+            if response.headers.contains(name: "transfer-encoding") { response.headers.remove(name: "transfer-encoding") }
+            return false
+        }
         response.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
         return true
     }

@@ -32,6 +32,9 @@ struct FieldSyntaxTests {
             }
         }
         #expect(FieldSyntax.isFieldValue("") && FieldSyntax.isFieldValue("Zoë \u{FF}"))
+        // obs-text filling whole 16-byte blocks (é is 0xC3 0xA9), with a CR after it or not.
+        #expect(FieldSyntax.isFieldValue(String(repeating: "é", count: 32)))
+        #expect(!FieldSyntax.isFieldValue(String(repeating: "é", count: 32) + "\r\n" + String(repeating: "é", count: 8)))
     }
 
     @Test("A request target refuses spaces and control bytes, and nothing else")

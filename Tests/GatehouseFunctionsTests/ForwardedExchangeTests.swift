@@ -283,6 +283,11 @@ struct ForwardedExchangeTests {
         #expect(harness.upstream.released == 1, "the lease is given back")
         #expect(harness.client.isActive)
         #expect(harness.upstream.channels.count == 1 && harness.upstream.channels[0].isActive, "the clean connection stays in the pool")
+        // The next request (with the same edit) is refused the same way: the pooled connection was left clean.
+        try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(try harness.instanceReceived().isEmpty)
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        #expect(harness.upstream.channels.count == 1 && harness.upstream.released == 2)
     }
 
     @Test("A response header value with CR LF (a route's, a stage's) never reaches the caller: 502 instead, the function's body is not passed on, and the connection serves the next request")
@@ -297,8 +302,49 @@ struct ForwardedExchangeTests {
         #expect(answer.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(answer)")
         #expect(!answer.contains("set-cookie") && !answer.contains("secret"), "\(answer)")
         #expect(try #require(harness.observer.all.first).responseCode == 502)
+        // The half-read connection was let go; the next request gets a fresh one.
         try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(headerLines(try harness.instanceReceived()).first == "GET /next HTTP/1.1")
+        #expect(headerLines(try harness.instanceReceived(connection: harness.upstream.channels.count - 1)).first == "GET /next HTTP/1.1")
+    }
+
+    @Test("A refused response head lets go of what the forwarder holds: a response that never ends does not keep the instance or its connection")
+    func refusedResponseReleasesInstance() throws {
+        var responseEdits = HeaderEdits()
+        responseEdits.setHeader("x-route", "a\rb")
+        let harness = try ForwardingHarness(responseEdits: responseEdits)
+        try harness.clientSends("GET /events HTTP/1.1\r\nHost: h\r\n\r\n")
+        _ = try harness.instanceReceived()
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        #expect(try harness.clientReceived().hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        #expect(harness.upstream.released == 1, "the lease is given back at once")
+        #expect(!harness.upstream.channels[0].isActive, "the half-read connection is closed")
+    }
+
+    @Test("A refused 101 lets go of the instance: the WebSocket never opens and its slot is not held")
+    func refusedUpgradeReleasesInstance() throws {
+        var responseEdits = HeaderEdits()
+        responseEdits.setHeader("x-route", "a\nb")
+        let harness = try ForwardingHarness(responseEdits: responseEdits)
+        try harness.clientSends("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        #expect(headerLines(try harness.instanceReceived()).first == "GET /ws HTTP/1.1")
+        try harness.instanceSends("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+        let answer = try harness.clientReceived()
+        #expect(answer.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(answer)")
+        #expect(harness.upstream.released == 1)
+        #expect(!harness.upstream.channels[0].isActive)
+    }
+
+    @Test("An HTTP/1.0 caller gets a chunked response's body as it is, then the connection closes (it cannot read chunks)")
+    func http10Caller() throws {
+        let harness = try ForwardingHarness()
+        try harness.clientSends("GET / HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
+        _ = try harness.instanceReceived()
+        try harness.instanceSends("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        let answer = headerLines(try harness.clientReceived())
+        #expect(answer.first == "HTTP/1.1 200 OK")
+        #expect(answer.headers.contains { $0 == ("connection", "close") } && !answer.headers.contains { $0.0 == "transfer-encoding" }, "\(answer.headers)")
+        #expect(answer.body == "hello")
+        #expect(!harness.client.isActive)
     }
 
     @Test("A tab in a value Gatehouse adds, and bytes above 0x7F (obs-text), are passed on as they are")

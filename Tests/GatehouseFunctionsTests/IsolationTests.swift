@@ -73,8 +73,10 @@ struct IsolationTests {
         let channel = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
         defer { try? channel.close().wait() }
         let port = try #require(channel.localAddress?.port)
-        #expect(ListeningSockets.owners(ofPort: port) == [geteuid()])
+        // Tests running beside this one may listen on the same port number on another address.
+        let owners = ListeningSockets.owners(ofPort: port)
+        #expect(owners.contains(geteuid()))
         try channel.close().wait()
-        #expect(ListeningSockets.owners(ofPort: port).isEmpty)
+        #expect(ListeningSockets.owners(ofPort: port).count < owners.count)
     }
 }

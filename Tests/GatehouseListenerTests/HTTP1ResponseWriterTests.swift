@@ -46,7 +46,8 @@ struct HTTP1ResponseWriterTests {
     private func writerBytes(_ c: Case) throws -> String {
         let writer = HTTP1ResponseWriter()
         let allocator = ByteBufferAllocator()
-        var text = String(buffer: try writer.head(HTTPResponseHead(version: c.version, status: c.status, headers: c.headers), answering: c.method, allocator: allocator))
+        let request = HTTPRequestHead(version: .http1_1, method: c.method, uri: "/")
+        var text = String(buffer: try writer.head(HTTPResponseHead(version: c.version, status: c.status, headers: c.headers), answering: request, allocator: allocator))
         for part in c.body {
             var parts: [ByteBuffer] = []
             writer.body(ByteBuffer(string: part), allocator: allocator, into: &parts)
@@ -82,15 +83,46 @@ struct HTTP1ResponseWriterTests {
             HTTPResponseHead(version: .http1_1, status: .custom(code: 200, reasonPhrase: "OK\r\nx-b: 1"), headers: [:]),
         ]
         for head in refused {
-            #expect((try? HTTP1ResponseWriter().head(head, answering: .GET, allocator: ByteBufferAllocator())) == nil, "\(head)")
+            #expect((try? HTTP1ResponseWriter().head(head, answering: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), allocator: ByteBufferAllocator())) == nil, "\(head)")
         }
+    }
+
+    /// Everything written for `response` (and a body) answering `request`.
+    private func written(_ response: HTTPResponseHead, body: String, answering request: HTTPRequestHead) throws -> String {
+        let writer = HTTP1ResponseWriter()
+        let allocator = ByteBufferAllocator()
+        var text = String(buffer: try writer.head(response, answering: request, allocator: allocator))
+        var parts: [ByteBuffer] = []
+        writer.body(ByteBuffer(string: body), allocator: allocator, into: &parts)
+        for part in parts { text += String(buffer: part) }
+        if let end = writer.end(trailers: nil, allocator: allocator) { text += String(buffer: end) }
+        return text
+    }
+
+    @Test("No body bytes follow a response that has none (204, 304, 1xx; to HEAD or CONNECT), even when one is written: the next response would start with them",
+          arguments: [(HTTPResponseStatus.noContent, HTTPMethod.GET), (.notModified, .GET), (.ok, .HEAD), (.ok, .CONNECT), (.noContent, .POST)])
+    func noBodyWhereNoneMayBe(_ status: HTTPResponseStatus, _ method: HTTPMethod) throws {
+        let text = try written(HTTPResponseHead(version: .http1_1, status: status), body: "fault filter abort",
+                               answering: HTTPRequestHead(version: .http1_1, method: method, uri: "/"))
+        #expect(text.hasSuffix("\r\n\r\n") && !text.contains("fault"), "\(text.debugDescription)")
+    }
+
+    @Test("An HTTP/1.0 caller, which cannot read chunks, gets a body of unknown length as it is; one with a Content-Length is unchanged")
+    func http10CallerNotChunked() throws {
+        let request = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/")
+        let unknown = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), body: "hello", answering: request)
+        #expect(unknown == "HTTP/1.1 200 OK\r\n\r\nhello", "\(unknown.debugDescription)")
+        #expect(HTTP1ResponseWriter.closeDelimited(HTTPResponseHead(version: .http1_1, status: .ok), answering: .GET))
+        let known = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "5"]), body: "hello", answering: request)
+        #expect(known == "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+        #expect(!HTTP1ResponseWriter.closeDelimited(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "5"]), answering: .GET))
     }
 
     @Test("A trailer that is not HTTP is left out (the response has started); the others pass")
     func invalidTrailerLeftOut() throws {
         let writer = HTTP1ResponseWriter()
         let allocator = ByteBufferAllocator()
-        _ = try writer.head(HTTPResponseHead(version: .http1_1, status: .ok), answering: .POST, allocator: allocator)
+        _ = try writer.head(HTTPResponseHead(version: .http1_1, status: .ok), answering: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/"), allocator: allocator)
         let end = try #require(writer.end(trailers: ["grpc-status": "0", "x-bad": "a\r\nb: c"], allocator: allocator))
         #expect(String(buffer: end) == "0\r\ngrpc-status: 0\r\n\r\n")
     }

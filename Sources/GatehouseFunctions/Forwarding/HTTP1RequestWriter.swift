@@ -7,9 +7,9 @@ import NIOHTTP1
 /// NIO's header validator, the response decoder's write observer and NIO's encoder, each a
 /// dispatch, a type cast and a copy of the head per request.
 ///
-/// What NIO's validator refused is refused here, as the head is written: a header name that is not
-/// a token, a value with a control character other than HTAB (CR, LF and NUL among them), a request
-/// target with a space or a control character. The caller's own headers passed the listener's
+/// What NIO's header validator refused is refused here, as the head is written: a header name that
+/// is not a token, a value with a control character other than HTAB (CR, LF and NUL among them);
+/// and a request target with a space or a control character, which could split the request line. The caller's own headers passed the listener's
 /// parser, which refuses the same; what Gatehouse adds (a claim, a certificate's URI SAN, a route's
 /// header values) is where a CR LF could come from.
 final class HTTP1RequestWriter {
