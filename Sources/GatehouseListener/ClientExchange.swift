@@ -48,11 +48,26 @@ public final class ClientExchange: Exchange {
         // An HTTP/2 stream ends with its exchange; its connection carries on.
         self.multiplexed = head.version.major >= 2
         self.keepAlive = multiplexed || (head.isKeepAlive && upgrade == nil)
+        // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
+        // becomes a tunnel if it answers 101 (it cannot carry another request either way).
+        super.init(
+            head: head, record: Self.record(of: head, on: connection, from: downstreamAddress, to: localAddress),
+            eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade,
+            // A connection's requests share its timer; an HTTP/2 connection's streams, the connection's.
+            timer: connection.timer(on: context.eventLoop))
+    }
+
+    /// The new request's record. Made in a function of its own so that it is moved into the
+    /// exchange rather than copied (a copy retains, then releases, every string it holds).
+    private static func record(
+        of head: HTTPRequestHead, on connection: IngressConnectionHandler, from downstreamAddress: String?,
+        to localAddress: (ip: String?, port: Int)?
+    ) -> RequestRecord {
         let requestId = RequestIdentifier.accept(head.headers.first(name: "x-request-id"))
             ?? RequestIdentifier.generate(using: &connection.random.generator)
         var record = RequestRecord(
             requestId: requestId, startWallNanos: WallClock.nanosSinceEpoch(), start: .now, method: head.method.rawValue,
-            path: head.uri, httpProtocol: Self.protocolName(head.version),
+            path: head.uri, httpProtocol: protocolName(head.version),
             authority: head.headers.first(name: "host") ?? "")
         record.userAgent = head.headers.first(name: "user-agent")
         record.isGRPC = GRPC.isCall(head.headers)
@@ -60,11 +75,7 @@ public final class ClientExchange: Exchange {
         record.downstreamAddress = downstreamAddress
         record.destinationAddress = localAddress?.ip
         record.destinationPort = localAddress?.port ?? 0
-        // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
-        // becomes a tunnel if it answers 101 (it cannot carry another request either way).
-        super.init(head: head, record: record, eventLoop: context.eventLoop, loopIndex: loopIndex, upgrade: upgrade,
-            // A connection's requests share its timer; an HTTP/2 connection's streams, the connection's.
-            timer: connection.timer(on: context.eventLoop))
+        return record
     }
 
     // MARK: Answering

@@ -93,24 +93,38 @@ final class HTTP1ResponseWriter {
     static func encode(_ response: HTTPResponseHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
         let reason = response.status.reasonPhrase
         guard FieldSyntax.isFieldValue(reason) else { throw InvalidResponseHead(part: "the reason phrase") }
-        var size = reason.utf8.count + 20
-        for (name, value) in response.headers { size += name.utf8.count + value.utf8.count + 4 }
-        var buffer = allocator.buffer(capacity: size)
-        switch (response.version.major, response.version.minor) {
-        case (1, 1): buffer.writeStaticString("HTTP/1.1 ")
-        case (1, 0): buffer.writeStaticString("HTTP/1.0 ")
-        case (let major, let minor): buffer.writeString("HTTP/\(major).\(minor) ")
-        }
-        buffer.writeString(String(response.status.code))
-        buffer.writeStaticString(" ")
-        buffer.writeString(reason)
-        buffer.writeStaticString("\r\n")
+        let code = String(response.status.code)
+        // One pass validates and counts; the second writes (nothing is written unless all is valid).
+        var size = 9 + code.utf8.count + 1 + reason.utf8.count + 2 + 2
         for (name, value) in response.headers {
             guard FieldSyntax.isToken(name) else { throw InvalidResponseHead(part: "a header name") }
             guard FieldSyntax.isFieldValue(value) else { throw InvalidResponseHead(part: "the value of \(name)") }
-            write(name, value, into: &buffer)
+            size += name.utf8.count + value.utf8.count + 4
         }
-        buffer.writeStaticString("\r\n")
+        let version: String? = switch (response.version.major, response.version.minor) {
+        case (1, 1), (1, 0): nil
+        case (let major, let minor): "HTTP/\(major).\(minor) "
+        }
+        size += version?.utf8.count ?? 0
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeHead(counted: size) { out in
+            switch (response.version.major, response.version.minor) {
+            case (1, 1): out.append("HTTP/1.1 ")
+            case (1, 0): out.append("HTTP/1.0 ")
+            default: out.append(version ?? "")
+            }
+            out.append(code)
+            out.append(" ")
+            out.append(reason)
+            out.append("\r\n")
+            for (name, value) in response.headers {
+                out.append(name)
+                out.append(": ")
+                out.append(value)
+                out.append("\r\n")
+            }
+            out.append("\r\n")
+        }
         return buffer
     }
 

@@ -56,24 +56,29 @@ final class HTTP1RequestWriter {
         let method = head.method.rawValue
         guard FieldSyntax.isToken(method) else { throw InvalidRequestHead(part: "method") }
         guard FieldSyntax.isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
-        var size = method.utf8.count + head.uri.utf8.count + 13
-        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
-        var buffer = allocator.buffer(capacity: size)
-        buffer.writeString(method)
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.uri)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
+        // One pass validates and counts; the second writes (nothing is written unless all is valid).
+        var size = method.utf8.count + head.uri.utf8.count + 14
         chunked = false
         for (name, value) in head.headers {
             guard FieldSyntax.isToken(name) else { throw InvalidRequestHead(part: "a header name") }
             guard FieldSyntax.isFieldValue(value) else { throw InvalidRequestHead(part: "the value of \(name)") }
             if name.utf8.count == 17, HeaderName.is(name, "transfer-encoding") { chunked = true }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            size += name.utf8.count + value.utf8.count + 4
         }
-        buffer.writeStaticString("\r\n")
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeHead(counted: size) { out in
+            out.append(method)
+            out.append(" ")
+            out.append(head.uri)
+            out.append(" HTTP/1.1\r\n")
+            for (name, value) in head.headers {
+                out.append(name)
+                out.append(": ")
+                out.append(value)
+                out.append("\r\n")
+            }
+            out.append("\r\n")
+        }
         return buffer
     }
 }
