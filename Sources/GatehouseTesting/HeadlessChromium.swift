@@ -74,6 +74,7 @@ public enum HeadlessChromium {
         import json, shutil, sys, tempfile
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
@@ -111,10 +112,20 @@ public enum HeadlessChromium {
                 if "visit" in step:
                     driver.get(step["visit"])
                 else:
-                    page = driver.find_element(By.TAG_NAME, "html")
-                    for name, value in step["submit"].items():
-                        driver.find_element(By.NAME, name).send_keys(value)
-                    page.find_element(By.CSS_SELECTOR, "form button[type=submit]:not([name])").click()
+                    # A page can still be replacing its document when the previous step returns (a
+                    # provider's page that moves on by itself): the form is found again in the new one.
+                    for attempt in range(3):
+                        try:
+                            WebDriverWait(driver, 30).until(loaded)
+                            page = driver.find_element(By.TAG_NAME, "html")
+                            for name, value in step["submit"].items():
+                                driver.find_element(By.NAME, name).send_keys(value)
+                            page.find_element(By.CSS_SELECTOR, "form button[type=submit]:not([name])").click()
+                            break
+                        except WebDriverException as error:
+                            replaced = isinstance(error, StaleElementReferenceException) or "does not belong to the document" in str(error)
+                            if not replaced or attempt == 2:
+                                raise
                     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
                     WebDriverWait(driver, 30).until(loaded)
                 # A JSON body is shown in a <pre> (Chrome may add its pretty-print control beside it).
