@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Writes a message head into a buffer reserved for it up front: one capacity and one uniqueness
 /// check for the whole head, where `writeString` pays both for every piece (about twenty per head).
@@ -38,6 +39,36 @@ public struct HeadBytes {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         cursor.copyMemory(from: base, byteCount: bytes.count)
         cursor += bytes.count
+    }
+}
+
+extension HeadBytes {
+    /// `Name: value` lines in order, and the blank line that ends the head.
+    @inlinable
+    public mutating func appendFields(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            append(name)
+            append(": ")
+            append(value)
+            append("\r\n")
+        }
+        append("\r\n")
+    }
+
+    /// What `appendFields` writes, in bytes; or the first field that may not be written (a name
+    /// that is not a token, a value with a control character).
+    public static func countFields(_ headers: HTTPHeaders) -> Result<Int, InvalidField> {
+        var size = 2
+        for (name, value) in headers {
+            guard FieldSyntax.isToken(name) else { return .failure(InvalidField(description: "a header name")) }
+            guard FieldSyntax.isFieldValue(value) else { return .failure(InvalidField(description: "the value of \(name)")) }
+            size += name.utf8.count + value.utf8.count + 4
+        }
+        return .success(size)
+    }
+
+    public struct InvalidField: Error, CustomStringConvertible {
+        public let description: String
     }
 }
 

@@ -95,17 +95,16 @@ final class HTTP1ResponseWriter {
         guard FieldSyntax.isFieldValue(reason) else { throw InvalidResponseHead(part: "the reason phrase") }
         let code = String(response.status.code)
         // One pass validates and counts; the second writes (nothing is written unless all is valid).
-        var size = 9 + code.utf8.count + 1 + reason.utf8.count + 2 + 2
-        for (name, value) in response.headers {
-            guard FieldSyntax.isToken(name) else { throw InvalidResponseHead(part: "a header name") }
-            guard FieldSyntax.isFieldValue(value) else { throw InvalidResponseHead(part: "the value of \(name)") }
-            size += name.utf8.count + value.utf8.count + 4
+        let fields: Int
+        switch HeadBytes.countFields(response.headers) {
+        case .success(let size): fields = size
+        case .failure(let invalid): throw InvalidResponseHead(part: invalid.description)
         }
         let version: String? = switch (response.version.major, response.version.minor) {
         case (1, 1), (1, 0): nil
         case (let major, let minor): "HTTP/\(major).\(minor) "
         }
-        size += version?.utf8.count ?? 0
+        let size = (version?.utf8.count ?? 9) + code.utf8.count + 1 + reason.utf8.count + 2 + fields
         var buffer = allocator.buffer(capacity: size)
         buffer.writeHead(counted: size) { out in
             switch (response.version.major, response.version.minor) {
@@ -117,13 +116,7 @@ final class HTTP1ResponseWriter {
             out.append(" ")
             out.append(reason)
             out.append("\r\n")
-            for (name, value) in response.headers {
-                out.append(name)
-                out.append(": ")
-                out.append(value)
-                out.append("\r\n")
-            }
-            out.append("\r\n")
+            out.appendFields(response.headers)
         }
         return buffer
     }

@@ -57,27 +57,20 @@ final class HTTP1RequestWriter {
         guard FieldSyntax.isToken(method) else { throw InvalidRequestHead(part: "method") }
         guard FieldSyntax.isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
         // One pass validates and counts; the second writes (nothing is written unless all is valid).
-        var size = method.utf8.count + head.uri.utf8.count + 14
-        chunked = false
-        for (name, value) in head.headers {
-            guard FieldSyntax.isToken(name) else { throw InvalidRequestHead(part: "a header name") }
-            guard FieldSyntax.isFieldValue(value) else { throw InvalidRequestHead(part: "the value of \(name)") }
-            if name.utf8.count == 17, HeaderName.is(name, "transfer-encoding") { chunked = true }
-            size += name.utf8.count + value.utf8.count + 4
+        let fields: Int
+        switch HeadBytes.countFields(head.headers) {
+        case .success(let size): fields = size
+        case .failure(let invalid): throw InvalidRequestHead(part: invalid.description)
         }
+        chunked = head.headers.contains { $0.name.utf8.count == 17 && HeaderName.is($0.name, "transfer-encoding") }
+        let size = method.utf8.count + head.uri.utf8.count + 12 + fields
         var buffer = allocator.buffer(capacity: size)
         buffer.writeHead(counted: size) { out in
             out.append(method)
             out.append(" ")
             out.append(head.uri)
             out.append(" HTTP/1.1\r\n")
-            for (name, value) in head.headers {
-                out.append(name)
-                out.append(": ")
-                out.append(value)
-                out.append("\r\n")
-            }
-            out.append("\r\n")
+            out.appendFields(head.headers)
         }
         return buffer
     }
