@@ -29,11 +29,6 @@ public struct HeadBytes {
     }
 
     @inlinable
-    public mutating func append(_ literal: StaticString) {
-        append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-    }
-
-    @inlinable
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         precondition(bytes.count <= end - cursor, "a message head longer than counted")
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }

@@ -45,8 +45,9 @@ public final class ClientExchange: Exchange {
         self.connection = connection
         self.context = context
         self.limits = limits
-        // An HTTP/2 stream ends with its exchange; its connection carries on.
-        self.multiplexed = head.version.major >= 2
+        // An HTTP/2 stream ends with its exchange; its connection carries on. Decided by the
+        // pipeline, not the request line (llhttp reads `HTTP/2.0` there too).
+        self.multiplexed = connection.responseWriter == nil
         self.keepAlive = multiplexed || (head.isKeepAlive && upgrade == nil)
         // A WebSocket upgrade's `Upgrade` value: passed on to the function, and the connection
         // becomes a tunnel if it answers 101 (it cannot carry another request either way).
@@ -382,13 +383,12 @@ public final class ClientExchange: Exchange {
 
     // MARK: Helpers
 
-    /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1), nor a second
-    /// `x-request-id`; the route's response header removals apply to them too; the rest pass as sent.
     /// A response head that is not valid HTTP/1.1, refused before anything of it was written: the
     /// caller gets Gatehouse's error response instead, without the stages' response header edits
     /// (a function's own headers passed the response parser, so an edit is what made it invalid).
     /// Whoever serves the request is told, as when the caller leaves: a forwarder lets go of its
-    /// instance and upstream connection instead of reading a response nobody will receive.
+    /// instance and upstream connection instead of reading a response nobody will receive (and
+    /// stops its mirror copies, as when a caller leaves; told twice, it does nothing the second time).
     private func refuseInvalid(_ error: any Error) {
         started = false
         record.responseHeaders = HeaderEdits()
@@ -404,6 +404,8 @@ public final class ClientExchange: Exchange {
     /// Written to end a response that needs no closing bytes: the flush (and its completion) still happen.
     private static let nothing = ByteBuffer()
 
+    /// Trailers never carry framing or hop-by-hop fields (RFC 9110 §6.5.1), nor a second
+    /// `x-request-id`; the route's response header removals apply to them too; the rest pass as sent.
     private func passable(_ trailers: HTTPHeaders) -> HTTPHeaders {
         var forbidden: Set<String> = [
             "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host",

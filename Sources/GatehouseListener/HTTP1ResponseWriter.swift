@@ -6,9 +6,9 @@ import NIOHTTP1
 /// validator and response encoder (two dispatches, casts and a copy of the head per response).
 ///
 /// Framing is NIO's encoder's: no framing headers after a status that has no body (1xx, 204,
-/// 304) or for CONNECT, `Content-Length` when the response has one, else chunked; a response to
-/// HEAD keeps its framing headers. Two things NIO left to its user are done here: no body bytes
-/// follow a response that has none (HEAD, CONNECT, 1xx, 204, 304 — a 204 fault abort's body
+/// 304) or a 2xx to CONNECT, `Content-Length` when the response has one, else chunked; a response
+/// to HEAD keeps its framing headers. Two things NIO left to its user are done here: no body bytes
+/// follow a response that has none (HEAD, 2xx to CONNECT, 1xx, 204, 304 — a 204 fault abort's body
 /// would otherwise be read as the next response), and an HTTP/1.0 caller, which cannot read
 /// chunks, gets the body as it is, ended by closing the connection (`closeDelimited`). What NIO's
 /// validator refused is refused as the head is written: a header name that is not a token, a
@@ -21,16 +21,17 @@ final class HTTP1ResponseWriter {
     /// The head answering `request`, and the framing for its body.
     func head(_ response: HTTPResponseHead, answering request: HTTPRequestHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
         var response = response
-        let framing = Self.frame(&response, answering: request.method, chunking: request.version != .http1_0)
+        let framing = Self.frame(&response, answering: request.method, chunking: request.version.major == 1 && request.version.minor >= 1)
         let buffer = try Self.encode(response, allocator: allocator)
         suppressBody = !Self.hasBody(response.status, answering: request.method)
         chunked = framing && !suppressBody
         return buffer
     }
 
-    /// Whether body bytes may follow the head (RFC 9112 §6.3).
+    /// Whether body bytes may follow the head (RFC 9112 §6.3): not after HEAD, a 2xx to CONNECT
+    /// (a tunnel begins), 1xx, 204 or 304.
     static func hasBody(_ status: HTTPResponseStatus, answering method: HTTPMethod) -> Bool {
-        method != .HEAD && method != .CONNECT && status.mayHaveResponseBody
+        method != .HEAD && !(method == .CONNECT && status.code / 100 == 2) && status.mayHaveResponseBody
     }
 
     /// A body without `Content-Length` that an HTTP/1.0 caller can only read to the connection's end.
@@ -72,7 +73,7 @@ final class HTTP1ResponseWriter {
     /// Sets the framing headers as NIO's encoder does; whether the body goes chunked (never to a
     /// caller that cannot read chunks: `chunking` false).
     static func frame(_ response: inout HTTPResponseHead, answering method: HTTPMethod, chunking: Bool = true) -> Bool {
-        if method == .CONNECT || !response.status.mayHaveResponseBody {
+        if (method == .CONNECT && response.status.code / 100 == 2) || !response.status.mayHaveResponseBody {
             response.headers.remove(name: "content-length")
             response.headers.remove(name: "transfer-encoding")
             return false

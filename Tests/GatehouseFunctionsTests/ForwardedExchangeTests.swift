@@ -304,7 +304,8 @@ struct ForwardedExchangeTests {
         #expect(try #require(harness.observer.all.first).responseCode == 502)
         // The half-read connection was let go; the next request gets a fresh one.
         try harness.clientSends("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(headerLines(try harness.instanceReceived(connection: harness.upstream.channels.count - 1)).first == "GET /next HTTP/1.1")
+        #expect(harness.upstream.channels.count == 2 && !harness.upstream.channels[0].isActive)
+        #expect(headerLines(try harness.instanceReceived(connection: 1)).first == "GET /next HTTP/1.1")
     }
 
     @Test("A refused response head lets go of what the forwarder holds: a response that never ends does not keep the instance or its connection")
@@ -345,6 +346,19 @@ struct ForwardedExchangeTests {
         #expect(answer.headers.contains { $0 == ("connection", "close") } && !answer.headers.contains { $0.0 == "transfer-encoding" }, "\(answer.headers)")
         #expect(answer.body == "hello")
         #expect(!harness.client.isActive)
+    }
+
+    @Test("An HTTP/1.0 keep-alive caller whose response has a Content-Length stays connected, and its next request is served")
+    func http10KeepAlive() throws {
+        let harness = try ForwardingHarness()
+        for path in ["/one", "/two"] {
+            try harness.clientSends("GET \(path) HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
+            #expect(headerLines(try harness.instanceReceived()).first == "GET \(path) HTTP/1.1")
+            try harness.instanceSends("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            let answer = headerLines(try harness.clientReceived())
+            #expect(answer.headers.contains { $0 == ("connection", "keep-alive") } && answer.body == "ok", "\(answer)")
+            #expect(harness.client.isActive)
+        }
     }
 
     @Test("A tab in a value Gatehouse adds, and bytes above 0x7F (obs-text), are passed on as they are")

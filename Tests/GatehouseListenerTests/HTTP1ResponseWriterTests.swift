@@ -87,33 +87,43 @@ struct HTTP1ResponseWriterTests {
         }
     }
 
-    /// Everything written for `response` (and a body) answering `request`.
-    private func written(_ response: HTTPResponseHead, body: String, answering request: HTTPRequestHead) throws -> String {
+    /// Everything written for `response` (and a body) answering `request`, and of it the head alone.
+    private func written(_ response: HTTPResponseHead, body: String, answering request: HTTPRequestHead) throws -> (all: String, head: String) {
         let writer = HTTP1ResponseWriter()
         let allocator = ByteBufferAllocator()
-        var text = String(buffer: try writer.head(response, answering: request, allocator: allocator))
+        let head = String(buffer: try writer.head(response, answering: request, allocator: allocator))
+        var text = head
         var parts: [ByteBuffer] = []
         writer.body(ByteBuffer(string: body), allocator: allocator, into: &parts)
         for part in parts { text += String(buffer: part) }
         if let end = writer.end(trailers: nil, allocator: allocator) { text += String(buffer: end) }
-        return text
+        return (text, head)
     }
 
-    @Test("No body bytes follow a response that has none (204, 304, 1xx; to HEAD or CONNECT), even when one is written: the next response would start with them",
-          arguments: [(HTTPResponseStatus.noContent, HTTPMethod.GET), (.notModified, .GET), (.ok, .HEAD), (.ok, .CONNECT), (.noContent, .POST)])
+    @Test("Nothing follows the head of a response that has no body (204, 304, 1xx; to HEAD; a 2xx to CONNECT), even when one is written: the next response would start with it",
+          arguments: [(HTTPResponseStatus.noContent, HTTPMethod.GET), (.notModified, .GET), (.processing, .GET), (.ok, .HEAD), (.ok, .CONNECT), (.noContent, .POST)])
     func noBodyWhereNoneMayBe(_ status: HTTPResponseStatus, _ method: HTTPMethod) throws {
-        let text = try written(HTTPResponseHead(version: .http1_1, status: status), body: "fault filter abort",
-                               answering: HTTPRequestHead(version: .http1_1, method: method, uri: "/"))
-        #expect(text.hasSuffix("\r\n\r\n") && !text.contains("fault"), "\(text.debugDescription)")
+        for version in [HTTPVersion.http1_1, .http1_0] {
+            let (all, head) = try written(HTTPResponseHead(version: .http1_1, status: status), body: "fault filter abort",
+                                          answering: HTTPRequestHead(version: version, method: method, uri: "/"))
+            #expect(all == head && head.hasSuffix("\r\n\r\n"), "\(all.debugDescription)")
+        }
+    }
+
+    @Test("A refusal of CONNECT (403) keeps its Content-Length and body: only a 2xx answer to CONNECT has none")
+    func connectRefusalHasBody() throws {
+        let (all, _) = try written(HTTPResponseHead(version: .http1_1, status: .forbidden, headers: ["content-length": "6"]), body: "denied",
+                                   answering: HTTPRequestHead(version: .http1_1, method: .CONNECT, uri: "h:443"))
+        #expect(all == "HTTP/1.1 403 Forbidden\r\ncontent-length: 6\r\n\r\ndenied")
     }
 
     @Test("An HTTP/1.0 caller, which cannot read chunks, gets a body of unknown length as it is; one with a Content-Length is unchanged")
     func http10CallerNotChunked() throws {
         let request = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/")
-        let unknown = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), body: "hello", answering: request)
+        let unknown = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), body: "hello", answering: request).all
         #expect(unknown == "HTTP/1.1 200 OK\r\n\r\nhello", "\(unknown.debugDescription)")
         #expect(HTTP1ResponseWriter.closeDelimited(HTTPResponseHead(version: .http1_1, status: .ok), answering: .GET))
-        let known = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "5"]), body: "hello", answering: request)
+        let known = try written(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "5"]), body: "hello", answering: request).all
         #expect(known == "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
         #expect(!HTTP1ResponseWriter.closeDelimited(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "5"]), answering: .GET))
     }
