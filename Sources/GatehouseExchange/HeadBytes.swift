@@ -50,20 +50,40 @@ extension HeadBytes {
         append("\r\n")
     }
 
-    /// What `appendFields` writes, in bytes; or the first field that may not be written (a name
-    /// that is not a token, a value with a control character).
-    public static func countFields(_ headers: HTTPHeaders) -> Result<Int, InvalidField> {
+    /// What `appendFields` writes, in bytes; throws naming the first field that may not be written
+    /// (a name that is not a token, a value with a control character).
+    public static func countFields(_ headers: HTTPHeaders) throws(InvalidHead) -> Int {
         var size = 2
         for (name, value) in headers {
-            guard FieldSyntax.isToken(name) else { return .failure(InvalidField(description: "a header name")) }
-            guard FieldSyntax.isFieldValue(value) else { return .failure(InvalidField(description: "the value of \(name)")) }
+            guard FieldSyntax.isToken(name) else { throw InvalidHead(part: "a header name") }
+            guard FieldSyntax.isFieldValue(value) else { throw InvalidHead(part: "the value of \(name)") }
             size += name.utf8.count + value.utf8.count + 4
         }
-        return .success(size)
+        return size
     }
+}
 
-    public struct InvalidField: Error, CustomStringConvertible {
-        public let description: String
+/// A part of a message head that is not valid HTTP/1.1, refused before anything was written.
+public struct InvalidHead: Error, CustomStringConvertible {
+    public let part: String
+    public init(part: String) {
+        self.part = part
+    }
+    public var description: String { "\(part) is not valid in an HTTP/1.1 message" }
+}
+
+/// The chunked coding's framing (RFC 9112 §7.1), for both writers.
+public enum Chunks {
+    public static let crlf = ByteBuffer(staticString: "\r\n")
+    /// The last chunk, without trailers.
+    public static let last = ByteBuffer(staticString: "0\r\n\r\n")
+
+    /// What goes before a chunk of `size` bytes (never 0: an empty chunk ends the body).
+    public static func sizeLine(_ size: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var line = allocator.buffer(capacity: 18)
+        line.writeString(String(size, radix: 16))
+        line.writeStaticString("\r\n")
+        return line
     }
 }
 

@@ -19,7 +19,7 @@ final class HTTP1ResponseWriter {
     private var suppressBody = false
 
     /// The head answering `request`, and the framing for its body.
-    func head(_ response: HTTPResponseHead, answering request: HTTPRequestHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
+    func head(_ response: HTTPResponseHead, answering request: HTTPRequestHead, allocator: ByteBufferAllocator) throws(InvalidHead) -> ByteBuffer {
         var response = response
         let framing = Self.frame(&response, answering: request.method, chunking: request.version.major == 1 && request.version.minor >= 1)
         let buffer = try Self.encode(response, allocator: allocator)
@@ -45,19 +45,16 @@ final class HTTP1ResponseWriter {
         guard chunked else { return parts.append(buffer) }
         // An empty chunk would end the body.
         guard buffer.readableBytes > 0 else { return }
-        var size = allocator.buffer(capacity: 18)
-        size.writeString(String(buffer.readableBytes, radix: 16))
-        size.writeStaticString("\r\n")
-        parts.append(size)
+        parts.append(Chunks.sizeLine(buffer.readableBytes, allocator: allocator))
         parts.append(buffer)
-        parts.append(Self.crlf)
+        parts.append(Chunks.crlf)
     }
 
     /// The bytes that end the response: the last chunk and any trailers, when it is chunked.
     func end(trailers: HTTPHeaders?, allocator: ByteBufferAllocator) -> ByteBuffer? {
         defer { chunked = false; suppressBody = false }
         guard chunked else { return nil }
-        guard let trailers, !trailers.isEmpty else { return Self.lastChunk }
+        guard let trailers, !trailers.isEmpty else { return Chunks.last }
         var buffer = allocator.buffer(capacity: 64)
         buffer.writeStaticString("0\r\n")
         for (name, value) in trailers where FieldSyntax.isToken(name) && FieldSyntax.isFieldValue(value) {
@@ -66,9 +63,6 @@ final class HTTP1ResponseWriter {
         buffer.writeStaticString("\r\n")
         return buffer
     }
-
-    private static let crlf = ByteBuffer(staticString: "\r\n")
-    private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
 
     /// Sets the framing headers as NIO's encoder does; whether the body goes chunked (never to a
     /// caller that cannot read chunks: `chunking` false).
@@ -91,16 +85,12 @@ final class HTTP1ResponseWriter {
     }
 
     /// The status line and headers, as NIO's encoder writes them.
-    static func encode(_ response: HTTPResponseHead, allocator: ByteBufferAllocator) throws(InvalidResponseHead) -> ByteBuffer {
+    static func encode(_ response: HTTPResponseHead, allocator: ByteBufferAllocator) throws(InvalidHead) -> ByteBuffer {
         let reason = response.status.reasonPhrase
-        guard FieldSyntax.isFieldValue(reason) else { throw InvalidResponseHead(part: "the reason phrase") }
+        guard FieldSyntax.isFieldValue(reason) else { throw InvalidHead(part: "the reason phrase") }
         let code = String(response.status.code)
         // One pass validates and counts; the second writes (nothing is written unless all is valid).
-        let fields: Int
-        switch HeadBytes.countFields(response.headers) {
-        case .success(let size): fields = size
-        case .failure(let invalid): throw InvalidResponseHead(part: invalid.description)
-        }
+        let fields = try HeadBytes.countFields(response.headers)
         let version: String? = switch (response.version.major, response.version.minor) {
         case (1, 1), (1, 0): nil
         case (let major, let minor): "HTTP/\(major).\(minor) "
@@ -128,10 +118,4 @@ final class HTTP1ResponseWriter {
         buffer.writeString(value)
         buffer.writeStaticString("\r\n")
     }
-}
-
-/// A response head Gatehouse could not send: a part that is not valid HTTP/1.1.
-struct InvalidResponseHead: Error, CustomStringConvertible {
-    let part: String
-    var description: String { "\(part) is not valid in an HTTP/1.1 response" }
 }

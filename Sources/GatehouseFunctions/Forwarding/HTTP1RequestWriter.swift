@@ -9,9 +9,9 @@ import NIOHTTP1
 ///
 /// What NIO's header validator refused is refused here, as the head is written: a header name that
 /// is not a token, a value with a control character other than HTAB (CR, LF and NUL among them);
-/// and a request target with a space or a control character, which could split the request line. The caller's own headers passed the listener's
-/// parser, which refuses the same; what Gatehouse adds (a claim, a certificate's URI SAN, a route's
-/// header values) is where a CR LF could come from.
+/// and a request target with a space or a control character, which could split the request line.
+/// The caller's own headers passed the listener's parser, which refuses the same; what Gatehouse
+/// adds (a claim, a certificate's URI SAN, a route's header values) is where a CR LF could come from.
 final class HTTP1RequestWriter {
     /// The response decoder learns each request's method here: a response to HEAD has no body.
     private let decoder: HTTPResponseDecoder
@@ -23,7 +23,7 @@ final class HTTP1RequestWriter {
         self.decoder = decoder
     }
 
-    func writeHead(_ head: HTTPRequestHead, to channel: any Channel) throws(InvalidRequestHead) {
+    func writeHead(_ head: HTTPRequestHead, to channel: any Channel) throws(InvalidHead) {
         let buffer = try Self.encode(head, allocator: channel.allocator, chunked: &chunked)
         decoder.write(data: .head(head))
         channel.write(buffer, promise: nil)
@@ -33,35 +33,25 @@ final class HTTP1RequestWriter {
         guard chunked else { return channel.write(buffer, promise: nil) }
         // An empty chunk would end the body.
         guard buffer.readableBytes > 0 else { return }
-        var size = channel.allocator.buffer(capacity: 18)
-        size.writeString(String(buffer.readableBytes, radix: 16))
-        size.writeStaticString("\r\n")
-        channel.write(size, promise: nil)
+        channel.write(Chunks.sizeLine(buffer.readableBytes, allocator: channel.allocator), promise: nil)
         channel.write(buffer, promise: nil)
-        channel.write(Self.crlf, promise: nil)
+        channel.write(Chunks.crlf, promise: nil)
     }
 
     func writeEnd(to channel: any Channel) {
-        if chunked { channel.write(Self.lastChunk, promise: nil) }
+        if chunked { channel.write(Chunks.last, promise: nil) }
         chunked = false
     }
-
-    private static let crlf = ByteBuffer(staticString: "\r\n")
-    private static let lastChunk = ByteBuffer(staticString: "0\r\n\r\n")
 
     /// The head as HTTP/1.1 bytes, as NIO's encoder writes it (`Name: value` lines in order).
     static func encode(
         _ head: HTTPRequestHead, allocator: ByteBufferAllocator, chunked: inout Bool
-    ) throws(InvalidRequestHead) -> ByteBuffer {
+    ) throws(InvalidHead) -> ByteBuffer {
         let method = head.method.rawValue
-        guard FieldSyntax.isToken(method) else { throw InvalidRequestHead(part: "method") }
-        guard FieldSyntax.isRequestTarget(head.uri) else { throw InvalidRequestHead(part: "request target") }
+        guard FieldSyntax.isToken(method) else { throw InvalidHead(part: "method") }
+        guard FieldSyntax.isRequestTarget(head.uri) else { throw InvalidHead(part: "request target") }
         // One pass validates and counts; the second writes (nothing is written unless all is valid).
-        let fields: Int
-        switch HeadBytes.countFields(head.headers) {
-        case .success(let size): fields = size
-        case .failure(let invalid): throw InvalidRequestHead(part: invalid.description)
-        }
+        let fields = try HeadBytes.countFields(head.headers)
         chunked = head.headers.contains { $0.name.utf8.count == 17 && HeaderName.is($0.name, "transfer-encoding") }
         let size = method.utf8.count + head.uri.utf8.count + 12 + fields
         var buffer = allocator.buffer(capacity: size)
@@ -74,12 +64,6 @@ final class HTTP1RequestWriter {
         }
         return buffer
     }
-}
-
-/// A head Gatehouse could not send: a part that is not valid HTTP/1.1.
-struct InvalidRequestHead: Error, CustomStringConvertible {
-    let part: String
-    var description: String { "\(part) is not valid in an HTTP/1.1 request" }
 }
 
 /// NIO's HTTP/1.1 response decoder, without its write observer: the writer tells it each request's

@@ -1,3 +1,4 @@
+import GatehouseExchange
 import NIOCore
 import NIOHTTP1
 
@@ -73,7 +74,7 @@ struct UpstreamConnection {
     var idleSince: NIODeadline?
 
     /// Writes the request head (not flushed): as bytes over HTTP/1.1, as a part on an HTTP/2 stream.
-    func write(head: HTTPRequestHead) throws(InvalidRequestHead) {
+    func write(head: HTTPRequestHead) throws(InvalidHead) {
         guard let writer = handler.writer else { return channel.write(HTTPClientRequestPart.head(head), promise: nil) }
         try writer.writeHead(head, to: channel)
     }
